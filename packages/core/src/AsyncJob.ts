@@ -1,0 +1,296 @@
+/**
+ * The job API: `ASYNC_start_job`, `ASYNC_pause_job` and friends, Effect-native.
+ *
+ * A job is an Effect running on its own fiber, drawn from a {@link JobPool}.
+ * {@link start} runs it until it pauses or finishes, and answers
+ * `Finished(value)` or `Paused(job)`; {@link resume} continues a paused job
+ * from its pause. Inside the job, {@link pause} is a `Deferred` suspension:
+ * control returns to whoever started or resumed the job.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import * as AsyncJob from "@async-job/core/AsyncJob"
+ * import * as JobPool from "@async-job/core/JobPool"
+ *
+ * const body = Effect.gen(function*() {
+ *   yield* Effect.log("first segment")
+ *   yield* AsyncJob.pause
+ *   yield* Effect.log("second segment")
+ *   return 42
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const step = yield* AsyncJob.start(body) // Paused
+ *   if (step._tag === "Paused") {
+ *     const done = yield* AsyncJob.resume(step.job) // Finished(42)
+ *     return done
+ *   }
+ *   return step
+ * }).pipe(Effect.provide(JobPool.layer({ maxSize: 8 })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import type * as Duration from "effect/Duration"
+import type * as Option from "effect/Option"
+import type {
+  ForeignJobError,
+  JobNotPausedError,
+  JobTimeoutError,
+  NoJobsError,
+  StaleJobError
+} from "./Errors.js"
+import * as internal from "./internal/jobPool.js"
+import * as runInternal from "./internal/run.js"
+import { JobPool } from "./JobPool.js"
+import type * as WaitCtx from "./WaitCtx.js"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = internal.JobTypeId
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * Where a job run is. `finished`, `failed` and `cancelled` are final: the
+ * handle is stale from then on.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type JobState = "running" | "paused" | "finished" | "failed" | "cancelled"
+
+/**
+ * A job handle (`ASYNC_JOB*`): one run of a job. Every run gets a fresh
+ * handle, equal (`===`) in the caller and inside the job (Port decision 1).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Job<out A = unknown, out E = unknown> {
+  readonly [TypeId]: {
+    readonly _A: (_: never) => A
+    readonly _E: (_: never) => E
+  }
+  /** A number unique in this process. */
+  readonly id: number
+  /** The id of the pool that owns the job. */
+  readonly poolId: number
+}
+
+/**
+ * The job ran to its end and succeeded (`ASYNC_FINISH`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Finished<out A> {
+  readonly _tag: "Finished"
+  readonly value: A
+}
+
+/**
+ * The job paused (`ASYNC_PAUSE`); resume it with its handle.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Paused<out A, out E> {
+  readonly _tag: "Paused"
+  readonly job: Job<A, E>
+}
+
+/**
+ * What {@link start} and {@link resume} answer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type JobResult<A, E> = Finished<A> | Paused<A, E>
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface StartOptions {
+  /**
+   * The wait ctx the job publishes its wait fds on (`ASYNC_start_job`'s
+   * `ctx`). Optional: without one the job can still pause, and the
+   * bookkeeping is skipped (Port decision 7).
+   */
+  readonly waitCtx?: WaitCtx.WaitCtx | undefined
+}
+
+/**
+ * Starts `body` as a job from the pool in context, and runs it until it
+ * pauses or finishes.
+ *
+ * **Details**
+ *
+ * - Succeeds with `Finished(value)` or `Paused(job)`.
+ * - Fails with {@link NoJobsError} when the pool is full (nothing happened:
+ *   retry later), or with the body's own error when the job fails.
+ * - The job runs on its own fiber, with a copy of the caller's context and
+ *   FiberRefs: what the job sets does not leak back, and what the caller sets
+ *   between segments does not reach the job (Port decision 11).
+ * - If the calling fiber is interrupted while the job runs, the job is
+ *   interrupted too, and the interruption completes once it has unwound.
+ * - Jobs may start jobs (nesting, Port decision 2) and several may run at
+ *   once (Port decision 3).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const start = <A, E, R>(
+  body: Effect.Effect<A, E, R>,
+  options?: StartOptions
+): Effect.Effect<JobResult<A, E>, E | NoJobsError, R | JobPool> =>
+  Effect.flatMap(JobPool, (pool) => pool.start(body, options))
+
+/**
+ * Continues a paused job after its pause, until it pauses again or finishes.
+ *
+ * **Details**
+ *
+ * Fails, leaving the job untouched, with {@link StaleJobError} (the run
+ * ended: finished, failed or cancelled), {@link JobNotPausedError} (running,
+ * or being resumed by another fiber) or {@link ForeignJobError} (the job
+ * belongs to another pool).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const resume = <A, E>(
+  job: Job<A, E>
+): Effect.Effect<JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError, JobPool> =>
+  Effect.flatMap(JobPool, (pool) => pool.resume(job))
+
+/**
+ * Cancels a paused job: interrupts it and waits until its finalizers have run
+ * (each exactly once). The handle is stale afterwards.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const cancel = (
+  job: Job<unknown, unknown>
+): Effect.Effect<void, StaleJobError | JobNotPausedError | ForeignJobError, JobPool> =>
+  Effect.flatMap(JobPool, (pool) => pool.cancel(job))
+
+/**
+ * Pauses the current job (`ASYNC_pause_job`): the `start` or `resume` that
+ * ran it answers `Paused`, and this effect completes when the job is
+ * resumed. Outside a job, or while pausing is blocked, it succeeds at once and
+ * does nothing.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const pause: Effect.Effect<void> = internal.pause
+
+/**
+ * The job whose code is running (`ASYNC_get_current_job`); `None` outside a
+ * job.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const current: Effect.Effect<Option.Option<Job>> = internal.current
+
+/**
+ * The wait ctx a job was started with (`ASYNC_get_wait_ctx`); `None` if it had
+ * none or its run has ended.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const waitCtx: (job: Job<unknown, unknown>) => Option.Option<WaitCtx.WaitCtx> = internal.waitCtxOf
+
+/**
+ * Where a job run is now.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const state: (job: Job<unknown, unknown>) => JobState = internal.stateOf
+
+/**
+ * Prevents the current job from pausing until a matching
+ * {@link unblockPause} (`ASYNC_block_pause`). Calls nest. The counter belongs
+ * to the job and ends with it (Port decision 6). Outside a job: no effect.
+ *
+ * **Gotchas**
+ *
+ * Prefer {@link withPauseBlocked}, which cannot be left unbalanced.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const blockPause: Effect.Effect<void> = internal.blockPause
+
+/**
+ * Undoes one {@link blockPause} (`ASYNC_unblock_pause`); never goes below
+ * zero. Outside a job: no effect.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const unblockPause: Effect.Effect<void> = internal.unblockPause
+
+/**
+ * Runs `self` with pausing blocked for the current job, and unblocks however
+ * `self` ends.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withPauseBlocked: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> =
+  internal.withPauseBlocked
+
+/**
+ * Whether jobs are supported (`ASYNC_is_capable`): always `true`, since a job
+ * is a fiber and needs no platform support.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const isCapable: Effect.Effect<boolean> = Effect.succeed(true)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunOptions extends StartOptions {
+  /**
+   * Gives up after this long: the job is cancelled (interrupted, its
+   * finalizers run) and `run` fails with {@link JobTimeoutError}.
+   */
+  readonly timeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * The driver most code wants: starts `body` as a job and, while it is paused,
+ * waits until its wait ctx is ready ({@link WaitCtx.awaitReady}) and resumes
+ * it, until it finishes. Without a wait ctx a paused job is resumed at once
+ * (polling).
+ *
+ * **Details**
+ *
+ * - Interrupting `run` cancels the job, whether it is running or paused.
+ * - If someone else cancels the job, `run` is interrupted.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const run: <A, E, R>(
+  body: Effect.Effect<A, E, R>,
+  options?: RunOptions
+) => Effect.Effect<A, E | NoJobsError | JobTimeoutError, R | JobPool> = runInternal.run

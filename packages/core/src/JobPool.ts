@@ -1,0 +1,146 @@
+/**
+ * The job pool: OpenSSL's per-thread pool of ASYNC jobs, as a service.
+ *
+ * A pool bounds how many jobs may be outstanding (running or paused) at once,
+ * pre-creates `initSize` job records and reuses finished ones, most recently
+ * released first. Each job is an Effect fiber owned by the pool. Closing the
+ * pool's scope is `ASYNC_cleanup_thread`: every outstanding job is
+ * interrupted, its finalizers run, and the scope closes only once all of them
+ * have unwound.
+ *
+ * Most code uses the pool through {@link AsyncJob}'s functions, which take it
+ * from the context; provide it with {@link layer}.
+ *
+ * @since 0.1.0
+ */
+import type * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import type * as AsyncJob from "./AsyncJob.js"
+import type {
+  ForeignJobError,
+  InvalidPoolSizeError,
+  JobNotPausedError,
+  NoJobsError,
+  PoolStats,
+  StaleJobError
+} from "./Errors.js"
+import * as internal from "./internal/jobPool.js"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = internal.PoolTypeId
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * The limits of a pool (`ASYNC_init_thread(max_size, init_size)`).
+ *
+ * **Details**
+ *
+ * - `maxSize`: the most jobs outstanding at once. Omitted or 0: unbounded.
+ * - `initSize`: job records created up front. Default 0. It may not exceed a
+ *   given `maxSize`, so `{ maxSize: 0, initSize: 5 }` is refused, as OpenSSL
+ *   refuses `ASYNC_init_thread(0, 5)`; omit `maxSize` instead.
+ * - Both must be integers from 0 to 2^31−1.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly maxSize?: number | undefined
+  readonly initSize?: number | undefined
+}
+
+/**
+ * The service. `start`, `resume` and `cancel` are also available as
+ * `AsyncJob.start`, `AsyncJob.resume` and `AsyncJob.cancel`, which take the
+ * pool from the context.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobPool {
+  readonly [TypeId]: TypeId
+  /** A number unique in this process, for logs and errors. */
+  readonly id: number
+  /** See {@link AsyncJob.start}. */
+  readonly start: <A, E, R>(
+    body: Effect.Effect<A, E, R>,
+    options?: AsyncJob.StartOptions
+  ) => Effect.Effect<AsyncJob.JobResult<A, E>, E | NoJobsError, R>
+  /** See {@link AsyncJob.resume}. */
+  readonly resume: <A, E>(
+    job: AsyncJob.Job<A, E>
+  ) => Effect.Effect<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError>
+  /** See {@link AsyncJob.cancel}. */
+  readonly cancel: (
+    job: AsyncJob.Job<unknown, unknown>
+  ) => Effect.Effect<void, StaleJobError | JobNotPausedError | ForeignJobError>
+  /** The pool's counts now. */
+  readonly stats: Effect.Effect<PoolStats>
+  /** The synchronous form of `stats`. */
+  readonly unsafeStats: () => PoolStats
+  /**
+   * Replaces the limits, as a second `ASYNC_init_thread` does (Port decision
+   * 4): jobs already outstanding count against the new `maxSize`; records are
+   * added up to `initSize`; nothing is dropped.
+   */
+  readonly reconfigure: (options: Options) => Effect.Effect<void, InvalidPoolSizeError>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export const JobPool: Context.Tag<JobPool, JobPool> = internal.tag
+
+/**
+ * Creates a pool owned by the current scope.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import * as JobPool from "@async-job/core/JobPool"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const pool = yield* JobPool.make({ maxSize: 4, initSize: 2 })
+ *   return yield* pool.stats // { maxSize: 4, created: 2, idle: 2, running: 0, paused: 0 }
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: (options?: Options) => Effect.Effect<JobPool, InvalidPoolSizeError, Scope.Scope> = internal.make
+
+/**
+ * A layer providing a pool; closing the layer's scope cancels every
+ * outstanding job and waits until all have unwound.
+ *
+ * **Gotchas**
+ *
+ * A pool is the project's "thread": jobs started through one pool can be
+ * resumed only through it. Bind a parameterised layer to a constant once, so
+ * that one pool is shared where you mean it to be.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options?: Options): Layer.Layer<JobPool, InvalidPoolSizeError> =>
+  Layer.scoped(JobPool, make(options))
+
+/**
+ * Whether a value is a job pool.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isJobPool = (u: unknown): u is JobPool => typeof u === "object" && u !== null && TypeId in u

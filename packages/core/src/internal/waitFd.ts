@@ -1,0 +1,76 @@
+import * as Effect from "effect/Effect"
+import type * as WaitFd from "../WaitFd.js"
+
+/** @internal */
+export const TypeId: typeof WaitFd.TypeId = Symbol.for("@async-job/core/WaitFd") as typeof WaitFd.TypeId
+
+let nextFd = -1
+
+class InProcess implements WaitFd.InProcessWaitFd {
+  readonly [TypeId]: WaitFd.TypeId = TypeId
+  readonly _tag = "InProcessWaitFd" as const
+  readonly fd = nextFd--
+  private signalled = false
+  private readonly subscribers = new Set<() => void>()
+
+  unsafeIsSignalled = () => this.signalled
+
+  unsafeSignal = () => {
+    this.signalled = true
+    if (this.subscribers.size === 0) return
+    const subscribers = Array.from(this.subscribers)
+    this.subscribers.clear()
+    for (const onReady of subscribers) onReady()
+  }
+
+  unsafeClear = () => {
+    const was = this.signalled
+    this.signalled = false
+    return was
+  }
+
+  unsafeOnReady = (onReady: () => void) => {
+    if (this.signalled) {
+      onReady()
+      return noop
+    }
+    // a fresh wrapper per subscription, so one callback may subscribe twice
+    const entry = () => onReady()
+    this.subscribers.add(entry)
+    return () => {
+      this.subscribers.delete(entry)
+    }
+  }
+}
+
+const noop = () => {}
+
+/** @internal */
+export const unsafeMake = (): WaitFd.InProcessWaitFd => new InProcess()
+
+/** @internal */
+export const make: Effect.Effect<WaitFd.InProcessWaitFd> = Effect.sync(unsafeMake)
+
+/** @internal */
+export const signal = (self: WaitFd.InProcessWaitFd): Effect.Effect<void> => Effect.sync(() => self.unsafeSignal())
+
+/** @internal */
+export const clear = (self: WaitFd.InProcessWaitFd): Effect.Effect<boolean> => Effect.sync(() => self.unsafeClear())
+
+/** @internal */
+export const isSignalled = (self: WaitFd.InProcessWaitFd): Effect.Effect<boolean> =>
+  Effect.sync(() => self.unsafeIsSignalled())
+
+/** @internal */
+export const awaitReady = (self: WaitFd.WaitFd): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    let done = false
+    const unsubscribe = self.unsafeOnReady(() => {
+      done = true
+      resume(Effect.void)
+    })
+    return done ? undefined : Effect.sync(unsubscribe)
+  })
+
+/** @internal */
+export const isWaitFd = (u: unknown): u is WaitFd.WaitFd => typeof u === "object" && u !== null && TypeId in u
