@@ -27,3 +27,8 @@ export * as WaitCtx from "./WaitCtx.js"
  * @since 0.1.0
  */
 export * as WaitFd from "./WaitFd.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as JobObserver from "./JobObserver.js"

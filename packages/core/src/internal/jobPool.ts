@@ -19,6 +19,8 @@ import {
   type PoolStats,
   StaleJobError
 } from "../Errors.js"
+import type * as JobObserver from "../JobObserver.js"
+import { JobObserver as ObserverTag } from "../JobObserver.js"
 import type * as JobPool from "../JobPool.js"
 import type * as WaitCtx from "../WaitCtx.js"
 import * as metrics from "./metrics.js"
@@ -128,7 +130,7 @@ export class PoolImpl implements JobPool.JobPool {
   paused = 0
   closed = false
 
-  constructor(public maxSize: number, initSize: number) {
+  constructor(public maxSize: number, initSize: number, readonly observer: JobObserver.JobObserver | undefined) {
     this.labels = [MetricLabel.make("pool", String(this.id))]
     this.grow(initSize)
   }
@@ -139,6 +141,10 @@ export class PoolImpl implements JobPool.JobPool {
       this.created++
     }
     this.gauges()
+  }
+
+  emit(event: JobObserver.JobEvent) {
+    this.observer?.onEvent(event)
   }
 
   gauges() {
@@ -167,6 +173,7 @@ export class PoolImpl implements JobPool.JobPool {
       if (this.closed) return Effect.die(new ClosedError({ what: "JobPool", id: this.id }))
       if (this.maxSize > 0 && this.running + this.paused >= this.maxSize) {
         metrics.noJobs.unsafeUpdate(1, this.labels)
+        if (this.observer !== undefined) this.emit({ _tag: "NoJobs", poolId: this.id })
         return Effect.fail(new NoJobsError({ poolId: this.id, stats: this.unsafeStats() }))
       }
       const ctx = options?.waitCtx as waitCtx.WaitCtxImpl | undefined
@@ -183,6 +190,7 @@ export class PoolImpl implements JobPool.JobPool {
       if (handle.bound !== undefined) ctx!.jobs.add(handle.bound)
       metrics.starts.unsafeUpdate(1, this.labels)
       this.gauges()
+      if (this.observer !== undefined) this.emit({ _tag: "Started", poolId: this.id, jobId: handle.id })
       return Effect.flatMap(
         Effect.forkDaemon(runBody(handle, body)),
         (fiber) => {
@@ -212,6 +220,7 @@ export class PoolImpl implements JobPool.JobPool {
       handle.deferred = undefined
       metrics.resumes.unsafeUpdate(1, this.labels)
       this.gauges()
+      if (this.observer !== undefined) this.emit({ _tag: "Resumed", poolId: this.id, jobId: handle.id })
       Deferred.unsafeDone(deferred, Exit.void)
       return restore(awaitStep<A, E>(handle))
     })
@@ -223,6 +232,7 @@ export class PoolImpl implements JobPool.JobPool {
       const refused = this.check(handle)
       if (refused !== undefined) return refused
       metrics.cancellations.unsafeUpdate(1, this.labels)
+      if (this.observer !== undefined) this.emit({ _tag: "CancelRequested", poolId: this.id, jobId: handle.id })
       return interruptJob(handle)
     })
 
@@ -251,9 +261,12 @@ export class PoolImpl implements JobPool.JobPool {
 
   /** `ASYNC_cleanup_thread`: interrupt every outstanding job and wait until each has unwound. */
   close: Effect.Effect<void> = Effect.suspend(() => {
+    if (this.closed) return Effect.void
     this.closed = true
     const jobs = Array.from(this.outstanding)
-    return Effect.forEach(jobs, interruptJob, { concurrency: "unbounded", discard: true })
+    return Effect.forEach(jobs, interruptJob, { concurrency: "unbounded", discard: true }).pipe(
+      Effect.ensuring(Effect.sync(() => this.emit({ _tag: "PoolClosed", poolId: this.id })))
+    )
   })
 
   toJSON() {
@@ -289,6 +302,9 @@ const finish = (handle: JobHandle, exit: Exit.Exit<unknown, unknown>): void => {
   if (!pool.closed) pool.idle.push(handle.record)
   metrics.finishes.unsafeUpdate(1, [...pool.labels, MetricLabel.make("outcome", handle.state)])
   pool.gauges()
+  if (pool.observer !== undefined) {
+    pool.emit({ _tag: "Ended", poolId: pool.id, jobId: handle.id, outcome: handle.state as "finished" })
+  }
   deliver(handle, Exit.isSuccess(exit) ? Effect.succeed({ _tag: "Finished", value: exit.value }) : Effect.failCause(exit.cause))
 }
 
@@ -337,6 +353,7 @@ export const pause: Effect.Effect<void> = Effect.withFiberRuntime((fiber) => {
       pool.paused++
       metrics.pauses.unsafeUpdate(1, pool.labels)
       pool.gauges()
+      if (pool.observer !== undefined) pool.emit({ _tag: "Paused", poolId: pool.id, jobId: handle.id })
       deliver(handle, Effect.succeed({ _tag: "Paused", job: handle }))
       return Deferred.await(deferred)
     }
@@ -403,7 +420,8 @@ export const stateOf = (job: AsyncJob.Job<any, any>): AsyncJob.JobState => {
 export const make = (options: JobPool.Options = {}): Effect.Effect<JobPool.JobPool, InvalidPoolSizeError, Scope.Scope> =>
   Effect.flatMap(validate(options), ([maxSize, initSize]) =>
     Effect.acquireRelease(
-      Effect.sync(() => new PoolImpl(maxSize, initSize)),
+      Effect.map(Effect.serviceOption(ObserverTag), (observer) =>
+        new PoolImpl(maxSize, initSize, Option.getOrUndefined(observer))),
       (pool) => pool.close
     ))
 

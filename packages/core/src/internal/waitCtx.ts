@@ -4,6 +4,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { ClosedError } from "../Errors.js"
+import * as JobObserver from "../JobObserver.js"
 import type * as WaitCtx from "../WaitCtx.js"
 import type * as WaitFd from "../WaitFd.js"
 
@@ -56,6 +57,8 @@ export class WaitCtxImpl implements WaitCtx.WaitCtx {
   closed = false
   readonly jobs = new Set<BoundJob>()
   readonly waiters = new Set<Waiter>()
+
+  constructor(readonly observer: JobObserver.JobObserver | undefined) {}
 
   assertOpen(): void {
     if (this.closed) throw new ClosedError({ what: "WaitCtx", id: this.id })
@@ -256,11 +259,15 @@ const close = (self: WaitCtxImpl): Effect.Effect<void> =>
           (entry) =>
             entry.cleanup === undefined
               ? Effect.succeed(Exit.void)
-              : Effect.exit(Effect.suspend(() => entry.cleanup!({ ctx: self, key: entry.key, fd: entry.fd, customData: entry.customData }))),
+              : Effect.exit(Effect.suspend(() => {
+                self.observer?.onEvent({ _tag: "CleanupRan", waitCtxId: self.id, key: entry.key, fd: entry.fd.fd })
+                return entry.cleanup!({ ctx: self, key: entry.key, fd: entry.fd, customData: entry.customData })
+              })),
           { concurrency: 1 }
         )
       })),
       Effect.flatMap((exits) => {
+        self.observer?.onEvent({ _tag: "WaitCtxClosed", waitCtxId: self.id })
         const failures = exits.filter(Exit.isFailure).map((exit) => exit.cause)
         return failures.length === 0 ? Effect.void : Effect.failCause(failures.reduce(Cause.sequential))
       })
@@ -269,8 +276,8 @@ const close = (self: WaitCtxImpl): Effect.Effect<void> =>
 
 /** @internal */
 export const make: Effect.Effect<WaitCtx.WaitCtx, never, Scope.Scope> = Effect.uninterruptible(
-  Effect.flatMap(Effect.scope, (scope) => {
-    const self = new WaitCtxImpl()
+  Effect.flatMap(Effect.zip(Effect.scope, Effect.serviceOption(JobObserver.JobObserver)), ([scope, observer]) => {
+    const self = new WaitCtxImpl(Option.getOrUndefined(observer))
     // the finalizer is registered before the ctx is handed out
     return Effect.as(Scope.addFinalizer(scope, close(self)), self)
   })
