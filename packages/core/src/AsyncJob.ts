@@ -32,16 +32,10 @@
  *
  * @since 0.1.0
  */
-import * as Effect from "effect/Effect"
 import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
-import type {
-  ForeignJobError,
-  JobNotPausedError,
-  JobTimeoutError,
-  NoJobsError,
-  StaleJobError
-} from "./Errors.js"
+import type { ForeignJobError, JobNotPausedError, JobTimeoutError, NoJobsError, StaleJobError } from "./Errors.js"
 import * as internal from "./internal/jobPool.js"
 import * as runInternal from "./internal/run.js"
 import { JobPool } from "./JobPool.js"

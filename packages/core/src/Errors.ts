@@ -48,7 +48,9 @@ export class NoJobsError extends Data.TaggedError("NoJobsError")<{
 }> {
   /** @since 0.1.0 */
   override get message(): string {
-    return `pool ${this.poolId} is full: ${this.stats.running + this.stats.paused} of ${this.stats.maxSize} jobs outstanding`
+    return `pool ${this.poolId} is full: ${
+      this.stats.running + this.stats.paused
+    } of ${this.stats.maxSize} jobs outstanding`
   }
 }
 

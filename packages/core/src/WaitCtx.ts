@@ -329,4 +329,3 @@ export const isOpen = (self: WaitCtx): Effect.Effect<boolean> => Effect.sync(() 
  * @category guards
  */
 export const isWaitCtx: (u: unknown) => u is WaitCtx = internal.isWaitCtx
-

@@ -113,7 +113,9 @@ const validate = (options: JobPool.Options): Effect.Effect<readonly [number, num
   const max = maxSize ?? 0
   const init = initSize ?? 0
   if (maxSize !== undefined && init > max) {
-    return invalid(max === 0 ? "maxSize 0 (unbounded) accepts only initSize 0, as OpenSSL does" : "initSize exceeds maxSize")
+    return invalid(
+      max === 0 ? "maxSize 0 (unbounded) accepts only initSize 0, as OpenSSL does" : "initSize exceeds maxSize"
+    )
   }
   return Effect.succeed([max, init] as const)
 }
@@ -305,7 +307,10 @@ const finish = (handle: JobHandle, exit: Exit.Exit<unknown, unknown>): void => {
   if (pool.observer !== undefined) {
     pool.emit({ _tag: "Ended", poolId: pool.id, jobId: handle.id, outcome: handle.state as "finished" })
   }
-  deliver(handle, Exit.isSuccess(exit) ? Effect.succeed({ _tag: "Finished", value: exit.value }) : Effect.failCause(exit.cause))
+  deliver(
+    handle,
+    Exit.isSuccess(exit) ? Effect.succeed({ _tag: "Finished", value: exit.value }) : Effect.failCause(exit.cause)
+  )
 }
 
 /** Hands a step to the caller of start/resume, or keeps it until that caller waits. */
@@ -417,12 +422,15 @@ export const stateOf = (job: AsyncJob.Job<any, any>): AsyncJob.JobState => {
 }
 
 /** @internal */
-export const make = (options: JobPool.Options = {}): Effect.Effect<JobPool.JobPool, InvalidPoolSizeError, Scope.Scope> =>
+export const make = (
+  options: JobPool.Options = {}
+): Effect.Effect<JobPool.JobPool, InvalidPoolSizeError, Scope.Scope> =>
   Effect.flatMap(validate(options), ([maxSize, initSize]) =>
     Effect.acquireRelease(
       Effect.map(Effect.serviceOption(ObserverTag), (observer) =>
         new PoolImpl(maxSize, initSize, Option.getOrUndefined(observer))),
-      (pool) => pool.close
+      (pool) =>
+        pool.close
     ))
 
 /** @internal */

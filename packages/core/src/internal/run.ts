@@ -45,10 +45,13 @@ export const run = <A, E, R>(
       })
     )
     const timeout = options?.timeout
-    if (timeout === undefined) return driven
+    if (timeout === undefined) {
+      return driven
+    }
     return Effect.timeoutFail(driven, {
       duration: timeout,
-      onTimeout: () => new JobTimeoutError({ jobId: undefined, timeout: Duration.decode(timeout) })
+      onTimeout: () =>
+        new JobTimeoutError({ jobId: undefined, timeout: Duration.decode(timeout) })
     })
   })
 
