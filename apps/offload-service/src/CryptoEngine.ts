@@ -1,0 +1,225 @@
+/**
+ * The crypto engine: the "hardware" that async jobs offload to, built the way
+ * OpenSSL drives an Intel QAT card.
+ *
+ * **Details**
+ *
+ * {@link layer} runs a pool of `worker_threads`, each doing real `node:crypto`
+ * work. A caller {@link CryptoEngine.unsafeSubmit submits} a request together
+ * with a completion callback, gets a request id back at once, and is called
+ * back on the main thread when a worker answers: the callback is where an async
+ * job's wait fd gets signalled. {@link CryptoEngine.unsafeCancel Cancelling} a
+ * request drops it: a queued request never reaches a worker, and the answer to
+ * one already in a worker is discarded.
+ *
+ * {@link layerInline} runs the same crypto synchronously on the calling
+ * thread: the baseline the worker pool is measured against.
+ *
+ * Keys: one ECDSA P-256 key pair and one RSA-2048 key pair per engine,
+ * generated when the engine starts (or passed in {@link Options}) and shared by
+ * all its threads, respawned ones included. Every signature an engine makes
+ * verifies under its {@link CryptoEngine.publicKeys}.
+ *
+ * @since 0.1.0
+ */
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import type { Worker } from "node:worker_threads"
+import type { EngineError } from "./EngineError.js"
+import * as internal from "./internal/cryptoEngine.js"
+import type * as Operation from "./Operation.js"
+
+/**
+ * A request id, unique within one engine: a positive integer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RequestId = number
+
+/**
+ * Receives the outcome of a submitted request, once, on the main thread.
+ * Must not throw.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type OnComplete = (exit: Exit.Exit<Operation.Result, EngineError>) => void
+
+/**
+ * `"threads"`: a pool of worker threads; `"inline"`: synchronously on the calling thread.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Mode = "threads" | "inline"
+
+/**
+ * The engine's public keys, SPKI DER in base64, as the sign operations also answer them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PublicKeys {
+  readonly ecdsaP256: string
+  readonly rsa2048: string
+}
+
+/**
+ * The engine's key pairs as DER bytes: PKCS#8 private keys, SPKI public keys.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface KeyMaterial {
+  readonly ecdsaP256: { readonly privateKey: Uint8Array; readonly publicKey: Uint8Array }
+  readonly rsa2048: { readonly privateKey: Uint8Array; readonly publicKey: Uint8Array }
+}
+
+/**
+ * Counters since the engine started.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  /** Submitted, not yet handed to a worker, not cancelled. */
+  readonly queued: number
+  /** Handed to a worker, answer not yet received (cancelled ones included: their worker is still busy). */
+  readonly inFlight: number
+  readonly succeeded: number
+  readonly failed: number
+  readonly cancelled: number
+  /** Worker threads that died unexpectedly (each was respawned). */
+  readonly workerCrashes: number
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface CryptoEngine {
+  readonly mode: Mode
+  /** The number of worker threads; 0 for the inline engine. */
+  readonly threads: number
+  readonly publicKeys: PublicKeys
+  /**
+   * Submits a request and returns its id at once. `onComplete` runs exactly
+   * once on the main thread with the outcome, unless the request is
+   * cancelled first, and never synchronously inside `unsafeSubmit`. After
+   * the engine closed it fails with `EngineClosedError`.
+   *
+   * **Gotchas**: the request is trusted: decode untrusted input with
+   * {@link Operation.Request} first. The inline engine does the crypto inside
+   * this call and delivers the outcome in a microtask.
+   */
+  readonly unsafeSubmit: (request: Operation.Request, onComplete: OnComplete) => RequestId
+  /**
+   * Drops a request: its callback will never run. Returns `false` if the
+   * request had already completed, been cancelled, or is unknown.
+   */
+  readonly unsafeCancel: (id: RequestId) => boolean
+  /** {@link CryptoEngine.unsafeSubmit} as an Effect. */
+  readonly submit: (request: Operation.Request, onComplete: OnComplete) => Effect.Effect<RequestId>
+  /** {@link CryptoEngine.unsafeCancel} as an Effect. */
+  readonly cancel: (id: RequestId) => Effect.Effect<boolean>
+  /**
+   * Submits a request and waits for its outcome. Interrupting the wait
+   * cancels the request. The inline engine computes synchronously.
+   */
+  readonly run: <R extends Operation.Request>(
+    request: R
+  ) => Effect.Effect<Operation.ResultOf<R["op"]>, EngineError>
+  readonly unsafeStats: () => Stats
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export const CryptoEngine: Context.Tag<CryptoEngine, CryptoEngine> = internal.tag
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Worker threads; defaults to `os.availableParallelism()`. */
+  readonly threads?: number | undefined
+  /**
+   * Requests handed to one worker before it answers, default 2. More hides
+   * the message round trip; fewer lets cancellation drop more requests
+   * before they cost CPU, and fails fewer on a crash.
+   */
+  readonly maxInFlightPerThread?: number | undefined
+  /** The key pairs to sign with; generated at start when absent. */
+  readonly keys?: KeyMaterial | undefined
+  /** Called with every worker the engine spawns, respawns included (observability, tests). */
+  readonly onWorkerSpawn?: ((worker: Worker) => void) | undefined
+}
+
+/**
+ * Starts a worker-thread engine and waits until every worker is ready.
+ * Closing the scope fails every pending request with
+ * `EngineClosedError` and terminates every worker, awaiting their exit.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: (options?: Options) => Effect.Effect<CryptoEngine, never, Scope.Scope> = internal.make
+
+/**
+ * Starts an inline engine: the crypto runs on the calling thread.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeInline: (
+  options?: { readonly keys?: KeyMaterial | undefined }
+) => Effect.Effect<CryptoEngine, never, Scope.Scope> = internal.makeInline
+
+/**
+ * Generates one ECDSA P-256 and one RSA-2048 key pair.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const generateKeys: Effect.Effect<KeyMaterial> = internal.generateKeys
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options?: Options): Layer.Layer<CryptoEngine> => Layer.scoped(CryptoEngine, make(options))
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerInline: Layer.Layer<CryptoEngine> = Layer.scoped(CryptoEngine, makeInline())
+
+/**
+ * Reads `ENGINE` (`threads`, the default, or `inline`) and `ENGINE_THREADS`
+ * (default `os.availableParallelism()`) from the Effect `Config` provider.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig: Layer.Layer<CryptoEngine, ConfigError.ConfigError> = Layer.scoped(
+  CryptoEngine,
+  internal.makeFromConfig
+)
+
+/**
+ * Runs a request on the engine in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const run = <R extends Operation.Request>(
+  request: R
+): Effect.Effect<Operation.ResultOf<R["op"]>, EngineError, CryptoEngine> => internal.run(request)

@@ -1,0 +1,200 @@
+/**
+ * The engine's operations as Schemas: request bodies, results and their
+ * validation rules. The HTTP API uses the same Schemas for its bodies.
+ *
+ * **Details**
+ *
+ * A request is a JSON object tagged by `op`:
+ *
+ * | op | inputs | result |
+ * |---|---|---|
+ * | `sha256` | `data` | `digest`: the SHA-256 of `data`'s UTF-8 bytes, base64 |
+ * | `ecdsa-p256-sign` | `data` | `signature` (DER, ECDSA P-256 with SHA-256) and `publicKey` (SPKI DER), base64 |
+ * | `rsa2048-sign` | `data` | `signature` (RSASSA-PKCS1-v1_5 with SHA-256) and `publicKey` (SPKI DER), base64 |
+ * | `scrypt` | `password`, `salt`, `N` | `derivedKey`: 64 bytes, r = 8, p = 1, base64 |
+ *
+ * Every result echoes `op`. Every binary output is base64 (standard alphabet,
+ * padded). Every string input is UTF-8 text of at most 1 MiB (1,048,576 bytes
+ * once encoded). `N` is an integer power of two with 2 ≤ N ≤ 65536. Fields
+ * other than these are ignored.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * The largest string input, in UTF-8 bytes: 1 MiB.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxInputBytes = 1024 * 1024
+
+/**
+ * The largest scrypt cost parameter: 2^16.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxScryptN = 65536
+
+/**
+ * The names of the operations.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const ops = ["sha256", "ecdsa-p256-sign", "rsa2048-sign", "scrypt"] as const
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Op = typeof ops[number]
+
+/**
+ * A UTF-8 string of at most {@link maxInputBytes} bytes.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Input = Schema.String.pipe(
+  Schema.filter((s) => {
+    // a string of n UTF-16 units encodes to at most 3n UTF-8 bytes: skip the count when that fits
+    if (s.length * 3 <= maxInputBytes) return true
+    const bytes = Buffer.byteLength(s, "utf8")
+    return bytes <= maxInputBytes || `must be at most ${maxInputBytes} bytes of UTF-8, got ${bytes}`
+  }, { identifier: "Input", description: `a UTF-8 string of at most ${maxInputBytes} bytes` })
+)
+
+/**
+ * The scrypt cost parameter: an integer power of two, 2 ≤ N ≤ 65536.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ScryptN = Schema.Number.pipe(
+  Schema.filter(
+    (n) =>
+      (Number.isInteger(n) && n >= 2 && n <= maxScryptN && (n & (n - 1)) === 0) ||
+      `must be a power of two between 2 and ${maxScryptN}, got ${n}`,
+    { identifier: "ScryptN", description: `a power of two between 2 and ${maxScryptN}` }
+  )
+)
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Sha256Request = Schema.Struct({ op: Schema.Literal("sha256"), data: Input }).annotations({
+  identifier: "Sha256Request"
+})
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const EcdsaP256SignRequest = Schema.Struct({ op: Schema.Literal("ecdsa-p256-sign"), data: Input })
+  .annotations({ identifier: "EcdsaP256SignRequest" })
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Rsa2048SignRequest = Schema.Struct({ op: Schema.Literal("rsa2048-sign"), data: Input }).annotations({
+  identifier: "Rsa2048SignRequest"
+})
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ScryptRequest = Schema.Struct({
+  op: Schema.Literal("scrypt"),
+  password: Input,
+  salt: Input,
+  N: ScryptN
+}).annotations({ identifier: "ScryptRequest" })
+
+/**
+ * A request to the engine, tagged by `op`. Also the body of `POST /jobs`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Request = Schema.Union(Sha256Request, EcdsaP256SignRequest, Rsa2048SignRequest, ScryptRequest)
+  .annotations({ identifier: "Request" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Request = typeof Request.Type
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Sha256Result = Schema.Struct({ op: Schema.Literal("sha256"), digest: Schema.String }).annotations({
+  identifier: "Sha256Result"
+})
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const EcdsaP256SignResult = Schema.Struct({
+  op: Schema.Literal("ecdsa-p256-sign"),
+  signature: Schema.String,
+  publicKey: Schema.String
+}).annotations({ identifier: "EcdsaP256SignResult" })
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Rsa2048SignResult = Schema.Struct({
+  op: Schema.Literal("rsa2048-sign"),
+  signature: Schema.String,
+  publicKey: Schema.String
+}).annotations({ identifier: "Rsa2048SignResult" })
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ScryptResult = Schema.Struct({ op: Schema.Literal("scrypt"), derivedKey: Schema.String }).annotations({
+  identifier: "ScryptResult"
+})
+
+/**
+ * The engine's answer to a {@link Request}, tagged by the same `op`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Result = Schema.Union(Sha256Result, EcdsaP256SignResult, Rsa2048SignResult, ScryptResult).annotations({
+  identifier: "Result"
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Result = typeof Result.Type
+
+/**
+ * The result type of one operation.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ResultOf<O extends Op> = Extract<Result, { readonly op: O }>
+
+/**
+ * Decodes an unknown value (a parsed JSON body) into a {@link Request}.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeRequest = Schema.decodeUnknown(Request, { errors: "all" })
