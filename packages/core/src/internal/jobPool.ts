@@ -415,6 +415,26 @@ export const waitCtxOf = (job: AsyncJob.Job<any, any>): Option.Option<WaitCtx.Wa
   return handle.state === "running" || handle.state === "paused" ? Option.fromNullable(handle.ctx) : Option.none()
 }
 
+/**
+ * Calls `onEnd` if the paused job ends (is cancelled) before it is resumed;
+ * returns an unsubscribe function. Used by drivers that wait on something
+ * else meanwhile.
+ *
+ * @internal
+ */
+export const unsafeOnEndWhilePaused = (job: AsyncJob.Job<any, any>, onEnd: () => void): () => void => {
+  const handle = job as unknown as JobHandle
+  if (handle.state !== "paused") {
+    onEnd()
+    return () => {}
+  }
+  const waiter: Resume = () => onEnd()
+  handle.waiter = waiter
+  return () => {
+    if (handle.waiter === waiter) handle.waiter = undefined
+  }
+}
+
 /** @internal */
 export const stateOf = (job: AsyncJob.Job<any, any>): AsyncJob.JobState => {
   const state = (job as unknown as JobHandle).state

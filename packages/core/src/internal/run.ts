@@ -4,7 +4,7 @@ import type * as AsyncJob from "../AsyncJob.js"
 import { JobTimeoutError, type NoJobsError } from "../Errors.js"
 import { JobPool } from "../JobPool.js"
 import type * as WaitCtx from "../WaitCtx.js"
-import type { PoolImpl } from "./jobPool.js"
+import { type PoolImpl, unsafeOnEndWhilePaused } from "./jobPool.js"
 import * as waitCtx from "./waitCtx.js"
 
 /** @internal */
@@ -15,7 +15,11 @@ export const run = <A, E, R>(
   Effect.flatMap(JobPool, (pool) => {
     const ctx = options?.waitCtx
     let paused: AsyncJob.Job<A, E> | undefined
-    const ready = ctx === undefined ? Effect.yieldNow() : waitCtx.awaitReady(ctx as waitCtx.WaitCtxImpl)
+    // wait until the ctx is ready, or until the job is cancelled behind our back
+    const ready = (job: AsyncJob.Job<A, E>) =>
+      ctx === undefined
+        ? Effect.yieldNow()
+        : waitCtx.awaitReady(ctx as waitCtx.WaitCtxImpl, (wake) => unsafeOnEndWhilePaused(job, wake))
     const drive = (step: AsyncJob.JobResult<A, E>): Effect.Effect<A, E> => {
       if (step._tag === "Finished") {
         paused = undefined
@@ -23,7 +27,7 @@ export const run = <A, E, R>(
       }
       paused = step.job
       return Effect.zipRight(
-        ready,
+        ready(step.job),
         Effect.suspend(() => {
           paused = undefined
           const refused = (pool as PoolImpl).check(step.job as any)

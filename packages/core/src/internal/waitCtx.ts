@@ -196,7 +196,10 @@ export const unsafeSetStatus = (self: WaitCtxImpl, status: number): void => {
 }
 
 /** @internal */
-export const awaitReady = (self: WaitCtxImpl): Effect.Effect<void> =>
+export const awaitReady = (
+  self: WaitCtxImpl,
+  alsoWakeOn?: (wake: () => void) => () => void
+): Effect.Effect<void> =>
   Effect.async<void>((resume) => {
     self.assertOpen()
     if (self.notified) {
@@ -231,6 +234,7 @@ export const awaitReady = (self: WaitCtxImpl): Effect.Effect<void> =>
       }
     }
     self.waiters.add(waiter)
+    if (alsoWakeOn !== undefined) unsubscribes.push(alsoWakeOn(waiter.wake))
     for (const entry of fds) {
       waiter.watch(entry.fd)
       if (done) return

@@ -1,0 +1,198 @@
+/** The wait ctx of spec §2: bookkeeping, cleanups, callback and status, readiness. */
+import { describe, it } from "@effect/vitest"
+import { assertFalse, assertNone, assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
+import { Cause, Effect, Exit, Fiber, Option, Scope, TestClock } from "effect"
+import * as AsyncJob from "../src/AsyncJob.js"
+import * as JobPool from "../src/JobPool.js"
+import * as WaitCtx from "../src/WaitCtx.js"
+import * as WaitFd from "../src/WaitFd.js"
+import { makeLog, pausedJob } from "./utils.js"
+
+const numbers = (fds: ReadonlyArray<WaitFd.WaitFd>) => fds.map((fd) => fd.fd)
+
+describe("WaitCtx", () => {
+  it.scoped("a new ctx is empty: no fds, no callback, status unsupported", () =>
+    Effect.gen(function*() {
+      const ctx = yield* WaitCtx.make
+      deepStrictEqual(yield* WaitCtx.getAllFds(ctx), [])
+      deepStrictEqual(yield* WaitCtx.getChangedFds(ctx), { added: [], deleted: [] })
+      assertNone(yield* WaitCtx.getCallback(ctx))
+      strictEqual(yield* WaitCtx.getStatus(ctx), "unsupported")
+      strictEqual(yield* WaitCtx.getStatusCode(ctx), 0)
+    }))
+
+  it.scoped("keys are compared by identity; duplicates stack newest first", () =>
+    Effect.gen(function*() {
+      const ctx = yield* WaitCtx.make
+      const [a, b, c] = [WaitFd.unsafeMake(), WaitFd.unsafeMake(), WaitFd.unsafeMake()]
+      const key = { name: "k" }
+      yield* WaitCtx.setWaitFd(ctx, key, a, { customData: "first" })
+      yield* WaitCtx.setWaitFd(ctx, { name: "k" }, b)
+      yield* WaitCtx.setWaitFd(ctx, key, c, { customData: "second" })
+      deepStrictEqual(numbers(yield* WaitCtx.getAllFds(ctx)), [c.fd, b.fd, a.fd])
+      deepStrictEqual(yield* WaitCtx.getFd(ctx, key), Option.some({ fd: c, customData: "second" }))
+      assertTrue(yield* WaitCtx.clearFd(ctx, key))
+      deepStrictEqual(yield* WaitCtx.getFd(ctx, key), Option.some({ fd: a, customData: "first" }))
+      assertTrue(yield* WaitCtx.clearFd(ctx, key))
+      assertFalse(yield* WaitCtx.clearFd(ctx, key))
+      deepStrictEqual(numbers(yield* WaitCtx.getAllFds(ctx)), [b.fd])
+    }))
+
+  it.scoped("counters equal the lists; application changes accumulate until a resume", () =>
+    Effect.gen(function*() {
+      const pool = yield* JobPool.make()
+      const ctx = yield* WaitCtx.make
+      const [a, b] = [WaitFd.unsafeMake(), WaitFd.unsafeMake()]
+      yield* WaitCtx.setWaitFd(ctx, "a", a)
+      const job = yield* pausedJob(yield* pool.start(AsyncJob.pause, { waitCtx: ctx }))
+      // no reset when a job starts
+      deepStrictEqual(numbers((yield* WaitCtx.getChangedFds(ctx)).added), [a.fd])
+      yield* pool.resume(job)
+      deepStrictEqual(yield* WaitCtx.getChangedFds(ctx), { added: [], deleted: [] })
+      yield* WaitCtx.setWaitFd(ctx, "b", b)
+      yield* WaitCtx.clearFd(ctx, "a")
+      const changes = yield* WaitCtx.getChangedFds(ctx)
+      deepStrictEqual([numbers(changes.added), numbers(changes.deleted)], [[b.fd], [a.fd]])
+      // a deleted fd is hidden from lookups at once
+      assertNone(yield* WaitCtx.getFd(ctx, "a"))
+      deepStrictEqual(numbers(yield* WaitCtx.getAllFds(ctx)), [b.fd])
+    }))
+
+  it.scoped("a blocked pause does not reset the bookkeeping", () =>
+    Effect.gen(function*() {
+      const pool = yield* JobPool.make()
+      const ctx = yield* WaitCtx.make
+      const fd = WaitFd.unsafeMake()
+      const body = Effect.gen(function*() {
+        yield* WaitCtx.setWaitFd(ctx, "k", fd)
+        yield* AsyncJob.withPauseBlocked(AsyncJob.pause)
+        return (yield* WaitCtx.getChangedFds(ctx)).added.length
+      })
+      deepStrictEqual(yield* pool.start(body, { waitCtx: ctx }), { _tag: "Finished", value: 1 })
+    }))
+
+  it.effect("cleanups run exactly once at close, newest first, never for cleared entries", () =>
+    Effect.gen(function*() {
+      const log = yield* makeLog
+      const scope = yield* Scope.make()
+      const ctx = yield* Scope.extend(WaitCtx.make, scope)
+      const pool = yield* Scope.extend(JobPool.make(), scope)
+      const cleanup: WaitCtx.Cleanup = ({ customData, key }) => log.add(`cleanup ${String(key)} ${String(customData)}`)
+      yield* WaitCtx.setWaitFd(ctx, "old", WaitFd.unsafeMake(), { customData: 1, cleanup })
+      yield* WaitCtx.setWaitFd(ctx, "new", WaitFd.unsafeMake(), { customData: 2, cleanup })
+      yield* WaitCtx.setWaitFd(ctx, "fresh-cleared", WaitFd.unsafeMake(), { customData: 3, cleanup })
+      yield* WaitCtx.clearFd(ctx, "fresh-cleared")
+      // move "old" and "new" into an earlier epoch, then clear "old": reported deleted, no cleanup
+      const job = yield* pausedJob(yield* pool.start(AsyncJob.pause, { waitCtx: ctx }))
+      yield* pool.resume(job)
+      yield* WaitCtx.clearFd(ctx, "old")
+      yield* WaitCtx.setWaitFd(ctx, "no-cleanup", WaitFd.unsafeMake())
+      yield* Scope.close(scope, Exit.void)
+      deepStrictEqual(yield* log.get, ["cleanup new 2"])
+    }))
+
+  it.effect("using a closed ctx is a defect", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const ctx = yield* Scope.extend(WaitCtx.make, scope)
+      yield* Scope.close(scope, Exit.void)
+      assertFalse(yield* WaitCtx.isOpen(ctx))
+      const exit = yield* Effect.exit(WaitCtx.setWaitFd(ctx, "k", WaitFd.unsafeMake()))
+      assertTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
+    }))
+
+  it.scoped("status stores any integer verbatim; named statuses map to OpenSSL's codes", () =>
+    Effect.gen(function*() {
+      const ctx = yield* WaitCtx.make
+      for (const [status, code] of Object.entries(WaitCtx.StatusCode)) {
+        yield* WaitCtx.setStatus(ctx, status as WaitCtx.Status)
+        strictEqual(yield* WaitCtx.getStatusCode(ctx), code)
+        strictEqual(yield* WaitCtx.getStatus(ctx), status)
+      }
+      yield* WaitCtx.setStatus(ctx, 42)
+      strictEqual(yield* WaitCtx.getStatus(ctx), 42)
+      yield* WaitCtx.setCallback(ctx, undefined)
+      assertNone(yield* WaitCtx.getCallback(ctx))
+      strictEqual(yield* WaitCtx.invokeCallback(ctx), undefined)
+    }))
+
+  describe("awaitReady", () => {
+    it.scoped("completes when a live fd is signalled, not before", () =>
+      Effect.gen(function*() {
+        const ctx = yield* WaitCtx.make
+        const fd = yield* WaitFd.make
+        yield* WaitCtx.setWaitFd(ctx, "k", fd)
+        const waiter = yield* Effect.fork(WaitCtx.awaitReady(ctx))
+        yield* TestClock.adjust("1 hour")
+        assertTrue(Option.isNone(yield* Fiber.poll(waiter)))
+        yield* WaitFd.signal(fd)
+        yield* Fiber.join(waiter)
+      }))
+
+    it.scoped("watches an fd added while it waits", () =>
+      Effect.gen(function*() {
+        const ctx = yield* WaitCtx.make
+        yield* WaitCtx.setWaitFd(ctx, "first", WaitFd.unsafeMake())
+        const waiter = yield* Effect.fork(WaitCtx.awaitReady(ctx))
+        yield* Effect.yieldNow()
+        const late = WaitFd.unsafeMake()
+        yield* WaitCtx.setWaitFd(ctx, "late", late)
+        late.unsafeSignal()
+        yield* Fiber.join(waiter)
+      }))
+
+    it.scoped("completes at once with no fd and no callback (polling mode)", () =>
+      Effect.gen(function*() {
+        const ctx = yield* WaitCtx.make
+        yield* WaitCtx.awaitReady(ctx)
+      }))
+
+    it.scoped("callback mode: the engine's callback, or status EAGAIN/ERR, makes it ready", () =>
+      Effect.gen(function*() {
+        const ctx = yield* WaitCtx.make
+        const calls: Array<unknown> = []
+        yield* WaitCtx.setCallback(ctx, (arg) => calls.push(arg), "arg")
+        yield* WaitCtx.setStatus(ctx, "ok")
+        const waiter = yield* Effect.fork(WaitCtx.awaitReady(ctx))
+        yield* TestClock.adjust("1 minute")
+        assertTrue(Option.isNone(yield* Fiber.poll(waiter)))
+        strictEqual(yield* WaitCtx.invokeCallback(ctx), 1)
+        yield* Fiber.join(waiter)
+        deepStrictEqual(calls, ["arg"])
+        // a callback fired before anyone waits (dasync calls it before pausing) is not lost
+        yield* WaitCtx.invokeCallback(ctx)
+        yield* WaitCtx.awaitReady(ctx)
+        for (const status of ["eagain", "err"] as const) {
+          const again = yield* Effect.fork(WaitCtx.awaitReady(ctx))
+          yield* Effect.yieldNow()
+          yield* WaitCtx.setStatus(ctx, status)
+          yield* Fiber.join(again)
+        }
+      }))
+
+    it.scoped("is interruptible and unsubscribes", () =>
+      Effect.gen(function*() {
+        const ctx = yield* WaitCtx.make
+        const fd = WaitFd.unsafeMake()
+        let subscribed = 0
+        const counting: WaitFd.WaitFd = {
+          ...fd,
+          fd: fd.fd,
+          unsafeOnReady: (cb) => {
+            subscribed++
+            const unsubscribe = fd.unsafeOnReady(cb)
+            return () => {
+              subscribed--
+              unsubscribe()
+            }
+          }
+        }
+        yield* WaitCtx.setWaitFd(ctx, "k", counting)
+        const waiter = yield* Effect.fork(WaitCtx.awaitReady(ctx))
+        yield* Effect.yieldNow()
+        strictEqual(subscribed, 1)
+        yield* Fiber.interrupt(waiter)
+        strictEqual(subscribed, 0)
+      }))
+  })
+})
