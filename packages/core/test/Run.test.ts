@@ -1,7 +1,7 @@
 /** `AsyncJob.run`: the driver loop, and a timeout that really interrupts the job. */
 import { describe, it } from "@effect/vitest"
 import { assertInstanceOf, assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
-import { Effect, Exit, Fiber, Option, TestClock } from "effect"
+import { type Duration, Effect, Exit, Fiber, Option, TestClock } from "effect"
 import * as AsyncJob from "../src/AsyncJob.js"
 import { JobTimeoutError, NoJobsError } from "../src/Errors.js"
 import * as JobPool from "../src/JobPool.js"
@@ -10,7 +10,7 @@ import * as WaitFd from "../src/WaitFd.js"
 import { allIdle, makeLog } from "./utils.js"
 
 /** A job waiting on an engine that completes after `latency`, signalling the job's fd. */
-const offloaded = (latency: string, log: { add: (s: string) => Effect.Effect<void> }) =>
+const offloaded = (latency: Duration.DurationInput, log: { add: (s: string) => Effect.Effect<void> }) =>
   Effect.gen(function*() {
     const ctx = Option.getOrThrow(AsyncJob.waitCtx(Option.getOrThrow(yield* AsyncJob.current)))
     const fd = yield* WaitFd.make

@@ -107,7 +107,7 @@ describe("WaitCtx", () => {
       for (const [status, code] of Object.entries(WaitCtx.StatusCode)) {
         yield* WaitCtx.setStatus(ctx, status as WaitCtx.Status)
         strictEqual(yield* WaitCtx.getStatusCode(ctx), code)
-        strictEqual(yield* WaitCtx.getStatus(ctx), status)
+        strictEqual(yield* WaitCtx.getStatus(ctx), status as WaitCtx.Status)
       }
       yield* WaitCtx.setStatus(ctx, 42)
       strictEqual(yield* WaitCtx.getStatus(ctx), 42)
