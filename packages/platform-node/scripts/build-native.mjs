@@ -1,0 +1,37 @@
+// Builds the native addon (build/Release/async_job_fd.node) with node-gyp.
+//
+// Runs as this package's `install` script, so `pnpm install` builds it. To stay offline it points node-gyp at the
+// headers installed next to the running node (<prefix>/include/node) when they exist; node-gyp only downloads
+// headers when neither those nor `npm_config_nodedir` are available.
+import { spawnSync } from "node:child_process"
+import { existsSync } from "node:fs"
+import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..")
+const require = createRequire(import.meta.url)
+
+const findNodeGyp = () => {
+  try {
+    return [process.execPath, require.resolve("node-gyp/bin/node-gyp.js")]
+  } catch {
+    return ["node-gyp"]
+  }
+}
+
+const findNodeDir = () => {
+  if (process.env.npm_config_nodedir) return process.env.npm_config_nodedir
+  const prefix = dirname(dirname(process.execPath))
+  return existsSync(join(prefix, "include", "node", "node_api.h")) ? prefix : undefined
+}
+
+const [command, ...prefixArgs] = findNodeGyp()
+const nodeDir = findNodeDir()
+const args = [...prefixArgs, "configure", "build", ...(nodeDir === undefined ? [] : [`--nodedir=${nodeDir}`])]
+const result = spawnSync(command, args, { cwd: root, stdio: "inherit" })
+if (result.error) {
+  console.error(`@async-job/platform-node: could not run node-gyp: ${result.error.message}`)
+  process.exit(1)
+}
+process.exit(result.status ?? 1)
