@@ -1,6 +1,6 @@
 import * as WaitFd from "@async-job/core/WaitFd"
 import { NodeWaitFd } from "@async-job/platform-node"
-import { describe, it } from "@effect/vitest"
+import { describe, it, vi } from "@effect/vitest"
 import { assertFalse, assertInstanceOf, assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -435,4 +435,25 @@ describe("NodeWaitFd: other threads and processes", () => {
       const child = spawn(process.execPath, ["-e", probe], { stdio: ["ignore", "ignore", "inherit"] })
       strictEqual(yield* childExit(child), 0)
     }))))
+})
+
+describe("NodeWaitFd: module copies", () => {
+  it.live("two copies of the module in one thread share the addon's callback", () =>
+    noFdLeak(Effect.gen(function*() {
+      // after a reset of the test runner's module registry, an import evaluates a second copy of the module
+      vi.resetModules()
+      const copy = yield* Effect.promise(() => import("../src/NodeWaitFd.js"))
+      assertTrue(copy.awaitReadable !== NodeWaitFd.awaitReadable, "a distinct module instance")
+      const [readA, writeA] = NodeWaitFd.pipe()
+      const [readB, writeB] = copy.pipe()
+      const a = yield* Effect.fork(NodeWaitFd.awaitReadable(readA))
+      const b = yield* Effect.fork(copy.awaitReadable(readB))
+      yield* yieldUntil(() => NodeWaitFd.watchedFdCount() === 2)
+      copy.writeByte(writeA)
+      NodeWaitFd.writeByte(writeB)
+      yield* Fiber.join(a)
+      yield* Fiber.join(b)
+      // either copy closes what either created
+      assertTrue(copy.close(readA) && copy.close(writeA) && NodeWaitFd.close(readB) && NodeWaitFd.close(writeB))
+    })))
 })

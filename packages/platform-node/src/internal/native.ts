@@ -20,16 +20,52 @@ export interface Binding {
   readonly watchCount: () => number
 }
 
-const addonUrl = new URL("../../build/Release/async_job_fd.node", import.meta.url)
+/**
+ * A waiter on one fd: called once, with `undefined` when the fd is readable, or with the reason it cannot be.
+ *
+ * @internal
+ */
+export type Listener = (error: unknown) => void
 
-let binding: Binding | undefined
+/**
+ * The addon and this thread's waiters, by fd. Kept on `globalThis`, so that every copy of this module in a
+ * thread (module registries reset by test runners, duplicated bundles) shares the one callback the addon calls.
+ *
+ * @internal
+ */
+export interface Native {
+  readonly binding: Binding
+  readonly waiters: Map<number, Set<Listener>>
+}
+
+const addonUrl = new URL("../../build/Release/async_job_fd.node", import.meta.url)
+const key = Symbol.for("@async-job/platform-node/native")
+
+/**
+ * Calls every listener, even when one throws; then rethrows the first error (an uncaught exception).
+ *
+ * @internal
+ */
+export const notify = (listeners: Iterable<Listener>, error: unknown): void => {
+  let failure: { readonly error: unknown } | undefined
+  for (const listener of listeners) {
+    try {
+      listener(error)
+    } catch (error) {
+      failure ??= { error }
+    }
+  }
+  if (failure !== undefined) throw failure.error
+}
 
 /** @internal */
-export const load = (onReadable: (fd: number) => void): Binding => {
-  if (binding !== undefined) return binding
-  let loaded: Binding
+export const load = (): Native => {
+  const holder = globalThis as { [key]?: Native }
+  const loaded = holder[key]
+  if (loaded !== undefined) return loaded
+  let binding: Binding
   try {
-    loaded = createRequire(import.meta.url)(addonUrl.pathname) as Binding
+    binding = createRequire(import.meta.url)(addonUrl.pathname) as Binding
   } catch (cause) {
     throw new Error(
       `@async-job/platform-node: cannot load its native addon (${addonUrl.pathname}); ` +
@@ -37,7 +73,14 @@ export const load = (onReadable: (fd: number) => void): Binding => {
       { cause }
     )
   }
-  loaded.setCallback(onReadable)
-  binding = loaded
-  return loaded
+  const waiters = new Map<number, Set<Listener>>()
+  binding.setCallback((fd) => {
+    const listeners = waiters.get(fd)
+    if (listeners === undefined) return
+    waiters.delete(fd)
+    notify(listeners, undefined)
+  })
+  const native: Native = { binding, waiters }
+  holder[key] = native
+  return native
 }

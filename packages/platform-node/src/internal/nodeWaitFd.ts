@@ -34,7 +34,7 @@ const isFdNumber = (fd: number): boolean => Number.isInteger(fd) && fd >= 0 && f
 /** Runs a native call, turning its exceptions into `FdError`s. */
 const call = <A>(syscall: string, fd: number, f: (binding: native.Binding) => A): A => {
   if (!isFdNumber(fd)) throw badFd(syscall, fd)
-  const binding = native.load(dispatch)
+  const binding = native.load().binding
   try {
     return f(binding)
   } catch (cause) {
@@ -48,27 +48,6 @@ const call = <A>(syscall: string, fd: number, f: (binding: native.Binding) => A)
 /** `undefined`: the fd is readable; an `FdError`: waiting failed (bad fd, or closed while waiting). */
 type Listener = (error: FdError | undefined) => void
 
-const waiters = new Map<number, Set<Listener>>()
-
-const notify = (listeners: Iterable<Listener>, error: FdError | undefined): void => {
-  let failure: { readonly error: unknown } | undefined
-  for (const listener of listeners) {
-    try {
-      listener(error)
-    } catch (error) {
-      failure ??= { error }
-    }
-  }
-  if (failure !== undefined) throw failure.error
-}
-
-function dispatch(fd: number): void {
-  const listeners = waiters.get(fd)
-  if (listeners === undefined) return
-  waiters.delete(fd)
-  notify(listeners, undefined)
-}
-
 const noop = () => {}
 
 /**
@@ -78,11 +57,11 @@ const noop = () => {}
  * @internal
  */
 export const subscribe = (fd: number, listener: Listener): () => void => {
-  let binding: native.Binding
+  let state: native.Native
   try {
     if (!isFdNumber(fd)) throw badFd("poll", fd)
-    binding = native.load(dispatch)
-    if (binding.isReadable(fd)) {
+    state = native.load()
+    if (state.binding.isReadable(fd)) {
       listener(undefined)
       return noop
     }
@@ -90,6 +69,7 @@ export const subscribe = (fd: number, listener: Listener): () => void => {
     listener(isFdError(cause) ? cause : toFdError("poll", fd, cause))
     return noop
   }
+  const { binding, waiters } = state
   let listeners = waiters.get(fd)
   if (listeners === undefined) {
     try {
@@ -104,7 +84,7 @@ export const subscribe = (fd: number, listener: Listener): () => void => {
     waiters.set(fd, listeners)
   }
   // a fresh entry per subscription, so that one function may subscribe twice
-  const entry: Listener = (error) => listener(error)
+  const entry: native.Listener = (error) => listener(error as FdError | undefined)
   const current = listeners
   current.add(entry)
   return () => {
@@ -115,14 +95,14 @@ export const subscribe = (fd: number, listener: Listener): () => void => {
 }
 
 /** @internal */
-export const watchedFdCount = (): number => native.load(dispatch).watchCount()
+export const watchedFdCount = (): number => native.load().binding.watchCount()
 
 // ---------------------------------------------------------------------------------------------------------------------
 // synchronous fd operations
 
 /** @internal */
 export const pipe = (): [number, number] => {
-  const binding = native.load(dispatch)
+  const binding = native.load().binding
   try {
     return binding.pipe()
   } catch (cause) {
@@ -146,14 +126,15 @@ export const isReadable = (fd: number): boolean => call("poll", fd, (binding) =>
 export const close = (fd: number): boolean =>
   call("close", fd, (binding) => {
     if (!binding.isOwned(fd)) return false
-    // stop polling before the number can be reused
+    // stop watching before the number can be reused
+    const { waiters } = native.load()
     const listeners = waiters.get(fd)
     if (listeners !== undefined) {
       waiters.delete(fd)
       binding.unwatch(fd)
     }
     const closed = binding.close(fd)
-    if (listeners !== undefined) notify(listeners, closedWhileWaiting(fd))
+    if (listeners !== undefined) native.notify(listeners, closedWhileWaiting(fd))
     return closed
   })
 
