@@ -1,0 +1,72 @@
+/**
+ * The contract of a job pool (spec §1 and the port decisions that bind it),
+ * as a reusable vitest suite. Every implementation of `JobPool` runs it:
+ *
+ * ```ts
+ * import { JobPool } from "@async-job/core"
+ * import { testJobPool } from "@async-job/testing/JobPoolSuite"
+ *
+ * testJobPool("in-memory", JobPool.layer)
+ * ```
+ *
+ * The suite builds a fresh pool per test from the layer constructor it is
+ * given, with the limits each test needs, and with an `EventRecorder` in
+ * context, so the pool must read `JobObserver` from its context while it is
+ * built, as `JobPool.make` does.
+ *
+ * @since 0.1.0
+ */
+import type * as AsyncJob from "@async-job/core/AsyncJob"
+import type { InvalidPoolSizeError } from "@async-job/core/Errors"
+import type * as JobPool from "@async-job/core/JobPool"
+import type * as Layer from "effect/Layer"
+import * as internal from "./internal/jobPoolSuite.js"
+
+/**
+ * Builds a pool with the given limits, as `JobPool.layer` does.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type MakeLayer<E> = (
+  options?: JobPool.Options
+) => Layer.Layer<JobPool.JobPool, E | InvalidPoolSizeError>
+
+/**
+ * Registers the contract suite (`describe(name, ...)`) for the pools that
+ * `makeLayer` builds. Call it at the top level of a test file.
+ *
+ * **Details**
+ *
+ * Covers: pool limits and their validation (§1.2, Port decision 4), start,
+ * pause, resume and finish with their pool counts (§1.4–1.5, S2, S4), the
+ * current job and handle identity (§1.6, S5, Port decision 1), stale,
+ * running and foreign handles (Port decisions 1, 3, 13), wait-ctx binding and
+ * change bookkeeping through job runs (§1.7, §2.8, S6, S10), pause blocking
+ * (§1.8, S7, Port decision 6), ambient isolation (§1.13, S8, Port decision
+ * 11), nesting (Port decision 2), failing bodies (Port decision 10),
+ * cancellation, interruption of the caller, closing the pool with paused jobs
+ * (§1.3, Port decision 5), a null wait ctx (Port decision 7) and closing a
+ * wait ctx under a paused job (Port decision 8).
+ *
+ * @since 0.1.0
+ * @category testing
+ */
+export const testJobPool: <E>(name: string, makeLayer: MakeLayer<E>) => void = internal.testJobPool
+
+/**
+ * Asserts that a step is `Paused` and returns its job handle; a helper for
+ * tests written against the job API.
+ *
+ * @since 0.1.0
+ * @category testing
+ */
+export const expectPaused: <A, E>(step: AsyncJob.JobResult<A, E>) => AsyncJob.Job<A, E> = internal.expectPaused
+
+/**
+ * Asserts that a step is `Finished` and returns its value.
+ *
+ * @since 0.1.0
+ * @category testing
+ */
+export const expectFinished: <A, E>(step: AsyncJob.JobResult<A, E>) => A = internal.expectFinished
