@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
 import { globalValue } from "effect/GlobalValue"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
@@ -23,6 +24,7 @@ import type * as JobObserver from "../JobObserver.js"
 import { JobObserver as ObserverTag } from "../JobObserver.js"
 import type * as JobPool from "../JobPool.js"
 import type * as WaitCtx from "../WaitCtx.js"
+import * as fastDeferred from "./deferred.js"
 import * as metrics from "./metrics.js"
 import * as waitCtx from "./waitCtx.js"
 
@@ -43,13 +45,49 @@ type State = AsyncJob.JobState | "cancelling"
 
 const variance = { _A: (_: never) => _, _E: (_: never) => _ }
 
+/** The work handed to a job record's worker fiber: one run of a job. */
+interface Work {
+  readonly handle: JobHandle
+  readonly body: Effect.Effect<unknown, unknown, any>
+  /** the caller's FiberRefs, forked for the job (context, services, scheduler, ...) */
+  readonly refs: FiberRefs.FiberRefs
+}
+
 /**
  * A pooled job record: what OpenSSL keeps in its pool and reuses. Records are
  * created up front (`initSize`) or on demand, never freed while the pool
  * lives, and each run of a job gets a fresh {@link JobHandle} over one.
+ *
+ * Like an OpenSSL job keeps its fibre, a record keeps its worker fiber between
+ * runs: forking a fiber per run (and joining it) costs more than the rest of
+ * the start → pause → resume → finish cycle together. The worker is made on
+ * first use and retired when a run is interrupted (an interrupted fiber stays
+ * interrupted), so a cancelled job never poisons the next one.
  */
 class JobRecord {
   handle: JobHandle | undefined = undefined
+  /** the worker fiber, while it lives */
+  worker: Fiber.RuntimeFiber<void> | undefined = undefined
+  /** the worker's callback while it waits for work */
+  wake: ((effect: Effect.Effect<Work>) => void) | undefined = undefined
+  /** work handed over before the worker was back to waiting */
+  work: Work | undefined = undefined
+
+  constructor(readonly pool: PoolImpl) {}
+
+  /** Hands `work` to the worker, making one if needed. */
+  dispatch(work: Work): void {
+    // a new worker registers `wake` before spawnWorker returns
+    if (this.worker === undefined) this.worker = spawnWorker(this)
+    const wake = this.wake
+    if (wake !== undefined) {
+      this.wake = undefined
+      wake(Effect.succeed(work))
+    } else {
+      // the worker is still finishing its previous run; it takes this next
+      this.work = work
+    }
+  }
 }
 
 /**
@@ -61,7 +99,8 @@ class JobHandle implements AsyncJob.Job<any, any> {
   state: State = "running"
   /** the job's own pause-block counter (Port decision 6) */
   blocked = 0
-  fiber: Fiber.RuntimeFiber<any, any> | undefined = undefined
+  /** the worker fiber running this job */
+  fiber: Fiber.RuntimeFiber<void> | undefined = undefined
   /** the pause in progress: the job fiber awaits it, resume completes it */
   deferred: Deferred.Deferred<void> | undefined = undefined
   /** the caller of start/resume waiting for the next step */
@@ -125,8 +164,14 @@ export class PoolImpl implements JobPool.JobPool {
   readonly [PoolTypeId]: JobPool.TypeId = PoolTypeId
   readonly id = nextPoolId++
   readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
+  /** per outcome, built once: the metric hooks are cached by label-array identity */
+  readonly outcomeLabels: Record<"finished" | "failed" | "cancelled", ReadonlyArray<MetricLabel.MetricLabel>>
+  /** the caller FiberRefs last seen, and their fork for a job (callers usually start many jobs) */
+  private lastCallerRefs: FiberRefs.FiberRefs | undefined = undefined
+  private lastJobRefs: FiberRefs.FiberRefs | undefined = undefined
   readonly idle: Array<JobRecord> = []
   readonly outstanding = new Set<JobHandle>()
+  readonly workers = new Set<Fiber.RuntimeFiber<void>>()
   created = 0
   running = 0
   paused = 0
@@ -134,15 +179,27 @@ export class PoolImpl implements JobPool.JobPool {
 
   constructor(public maxSize: number, initSize: number, readonly observer: JobObserver.JobObserver | undefined) {
     this.labels = [MetricLabel.make("pool", String(this.id))]
+    const outcome = (name: string) => [...this.labels, MetricLabel.make("outcome", name)]
+    this.outcomeLabels = { finished: outcome("finished"), failed: outcome("failed"), cancelled: outcome("cancelled") }
     this.grow(initSize)
   }
 
   grow(initSize: number) {
     while (this.created < initSize) {
-      this.idle.push(new JobRecord())
+      this.idle.push(new JobRecord(this))
       this.created++
     }
     this.gauges()
+  }
+
+  /** The FiberRefs a job starts with: a fork of its caller's, as `Effect.fork` would give it. */
+  jobRefs(caller: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.FiberRefs {
+    const refs = caller.getFiberRefs()
+    if (refs !== this.lastCallerRefs) {
+      this.lastCallerRefs = refs
+      this.lastJobRefs = FiberRefs.forkAs(refs, caller.id())
+    }
+    return this.lastJobRefs!
   }
 
   emit(event: JobObserver.JobEvent) {
@@ -171,61 +228,72 @@ export class PoolImpl implements JobPool.JobPool {
     body: Effect.Effect<A, E, R>,
     options?: AsyncJob.StartOptions
   ): Effect.Effect<AsyncJob.JobResult<A, E>, E | NoJobsError, R> =>
-    Effect.uninterruptibleMask<AsyncJob.JobResult<A, E>, E | NoJobsError, R>((restore) => {
-      if (this.closed) return Effect.die(new ClosedError({ what: "JobPool", id: this.id }))
-      if (this.maxSize > 0 && this.running + this.paused >= this.maxSize) {
-        metrics.noJobs.unsafeUpdate(1, this.labels)
-        if (this.observer !== undefined) this.emit({ _tag: "NoJobs", poolId: this.id })
-        return Effect.fail(new NoJobsError({ poolId: this.id, stats: this.unsafeStats() }))
-      }
-      const ctx = options?.waitCtx as waitCtx.WaitCtxImpl | undefined
-      if (ctx !== undefined && ctx.closed) return Effect.die(new ClosedError({ what: "WaitCtx", id: ctx.id }))
-      let record = this.idle.pop()
-      if (record === undefined) {
-        record = new JobRecord()
-        this.created++
-      }
-      const handle = new JobHandle(nextJobId++, this, record, ctx)
-      record.handle = handle
-      this.running++
-      this.outstanding.add(handle)
-      if (handle.bound !== undefined) ctx!.jobs.add(handle.bound)
-      metrics.starts.unsafeUpdate(1, this.labels)
-      this.gauges()
-      if (this.observer !== undefined) this.emit({ _tag: "Started", poolId: this.id, jobId: handle.id })
-      return Effect.flatMap(
-        Effect.forkDaemon(runBody(handle, body)),
-        (fiber) => {
-          handle.fiber = fiber
-          return restore(awaitStep<A, E>(handle))
-        }
+    Effect.withFiberRuntime((caller) => {
+      let started: JobHandle | undefined
+      // everything happens in the registration of one async step, so no
+      // interruption can fall between taking a slot and waiting for the job
+      return handOver(
+        () => started,
+        Effect.async<AsyncJob.JobResult<A, E>, E | NoJobsError, R>((resume) => {
+          if (this.closed) return resume(Effect.die(new ClosedError({ what: "JobPool", id: this.id })))
+          if (this.maxSize > 0 && this.running + this.paused >= this.maxSize) {
+            metrics.noJobs.unsafeUpdate(1, this.labels)
+            if (this.observer !== undefined) this.emit({ _tag: "NoJobs", poolId: this.id })
+            return resume(Effect.fail(new NoJobsError({ poolId: this.id, stats: this.unsafeStats() })))
+          }
+          const ctx = options?.waitCtx as waitCtx.WaitCtxImpl | undefined
+          if (ctx !== undefined && ctx.closed) {
+            return resume(Effect.die(new ClosedError({ what: "WaitCtx", id: ctx.id })))
+          }
+          let record = this.idle.pop()
+          if (record === undefined) {
+            record = new JobRecord(this)
+            this.created++
+          }
+          const handle = new JobHandle(nextJobId++, this, record, ctx)
+          record.handle = handle
+          this.running++
+          this.outstanding.add(handle)
+          if (handle.bound !== undefined) ctx!.jobs.add(handle.bound)
+          metrics.starts.unsafeUpdate(1, this.labels)
+          this.gauges()
+          if (this.observer !== undefined) this.emit({ _tag: "Started", poolId: this.id, jobId: handle.id })
+          handle.waiter = resume
+          record.dispatch({ handle, body, refs: this.jobRefs(caller) })
+          handle.fiber = record.worker
+          started = handle
+          return interruptOnCancel(handle)
+        })
       )
     })
 
   resume = <A, E>(
     job: AsyncJob.Job<A, E>
   ): Effect.Effect<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError> =>
-    Effect.uninterruptibleMask<
-      AsyncJob.JobResult<A, E>,
-      E | StaleJobError | JobNotPausedError | ForeignJobError,
-      never
-    >((restore) => {
-      const handle = job as unknown as JobHandle
-      const refused = this.check(handle)
-      if (refused !== undefined) return refused
-      handle.state = "running"
-      this.paused--
-      this.running++
-      // the epoch reset of spec §2.8 happens as the job is resumed
-      if (handle.ctx !== undefined) waitCtx.resetChanges(handle.ctx)
-      const deferred = handle.deferred!
-      handle.deferred = undefined
-      metrics.resumes.unsafeUpdate(1, this.labels)
-      this.gauges()
-      if (this.observer !== undefined) this.emit({ _tag: "Resumed", poolId: this.id, jobId: handle.id })
-      Deferred.unsafeDone(deferred, Exit.void)
-      return restore(awaitStep<A, E>(handle))
-    })
+    handOver(
+      () => job as unknown as JobHandle,
+      Effect.async<
+        AsyncJob.JobResult<A, E>,
+        E | StaleJobError | JobNotPausedError | ForeignJobError
+      >((resume) => {
+        const handle = job as unknown as JobHandle
+        const refused = this.check(handle)
+        if (refused !== undefined) return resume(refused)
+        handle.state = "running"
+        this.paused--
+        this.running++
+        // the epoch reset of spec §2.8 happens as the job is resumed
+        if (handle.ctx !== undefined) waitCtx.resetChanges(handle.ctx)
+        const deferred = handle.deferred!
+        handle.deferred = undefined
+        metrics.resumes.unsafeUpdate(1, this.labels)
+        this.gauges()
+        if (this.observer !== undefined) this.emit({ _tag: "Resumed", poolId: this.id, jobId: handle.id })
+        handle.waiter = resume
+        Deferred.unsafeDone(deferred, Exit.void)
+        return interruptOnCancel(handle)
+      })
+    )
 
   cancel = (job: AsyncJob.Job<any, any>): Effect.Effect<void, StaleJobError | JobNotPausedError | ForeignJobError> =>
     Effect.suspend(() => {
@@ -267,6 +335,8 @@ export class PoolImpl implements JobPool.JobPool {
     this.closed = true
     const jobs = Array.from(this.outstanding)
     return Effect.forEach(jobs, interruptJob, { concurrency: "unbounded", discard: true }).pipe(
+      // idle workers too: a closed pool leaves no fiber behind
+      Effect.zipRight(Effect.suspend(() => Fiber.interruptAll(Array.from(this.workers)))),
       Effect.ensuring(Effect.sync(() => this.emit({ _tag: "PoolClosed", poolId: this.id })))
     )
   })
@@ -278,17 +348,71 @@ export class PoolImpl implements JobPool.JobPool {
 
 /** Interrupts a job and waits until it has unwound (its finalizers have run). */
 const interruptJob = (handle: JobHandle): Effect.Effect<void> => {
-  if (handle.fiber === undefined) return Effect.void
-  if (handle.state === "paused") handle.state = "cancelling"
-  return Effect.asVoid(Fiber.interrupt(handle.fiber))
+  const fiber = handle.fiber
+  switch (handle.state) {
+    case "paused":
+      handle.state = "cancelling"
+      return Effect.asVoid(Fiber.interrupt(fiber!))
+    case "running":
+    case "cancelling":
+      return Effect.asVoid(Fiber.interrupt(fiber!))
+    default:
+      // the run has ended; the worker may already serve another job
+      return Effect.void
+  }
 }
 
-/** The job fiber's program: the body, with the job as the current job, reporting its end. */
-const runBody = <A, E, R>(handle: JobHandle, body: Effect.Effect<A, E, R>): Effect.Effect<void, never, R> =>
-  Effect.interruptible(Effect.locally(body, currentJob, handle)).pipe(
-    Effect.onExit((exit) => Effect.sync(() => finish(handle, exit))),
-    Effect.ignore
-  )
+/** The fiber internals a worker uses on itself (see JobRecord for why workers are reused). */
+interface WorkerFiber extends Fiber.RuntimeFiber<void> {
+  setFiberRefs(refs: FiberRefs.FiberRefs): void
+  setFiberRef<X>(ref: FiberRef.FiberRef<X>, value: X): void
+  interruptAllChildren(): Effect.Effect<void> | null
+}
+
+const spawnWorker = (record: JobRecord): Fiber.RuntimeFiber<void> => {
+  const pool = record.pool
+  const fiber = Effect.runFork(Effect.uninterruptible(Effect.withFiberRuntime<void>((self) => {
+    const worker = self as WorkerFiber
+    const idleRefs = worker.getFiberRefs()
+    const awaitWork: Effect.Effect<Work> = Effect.interruptible(Effect.async<Work>((resume) => {
+      const work = record.work
+      if (work !== undefined) {
+        record.work = undefined
+        return resume(Effect.succeed(work))
+      }
+      record.wake = resume
+      return Effect.sync(() => {
+        record.wake = undefined
+      })
+    }))
+    const loop: Effect.Effect<void> = Effect.flatMap(awaitWork, (work) => {
+      const { handle } = work
+      worker.setFiberRefs(work.refs)
+      worker.setFiberRef(currentJob, handle)
+      // the body's requirements are in the caller's context, installed just above
+      const body = work.body as Effect.Effect<unknown, unknown>
+      return Effect.flatMap(Effect.exit(Effect.interruptible(body)), (exit) => {
+        // the job's own fibers end with it, as they would with its fiber
+        const children = worker.interruptAllChildren()
+        const end = Effect.suspend(() => {
+          worker.setFiberRefs(idleRefs)
+          const retire = Exit.isFailure(exit) && Cause.isInterrupted(exit.cause)
+          if (retire && record.worker === fiber) record.worker = undefined
+          finish(handle, exit)
+          return retire ? Effect.void : loop
+        })
+        return children === null ? end : Effect.zipRight(children, end)
+      })
+    })
+    return loop
+  })))
+  pool.workers.add(fiber)
+  fiber.addObserver(() => {
+    pool.workers.delete(fiber)
+    if (record.worker === fiber) record.worker = undefined
+  })
+  return fiber
+}
 
 const finish = (handle: JobHandle, exit: Exit.Exit<unknown, unknown>): void => {
   const pool = handle.pool
@@ -302,7 +426,7 @@ const finish = (handle: JobHandle, exit: Exit.Exit<unknown, unknown>): void => {
   if (handle.bound !== undefined) handle.ctx!.jobs.delete(handle.bound)
   // LIFO reuse, as OpenSSL's pool; a closed pool keeps no records
   if (!pool.closed) pool.idle.push(handle.record)
-  metrics.finishes.unsafeUpdate(1, [...pool.labels, MetricLabel.make("outcome", handle.state)])
+  metrics.finishes.unsafeUpdate(1, pool.outcomeLabels[handle.state as "finished"])
   pool.gauges()
   if (pool.observer !== undefined) {
     pool.emit({ _tag: "Ended", poolId: pool.id, jobId: handle.id, outcome: handle.state as "finished" })
@@ -325,23 +449,27 @@ const deliver = (handle: JobHandle, step: Effect.Effect<Step, any>): void => {
 }
 
 /**
- * Waits for the job's next PAUSE or FINISH. If the waiting fiber is
- * interrupted, the job is interrupted too, and the wait ends when it has
- * unwound: no orphans.
+ * If the caller of start/resume is interrupted after the job paused but before
+ * the `Paused` step reached it, nobody would hold the handle: cancel the job.
  */
-const awaitStep = <A, E>(handle: JobHandle): Effect.Effect<AsyncJob.JobResult<A, E>, E> =>
-  Effect.async<AsyncJob.JobResult<A, E>, E>((resume) => {
-    const pending = handle.pending
-    if (pending !== undefined) {
-      handle.pending = undefined
-      resume(pending)
-      return
-    }
-    handle.waiter = resume
-    return Effect.suspend(() => {
-      handle.waiter = undefined
-      return handle.fiber === undefined ? Effect.void : Effect.asVoid(Fiber.interrupt(handle.fiber))
-    })
+const handOver = <A, E, R>(
+  handle: () => JobHandle | undefined,
+  step: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.onInterrupt(step, () => {
+    const job = handle()
+    return job !== undefined && job.state === "paused" ? interruptJob(job) : Effect.void
+  })
+
+/**
+ * The canceller of a caller waiting for a job's next PAUSE or FINISH: if the
+ * caller is interrupted, the job is interrupted too, and the caller's
+ * interruption completes once the job has unwound. No orphans.
+ */
+const interruptOnCancel = (handle: JobHandle): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    handle.waiter = undefined
+    return handle.state === "running" ? interruptJob(handle) : Effect.void
   })
 
 /** @internal */
@@ -350,7 +478,7 @@ export const pause: Effect.Effect<void> = Effect.withFiberRuntime((fiber) => {
   if (handle === undefined || handle.blocked > 0) return Effect.void
   switch (handle.state) {
     case "running": {
-      const deferred = Deferred.unsafeMake<void>(fiber.id())
+      const deferred = fastDeferred.unsafeMake<void>(fiber.id())
       const pool = handle.pool
       handle.deferred = deferred
       handle.state = "paused"
