@@ -1,0 +1,59 @@
+import { transformerTwoslash } from "@shikijs/vitepress-twoslash"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import ts from "typescript"
+import { defineConfig } from "vitepress"
+import { mermaidPlugin } from "./diagrams.js"
+import { sidebar } from "./sidebar.js"
+
+const docsDir = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..")
+
+export default defineConfig({
+  title: "async-job",
+  description: "OpenSSL's ASYNC job API, rebuilt Effect-native in TypeScript",
+  lang: "en-US",
+  cleanUrls: true,
+  lastUpdated: false,
+  // Links to a page that does not exist fail the build (the default); localhost links are for the service guide.
+  ignoreDeadLinks: "localhostLinks",
+  srcExclude: ["**/README.md", "examples/**", "test/**", "scripts/**"],
+  head: [["link", { rel: "icon", href: "/logo.svg", type: "image/svg+xml" }]],
+  markdown: {
+    theme: { light: "github-light", dark: "github-dark" },
+    codeTransformers: [
+      transformerTwoslash({
+        // A snippet that does not type-check fails `vitepress build` (always, not only on CI).
+        throws: true,
+        twoslashOptions: {
+          // Resolve imports from docs/, where the workspace packages are linked.
+          vfsRoot: docsDir,
+          compilerOptions: {
+            target: ts.ScriptTarget.ES2022,
+            module: ts.ModuleKind.ESNext,
+            moduleResolution: ts.ModuleResolutionKind.Bundler,
+            strict: true,
+            exactOptionalPropertyTypes: true,
+            skipLibCheck: true,
+            types: ["node"]
+          }
+        }
+      })
+    ],
+    config: (md) => {
+      md.use(mermaidPlugin)
+    }
+  },
+  themeConfig: {
+    logo: "/logo.svg",
+    nav: [
+      { text: "Guide", link: "/getting-started" },
+      { text: "Concepts", link: "/concepts/" },
+      { text: "API", link: "/api/" },
+      { text: "Benchmarks", link: "/benchmarks" }
+    ],
+    sidebar: sidebar(),
+    search: { provider: "local" },
+    outline: { level: [2, 3] },
+    footer: { message: "Released under the MIT License." }
+  }
+})

@@ -1,0 +1,230 @@
+/**
+ * Generates the API reference (markdown for VitePress) from the TSDoc of the public modules, with TypeDoc and
+ * typedoc-plugin-markdown, into `docs/api/generated/` (ignored by git), plus `sidebar.json` for the site.
+ *
+ * Entry points, one TypeDoc run per package: every `src/*.ts` except `index.ts` (and nothing under `internal/`), or
+ * only `src/index.ts` where the package is listed as `"index"`. Packages or files that do not exist yet are skipped.
+ *
+ * Afterwards every export of every entry point (as TypeScript sees it, minus `@internal` ones) must appear in the
+ * generated page of its module, or the script fails.
+ *
+ * Usage: tsx scripts/gen-api.ts
+ */
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import { Application, Converter, type DeclarationReflection, DocumentReflection, ReflectionKind } from "typedoc"
+import ts from "typescript"
+import type { SidebarItem } from "../.vitepress/sidebar.js"
+
+const docsDir = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..")
+const rootDir = Path.resolve(docsDir, "..")
+const outDir = Path.join(docsDir, "api", "generated")
+
+interface PackageSpec {
+  /** Folder under packages/. */
+  readonly dir: string
+  /** "modules": every src/*.ts but index.ts; "index": src/index.ts alone. */
+  readonly entries: "modules" | "index"
+}
+
+const packages: ReadonlyArray<PackageSpec> = [
+  { dir: "core", entries: "modules" },
+  { dir: "openssl", entries: "index" },
+  { dir: "platform-node", entries: "modules" },
+  { dir: "testing", entries: "modules" }
+]
+
+interface Resolved {
+  readonly spec: PackageSpec
+  readonly name: string
+  readonly pkgDir: string
+  readonly entryPoints: ReadonlyArray<string>
+}
+
+const resolve = (spec: PackageSpec): Resolved | undefined => {
+  const pkgDir = Path.join(rootDir, "packages", spec.dir)
+  const srcDir = Path.join(pkgDir, "src")
+  const pkgJson = Path.join(pkgDir, "package.json")
+  if (!Fs.existsSync(pkgJson) || !Fs.existsSync(srcDir)) return undefined
+  const name = (JSON.parse(Fs.readFileSync(pkgJson, "utf8")) as { readonly name: string }).name
+  const files = Fs.readdirSync(srcDir).filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts")).sort()
+  const chosen = spec.entries === "index"
+    ? files.filter((f) => f === "index.ts")
+    : files.filter((f) => f !== "index.ts")
+  const entryPoints = (chosen.length > 0 ? chosen : files.filter((f) => f === "index.ts")).map((f) =>
+    Path.join(srcDir, f)
+  )
+  return entryPoints.length > 0 ? { spec, name, pkgDir, entryPoints } : undefined
+}
+
+const tsconfigOf = (pkgDir: string): string => {
+  const src = Path.join(pkgDir, "tsconfig.src.json")
+  return Fs.existsSync(src) ? src : Path.join(pkgDir, "tsconfig.json")
+}
+
+const isInternal = (symbol: ts.Symbol): boolean =>
+  symbol.getJsDocTags().some((tag) => tag.name === "internal") ||
+  (symbol.declarations ?? []).some((d) => ts.getJSDocTags(d).some((tag) => tag.tagName.text === "internal"))
+
+/** The public exports of an entry point, as TypeScript sees them. */
+const exportsOf = (program: ts.Program, file: string): Array<string> => {
+  const checker = program.getTypeChecker()
+  const source = program.getSourceFile(file)
+  if (source === undefined) throw new Error(`TypeScript did not load ${file}`)
+  const moduleSymbol = checker.getSymbolAtLocation(source)
+  if (moduleSymbol === undefined) return []
+  return checker.getExportsOfModule(moduleSymbol).filter((s) => !isInternal(s)).map((s) => s.getName())
+}
+
+const generate = async (pkg: Resolved): Promise<SidebarItem> => {
+  const out = Path.join(outDir, pkg.spec.dir)
+  const app = await Application.bootstrapWithPlugins({
+    name: pkg.name,
+    entryPoints: [...pkg.entryPoints],
+    entryPointStrategy: "resolve",
+    tsconfig: tsconfigOf(pkg.pkgDir),
+    plugin: ["typedoc-plugin-markdown"],
+    out,
+    readme: "none",
+    excludeInternal: true,
+    excludePrivate: true,
+    disableSources: true,
+    hideGenerator: true,
+    // Type errors are `pnpm typecheck`'s business; the reference is built from whatever TypeScript understands.
+    skipErrorChecking: true,
+    logLevel: "Warn",
+    // typedoc-plugin-markdown
+    router: "module",
+    entryFileName: "index",
+    hidePageHeader: true,
+    hideBreadcrumbs: true,
+    useCodeBlocks: true,
+    // Parameters and members as tables: compact pages, and no headings whose slugs collide with the anchors below.
+    parametersFormat: "table",
+    interfacePropertiesFormat: "table",
+    classPropertiesFormat: "table",
+    typeAliasPropertiesFormat: "table",
+    typeDeclarationFormat: "table",
+    propertyMembersFormat: "table",
+    enumMembersFormat: "table",
+    // Headings carry the anchor the plugin links to (`{#id}`), rather than leaving it to VitePress's slugs.
+    useCustomAnchors: true
+  } as Parameters<typeof Application.bootstrapWithPlugins>[0])
+  // Keep TypeScript's program, to list the exports of the entry points below.
+  let programs: ReadonlyArray<ts.Program> = []
+  app.converter.on(Converter.EVENT_END, (context) => {
+    programs = context.programs
+  })
+  const project = await app.convert()
+  if (project === undefined) throw new Error(`TypeDoc could not convert ${pkg.name}`)
+  // A constant's initializer is its implementation (`= internal.make`): not part of the reference.
+  for (const reflection of project.getReflectionsByKind(ReflectionKind.Variable)) {
+    delete (reflection as DeclarationReflection).defaultValue
+  }
+  // Members a class inherits from a dependency (for an Effect error: pipe, toJSON, the symbol-keyed protocols,
+  // Error's own fields) would bury the fields a reader is looking for. `_tag` and the error's own data stay.
+  for (const reflection of project.getReflectionsByKind(ReflectionKind.ClassMember)) {
+    if (reflection.parent?.kindOf(ReflectionKind.Class) !== true || reflection.name === "_tag") continue
+    const declaredIn = project.getSymbolIdFromReflection(reflection)?.fileName ?? ""
+    if (declaredIn.includes("/node_modules/")) project.removeReflection(reflection)
+  }
+  // removeReflection leaves the groups and categories (built during conversion) pointing at removed members.
+  for (const reflection of project.getReflectionsByKind(ReflectionKind.Class)) {
+    const owner = reflection as DeclarationReflection
+    const kept = new Set(owner.children ?? [])
+    const prune = <G extends { children: Array<DeclarationReflection | DocumentReflection> }>(groups?: Array<G>) =>
+      groups?.map((g) => ({ ...g, children: g.children.filter((c) => c instanceof DocumentReflection || kept.has(c)) }))
+        .filter((g) => g.children.length > 0)
+    const groups = prune(owner.groups)
+    if (groups !== undefined) owner.groups = groups
+    const categories = prune(owner.categories)
+    if (categories !== undefined) owner.categories = categories
+    for (const group of owner.groups ?? []) {
+      const inGroup = prune(group.categories)
+      if (inGroup !== undefined) group.categories = inGroup
+    }
+  }
+  await app.generateOutputs(project)
+  // The page title's slug would collide with the anchor of the module's namesake export.
+  for (const file of Fs.readdirSync(out, { recursive: true, encoding: "utf8" })) {
+    if (!file.endsWith(".md")) continue
+    const page = Path.join(out, file)
+    Fs.writeFileSync(page, Fs.readFileSync(page, "utf8").replace(/^# (.+)$/m, "# $1 {#page-title}"))
+  }
+
+  // Which page documents which entry point.
+  const modules: Array<{ readonly name: string; readonly file: string; readonly page: string }> = []
+  if (pkg.entryPoints.length === 1) {
+    modules.push({ name: pkg.name, file: pkg.entryPoints[0]!, page: "index" })
+  } else {
+    for (const child of project.children ?? []) {
+      if (!child.kindOf(ReflectionKind.Module)) continue
+      const file = pkg.entryPoints.find((e) => Path.basename(e, ".ts") === child.name)
+      if (file === undefined) throw new Error(`No entry point for TypeDoc module ${child.name} of ${pkg.name}`)
+      modules.push({ name: child.name, file, page: pageOf(out, child) })
+    }
+  }
+
+  // Every public export appears in its module's page.
+  const missing: Array<string> = []
+  for (const m of modules) {
+    const headings = headingsOf(Fs.readFileSync(Path.join(out, `${m.page}.md`), "utf8"))
+    const program = programs.find((p) => p.getSourceFile(m.file) !== undefined)
+    if (program === undefined) throw new Error(`TypeDoc's programs do not hold ${m.file}`)
+    for (const name of exportsOf(program, m.file)) {
+      if (!headings.has(name)) missing.push(`${m.name}.${name}`)
+    }
+  }
+  if (missing.length > 0) {
+    throw new Error(`Exports missing from the API reference of ${pkg.name}: ${missing.join(", ")}`)
+  }
+
+  const base = `/api/generated/${pkg.spec.dir}/`
+  return {
+    text: pkg.name,
+    link: base,
+    collapsed: true,
+    items: pkg.entryPoints.length === 1
+      ? []
+      : modules.map((m) => ({ text: m.name, link: `${base}${m.page}` }))
+  }
+}
+
+const pageOf = (out: string, module: DeclarationReflection): string => {
+  for (const candidate of [module.name, `${module.name}/index`]) {
+    if (Fs.existsSync(Path.join(out, `${candidate}.md`))) return candidate
+  }
+  throw new Error(`No page generated for module ${module.name} in ${out}`)
+}
+
+/** The names in a page's headings, unescaped: "### ASYNC\\_ERR {#async_err}" gives "ASYNC_ERR". */
+const headingsOf = (markdown: string): Set<string> =>
+  new Set(
+    [...markdown.matchAll(/^#{2,6} (.+)$/gm)].map((m) =>
+      (m[1] ?? "").replace(/\s*\{#[^}]*\}\s*$/, "").replace(/\(\)$/, "").replace(/\\(.)/g, "$1").trim()
+    )
+  )
+
+const main = async (): Promise<void> => {
+  const started = Date.now()
+  Fs.rmSync(outDir, { recursive: true, force: true })
+  Fs.mkdirSync(outDir, { recursive: true })
+  const sidebar: Array<SidebarItem> = []
+  for (const spec of packages) {
+    const pkg = resolve(spec)
+    if (pkg === undefined) {
+      console.log(`api: packages/${spec.dir} has no public modules yet, skipped`)
+      continue
+    }
+    sidebar.push(await generate(pkg))
+    console.log(`api: ${pkg.name}: ${pkg.entryPoints.map((e) => Path.relative(rootDir, e)).join(", ")}`)
+  }
+  Fs.writeFileSync(Path.join(outDir, "sidebar.json"), JSON.stringify(sidebar, null, 2) + "\n")
+  console.log(`api: generated in ${Date.now() - started} ms`)
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exitCode = 1
+})

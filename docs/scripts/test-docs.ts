@@ -1,0 +1,350 @@
+/// <reference lib="dom" />
+/**
+ * `pnpm test:docs`: builds the site, serves it on a loopback ephemeral port, and checks it in Debian's Chromium
+ * driven by playwright-core (never a downloaded browser):
+ *
+ * - every page of the sidebar renders, with no console error, no page error, no failed request, no broken image,
+ *   and no internal link (or `#anchor`) that leads nowhere;
+ * - the local search finds the pause guide for "pause";
+ * - hovering a twoslash identifier shows its type in a popup;
+ * - a screenshot of every page goes to `docs/.screenshots/` (ignored by git).
+ *
+ * Options: `--no-build` reuses `docs/.vitepress/dist` (also `DOCS_SKIP_BUILD=1`).
+ * The server, the browser and its profile folder are released whatever happens.
+ */
+import { spawnSync } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import { type BrowserContext, chromium, type Page } from "playwright-core"
+import { sidebarLinks } from "../.vitepress/sidebar.js"
+
+const docsDir = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..")
+const distDir = Path.join(docsDir, ".vitepress", "dist")
+const screenshotsDir = Path.join(docsDir, ".screenshots")
+const chromiumPath = "/usr/bin/chromium"
+
+/** The search that must find a page, and the page it must find. */
+const searchQuery = "pause"
+const searchExpects = "/guides/pause-and-resume"
+/** Generous per-step limits: CI has 2 cores. */
+const stepTimeout = 30_000
+const overallTimeout = 10 * 60_000
+
+const failures: Array<string> = []
+const fail = (message: string): void => {
+  failures.push(message)
+  console.error(`  ✗ ${message}`)
+}
+const step = (message: string): void => console.log(`• ${message}`)
+
+// ---------------------------------------------------------------------------------------------------------------
+// Chromium and the build
+
+const ensureChromium = (): void => {
+  if (Fs.existsSync(chromiumPath)) return
+  if (process.getuid?.() !== 0) {
+    throw new Error(`${chromiumPath} is missing: install Debian's chromium (sudo apt-get install -y chromium)`)
+  }
+  step("installing Debian's chromium (apt-get)")
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" }
+  for (const args of [["update"], ["install", "-y", "--no-install-recommends", "chromium"]]) {
+    const result = spawnSync("apt-get", args, { stdio: ["ignore", "inherit", "inherit"], env })
+    if (result.status !== 0) throw new Error(`apt-get ${args.join(" ")} failed (${result.status ?? result.signal})`)
+  }
+  if (!Fs.existsSync(chromiumPath)) throw new Error(`apt-get installed chromium, but ${chromiumPath} is missing`)
+}
+
+const build = (): void => {
+  const skip = process.argv.includes("--no-build") || process.env.DOCS_SKIP_BUILD === "1"
+  if (skip && Fs.existsSync(Path.join(distDir, "index.html"))) {
+    step("reusing the existing build (--no-build)")
+    return
+  }
+  step("building the site (pnpm run build)")
+  const result = spawnSync("pnpm", ["run", "build"], { cwd: docsDir, stdio: ["ignore", "inherit", "inherit"] })
+  if (result.status !== 0) throw new Error(`the docs build failed (${result.status ?? result.signal})`)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A static server for the build, with VitePress's clean URLs
+
+const contentTypes: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".json": "application/json",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".jpg": "image/jpeg",
+  ".ico": "image/x-icon",
+  ".woff2": "font/woff2",
+  ".txt": "text/plain; charset=utf-8"
+}
+
+/** The file that serves a URL path, or undefined (404). */
+const fileFor = (urlPath: string): string | undefined => {
+  let decoded: string
+  try {
+    decoded = decodeURIComponent(urlPath)
+  } catch {
+    return undefined
+  }
+  const base = Path.join(distDir, Path.normalize(decoded))
+  if (!base.startsWith(distDir)) return undefined
+  const candidates = decoded.endsWith("/") ? [Path.join(base, "index.html")] : [base, `${base}.html`]
+  return candidates.find((file) => Fs.existsSync(file) && Fs.statSync(file).isFile())
+}
+
+const serve = async (): Promise<{ readonly origin: string; readonly close: () => Promise<void> }> => {
+  const server = Http.createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost")
+    const file = fileFor(url.pathname)
+    const status = file === undefined ? 404 : 200
+    const body = file ?? Path.join(distDir, "404.html")
+    res.writeHead(status, { "content-type": contentTypes[Path.extname(body)] ?? "application/octet-stream" })
+    if (req.method === "HEAD") return res.end()
+    Fs.createReadStream(body).on("error", () => res.destroy()).pipe(res)
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => resolve())
+  })
+  const { port } = server.address() as AddressInfo
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      })
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Browser checks
+
+const launch = (userDataDir: string): Promise<BrowserContext> =>
+  chromium.launchPersistentContext(userDataDir, {
+    executablePath: chromiumPath,
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync"
+    ]
+  })
+
+const slug = (path: string): string => (path === "/" ? "index" : path.replace(/^\/|\/$/g, "").replace(/\//g, "__"))
+
+/** Internal links seen on the pages, to check once at the end: target path → where it was seen. */
+const links = new Map<string, Set<string>>()
+
+const visit = async (page: Page, origin: string, path: string): Promise<void> => {
+  const problems: Array<string> = []
+  const onConsole = (msg: { type: () => string; text: () => string }) => {
+    if (msg.type() === "error") problems.push(`console error: ${msg.text()}`)
+  }
+  const onPageError = (error: Error) => problems.push(`page error: ${error.message}`)
+  const onRequestFailed = (req: { url: () => string; failure: () => { errorText: string } | null }) =>
+    problems.push(`request failed: ${req.url()} (${req.failure()?.errorText ?? "?"})`)
+  const onResponse = (res: { url: () => string; status: () => number }) => {
+    if (res.status() >= 400) problems.push(`HTTP ${res.status()}: ${res.url()}`)
+  }
+  page.on("console", onConsole)
+  page.on("pageerror", onPageError)
+  page.on("requestfailed", onRequestFailed)
+  page.on("response", onResponse)
+  try {
+    const response = await page.goto(origin + path, { waitUntil: "load", timeout: stepTimeout })
+    if (response?.status() !== 200) problems.push(`the page answered ${response?.status() ?? "nothing"}`)
+    await page.locator("#app .Layout").waitFor({ timeout: stepTimeout })
+    await page.evaluate(() => document.fonts.ready.then(() => undefined))
+
+    const broken = await page.$$eval("img", (imgs) =>
+      imgs.filter((img) => !img.complete || img.naturalWidth === 0).map((img) => img.getAttribute("src") ?? "?"))
+    for (const src of broken) problems.push(`broken image: ${src}`)
+
+    const hrefs = await page.$$eval("a[href]", (as) => as.map((a) => (a as HTMLAnchorElement).href))
+    for (const href of hrefs) {
+      const url = new URL(href)
+      if (url.origin !== origin) continue
+      const target = url.pathname + url.hash
+      const seen = links.get(target) ?? new Set<string>()
+      seen.add(path)
+      links.set(target, seen)
+    }
+
+    const title = await page.locator("main h1, .VPHero .name").first().textContent({ timeout: stepTimeout })
+    if ((title ?? "").trim() === "") problems.push("the page has no title")
+
+    await page.screenshot({ path: Path.join(screenshotsDir, `${slug(path)}.png`), fullPage: true })
+  } catch (error) {
+    problems.push(String(error))
+  } finally {
+    page.off("console", onConsole)
+    page.off("pageerror", onPageError)
+    page.off("requestfailed", onRequestFailed)
+    page.off("response", onResponse)
+  }
+  if (problems.length === 0) console.log(`  ✓ ${path}`)
+  for (const problem of problems) fail(`${path}: ${problem}`)
+}
+
+/** Every page of sidebar.ts is in the sidebar the site renders. */
+const checkSidebar = async (page: Page, origin: string, expected: ReadonlyArray<string>): Promise<void> => {
+  await page.goto(`${origin}/getting-started`, { waitUntil: "load", timeout: stepTimeout })
+  await page.locator(".VPSidebar").waitFor({ timeout: stepTimeout })
+  const rendered = new Set(
+    await page.$$eval(".VPSidebar a[href]", (as) => as.map((a) => new URL((a as HTMLAnchorElement).href).pathname))
+  )
+  const missing = expected.filter((link) => !rendered.has(link))
+  if (missing.length > 0) fail(`the rendered sidebar lacks ${missing.join(", ")}`)
+  else console.log(`  ✓ the rendered sidebar holds all ${expected.length} pages`)
+}
+
+const checkLinks = async (origin: string): Promise<void> => {
+  const pages = new Map<string, Promise<{ readonly status: number; readonly html: string }>>()
+  const fetchPage = (path: string) => {
+    let cached = pages.get(path)
+    if (cached === undefined) {
+      cached = fetch(origin + path).then(async (res) => ({ status: res.status, html: await res.text() }))
+      pages.set(path, cached)
+    }
+    return cached
+  }
+  let checked = 0
+  for (const [target, seenOn] of links) {
+    const url = new URL(target, origin)
+    const where = [...seenOn].slice(0, 3).join(", ")
+    const { html, status } = await fetchPage(url.pathname)
+    checked++
+    if (status !== 200) {
+      fail(`broken link to ${url.pathname} (HTTP ${status}), on ${where}`)
+      continue
+    }
+    const id = decodeURIComponent(url.hash.slice(1))
+    if (id !== "" && !html.includes(`id="${id}"`)) fail(`broken anchor ${target}, on ${where}`)
+  }
+  console.log(`  ✓ ${checked} internal links checked`)
+}
+
+const checkSearch = async (page: Page, origin: string): Promise<void> => {
+  await page.goto(`${origin}/`, { waitUntil: "load", timeout: stepTimeout })
+  await page.locator(".DocSearch-Button").first().click({ timeout: stepTimeout })
+  const input = page.locator("#localsearch-input")
+  await input.fill(searchQuery, { timeout: stepTimeout })
+  const wanted = page.locator(`.VPLocalSearchBox a.result[href^="${searchExpects}"]`).first()
+  try {
+    await wanted.waitFor({ timeout: stepTimeout })
+    console.log(`  ✓ searching "${searchQuery}" finds ${searchExpects}`)
+  } catch {
+    const found = await page.$$eval(".VPLocalSearchBox a.result", (as) => as.map((a) => a.getAttribute("href")))
+    fail(`searching "${searchQuery}" did not find ${searchExpects}; it found ${found.join(", ") || "nothing"}`)
+  }
+  await page.screenshot({ path: Path.join(screenshotsDir, "search-pause.png") })
+  await page.keyboard.press("Escape")
+}
+
+/** Hovers the first twoslash identifier on the first page that has one, and reads its popup. */
+const checkTwoslash = async (page: Page, origin: string, paths: ReadonlyArray<string>): Promise<void> => {
+  for (const path of paths) {
+    await page.goto(origin + path, { waitUntil: "load", timeout: stepTimeout })
+    const hover = page.locator(".vp-doc .twoslash-hover").first()
+    if ((await hover.count()) === 0) continue
+    const token = ((await hover.locator(":scope > span").first().textContent()) ?? "").trim()
+    await hover.scrollIntoViewIfNeeded({ timeout: stepTimeout })
+    await page.mouse.move(0, 0)
+    await hover.hover({ timeout: stepTimeout })
+    // Not the popups of `^?` queries, which are always shown.
+    const popup = page.locator(".v-popper__popper--shown:not(.v-popper--theme-twoslash-query) .twoslash-popup-code")
+      .first()
+    try {
+      await popup.waitFor({ state: "visible", timeout: stepTimeout })
+    } catch {
+      fail(`${path}: hovering the twoslash identifier "${token}" shows no popup`)
+      return
+    }
+    const text = ((await popup.textContent()) ?? "").trim()
+    await page.screenshot({ path: Path.join(screenshotsDir, "twoslash-hover.png") })
+    if (text === "" || !text.includes(token)) fail(`${path}: the twoslash popup for "${token}" reads "${text}"`)
+    else console.log(`  ✓ ${path}: hovering "${token}" shows "${text.replace(/\s+/g, " ")}"`)
+    return
+  }
+  fail("no page of the sidebar has a twoslash snippet to hover")
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+const main = async (): Promise<void> => {
+  const started = Date.now()
+  ensureChromium()
+  build()
+  const paths = sidebarLinks()
+  Fs.rmSync(screenshotsDir, { recursive: true, force: true })
+  Fs.mkdirSync(screenshotsDir, { recursive: true })
+
+  const userDataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "async-job-docs-chromium-"))
+  let server: Awaited<ReturnType<typeof serve>> | undefined
+  let context: BrowserContext | undefined
+  const release = async () => {
+    await context?.close().catch(() => undefined)
+    context = undefined
+    await server?.close()
+    server = undefined
+    Fs.rmSync(userDataDir, { recursive: true, force: true })
+  }
+  const onSignal = (signal: NodeJS.Signals) => {
+    void release().finally(() => process.kill(process.pid, signal))
+  }
+  process.once("SIGINT", onSignal)
+  process.once("SIGTERM", onSignal)
+  const watchdog = setTimeout(() => {
+    fail(`test:docs took longer than ${overallTimeout / 1000} s`)
+    void release().finally(() => process.exit(1))
+  }, overallTimeout)
+  try {
+    server = await serve()
+    step(`serving ${Path.relative(process.cwd(), distDir)} on ${server.origin}`)
+    context = await launch(userDataDir)
+    context.setDefaultTimeout(stepTimeout)
+    const page = context.pages()[0] ?? (await context.newPage())
+
+    step(`visiting the ${paths.length} pages of the sidebar`)
+    await checkSidebar(page, server.origin, paths)
+    for (const path of paths) await visit(page, server.origin, path)
+    step("checking internal links")
+    await checkLinks(server.origin)
+    step("local search")
+    await checkSearch(page, server.origin)
+    step("twoslash popup")
+    await checkTwoslash(page, server.origin, paths)
+  } finally {
+    clearTimeout(watchdog)
+    await release()
+    process.off("SIGINT", onSignal)
+    process.off("SIGTERM", onSignal)
+  }
+  const seconds = ((Date.now() - started) / 1000).toFixed(1)
+  console.log(`screenshots: ${Path.relative(process.cwd(), screenshotsDir)}/`)
+  if (failures.length > 0) {
+    console.error(`test:docs: ${failures.length} problem(s) in ${paths.length} pages (${seconds} s)`)
+    process.exitCode = 1
+  } else {
+    console.log(`test:docs: all ${paths.length} pages checked, no problem (${seconds} s)`)
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exitCode = 1
+})
