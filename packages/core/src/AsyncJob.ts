@@ -30,6 +30,13 @@
  * }).pipe(Effect.provide(JobPool.layer({ maxSize: 8 })))
  * ```
  *
+ * **Observability**
+ *
+ * `start`, `resume`, `cancel` and `run` open spans named `AsyncJob.start`,
+ * `AsyncJob.resume`, `AsyncJob.cancel` and `AsyncJob.run`; the pool's own
+ * methods (`pool.start`, ...) are the same operations without a span. Every
+ * pool reports the metrics of `JobMetrics`.
+ *
  * @since 0.1.0
  */
 import type * as Duration from "effect/Duration"
@@ -147,7 +154,7 @@ export const start = <A, E, R>(
   body: Effect.Effect<A, E, R>,
   options?: StartOptions
 ): Effect.Effect<JobResult<A, E>, E | NoJobsError, R | JobPool> =>
-  Effect.flatMap(JobPool, (pool) => pool.start(body, options))
+  Effect.withSpan(Effect.flatMap(JobPool, (pool) => pool.start(body, options)), "AsyncJob.start")
 
 /**
  * Continues a paused job after its pause, until it pauses again or finishes.
@@ -165,7 +172,9 @@ export const start = <A, E, R>(
 export const resume = <A, E>(
   job: Job<A, E>
 ): Effect.Effect<JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError, JobPool> =>
-  Effect.flatMap(JobPool, (pool) => pool.resume(job))
+  Effect.withSpan(Effect.flatMap(JobPool, (pool) => pool.resume(job)), "AsyncJob.resume", {
+    attributes: { "async_job.id": job.id }
+  })
 
 /**
  * Cancels a paused job: interrupts it and waits until its finalizers have run
@@ -177,7 +186,9 @@ export const resume = <A, E>(
 export const cancel = (
   job: Job<unknown, unknown>
 ): Effect.Effect<void, StaleJobError | JobNotPausedError | ForeignJobError, JobPool> =>
-  Effect.flatMap(JobPool, (pool) => pool.cancel(job))
+  Effect.withSpan(Effect.flatMap(JobPool, (pool) => pool.cancel(job)), "AsyncJob.cancel", {
+    attributes: { "async_job.id": job.id }
+  })
 
 /**
  * Pauses the current job (`ASYNC_pause_job`): the `start` or `resume` that
@@ -284,7 +295,8 @@ export interface RunOptions extends StartOptions {
  * @since 0.1.0
  * @category constructors
  */
-export const run: <A, E, R>(
+export const run = <A, E, R>(
   body: Effect.Effect<A, E, R>,
   options?: RunOptions
-) => Effect.Effect<A, E | NoJobsError | JobTimeoutError, R | JobPool> = runInternal.run
+): Effect.Effect<A, E | NoJobsError | JobTimeoutError, R | JobPool> =>
+  Effect.withSpan(runInternal.run(body, options), "AsyncJob.run")

@@ -1,0 +1,89 @@
+/** Spans named after the operations, and the metrics every pool reports. */
+import { describe, it } from "@effect/vitest"
+import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
+import { Effect, Layer, Metric, MetricLabel, Tracer } from "effect"
+import * as AsyncJob from "../src/AsyncJob.js"
+import * as JobMetrics from "../src/JobMetrics.js"
+import * as JobObserver from "../src/JobObserver.js"
+import * as JobPool from "../src/JobPool.js"
+import { pausedJob } from "./utils.js"
+
+const recordingTracer = (names: Array<string>) =>
+  Effect.map(Effect.tracer, (base) =>
+    Tracer.make({
+      span: (...args) => {
+        names.push(args[0])
+        return base.span(...args)
+      },
+      context: base.context
+    }))
+
+describe("observability", () => {
+  it.scoped("AsyncJob operations open spans named after them", () =>
+    Effect.gen(function*() {
+      const names: Array<string> = []
+      const tracer = yield* recordingTracer(names)
+      yield* Effect.gen(function*() {
+        const job = yield* pausedJob(yield* AsyncJob.start(AsyncJob.pause))
+        yield* AsyncJob.resume(job)
+        const other = yield* pausedJob(yield* AsyncJob.start(AsyncJob.pause))
+        yield* AsyncJob.cancel(other)
+        yield* AsyncJob.run(Effect.void)
+      }).pipe(Effect.withTracer(tracer), Effect.provide(JobPool.layer()))
+      deepStrictEqual(names, [
+        "AsyncJob.start",
+        "AsyncJob.resume",
+        "AsyncJob.start",
+        "AsyncJob.cancel",
+        "AsyncJob.run"
+      ])
+    }))
+
+  it.scoped("counters and gauges carry the pool's id", () =>
+    Effect.gen(function*() {
+      const pool = yield* JobPool.make({ maxSize: 1 })
+      const label = [MetricLabel.make("pool", String(pool.id))]
+      const count = (metric: Metric.Metric.Counter<number>, extra: Array<MetricLabel.MetricLabel> = []) =>
+        Effect.map(Metric.value(Metric.taggedWithLabels(metric, [...label, ...extra])), (state) => state.count)
+      const gauge = (metric: Metric.Metric.Gauge<number>) =>
+        Effect.map(Metric.value(Metric.taggedWithLabels(metric, label)), (state) => state.value)
+
+      const job = yield* pausedJob(yield* pool.start(AsyncJob.pause))
+      strictEqual(yield* gauge(JobMetrics.paused), 1)
+      yield* Effect.flip(pool.start(Effect.void))
+      yield* pool.resume(job)
+      const cancelled = yield* pausedJob(yield* pool.start(AsyncJob.pause))
+      yield* pool.cancel(cancelled)
+      deepStrictEqual(
+        yield* Effect.all([
+          count(JobMetrics.starts),
+          count(JobMetrics.pauses),
+          count(JobMetrics.resumes),
+          count(JobMetrics.noJobs),
+          count(JobMetrics.cancellations),
+          count(JobMetrics.finishes, [MetricLabel.make("outcome", "finished")]),
+          count(JobMetrics.finishes, [MetricLabel.make("outcome", "cancelled")])
+        ]),
+        [2, 2, 1, 1, 1, 1, 1]
+      )
+      deepStrictEqual(
+        yield* Effect.all([gauge(JobMetrics.running), gauge(JobMetrics.paused), gauge(JobMetrics.idle)]),
+        [0, 0, 1]
+      )
+    }))
+
+  it.scoped("a JobObserver in context sees every event in order", () =>
+    Effect.gen(function*() {
+      const events: Array<JobObserver.JobEvent> = []
+      const pool = yield* JobPool.make({ maxSize: 1 }).pipe(
+        Effect.provide(JobObserver.layer((event) => events.push(event)))
+      )
+      const job = yield* pausedJob(yield* pool.start(AsyncJob.pause))
+      yield* Effect.flip(pool.start(Effect.void))
+      yield* pool.resume(job)
+      const id = job.id
+      deepStrictEqual(events.map((e) => e._tag), ["Started", "Paused", "NoJobs", "Resumed", "Ended"])
+      assertTrue(events.every((e) => !("jobId" in e) || e.jobId === id))
+      strictEqual(yield* Effect.succeed(Layer.isLayer(JobObserver.layer(() => {}))), true)
+    }))
+})
