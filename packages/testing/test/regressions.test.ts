@@ -1,0 +1,57 @@
+/**
+ * Regression tests: counterexamples found by the property and fault suites,
+ * kept as plain tests.
+ */
+import { AsyncJob, JobPool, WaitCtx, WaitFd } from "@async-job/core"
+import { describe, it } from "@effect/vitest"
+import { assertFalse, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
+import { Deferred, Effect, Exit, Fiber, Scope } from "effect"
+
+describe("regressions", () => {
+  // found by fault injection ("close a wait ctx under a paused job", interruptCaller at fin.job): an
+  // interruption of the fiber closing the ctx's scope stopped the close half way; the scope counted
+  // as closed, so the fd cleanups never ran and the ctx stayed open for ever
+  it.live("interrupting the fiber that closes a wait ctx does not stop the close half way", () =>
+    Effect.gen(function*() {
+      const pool = yield* JobPool.make()
+      const scope = yield* Scope.make()
+      const ctx = yield* Scope.extend(WaitCtx.make, scope)
+      const inFinalizer = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      let cleaned = 0
+      const body = Effect.gen(function*() {
+        yield* WaitCtx.setWaitFd(ctx, "k", yield* WaitFd.make, { cleanup: () => Effect.sync(() => cleaned++) })
+        yield* AsyncJob.pause
+      }).pipe(Effect.ensuring(Effect.zipRight(Deferred.succeed(inFinalizer, undefined), Deferred.await(release))))
+      yield* pool.start(body, { waitCtx: ctx })
+      const closer = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* Deferred.await(inFinalizer)
+      yield* Fiber.interruptFork(closer)
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.await(closer)
+      strictEqual(cleaned, 1)
+      assertFalse(yield* WaitCtx.isOpen(ctx))
+    }).pipe(Effect.scoped))
+
+  // the same for a pool: an interruption right after the close began left its jobs paused in a closed pool
+  it.live("interrupting the fiber that closes a pool does not leave jobs behind", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const pool = yield* Scope.extend(JobPool.make(), scope)
+      let finalized = 0
+      const bothDone = yield* Deferred.make<void>()
+      const body = Effect.ensuring(
+        AsyncJob.pause,
+        Effect.suspend(() => ++finalized === 2 ? Deferred.succeed(bothDone, undefined) : Effect.void)
+      )
+      yield* pool.start(body)
+      yield* pool.start(body)
+      const closer = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* Effect.yieldNow()
+      yield* Fiber.interrupt(closer)
+      yield* Scope.close(scope, Exit.void)
+      // once the close has begun, every job is cancelled, however the closing fiber fares
+      const done = yield* Deferred.await(bothDone).pipe(Effect.timeout("2 seconds"), Effect.exit)
+      deepStrictEqual([Exit.isSuccess(done), finalized, (yield* pool.stats).paused], [true, 2, 0])
+    }))
+})
