@@ -282,8 +282,9 @@ const close = (self: WaitCtxImpl): Effect.Effect<void> =>
 export const make: Effect.Effect<WaitCtx.WaitCtx, never, Scope.Scope> = Effect.uninterruptible(
   Effect.flatMap(Effect.zip(Effect.scope, Effect.serviceOption(JobObserver.JobObserver)), ([scope, observer]) => {
     const self = new WaitCtxImpl(Option.getOrUndefined(observer))
-    // the finalizer is registered before the ctx is handed out
-    return Effect.as(Scope.addFinalizer(scope, close(self)), self)
+    // the finalizer is registered before the ctx is handed out; it runs to its end even when the
+    // fiber closing the scope is interrupted, or the cleanups would never run (the scope counts as closed)
+    return Effect.as(Scope.addFinalizer(scope, Effect.uninterruptible(close(self))), self)
   })
 )
 
