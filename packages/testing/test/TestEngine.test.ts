@@ -2,7 +2,7 @@ import { AsyncJob, JobObserver, JobPool, WaitCtx } from "@async-job/core"
 import { EventRecorder, TestEngine } from "@async-job/testing"
 import { expectFinished, expectPaused } from "@async-job/testing/JobPoolSuite"
 import { describe, it } from "@effect/vitest"
-import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
+import { assertInstanceOf, assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import { Effect, Exit, Fiber, Layer, Option, Scope, TestClock } from "effect"
 
 // the code under test: it does not know it talks to a fake engine
@@ -284,4 +284,29 @@ describe("EventRecorder", () => {
       ])
       deepStrictEqual(recorder.unsafeEvents(), [])
     }))
+})
+
+describe("wiring by hand", () => {
+  // a user who builds services without layers: TestEngine.make and the tags
+  it.scoped("TestEngine.make and the EventRecorder tag", () =>
+    Effect.gen(function*() {
+      const engine = yield* TestEngine.make()
+      const recorder = yield* EventRecorder.EventRecorder
+      const pool = yield* JobPool.JobPool
+      const step = yield* pool.start(engine.submit<number>("add", 1))
+      const job = expectPaused(step)
+      yield* engine.fail(1, "overflow")
+      const error = yield* Effect.flip(pool.resume(job))
+      assertInstanceOf(error, TestEngine.OperationFailedError)
+      strictEqual(error.message, "operation 1 (add) failed")
+      const unknown = yield* Effect.flip(engine.complete(1, 2))
+      assertInstanceOf(unknown, TestEngine.UnknownOperationError)
+      deepStrictEqual(yield* recorder.takeLines, [
+        "Started p1 j1",
+        "Paused p1 j1",
+        "Resumed p1 j1",
+        "Ended p1 j1 failed"
+      ])
+      assertTrue(engine.key.description?.startsWith("TestEngine#"))
+    }).pipe(Effect.provide(JobPool.layer().pipe(Layer.provideMerge(EventRecorder.layer)))))
 })

@@ -402,4 +402,60 @@ describe("fault injection", () => {
       deepStrictEqual(yield* pool.resume(job.job), { _tag: "Finished", value: 1 })
       assertTrue(yield* WaitCtx.isOpen(ctx))
     }))
+
+  // interrupt the caller of start or resume after k scheduler turns: whatever the moment (before the
+  // job runs, while it runs, after it paused but before the caller heard of it), the job is never lost
+  for (const op of ["start", "resume"] as const) {
+    it.live(`interrupting the caller of ${op} at any moment never loses the job`, () =>
+      Effect.gen(function*() {
+        for (let turns = 0; turns < 12; turns++) {
+          const pool = yield* JobPool.make({ maxSize: 1 })
+          let finalized = 0
+          let resumed = 0
+          const body = Effect.gen(function*() {
+            yield* Effect.yieldNow()
+            yield* AsyncJob.pause
+            resumed++
+            yield* Effect.yieldNow()
+            yield* AsyncJob.pause
+            return 1
+          }).pipe(Effect.ensuring(Effect.sync(() => finalized++)))
+          let target: AsyncJob.Job<number, never> | undefined
+          if (op === "resume") {
+            const first = yield* pool.start(body)
+            assertTrue(first._tag === "Paused")
+            target = first.job
+          }
+          const call: Effect.Effect<AsyncJob.JobResult<number, never>, unknown> = op === "start"
+            ? pool.start(body)
+            : pool.resume(target!)
+          const caller = yield* Effect.fork(call)
+          for (let i = 0; i < turns; i++) yield* Effect.yieldNow()
+          yield* Fiber.interrupt(caller)
+          const exit = yield* Fiber.await(caller)
+          const stats = yield* pool.stats
+          strictEqual(stats.running, 0, `turns ${turns}: nothing runs once the caller is gone`)
+          if (stats.paused === 1) {
+            // the job is paused: either the caller heard of it, or (resume) the resume never began;
+            // in both cases someone holds its handle, so it is not lost
+            const handle = Exit.isSuccess(exit) && exit.value._tag === "Paused" ? exit.value.job : target
+            assertTrue(
+              handle !== undefined && AsyncJob.state(handle) === "paused",
+              `turns ${turns}: a paused job is held`
+            )
+            yield* pool.cancel(handle)
+          }
+          const started = stats.created > 0
+          strictEqual(finalized, started ? 1 : 0, `turns ${turns}: the job ended once`)
+          deepStrictEqual(yield* pool.stats, {
+            maxSize: 1,
+            created: started ? 1 : 0,
+            idle: started ? 1 : 0,
+            running: 0,
+            paused: 0
+          })
+          strictEqual(resumed <= 1, true)
+        }
+      }).pipe(Effect.scoped))
+  }
 })
