@@ -33,8 +33,9 @@
  * **Observability**
  *
  * `start`, `resume`, `cancel` and `run` open spans named `AsyncJob.start`,
- * `AsyncJob.resume`, `AsyncJob.cancel` and `AsyncJob.run`; the pool's own
- * methods (`pool.start`, ...) are the same operations without a span. Every
+ * `AsyncJob.resume`, `AsyncJob.cancel` and `AsyncJob.run` (with the job's id
+ * as `async_job.id`); `start` and `resume` do so whether called here or on
+ * the pool itself. `Effect.withTracerEnabled(false)` turns them off. Every
  * pool reports the metrics of `JobMetrics`.
  *
  * @since 0.1.0
@@ -154,7 +155,7 @@ export const start = <A, E, R>(
   body: Effect.Effect<A, E, R>,
   options?: StartOptions
 ): Effect.Effect<JobResult<A, E>, E | NoJobsError, R | JobPool> =>
-  Effect.withSpan(Effect.flatMap(JobPool, (pool) => pool.start(body, options)), "AsyncJob.start")
+  Effect.flatMap(JobPool, (pool) => pool.start(body, options))
 
 /**
  * Continues a paused job after its pause, until it pauses again or finishes.
@@ -172,9 +173,7 @@ export const start = <A, E, R>(
 export const resume = <A, E>(
   job: Job<A, E>
 ): Effect.Effect<JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError, JobPool> =>
-  Effect.withSpan(Effect.flatMap(JobPool, (pool) => pool.resume(job)), "AsyncJob.resume", {
-    attributes: { "async_job.id": job.id }
-  })
+  Effect.flatMap(JobPool, (pool) => pool.resume(job))
 
 /**
  * Cancels a paused job: interrupts it and waits until its finalizers have run

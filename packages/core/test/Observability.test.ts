@@ -19,6 +19,21 @@ const recordingTracer = (names: Array<string>) =>
     }))
 
 describe("observability", () => {
+  it.scoped("spans are off with the tracer disabled", () =>
+    Effect.gen(function*() {
+      const names: Array<string> = []
+      const tracer = yield* recordingTracer(names)
+      const pool = yield* JobPool.make()
+      yield* Effect.gen(function*() {
+        yield* pool.resume(yield* pausedJob(yield* pool.start(AsyncJob.pause)))
+      }).pipe(Effect.withTracer(tracer), Effect.withTracerEnabled(false))
+      deepStrictEqual(names, [])
+      yield* Effect.gen(function*() {
+        yield* pool.resume(yield* pausedJob(yield* pool.start(AsyncJob.pause)))
+      }).pipe(Effect.withTracer(tracer))
+      deepStrictEqual(names, ["AsyncJob.start", "AsyncJob.resume"])
+    }))
+
   it.scoped("AsyncJob operations open spans named after them", () =>
     Effect.gen(function*() {
       const names: Array<string> = []
@@ -35,7 +50,9 @@ describe("observability", () => {
         "AsyncJob.resume",
         "AsyncJob.start",
         "AsyncJob.cancel",
-        "AsyncJob.run"
+        "AsyncJob.run",
+        // run's own start, as a child span
+        "AsyncJob.start"
       ])
     }))
 

@@ -4,6 +4,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
 import { globalValue } from "effect/GlobalValue"
@@ -26,6 +27,7 @@ import type * as JobPool from "../JobPool.js"
 import type * as WaitCtx from "../WaitCtx.js"
 import * as fastDeferred from "./deferred.js"
 import * as metrics from "./metrics.js"
+import * as span from "./span.js"
 import * as waitCtx from "./waitCtx.js"
 
 /** @internal */
@@ -40,7 +42,7 @@ export const tag = Context.GenericTag<JobPool.JobPool>("@async-job/core/JobPool"
 const INT_MAX = 2 ** 31 - 1
 
 type Step = AsyncJob.JobResult<any, any>
-type Resume = (effect: Effect.Effect<Step, any>) => void
+type Resume = (exit: Exit.Exit<Step, any>) => void
 type State = AsyncJob.JobState | "cancelling"
 
 const variance = { _A: (_: never) => _, _E: (_: never) => _ }
@@ -106,7 +108,7 @@ class JobHandle implements AsyncJob.Job<any, any> {
   /** the caller of start/resume waiting for the next step */
   waiter: Resume | undefined = undefined
   /** a step reported before its caller started waiting */
-  pending: Effect.Effect<Step, any> | undefined = undefined
+  pending: Exit.Exit<Step, any> | undefined = undefined
   readonly bound: waitCtx.BoundJob | undefined
 
   constructor(
@@ -234,16 +236,21 @@ export class PoolImpl implements JobPool.JobPool {
       // interruption can fall between taking a slot and waiting for the job
       return handOver(
         () => started,
-        Effect.async<AsyncJob.JobResult<A, E>, E | NoJobsError, R>((resume) => {
-          if (this.closed) return resume(Effect.die(new ClosedError({ what: "JobPool", id: this.id })))
+        Effect.async<AsyncJob.JobResult<A, E>, E | NoJobsError, R>((done) => {
+          const opened = span.open(caller, "AsyncJob.start", undefined)
+          const resume = (exit: Exit.Exit<AsyncJob.JobResult<A, E>, E | NoJobsError>) => {
+            span.close(opened, exit, started?.id)
+            done(exit)
+          }
+          if (this.closed) return resume(Exit.die(new ClosedError({ what: "JobPool", id: this.id })))
           if (this.maxSize > 0 && this.running + this.paused >= this.maxSize) {
             metrics.noJobs.unsafeUpdate(1, this.labels)
             if (this.observer !== undefined) this.emit({ _tag: "NoJobs", poolId: this.id })
-            return resume(Effect.fail(new NoJobsError({ poolId: this.id, stats: this.unsafeStats() })))
+            return resume(Exit.fail(new NoJobsError({ poolId: this.id, stats: this.unsafeStats() })))
           }
           const ctx = options?.waitCtx as waitCtx.WaitCtxImpl | undefined
           if (ctx !== undefined && ctx.closed) {
-            return resume(Effect.die(new ClosedError({ what: "WaitCtx", id: ctx.id })))
+            return resume(Exit.die(new ClosedError({ what: "WaitCtx", id: ctx.id })))
           }
           let record = this.idle.pop()
           if (record === undefined) {
@@ -258,11 +265,11 @@ export class PoolImpl implements JobPool.JobPool {
           metrics.starts.unsafeUpdate(1, this.labels)
           this.gauges()
           if (this.observer !== undefined) this.emit({ _tag: "Started", poolId: this.id, jobId: handle.id })
+          started = handle
           handle.waiter = resume
           record.dispatch({ handle, body, refs: this.jobRefs(caller) })
           handle.fiber = record.worker
-          started = handle
-          return interruptOnCancel(handle)
+          return interruptOnCancel(handle, opened)
         })
       )
     })
@@ -270,29 +277,35 @@ export class PoolImpl implements JobPool.JobPool {
   resume = <A, E>(
     job: AsyncJob.Job<A, E>
   ): Effect.Effect<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError> =>
-    handOver(
-      () => job as unknown as JobHandle,
-      Effect.async<
-        AsyncJob.JobResult<A, E>,
-        E | StaleJobError | JobNotPausedError | ForeignJobError
-      >((resume) => {
-        const handle = job as unknown as JobHandle
-        const refused = this.check(handle)
-        if (refused !== undefined) return resume(refused)
-        handle.state = "running"
-        this.paused--
-        this.running++
-        // the epoch reset of spec §2.8 happens as the job is resumed
-        if (handle.ctx !== undefined) waitCtx.resetChanges(handle.ctx)
-        const deferred = handle.deferred!
-        handle.deferred = undefined
-        metrics.resumes.unsafeUpdate(1, this.labels)
-        this.gauges()
-        if (this.observer !== undefined) this.emit({ _tag: "Resumed", poolId: this.id, jobId: handle.id })
-        handle.waiter = resume
-        Deferred.unsafeDone(deferred, Exit.void)
-        return interruptOnCancel(handle)
-      })
+    Effect.withFiberRuntime((caller) =>
+      handOver(
+        () => job as unknown as JobHandle,
+        Effect.async<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError>((done) => {
+          const handle = job as unknown as JobHandle
+          const opened = span.open(caller, "AsyncJob.resume", handle.id)
+          const resume = (
+            exit: Exit.Exit<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError>
+          ) => {
+            span.close(opened, exit)
+            done(exit)
+          }
+          const refused = this.check(handle)
+          if (refused !== undefined) return resume(refused)
+          handle.state = "running"
+          this.paused--
+          this.running++
+          // the epoch reset of spec §2.8 happens as the job is resumed
+          if (handle.ctx !== undefined) waitCtx.resetChanges(handle.ctx)
+          const deferred = handle.deferred!
+          handle.deferred = undefined
+          metrics.resumes.unsafeUpdate(1, this.labels)
+          this.gauges()
+          if (this.observer !== undefined) this.emit({ _tag: "Resumed", poolId: this.id, jobId: handle.id })
+          handle.waiter = resume
+          Deferred.unsafeDone(deferred, Exit.void)
+          return interruptOnCancel(handle, opened)
+        })
+      )
     )
 
   cancel = (job: AsyncJob.Job<any, any>): Effect.Effect<void, StaleJobError | JobNotPausedError | ForeignJobError> =>
@@ -313,19 +326,19 @@ export class PoolImpl implements JobPool.JobPool {
     })
 
   /** Why `handle` may not be resumed or cancelled now, if it may not. */
-  check(handle: JobHandle): Effect.Effect<never, StaleJobError | JobNotPausedError | ForeignJobError> | undefined {
+  check(handle: JobHandle): Exit.Exit<never, StaleJobError | JobNotPausedError | ForeignJobError> | undefined {
     if (handle.pool !== this) {
-      return Effect.fail(new ForeignJobError({ jobId: handle.id, ownerPoolId: handle.pool.id, poolId: this.id }))
+      return Exit.fail(new ForeignJobError({ jobId: handle.id, ownerPoolId: handle.pool.id, poolId: this.id }))
     }
     switch (handle.state) {
       case "paused":
         return undefined
       case "running":
-        return Effect.fail(new JobNotPausedError({ jobId: handle.id, poolId: this.id }))
+        return Exit.fail(new JobNotPausedError({ jobId: handle.id, poolId: this.id }))
       case "cancelling":
-        return Effect.fail(new StaleJobError({ jobId: handle.id, poolId: this.id, state: "cancelled" }))
+        return Exit.fail(new StaleJobError({ jobId: handle.id, poolId: this.id, state: "cancelled" }))
       default:
-        return Effect.fail(new StaleJobError({ jobId: handle.id, poolId: this.id, state: handle.state }))
+        return Exit.fail(new StaleJobError({ jobId: handle.id, poolId: this.id, state: handle.state }))
     }
   }
 
@@ -433,12 +446,12 @@ const finish = (handle: JobHandle, exit: Exit.Exit<unknown, unknown>): void => {
   }
   deliver(
     handle,
-    Exit.isSuccess(exit) ? Effect.succeed({ _tag: "Finished", value: exit.value }) : Effect.failCause(exit.cause)
+    Exit.isSuccess(exit) ? Exit.succeed({ _tag: "Finished", value: exit.value }) : Exit.failCause(exit.cause)
   )
 }
 
 /** Hands a step to the caller of start/resume, or keeps it until that caller waits. */
-const deliver = (handle: JobHandle, step: Effect.Effect<Step, any>): void => {
+const deliver = (handle: JobHandle, step: Exit.Exit<Step, any>): void => {
   const waiter = handle.waiter
   if (waiter === undefined) {
     handle.pending = step
@@ -466,9 +479,10 @@ const handOver = <A, E, R>(
  * caller is interrupted, the job is interrupted too, and the caller's
  * interruption completes once the job has unwound. No orphans.
  */
-const interruptOnCancel = (handle: JobHandle): Effect.Effect<void> =>
+const interruptOnCancel = (handle: JobHandle, opened: span.OpenSpan | undefined): Effect.Effect<void> =>
   Effect.suspend(() => {
     handle.waiter = undefined
+    span.close(opened, Exit.interrupt(FiberId.none), handle.id)
     return handle.state === "running" ? interruptJob(handle) : Effect.void
   })
 
@@ -487,7 +501,7 @@ export const pause: Effect.Effect<void> = Effect.withFiberRuntime((fiber) => {
       metrics.pauses.unsafeUpdate(1, pool.labels)
       pool.gauges()
       if (pool.observer !== undefined) pool.emit({ _tag: "Paused", poolId: pool.id, jobId: handle.id })
-      deliver(handle, Effect.succeed({ _tag: "Paused", job: handle }))
+      deliver(handle, Exit.succeed({ _tag: "Paused", job: handle }))
       return Deferred.await(deferred)
     }
     // another fiber of the same job paused it: wait for the same resume

@@ -1,0 +1,278 @@
+/**
+ * The benchmark entries of issue 5, each with the baselines it is judged against.
+ * Every function resolves to one result row.
+ */
+import { AsyncJob, JobPool, WaitCtx, WaitFd } from "@async-job/core"
+import { Deferred, Effect, Exit, Fiber, ManagedRuntime, Pool, Scope } from "effect"
+import { heapUsed, median, nsPerOp, type Sample } from "./measure.js"
+
+export interface Result {
+  readonly name: string
+  readonly unit: string
+  readonly value: number
+  readonly baselines: Record<string, number>
+  readonly ratios: Record<string, number>
+}
+
+export interface Settings {
+  readonly iterations: number
+  readonly samples: number
+  readonly pausedJobs: number
+  readonly poolSize: number
+}
+
+const row = (name: string, unit: string, value: number, baselines: Record<string, number>): Result => ({
+  name,
+  unit,
+  value,
+  baselines,
+  ratios: Object.fromEntries(Object.entries(baselines).map(([k, v]) => [k, value / v]))
+})
+
+/** Runs an Effect benchmark loop of `n` iterations through one runtime. */
+const effectLoop = (make: (n: number) => Effect.Effect<void, unknown>): Sample["run"] => (n) =>
+  Effect.runPromise(make(n) as Effect.Effect<void>)
+
+// ---------------------------------------------------------------------------- baselines
+
+const forkDeferred = effectLoop((n) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < n; i++) {
+      const deferred = yield* Deferred.make<void>()
+      const fiber = yield* Effect.fork(Effect.as(Deferred.await(deferred), 1))
+      yield* Deferred.succeed(deferred, undefined)
+      yield* Fiber.join(fiber)
+    }
+  })
+)
+
+const forkJoin = effectLoop((n) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < n; i++) yield* Fiber.join(yield* Effect.fork(Effect.succeed(1)))
+  })
+)
+
+/** An async function awaiting a Promise that the driver resolves: the JS floor with promises. */
+const asyncPromise = async (n: number) => {
+  for (let i = 0; i < n; i++) {
+    let wake!: () => void
+    let paused!: () => void
+    const pausedP = new Promise<void>((resolve) => (paused = resolve))
+    const job = (async () => {
+      await new Promise<void>((resolve) => {
+        wake = resolve
+        paused()
+      })
+      return 1
+    })()
+    await pausedP
+    wake()
+    await job
+  }
+}
+
+/** A generator resumed with next(): the JS floor. */
+const generator = (n: number) => {
+  function* job() {
+    yield
+    return 1
+  }
+  for (let i = 0; i < n; i++) {
+    const it = job()
+    it.next()
+    it.next()
+  }
+}
+
+// ---------------------------------------------------------------------------- entries
+
+const onlyPause = Effect.as(AsyncJob.pause, 1)
+
+export const jobCycle = async (s: Settings): Promise<Result> => {
+  const runtime = ManagedRuntime.make(JobPool.layer({ maxSize: 16 }))
+  const cycle = (n: number) =>
+    runtime.runPromise(Effect.gen(function*() {
+      for (let i = 0; i < n; i++) {
+        const step = yield* AsyncJob.start(onlyPause)
+        if (step._tag === "Paused") yield* AsyncJob.resume(step.job)
+      }
+    }))
+  const t = await nsPerOp([
+    { name: "job-cycle", run: cycle },
+    { name: "effect-fork-deferred", run: forkDeferred },
+    { name: "js-async-promise", run: asyncPromise },
+    { name: "js-generator", run: generator }
+  ], s)
+  await runtime.dispose()
+  return row("job-cycle", "ns", t.get("job-cycle")!, {
+    "effect-fork-deferred": t.get("effect-fork-deferred")!,
+    "js-async-promise": t.get("js-async-promise")!,
+    "js-generator": t.get("js-generator")!
+  })
+}
+
+export const jobNoPause = async (s: Settings): Promise<Result> => {
+  const runtime = ManagedRuntime.make(JobPool.layer({ maxSize: 16 }))
+  const noPause = (n: number) =>
+    runtime.runPromise(Effect.gen(function*() {
+      for (let i = 0; i < n; i++) yield* AsyncJob.start(Effect.succeed(1))
+    }))
+  const t = await nsPerOp([{ name: "job-no-pause", run: noPause }, { name: "effect-fork-join", run: forkJoin }], s)
+  await runtime.dispose()
+  return row("job-no-pause", "ns", t.get("job-no-pause")!, { "effect-fork-join": t.get("effect-fork-join")! })
+}
+
+/** Bytes of heap per parked unit, with `count` of them alive at once. */
+const heapPer = async (count: number, park: (count: number) => Promise<() => Promise<void>>) => {
+  const before = heapUsed()
+  const release = await park(count)
+  const after = heapUsed()
+  await release()
+  return (after - before) / count
+}
+
+export const pausedJobHeap = async (s: Settings): Promise<Result> => {
+  const jobs = (count: number) =>
+    Effect.runPromise(Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const pool = yield* Scope.extend(JobPool.make(), scope)
+      for (let i = 0; i < count; i++) yield* pool.start(onlyPause)
+      return () => Effect.runPromise(Scope.close(scope, Exit.void))
+    }))
+  const fibers = (count: number) =>
+    Effect.runPromise(Effect.gen(function*() {
+      const deferreds: Array<Deferred.Deferred<void>> = []
+      for (let i = 0; i < count; i++) {
+        const deferred = yield* Deferred.make<void>()
+        deferreds.push(deferred)
+        yield* Effect.forkDaemon(Deferred.await(deferred))
+      }
+      yield* Effect.yieldNow()
+      return () => Effect.runPromise(Effect.forEach(deferreds, (d) => Deferred.succeed(d, undefined), { discard: true }))
+    }))
+  const ours: Array<number> = []
+  const theirs: Array<number> = []
+  for (let i = 0; i < Math.max(1, s.samples >> 1); i++) {
+    ours.push(await heapPer(s.pausedJobs, jobs))
+    theirs.push(await heapPer(s.pausedJobs, fibers))
+  }
+  return row("paused-job-heap", "bytes", median(ours), { "effect-fiber-heap": median(theirs) })
+}
+
+export const facadeCycle = async (s: Settings): Promise<Result> => {
+  const ossl = await import("@async-job/openssl")
+  const job = { value: null as unknown }
+  const ret = { value: 0 }
+  const func = async () => {
+    await ossl.ASYNC_pause_job()
+    return 1
+  }
+  const facade = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      job.value = null
+      await ossl.ASYNC_start_job(job as never, null, ret, func, null)
+      await ossl.ASYNC_start_job(job as never, null, ret, func, null)
+    }
+  }
+  const t = await nsPerOp([
+    { name: "facade-cycle", run: facade },
+    { name: "js-async-promise", run: asyncPromise }
+  ], s)
+  await ossl.ASYNC_cleanup_thread()
+  return row("facade-cycle", "ns", t.get("facade-cycle")!, { "js-async-promise": t.get("js-async-promise")! })
+}
+
+export const poolInit = async (s: Settings): Promise<Result> => {
+  const ms = (eff: Effect.Effect<unknown, unknown, Scope.Scope>) => async () => {
+    const start = performance.now()
+    await Effect.runPromise(Effect.scoped(eff) as Effect.Effect<unknown>)
+    return performance.now() - start
+  }
+  const ours = ms(JobPool.make({ maxSize: s.poolSize, initSize: s.poolSize }))
+  const theirs = ms(
+    Effect.flatMap(Pool.make({ acquire: Effect.succeed({}), size: s.poolSize }), (pool) => Effect.scoped(pool.get))
+  )
+  const a: Array<number> = []
+  const b: Array<number> = []
+  for (let i = 0; i < Math.max(3, s.samples >> 1); i++) {
+    a.push(await ours())
+    b.push(await theirs())
+  }
+  return row(`pool-init-10k`, "ms", median(a), { "effect-pool-10k": median(b) })
+}
+
+export const noJobsReject = async (s: Settings): Promise<Result> => {
+  const reject = effectLoop((n) =>
+    Effect.scoped(Effect.gen(function*() {
+      const pool = yield* JobPool.make({ maxSize: 1 })
+      yield* pool.start(onlyPause)
+      for (let i = 0; i < n; i++) yield* Effect.either(pool.start(onlyPause))
+    }))
+  )
+  const t = await nsPerOp([{ name: "no-jobs-reject", run: reject }], s)
+  return row("no-jobs-reject", "ns", t.get("no-jobs-reject")!, {})
+}
+
+export const waitCtxSetClear = async (s: Settings): Promise<Result> => {
+  const setClear = effectLoop((n) =>
+    Effect.scoped(Effect.gen(function*() {
+      const ctx = yield* WaitCtx.make
+      const fd = WaitFd.unsafeMake()
+      const key = {}
+      for (let i = 0; i < n; i++) {
+        yield* WaitCtx.setWaitFd(ctx, key, fd)
+        yield* WaitCtx.clearFd(ctx, key)
+      }
+    }))
+  )
+  const t = await nsPerOp([{ name: "wait-ctx-set-clear", run: setClear }], s)
+  return row("wait-ctx-set-clear", "ns", t.get("wait-ctx-set-clear")!, {})
+}
+
+export const all: ReadonlyArray<readonly [string, (s: Settings) => Promise<Result>]> = [
+  ["job-cycle", jobCycle],
+  ["job-no-pause", jobNoPause],
+  ["paused-job-heap", pausedJobHeap],
+  ["facade-cycle", facadeCycle],
+  ["pool-init-10k", poolInit],
+  ["no-jobs-reject", noJobsReject],
+  ["wait-ctx-set-clear", waitCtxSetClear]
+]
+
+/** Diagnostics, not part of the report: where the job cycle's time goes. */
+export const cycleBreakdown = async (s: Settings) => {
+  const runtime = ManagedRuntime.make(JobPool.layer({ maxSize: 16 }))
+  const viaApi = (n: number) =>
+    runtime.runPromise(Effect.gen(function*() {
+      for (let i = 0; i < n; i++) {
+        const step = yield* AsyncJob.start(onlyPause)
+        if (step._tag === "Paused") yield* AsyncJob.resume(step.job)
+      }
+    }))
+  const viaPool = (n: number) =>
+    runtime.runPromise(Effect.gen(function*() {
+      const pool = yield* JobPool.JobPool
+      for (let i = 0; i < n; i++) {
+        const step = yield* pool.start(onlyPause)
+        if (step._tag === "Paused") yield* pool.resume(step.job)
+      }
+    }))
+  const viaApiNoTracer = (n: number) =>
+    runtime.runPromise(Effect.withTracerEnabled(
+      Effect.gen(function*() {
+        for (let i = 0; i < n; i++) {
+          const step = yield* AsyncJob.start(onlyPause)
+          if (step._tag === "Paused") yield* AsyncJob.resume(step.job)
+        }
+      }),
+      false
+    ))
+  const t = await nsPerOp([
+    { name: "AsyncJob.start/resume", run: viaApi },
+    { name: "AsyncJob, tracer disabled", run: viaApiNoTracer },
+    { name: "pool.start/resume", run: viaPool },
+    { name: "effect-fork-deferred", run: forkDeferred }
+  ], s)
+  await runtime.dispose()
+  return t
+}

@@ -1,0 +1,53 @@
+/**
+ * Spans for `start` and `resume`, made by hand.
+ *
+ * `Effect.withSpan` costs about as much as a whole job cycle (it installs the
+ * span as the parent in the fiber's context and registers an exit hook), so
+ * the hot path asks the fiber's tracer for a span directly, with the same
+ * parent, context and timing rules, and ends it when the step is handed over.
+ * It honours `Effect.withTracerEnabled` and `Effect.withTracerTiming`.
+ *
+ * @internal
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import type * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
+import type * as Tracer from "effect/Tracer"
+
+/** @internal */
+export interface OpenSpan {
+  readonly span: Tracer.Span
+  readonly clock: Clock.Clock | undefined
+}
+
+/** @internal */
+export const open = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  name: string,
+  jobId: number | undefined
+): OpenSpan | undefined => {
+  if (!fiber.getFiberRef(FiberRef.currentTracerEnabled)) return undefined
+  const clock = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+    ? Context.get(fiber.currentDefaultServices, Clock.Clock)
+    : undefined
+  const span = fiber.currentTracer.span(
+    name,
+    Option.fromNullable(fiber.currentSpan),
+    fiber.currentContext,
+    [],
+    clock === undefined ? 0n : clock.unsafeCurrentTimeNanos(),
+    "internal"
+  )
+  if (jobId !== undefined) span.attribute("async_job.id", jobId)
+  return { span, clock }
+}
+
+/** @internal */
+export const close = (open: OpenSpan | undefined, exit: Exit.Exit<unknown, unknown>, jobId?: number): void => {
+  if (open === undefined) return
+  if (jobId !== undefined) open.span.attribute("async_job.id", jobId)
+  open.span.end(open.clock === undefined ? 0n : open.clock.unsafeCurrentTimeNanos(), exit)
+}
