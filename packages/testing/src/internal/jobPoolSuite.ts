@@ -408,6 +408,44 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           strictEqual(yield* FiberRef.get(ref), "G")
           deepStrictEqual(seen, ["L", "J", "J"])
         }))
+      it.scoped("a job sees nothing of the previous runs on its pool", () =>
+        Effect.gen(function*() {
+          const { pool } = yield* build({ maxSize: 1 })
+          const ref = yield* FiberRef.make("caller")
+          expectFinished(yield* pool.start(FiberRef.set(ref, "finished job")))
+          strictEqual(expectFinished(yield* pool.start(FiberRef.get(ref))), "caller")
+          const cancelled = expectPaused(
+            yield* pool.start(Effect.zipRight(FiberRef.set(ref, "cancelled"), AsyncJob.pause))
+          )
+          yield* pool.cancel(cancelled)
+          strictEqual(expectFinished(yield* pool.start(FiberRef.get(ref))), "caller")
+          yield* Effect.flip(pool.start(Effect.zipRight(FiberRef.set(ref, "failed"), Effect.fail("no"))))
+          strictEqual(expectFinished(yield* pool.start(FiberRef.get(ref))), "caller")
+          const blocked = Effect.zipRight(AsyncJob.blockPause, Effect.as(AsyncJob.pause, "blocked"))
+          expectFinished(yield* pool.start(blocked))
+          // nor the pause block of a job that ended blocked (Port decision 6)
+          expectFinished(yield* pool.resume(expectPaused(yield* pool.start(AsyncJob.pause))))
+        }))
+
+      it.scoped("fibers forked by a job end with it", () =>
+        Effect.gen(function*() {
+          const { pool } = yield* build({ maxSize: 1 })
+          const forked = yield* Deferred.make<void>()
+          let interrupted = 0
+          const child = Effect.zipRight(Deferred.succeed(forked, undefined), Effect.never).pipe(
+            Effect.onInterrupt(() => Effect.sync(() => interrupted++))
+          )
+          const body = Effect.gen(function*() {
+            yield* Effect.fork(child)
+            yield* Deferred.await(forked)
+            yield* AsyncJob.pause
+            return "done"
+          })
+          const job = expectPaused(yield* pool.start(body))
+          strictEqual(interrupted, 0)
+          strictEqual(expectFinished(yield* pool.resume(job)), "done")
+          strictEqual(interrupted, 1)
+        }))
     })
 
     describe("nesting (Port decision 2)", () => {
