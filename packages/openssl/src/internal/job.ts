@@ -108,10 +108,17 @@ export class JobImpl implements Api.ASYNC_JOB {
   private wake: ((signal: Signal) => void) | undefined = undefined
 
   constructor(
-    readonly pool: JobPool.JobPool,
+    readonly thread: Thread,
     readonly ctx: WaitCtxImpl | null,
     readonly parent: JobImpl | undefined
-  ) {}
+  ) {
+    thread.jobs.add(this)
+    ctx?.jobs.add(this)
+  }
+
+  get pool(): JobPool.JobPool {
+    return this.thread.pool
+  }
 
   send(signal: Signal): void {
     const wake = this.wake
@@ -151,7 +158,24 @@ export class JobImpl implements Api.ASYNC_JOB {
 
   private end(exit: Exit.Exit<number, JobFunctionError>): void {
     this.settled = true
+    this.thread.jobs.delete(this)
+    this.ctx?.jobs.delete(this)
     this.send({ _tag: "Done", exit })
+  }
+
+  /**
+   * Marks the job cancelled at once, before core's interruption reaches its fiber, so that from the call of
+   * `ASYNC_cleanup_thread` / `ASYNC_WAIT_CTX_free` on, the job can no longer pause.
+   */
+  cancel(): void {
+    this.cancelled = true
+  }
+
+  /** Rejects the pause the job's code waits in, if any. */
+  rejectPause(): void {
+    const pause = this.pause
+    this.pause = undefined
+    pause?.reject(new JobCancelledError())
   }
 
   /** The fiber came back from `AsyncJob.pause`: the job's `ASYNC_pause_job()` returns 1. */
@@ -168,22 +192,27 @@ export class JobImpl implements Api.ASYNC_JOB {
 
 /** The job fiber's loop: wait for a signal; pause on "Pause"; end with the function's outcome on "Done". */
 const loop = (job: JobImpl): Effect.Effect<number, JobFunctionError> =>
-  Effect.flatMap(job.next, (signal) =>
-    signal._tag === "Done" ? signal.exit : Effect.zipRight(
+  Effect.flatMap(job.next, (signal) => {
+    if (signal._tag === "Done") return signal.exit
+    if (job.cancelled) {
+      // cancelled between the pause request and now: do not report a PAUSE for a job being cancelled
+      job.rejectPause()
+      return loop(job)
+    }
+    return Effect.zipRight(
       AsyncJob.pause,
       Effect.suspend(() => {
         job.resumed()
         return loop(job)
       })
-    ))
+    )
+  })
 
 /** Cancellation: reject the pending pause, then wait until the job function has settled. */
 const unwind = (job: JobImpl): Effect.Effect<void> =>
   Effect.suspend(() => {
-    job.cancelled = true
-    const pause = job.pause
-    job.pause = undefined
-    pause?.reject(new JobCancelledError())
+    job.cancel()
+    job.rejectPause()
     const ended = job.ended
     return ended === undefined ? Effect.void : Effect.promise(() => ended)
   })
@@ -206,6 +235,8 @@ const body = (
 interface Thread {
   readonly pool: JobPool.JobPool
   readonly scope: Scope.CloseableScope
+  /** jobs whose function has not settled yet */
+  readonly jobs: Set<JobImpl>
 }
 
 let thread: Thread | undefined
@@ -215,7 +246,7 @@ const closing = new Set<Promise<void>>()
 const makeThread = (maxSize: number, initSize: number): Thread | undefined => {
   const scope = Effect.runSync(Scope.make())
   const exit = Effect.runSyncExit(Scope.extend(JobPool.make({ maxSize, initSize }), scope))
-  if (Exit.isSuccess(exit)) return { pool: exit.value, scope }
+  if (Exit.isSuccess(exit)) return { pool: exit.value, scope, jobs: new Set() }
   Effect.runSync(Scope.close(scope, Exit.void))
   return undefined
 }
@@ -242,6 +273,7 @@ export const cleanupThread = (): Promise<void> => {
     const closed = thread
     thread = undefined
     if (closed !== undefined) {
+      for (const job of closed.jobs) job.cancel()
       const done: Promise<void> = Effect.runPromise(Scope.close(closed.scope, Exit.void)).then(noop, noop).finally(
         () => closing.delete(done)
       )
@@ -332,7 +364,7 @@ export const startJob = (
     thread ??= makeThread(0, 0)
     if (thread === undefined) return resolved(ASYNC_ERR)
     const waitCtx = isWaitCtx(ctx) ? ctx : null
-    const job = new JobImpl(thread.pool, waitCtx, currentJob() ?? undefined)
+    const job = new JobImpl(thread, waitCtx, currentJob() ?? undefined)
     // captures the caller's async context for the job's first segment
     const resource = new AsyncResource("ASYNC_JOB")
     const start = thread.pool.start(body(job, func as JobFn, arg, resource), { waitCtx: waitCtx?.core })
@@ -386,6 +418,7 @@ export const freeWaitCtx = (ctx: unknown): Promise<void> => {
     for (let job = currentJob(); job !== null; job = job.parent ?? null) {
       if (job.ctx === ctx && !job.settled) return Promise.resolve()
     }
+    for (const job of ctx.jobs) job.cancel()
     ctx.freeing = Effect.runPromise(Scope.close(ctx.scope, Exit.void)).then(noop, noop)
     return ctx.freeing
   } catch {

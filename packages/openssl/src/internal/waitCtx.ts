@@ -17,6 +17,8 @@ export class WaitCtxImpl implements Api.ASYNC_WAIT_CTX {
   readonly _tag = "ASYNC_WAIT_CTX"
   /** set once `ASYNC_WAIT_CTX_free` has begun; resolves when it is done */
   freeing: Promise<void> | undefined = undefined
+  /** facade jobs bound to this ctx whose function has not settled yet */
+  readonly jobs = new Set<{ cancel(): void }>()
 
   constructor(readonly core: WaitCtx.WaitCtx, readonly scope: Scope.CloseableScope) {}
 
