@@ -1,0 +1,69 @@
+/**
+ * `loadgen --compare`: the same load against the service with its worker
+ * thread engine and with `ENGINE=inline`, one after the other, each on a
+ * fresh process and a free loopback port.
+ *
+ * @since 0.1.0
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Effect from "effect/Effect"
+import * as Load from "./Load.js"
+import * as Service from "./Service.js"
+
+/**
+ * The engines compared, in the order they run, with the environment each needs.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const engines = [
+  { label: "threads", env: { ENGINE: undefined } },
+  { label: "inline", env: { ENGINE: "inline" } }
+] as const
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Row {
+  readonly label: string
+  readonly url: string
+  readonly pid: number
+  readonly report: Load.Report
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options extends Omit<Load.Options, "url" | "onProgress"> {
+  /** The service entry; default {@link Service.defaultEntry}. */
+  readonly entry?: string | undefined
+  /** Wraps each run, e.g. to draw a progress bar. */
+  readonly around?:
+    | (<A, E, R>(
+      label: string,
+      total: number,
+      run: (onProgress: (done: number) => void) => Effect.Effect<A, E, R>
+    ) => Effect.Effect<A, E, R>)
+    | undefined
+}
+
+/**
+ * Runs the load against each of {@link engines} in turn. Each service is
+ * stopped (and its exit awaited) before the next one starts.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = (
+  options: Options
+): Effect.Effect<ReadonlyArray<Row>, Service.ServiceStartError, HttpClient.HttpClient> =>
+  Effect.forEach(engines, ({ env, label }) =>
+    Effect.scoped(Effect.gen(function*() {
+      const service = yield* Service.start({ entry: options.entry, env })
+      const load = (onProgress: (done: number) => void) => Load.run({ ...options, url: service.url, onProgress })
+      const report =
+        yield* (options.around === undefined ? load(() => {}) : options.around(label, options.requests, load))
+      return { label, url: service.url, pid: service.pid, report }
+    })))
