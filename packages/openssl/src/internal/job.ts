@@ -13,7 +13,6 @@
  *   OpenSSL's job inherits the caller's default library context) and inside `storage.run(job)`, which is
  *   what `ASYNC_get_current_job()` reads.
  */
-import { AsyncLocalStorage, AsyncResource } from "node:async_hooks"
 import * as AsyncJob from "@async-job/core/AsyncJob"
 import type * as Errors from "@async-job/core/Errors"
 import * as JobPool from "@async-job/core/JobPool"
@@ -23,6 +22,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
+import { AsyncLocalStorage, AsyncResource } from "node:async_hooks"
 import type * as Api from "../Async.js"
 import { copyArgs, CopyFailed } from "./args.js"
 import { ASYNC_ERR, ASYNC_FINISH, ASYNC_NO_JOBS, ASYNC_PAUSE, type Box, isBox, type JobFn, noop } from "./codes.js"
