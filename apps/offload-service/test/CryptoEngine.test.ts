@@ -1,6 +1,7 @@
 import { describe, it } from "@effect/vitest"
 import { assertFalse, assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Cause from "effect/Cause"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -133,6 +134,16 @@ const testOperations = (name: string, makeEngine: Effect.Effect<CryptoEngine.Cry
             derivedKey: nodeScrypt("pässword", "NaCl", N)
           })
         }
+      }))
+
+    it.scoped("an operation node:crypto refuses fails with OperationFailedError", () =>
+      Effect.gen(function*() {
+        const engine = yield* makeEngine
+        // N = 3 is no power of two: the Schema refuses it, so only a caller that skipped decoding gets here
+        const exit = yield* Effect.exit(engine.run({ op: "scrypt", password: "p", salt: "s", N: 3 }))
+        strictEqual(failureTag(exit), "OperationFailedError")
+        // the engine still works afterwards
+        deepStrictEqual(yield* engine.run({ op: "sha256", data: "abc" }), abcSha256)
       }))
 
     it.scoped("submit calls back once, never inside submit, with the result", () =>
@@ -317,10 +328,13 @@ describe("inline", () => {
 describe("layers", () => {
   it.effect("layerConfig picks the engine from ENGINE and ENGINE_THREADS", () =>
     Effect.gen(function*() {
-      const { ConfigProvider } = yield* Effect.promise(() => import("effect"))
       const withEnv = (env: Record<string, string>) =>
         Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
-      const describeEngine = Effect.map(CryptoEngine.CryptoEngine, (engine) => [engine.mode, engine.threads])
+      const describeEngine = Effect.gen(function*() {
+        const engine = yield* CryptoEngine.CryptoEngine
+        deepStrictEqual(yield* CryptoEngine.run({ op: "sha256", data: "abc" }), abcSha256)
+        return [engine.mode, engine.threads]
+      })
       deepStrictEqual(
         yield* describeEngine.pipe(
           Effect.provide(CryptoEngine.layerConfig.pipe(Layer.provide(withEnv({ ENGINE: "inline" }))))
