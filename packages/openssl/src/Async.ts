@@ -254,7 +254,7 @@ export const ASYNC_is_capable = (): number => 1
  * A new wait ctx: no fds, no callback, status {@link ASYNC_STATUS_UNSUPPORTED}.
  *
  * @since 0.1.0
- * @category wait ctx
+ * @category wait contexts
  */
 export const ASYNC_WAIT_CTX_new: () => ASYNC_WAIT_CTX = waitCtx.make
 
@@ -269,7 +269,7 @@ export const ASYNC_WAIT_CTX_new: () => ASYNC_WAIT_CTX = waitCtx.make
  * for the calling job to end. A cleanup routine that throws does not stop the others.
  *
  * @since 0.1.0
- * @category wait ctx
+ * @category wait contexts
  */
 export const ASYNC_WAIT_CTX_free: (ctx: ASYNC_WAIT_CTX | null) => Promise<void> = job.freeWaitCtx
 
@@ -279,7 +279,7 @@ export const ASYNC_WAIT_CTX_free: (ctx: ASYNC_WAIT_CTX | null) => Promise<void> 
  * is not an integer.
  *
  * @since 0.1.0
- * @category wait ctx
+ * @category wait contexts
  */
 export const ASYNC_WAIT_CTX_set_wait_fd: (
   ctx: ASYNC_WAIT_CTX | null,
@@ -294,7 +294,7 @@ export const ASYNC_WAIT_CTX_set_wait_fd: (
  * and writes nothing.
  *
  * @since 0.1.0
- * @category wait ctx
+ * @category wait contexts
  */
 export const ASYNC_WAIT_CTX_get_fd: (
   ctx: ASYNC_WAIT_CTX | null,
@@ -308,7 +308,7 @@ export const ASYNC_WAIT_CTX_get_fd: (
  * index 0. Returns 1 (0 for a NULL or freed ctx or a NULL `numfds`).
  *
  * @since 0.1.0
- * @category wait ctx
+ * @category wait contexts
  */
 export const ASYNC_WAIT_CTX_get_all_fds: (
   ctx: ASYNC_WAIT_CTX | null,
@@ -322,7 +322,7 @@ export const ASYNC_WAIT_CTX_get_all_fds: (
  * never at FINISH. Returns 1 (0 for a NULL or freed ctx or a NULL count box).
  *
  * @since 0.1.0
- * @category wait ctx
+ * @category wait contexts
  */
 export const ASYNC_WAIT_CTX_get_changed_fds: (
   ctx: ASYNC_WAIT_CTX | null,
@@ -337,7 +337,7 @@ export const ASYNC_WAIT_CTX_get_changed_fds: (
  * called: close the descriptor yourself.
  *
  * @since 0.1.0
- * @category wait ctx
+ * @category wait contexts
  */
 export const ASYNC_WAIT_CTX_clear_fd: (ctx: ASYNC_WAIT_CTX | null, key: unknown) => number = waitCtx.clearFd
 
@@ -346,7 +346,7 @@ export const ASYNC_WAIT_CTX_clear_fd: (ctx: ASYNC_WAIT_CTX | null, key: unknown)
  * ctx.
  *
  * @since 0.1.0
- * @category wait ctx
+ * @category wait contexts
  */
 export const ASYNC_WAIT_CTX_set_callback: (
   ctx: ASYNC_WAIT_CTX | null,
@@ -358,7 +358,7 @@ export const ASYNC_WAIT_CTX_set_callback: (
  * Writes the stored callback and argument and returns 1, or returns 0 when no callback is set.
  *
  * @since 0.1.0
- * @category wait ctx
+ * @category wait contexts
  */
 export const ASYNC_WAIT_CTX_get_callback: (
   ctx: ASYNC_WAIT_CTX | null,
@@ -370,7 +370,7 @@ export const ASYNC_WAIT_CTX_get_callback: (
  * Stores any integer status verbatim; returns 1 (0 for a NULL ctx or a status that is not an integer).
  *
  * @since 0.1.0
- * @category wait ctx
+ * @category wait contexts
  */
 export const ASYNC_WAIT_CTX_set_status: (ctx: ASYNC_WAIT_CTX | null, status: number) => number = waitCtx.setStatus
 
@@ -378,6 +378,6 @@ export const ASYNC_WAIT_CTX_set_status: (ctx: ASYNC_WAIT_CTX | null, status: num
  * The stored status (default {@link ASYNC_STATUS_UNSUPPORTED}; 0 for a NULL ctx).
  *
  * @since 0.1.0
- * @category wait ctx
+ * @category wait contexts
  */
 export const ASYNC_WAIT_CTX_get_status: (ctx: ASYNC_WAIT_CTX | null) => number = waitCtx.getStatus
