@@ -31,7 +31,9 @@ export interface BenchData {
 declare const data: BenchData
 export { data }
 
-const resultsDir = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..", "bench", "results")
+/** `DOCS_BENCH_RESULTS` points the page at another folder (to check how it renders given results). */
+const resultsDir = process.env.DOCS_BENCH_RESULTS ??
+  Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..", "bench", "results")
 const jsonFile = Path.join(resultsDir, "latest.json")
 const svgFile = Path.join(resultsDir, "latest.svg")
 
@@ -66,8 +68,8 @@ const svgElement = (text: string): string | null => {
   return start >= 0 && end > start ? text.slice(start, end + "</svg>".length) : null
 }
 
+// No `watch`: VitePress globs watch patterns, and a pattern outside docs/ makes that glob crawl far and long.
 export default defineLoader({
-  watch: [jsonFile, svgFile],
   load: (): BenchData => {
     const svg = Fs.existsSync(svgFile) ? svgElement(Fs.readFileSync(svgFile, "utf8")) : null
     if (!Fs.existsSync(jsonFile)) {

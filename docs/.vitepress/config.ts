@@ -1,4 +1,5 @@
 import { transformerTwoslash } from "@shikijs/vitepress-twoslash"
+import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import ts from "typescript"
@@ -7,6 +8,24 @@ import { mermaidPlugin } from "./diagrams.js"
 import { sidebar } from "./sidebar.js"
 
 const docsDir = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..")
+const packagesDir = Path.resolve(docsDir, "..", "packages")
+
+/**
+ * Twoslash resolves every workspace package from its sources (`@async-job/core/JobPool` →
+ * packages/core/src/JobPool.ts), whether or not docs/package.json depends on it.
+ */
+const workspacePaths = (): Record<string, Array<string>> => {
+  const paths: Record<string, Array<string>> = {}
+  for (const dir of Fs.existsSync(packagesDir) ? Fs.readdirSync(packagesDir) : []) {
+    const pkgJson = Path.join(packagesDir, dir, "package.json")
+    if (!Fs.existsSync(pkgJson)) continue
+    const name = (JSON.parse(Fs.readFileSync(pkgJson, "utf8")) as { readonly name?: string }).name
+    if (name === undefined) continue
+    paths[name] = [Path.join(packagesDir, dir, "src", "index.ts")]
+    paths[`${name}/*`] = [Path.join(packagesDir, dir, "src", "*.ts")]
+  }
+  return paths
+}
 
 export default defineConfig({
   title: "async-job",
@@ -34,7 +53,8 @@ export default defineConfig({
             strict: true,
             exactOptionalPropertyTypes: true,
             skipLibCheck: true,
-            types: ["node"]
+            types: ["node"],
+            paths: workspacePaths()
           }
         }
       })

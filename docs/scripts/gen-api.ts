@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url"
 import { Application, Converter, type DeclarationReflection, DocumentReflection, ReflectionKind } from "typedoc"
 import ts from "typescript"
 import type { SidebarItem } from "../.vitepress/sidebar.js"
+import { compileExamples, headingsOf } from "./api-markdown.js"
 
 const docsDir = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..")
 const rootDir = Path.resolve(docsDir, "..")
@@ -150,7 +151,8 @@ const generate = async (pkg: Resolved): Promise<SidebarItem> => {
   for (const file of Fs.readdirSync(out, { recursive: true, encoding: "utf8" })) {
     if (!file.endsWith(".md")) continue
     const page = Path.join(out, file)
-    Fs.writeFileSync(page, Fs.readFileSync(page, "utf8").replace(/^# (.+)$/m, "# $1 {#page-title}"))
+    const markdown = Fs.readFileSync(page, "utf8").replace(/^# (.+)$/m, "# $1 {#page-title}")
+    Fs.writeFileSync(page, compileExamples(markdown))
   }
 
   // Which page documents which entry point.
@@ -197,14 +199,6 @@ const pageOf = (out: string, module: DeclarationReflection): string => {
   }
   throw new Error(`No page generated for module ${module.name} in ${out}`)
 }
-
-/** The names in a page's headings, unescaped: "### ASYNC\\_ERR {#async_err}" gives "ASYNC_ERR". */
-const headingsOf = (markdown: string): Set<string> =>
-  new Set(
-    [...markdown.matchAll(/^#{2,6} (.+)$/gm)].map((m) =>
-      (m[1] ?? "").replace(/\s*\{#[^}]*\}\s*$/, "").replace(/\(\)$/, "").replace(/\\(.)/g, "$1").trim()
-    )
-  )
 
 const main = async (): Promise<void> => {
   const started = Date.now()

@@ -155,8 +155,11 @@ const visit = async (page: Page, origin: string, path: string): Promise<void> =>
     if (msg.type() === "error") problems.push(`console error: ${msg.text()}`)
   }
   const onPageError = (error: Error) => problems.push(`page error: ${error.message}`)
-  const onRequestFailed = (req: { url: () => string; failure: () => { errorText: string } | null }) =>
-    problems.push(`request failed: ${req.url()} (${req.failure()?.errorText ?? "?"})`)
+  const onRequestFailed = (req: { url: () => string; failure: () => { errorText: string } | null }) => {
+    const reason = req.failure()?.errorText ?? "?"
+    // A navigation cancels the previous page's prefetches; a missing file shows as an HTTP error instead.
+    if (reason !== "net::ERR_ABORTED") problems.push(`request failed: ${req.url()} (${reason})`)
+  }
   const onResponse = (res: { url: () => string; status: () => number }) => {
     if (res.status() >= 400) problems.push(`HTTP ${res.status()}: ${res.url()}`)
   }
