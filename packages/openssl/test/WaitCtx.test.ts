@@ -2,8 +2,11 @@
  * The wait ctx of spec §2 through the facade: data model, lookups, change bookkeeping, cleanup rules,
  * callback and status, and robustness against NULL and wrong arguments (§2.11, Port decisions).
  */
+import * as CoreWaitCtx from "@async-job/core/WaitCtx"
+import { NodeWaitFd } from "@async-job/platform-node"
 import { describe, it } from "@effect/vitest"
-import { deepStrictEqual, strictEqual } from "@effect/vitest/utils"
+import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
+import * as Effect from "effect/Effect"
 import {
   ASYNC_block_pause,
   ASYNC_FINISH,
@@ -26,7 +29,8 @@ import {
   ASYNC_WAIT_CTX_set_status,
   ASYNC_WAIT_CTX_set_wait_fd
 } from "../src/index.js"
-import { box, expectStart, jobBox, onlyPause, useCleanState } from "./utils.js"
+import { isWaitCtx } from "../src/internal/waitCtx.js"
+import { box, closeBoth, expectStart, jobBox, makePipe, onlyPause, useCleanState } from "./utils.js"
 
 const track = useCleanState()
 
@@ -326,5 +330,25 @@ describe("§2.11 NULL and wrong arguments: failure values, never a throw", () =>
     strictEqual(ASYNC_WAIT_CTX_get_callback(ctx, null as never, box(null)), 0)
     // nothing above changed the ctx
     deepStrictEqual(all(ctx), [1])
+  })
+})
+
+describe("the core wait ctx underneath", () => {
+  it("facade fds are core WaitFds over the real descriptors: core's awaitReady sees a pipe become readable", async () => {
+    const ctx = track(ASYNC_WAIT_CTX_new())
+    const { readFd, writeFd } = makePipe()
+    ASYNC_WAIT_CTX_set_wait_fd(ctx, "k", readFd, writeFd, closeBoth)
+    assertTrue(isWaitCtx(ctx))
+    const core = (ctx as unknown as { readonly core: CoreWaitCtx.WaitCtx }).core
+    deepStrictEqual((await Effect.runPromise(CoreWaitCtx.getAllFds(core))).map((fd) => fd.fd), [readFd])
+    let ready = false
+    const waiting = Effect.runPromise(CoreWaitCtx.awaitReady(core)).then(() => {
+      ready = true
+    })
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    strictEqual(ready, false)
+    NodeWaitFd.writeByte(writeFd.value)
+    await waiting
+    strictEqual(ready, true)
   })
 })
