@@ -24,7 +24,8 @@ const expected = [
 ].map((line) => `${line}\n`).join("")
 
 const run = async (script: string) => {
-  const { stderr, stdout } = await promisify(execFile)("pnpm", ["--silent", script], {
+  // exactly as a user types it: the repository's .npmrc keeps pnpm's banner off stdout
+  const { stderr, stdout } = await promisify(execFile)("pnpm", [script], {
     cwd: root,
     env: { ...process.env, [REPORT_FDS_ENV]: "1" }
   })
