@@ -4,9 +4,13 @@
  * 1. 100,000 random programs against the reference model (`SOAK_PROGRAMS`
  *    overrides the number, `SOAK_SEED` the seed);
  * 2. ten million start → pause → resume → finish cycles on one pool
- *    (`SOAK_CYCLES`), printing the heap before and after.
+ *    (`SOAK_CYCLES`), printing the heap before and after;
+ * 3. 100,000 pool lifecycles (`SOAK_POOLS`): make a pool, run one job, close
+ *    it; printing the heap before and after and the growth per pool, which
+ *    should be zero.
  *
- * `pnpm test:soak programs` or `pnpm test:soak cycles` runs one part only.
+ * `pnpm test:soak programs`, `pnpm test:soak cycles` or `pnpm test:soak pools`
+ * runs one part only.
  */
 import { AsyncJob, JobPool } from "@async-job/core"
 import { Effect } from "effect"
@@ -17,6 +21,7 @@ import { program } from "../property/program.js"
 const part = process.argv[2] ?? "all"
 const programs = Number(process.env.SOAK_PROGRAMS ?? 100_000)
 const cycles = Number(process.env.SOAK_CYCLES ?? 10_000_000)
+const pools = Number(process.env.SOAK_POOLS ?? 100_000)
 const seed = process.env.SOAK_SEED === undefined ? Date.now() : Number(process.env.SOAK_SEED)
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`
@@ -64,5 +69,22 @@ const soakCycles = async () => {
   )
 }
 
+const soakPools = async () => {
+  const before = heap("before the pool lifecycles")
+  const lifecycle = Effect.scoped(Effect.gen(function*() {
+    const pool = yield* JobPool.make({ maxSize: 1 })
+    const step = yield* pool.start(Effect.as(AsyncJob.pause, 1))
+    if (step._tag === "Paused") yield* pool.resume(step.job)
+  }))
+  for (let i = 0; i < pools; i++) await Effect.runPromise(lifecycle)
+  const after = heap("after the pool lifecycles")
+  console.log(
+    `pools: ${pools} lifecycles, heap change ${mib(after - before)} (${
+      ((after - before) / pools).toFixed(0)
+    } bytes per pool)`
+  )
+}
+
 if (part === "all" || part === "programs") await soakPrograms()
 if (part === "all" || part === "cycles") await soakCycles()
+if (part === "all" || part === "pools") await soakPools()
