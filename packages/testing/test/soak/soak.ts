@@ -78,11 +78,13 @@ const soakPools = async () => {
   }))
   for (let i = 0; i < pools; i++) await Effect.runPromise(lifecycle)
   const after = heap("after the pool lifecycles")
-  console.log(
-    `pools: ${pools} lifecycles, heap change ${mib(after - before)} (${
-      ((after - before) / pools).toFixed(0)
-    } bytes per pool)`
-  )
+  const perPool = (after - before) / pools
+  console.log(`pools: ${pools} lifecycles, heap change ${mib(after - before)}, ${perPool.toFixed(0)} bytes per pool`)
+  // a closed pool must leave nothing behind (known failure: per-pool metric keys stay in the global registry)
+  if (perPool > 256) {
+    console.error("pools: FAILED, every closed pool leaves memory behind")
+    process.exitCode = 1
+  }
 }
 
 if (part === "all" || part === "programs") await soakPrograms()
