@@ -196,7 +196,10 @@ export class PoolImpl implements JobPool.JobPool {
 
   /** The FiberRefs a job starts with: a fork of its caller's, as `Effect.fork` would give it. */
   jobRefs(caller: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.FiberRefs {
-    const refs = caller.getFiberRefs()
+    // `getFiberRefs()` first stores the runtime flags, which copies the refs every
+    // time; the fiber's own field is the same snapshot without that copy, and
+    // lets the cache below hit while the caller's refs do not change
+    const refs = (caller as unknown as { _fiberRefs?: FiberRefs.FiberRefs })._fiberRefs ?? caller.getFiberRefs()
     if (refs !== this.lastCallerRefs) {
       this.lastCallerRefs = refs
       this.lastJobRefs = FiberRefs.forkAs(refs, caller.id())
