@@ -80,38 +80,40 @@ const exportsOf = (program: ts.Program, file: string): Array<string> => {
 
 const generate = async (pkg: Resolved): Promise<SidebarItem> => {
   const out = Path.join(outDir, pkg.spec.dir)
-  const app = await Application.bootstrapWithPlugins({
-    name: pkg.name,
-    entryPoints: [...pkg.entryPoints],
-    entryPointStrategy: "resolve",
-    tsconfig: tsconfigOf(pkg.pkgDir),
-    plugin: ["typedoc-plugin-markdown"],
-    out,
-    readme: "none",
-    excludeInternal: true,
-    excludePrivate: true,
-    disableSources: true,
-    hideGenerator: true,
-    // Type errors are `pnpm typecheck`'s business; the reference is built from whatever TypeScript understands.
-    skipErrorChecking: true,
-    logLevel: "Warn",
-    // typedoc-plugin-markdown
-    router: "module",
-    entryFileName: "index",
-    hidePageHeader: true,
-    hideBreadcrumbs: true,
-    useCodeBlocks: true,
-    // Parameters and members as tables: compact pages, and no headings whose slugs collide with the anchors below.
-    parametersFormat: "table",
-    interfacePropertiesFormat: "table",
-    classPropertiesFormat: "table",
-    typeAliasPropertiesFormat: "table",
-    typeDeclarationFormat: "table",
-    propertyMembersFormat: "table",
-    enumMembersFormat: "table",
-    // Headings carry the anchor the plugin links to (`{#id}`), rather than leaving it to VitePress's slugs.
-    useCustomAnchors: true
-  } as Parameters<typeof Application.bootstrapWithPlugins>[0])
+  const app = await Application.bootstrapWithPlugins(
+    {
+      name: pkg.name,
+      entryPoints: [...pkg.entryPoints],
+      entryPointStrategy: "resolve",
+      tsconfig: tsconfigOf(pkg.pkgDir),
+      plugin: ["typedoc-plugin-markdown"],
+      out,
+      readme: "none",
+      excludeInternal: true,
+      excludePrivate: true,
+      disableSources: true,
+      hideGenerator: true,
+      // Type errors are `pnpm typecheck`'s business; the reference is built from whatever TypeScript understands.
+      skipErrorChecking: true,
+      logLevel: "Warn",
+      // typedoc-plugin-markdown
+      router: "module",
+      entryFileName: "index",
+      hidePageHeader: true,
+      hideBreadcrumbs: true,
+      useCodeBlocks: true,
+      // Parameters and members as tables: compact pages, and no headings whose slugs collide with the anchors below.
+      parametersFormat: "table",
+      interfacePropertiesFormat: "table",
+      classPropertiesFormat: "table",
+      typeAliasPropertiesFormat: "table",
+      typeDeclarationFormat: "table",
+      propertyMembersFormat: "table",
+      enumMembersFormat: "table",
+      // Headings carry the anchor the plugin links to (`{#id}`), rather than leaving it to VitePress's slugs.
+      useCustomAnchors: true
+    } as Parameters<typeof Application.bootstrapWithPlugins>[0]
+  )
   // Keep TypeScript's program, to list the exports of the entry points below.
   let programs: ReadonlyArray<ts.Program> = []
   app.converter.on(Converter.EVENT_END, (context) => {

@@ -51,7 +51,7 @@ const ensureChromium = (): void => {
   }
   step("installing Debian's chromium (apt-get)")
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" }
-  for (const args of [["update"], ["install", "-y", "--no-install-recommends", "chromium"]]) {
+  for (const args of [["update"], ["install", "-y", "chromium"]]) {
     const result = spawnSync("apt-get", args, { stdio: ["ignore", "inherit", "inherit"], env })
     if (result.status !== 0) throw new Error(`apt-get ${args.join(" ")} failed (${result.status ?? result.signal})`)
   }
@@ -173,8 +173,11 @@ const visit = async (page: Page, origin: string, path: string): Promise<void> =>
     await page.locator("#app .Layout").waitFor({ timeout: stepTimeout })
     await page.evaluate(() => document.fonts.ready.then(() => undefined))
 
-    const broken = await page.$$eval("img", (imgs) =>
-      imgs.filter((img) => !img.complete || img.naturalWidth === 0).map((img) => img.getAttribute("src") ?? "?"))
+    const broken = await page.$$eval(
+      "img",
+      (imgs) =>
+        imgs.filter((img) => !img.complete || img.naturalWidth === 0).map((img) => img.getAttribute("src") ?? "?")
+    )
     for (const src of broken) problems.push(`broken image: ${src}`)
 
     const hrefs = await page.$$eval("a[href]", (as) => as.map((a) => (a as HTMLAnchorElement).href))
@@ -258,14 +261,23 @@ const checkSearch = async (page: Page, origin: string): Promise<void> => {
   await page.keyboard.press("Escape")
 }
 
+/** Twoslash names with a popup on hover (not those of `^?` queries, whose popup is always shown). */
+const hoverable = ".vp-doc .twoslash-hover:not(.v-popper--theme-twoslash-query)"
+
 /** Hovers the first twoslash identifier on the first page that has one, and reads its popup. */
 const checkTwoslash = async (page: Page, origin: string, paths: ReadonlyArray<string>): Promise<void> => {
   for (const path of paths) {
     await page.goto(origin + path, { waitUntil: "load", timeout: stepTimeout })
-    const hover = page.locator(".vp-doc .twoslash-hover").first()
-    if ((await hover.count()) === 0) continue
+    // A name outside the import lines: its popup shows its type ("const answer: Effect<number, never, never>").
+    const index = await page.$$eval(
+      hoverable,
+      (els) => els.findIndex((el) => !/^\s*import\b/.test(el.closest(".line")?.textContent ?? ""))
+    )
+    if (index < 0) continue
+    const hover = page.locator(hoverable).nth(index)
     const token = ((await hover.locator(":scope > span").first().textContent()) ?? "").trim()
-    await hover.scrollIntoViewIfNeeded({ timeout: stepTimeout })
+    // Centred, so that the popup below it is in the screenshot.
+    await hover.evaluate((el) => el.scrollIntoView({ block: "center" }))
     await page.mouse.move(0, 0)
     await hover.hover({ timeout: stepTimeout })
     // Not the popups of `^?` queries, which are always shown.
@@ -278,8 +290,9 @@ const checkTwoslash = async (page: Page, origin: string, paths: ReadonlyArray<st
       return
     }
     const text = ((await popup.textContent()) ?? "").trim()
+    await page.waitForTimeout(400) // the popup's fade-in, for the screenshot only
     await page.screenshot({ path: Path.join(screenshotsDir, "twoslash-hover.png") })
-    if (text === "" || !text.includes(token)) fail(`${path}: the twoslash popup for "${token}" reads "${text}"`)
+    if (token === "" || !text.includes(token)) fail(`${path}: the twoslash popup for "${token}" reads "${text}"`)
     else console.log(`  ✓ ${path}: hovering "${token}" shows "${text.replace(/\s+/g, " ")}"`)
     return
   }
