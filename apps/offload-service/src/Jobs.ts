@@ -1,0 +1,484 @@
+/**
+ * The service's jobs: every accepted `POST /jobs` is one async job of
+ * `@async-job/core`, run the way OpenSSL runs a job on an Intel QAT card.
+ *
+ * **Details**
+ *
+ * For each job the service:
+ *
+ * 1. makes a wait ctx in a scope of the job's own (closed when the job ends
+ *    or is cancelled, which runs the cleanup of its wait fd);
+ * 2. starts the job in the {@link JobPool.JobPool} through `AsyncJob.run`,
+ *    forked into a `FiberMap` keyed by the job's id. A full pool refuses the
+ *    job at once (`NoJobsError`): nothing is queued;
+ * 3. inside the job: submits the operation to the {@link CryptoEngine.CryptoEngine}
+ *    (`unsafeSubmit`), registers an in-process `WaitFd` on the wait ctx, and
+ *    pauses, again and again until the engine has answered (a resume is a
+ *    hint, not a promise);
+ * 4. the engine's completion callback signals the fd; `AsyncJob.run` sees the
+ *    wait ctx ready and resumes the job, which finishes with the result.
+ *
+ * Cancelling a job interrupts its `AsyncJob.run`, which cancels the paused
+ * job: the job's finalizer drops the engine request (`unsafeCancel`), then the
+ * job's scope closes its wait ctx, which runs the fd's cleanup.
+ *
+ * Ended jobs (finished, failed, cancelled) are kept for `resultTtl` and at
+ * most `resultMax` of them, oldest forgotten first.
+ *
+ * @since 0.1.0
+ */
+import * as AsyncJob from "@async-job/core/AsyncJob"
+import type { NoJobsError } from "@async-job/core/Errors"
+import * as JobPool from "@async-job/core/JobPool"
+import * as WaitCtx from "@async-job/core/WaitCtx"
+import * as WaitFd from "@async-job/core/WaitFd"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberMap from "effect/FiberMap"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Crypto from "node:crypto"
+import { CryptoEngine } from "./CryptoEngine.js"
+import type { EngineError } from "./EngineError.js"
+import * as Operation from "./Operation.js"
+import { ServiceConfig } from "./ServiceConfig.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type JobState = AsyncJob.JobState
+
+/**
+ * Why a job failed, as the HTTP API reports it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobError {
+  readonly tag: string
+  readonly message: string
+}
+
+/**
+ * A job as `GET /jobs/:id` shows it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobView {
+  readonly id: string
+  readonly op: Operation.Op
+  readonly state: JobState
+  readonly result?: Operation.Result
+  readonly error?: JobError
+}
+
+/**
+ * What `GET /stats` answers: the pool's counts now, and the jobs that ended
+ * (by outcome) and were refused (`noJobs`) since the service started.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  readonly maxSize: number
+  readonly created: number
+  readonly idle: number
+  readonly running: number
+  readonly paused: number
+  readonly finished: number
+  readonly failed: number
+  readonly cancelled: number
+  readonly noJobs: number
+}
+
+/**
+ * Counters tests and operators use to see that cleanups ran.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Housekeeping {
+  /** Wait fd cleanups run by closing wait ctxs (one per job that reached the engine). */
+  readonly fdCleanups: number
+  /** Ended jobs kept right now. */
+  readonly retained: number
+  /** Jobs running or paused right now. */
+  readonly outstanding: number
+}
+
+/**
+ * The service is shutting down and accepts no more jobs.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ShuttingDownError extends Data.TaggedError("ShuttingDownError")<{}> {
+  /** @since 0.1.0 */
+  override get message(): string {
+    return "the service is shutting down"
+  }
+}
+
+/**
+ * No job has this id: it never existed, or it ended and was forgotten.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class JobNotFoundError extends Data.TaggedError("JobNotFoundError")<{ readonly id: string }> {
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `no job ${this.id} (unknown, or ended and forgotten)`
+  }
+}
+
+/**
+ * The job ended (finished or failed) before it could be cancelled.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class JobEndedError extends Data.TaggedError("JobEndedError")<{
+  readonly id: string
+  readonly state: "finished" | "failed"
+}> {
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `job ${this.id} has already ${this.state === "finished" ? "finished" : "failed"}`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Jobs {
+  /**
+   * Starts a job and answers once it has paused on the engine (its state is
+   * then `paused`). Fails at once with `NoJobsError` when the pool is full.
+   */
+  readonly submit: (request: Operation.Request) => Effect.Effect<JobView, NoJobsError | ShuttingDownError>
+  /** Starts a job and answers once it has ended. */
+  readonly run: (request: Operation.Request) => Effect.Effect<JobView, NoJobsError | ShuttingDownError>
+  readonly get: (id: string) => Effect.Effect<JobView, JobNotFoundError>
+  /**
+   * Cancels a running or paused job and answers once it has unwound (engine
+   * request dropped, wait fd cleaned up). A job already cancelled answers its
+   * view again.
+   */
+  readonly cancel: (id: string) => Effect.Effect<JobView, JobNotFoundError | JobEndedError>
+  readonly stats: Effect.Effect<Stats>
+  readonly housekeeping: Effect.Effect<Housekeeping>
+  /** Whether new jobs are still accepted. */
+  readonly isAccepting: Effect.Effect<boolean>
+  /** Refuses new jobs from now on and cancels every outstanding one, awaiting them. Idempotent. */
+  readonly shutdown: Effect.Effect<number>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export const Jobs: Context.Tag<Jobs, Jobs> = Context.GenericTag<Jobs>("@async-job/offload-service/Jobs")
+
+// ---------------------------------------------------------------------------
+// metrics
+
+const opCounter = (name: string, description: string) =>
+  Object.fromEntries(
+    Operation.ops.map((op) => [op, Metric.tagged(Metric.counter(name, { description, incremental: true }), "op", op)])
+  ) as Record<Operation.Op, Metric.Metric.Counter<number>>
+
+const jobsStarted = opCounter("offload_jobs_started_total", "Jobs started, by operation")
+
+type Outcome = "finished" | "failed" | "cancelled"
+const outcomes: ReadonlyArray<Outcome> = ["finished", "failed", "cancelled"]
+
+const jobsEnded = Object.fromEntries(
+  Operation.ops.map((op) => [
+    op,
+    Object.fromEntries(outcomes.map((outcome) => [
+      outcome,
+      Metric.counter("offload_jobs_ended_total", { description: "Jobs ended, by operation and outcome" }).pipe(
+        Metric.tagged("op", op),
+        Metric.tagged("outcome", outcome)
+      )
+    ]))
+  ])
+) as Record<Operation.Op, Record<Outcome, Metric.Metric.Counter<number>>>
+
+const jobSeconds = Object.fromEntries(Operation.ops.map((op) => [
+  op,
+  Metric.histogram(
+    "offload_job_duration_seconds",
+    MetricBoundaries.exponential({ start: 0.0005, factor: 2, count: 17 }),
+    "From start to end of a job, by operation"
+  ).pipe(Metric.tagged("op", op))
+])) as Record<Operation.Op, Metric.Metric.Histogram<number>>
+
+const fdCleanupsMetric = Metric.counter("offload_wait_fd_cleanups_total", {
+  description: "Wait fd cleanups run by closing job wait ctxs",
+  incremental: true
+})
+
+const retainedMetric = Metric.gauge("offload_results_retained", { description: "Ended jobs kept for GET /jobs/:id" })
+
+// ---------------------------------------------------------------------------
+// implementation
+
+/** The key of the engine's wait fd in a job's wait ctx (OpenSSL engines use their engine id). */
+const engineKey = Symbol.for("@async-job/offload-service/CryptoEngine")
+
+interface Ended {
+  readonly state: Outcome
+  readonly result?: Operation.Result
+  readonly error?: JobError
+  readonly at: number
+}
+
+class Entry {
+  job: AsyncJob.Job<unknown, unknown> | undefined = undefined
+  ended: Ended | undefined = undefined
+  waiters: Array<() => void> = []
+  constructor(readonly id: string, readonly request: Operation.Request, readonly startedAt: number) {}
+}
+
+const view = (entry: Entry): JobView => {
+  const ended = entry.ended
+  if (ended !== undefined) {
+    const out: { -readonly [K in keyof JobView]: JobView[K] } = {
+      id: entry.id,
+      op: entry.request.op,
+      state: ended.state
+    }
+    if (ended.result !== undefined) out.result = ended.result
+    if (ended.error !== undefined) out.error = ended.error
+    return out
+  }
+  // between the job's end and its outcome being recorded (its wait ctx closing), it still counts as running
+  const state = entry.job === undefined ? "running" : AsyncJob.state(entry.job)
+  return { id: entry.id, op: entry.request.op, state: state === "paused" ? "paused" : "running" }
+}
+
+const errorOf = (cause: Cause.Cause<unknown>): JobError => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) {
+    const error = failure.value as EngineError
+    return { tag: error._tag, message: error.message }
+  }
+  const defect = Cause.squash(cause)
+  return { tag: "InternalError", message: defect instanceof Error ? defect.message : String(defect) }
+}
+
+const isNoJobs = (cause: Cause.Cause<unknown>): cause is Cause.Cause<NoJobsError> =>
+  Option.match(Cause.failureOption(cause), {
+    onNone: () => false,
+    onSome: (error) => typeof error === "object" && error !== null && (error as NoJobsError)._tag === "NoJobsError"
+  })
+
+/**
+ * Builds the service from the pool, engine and configuration in context.
+ * Closing the scope cancels every outstanding job and awaits them.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | CryptoEngine | ServiceConfig> = Effect
+  .gen(function*() {
+    const pool = yield* JobPool.JobPool
+    const engine = yield* CryptoEngine
+    const config = yield* ServiceConfig
+    const clock = yield* Effect.clock
+    const fibers = yield* FiberMap.make<string, unknown, unknown>()
+    const entries = new Map<string, Entry>()
+    /** ended entries, oldest first (insertion order) */
+    const ended = new Map<string, Entry>()
+    const ttl = Duration.toMillis(config.resultTtl)
+    let accepting = true
+    let finished = 0
+    let failed = 0
+    let cancelled = 0
+    let noJobs = 0
+    let fdCleanups = 0
+
+    const forget = (entry: Entry) => {
+      entries.delete(entry.id)
+      ended.delete(entry.id)
+    }
+
+    /** Forgets ended jobs beyond the count, and those older than the ttl. */
+    const sweep = () => {
+      const now = clock.unsafeCurrentTimeMillis()
+      for (const entry of ended.values()) {
+        if (ended.size > config.resultMax || now - entry.ended!.at >= ttl) forget(entry)
+        else break
+      }
+      retainedMetric.unsafeUpdate(ended.size, [])
+    }
+
+    const cleanupFd: WaitCtx.Cleanup = ({ fd }) =>
+      Effect.sync(() => {
+        // an in-process fd holds no OS resource; consuming its signal is all there is to release
+        ;(fd as WaitFd.InProcessWaitFd).unsafeClear()
+        fdCleanups++
+        fdCleanupsMetric.unsafeUpdate(1, [])
+      })
+
+    /** The job itself: submit, publish the fd, pause until the engine has answered. */
+    const body = (
+      entry: Entry,
+      ctx: WaitCtx.WaitCtx,
+      started: Deferred.Deferred<void, NoJobsError | ShuttingDownError>
+    ) =>
+      Effect.suspend(() => {
+        let outcome: Exit.Exit<Operation.Result, EngineError> | undefined
+        const fd = WaitFd.unsafeMake()
+        return Effect.acquireUseRelease(
+          Effect.sync(() =>
+            engine.unsafeSubmit(entry.request, (exit) => {
+              outcome = exit
+              fd.unsafeSignal()
+            })
+          ),
+          (requestId) =>
+            Effect.gen(function*() {
+              entry.job = Option.getOrUndefined(yield* AsyncJob.current)
+              yield* WaitCtx.setWaitFd(ctx, engineKey, fd, { customData: requestId, cleanup: cleanupFd })
+              yield* Deferred.succeed(started, undefined)
+              // a resume is a hint: pause again until the engine has really answered
+              while (outcome === undefined) yield* AsyncJob.pause
+              fd.unsafeClear()
+              return yield* outcome
+            }),
+          // dropped if still pending (cancellation); a no-op once the engine has answered
+          (requestId) => Effect.sync(() => engine.unsafeCancel(requestId))
+        )
+      })
+
+    const settle = (entry: Entry, started: Deferred.Deferred<void, NoJobsError | ShuttingDownError>) =>
+    (
+      exit: Exit.Exit<Operation.Result, unknown>
+    ): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (Exit.isFailure(exit) && isNoJobs(exit.cause)) {
+          noJobs++
+          forget(entry)
+          return Deferred.failCause(started, exit.cause as Cause.Cause<NoJobsError>)
+        }
+        const now = clock.unsafeCurrentTimeMillis()
+        let record: Ended
+        if (Exit.isSuccess(exit)) {
+          finished++
+          record = { state: "finished", result: exit.value, at: now }
+        } else if (Cause.isInterruptedOnly(exit.cause)) {
+          cancelled++
+          record = { state: "cancelled", at: now }
+        } else {
+          failed++
+          record = { state: "failed", error: errorOf(exit.cause), at: now }
+        }
+        entry.ended = record
+        const op = entry.request.op
+        jobsEnded[op][record.state].unsafeUpdate(1, [])
+        jobSeconds[op].unsafeUpdate((now - entry.startedAt) / 1000, [])
+        if (entries.has(entry.id)) {
+          ended.set(entry.id, entry)
+          sweep()
+        }
+        const waiters = entry.waiters
+        entry.waiters = []
+        for (const wake of waiters) wake()
+        // a job cancelled before its body ran never said it started
+        return Deferred.fail(started, new ShuttingDownError())
+      })
+
+    const start = (request: Operation.Request): Effect.Effect<Entry, NoJobsError | ShuttingDownError> =>
+      Effect.gen(function*() {
+        if (!accepting) return yield* new ShuttingDownError()
+        const entry = new Entry(Crypto.randomUUID(), request, clock.unsafeCurrentTimeMillis())
+        const started = yield* Deferred.make<void, NoJobsError | ShuttingDownError>()
+        entries.set(entry.id, entry)
+        const job = Effect.scoped(
+          Effect.flatMap(WaitCtx.make, (ctx) => AsyncJob.run(body(entry, ctx, started), { waitCtx: ctx }))
+        ).pipe(
+          Effect.provideService(JobPool.JobPool, pool),
+          Effect.onExit(settle(entry, started))
+        )
+        jobsStarted[request.op].unsafeUpdate(1, [])
+        yield* FiberMap.run(fibers, entry.id, job)
+        yield* Deferred.await(started)
+        return entry
+      })
+
+    const awaitEnd = (entry: Entry): Effect.Effect<JobView> =>
+      Effect.async<JobView>((resume) => {
+        if (entry.ended !== undefined) return resume(Effect.succeed(view(entry)))
+        const wake = () => resume(Effect.succeed(view(entry)))
+        entry.waiters.push(wake)
+        return Effect.sync(() => {
+          entry.waiters = entry.waiters.filter((w) => w !== wake)
+        })
+      })
+
+    const lookup = (id: string): Effect.Effect<Entry, JobNotFoundError> =>
+      Effect.suspend(() => {
+        sweep()
+        const entry = entries.get(id)
+        return entry === undefined ? Effect.fail(new JobNotFoundError({ id })) : Effect.succeed(entry)
+      })
+
+    const cancelled_ = (entry: Entry): Effect.Effect<JobView, JobEndedError> => {
+      const state = entry.ended!.state
+      return state === "cancelled"
+        ? Effect.succeed(view(entry))
+        : Effect.fail(new JobEndedError({ id: entry.id, state }))
+    }
+
+    const shutdown = Effect.suspend(() => {
+      accepting = false
+      const outstanding = entries.size - ended.size
+      return Effect.as(FiberMap.clear(fibers), outstanding)
+    })
+
+    yield* Effect.addFinalizer(() => shutdown)
+    // reads sweep too; this frees memory when nobody reads
+    const sweepEvery = Duration.max(Duration.millis(10), Duration.min(config.resultTtl, Duration.seconds(1)))
+    yield* Effect.forkScoped(Effect.repeat(Effect.sync(sweep), Schedule.spaced(sweepEvery)))
+
+    const jobs: Jobs = {
+      submit: (request) => Effect.map(start(request), view),
+      run: (request) => Effect.flatMap(start(request), awaitEnd),
+      get: (id) => Effect.map(lookup(id), view),
+      cancel: (id) =>
+        Effect.flatMap(lookup(id), (entry) =>
+          entry.ended !== undefined
+            ? cancelled_(entry)
+            // interrupting the job's driver cancels the job and awaits its unwinding
+            : Effect.zipRight(FiberMap.remove(fibers, id), Effect.suspend(() => cancelled_(entry)))),
+      stats: Effect.sync(() => ({ ...pool.unsafeStats(), finished, failed, cancelled, noJobs })),
+      housekeeping: Effect.sync(() => {
+        sweep()
+        return { fdCleanups, retained: ended.size, outstanding: entries.size - ended.size }
+      }),
+      isAccepting: Effect.sync(() => accepting),
+      shutdown
+    }
+    return jobs
+  })
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Jobs, never, JobPool.JobPool | CryptoEngine | ServiceConfig> = Layer.scoped(Jobs, make)

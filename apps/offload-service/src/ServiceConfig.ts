@@ -1,0 +1,146 @@
+/**
+ * The service's configuration, read from the environment through Effect
+ * `Config`. Every setting has a default, so `pnpm start` needs nothing.
+ *
+ * | variable | default | meaning |
+ * |---|---|---|
+ * | `PORT` | `8080` | TCP port to listen on (0: any free port) |
+ * | `HOST` | `127.0.0.1` | address to listen on |
+ * | `POOL_MAX` | `1024` | most jobs outstanding (running + paused) at once; beyond it `POST /jobs` answers 503 |
+ * | `POOL_INIT` | `0` | job records created at start (≤ `POOL_MAX`) |
+ * | `RESULT_TTL` | `5 minutes` | how long an ended job (its result) is kept: seconds, or a duration such as `30 seconds` |
+ * | `RESULT_MAX` | `10000` | most ended jobs kept; the oldest are forgotten first |
+ * | `MAX_BODY_BYTES` | `1114112` (1 MiB + 64 KiB) | largest `POST /jobs` body; larger answers 413 |
+ * | `RETRY_AFTER` | `1` | seconds advertised in the `Retry-After` header of a 503 |
+ * | `ENGINE` | `threads` | `threads` (worker pool) or `inline` (crypto on the request thread), see `CryptoEngine.layerConfig` |
+ * | `ENGINE_THREADS` | number of cores | worker threads of the engine, see `CryptoEngine.layerConfig` |
+ *
+ * **Details**
+ *
+ * `MAX_BODY_BYTES` exceeds 1 MiB on purpose: `data` may hold 1 MiB of UTF-8,
+ * and the JSON around it (`{"op":"ecdsa-p256-sign","data":"…"}`) adds a few
+ * dozen bytes, so a limit of exactly 1 MiB would refuse the largest valid
+ * `data`. The extra 64 KiB leaves room for that envelope and for some JSON
+ * escapes; a `data` made mostly of characters that JSON must escape (quotes,
+ * backslashes, control characters) can still exceed the limit.
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Operation from "./Operation.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServiceConfig {
+  readonly port: number
+  readonly host: string
+  readonly poolMax: number
+  readonly poolInit: number
+  readonly resultTtl: Duration.Duration
+  readonly resultMax: number
+  readonly maxBodyBytes: number
+  readonly retryAfterSeconds: number
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export const ServiceConfig: Context.Tag<ServiceConfig, ServiceConfig> = Context.GenericTag<ServiceConfig>(
+  "@async-job/offload-service/ServiceConfig"
+)
+
+/**
+ * The default body limit: 1 MiB of `data` plus 64 KiB for the JSON around it.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultMaxBodyBytes = Operation.maxInputBytes + 64 * 1024
+
+/**
+ * The defaults, as `pnpm start` runs with an empty environment.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaults: ServiceConfig = {
+  port: 8080,
+  host: "127.0.0.1",
+  poolMax: 1024,
+  poolInit: 0,
+  resultTtl: Duration.minutes(5),
+  resultMax: 10_000,
+  maxBodyBytes: defaultMaxBodyBytes,
+  retryAfterSeconds: 1
+}
+
+const atLeast = (name: string, min: number, fallback: number) =>
+  Config.integer(name).pipe(
+    Config.validate({ message: `${name} must be an integer ≥ ${min}`, validation: (n) => n >= min }),
+    Config.withDefault(fallback)
+  )
+
+/** Seconds as a number ("30", "0.5"), or anything `Duration.decode` reads ("30 seconds"). */
+const duration = (name: string, fallback: Duration.Duration) =>
+  Config.string(name).pipe(
+    Config.mapOrFail((text) => {
+      const trimmed = text.trim()
+      if (/^\d+(\.\d+)?$/.test(trimmed)) return Either.right(Duration.millis(Number(trimmed) * 1000))
+      return Option.match(Duration.decodeUnknown(trimmed), {
+        onNone: () =>
+          Either.left(
+            ConfigError.InvalidData([], `${name} must be seconds or a duration such as "30 seconds", got "${text}"`)
+          ),
+        onSome: Either.right
+      })
+    }),
+    Config.withDefault(fallback)
+  )
+
+/**
+ * The configuration read from the environment, with the defaults above.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const config: Config.Config<ServiceConfig> = Config.all({
+  port: Config.port("PORT").pipe(Config.withDefault(defaults.port)),
+  host: Config.string("HOST").pipe(Config.withDefault(defaults.host)),
+  poolMax: atLeast("POOL_MAX", 1, defaults.poolMax),
+  poolInit: atLeast("POOL_INIT", 0, defaults.poolInit),
+  resultTtl: duration("RESULT_TTL", defaults.resultTtl),
+  resultMax: atLeast("RESULT_MAX", 0, defaults.resultMax),
+  maxBodyBytes: atLeast("MAX_BODY_BYTES", 1, defaults.maxBodyBytes),
+  retryAfterSeconds: atLeast("RETRY_AFTER", 0, defaults.retryAfterSeconds)
+}).pipe(
+  Config.validate({
+    message: "POOL_INIT must not exceed POOL_MAX",
+    validation: (config) => config.poolInit <= config.poolMax
+  })
+)
+
+/**
+ * Provides the configuration read from the environment.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig: Layer.Layer<ServiceConfig, ConfigError.ConfigError> = Layer.effect(ServiceConfig, config)
+
+/**
+ * Provides the defaults overridden by `overrides` (tests, embedding).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (overrides: Partial<ServiceConfig> = {}): Layer.Layer<ServiceConfig> =>
+  Layer.succeed(ServiceConfig, { ...defaults, ...overrides })
