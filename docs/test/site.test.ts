@@ -3,7 +3,11 @@
  */
 import { describe, it } from "@effect/vitest"
 import { assertFalse, assertTrue, deepStrictEqual, strictEqual, throws } from "@effect/vitest/utils"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
 import { renderDiagram } from "../.vitepress/diagrams.js"
+import { concepts, guides, sidebarLinks } from "../.vitepress/sidebar.js"
 import { compileExamples, headingsOf } from "../scripts/api-markdown.js"
 
 describe("diagrams", () => {
@@ -58,5 +62,44 @@ describe("API reference markdown", () => {
     strictEqual(lines[5], "```ts twoslash")
     strictEqual(lines[8], "```bash")
     strictEqual(lines[12], "```ts")
+  })
+})
+
+const docsDir = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..")
+
+/** The hand-written pages (not the generated reference, not this package's README). */
+const pages = (dir = docsDir): Array<string> =>
+  Fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = Path.join(dir, entry.name)
+    if (entry.isDirectory()) {
+      return ["node_modules", "generated", ".vitepress", "examples", "test", "scripts"].includes(entry.name)
+        ? []
+        : pages(full)
+    }
+    return entry.name.endsWith(".md") && full !== Path.join(docsDir, "README.md") ? [full] : []
+  })
+
+describe("pages", () => {
+  it("every page of the sidebar outside the generated reference is a markdown file", () => {
+    const links = sidebarLinks().filter((link) => !link.startsWith("/api/generated/"))
+    assertTrue(links.length >= 2 + concepts.length + guides.length + 2)
+    for (const link of links) {
+      const file = Path.join(docsDir, link.endsWith("/") ? `${link}index.md` : `${link}.md`)
+      assertTrue(Fs.existsSync(file), `${link} has no page ${file}`)
+    }
+  })
+
+  it("holds no TypeScript or JavaScript block that the build does not compile", () => {
+    const uncompiled: Array<string> = []
+    for (const file of pages()) {
+      const lines = Fs.readFileSync(file, "utf8").split("\n")
+      lines.forEach((line, i) => {
+        const fence = /^\s*```+\s*(ts|typescript|js|javascript|tsx)\b(.*)$/.exec(line)
+        if (fence !== null && !/\btwoslash\b/.test(fence[2] ?? "")) {
+          uncompiled.push(`${Path.relative(docsDir, file)}:${i + 1}`)
+        }
+      })
+    }
+    deepStrictEqual(uncompiled, [])
   })
 })
