@@ -1,3 +1,6 @@
+/**
+ * Build-time loader for the API overview: the packages `scripts/gen-api.ts` documented, from `generated/`.
+ */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -6,24 +9,29 @@ import type { SidebarItem } from "../.vitepress/sidebar.js"
 
 export interface ApiPackage {
   readonly name: string
+  readonly description: string
   readonly link: string
-  readonly modules: ReadonlyArray<string>
+  readonly modules: ReadonlyArray<{ readonly text: string; readonly link: string }>
 }
 
 declare const data: ReadonlyArray<ApiPackage>
 export { data }
 
-const sidebarFile = Path.join(Path.dirname(fileURLToPath(import.meta.url)), "generated", "sidebar.json")
+const generatedDir = Path.join(Path.dirname(fileURLToPath(import.meta.url)), "generated")
+
+const readJson = <A>(file: string, fallback: A): A =>
+  Fs.existsSync(file) ? (JSON.parse(Fs.readFileSync(file, "utf8")) as A) : fallback
 
 export default defineLoader({
-  watch: [sidebarFile],
   load: (): ReadonlyArray<ApiPackage> => {
-    if (!Fs.existsSync(sidebarFile)) return []
-    const sidebar = JSON.parse(Fs.readFileSync(sidebarFile, "utf8")) as Array<SidebarItem>
-    return sidebar.map((pkg) => ({
-      name: pkg.text ?? "",
-      link: pkg.link ?? "",
-      modules: (pkg.items ?? []).map((item) => item.text ?? "")
+    const packages = readJson<ReadonlyArray<Omit<ApiPackage, "modules">>>(Path.join(generatedDir, "packages.json"), [])
+    const sidebar = readJson<ReadonlyArray<SidebarItem>>(Path.join(generatedDir, "sidebar.json"), [])
+    return packages.map((pkg) => ({
+      ...pkg,
+      modules: (sidebar.find((item) => item.text === pkg.name)?.items ?? []).map((item) => ({
+        text: item.text ?? "",
+        link: item.link ?? ""
+      }))
     }))
   }
 })

@@ -39,6 +39,7 @@ const packages: ReadonlyArray<PackageSpec> = [
 interface Resolved {
   readonly spec: PackageSpec
   readonly name: string
+  readonly description: string
   readonly pkgDir: string
   readonly entryPoints: ReadonlyArray<string>
 }
@@ -48,7 +49,10 @@ const resolve = (spec: PackageSpec): Resolved | undefined => {
   const srcDir = Path.join(pkgDir, "src")
   const pkgJson = Path.join(pkgDir, "package.json")
   if (!Fs.existsSync(pkgJson) || !Fs.existsSync(srcDir)) return undefined
-  const name = (JSON.parse(Fs.readFileSync(pkgJson, "utf8")) as { readonly name: string }).name
+  const { description = "", name } = JSON.parse(Fs.readFileSync(pkgJson, "utf8")) as {
+    readonly name: string
+    readonly description?: string
+  }
   const files = Fs.readdirSync(srcDir).filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts")).sort()
   const chosen = spec.entries === "index"
     ? files.filter((f) => f === "index.ts")
@@ -56,7 +60,7 @@ const resolve = (spec: PackageSpec): Resolved | undefined => {
   const entryPoints = (chosen.length > 0 ? chosen : files.filter((f) => f === "index.ts")).map((f) =>
     Path.join(srcDir, f)
   )
-  return entryPoints.length > 0 ? { spec, name, pkgDir, entryPoints } : undefined
+  return entryPoints.length > 0 ? { spec, name, description, pkgDir, entryPoints } : undefined
 }
 
 const tsconfigOf = (pkgDir: string): string => {
@@ -207,16 +211,20 @@ const main = async (): Promise<void> => {
   Fs.rmSync(outDir, { recursive: true, force: true })
   Fs.mkdirSync(outDir, { recursive: true })
   const sidebar: Array<SidebarItem> = []
+  const overview: Array<{ readonly name: string; readonly description: string; readonly link: string }> = []
   for (const spec of packages) {
     const pkg = resolve(spec)
     if (pkg === undefined) {
       console.log(`api: packages/${spec.dir} has no public modules yet, skipped`)
       continue
     }
-    sidebar.push(await generate(pkg))
+    const item = await generate(pkg)
+    sidebar.push(item)
+    overview.push({ name: pkg.name, description: pkg.description, link: item.link ?? "" })
     console.log(`api: ${pkg.name}: ${pkg.entryPoints.map((e) => Path.relative(rootDir, e)).join(", ")}`)
   }
   Fs.writeFileSync(Path.join(outDir, "sidebar.json"), JSON.stringify(sidebar, null, 2) + "\n")
+  Fs.writeFileSync(Path.join(outDir, "packages.json"), JSON.stringify(overview, null, 2) + "\n")
   console.log(`api: generated in ${Date.now() - started} ms`)
 }
 
