@@ -6,6 +6,8 @@ import { AsyncJob, JobPool, WaitCtx, WaitFd } from "@async-job/core"
 import { describe, it } from "@effect/vitest"
 import { assertFalse, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import { Deferred, Effect, Exit, Fiber, Scope } from "effect"
+import { runProgram } from "./property/harness.js"
+import type { Program } from "./property/program.js"
 
 describe("regressions", () => {
   // found by fault injection ("close a wait ctx under a paused job", interruptCaller at fin.job): an
@@ -54,4 +56,54 @@ describe("regressions", () => {
       const done = yield* Deferred.await(bothDone).pipe(Effect.timeout("2 seconds"), Effect.exit)
       deepStrictEqual([Exit.isSuccess(done), finalized, (yield* pool.stats).paused], [true, 2, 0])
     }))
+
+  // minimal programs found by the property suite against engines with an injected bug (see the report
+  // of issue 4); each one fails on that bug, so they stay as plain tests
+  const programs: ReadonlyArray<readonly [string, Program]> = [
+    ["the epoch reset on resume (§2.8)", {
+      pools: [{ maxSize: 0, initSize: 0 }, { maxSize: 0, initSize: 0 }],
+      ctxs: 1,
+      ops: [
+        { _tag: "SetFd", ctx: 0, key: 0, cleanup: false },
+        { _tag: "Start", pool: 1, ctx: 0, script: { instrs: [{ _tag: "Pause" }], end: { _tag: "Return", value: 0 } } },
+        { _tag: "Resume", job: 0, paused: true, via: null }
+      ]
+    }],
+    ["a finished job's record returns to the pool", {
+      pools: [{ maxSize: 0, initSize: 0 }],
+      ctxs: 1,
+      ops: [{ _tag: "Start", pool: 0, ctx: 0, script: { instrs: [], end: { _tag: "Return", value: 0 } } }]
+    }],
+    ["cleanups run newest first (§2.2)", {
+      pools: [{ maxSize: 0, initSize: 0 }],
+      ctxs: 1,
+      ops: [
+        { _tag: "SetFd", ctx: 0, key: 0, cleanup: true },
+        {
+          _tag: "Start",
+          pool: 0,
+          ctx: 0,
+          script: { instrs: [{ _tag: "SetFd", key: 0, cleanup: true }], end: { _tag: "Fail" } }
+        }
+      ]
+    }],
+    ["closing a wait ctx cancels its paused job (Port decision 8)", {
+      pools: [{ maxSize: 4, initSize: 0 }],
+      ctxs: 1,
+      ops: [{ _tag: "Start", pool: 0, ctx: 0, script: { instrs: [{ _tag: "Pause" }], end: { _tag: "Die" } } }]
+    }],
+    ["a blocked pause does nothing (§1.8)", {
+      pools: [{ maxSize: 3, initSize: 0 }],
+      ctxs: 1,
+      ops: [{
+        _tag: "Start",
+        pool: 0,
+        ctx: 0,
+        script: { instrs: [{ _tag: "Block" }, { _tag: "Pause" }], end: { _tag: "Return", value: 0 } }
+      }]
+    }]
+  ]
+  for (const [name, program] of programs) {
+    it.live(`program: ${name}`, () => runProgram(program))
+  }
 })

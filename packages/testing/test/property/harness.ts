@@ -351,3 +351,38 @@ const runChecked = (program: Program, options: RunOptions): Effect.Effect<void> 
       if (fiber.unsafePoll() === null) throw mismatch(`a job fiber ${fiber.id().id} is still alive`)
     }
   })
+
+/** Whether a program fails (disagrees with the model, dies, or hangs). */
+export const fails = (program: Program): Promise<boolean> =>
+  Effect.runPromise(
+    runProgram(program).pipe(Effect.timeout("10 seconds"), Effect.exit, Effect.map(Exit.isFailure))
+  )
+
+/**
+ * Makes a failing program as small as it stays failing: drops runs of steps (halves first, then smaller),
+ * then instructions of job bodies. fast-check's own shrinking cannot go below the 30 steps the generator
+ * asks for; this can.
+ */
+export const minimize = async (program: Program): Promise<Program> => {
+  let best = program
+  for (let size = Math.ceil(best.ops.length / 2); size >= 1; size = size === 1 ? 0 : Math.ceil(size / 2)) {
+    for (let at = 0; at < best.ops.length;) {
+      const candidate = { ...best, ops: [...best.ops.slice(0, at), ...best.ops.slice(at + size)] }
+      if (await fails(candidate)) best = candidate
+      else at += size
+    }
+  }
+  for (let i = 0; i < best.ops.length; i++) {
+    const op = best.ops[i]!
+    if (op._tag !== "Start") continue
+    for (let j = op.script.instrs.length - 1; j >= 0; j--) {
+      const current = best.ops[i] as typeof op
+      const instrs = current.script.instrs.filter((_, k) => k !== j)
+      const ops = best.ops.slice()
+      ops[i] = { ...current, script: { ...current.script, instrs } }
+      const candidate = { ...best, ops }
+      if (await fails(candidate)) best = candidate
+    }
+  }
+  return best
+}
