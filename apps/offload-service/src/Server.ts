@@ -294,7 +294,24 @@ const JobsLive = Jobs.layer.pipe(Layer.provide(PoolLive))
 
 const ApiLive = HttpApiBuilder.api(Api.Api).pipe(Layer.provide([JobsHandlers, OpsHandlers]))
 
-const ServeLive = HttpApiBuilder.serve().pipe(
+/**
+ * While shutting down, every response closes its connection, so that the
+ * server can close soon. (A pre-response handler: the response is written
+ * inside `app`, before a middleware could change it.)
+ */
+const closeWhenShuttingDown = (app: HttpApp.Default) =>
+  Effect.flatMap(Jobs.Jobs, (jobs) =>
+    Effect.zipRight(
+      HttpApp.appendPreResponseHandler((_request, response) =>
+        Effect.map(
+          jobs.isAccepting,
+          (accepting) => accepting ? response : HttpServerResponse.setHeader(response, "connection", "close")
+        )
+      ),
+      app
+    ))
+
+const ServeLive = HttpApiBuilder.serve(closeWhenShuttingDown).pipe(
   Layer.provide(HttpApiSwagger.layer({ path: "/docs/ui" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/docs" })),
   Layer.provide(ErrorFormat),
