@@ -148,7 +148,8 @@ export const pausedJobHeap = async (s: Settings): Promise<Result> => {
         yield* Effect.forkDaemon(Deferred.await(deferred))
       }
       yield* Effect.yieldNow()
-      return () => Effect.runPromise(Effect.forEach(deferreds, (d) => Deferred.succeed(d, undefined), { discard: true }))
+      return () =>
+        Effect.runPromise(Effect.forEach(deferreds, (d) => Deferred.succeed(d, undefined), { discard: true }))
     }))
   const ours: Array<number> = []
   const theirs: Array<number> = []
