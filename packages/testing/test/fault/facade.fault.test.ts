@@ -154,6 +154,10 @@ describe("fault injection: facade", () => {
       }
       const { handles, result } = await drive
       await cancelling
+      // the canceller resolves only once the job function has settled (Port decisions 5, 8)
+      if (cancelling !== undefined) {
+        strictEqual(run.finallyRuns, 1, "the finally block ran before the canceller resolved")
+      }
 
       const cancelled = fault === "cleanupThread" || fault === "freeCtx"
       if (label !== "cleanup") {
@@ -205,5 +209,43 @@ describe("fault injection: facade", () => {
       deepStrictEqual(ASYNC_WAIT_CTX_get_all_fds(ctx, null, numfds), 0)
       assertTrue(run.fired, "the point was reached")
     })
+  }
+
+  // cancelling a paused job: its pending ASYNC_pause_job() rejects, its finally block runs, and the canceller
+  // resolves after that
+  for (const pauses of [1, 2]) {
+    for (const canceller of ["cleanupThread", "freeCtx"] as const) {
+      it(`${canceller} while the job is paused (pause ${pauses})`, async () => {
+        strictEqual(ASYNC_init_thread(1, 0), 1)
+        const ctx = ASYNC_WAIT_CTX_new()
+        const run: Run = { fault: canceller, label: "none", gate: gate(), finallyRuns: 0, cleanupRuns: 0, fired: false }
+        let rejection: unknown
+        const func = async () => {
+          try {
+            for (let i = 0; i < pauses; i++) await ASYNC_pause_job()
+            return 1
+          } catch (error) {
+            rejection = error
+            throw error
+          } finally {
+            // an asynchronous finally block: the canceller must wait for it, not just for the rejection
+            await new Promise<void>((resolve) => setImmediate(resolve))
+            run.finallyRuns++
+          }
+        }
+        const job: { value: ASYNC_JOB | null; error?: unknown } = { value: null }
+        const ret = { value: -1 }
+        let result = await ASYNC_start_job(job, ctx, ret, func, null)
+        for (let i = 1; i < pauses; i++) result = await ASYNC_start_job(job, ctx, ret, func, null)
+        strictEqual(result, ASYNC_PAUSE)
+        const handle = job.value!
+        await (canceller === "cleanupThread" ? ASYNC_cleanup_thread() : ASYNC_WAIT_CTX_free(ctx))
+        strictEqual(run.finallyRuns, 1, "the finally block ran before the canceller resolved")
+        strictEqual((rejection as { code?: string } | undefined)?.code, "ERR_ASYNC_JOB_CANCELLED")
+        strictEqual(await ASYNC_start_job({ value: handle }, ctx, ret, func, null), ASYNC_ERR, "the handle is stale")
+        strictEqual(ret.value, -1)
+        await ASYNC_WAIT_CTX_free(ctx)
+      })
+    }
   }
 })
