@@ -8,8 +8,10 @@
  *   owns a private epoll instance, watched by one libuv poll handle on that
  *   thread's loop. A watched fd is removed from the epoll set as soon as it is
  *   reported readable (one shot), so a level-triggered fd never spins, and the
- *   registered JavaScript callback is called with the fd number. The epoll
- *   instance and the handle exist only while at least one fd is watched.
+ *   registered JavaScript callback is called with the fd number, unless the
+ *   JavaScript run for an earlier fd of the same batch unwatched or re-watched
+ *   it, or emptied it (then it stays watched). The epoll instance and the
+ *   handle exist only while at least one fd is watched.
  *
  * Linux only (epoll, pipe2).
  */
@@ -18,6 +20,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +226,12 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* Readiness: one private epoll set per env, watched by one uv_poll_t while it is not empty                        */
+/*                                                                                                                  */
+/* Every watch of an fd gets a fresh generation, carried in its epoll event next to the fd number. A batch of events */
+/* is delivered one fd at a time, and JavaScript (with its microtasks) runs between two deliveries: it may stop     */
+/* waiting on a later fd of the batch, close it, or watch it (or a new descriptor with its number) again. An event  */
+/* is delivered only if the watch that produced it is still the fd's current one, and only if the fd is still      */
+/* readable once JavaScript has run; otherwise the fd stays (or is again) watched.                                  */
 
 typedef struct poller {
   uv_poll_t handle; /* first member: the handle's address is the poller's */
@@ -230,11 +239,21 @@ typedef struct poller {
   struct env_state* state; /* NULL once detached (idle or shutting down) */
 } poller;
 
+/* The watch of one fd number. gen == 0: not watched. registered: in the epoll set; otherwise reported by the batch */
+/* being delivered and waiting for its turn. */
+typedef struct watch_slot {
+  uint32_t gen;
+  uint8_t registered;
+} watch_slot;
+
 typedef struct env_state {
   napi_env env;
   uv_loop_t* loop;
   poller* active;
-  int watched;
+  int watched; /* registered slots */
+  watch_slot* slots; /* by fd number */
+  size_t slot_count;
+  uint32_t next_gen;
   napi_ref callback;
   napi_async_context async_context;
   napi_async_cleanup_hook_handle cleanup_hook;
@@ -261,10 +280,16 @@ static void on_poller_closed(uv_handle_t* handle) {
 }
 
 /* Stops the handle (removing the epoll fd from libuv's set at once), closes the epoll fd, frees the handle later. */
+/* Registrations die with the epoll fd; fds reported and waiting for their turn keep their slot. */
 static void detach_poller(env_state* state) {
   poller* p = state->active;
   if (p == NULL) return;
   state->active = NULL;
+  if (state->watched > 0) {
+    for (size_t fd = 0; fd < state->slot_count; fd++) {
+      if (state->slots[fd].registered) state->slots[fd] = (watch_slot){0, 0};
+    }
+  }
   state->watched = 0;
   uv_poll_stop(&p->handle);
   close(p->epfd);
@@ -273,23 +298,152 @@ static void detach_poller(env_state* state) {
   uv_close((uv_handle_t*)&p->handle, on_poller_closed);
 }
 
-static void dispatch(env_state* state, const int* fds, int count) {
+/* The slot of fd, growing the table if needed; NULL when out of memory. */
+static watch_slot* slot_of(env_state* state, int fd) {
+  if ((size_t)fd >= state->slot_count) {
+    size_t count = state->slot_count == 0 ? 64 : state->slot_count;
+    while (count <= (size_t)fd) count *= 2;
+    watch_slot* grown = realloc(state->slots, count * sizeof *grown);
+    if (grown == NULL) return NULL;
+    memset(grown + state->slot_count, 0, (count - state->slot_count) * sizeof *grown);
+    state->slots = grown;
+    state->slot_count = count;
+  }
+  return &state->slots[fd];
+}
+
+/* The slot of fd if it has one (no allocation). */
+static watch_slot* find_slot(env_state* state, int fd) {
+  return fd >= 0 && (size_t)fd < state->slot_count ? &state->slots[fd] : NULL;
+}
+
+static uint64_t event_data(int fd, uint32_t gen) { return ((uint64_t)gen << 32) | (uint32_t)fd; }
+static int event_fd(uint64_t data) { return (int)(uint32_t)data; }
+static uint32_t event_gen(uint64_t data) { return (uint32_t)(data >> 32); }
+
+static void on_epoll_readable(uv_poll_t* handle, int status, int events);
+
+/* Creates the poller if there is none; 0 or an errno value, *syscall naming the failed call. */
+static int ensure_poller(env_state* state, const char** syscall) {
+  if (state->active != NULL) return 0;
+  poller* p = calloc(1, sizeof *p);
+  *syscall = "epoll_create1";
+  if (p == NULL) return ENOMEM;
+  p->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (p->epfd < 0) {
+    int err = errno;
+    free(p);
+    return err;
+  }
+  int rc = uv_poll_init(state->loop, &p->handle, p->epfd);
+  if (rc != 0) {
+    close(p->epfd);
+    free(p);
+    *syscall = "uv_poll_init";
+    return -rc;
+  }
+  rc = uv_poll_start(&p->handle, UV_READABLE, on_epoll_readable);
+  if (rc != 0) {
+    close(p->epfd);
+    p->state = NULL;
+    uv_close((uv_handle_t*)&p->handle, on_poller_closed);
+    *syscall = "uv_poll_start";
+    return -rc;
+  }
+  p->state = state;
+  state->active = p;
+  state->watched = 0;
+  return 0;
+}
+
+/*
+ * Registers fd in the epoll set under generation gen: added, or modified when the slot says it is registered
+ * already (so a repeated watch re-arms it rather than failing with EEXIST). One shot: the kernel disarms the
+ * registration once it reports it, so a registration this code has lost track of can never spin. 0 or an errno.
+ */
+static int register_fd(env_state* state, int fd, uint32_t gen, const char** syscall) {
+  *syscall = "epoll_ctl";
+  /* the table grows to the largest fd number: only open ones (bounded by RLIMIT_NOFILE) get there */
+  if (fcntl(fd, F_GETFD) < 0) return errno;
+  watch_slot* slot = slot_of(state, fd);
+  if (slot == NULL) return ENOMEM;
+  int err = ensure_poller(state, syscall);
+  if (err != 0) return err;
+  *syscall = "epoll_ctl";
+  struct epoll_event event;
+  memset(&event, 0, sizeof event);
+  event.events = EPOLLIN | EPOLLONESHOT;
+  event.data.u64 = event_data(fd, gen);
+  int epfd = state->active->epfd;
+  int op = slot->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  int rc = epoll_ctl(epfd, op, fd, &event);
+  /* the set and the slot disagree (the fd was closed and its number reused): use the other operation */
+  if (rc != 0 && op == EPOLL_CTL_MOD && errno == ENOENT) rc = epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event);
+  else if (rc != 0 && op == EPOLL_CTL_ADD && errno == EEXIST) rc = epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &event);
+  if (rc != 0) {
+    err = errno;
+    if (slot->registered) {
+      epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+      state->watched--;
+    }
+    *slot = (watch_slot){0, 0};
+    if (state->watched <= 0) detach_poller(state);
+    return err;
+  }
+  if (!slot->registered) state->watched++;
+  *slot = (watch_slot){gen, 1};
+  return 0;
+}
+
+static uint32_t fresh_gen(env_state* state) {
+  if (++state->next_gen == 0) state->next_gen = 1;
+  return state->next_gen;
+}
+
+/* Whether a read of fd would not block now (or fd is not open: the waiter finds out by reading). */
+static int still_readable(int fd) {
+  struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
+  int n;
+  do {
+    n = poll(&p, 1, 0);
+  } while (n < 0 && errno == EINTR);
+  return n != 0;
+}
+
+/* Reports a JavaScript exception thrown by the callback (process 'uncaughtException'); 0 if JavaScript cannot run. */
+static int report_exception(napi_env env) {
+  napi_value error;
+  if (napi_get_and_clear_last_exception(env, &error) != napi_ok) return 0;
+  return napi_fatal_exception(env, error) == napi_ok;
+}
+
+static void dispatch(env_state* state, const struct epoll_event* ready, int count) {
   napi_env env = state->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value callback, receiver, argv[1], result;
   if (state->callback != NULL && napi_get_reference_value(env, state->callback, &callback) == napi_ok &&
       callback != NULL && napi_get_global(env, &receiver) == napi_ok) {
+    int ran = 0; /* whether JavaScript has run since epoll_wait */
     for (int i = 0; i < count; i++) {
       if (state->shutting_down) break;
-      if (napi_create_int32(env, fds[i], &argv[0]) != napi_ok) break;
-      napi_status status = napi_make_callback(env, state->async_context, receiver, callback, 1, argv, &result);
-      if (status == napi_pending_exception) {
-        napi_value error;
-        napi_get_and_clear_last_exception(env, &error);
-        napi_fatal_exception(env, error);
-        break;
+      int fd = event_fd(ready[i].data.u64);
+      uint32_t gen = event_gen(ready[i].data.u64);
+      watch_slot* slot = find_slot(state, fd);
+      /* unwatched, or watched anew, since the batch was read: the event belongs to a watch that is gone */
+      if (slot == NULL || slot->gen != gen || slot->registered) continue;
+      if (ran && !still_readable(fd)) {
+        /* JavaScript emptied it: keep waiting (if that fails, deliver, and the waiter finds out) */
+        const char* syscall;
+        if (register_fd(state, fd, gen, &syscall) == 0) continue;
       }
+      *slot = (watch_slot){0, 0};
+      if (napi_create_int32(env, fd, &argv[0]) != napi_ok) break;
+      ran = 1;
+      napi_status status = napi_make_callback(env, state->async_context, receiver, callback, 1, argv, &result);
+      /* a throwing callback must not cost the rest of the batch its delivery, like a throwing timer */
+      if (status == napi_pending_exception && !report_exception(env)) break;
+      if (status != napi_ok && status != napi_pending_exception) break;
     }
   }
   napi_close_handle_scope(env, scope);
@@ -305,16 +459,18 @@ static void on_epoll_readable(uv_poll_t* handle, int status, int events) {
     n = epoll_wait(p->epfd, ready, 64, 0);
   } while (n < 0 && errno == EINTR);
   if (n <= 0) return;
-  int fds[64];
   for (int i = 0; i < n; i++) {
-    fds[i] = ready[i].data.fd;
+    int fd = event_fd(ready[i].data.u64);
+    watch_slot* slot = find_slot(state, fd);
+    if (slot == NULL || slot->gen != event_gen(ready[i].data.u64) || !slot->registered) continue;
     /* one shot: an fd reported readable is no longer watched, so a level-triggered fd cannot spin */
-    epoll_ctl(p->epfd, EPOLL_CTL_DEL, fds[i], NULL);
+    epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+    slot->registered = 0;
     state->watched--;
   }
   /* release the epoll fd before any JavaScript runs: callers resumed by the callbacks see no extra fd */
   if (state->watched <= 0) detach_poller(state);
-  dispatch(state, fds, n);
+  dispatch(state, ready, n);
 }
 
 static void on_env_cleanup(napi_async_cleanup_hook_handle hook, void* data) {
@@ -328,6 +484,7 @@ static void on_env_teardown(napi_env env, void* data, void* hint) {
   env_state* state = data;
   if (state->callback != NULL) napi_delete_reference(env, state->callback);
   if (state->async_context != NULL) napi_async_destroy(env, state->async_context);
+  free(state->slots);
   free(state);
 }
 
@@ -352,63 +509,36 @@ static napi_value js_set_callback(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* watch(fd): starts watching fd for readability; throws EEXIST if already watched, EPERM for regular files */
+/*
+ * watch(fd): starts watching fd for readability, as a new watch: an event of an earlier watch of fd (in the batch
+ * being delivered) is dropped. Watching an fd that is watched already re-arms it. Throws EPERM for regular files.
+ */
 static napi_value js_watch(napi_env env, napi_callback_info info) {
   int fd;
   if (!fd_arg(env, info, &fd)) return NULL;
   env_state* state = get_state(env);
   if (state == NULL || state->shutting_down) return throw_errno(env, "epoll_ctl", ESHUTDOWN);
-  int created = 0;
-  if (state->active == NULL) {
-    poller* p = calloc(1, sizeof *p);
-    if (p == NULL) return throw_errno(env, "epoll_create1", ENOMEM);
-    p->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (p->epfd < 0) {
-      int err = errno;
-      free(p);
-      return throw_errno(env, "epoll_create1", err);
-    }
-    int rc = uv_poll_init(state->loop, &p->handle, p->epfd);
-    if (rc != 0) {
-      close(p->epfd);
-      free(p);
-      return throw_errno(env, "uv_poll_init", -rc);
-    }
-    rc = uv_poll_start(&p->handle, UV_READABLE, on_epoll_readable);
-    if (rc != 0) {
-      close(p->epfd);
-      p->state = NULL;
-      uv_close((uv_handle_t*)&p->handle, on_poller_closed);
-      return throw_errno(env, "uv_poll_start", -rc);
-    }
-    p->state = state;
-    state->active = p;
-    state->watched = 0;
-    created = 1;
-  }
-  struct epoll_event event;
-  memset(&event, 0, sizeof event);
-  event.events = EPOLLIN;
-  event.data.fd = fd;
-  if (epoll_ctl(state->active->epfd, EPOLL_CTL_ADD, fd, &event) != 0) {
-    int err = errno;
-    if (created) detach_poller(state);
-    return throw_errno(env, "epoll_ctl", err);
-  }
-  state->watched++;
+  const char* syscall;
+  int err = register_fd(state, fd, fresh_gen(state), &syscall);
+  if (err != 0) return throw_errno(env, syscall, err);
   return NULL;
 }
 
-/* unwatch(fd): stops watching fd; returns whether it was watched */
+/* unwatch(fd): stops watching fd (also when it was reported and waits for its turn); returns whether it was watched */
 static napi_value js_unwatch(napi_env env, napi_callback_info info) {
   int fd;
   if (!fd_arg(env, info, &fd)) return NULL;
   env_state* state = get_state(env);
-  if (state == NULL || state->active == NULL) return make_bool(env, 0);
-  int removed = epoll_ctl(state->active->epfd, EPOLL_CTL_DEL, fd, NULL) == 0;
-  if (removed) state->watched--;
+  if (state == NULL) return make_bool(env, 0);
+  watch_slot* slot = find_slot(state, fd);
+  if (slot == NULL || slot->gen == 0) return make_bool(env, 0);
+  if (slot->registered && state->active != NULL) {
+    epoll_ctl(state->active->epfd, EPOLL_CTL_DEL, fd, NULL);
+    state->watched--;
+  }
+  *slot = (watch_slot){0, 0};
   if (state->watched <= 0) detach_poller(state);
-  return make_bool(env, removed);
+  return make_bool(env, 1);
 }
 
 /* watchCount(): how many fds this thread watches now */

@@ -12,6 +12,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
+import * as Native from "../src/internal/native.js"
 
 const openFdCount = (): number => fs.readdirSync("/proc/self/fd").length
 const isOpen = (fd: number): boolean => fs.existsSync(`/proc/self/fd/${fd}`)
@@ -456,4 +457,220 @@ describe("NodeWaitFd: module copies", () => {
       // either copy closes what either created
       assertTrue(copy.close(readA) && copy.close(writeA) && NodeWaitFd.close(readB) && NodeWaitFd.close(writeB))
     })))
+})
+
+/** Resolves after the current event-loop turn: every descriptor of the epoll batch being delivered has been. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+const yieldTurnsUntil = async (predicate: () => boolean): Promise<void> => {
+  while (!predicate()) await nextTurn()
+}
+
+/**
+ * Two empty pipes, both watched, then a byte written to each in one go: the thread's epoll set reports both read
+ * ends in one batch. `onFirst` runs for whichever end is delivered first, before the other one is. Resolves once
+ * the whole batch has been delivered.
+ */
+const sameBatch = (
+  subscribe: (fd: number, onReady: () => void) => void,
+  onFirst: (first: { readonly fd: number }, other: { readonly fd: number; readonly writeFd: number }) => void
+): Promise<Array<{ readonly fd: number; readonly writeFd: number }>> =>
+  new Promise((resolve) => {
+    const pipes = [NodeWaitFd.pipe(), NodeWaitFd.pipe()].map(([fd, writeFd]) => ({ fd, writeFd }))
+    let delivered = false
+    for (const [k, pipe] of pipes.entries()) {
+      subscribe(pipe.fd, () => {
+        if (delivered) return
+        delivered = true
+        onFirst(pipe, pipes[1 - k]!)
+        // the check phase after the poll phase that is delivering the batch
+        setImmediate(() => resolve(pipes))
+      })
+    }
+    strictEqual(NodeWaitFd.watchedFdCount(), 2)
+    for (const pipe of pipes) NodeWaitFd.writeByte(pipe.writeFd)
+  })
+
+const closePipes = (pipes: ReadonlyArray<{ readonly fd: number; readonly writeFd: number }>): void => {
+  for (const pipe of pipes) {
+    NodeWaitFd.close(pipe.fd)
+    NodeWaitFd.close(pipe.writeFd)
+  }
+}
+
+describe("NodeWaitFd: descriptors reported in the same epoll batch", () => {
+  it.live("select() over two fds, abort, drain both, wait again: the new wait is not woken by the old batch", () =>
+    noFdLeak(Effect.promise(async () => {
+      const [readA, writeA] = NodeWaitFd.pipe()
+      const [readB, writeB] = NodeWaitFd.pipe()
+      const writeEnd = new Map([[readA, writeA], [readB, writeB]])
+      const abort = new AbortController()
+      const waits = [readA, readB].map((fd) => NodeWaitFd.waitReadable(fd, { signal: abort.signal }).then(() => fd))
+      NodeWaitFd.writeByte(writeA)
+      NodeWaitFd.writeByte(writeB)
+      // the facade's event loop: the first readable fd ends the wait, the others are aborted
+      const first = await Promise.race(waits)
+      abort.abort()
+      await Promise.allSettled(waits)
+      const other = first === readA ? readB : readA
+      strictEqual(NodeWaitFd.drain(readA), 1)
+      strictEqual(NodeWaitFd.drain(readB), 1)
+      // still inside the delivery of the batch that reported both fds
+      const events: Array<string> = []
+      const again = new AbortController()
+      const wait = NodeWaitFd.waitReadable(other, { signal: again.signal }).then(
+        () => events.push("readable"),
+        (reason) => events.push(`rejected: ${reason}`)
+      )
+      await nextTurn()
+      deepStrictEqual(events, [], "the fd is empty: its wait goes on")
+      strictEqual(NodeWaitFd.watchedFdCount(), 1)
+      NodeWaitFd.writeByte(writeEnd.get(other)!)
+      await wait
+      deepStrictEqual(events, ["readable"])
+      strictEqual(NodeWaitFd.watchedFdCount(), 0)
+      // and the fd can be waited on once more (no EEXIST from a registration left behind)
+      strictEqual(NodeWaitFd.drain(other), 1)
+      const once = NodeWaitFd.waitReadable(other).then(() => "readable", (error) => error.code)
+      strictEqual(NodeWaitFd.watchedFdCount(), 1)
+      NodeWaitFd.writeByte(writeEnd.get(other)!)
+      strictEqual(await once, "readable")
+      strictEqual(NodeWaitFd.watchedFdCount(), 0)
+      closePipes([{ fd: readA, writeFd: writeA }, { fd: readB, writeFd: writeB }])
+    })))
+
+  it.live("a subscriber that cancels and renews another fd's subscription during delivery is not woken by it", () =>
+    noFdLeak(Effect.promise(async () => {
+      const calls: Array<string> = []
+      const cancels = new Map<number, () => void>()
+      const pipes = await sameBatch(
+        (fd, onReady) => cancels.set(fd, NodeWaitFd.fromFd(fd).unsafeOnReady(onReady)),
+        (first, other) => {
+          calls.push("first")
+          // synchronously, inside the native callback: stop waiting on the other fd, empty it, wait again
+          cancels.get(other.fd)!()
+          strictEqual(NodeWaitFd.drain(other.fd), 1)
+          cancels.set(other.fd, NodeWaitFd.fromFd(other.fd).unsafeOnReady(() => calls.push("other again")))
+        }
+      )
+      deepStrictEqual(calls, ["first"])
+      strictEqual(NodeWaitFd.watchedFdCount(), 1, "the renewed subscription is watched")
+      for (const cancel of cancels.values()) cancel()
+      strictEqual(NodeWaitFd.watchedFdCount(), 0)
+      closePipes(pipes)
+    })))
+
+  it.live("a waiter left in place is not woken when a callback of the batch empties its fd first", () =>
+    noFdLeak(Effect.promise(async () => {
+      const calls: Array<number> = []
+      const pipes = await sameBatch(
+        (fd, onReady) =>
+          NodeWaitFd.fromFd(fd).unsafeOnReady(() => {
+            calls.push(fd)
+            onReady()
+          }),
+        (_first, other) => {
+          strictEqual(NodeWaitFd.drain(other.fd), 1)
+        }
+      )
+      strictEqual(calls.length, 1)
+      const other = pipes.find((pipe) => pipe.fd !== calls[0])!
+      strictEqual(NodeWaitFd.watchedFdCount(), 1, "the other fd is still waited on")
+      NodeWaitFd.writeByte(other.writeFd)
+      await yieldTurnsUntil(() => calls.length === 2)
+      deepStrictEqual(calls, [calls[0], other.fd])
+      strictEqual(NodeWaitFd.watchedFdCount(), 0)
+      closePipes(pipes)
+    })))
+
+  it.live("closing another fd of the batch during delivery: a new descriptor with its number is not woken", () =>
+    noFdLeak(Effect.promise(async () => {
+      const results = new Map<number, string>()
+      let reused: { readonly fd: number; readonly wait: Promise<string>; readonly abort: AbortController } | undefined
+      const extra: Array<{ fd: number; writeFd: number }> = []
+      const pipes = await sameBatch(
+        (fd, onReady) =>
+          NodeWaitFd.waitReadable(fd).then(
+            () => results.set(fd, "readable"),
+            (error) => results.set(fd, error.code)
+          ).then(onReady),
+        (_first, other) => {
+          // a microtask of the first delivery: the other fd is closed, its number is handed out again and waited on
+          assertTrue(NodeWaitFd.close(other.fd))
+          assertTrue(NodeWaitFd.close(other.writeFd))
+          while (!extra.some((pipe) => pipe.fd === other.fd || pipe.writeFd === other.fd)) {
+            const [fd, writeFd] = NodeWaitFd.pipe()
+            extra.push({ fd, writeFd })
+          }
+          const abort = new AbortController()
+          const wait = NodeWaitFd.waitReadable(other.fd, { signal: abort.signal }).then(
+            () => "readable",
+            () => "aborted"
+          )
+          reused = { fd: other.fd, wait, abort }
+        }
+      )
+      const first = pipes.find((pipe) => pipe.fd !== reused!.fd)!
+      strictEqual(results.get(first.fd), "readable")
+      strictEqual(results.get(reused!.fd), "EBADF", "the closed fd's waiter fails")
+      strictEqual(NodeWaitFd.watchedFdCount(), 1, "the new descriptor is still waited on")
+      reused!.abort.abort()
+      strictEqual(await reused!.wait, "aborted")
+      strictEqual(NodeWaitFd.watchedFdCount(), 0)
+      closePipes([first, ...extra])
+    })))
+
+  it.live("a subscriber that cancels another subscriber of the same fd during delivery: that one is not called", () =>
+    noFdLeak(Effect.promise(async () => {
+      const [readFd, writeFd] = NodeWaitFd.pipe()
+      const view = NodeWaitFd.fromFd(readFd)
+      const calls: Array<string> = []
+      const cancels: Array<() => void> = []
+      cancels.push(view.unsafeOnReady(() => {
+        calls.push("first")
+        cancels[1]!()
+      }))
+      cancels.push(view.unsafeOnReady(() => calls.push("second")))
+      NodeWaitFd.writeByte(writeFd)
+      await yieldTurnsUntil(() => calls.length > 0)
+      deepStrictEqual(calls, ["first"])
+      strictEqual(NodeWaitFd.watchedFdCount(), 0)
+      NodeWaitFd.close(readFd)
+      NodeWaitFd.close(writeFd)
+    })))
+
+  it.live("watching a descriptor that is still registered re-arms it instead of failing with EEXIST", () =>
+    noFdLeak(Effect.sync(() => {
+      const { binding } = Native.load()
+      const [readFd, writeFd] = NodeWaitFd.pipe()
+      binding.watch(readFd)
+      binding.watch(readFd)
+      strictEqual(binding.watchCount(), 1)
+      assertTrue(binding.unwatch(readFd))
+      assertFalse(binding.unwatch(readFd))
+      strictEqual(binding.watchCount(), 0)
+      NodeWaitFd.close(readFd)
+      NodeWaitFd.close(writeFd)
+      // a number that is not open is refused before anything is sized by it
+      for (const fd of [readFd, 0x7fffffff]) {
+        try {
+          binding.watch(fd)
+          assertTrue(false, `watched fd ${fd}`)
+        } catch (error) {
+          strictEqual((error as { readonly code?: unknown }).code, "EBADF")
+        }
+      }
+      strictEqual(binding.watchCount(), 0)
+    })))
+
+  it.live("a callback that throws for one fd does not stop the delivery of the rest of the batch", () =>
+    Effect.gen(function*() {
+      const addon = fileURLToPath(new URL("../build/Release/async_job_fd.node", import.meta.url))
+      const fixture = fileURLToPath(new URL("./fixtures/throw-in-batch.mjs", import.meta.url))
+      const child = spawn(process.execPath, [fixture, addon], { stdio: ["ignore", "pipe", "inherit"] })
+      let output = ""
+      child.stdout!.setEncoding("utf8").on("data", (chunk: string) => output += chunk)
+      strictEqual(yield* childExit(child), 0)
+      deepStrictEqual(JSON.parse(output), { delivered: 2, uncaught: ["boom"], watched: 0 })
+    }))
 })

@@ -14,8 +14,15 @@ export interface Binding {
   readonly isReadable: (fd: number) => boolean
   readonly isOwned: (fd: number) => boolean
   readonly close: (fd: number) => boolean
+  /**
+   * `onReadable(fd)` is called once per watch, when the fd is readable. Within one wake-up it is called for
+   * each reported fd in turn (microtasks run in between); an fd that the earlier calls unwatched, watched
+   * anew or emptied is skipped (an emptied one stays watched).
+   */
   readonly setCallback: (onReadable: (fd: number) => void) => void
+  /** Starts a new watch of `fd` (re-arming it if it is watched already). Throws EPERM for regular files. */
   readonly watch: (fd: number) => void
+  /** Stops watching `fd`, also when it was reported and waits for its turn; returns whether it was watched. */
   readonly unwatch: (fd: number) => boolean
   readonly watchCount: () => number
 }
