@@ -113,7 +113,10 @@ const duration = (name: string, fallback: Duration.Duration) =>
  * @category config
  */
 export const config: Config.Config<ServiceConfig> = Config.all({
-  port: Config.port("PORT").pipe(Config.withDefault(defaults.port)),
+  port: Config.integer("PORT").pipe(
+    Config.validate({ message: "PORT must be an integer from 0 to 65535", validation: (n) => n >= 0 && n <= 65535 }),
+    Config.withDefault(defaults.port)
+  ),
   host: Config.string("HOST").pipe(Config.withDefault(defaults.host)),
   poolMax: atLeast("POOL_MAX", 1, defaults.poolMax),
   poolInit: atLeast("POOL_INIT", 0, defaults.poolInit),

@@ -1,0 +1,66 @@
+import { describe, it } from "@effect/vitest"
+import { assertTrue, deepStrictEqual } from "@effect/vitest/utils"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as ServiceConfig from "../src/ServiceConfig.js"
+
+const load = (env: Record<string, string>) =>
+  Effect.withConfigProvider(ServiceConfig.config, ConfigProvider.fromMap(new Map(Object.entries(env))))
+
+describe("ServiceConfig", () => {
+  it.effect("an empty environment gives the defaults: 127.0.0.1:8080, a pool of 1024", () =>
+    Effect.gen(function*() {
+      const config = yield* load({})
+      deepStrictEqual(config, ServiceConfig.defaults)
+      deepStrictEqual([config.host, config.port, config.poolMax], ["127.0.0.1", 8080, 1024])
+      // a maximal data (1 MiB) fits with its JSON envelope
+      assertTrue(config.maxBodyBytes > 1024 * 1024 + 64)
+    }))
+
+  it.effect("reads every variable", () =>
+    Effect.gen(function*() {
+      const config = yield* load({
+        PORT: "0",
+        HOST: "::1",
+        POOL_MAX: "2",
+        POOL_INIT: "2",
+        RESULT_TTL: "30 seconds",
+        RESULT_MAX: "5",
+        MAX_BODY_BYTES: "100",
+        RETRY_AFTER: "3"
+      })
+      deepStrictEqual(config, {
+        port: 0,
+        host: "::1",
+        poolMax: 2,
+        poolInit: 2,
+        resultTtl: Duration.seconds(30),
+        resultMax: 5,
+        maxBodyBytes: 100,
+        retryAfterSeconds: 3
+      })
+    }))
+
+  it.effect("RESULT_TTL in plain seconds", () =>
+    Effect.gen(function*() {
+      deepStrictEqual((yield* load({ RESULT_TTL: "1.5" })).resultTtl, Duration.millis(1500))
+    }))
+
+  it.effect("refuses invalid values", () =>
+    Effect.gen(function*() {
+      for (
+        const env of [
+          { POOL_MAX: "0" },
+          { POOL_MAX: "many" },
+          { POOL_MAX: "2", POOL_INIT: "3" },
+          { PORT: "70000" },
+          { RESULT_TTL: "soon" },
+          { RESULT_MAX: "-1" }
+        ]
+      ) {
+        assertTrue(Exit.isFailure(yield* Effect.exit(load(env))), JSON.stringify(env))
+      }
+    }))
+})
