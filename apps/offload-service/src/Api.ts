@@ -298,6 +298,34 @@ export class OpsGroup extends HttpApiGroup.make("ops")
 {}
 
 /**
+ * `HttpApi` documents its own decode error (`HttpApiDecodeError`) on every
+ * endpoint; this service answers it as a `BadRequest` instead (see
+ * `Server`), so the document drops it.
+ */
+const withoutDecodeError = (spec: Record<string, any>): Record<string, any> => {
+  const ref = "#/components/schemas/HttpApiDecodeError"
+  const strip = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(strip)
+    if (typeof value !== "object" || value === null) return value
+    const out: Record<string, unknown> = {}
+    for (const [key, child] of Object.entries(value)) out[key] = strip(child)
+    const anyOf = out.anyOf
+    if (Array.isArray(anyOf)) {
+      const kept = anyOf.filter((entry) => (entry as { $ref?: string }).$ref !== ref)
+      if (kept.length === 1) {
+        delete out.anyOf
+        return { ...out, ...(kept[0] as object) }
+      }
+      out.anyOf = kept
+    }
+    return out
+  }
+  const stripped = strip(spec) as Record<string, any>
+  delete stripped.components?.schemas?.HttpApiDecodeError
+  return stripped
+}
+
+/**
  * @since 0.1.0
  * @category api
  */
@@ -309,6 +337,7 @@ export class Api extends HttpApi.make("offload")
   .addError(InternalError)
   .annotate(OpenApi.Title, "async-job offload service")
   .annotate(OpenApi.Version, "0.1.0")
+  .annotate(OpenApi.Transform, withoutDecodeError)
   .annotate(
     OpenApi.Description,
     "Each POST /jobs is an async job paused on a worker-thread crypto engine, resumed when the engine signals its wait fd."

@@ -4,6 +4,7 @@
  * a test releases a request (ManualEngine), so jobs stay paused as long as a
  * test needs, with no timing involved.
  */
+import * as JobObserver from "@async-job/core/JobObserver"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { describe, it } from "@effect/vitest"
 import { assertFalse, assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
@@ -93,6 +94,44 @@ describe("paused jobs", () => {
       strictEqual(reply.body.state, "finished")
       strictEqual(reply.body.result.op, "sha256")
     }).pipe(Effect.provide(TestServer())))
+})
+
+describe("the order of events", () => {
+  const recorded = () => {
+    const events: Array<string> = []
+    const observer = JobObserver.layer((event) => {
+      events.push(event._tag === "Ended" ? `Ended(${event.outcome})` : event._tag)
+    })
+    return { events, observer }
+  }
+
+  it.live("a finished job: start, pause, resume, end, then its wait ctx closes and cleans its fd", () => {
+    const { events, observer } = recorded()
+    return Effect.gen(function*() {
+      const { engine, url } = yield* env
+      const accepted = yield* call(url, "POST", "/jobs", sha)
+      yield* engine.release(engine.pendingIds()[0]!)
+      yield* awaitEnded(url, accepted.body.id)
+      deepStrictEqual(events, ["Started", "Paused", "Resumed", "Ended(finished)", "CleanupRan", "WaitCtxClosed"])
+    }).pipe(Effect.provide(TestServer().pipe(Layer.provide(observer))))
+  })
+
+  it.live("a cancelled job: start, pause, cancel, end, then its wait ctx closes and cleans its fd", () => {
+    const { events, observer } = recorded()
+    return Effect.gen(function*() {
+      const { url } = yield* env
+      const accepted = yield* call(url, "POST", "/jobs", sha)
+      yield* call(url, "DELETE", `/jobs/${accepted.body.id}`)
+      deepStrictEqual(events, [
+        "Started",
+        "Paused",
+        "CancelRequested",
+        "Ended(cancelled)",
+        "CleanupRan",
+        "WaitCtxClosed"
+      ])
+    }).pipe(Effect.provide(TestServer().pipe(Layer.provide(observer))))
+  })
 })
 
 describe("cancel", () => {

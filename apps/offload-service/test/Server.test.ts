@@ -240,6 +240,11 @@ layer(TestServer, { excludeTestServices: true })("offload service (worker-thread
         strictEqual(docs.body.openapi, "3.1.0")
         deepStrictEqual(Object.keys(docs.body.paths).sort(), ["/healthz", "/jobs", "/jobs/{id}", "/metrics", "/stats"])
         deepStrictEqual(Object.keys(docs.body.paths["/jobs/{id}"]).sort(), ["delete", "get"])
+        // errors are documented as answered: no HttpApiDecodeError, 400 is BadRequest
+        strictEqual(docs.body.components.schemas.HttpApiDecodeError, undefined)
+        deepStrictEqual(docs.body.paths["/jobs"].post.responses["400"].content["application/json"].schema, {
+          $ref: "#/components/schemas/BadRequest"
+        })
         const ui = yield* call(url, "GET", "/docs/ui")
         strictEqual(ui.status, 200)
         assertTrue(ui.headers.get("content-type")!.startsWith("text/html"))
