@@ -31,7 +31,7 @@ import * as AsyncJob from "@async-job/core/AsyncJob"
 import type { NoJobsError } from "@async-job/core/Errors"
 import * as JobPool from "@async-job/core/JobPool"
 import * as WaitCtx from "@async-job/core/WaitCtx"
-import * as WaitFd from "@async-job/core/WaitFd"
+import type * as WaitFd from "@async-job/core/WaitFd"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -49,6 +49,7 @@ import type * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
 import { CryptoEngine } from "./CryptoEngine.js"
 import type { EngineError } from "./EngineError.js"
+import { offload } from "./internal/offload.js"
 import * as Operation from "./Operation.js"
 import { ServiceConfig } from "./ServiceConfig.js"
 
@@ -237,9 +238,6 @@ const retainedMetric = Metric.gauge("offload_results_retained", { description: "
 // ---------------------------------------------------------------------------
 // implementation
 
-/** The key of the engine's wait fd in a job's wait ctx (OpenSSL engines use their engine id). */
-const engineKey = Symbol.for("@async-job/offload-service/CryptoEngine")
-
 interface Ended {
   readonly state: Outcome
   readonly result?: Operation.Result
@@ -341,29 +339,14 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
       ctx: WaitCtx.WaitCtx,
       started: Deferred.Deferred<void, NoJobsError | ShuttingDownError>
     ) =>
-      Effect.suspend(() => {
-        let outcome: Exit.Exit<Operation.Result, EngineError> | undefined
-        const fd = WaitFd.unsafeMake()
-        return Effect.acquireUseRelease(
-          Effect.sync(() =>
-            engine.unsafeSubmit(entry.request, (exit) => {
-              outcome = exit
-              fd.unsafeSignal()
-            })
-          ),
-          (requestId) =>
-            Effect.gen(function*() {
-              entry.job = Option.getOrUndefined(yield* AsyncJob.current)
-              yield* WaitCtx.setWaitFd(ctx, engineKey, fd, { customData: requestId, cleanup: cleanupFd })
-              yield* Deferred.succeed(started, undefined)
-              // a resume is a hint: pause again until the engine has really answered
-              while (outcome === undefined) yield* AsyncJob.pause
-              fd.unsafeClear()
-              return yield* outcome
-            }),
-          // dropped if still pending (cancellation); a no-op once the engine has answered
-          (requestId) => Effect.sync(() => engine.unsafeCancel(requestId))
-        )
+      offload(engine, entry.request, ctx, {
+        cleanup: cleanupFd,
+        onSubmitted: (job) =>
+          Effect.suspend(() => {
+            entry.job = job
+            jobsStarted[entry.request.op].unsafeUpdate(1, [])
+            return Deferred.succeed(started, undefined)
+          })
       })
 
     const settle = (entry: Entry, started: Deferred.Deferred<void, NoJobsError | ShuttingDownError>) =>
@@ -415,7 +398,6 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
           Effect.provideService(JobPool.JobPool, pool),
           Effect.onExit(settle(entry, started))
         )
-        jobsStarted[request.op].unsafeUpdate(1, [])
         yield* FiberMap.run(fibers, entry.id, job)
         yield* Deferred.await(started)
         return entry
