@@ -1,7 +1,13 @@
 /**
- * The metrics every job pool reports, as Effect `Metric`s. Gauges carry a
- * `pool` label with the pool's id; counters of job ends carry an `outcome`
- * label (`finished`, `failed`, `cancelled`).
+ * The metrics every job pool reports, as Effect `Metric`s, summed over all
+ * the pools of the process. Counters of job ends carry an `outcome` label
+ * (`finished`, `failed`, `cancelled`).
+ *
+ * **Gotchas**
+ *
+ * There is no per-pool label on purpose: Effect's metric registry keeps every
+ * key it has seen for the life of the process, so a label per pool would make
+ * each pool leave its keys behind. A pool's own counts are `pool.stats`.
  *
  * Read them with `Metric.value`, or export them with any Effect metrics
  * exporter (the offload service serves them as Prometheus text).

@@ -1,7 +1,7 @@
 /** Spans named after the operations, and the metrics every pool reports. */
 import { describe, it } from "@effect/vitest"
 import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
-import { Effect, Layer, Metric, MetricLabel, Tracer } from "effect"
+import { Effect, Exit, Layer, Metric, MetricLabel, Scope, Tracer } from "effect"
 import * as AsyncJob from "../src/AsyncJob.js"
 import * as JobMetrics from "../src/JobMetrics.js"
 import * as JobObserver from "../src/JobObserver.js"
@@ -56,37 +56,38 @@ describe("observability", () => {
       ])
     }))
 
-  it.scoped("counters and gauges carry the pool's id", () =>
+  it.scoped("counters and gauges count every pool's jobs, with no label per pool", () =>
     Effect.gen(function*() {
-      const pool = yield* JobPool.make({ maxSize: 1 })
-      const label = [MetricLabel.make("pool", String(pool.id))]
       const count = (metric: Metric.Metric.Counter<number>, extra: Array<MetricLabel.MetricLabel> = []) =>
-        Effect.map(Metric.value(Metric.taggedWithLabels(metric, [...label, ...extra])), (state) => state.count)
-      const gauge = (metric: Metric.Metric.Gauge<number>) =>
-        Effect.map(Metric.value(Metric.taggedWithLabels(metric, label)), (state) => state.value)
+        Effect.map(Metric.value(Metric.taggedWithLabels(metric, extra)), (state) => state.count)
+      const gauge = (metric: Metric.Metric.Gauge<number>) => Effect.map(Metric.value(metric), (state) => state.value)
+      const counters = Effect.all([
+        count(JobMetrics.starts),
+        count(JobMetrics.pauses),
+        count(JobMetrics.resumes),
+        count(JobMetrics.noJobs),
+        count(JobMetrics.cancellations),
+        count(JobMetrics.finishes, [MetricLabel.make("outcome", "finished")]),
+        count(JobMetrics.finishes, [MetricLabel.make("outcome", "cancelled")])
+      ])
+      const gauges = Effect.all([gauge(JobMetrics.running), gauge(JobMetrics.paused), gauge(JobMetrics.idle)])
+      const before = yield* counters
+      const [, pausedBefore, idleBefore] = yield* gauges
 
+      const scope = yield* Scope.make()
+      const pool = yield* Scope.extend(JobPool.make({ maxSize: 1 }), scope)
       const job = yield* pausedJob(yield* pool.start(AsyncJob.pause))
-      strictEqual(yield* gauge(JobMetrics.paused), 1)
+      strictEqual((yield* gauges)[1], pausedBefore + 1)
       yield* Effect.flip(pool.start(Effect.void))
       yield* pool.resume(job)
       const cancelled = yield* pausedJob(yield* pool.start(AsyncJob.pause))
       yield* pool.cancel(cancelled)
-      deepStrictEqual(
-        yield* Effect.all([
-          count(JobMetrics.starts),
-          count(JobMetrics.pauses),
-          count(JobMetrics.resumes),
-          count(JobMetrics.noJobs),
-          count(JobMetrics.cancellations),
-          count(JobMetrics.finishes, [MetricLabel.make("outcome", "finished")]),
-          count(JobMetrics.finishes, [MetricLabel.make("outcome", "cancelled")])
-        ]),
-        [2, 2, 1, 1, 1, 1, 1]
-      )
-      deepStrictEqual(
-        yield* Effect.all([gauge(JobMetrics.running), gauge(JobMetrics.paused), gauge(JobMetrics.idle)]),
-        [0, 0, 1]
-      )
+      const after = yield* counters
+      deepStrictEqual(after.map((n, i) => n - before[i]!), [2, 2, 1, 1, 1, 1, 1])
+      deepStrictEqual((yield* gauges).slice(1), [pausedBefore, idleBefore + 1])
+      // a closed pool takes its idle records out of the gauge
+      yield* Scope.close(scope, Exit.void)
+      strictEqual((yield* gauges)[2], idleBefore)
     }))
 
   it.scoped("a JobObserver in context sees every event in order", () =>

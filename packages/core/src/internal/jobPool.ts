@@ -8,7 +8,6 @@ import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
 import { globalValue } from "effect/GlobalValue"
-import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as AsyncJob from "../AsyncJob.js"
@@ -165,9 +164,9 @@ const validate = (options: JobPool.Options): Effect.Effect<readonly [number, num
 export class PoolImpl implements JobPool.JobPool {
   readonly [PoolTypeId]: JobPool.TypeId = PoolTypeId
   readonly id = nextPoolId++
-  readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
-  /** per outcome, built once: the metric hooks are cached by label-array identity */
-  readonly outcomeLabels: Record<"finished" | "failed" | "cancelled", ReadonlyArray<MetricLabel.MetricLabel>>
+  readonly labels = metrics.noLabels
+  /** what this pool has added to the process-wide occupancy gauges */
+  private reported = { running: 0, paused: 0, idle: 0 }
   /** the caller FiberRefs last seen, and their fork for a job (callers usually start many jobs) */
   private lastCallerRefs: FiberRefs.FiberRefs | undefined = undefined
   private lastJobRefs: FiberRefs.FiberRefs | undefined = undefined
@@ -180,9 +179,6 @@ export class PoolImpl implements JobPool.JobPool {
   closed = false
 
   constructor(public maxSize: number, initSize: number, readonly observer: JobObserver.JobObserver | undefined) {
-    this.labels = [MetricLabel.make("pool", String(this.id))]
-    const outcome = (name: string) => [...this.labels, MetricLabel.make("outcome", name)]
-    this.outcomeLabels = { finished: outcome("finished"), failed: outcome("failed"), cancelled: outcome("cancelled") }
     this.grow(initSize)
   }
 
@@ -212,9 +208,12 @@ export class PoolImpl implements JobPool.JobPool {
   }
 
   gauges() {
-    metrics.running.unsafeUpdate(this.running, this.labels)
-    metrics.paused.unsafeUpdate(this.paused, this.labels)
-    metrics.idle.unsafeUpdate(this.idle.length, this.labels)
+    const reported = this.reported
+    const idle = this.closed ? 0 : this.idle.length
+    metrics.addOccupancy(this.running - reported.running, this.paused - reported.paused, idle - reported.idle)
+    reported.running = this.running
+    reported.paused = this.paused
+    reported.idle = idle
   }
 
   unsafeStats = (): PoolStats => ({
@@ -353,7 +352,10 @@ export class PoolImpl implements JobPool.JobPool {
     return Effect.forEach(jobs, interruptJob, { concurrency: "unbounded", discard: true }).pipe(
       // idle workers too: a closed pool leaves no fiber behind
       Effect.zipRight(Effect.suspend(() => Fiber.interruptAll(Array.from(this.workers)))),
-      Effect.ensuring(Effect.sync(() => this.emit({ _tag: "PoolClosed", poolId: this.id })))
+      Effect.ensuring(Effect.sync(() => {
+        this.gauges()
+        this.emit({ _tag: "PoolClosed", poolId: this.id })
+      }))
     )
   })
 
@@ -442,7 +444,7 @@ const finish = (handle: JobHandle, exit: Exit.Exit<unknown, unknown>): void => {
   if (handle.bound !== undefined) handle.ctx!.jobs.delete(handle.bound)
   // LIFO reuse, as OpenSSL's pool; a closed pool keeps no records
   if (!pool.closed) pool.idle.push(handle.record)
-  metrics.finishes.unsafeUpdate(1, pool.outcomeLabels[handle.state as "finished"])
+  metrics.finishes.unsafeUpdate(1, metrics.outcomeLabels[handle.state as "finished"])
   pool.gauges()
   if (pool.observer !== undefined) {
     pool.emit({ _tag: "Ended", poolId: pool.id, jobId: handle.id, outcome: handle.state as "finished" })

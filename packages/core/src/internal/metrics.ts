@@ -1,4 +1,5 @@
 import * as Metric from "effect/Metric"
+import * as MetricLabel from "effect/MetricLabel"
 
 /** @internal */
 export const starts = Metric.counter("async_job_starts_total", {
@@ -25,8 +26,49 @@ export const cancellations = Metric.counter("async_job_cancellations_total", {
   incremental: true
 })
 /** @internal */
-export const running = Metric.gauge("async_job_pool_running", { description: "Jobs running, per pool" })
+export const running = Metric.gauge("async_job_pool_running", { description: "Jobs running, in all pools" })
+const runningGauge = running
 /** @internal */
-export const paused = Metric.gauge("async_job_pool_paused", { description: "Jobs paused, per pool" })
+export const paused = Metric.gauge("async_job_pool_paused", { description: "Jobs paused, in all pools" })
+const pausedGauge = paused
 /** @internal */
-export const idle = Metric.gauge("async_job_pool_idle", { description: "Idle job records, per pool" })
+export const idle = Metric.gauge("async_job_pool_idle", { description: "Idle job records, in all open pools" })
+const idleGauge = idle
+
+/**
+ * No per-pool labels: Effect's metric registry never forgets a key, so a label
+ * per pool would keep every pool's keys alive forever. Pool gauges are
+ * process-wide sums; a pool's own counts are its `stats`.
+ *
+ * @internal
+ */
+export const noLabels: ReadonlyArray<MetricLabel.MetricLabel> = []
+
+/** @internal */
+export const outcomeLabels = {
+  finished: [MetricLabel.make("outcome", "finished")],
+  failed: [MetricLabel.make("outcome", "failed")],
+  cancelled: [MetricLabel.make("outcome", "cancelled")]
+} as const
+
+const totals = { running: 0, paused: 0, idle: 0 }
+
+/**
+ * Adds a pool's changes to the process-wide occupancy gauges.
+ *
+ * @internal
+ */
+export const addOccupancy = (running: number, paused: number, idleCount: number): void => {
+  if (running !== 0) {
+    totals.running += running
+    runningGauge.unsafeUpdate(totals.running, noLabels)
+  }
+  if (paused !== 0) {
+    totals.paused += paused
+    pausedGauge.unsafeUpdate(totals.paused, noLabels)
+  }
+  if (idleCount !== 0) {
+    totals.idle += idleCount
+    idleGauge.unsafeUpdate(totals.idle, noLabels)
+  }
+}
