@@ -1,0 +1,449 @@
+/**
+ * Durable jobs: jobs that pause on resume tokens, survive restarts and resume
+ * from any process.
+ *
+ * A durable job is a workflow of `@effect/workflow`, in the vocabulary of
+ * `AsyncJob`:
+ *
+ * | `AsyncJob` (in memory) | `DurableJob` |
+ * | --- | --- |
+ * | a job body, any `Effect` | a body registered with {@link toLayer}, with a Schema'd payload, result and error |
+ * | `AsyncJob.pause` | {@link pause}: a `DurableDeferred`, named by a wait fd the job declares |
+ * | a wait fd on the job's wait ctx | a resume token ({@link ResumeToken}), which any process can complete with {@link signal} |
+ * | `start` answers `Finished` or `Paused(job)` | {@link start} answers `Finished` or `Paused`, which carries the job's tokens |
+ * | `resume(job)` on the pool that started it | {@link resume} from any process on the same store |
+ * | `NoJobsError` when the pool is full | `NoJobsError` when the pool is full across all runners |
+ * | a side effect runs once per segment | an `Activity` runs at most once per attempt; its result is journaled |
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import * as Activity from "@effect/workflow/Activity"
+ * import * as DurableJob from "@async-job/durable/DurableJob"
+ * import * as DurableJobPool from "@async-job/durable/DurableJobPool"
+ *
+ * const Refund = DurableJob.make({
+ *   name: "Refund",
+ *   payload: { orderId: Schema.String, amount: Schema.Number },
+ *   success: Schema.String,
+ *   waits: { approval: Schema.Boolean },
+ *   jobId: ({ orderId }) => orderId
+ * })
+ *
+ * const RefundLive = DurableJob.toLayer(Refund, ({ amount, orderId }) =>
+ *   Effect.gen(function*() {
+ *     const approved = yield* DurableJob.pause(Refund, "approval")
+ *     if (!approved) return "refused"
+ *     return yield* Activity.make({
+ *       name: "pay",
+ *       success: Schema.String,
+ *       execute: Effect.succeed(`paid ${amount} for ${orderId}`)
+ *     })
+ *   }))
+ *
+ * const program = Effect.gen(function*() {
+ *   const step = yield* DurableJob.start(Refund, { orderId: "o-1", amount: 5 }) // Paused, one token
+ *   if (step._tag === "Paused") {
+ *     yield* DurableJob.signal(step.tokens[0], true) // from this process or any other
+ *     return yield* DurableJob.resume(Refund, step) // Finished("paid 5 for o-1")
+ *   }
+ *   return step
+ * }).pipe(Effect.provide(RefundLive.pipe(Effect.provideMerge(DurableJobPool.layerMemory({ maxSize: 8 })))))
+ * ```
+ *
+ * **Replay**
+ *
+ * A paused job does not keep a fiber: when it is signalled, the engine runs
+ * its body again from the start, and everything journaled (activities, pauses
+ * already signalled) answers from the journal at once. Code outside
+ * activities therefore runs again on every resume and after a restart: put
+ * side effects in an `Activity`.
+ *
+ * @since 0.1.0
+ */
+import type * as Workflow from "@effect/workflow/Workflow"
+import type { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
+import type * as Brand from "effect/Brand"
+import type * as Cause from "effect/Cause"
+import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type { DurableJobPool } from "./DurableJobPool.js"
+import type {
+  InvalidSignalError,
+  InvalidTokenError,
+  JobCancelledError,
+  JobNotFoundError,
+  NoJobsError
+} from "./Errors.js"
+import * as internal from "./internal/durableJob.js"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = internal.TypeId
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * What a paused job waits on: one of its wait fds, in this run. An opaque
+ * string that any process may store, send and pass to {@link signal}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ResumeToken = Brand.Branded<string, "@async-job/durable/ResumeToken">
+
+/**
+ * The Schemas of the values a job's wait fds are signalled with, by name.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Waits = Record<string, Schema.Schema.Any>
+
+/**
+ * A durable job definition: a workflow with its payload, result and error
+ * Schemas, and the wait fds it may pause on.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DurableJob<
+  Name extends string,
+  Payload extends Schema.Struct.Fields,
+  Success extends Schema.Schema.Any,
+  Error extends Schema.Schema.All,
+  W extends Waits
+> {
+  readonly [TypeId]: TypeId
+  readonly name: Name
+  /** The underlying workflow, for the APIs of `@effect/workflow`. */
+  readonly workflow: Workflow.Workflow<Name, Schema.Struct<Payload>, Success, Error>
+  readonly waits: W
+}
+
+/**
+ * Any durable job definition.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Any = DurableJob<string, any, any, any, any>
+
+/**
+ * The payload a job is started with, as its Schema constructs it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PayloadOf<J extends Any> = J extends DurableJob<any, infer P, any, any, any>
+  ? Schema.Simplify<Schema.Struct.Constructor<P>>
+  : never
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type SuccessOf<J extends Any> = J extends DurableJob<any, any, infer S, any, any> ? Schema.Schema.Type<S>
+  : never
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ErrorOf<J extends Any> = J extends DurableJob<any, any, any, infer E, any> ? Schema.Schema.Type<E> : never
+
+/**
+ * The job ran to its end and succeeded (`ASYNC_FINISH`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Finished<out A> {
+  readonly _tag: "Finished"
+  readonly jobId: string
+  readonly value: A
+}
+
+/**
+ * The job is paused (`ASYNC_PAUSE`) on the wait fds whose tokens it carries.
+ * It is also the handle {@link resume} takes. A job paused with no tokens
+ * waits on something else (a `DurableClock`, a child workflow).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Paused {
+  readonly _tag: "Paused"
+  readonly jobId: string
+  readonly tokens: ReadonlyArray<ResumeToken>
+}
+
+/**
+ * What {@link start} and {@link resume} answer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Step<A> = Finished<A> | Paused
+
+/**
+ * The job is executing somewhere (or about to).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Running {
+  readonly _tag: "Running"
+  readonly jobId: string
+}
+
+/**
+ * The job ended with an error or a defect.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Failed<out E> {
+  readonly _tag: "Failed"
+  readonly jobId: string
+  readonly cause: Cause.Cause<E>
+}
+
+/**
+ * The job was cancelled.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Cancelled {
+  readonly _tag: "Cancelled"
+  readonly jobId: string
+}
+
+/**
+ * Where a job is, as {@link poll} sees it. `Finished`, `Failed` and
+ * `Cancelled` are final.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type JobStatus<A, E> = Running | Paused | Finished<A> | Failed<E> | Cancelled
+
+/**
+ * Defines a durable job.
+ *
+ * **Details**
+ *
+ * - `jobId` derives the job's identity from its payload: starting a job whose
+ *   id exists attaches to that job instead of starting another.
+ * - `waits` names the wait fds the job may pause on, with the Schema of the
+ *   value each is signalled with.
+ * - The name must be unique in the process: {@link signal} finds a token's
+ *   job by it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: <
+  const Name extends string,
+  Payload extends Schema.Struct.Fields,
+  Success extends Schema.Schema.Any = typeof Schema.Void,
+  Error extends Schema.Schema.All = typeof Schema.Never,
+  W extends Waits = {}
+>(options: {
+  readonly name: Name
+  readonly payload: Payload
+  readonly success?: Success | undefined
+  readonly error?: Error | undefined
+  readonly waits?: W | undefined
+  readonly jobId: (payload: Schema.Struct.Type<Payload>) => string
+}) => DurableJob<Name, Payload, Success, Error, W> = internal.make as any
+
+/**
+ * Registers the body of a job with the engine in context. Runners that should
+ * execute the job provide this layer; processes that only start, poll, signal
+ * or cancel jobs need the definition, not the body.
+ *
+ * **Gotchas**
+ *
+ * The body runs again from its start on every resume (see "Replay" above):
+ * keep side effects in activities, and make the code between them
+ * deterministic.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const toLayer: <
+  Name extends string,
+  P extends Schema.Struct.Fields,
+  S extends Schema.Schema.Any,
+  E extends Schema.Schema.All,
+  W extends Waits,
+  R
+>(
+  self: DurableJob<Name, P, S, E, W>,
+  body: (
+    payload: Schema.Struct.Type<P>,
+    jobId: string
+  ) => Effect.Effect<Schema.Schema.Type<S>, Schema.Schema.Type<E>, R>
+) => Layer.Layer<
+  never,
+  never,
+  | WorkflowEngine
+  | DurableJobPool
+  | Exclude<R, WorkflowEngine | WorkflowInstance | Workflow.Execution<Name> | Scope.Scope>
+> = internal.toLayer as any
+
+/**
+ * Pauses the job on one of its wait fds (`ASYNC_pause_job`), and answers the
+ * value it is signalled with. The `start` or `resume` that ran the job
+ * answers `Paused` with the wait fd's token.
+ *
+ * **Details**
+ *
+ * - Each pause is a `DurableDeferred` named after the wait fd (and `key`):
+ *   once signalled, it answers the same value on every replay. To wait on one
+ *   wait fd several times, give each wait a different `key`.
+ * - Pauses awaited together (`Effect.all`) report all their tokens.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const pause: <W extends Waits, K extends keyof W & string>(
+  self: DurableJob<any, any, any, any, W>,
+  wait: K,
+  options?: { readonly key?: string | undefined }
+) => Effect.Effect<Schema.Schema.Type<W[K]>, never, WorkflowEngine | WorkflowInstance> = internal.pause as any
+
+/**
+ * The token of one of the job's wait fds, from inside the job; for handing it
+ * to an engine or a person before pausing.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const token: <W extends Waits, K extends keyof W & string>(
+  self: DurableJob<any, any, any, any, W>,
+  wait: K,
+  options?: { readonly key?: string | undefined }
+) => Effect.Effect<ResumeToken, never, WorkflowInstance> = internal.token as any
+
+/**
+ * The id of the job that `payload` starts.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const jobId: <J extends Any>(self: J, payload: PayloadOf<J>) => Effect.Effect<string> = internal.jobId
+
+/**
+ * Starts a job and waits until it pauses or finishes.
+ *
+ * **Details**
+ *
+ * - Succeeds with `Finished(value)` or `Paused(tokens)`; fails with the job's
+ *   error, with {@link NoJobsError} when the pool is full (nothing was
+ *   started), or {@link JobCancelledError}.
+ * - Idempotent: if a job with the same id was started before, in any process,
+ *   no slot is taken and its current step is answered. A `start` that was
+ *   cut short (the process died) is completed by starting again.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const start: <J extends Any>(
+  self: J,
+  payload: PayloadOf<J>
+) => Effect.Effect<Step<SuccessOf<J>>, ErrorOf<J> | NoJobsError | JobCancelledError, WorkflowEngine | DurableJobPool> =
+  internal.start as any
+
+/**
+ * Waits until a paused job moves past its pause, and answers its next step.
+ *
+ * **Details**
+ *
+ * - The job continues once one of its tokens is signalled ({@link signal}),
+ *   from any process; `resume` waits for that (interruptibly), like
+ *   `AsyncJob.run` waits for a wait fd. Give it a timeout where no signal
+ *   may come.
+ * - Takes the `Paused` handle, or a job id (then: the step after the job's
+ *   current pause, or its end).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const resume: <J extends Any>(
+  self: J,
+  handle: string | Paused
+) => Effect.Effect<
+  Step<SuccessOf<J>>,
+  ErrorOf<J> | JobNotFoundError | JobCancelledError,
+  WorkflowEngine | DurableJobPool
+> = internal.resume as any
+
+/**
+ * Where a job is now, from any process; does not wait.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const poll: <J extends Any>(
+  self: J,
+  jobId: string
+) => Effect.Effect<JobStatus<SuccessOf<J>, ErrorOf<J>>, JobNotFoundError, WorkflowEngine | DurableJobPool> = internal
+  .status as any
+
+/**
+ * Cancels a running or paused job, from any process, and waits until it has
+ * ended: its workflow scope is closed, its compensations have run and its slot
+ * is free. Answers the final status: `Cancelled`, or how the job ended if it
+ * ended first.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const cancel: <J extends Any>(
+  self: J,
+  jobId: string
+) => Effect.Effect<JobStatus<SuccessOf<J>, ErrorOf<J>>, JobNotFoundError, WorkflowEngine | DurableJobPool> = internal
+  .cancel as any
+
+/**
+ * Completes a wait fd of a paused job (the analogue of making its fd
+ * readable), from any process; the job continues.
+ *
+ * **Details**
+ *
+ * - `value` is checked against the wait fd's Schema first
+ *   ({@link InvalidSignalError}: nothing is signalled, the job still waits).
+ * - The job's definition must be loaded in this process (made with
+ *   {@link make}) to check the value ({@link InvalidTokenError} otherwise).
+ * - The first signal of a token wins; later ones change nothing.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const signal: (
+  token: string,
+  value: unknown
+) => Effect.Effect<
+  void,
+  InvalidTokenError | InvalidSignalError | JobNotFoundError,
+  WorkflowEngine | DurableJobPool
+> = internal.signal
+
+/**
+ * Whether a value is a durable job definition.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isDurableJob = (u: unknown): u is Any => typeof u === "object" && u !== null && TypeId in u

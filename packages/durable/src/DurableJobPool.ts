@@ -1,0 +1,189 @@
+/**
+ * The durable job pool: where durable jobs run, and how many may be
+ * outstanding at once.
+ *
+ * A layer of this module provides two services: a `WorkflowEngine` (from
+ * `@effect/workflow`), which runs the jobs and journals their activities and
+ * pauses, and the {@link DurableJobPool}, which bounds how many jobs are
+ * outstanding (started and not yet ended) and answers a typed `NoJobsError`
+ * when the bound is reached, like `ASYNC_start_job`'s `ASYNC_NO_JOBS`.
+ *
+ * | layer | engine | survives | resumable from |
+ * | --- | --- | --- | --- |
+ * | {@link layerMemory} | `WorkflowEngine.layerMemory` | nothing: jobs die with the process | this process |
+ * | {@link layerSqlite} | `SingleRunner` over a SQLite file | `kill -9` and restarts | any process that opens the file after it |
+ * | {@link layerCluster} | `ClusterWorkflowEngine` over your `Sharding` and `SqlClient` (Postgres) | runner crashes | any runner on the database |
+ *
+ * @since 0.1.0
+ */
+import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
+import type * as MessageStorage from "@effect/cluster/MessageStorage"
+import type * as Sharding from "@effect/cluster/Sharding"
+import type * as ShardingConfig from "@effect/cluster/ShardingConfig"
+import * as SingleRunner from "@effect/cluster/SingleRunner"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as WorkflowEngine from "@effect/workflow/WorkflowEngine"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type { NoJobsError } from "./Errors.js"
+import * as internal from "./internal/pool.js"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = internal.TypeId
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * The limits of a pool.
+ *
+ * **Details**
+ *
+ * - `maxSize`: the most durable jobs outstanding at once, counted across every
+ *   runner that shares the store. Omitted or 0: unbounded, as in OpenSSL.
+ * - `name`: pools with different names on one store count separately.
+ *   Default `"default"`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly maxSize?: number | undefined
+  readonly name?: string | undefined
+}
+
+/**
+ * A snapshot of a pool's counts.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PoolStats {
+  /** 0 means unbounded. */
+  readonly maxSize: number
+  /** Jobs started and not yet ended (running or paused), on every runner. */
+  readonly outstanding: number
+}
+
+/**
+ * The service: a ledger of the jobs that hold a slot. `DurableJob.start`
+ * takes a slot before the job's workflow starts and the job gives it back as
+ * its workflow scope closes (finished, failed or cancelled), so a slot is held
+ * across pauses, restarts and runners.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DurableJobPool {
+  readonly [TypeId]: TypeId
+  readonly name: string
+  readonly maxSize: number
+  /** The counts now (from the shared store for SQL pools). */
+  readonly stats: Effect.Effect<PoolStats>
+  /**
+   * Takes a slot for `jobId`. Succeeds with `false`, taking nothing, if the
+   * job was started before (it holds its slot, or has ended); fails with
+   * {@link NoJobsError} if the pool is full. Used by `DurableJob.start`.
+   */
+  readonly acquire: (jobId: string) => Effect.Effect<boolean, NoJobsError>
+  /** Gives the slot of `jobId` back; idempotent. Used by the job's workflow scope. */
+  readonly release: (jobId: string) => Effect.Effect<void>
+  /** Whether a job was ever started with this id (the ledger keeps ended jobs). */
+  readonly known: (jobId: string) => Effect.Effect<boolean>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export const DurableJobPool: Context.Tag<DurableJobPool, DurableJobPool> = internal.tag
+
+/**
+ * In memory: `WorkflowEngine.layerMemory` and an in-process ledger. For tests,
+ * examples and jobs that need the durable vocabulary (resume tokens, journaled
+ * activities) but not durability.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory = (options?: Options): Layer.Layer<DurableJobPool | WorkflowEngine.WorkflowEngine> =>
+  Layer.merge(Layer.effect(DurableJobPool, internal.makeMemory(options)), WorkflowEngine.layerMemory)
+
+/**
+ * A pool whose ledger lives in the database of the `SqlClient` in context
+ * (a table `async_job_durable_slots`, created if missing). Combine it with a
+ * SQL-backed `WorkflowEngine`; {@link layerSqlite} and {@link layerCluster}
+ * do.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSqlPool = (options?: Options): Layer.Layer<DurableJobPool, never, SqlClient.SqlClient> =>
+  Layer.effect(DurableJobPool, internal.makeSql(options))
+
+/**
+ * The durable engine of `@effect/cluster` over the sharding and message
+ * storage in context, with the ledger in the database of the `SqlClient` in
+ * context. For several runners, provide `Sharding` from a runner layer over
+ * Postgres (for instance `NodeClusterSocket.layer` of
+ * `@effect/platform-node` with `storage: "sql"`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerCluster = (
+  options?: Options
+): Layer.Layer<
+  DurableJobPool | WorkflowEngine.WorkflowEngine,
+  never,
+  Sharding.Sharding | MessageStorage.MessageStorage | SqlClient.SqlClient
+> => Layer.merge(layerSqlPool(options), ClusterWorkflowEngine.layer)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface SqliteOptions extends Options {
+  /** The SQLite file; created if missing. */
+  readonly filename: string
+  /** Overrides of the single runner's sharding configuration. */
+  readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
+}
+
+/**
+ * The embedded durable engine: a single runner of `@effect/cluster` whose
+ * messages, replies (the journal of activities and pauses) and pool ledger live
+ * in one SQLite file.
+ *
+ * **Details**
+ *
+ * Jobs survive `kill -9`: a new process opened on the same file continues
+ * every job that was running (replaying its journal, so finished activities
+ * are not run again) and can resume, poll, signal and cancel every paused one.
+ *
+ * **Gotchas**
+ *
+ * One process at a time per file: the runner keeps its shard assignment in
+ * memory (so a restart does not wait for a dead runner's locks to expire),
+ * and two processes on one file would both run its jobs. For several
+ * processes at once, use {@link layerCluster} over Postgres.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSqlite = (
+  options: SqliteOptions
+): Layer.Layer<DurableJobPool | WorkflowEngine.WorkflowEngine, ConfigError.ConfigError> =>
+  layerCluster(options).pipe(
+    Layer.provide(SingleRunner.layer({ runnerStorage: "memory", shardingConfig: options.shardingConfig })),
+    Layer.provide(SqliteClient.layer({ filename: options.filename }))
+  )
