@@ -4,6 +4,6 @@ export default defineProject({
   test: {
     name: "example",
     include: ["test/**/*.test.ts"],
-    testTimeout: 30_000
+    testTimeout: 120_000
   }
 })

@@ -5,6 +5,6 @@ export default defineProject({
     name: "openssl",
     include: ["test/**/*.test.ts"],
     // the worker-thread test loads TypeScript through tsx in each worker, which is slow on a busy machine
-    testTimeout: 30_000
+    testTimeout: 120_000
   }
 })
