@@ -66,7 +66,6 @@ interface Work {
  * interrupted), so a cancelled job never poisons the next one.
  */
 class JobRecord {
-  handle: JobHandle | undefined = undefined
   /** the worker fiber, while it lives */
   worker: Fiber.RuntimeFiber<void> | undefined = undefined
   /** the worker's callback while it waits for work */
@@ -164,7 +163,6 @@ const validate = (options: JobPool.Options): Effect.Effect<readonly [number, num
 export class PoolImpl implements JobPool.JobPool {
   readonly [PoolTypeId]: JobPool.TypeId = PoolTypeId
   readonly id = nextPoolId++
-  readonly labels = metrics.noLabels
   /** what this pool has added to the process-wide occupancy gauges */
   private reported = { running: 0, paused: 0, idle: 0 }
   /** the caller FiberRefs last seen, and their fork for a job (callers usually start many jobs) */
@@ -246,7 +244,7 @@ export class PoolImpl implements JobPool.JobPool {
           }
           if (this.closed) return resume(Exit.die(new ClosedError({ what: "JobPool", id: this.id })))
           if (this.maxSize > 0 && this.running + this.paused >= this.maxSize) {
-            metrics.noJobs.unsafeUpdate(1, this.labels)
+            metrics.noJobs.unsafeUpdate(1, metrics.noLabels)
             if (this.observer !== undefined) this.emit({ _tag: "NoJobs", poolId: this.id })
             return resume(Exit.fail(new NoJobsError({ poolId: this.id, stats: this.unsafeStats() })))
           }
@@ -260,11 +258,10 @@ export class PoolImpl implements JobPool.JobPool {
             this.created++
           }
           const handle = new JobHandle(nextJobId++, this, record, ctx)
-          record.handle = handle
           this.running++
           this.outstanding.add(handle)
           if (handle.bound !== undefined) ctx!.jobs.add(handle.bound)
-          metrics.starts.unsafeUpdate(1, this.labels)
+          metrics.starts.unsafeUpdate(1, metrics.noLabels)
           this.gauges()
           if (this.observer !== undefined) this.emit({ _tag: "Started", poolId: this.id, jobId: handle.id })
           started = handle
@@ -300,7 +297,7 @@ export class PoolImpl implements JobPool.JobPool {
           if (handle.ctx !== undefined) waitCtx.resetChanges(handle.ctx)
           const deferred = handle.deferred!
           handle.deferred = undefined
-          metrics.resumes.unsafeUpdate(1, this.labels)
+          metrics.resumes.unsafeUpdate(1, metrics.noLabels)
           this.gauges()
           if (this.observer !== undefined) this.emit({ _tag: "Resumed", poolId: this.id, jobId: handle.id })
           handle.waiter = resume
@@ -316,7 +313,7 @@ export class PoolImpl implements JobPool.JobPool {
       if (handle.state === "cancelling") return Effect.asVoid(Fiber.await(handle.fiber!))
       const refused = this.check(handle)
       if (refused !== undefined) return refused
-      metrics.cancellations.unsafeUpdate(1, this.labels)
+      metrics.cancellations.unsafeUpdate(1, metrics.noLabels)
       if (this.observer !== undefined) this.emit({ _tag: "CancelRequested", poolId: this.id, jobId: handle.id })
       return interruptJob(handle)
     })
@@ -439,7 +436,6 @@ const finish = (handle: JobHandle, exit: Exit.Exit<unknown, unknown>): void => {
   else pool.paused--
   handle.state = Exit.isSuccess(exit) ? "finished" : Cause.isInterruptedOnly(exit.cause) ? "cancelled" : "failed"
   handle.deferred = undefined
-  handle.record.handle = undefined
   pool.outstanding.delete(handle)
   if (handle.bound !== undefined) handle.ctx!.jobs.delete(handle.bound)
   // LIFO reuse, as OpenSSL's pool; a closed pool keeps no records
@@ -503,7 +499,7 @@ export const pause: Effect.Effect<void> = Effect.withFiberRuntime((fiber) => {
       handle.state = "paused"
       pool.running--
       pool.paused++
-      metrics.pauses.unsafeUpdate(1, pool.labels)
+      metrics.pauses.unsafeUpdate(1, metrics.noLabels)
       pool.gauges()
       if (pool.observer !== undefined) pool.emit({ _tag: "Paused", poolId: pool.id, jobId: handle.id })
       deliver(handle, Exit.succeed({ _tag: "Paused", job: handle }))
