@@ -1,4 +1,27 @@
+import * as DurableJob from "@async-job/durable/DurableJob"
 import * as DurableJobPool from "@async-job/durable/DurableJobPool"
+import { describe, it } from "@effect/vitest"
+import { assertTrue } from "@effect/vitest/utils"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Jobs from "./fixtures/jobs.js"
 import { testDurableJobs } from "./fixtures/suite.js"
 
 testDurableJobs("WorkflowEngine.layerMemory", DurableJobPool.layerMemory)
+
+describe("DurableJobPool.layerMemory", () => {
+  it.live("an invalid maxSize is a defect when the layer builds", () =>
+    Effect.gen(function*() {
+      for (const maxSize of [-1, 1.5, 2 ** 31]) {
+        const exit = yield* Effect.exit(
+          DurableJob.start(Jobs.Echo, { id: "x", text: "" }).pipe(
+            Effect.provide(Layer.provideMerge(Jobs.layer(() => {}), DurableJobPool.layerMemory({ maxSize })))
+          )
+        )
+        assertTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause), String(maxSize))
+        if (Exit.isFailure(exit)) assertTrue(String(Cause.squash(exit.cause)).includes("maxSize"))
+      }
+    }))
+})
