@@ -31,21 +31,17 @@ const ObserverLive = JobObserver.layer((event) => events.push(event._tag))
 const PoolLive = JobPool.layer({ maxSize: 1 }).pipe(Layer.provide(ObserverLive))
 
 const program = Effect.gen(function*() {
-  const pool = yield* JobPool.JobPool
   yield* AsyncJob.run(Effect.as(AsyncJob.pause, "done"))
   yield* Effect.ignore(Effect.zipRight(AsyncJob.start(AsyncJob.pause), AsyncJob.start(AsyncJob.pause)))
 
-  const count = (metric: Metric.Metric.Counter<number>, outcome?: string) => {
-    // tag order matters to a metric key: the pool first, then the outcome
-    const byPool = Metric.tagged(metric, "pool", String(pool.id))
-    const tagged = outcome === undefined ? byPool : Metric.tagged(byPool, "outcome", outcome)
-    return Effect.map(Metric.value(tagged), (state) => state.count)
-  }
-  const pausedNow = yield* Metric.value(Metric.tagged(JobMetrics.paused, "pool", String(pool.id)))
+  // process-wide: summed over every pool of the process (here there is one)
+  const count = (metric: Metric.Metric.Counter<number>) => Effect.map(Metric.value(metric), (state) => state.count)
+  const finished = Metric.tagged(JobMetrics.finishes, "outcome", "finished")
+  const pausedNow = yield* Metric.value(JobMetrics.paused)
   yield* Console.log(
     `metrics: starts ${yield* count(JobMetrics.starts)}, pauses ${yield* count(JobMetrics.pauses)}, ` +
       `resumes ${yield* count(JobMetrics.resumes)}, no jobs ${yield* count(JobMetrics.noJobs)}, ` +
-      `finished ${yield* count(JobMetrics.finishes, "finished")}, paused now ${pausedNow.value}`
+      `finished ${yield* count(finished)}, paused now ${pausedNow.value}`
   )
   yield* Console.log(`observer: ${events.join(", ")}`)
 }).pipe(Effect.withSpan("program"))
