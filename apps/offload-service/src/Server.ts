@@ -44,6 +44,7 @@ import type * as Schema from "effect/Schema"
 import * as Http from "node:http"
 import * as Api from "./Api.js"
 import { CryptoEngine } from "./CryptoEngine.js"
+import * as DurableJobs from "./DurableJobs.js"
 import * as Jobs from "./Jobs.js"
 import * as Operation from "./Operation.js"
 import * as Prometheus from "./Prometheus.js"
@@ -290,7 +291,8 @@ const PoolLive = Layer.unwrapEffect(
   Effect.map(ServiceConfig, (config) => JobPool.layer({ maxSize: config.poolMax, initSize: config.poolInit }))
 ).pipe(Layer.orDie) // ServiceConfig has validated the sizes
 
-const JobsLive = Jobs.layer.pipe(Layer.provide(PoolLive))
+// DURABLE=sqlite:<file> swaps in the durable jobs (see DurableJobs); unset, the in-memory ones
+const JobsLive = DurableJobs.layerFromEnv(Jobs.layer.pipe(Layer.provide(PoolLive)))
 
 const ApiLive = HttpApiBuilder.api(Api.Api).pipe(Layer.provide([JobsHandlers, OpsHandlers]))
 

@@ -99,6 +99,8 @@ export interface DurableJobPool {
   readonly release: (jobId: string) => Effect.Effect<void>
   /** Whether a job was ever started with this id (the ledger keeps ended jobs). */
   readonly known: (jobId: string) => Effect.Effect<boolean>
+  /** The ids of the jobs that hold a slot now: started, not yet ended, on any runner. */
+  readonly outstandingIds: Effect.Effect<ReadonlyArray<string>>
 }
 
 /**

@@ -58,6 +58,7 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Dura
           held--
         }),
       known: (jobId) => Effect.sync(() => jobs.has(jobId)),
+      outstandingIds: Effect.sync(() => Array.from(jobs).flatMap(([id, holds]) => holds ? [id] : [])),
       stats: Effect.sync(() => ({ maxSize: max, outstanding: held }))
     }
   })
@@ -116,6 +117,8 @@ export const makeSql = (
           Effect.map((rows) => rows.length > 0),
           Effect.orDie
         ),
+      outstandingIds: sql<{ readonly job_id: string }>`SELECT job_id FROM ${table} WHERE pool = ${name} AND ended = 0`
+        .pipe(Effect.map((rows) => rows.map((row) => row.job_id)), Effect.orDie),
       stats: Effect.map(Effect.orDie(count), (outstanding) => ({ maxSize: max, outstanding }))
     }
   })

@@ -1,0 +1,237 @@
+/**
+ * The service's jobs in durable mode (`DURABLE=sqlite:<file>`): every
+ * accepted `POST /jobs` is a durable job of `@async-job/durable`, journaled in
+ * the SQLite file, so that a job paused on the engine survives `kill -9` of
+ * the service, finishes after a restart, and `GET /jobs/:id` serves its result.
+ *
+ * **Details**
+ *
+ * A job's body submits its operation to the {@link CryptoEngine.CryptoEngine}
+ * (an activity named after this process's boot, see below) and pauses on its
+ * `engine` wait fd; the engine's completion callback signals the job's token
+ * with the outcome, and the job finishes with it.
+ *
+ * The engine is in-process: a request in flight dies with the process. So on
+ * start, the service resumes every job outstanding in the file; each replays
+ * to its pause and, since its submit activity is named after the boot,
+ * submits its operation again to the new engine. Within one boot the submit is
+ * journaled and runs once.
+ *
+ * Differences from the in-memory mode: jobs are not cancelled at shutdown
+ * (they outlive the process: that is the point), ended jobs are kept in the
+ * file (not swept after `RESULT_TTL`), and the pool counts come from the file.
+ *
+ * @since 0.1.0
+ */
+import { NoJobsError } from "@async-job/core/Errors"
+import * as DurableJob from "@async-job/durable/DurableJob"
+import * as DurableJobPool from "@async-job/durable/DurableJobPool"
+import * as Activity from "@effect/workflow/Activity"
+import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
+import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import * as Schema from "effect/Schema"
+import * as Crypto from "node:crypto"
+import { CryptoEngine } from "./CryptoEngine.js"
+import { EngineError } from "./EngineError.js"
+import { JobEndedError, JobNotFoundError, Jobs, type JobView, ShuttingDownError } from "./Jobs.js"
+import * as Operation from "./Operation.js"
+import { ServiceConfig } from "./ServiceConfig.js"
+
+/**
+ * The durable job: one operation offloaded to the engine.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Offload = DurableJob.make({
+  name: "offload-service/Offload",
+  // the service's id starts with the operation (`sha256.<uuid>`), so a view can be made from the id alone
+  payload: { id: Schema.String, request: Schema.Unknown },
+  success: Operation.Result,
+  error: EngineError,
+  waits: { engine: Schema.Either({ right: Operation.Result, left: EngineError }) },
+  jobId: ({ id }) => id
+})
+
+/** Different in every process: a restart submits the operation again. */
+const boot = Crypto.randomUUID()
+
+const opOf = (id: string): Option.Option<Operation.Op> => {
+  const op = id.slice(0, id.lastIndexOf("."))
+  return (Operation.ops as ReadonlyArray<string>).includes(op) ? Option.some(op as Operation.Op) : Option.none()
+}
+
+const errorOf = (cause: Cause.Cause<EngineError>) => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) return { tag: failure.value._tag, message: failure.value.message }
+  const defect = Cause.squash(cause)
+  return { tag: "InternalError", message: defect instanceof Error ? defect.message : String(defect) }
+}
+
+const viewOf = (id: string, op: Operation.Op, status: DurableJob.JobStatus<Operation.Result, EngineError>): JobView => {
+  switch (status._tag) {
+    case "Running":
+      return { id, op, state: "running" }
+    case "Paused":
+      return { id, op, state: "paused" }
+    case "Finished":
+      return { id, op, state: "finished", result: status.value }
+    case "Failed":
+      return { id, op, state: "failed", error: errorOf(status.cause) }
+    case "Cancelled":
+      return { id, op, state: "cancelled" }
+  }
+}
+
+const body = Effect.fnUntraced(function*(payload: { readonly request: unknown }) {
+  const engine = yield* CryptoEngine
+  const runtime = yield* Effect.runtime<WorkflowEngine | DurableJobPool.DurableJobPool>()
+  const request = yield* Effect.orDie(Operation.decodeRequest(payload.request))
+  const token = yield* DurableJob.token(Offload, "engine")
+  yield* Activity.make({
+    name: `submit/${boot}`,
+    execute: Effect.sync(() => {
+      engine.unsafeSubmit(request, (exit) => {
+        const outcome = Exit.match(exit, {
+          onFailure: (cause) => Either.left(Option.getOrThrow(Cause.failureOption(cause))),
+          onSuccess: Either.right
+        })
+        Runtime.runFork(runtime)(Effect.ignoreLogged(DurableJob.signal(token, outcome)))
+      })
+    })
+  })
+  const outcome = yield* DurableJob.pause(Offload, "engine")
+  return yield* outcome
+})
+
+/**
+ * Builds the service over the durable pool in context.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = Effect.gen(function*() {
+  const pool = yield* DurableJobPool.DurableJobPool
+  const context = yield* Effect.context<WorkflowEngine | DurableJobPool.DurableJobPool>()
+  let accepting = true
+  let finished = 0
+  let failed = 0
+  let cancelled = 0
+  let noJobs = 0
+
+  const count = (view: JobView) => {
+    if (view.state === "finished") finished++
+    else if (view.state === "failed") failed++
+    else if (view.state === "cancelled") cancelled++
+    return view
+  }
+
+  /** The durable job id of a service id (a digest of it). */
+  const jobIdOf = (id: string) => DurableJob.jobId(Offload, { id, request: undefined })
+
+  const lookup = (id: string) =>
+    Option.match(opOf(id), {
+      onNone: () => Effect.fail(new JobNotFoundError({ id })),
+      onSome: (op) =>
+        Effect.flatMap(jobIdOf(id), (jobId) => DurableJob.poll(Offload, jobId)).pipe(
+          Effect.map((status) => viewOf(id, op, status)),
+          Effect.catchTag("JobNotFoundError", () => Effect.fail(new JobNotFoundError({ id })))
+        )
+    })
+
+  const start = (request: Operation.Request, wait: boolean) =>
+    Effect.gen(function*() {
+      if (!accepting) return yield* new ShuttingDownError()
+      const id = `${request.op}.${Crypto.randomUUID()}`
+      const step = yield* DurableJob.start(Offload, { id, request }).pipe(
+        Effect.flatMap((step) =>
+          wait && step._tag === "Paused" ? DurableJob.resume(Offload, step) : Effect.succeed(step)
+        ),
+        Effect.catchTag("NoJobsError", (error) => {
+          noJobs++
+          const stats = { maxSize: error.maxSize, created: error.outstanding, idle: 0, running: 0, paused: 0 }
+          return Effect.fail(new NoJobsError({ poolId: 0, stats: { ...stats, paused: error.outstanding } }))
+        }),
+        Effect.catchTag("JobNotFoundError", "JobCancelledError", () => Effect.void),
+        Effect.catchIf((error): error is EngineError => Schema.is(EngineError)(error), () => Effect.void)
+      )
+      if (step?._tag === "Finished") return count(viewOf(id, request.op, step))
+      return yield* Effect.map(Effect.orDie(lookup(id)), count)
+    }).pipe(Effect.provide(context))
+
+  const jobs: Jobs = {
+    submit: (request) => start(request, false),
+    run: (request) => start(request, true),
+    get: (id) => Effect.provide(lookup(id), context),
+    cancel: (id) =>
+      Effect.gen(function*() {
+        yield* lookup(id)
+        const status = yield* Effect.orDie(DurableJob.cancel(Offload, yield* jobIdOf(id)))
+        const view = viewOf(id, opOf(id).pipe(Option.getOrThrow), status)
+        if (view.state === "finished" || view.state === "failed") {
+          return yield* new JobEndedError({ id, state: view.state })
+        }
+        if (status._tag === "Cancelled") cancelled++
+        return view
+      }).pipe(Effect.provide(context)),
+    stats: Effect.map(pool.stats, (stats) => ({
+      maxSize: stats.maxSize,
+      created: stats.outstanding,
+      idle: 0,
+      running: 0,
+      paused: stats.outstanding,
+      finished,
+      failed,
+      cancelled,
+      noJobs
+    })),
+    housekeeping: Effect.map(pool.stats, (stats) => ({ fdCleanups: 0, retained: 0, outstanding: stats.outstanding })),
+    isAccepting: Effect.sync(() => accepting),
+    // durable jobs outlive the process: stop accepting, cancel nothing
+    shutdown: Effect.sync(() => {
+      accepting = false
+      return 0
+    })
+  }
+
+  // the engine's requests died with the previous process: replay every outstanding job, which submits again
+  for (const id of yield* pool.outstandingIds) yield* Offload.workflow.resume(id)
+  return jobs
+})
+
+/**
+ * The durable jobs over a SQLite file, with the pool bound `POOL_MAX` counted
+ * in the file.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSqlite = (filename: string) =>
+  Layer.unwrapEffect(Effect.map(ServiceConfig, (config) => {
+    const durable = DurableJobPool.layerSqlite({ filename, maxSize: config.poolMax, name: "offload-service" })
+    const registered = DurableJob.toLayer(Offload, body).pipe(Layer.provideMerge(durable))
+    return Layer.effect(Jobs, make).pipe(Layer.provide(registered))
+  }))
+
+/**
+ * `DURABLE=sqlite:<file>` selects the durable jobs; unset, `inMemory` is used.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerFromEnv = <E, R>(
+  inMemory: Layer.Layer<Jobs, E, R>
+): Layer.Layer<Jobs, E, R | ServiceConfig | CryptoEngine> =>
+  Layer.unwrapEffect(Effect.map(Config.option(Config.string("DURABLE")), (durable) => {
+    if (Option.isNone(durable)) return inMemory as Layer.Layer<Jobs, E, R | ServiceConfig | CryptoEngine>
+    const [scheme, ...rest] = durable.value.split(":")
+    if (scheme === "sqlite" && rest.length > 0) return Layer.orDie(layerSqlite(rest.join(":")))
+    return Layer.die(new Error(`DURABLE must be sqlite:<file>, got ${durable.value}`))
+  })).pipe(Layer.orDie)
