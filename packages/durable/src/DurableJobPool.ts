@@ -139,6 +139,11 @@ export const layerSqlPool = (options?: Options): Layer.Layer<DurableJobPool, nev
  * Postgres (for instance `NodeClusterSocket.layer` of
  * `@effect/platform-node` with `storage: "sql"`).
  *
+ * **Gotchas**
+ *
+ * Not yet tested with several runners in this repository: the SQLite single
+ * runner (through {@link layerSqlite}) is the tested path of this layer.
+ *
  * @since 0.1.0
  * @category layers
  */
