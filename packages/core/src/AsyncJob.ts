@@ -33,9 +33,9 @@
  * **Observability**
  *
  * `start`, `resume`, `cancel` and `run` open spans named `AsyncJob.start`,
- * `AsyncJob.resume`, `AsyncJob.cancel` and `AsyncJob.run` (with the job's id
- * as `async_job.id`); `start` and `resume` do so whether called here or on
- * the pool itself, whenever a tracer is installed (with effect's built-in
+ * `AsyncJob.resume`, `AsyncJob.cancel` and `AsyncJob.run`; those of `start`,
+ * `resume` and `cancel` carry the job's id as `async_job.id`, and are made
+ * whether called here or on the pool itself, whenever a tracer is installed (with effect's built-in
  * tracer, which keeps spans nowhere, none is made: it would cost a third of a
  * cycle for nothing). `Effect.withTracerEnabled(false)` turns them off. Every
  * pool reports the metrics of `JobMetrics`.
@@ -187,9 +187,7 @@ export const resume = <A, E>(
 export const cancel = (
   job: Job<unknown, unknown>
 ): Effect.Effect<void, StaleJobError | JobNotPausedError | ForeignJobError, JobPool> =>
-  Effect.withSpan(Effect.flatMap(JobPool, (pool) => pool.cancel(job)), "AsyncJob.cancel", {
-    attributes: { "async_job.id": job.id }
-  })
+  Effect.flatMap(JobPool, (pool) => pool.cancel(job))
 
 /**
  * Pauses the current job (`ASYNC_pause_job`): the `start` or `resume` that

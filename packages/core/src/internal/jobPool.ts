@@ -228,7 +228,9 @@ export class PoolImpl implements JobPool.JobPool {
 
   start = <A, E, R>(
     body: Effect.Effect<A, E, R>,
-    options?: AsyncJob.StartOptions
+    options?: AsyncJob.StartOptions,
+    /** @internal told the job's id as soon as it has one (`AsyncJob.run` reports it on timeout) */
+    onStarted?: (jobId: number) => void
   ): Effect.Effect<AsyncJob.JobResult<A, E>, E | NoJobsError, R> =>
     Effect.withFiberRuntime((caller) => {
       let started: JobHandle | undefined
@@ -265,6 +267,7 @@ export class PoolImpl implements JobPool.JobPool {
           this.gauges()
           if (this.observer !== undefined) this.emit({ _tag: "Started", poolId: this.id, jobId: handle.id })
           started = handle
+          onStarted?.(handle.id)
           handle.waiter = resume
           record.dispatch({ handle, body, refs: this.jobRefs(caller) })
           handle.fiber = record.worker
@@ -308,6 +311,11 @@ export class PoolImpl implements JobPool.JobPool {
     )
 
   cancel = (job: AsyncJob.Job<any, any>): Effect.Effect<void, StaleJobError | JobNotPausedError | ForeignJobError> =>
+    Effect.withSpan(this.unspannedCancel(job), "AsyncJob.cancel", { attributes: { "async_job.id": job.id } })
+
+  private unspannedCancel = (
+    job: AsyncJob.Job<any, any>
+  ): Effect.Effect<void, StaleJobError | JobNotPausedError | ForeignJobError> =>
     Effect.suspend(() => {
       const handle = job as unknown as JobHandle
       if (handle.state === "cancelling") return Effect.asVoid(Fiber.await(handle.fiber!))

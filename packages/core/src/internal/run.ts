@@ -26,7 +26,6 @@ export const run = <A, E, R>(
       const drive = (step: AsyncJob.JobResult<A, E>): Effect.Effect<A, E> => {
         if (step._tag === "Finished") return Effect.succeed(step.value)
         paused = step.job
-        jobId = step.job.id
         return Effect.zipRight(
           restore(ready(step.job)),
           Effect.suspend(() => {
@@ -43,7 +42,12 @@ export const run = <A, E, R>(
           })
         )
       }
-      return Effect.flatMap(restore(pool.start(body, options)), drive)
+      return Effect.flatMap(
+        restore((pool as PoolImpl).start(body, options, (id) => {
+          jobId = id
+        })),
+        drive
+      )
     }).pipe(
       Effect.onInterrupt(() => {
         const job = paused
