@@ -30,7 +30,8 @@ export const guides: Array<SidebarItem> = [
   { text: "Observability", link: "/guides/observability" },
   { text: "Testing with the test layers", link: "/guides/testing" },
   { text: "Porting C code with @async-job/openssl", link: "/guides/porting-c" },
-  { text: "The offload service and its HTTP API", link: "/guides/offload-service" }
+  { text: "The offload service and its HTTP API", link: "/guides/offload-service" },
+  { text: "Durable jobs: in-memory or durable engine", link: "/guides/durable" }
 ]
 
 export const concepts: Array<SidebarItem> = [
