@@ -385,6 +385,9 @@ const interruptJob = (handle: JobHandle): Effect.Effect<void> => {
   }
 }
 
+/** What an idle worker's FiberRefs are: none, so every ref reads its initial value. */
+const idleRefs = FiberRefs.empty()
+
 /** The fiber internals a worker uses on itself (see JobRecord for why workers are reused). */
 interface WorkerFiber extends Fiber.RuntimeFiber<void> {
   setFiberRefs(refs: FiberRefs.FiberRefs): void
@@ -396,7 +399,6 @@ const spawnWorker = (record: JobRecord): Fiber.RuntimeFiber<void> => {
   const pool = record.pool
   const fiber = Effect.runFork(Effect.uninterruptible(Effect.withFiberRuntime<void>((self) => {
     const worker = self as WorkerFiber
-    const idleRefs = worker.getFiberRefs()
     const awaitWork: Effect.Effect<Work> = Effect.interruptible(Effect.async<Work>((resume) => {
       const work = record.work
       if (work !== undefined) {
@@ -418,6 +420,7 @@ const spawnWorker = (record: JobRecord): Fiber.RuntimeFiber<void> => {
         // the job's own fibers end with it, as they would with its fiber
         const children = worker.interruptAllChildren()
         const end = Effect.suspend(() => {
+          // an idle worker holds on to nothing of its last caller
           worker.setFiberRefs(idleRefs)
           const retire = Exit.isFailure(exit) && Cause.isInterrupted(exit.cause)
           if (retire && record.worker === fiber) record.worker = undefined
