@@ -141,8 +141,11 @@ export const layerSqlPool = (options?: Options): Layer.Layer<DurableJobPool, nev
  *
  * **Gotchas**
  *
- * Not yet tested with several runners in this repository: the SQLite single
- * runner (through {@link layerSqlite}) is the tested path of this layer.
+ * Give each runner its own address: `runnerAddress` of the sharding config is
+ * an `Option` (`Option.some(RunnerAddress.make(host, port))`); the other
+ * runners reach this one there. Two runners on one Postgres are tested in
+ * `test/Postgres.test.ts` (cross-runner read, signal and cancel, and the
+ * `NoJobsError` bound across runners).
  *
  * @since 0.1.0
  * @category layers
