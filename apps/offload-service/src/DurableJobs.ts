@@ -3,6 +3,8 @@
  * accepted `POST /jobs` is a durable job of `@async-job/durable`, journaled in
  * the SQLite file, so that a job paused on the engine survives `kill -9` of
  * the service, finishes after a restart, and `GET /jobs/:id` serves its result.
+ * With `DURABLE=postgres://…` ({@link layerPostgres}) every service process on
+ * the database is a cluster runner, and any of them serves any job.
  *
  * **Details**
  *
@@ -26,6 +28,9 @@
 import { NoJobsError } from "@async-job/core/Errors"
 import * as DurableJob from "@async-job/durable/DurableJob"
 import * as DurableJobPool from "@async-job/durable/DurableJobPool"
+import * as RunnerAddress from "@effect/cluster/RunnerAddress"
+import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Activity from "@effect/workflow/Activity"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import * as Cause from "effect/Cause"
@@ -35,9 +40,11 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import * as Crypto from "node:crypto"
+import * as Net from "node:net"
 import { CryptoEngine } from "./CryptoEngine.js"
 import { EngineError } from "./EngineError.js"
 import { JobEndedError, JobNotFoundError, Jobs, type JobView, ShuttingDownError } from "./Jobs.js"
@@ -220,8 +227,58 @@ export const layerSqlite = (filename: string) =>
     return Layer.effect(Jobs, make).pipe(Layer.provide(registered))
   }))
 
+/** A free TCP port on `host` (the kernel's pick; another process may take it before the runner binds it). */
+const freePort = (host: string) =>
+  Effect.async<number, Error>((resume) => {
+    const server = Net.createServer()
+    server.once("error", (error) => resume(Effect.fail(error)))
+    server.listen(0, host, () => {
+      const port = (server.address() as Net.AddressInfo).port
+      server.close(() => resume(Effect.succeed(port)))
+    })
+  })
+
 /**
- * `DURABLE=sqlite:<file>` selects the durable jobs; unset, `inMemory` is used.
+ * The address other runners reach this one at: `RUNNER_HOST` (default
+ * `127.0.0.1`) and `RUNNER_PORT` (default 0: a free port picked at start).
+ */
+const runnerAddress = Effect.gen(function*() {
+  const host = yield* Config.withDefault(Config.string("RUNNER_HOST"), "127.0.0.1")
+  const configured = yield* Config.integer("RUNNER_PORT").pipe(
+    Config.validate({ message: "RUNNER_PORT must be 0 to 65535", validation: (n) => n >= 0 && n <= 65535 }),
+    Config.withDefault(0)
+  )
+  const port = configured === 0 ? yield* freePort(host) : configured
+  return RunnerAddress.make(host, port)
+})
+
+/**
+ * The durable jobs over Postgres: this process is a cluster runner
+ * (`DurableJobPool.layerCluster`) at {@link runnerAddress}; every service
+ * process on the same database shares the jobs (any of them reads, cancels
+ * and resumes a job started by another) and the bound `POOL_MAX`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPostgres = (url: string) =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const config = yield* ServiceConfig
+    const address = yield* runnerAddress
+    const durable = DurableJobPool.layerCluster({ maxSize: config.poolMax, name: "offload-service" }).pipe(
+      Layer.provide(NodeClusterSocket.layer({
+        storage: "sql",
+        shardingConfig: { runnerAddress: Option.some(address) }
+      })),
+      Layer.provideMerge(PgClient.layer({ url: Redacted.make(url) }))
+    )
+    const registered = DurableJob.toLayer(Offload, body).pipe(Layer.provideMerge(durable))
+    return Layer.effect(Jobs, make).pipe(Layer.provide(registered))
+  }))
+
+/**
+ * `DURABLE=sqlite:<file>` or `DURABLE=postgres://…` (or `postgresql://…`)
+ * selects the durable jobs; unset, `inMemory` is used.
  *
  * @since 0.1.0
  * @category layers
@@ -233,5 +290,6 @@ export const layerFromEnv = <E, R>(
     if (Option.isNone(durable)) return inMemory as Layer.Layer<Jobs, E, R | ServiceConfig | CryptoEngine>
     const [scheme, ...rest] = durable.value.split(":")
     if (scheme === "sqlite" && rest.length > 0) return Layer.orDie(layerSqlite(rest.join(":")))
-    return Layer.die(new Error(`DURABLE must be sqlite:<file>, got ${durable.value}`))
+    if (scheme === "postgres" || scheme === "postgresql") return Layer.orDie(layerPostgres(durable.value))
+    return Layer.die(new Error(`DURABLE must be sqlite:<file> or postgres://…, got ${durable.value}`))
   })).pipe(Layer.orDie)

@@ -6,56 +6,17 @@
 import { describe, it } from "@effect/vitest"
 import { deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"
-import * as Schedule from "effect/Schedule"
-import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
-import { createRequire } from "node:module"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
-import * as Service from "../src/loadgen/Service.js"
+import { fileURLToPath } from "node:url"
+import { exited, serve } from "./utils/child.js"
 import { awaitEnded, call } from "./utils/http.js"
 
-const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href
 const realService = fileURLToPath(new URL("../src/main.ts", import.meta.url))
 // the engine of this one never answers: its jobs stay paused on it
 const stuckService = fileURLToPath(new URL("./fixtures/manualService.ts", import.meta.url))
-const host = "127.0.0.1"
-
-/** A service process on a free port, healthy; SIGKILLed and awaited when the scope closes. */
-const serve = (entry: string, durable: string) =>
-  Effect.gen(function*() {
-    const port = yield* Service.freePort(host)
-    let output = ""
-    const child = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const child = ChildProcess.spawn(process.execPath, ["--import", tsx, entry], {
-          env: { ...process.env, DURABLE: durable, PORT: String(port), HOST: host },
-          stdio: ["ignore", "pipe", "pipe"]
-        })
-        child.stdout!.on("data", (chunk: Buffer) => output += chunk.toString("utf8"))
-        child.stderr!.on("data", (chunk: Buffer) => output += chunk.toString("utf8"))
-        return child
-      }),
-      (child) => Effect.asVoid(Effect.zipRight(Effect.sync(() => child.kill("SIGKILL")), exited(child)))
-    )
-    const url = `http://${host}:${port}`
-    yield* Effect.tryPromise(() => fetch(`${url}/healthz`)).pipe(
-      Effect.filterOrFail((response) => response.status === 200),
-      Effect.retry({ schedule: Schedule.spaced("100 millis"), while: () => child.exitCode === null }),
-      Effect.orElse(() => Effect.dieMessage(`the service did not start:\n${output}`))
-    )
-    return { child, url }
-  })
-
-const exited = (child: ChildProcess.ChildProcess) =>
-  Effect.async<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>((resume) => {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      return resume(Effect.succeed({ code: child.exitCode, signal: child.signalCode }))
-    }
-    child.once("exit", (code, signal) => resume(Effect.succeed({ code, signal })))
-  })
 
 const sha256 = (data: string) => Crypto.createHash("sha256").update(data).digest("base64")
 
