@@ -4,11 +4,11 @@
  * jobs. A job posted to one (paused on an engine that never answers) is read
  * and cancelled through the other, and the first sees it cancelled.
  */
+import * as Postgres from "@async-job/test-postgres"
 import { describe, it } from "@effect/vitest"
 import { deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"
 import { fileURLToPath } from "node:url"
-import * as Postgres from "./fixtures/postgres.js"
 import { exited, serve } from "./utils/child.js"
 import { call } from "./utils/http.js"
 

@@ -5,6 +5,7 @@
  * pool's bound counts the jobs of both.
  */
 import * as DurableJob from "@async-job/durable/DurableJob"
+import * as Postgres from "@async-job/test-postgres"
 import { describe, layer } from "@effect/vitest"
 import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Context from "effect/Context"
@@ -14,7 +15,6 @@ import * as Schedule from "effect/Schedule"
 import type { ChildProcess } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import * as Jobs from "./fixtures/jobs.js"
-import * as Postgres from "./fixtures/postgres.js"
 import { firstLine, spawnChild } from "./fixtures/process.js"
 
 const runnerScript = fileURLToPath(new URL("./fixtures/pgRunner.ts", import.meta.url))
