@@ -29,7 +29,7 @@ const submit = (engine: Engine, ctx: WaitCtx.WaitCtx) =>
 
 const sign = (engine: Engine) =>
   Effect.gen(function*() {
-    const ctx = Option.getOrThrow(Option.flatMap(yield* AsyncJob.current, AsyncJob.waitCtx))
+    const ctx = Option.getOrThrow(Option.flatMap(yield* AsyncJob.current, AsyncJob.unsafeWaitCtx))
     while (!(yield* submit(engine, ctx))) {
       yield* Console.log(`job: status ${yield* WaitCtx.getStatus(ctx)}, pausing before submitting again`)
       yield* AsyncJob.pause

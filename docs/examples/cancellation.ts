@@ -20,7 +20,7 @@ const cancelDirectly = Effect.gen(function*() {
   const step = yield* AsyncJob.start(job("job 1"))
   if (step._tag !== "Paused") return
   yield* AsyncJob.cancel(step.job)
-  yield* Console.log(`job 1 is ${AsyncJob.state(step.job)}`)
+  yield* Console.log(`job 1 is ${yield* AsyncJob.state(step.job)}`)
   const stale = yield* Effect.flip(AsyncJob.resume(step.job))
   yield* Console.log(`resuming it: ${stale._tag}`)
 })

@@ -28,11 +28,11 @@ const program = Effect.gen(function*() {
   while (step._tag === "Paused") {
     const handle = step.job
     const same = Option.getOrUndefined(seenInside) === handle
-    yield* Console.log(`paused: counter ${counter.value}, state ${AsyncJob.state(handle)}, same handle: ${same}`)
+    yield* Console.log(`paused: counter ${counter.value}, state ${yield* AsyncJob.state(handle)}, same handle: ${same}`)
     step = yield* AsyncJob.resume(handle)
     resumes++
     if (step._tag === "Finished") {
-      yield* Console.log(`finished with ${step.value} after ${resumes} resumes; state ${AsyncJob.state(handle)}`)
+      yield* Console.log(`finished with ${step.value} after ${resumes} resumes; state ${yield* AsyncJob.state(handle)}`)
       const stale = yield* Effect.flip(AsyncJob.resume(handle))
       yield* Console.log(`resuming it again: ${stale._tag} (${stale.message})`)
     }

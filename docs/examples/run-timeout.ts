@@ -11,7 +11,7 @@ import { Console, Effect, Fiber, Option, TestClock, TestContext } from "effect"
 /** A job waiting for an operation that completes when `fd` is signalled. */
 const operation = (fd: WaitFd.InProcessWaitFd) =>
   Effect.gen(function*() {
-    const ctx = Option.flatMap(yield* AsyncJob.current, AsyncJob.waitCtx)
+    const ctx = Option.flatMap(yield* AsyncJob.current, AsyncJob.unsafeWaitCtx)
     if (Option.isSome(ctx)) yield* WaitCtx.setWaitFd(ctx.value, "engine", fd)
     while (!(yield* WaitFd.clear(fd))) yield* AsyncJob.pause
     return "result"

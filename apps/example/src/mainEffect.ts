@@ -46,7 +46,7 @@ const jobfunc = (msg: Uint8Array) =>
       yield* log("Failed to create pipe\n")
       return 0
     }
-    const ctx = AsyncJob.waitCtx(currjob.value)
+    const ctx = yield* AsyncJob.waitCtx(currjob.value)
     if (Option.isSome(ctx)) yield* WaitCtx.setWaitFd(ctx.value, unique, pipe.value, { cleanup })
 
     // the "external event", at once: the job is ready to be woken up as soon as it pauses

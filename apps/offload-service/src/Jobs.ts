@@ -57,7 +57,7 @@ import { ServiceConfig } from "./ServiceConfig.js"
  * @since 0.1.0
  * @category models
  */
-export type JobState = AsyncJob.JobState
+export type JobState = Exclude<AsyncJob.JobState, "cancelling">
 
 /**
  * Why a job failed, as the HTTP API reports it.
@@ -265,7 +265,7 @@ const view = (entry: Entry): JobView => {
     return out
   }
   // between the job's end and its outcome being recorded (its wait ctx closing), it still counts as running
-  const state = entry.job === undefined ? "running" : AsyncJob.state(entry.job)
+  const state = entry.job === undefined ? "running" : AsyncJob.unsafeState(entry.job)
   return { id: entry.id, op: entry.request.op, state: state === "paused" ? "paused" : "running" }
 }
 

@@ -84,6 +84,6 @@ describe("offload (the body of a service job)", () => {
       engine.fail(engine.pendingIds()[0]!, "refused")
       const exit = yield* Effect.exit(AsyncJob.resume((paused as AsyncJob.Paused<unknown, unknown>).job))
       assertTrue(Exit.isFailure(exit))
-      strictEqual(AsyncJob.state((paused as AsyncJob.Paused<unknown, unknown>).job), "failed")
+      strictEqual(AsyncJob.unsafeState((paused as AsyncJob.Paused<unknown, unknown>).job), "failed")
     }).pipe(Effect.provide(JobPool.layer({ maxSize: 1 }))))
 })

@@ -59,7 +59,7 @@ else expectTypeOf(step.value).toEqualTypeOf<number>()
 expectTypeOf(AsyncJob.pause).toEqualTypeOf<Effect.Effect<void>>()
 expectTypeOf(AsyncJob.current).toEqualTypeOf<Effect.Effect<Option.Option<AsyncJob.Job>>>()
 expectTypeOf(AsyncJob.withPauseBlocked(body)).toEqualTypeOf<Effect.Effect<number, EngineDown, Engine>>()
-expectTypeOf(AsyncJob.waitCtx(job)).toEqualTypeOf<Option.Option<WaitCtx.WaitCtx>>()
+expectTypeOf(AsyncJob.unsafeWaitCtx(job)).toEqualTypeOf<Option.Option<WaitCtx.WaitCtx>>()
 
 // pools: scoped constructor, layer with its error
 expectTypeOf(JobPool.make({ maxSize: 2 })).toEqualTypeOf<

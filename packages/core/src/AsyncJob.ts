@@ -40,11 +40,18 @@
  * cycle for nothing). `Effect.withTracerEnabled(false)` turns them off. Every
  * pool reports the metrics of `JobMetrics`.
  *
+ * Spans opened inside a job are children of the span of the `start` or
+ * `resume` that ran them: the job's context carries that span as its parent,
+ * and each resume replaces it. A span the job's own code opened and paused
+ * inside stays the parent of what is opened within it after the resume; once
+ * it ends, its own parent (the span current when it began) is the parent again.
+ *
  * @since 0.1.0
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
+import type { Pipeable } from "effect/Pipeable"
 import type { ForeignJobError, JobNotPausedError, JobTimeoutError, NoJobsError, StaleJobError } from "./Errors.js"
 import * as internal from "./internal/jobPool.js"
 import * as runInternal from "./internal/run.js"
@@ -64,13 +71,16 @@ export const TypeId: unique symbol = internal.JobTypeId
 export type TypeId = typeof TypeId
 
 /**
- * Where a job run is. `finished`, `failed` and `cancelled` are final: the
- * handle is stale from then on.
+ * Where a job run is. `cancelling` is a job being cancelled (by
+ * {@link cancel}, its pool closing or its wait ctx closing) whose finalizers
+ * are still running: it can no longer be resumed or cancelled again
+ * (`StaleJobError`), and its wait ctx reads as `None`. `finished`, `failed`
+ * and `cancelled` are final: the handle is stale from then on.
  *
  * @since 0.1.0
  * @category models
  */
-export type JobState = "running" | "paused" | "finished" | "failed" | "cancelled"
+export type JobState = "running" | "paused" | "cancelling" | "finished" | "failed" | "cancelled"
 
 /**
  * A job handle (`ASYNC_JOB*`): one run of a job. Every run gets a fresh
@@ -79,7 +89,7 @@ export type JobState = "running" | "paused" | "finished" | "failed" | "cancelled
  * @since 0.1.0
  * @category models
  */
-export interface Job<out A = unknown, out E = unknown> {
+export interface Job<out A = unknown, out E = unknown> extends Pipeable {
   readonly [TypeId]: {
     readonly _A: (_: never) => A
     readonly _E: (_: never) => E
@@ -195,6 +205,21 @@ export const cancel = (
  * resumed. Outside a job, or while pausing is blocked, it succeeds at once and
  * does nothing.
  *
+ * **Details**
+ *
+ * - A pending pause ends only when the job is resumed or cancelled. The job's
+ *   own code cannot cut it short: `AsyncJob.pause.pipe(Effect.timeout("1 second"))`
+ *   or a race against the pause still waits for the resume (the caller holds
+ *   the `Paused` handle and is the one driving the job), and only then does
+ *   the timeout or race settle.
+ * - A cancel (or the pool or wait ctx closing) fails the pending pause with an
+ *   interruption, even inside an uninterruptible region such as an
+ *   `acquireRelease` acquire or a finalizer: the region ends, the job's
+ *   finalizers run, and the cancel completes. A job being cancelled cannot
+ *   pause again: its pause fails with an interruption at once.
+ * - A fiber forked by the job pauses the whole job: the caller gets `Paused`
+ *   and one resume wakes every fiber of the job waiting in `pause`.
+ *
  * @since 0.1.0
  * @category combinators
  */
@@ -211,20 +236,41 @@ export const current: Effect.Effect<Option.Option<Job>> = internal.current
 
 /**
  * The wait ctx a job was started with (`ASYNC_get_wait_ctx`); `None` if it had
- * none or its run has ended.
+ * none, or once it is being cancelled or has ended.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category getters
  */
-export const waitCtx: (job: Job<unknown, unknown>) => Option.Option<WaitCtx.WaitCtx> = internal.waitCtxOf
+export const waitCtx = (job: Job<unknown, unknown>): Effect.Effect<Option.Option<WaitCtx.WaitCtx>> =>
+  Effect.sync(() => internal.unsafeWaitCtx(job))
 
 /**
- * Where a job run is now.
+ * The synchronous form of {@link waitCtx}: reads the job's state as it is at
+ * the moment of the call.
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category unsafe
+ */
+export const unsafeWaitCtx: (job: Job<unknown, unknown>) => Option.Option<WaitCtx.WaitCtx> = internal.unsafeWaitCtx
+
+/**
+ * Where a job run is now: `running`, `paused`, `cancelling`, or how it ended.
+ * It agrees with what {@link resume} and {@link cancel} answer: only a
+ * `paused` job can be resumed or cancelled.
+ *
+ * @since 0.2.0
  * @category getters
  */
-export const state: (job: Job<unknown, unknown>) => JobState = internal.stateOf
+export const state = (job: Job<unknown, unknown>): Effect.Effect<JobState> => Effect.sync(() => internal.stateOf(job))
+
+/**
+ * The synchronous form of {@link state}: reads the job's state as it is at the
+ * moment of the call.
+ *
+ * @since 0.2.0
+ * @category unsafe
+ */
+export const unsafeState: (job: Job<unknown, unknown>) => JobState = internal.stateOf
 
 /**
  * Prevents the current job from pausing until a matching

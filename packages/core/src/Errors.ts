@@ -75,8 +75,9 @@ export class InvalidPoolSizeError extends Data.TaggedError("InvalidPoolSizeError
 }
 
 /**
- * The handle belongs to a job run that has ended: it finished, was cancelled,
- * or its pool was closed. Nothing was run and no count changed (Port decision 1).
+ * The handle belongs to a job run that has ended (it finished, failed, was
+ * cancelled, or its pool was closed) or is being cancelled (`"cancelling"`).
+ * Nothing was run and no count changed (Port decision 1).
  *
  * @since 0.1.0
  * @category errors
@@ -84,7 +85,7 @@ export class InvalidPoolSizeError extends Data.TaggedError("InvalidPoolSizeError
 export class StaleJobError extends Data.TaggedError("StaleJobError")<{
   readonly jobId: number
   readonly poolId: number
-  readonly state: "finished" | "failed" | "cancelled"
+  readonly state: "cancelling" | "finished" | "failed" | "cancelled"
 }> {
   /** @since 0.1.0 */
   override get message(): string {

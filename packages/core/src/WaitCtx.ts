@@ -21,6 +21,7 @@
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Option from "effect/Option"
+import type { Pipeable } from "effect/Pipeable"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/waitCtx.js"
 import type * as WaitFd from "./WaitFd.js"
@@ -44,7 +45,7 @@ export type TypeId = typeof TypeId
  * @since 0.1.0
  * @category models
  */
-export interface WaitCtx {
+export interface WaitCtx extends Pipeable {
   readonly [TypeId]: TypeId
   /** A number unique in this process, for logs. */
   readonly id: number

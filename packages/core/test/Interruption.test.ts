@@ -44,7 +44,7 @@ describe("interruption", () => {
       const job = yield* pausedJob(yield* pool.start(body))
       yield* AsyncJob.cancel(job).pipe(Effect.provideService(JobPool.JobPool, pool))
       deepStrictEqual(yield* log.get, ["scoped finalizer", "job finally"])
-      strictEqual(AsyncJob.state(job), "cancelled")
+      strictEqual(AsyncJob.unsafeState(job), "cancelled")
       assertInstanceOf(yield* Effect.flip(pool.resume(job)), StaleJobError)
       assertInstanceOf(yield* Effect.flip(pool.cancel(job)), StaleJobError)
       deepStrictEqual(yield* pool.stats, allIdle(1, 1))
@@ -82,7 +82,7 @@ describe("interruption", () => {
       yield* Deferred.await(segment2)
       yield* Fiber.interrupt(resumer)
       deepStrictEqual(yield* log.get, ["segment 1", "segment 2", "job interrupted"])
-      strictEqual(AsyncJob.state(job), "cancelled")
+      strictEqual(AsyncJob.unsafeState(job), "cancelled")
       deepStrictEqual(yield* pool.stats, allIdle(1, 1))
     }))
 

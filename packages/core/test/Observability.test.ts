@@ -1,7 +1,7 @@
 /** Spans named after the operations, and the metrics every pool reports. */
 import { describe, it } from "@effect/vitest"
 import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
-import { Effect, Exit, Layer, Metric, MetricLabel, Scope, Tracer } from "effect"
+import { Effect, Exit, Layer, Metric, MetricLabel, Option, Scope, Tracer } from "effect"
 import * as AsyncJob from "../src/AsyncJob.js"
 import * as JobMetrics from "../src/JobMetrics.js"
 import * as JobObserver from "../src/JobObserver.js"
@@ -54,6 +54,42 @@ describe("observability", () => {
         // run's own start, as a child span
         "AsyncJob.start"
       ])
+    }))
+
+  it.scoped("spans opened inside a job are children of the start or resume span that ran them", () =>
+    Effect.gen(function*() {
+      const spans: Array<Tracer.Span> = []
+      const base = yield* Effect.tracer
+      const tracer = Tracer.make({
+        span: (...args) => {
+          const span = base.span(...args)
+          spans.push(span)
+          return span
+        },
+        context: base.context
+      })
+      const body = Effect.gen(function*() {
+        yield* Effect.withSpan(Effect.void, "segment 1")
+        yield* AsyncJob.pause
+        yield* Effect.withSpan(Effect.void, "segment 2")
+        // a pause inside a span of the job's own keeps that span the parent after the resume
+        yield* Effect.withSpan(
+          Effect.zipRight(AsyncJob.pause, Effect.withSpan(Effect.void, "inside own span")),
+          "own span"
+        )
+      })
+      yield* Effect.gen(function*() {
+        const job = yield* pausedJob(yield* AsyncJob.start(body))
+        yield* AsyncJob.resume(job)
+        yield* AsyncJob.resume(job)
+      }).pipe(Effect.withSpan("caller"), Effect.withTracer(tracer), Effect.provide(JobPool.layer()))
+      const named = (name: string, nth = 0) => spans.filter((span) => span.name === name)[nth]!
+      const parentOf = (name: string) => Option.getOrUndefined(named(name).parent)
+      strictEqual(parentOf("AsyncJob.start"), named("caller"))
+      strictEqual(parentOf("segment 1"), named("AsyncJob.start"))
+      strictEqual(parentOf("segment 2"), named("AsyncJob.resume", 0))
+      strictEqual(parentOf("own span"), named("AsyncJob.resume", 0))
+      strictEqual(parentOf("inside own span"), named("own span"))
     }))
 
   it.scoped("counters and gauges count every pool's jobs, with no label per pool", () =>

@@ -22,8 +22,8 @@ describe("Port decisions", () => {
       const ctx = yield* WaitCtx.make
       const first = yield* pausedJob(yield* pool.start(onlyPause, { waitCtx: ctx }))
       yield* pool.resume(first)
-      strictEqual(AsyncJob.state(first), "finished")
-      assertNone(AsyncJob.waitCtx(first))
+      strictEqual(AsyncJob.unsafeState(first), "finished")
+      assertNone(AsyncJob.unsafeWaitCtx(first))
       const second = yield* pausedJob(yield* pool.start(onlyPause, { waitCtx: ctx }))
       assertTrue(first !== second)
       const before = yield* pool.stats
@@ -31,7 +31,7 @@ describe("Port decisions", () => {
       assertInstanceOf(error, StaleJobError)
       strictEqual(error.state, "finished")
       deepStrictEqual(yield* pool.stats, before)
-      strictEqual(AsyncJob.state(second), "paused")
+      strictEqual(AsyncJob.unsafeState(second), "paused")
       strictEqual(yield* finishedValue(yield* pool.resume(second)), 1)
     }))
 
@@ -85,7 +85,7 @@ describe("Port decisions", () => {
       const job = yield* pausedJob(steps[0])
       const resuming = yield* Effect.fork(pool.resume(job))
       yield* Effect.yieldNow()
-      strictEqual(AsyncJob.state(job), "running")
+      strictEqual(AsyncJob.unsafeState(job), "running")
       const refused = yield* Effect.flip(pool.resume(job))
       assertInstanceOf(refused, JobNotPausedError)
       yield* Deferred.succeed(gate, undefined)
@@ -153,7 +153,7 @@ describe("Port decisions", () => {
       const b = yield* pausedJob(yield* pool.start(body(2)))
       yield* Scope.close(scope, Exit.void)
       deepStrictEqual([...(yield* log.get)].sort(), ["finally 1", "finally 2"])
-      strictEqual(AsyncJob.state(a), "cancelled")
+      strictEqual(AsyncJob.unsafeState(a), "cancelled")
       strictEqual((yield* Effect.flip(pool.resume(b)))._tag, "StaleJobError")
     }))
 
@@ -189,7 +189,7 @@ describe("Port decisions", () => {
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 1 })
       const body = Effect.gen(function*() {
-        assertNone(AsyncJob.waitCtx(Option.getOrThrow(yield* AsyncJob.current)))
+        assertNone(AsyncJob.unsafeWaitCtx(Option.getOrThrow(yield* AsyncJob.current)))
         yield* AsyncJob.pause
         yield* AsyncJob.pause
         return "ok"
@@ -218,7 +218,7 @@ describe("Port decisions", () => {
       const job = yield* pausedJob(yield* pool.start(body, { waitCtx: ctx }))
       yield* Scope.close(ctxScope, Exit.void)
       deepStrictEqual(yield* log.get, ["job finally", "cleanup"])
-      strictEqual(AsyncJob.state(job), "cancelled")
+      strictEqual(AsyncJob.unsafeState(job), "cancelled")
       deepStrictEqual(yield* pool.stats, allIdle(0, 1))
       assertTrue(!(yield* WaitCtx.isOpen(ctx)))
       yield* Scope.close(poolScope, Exit.void)
@@ -230,7 +230,7 @@ describe("Port decisions", () => {
       const failing = Effect.zipRight(AsyncJob.pause, Effect.fail({ _tag: "EngineDown" as const }))
       const job = yield* pausedJob(yield* pool.start(failing))
       deepStrictEqual(yield* Effect.flip(pool.resume(job)), { _tag: "EngineDown" })
-      strictEqual(AsyncJob.state(job), "failed")
+      strictEqual(AsyncJob.unsafeState(job), "failed")
       deepStrictEqual(yield* pool.stats, allIdle(1, 1))
       const dying = yield* Effect.exit(pool.start(Effect.die("defect")))
       assertTrue(Exit.isFailure(dying) && Cause.isDie(dying.cause))
@@ -280,7 +280,7 @@ describe("Port decisions", () => {
       assertInstanceOf(error, ForeignJobError)
       deepStrictEqual([error.ownerPoolId, error.poolId], [mine.id, theirs.id])
       assertInstanceOf(yield* Effect.flip(theirs.cancel(job)), ForeignJobError)
-      strictEqual(AsyncJob.state(job), "paused")
+      strictEqual(AsyncJob.unsafeState(job), "paused")
       strictEqual(yield* finishedValue(yield* mine.resume(job)), 1)
     }))
 })

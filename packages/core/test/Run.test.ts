@@ -12,7 +12,7 @@ import { allIdle, makeLog } from "./utils.js"
 /** A job waiting on an engine that completes after `latency`, signalling the job's fd. */
 const offloaded = (latency: Duration.DurationInput, log: { add: (s: string) => Effect.Effect<void> }) =>
   Effect.gen(function*() {
-    const ctx = Option.getOrThrow(AsyncJob.waitCtx(Option.getOrThrow(yield* AsyncJob.current)))
+    const ctx = Option.getOrThrow(AsyncJob.unsafeWaitCtx(Option.getOrThrow(yield* AsyncJob.current)))
     const fd = yield* WaitFd.make
     yield* WaitCtx.setWaitFd(ctx, "engine", fd)
     yield* Effect.forkDaemon(Effect.zipRight(Effect.sleep(latency), WaitFd.signal(fd)))

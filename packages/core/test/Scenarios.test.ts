@@ -115,7 +115,7 @@ describe("spec §4 scenarios", () => {
       const waitfd = Effect.gen(function*() {
         const job = yield* AsyncJob.current
         if (Option.isNone(job)) return 0
-        const c = AsyncJob.waitCtx(job.value)
+        const c = AsyncJob.unsafeWaitCtx(job.value)
         if (Option.isNone(c)) return 0
         yield* AsyncJob.pause
         yield* WaitCtx.setWaitFd(c.value, c.value, fd99)
@@ -280,7 +280,7 @@ describe("spec §4 scenarios", () => {
           fd.unsafeClear()
         })
       const body = Effect.gen(function*() {
-        const c = Option.getOrThrow(AsyncJob.waitCtx(Option.getOrThrow(yield* AsyncJob.current)))
+        const c = Option.getOrThrow(AsyncJob.unsafeWaitCtx(Option.getOrThrow(yield* AsyncJob.current)))
         yield* operation(c)
         yield* operation(c)
         return 7

@@ -195,4 +195,24 @@ describe("WaitCtx", () => {
         strictEqual(subscribed, 0)
       }))
   })
+
+  it.scoped("WaitCtx and Job are Pipeable, and the wait ctx functions read data-last", () =>
+    Effect.gen(function*() {
+      const ctx = yield* WaitCtx.make
+      const fd = WaitFd.unsafeMake()
+      yield* ctx.pipe(WaitCtx.setWaitFd("key", fd, { customData: "data" }))
+      const entry = yield* ctx.pipe(WaitCtx.getFd("key"))
+      strictEqual(Option.getOrThrow(entry).customData, "data")
+      deepStrictEqual((yield* ctx.pipe(WaitCtx.getChangedFds)).added, [fd])
+      yield* ctx.pipe(WaitCtx.setStatus("eagain"))
+      strictEqual(yield* ctx.pipe(WaitCtx.getStatus), "eagain")
+      yield* ctx.pipe(WaitCtx.setCallback(() => 7, "arg"))
+      strictEqual(yield* ctx.pipe(WaitCtx.invokeCallback), 7)
+      assertTrue(yield* ctx.pipe(WaitCtx.clearFd("key")))
+      const pool = yield* JobPool.make()
+      const job = yield* pausedJob(yield* pool.start(AsyncJob.pause, { waitCtx: ctx }))
+      strictEqual(job.pipe(AsyncJob.unsafeState), "paused")
+      strictEqual(Option.getOrThrow(yield* job.pipe(AsyncJob.waitCtx)), ctx)
+      yield* pool.resume(job)
+    }))
 })

@@ -80,7 +80,7 @@ describe("TestEngine", () => {
         const error = yield* Effect.flip(AsyncJob.resume(job))
         assertTrue(error._tag === "OperationFailedError")
         deepStrictEqual([error.id, error.name, error.error], [1, "sign", "device lost"])
-        strictEqual(AsyncJob.state(job), "failed")
+        strictEqual(AsyncJob.unsafeState(job), "failed")
         strictEqual((yield* TestEngine.submissions)[0]!.state, "failed")
       }).pipe(Effect.provide(TestLayers)))
 

@@ -7,9 +7,13 @@ import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
+import * as FiberSet from "effect/FiberSet"
 import { globalValue } from "effect/GlobalValue"
 import * as Option from "effect/Option"
+import * as Pipeable from "effect/Pipeable"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
+import * as Tracer from "effect/Tracer"
 import type * as AsyncJob from "../AsyncJob.js"
 import {
   ClosedError,
@@ -24,7 +28,7 @@ import type * as JobObserver from "../JobObserver.js"
 import { JobObserver as ObserverTag } from "../JobObserver.js"
 import type * as JobPool from "../JobPool.js"
 import type * as WaitCtx from "../WaitCtx.js"
-import * as fastDeferred from "./deferred.js"
+import * as handOff from "./handOff.js"
 import * as metrics from "./metrics.js"
 import * as span from "./span.js"
 import * as waitCtx from "./waitCtx.js"
@@ -40,98 +44,81 @@ export const tag = Context.GenericTag<JobPool.JobPool>("@async-job/core/JobPool"
 
 const INT_MAX = 2 ** 31 - 1
 
-type Step = AsyncJob.JobResult<any, any>
-type Resume = (exit: Exit.Exit<Step, any>) => void
-type State = AsyncJob.JobState | "cancelling"
+type Outcome = "finished" | "failed" | "cancelled"
+
+/**
+ * Where a job run is. `Running` covers a job executing for its caller;
+ * `Paused` holds the Deferred its pause waits on; `Cancelling` is a job being
+ * interrupted (its finalizers run) after a cancel or a close; `Ended` is final.
+ */
+type Status =
+  | { readonly _tag: "Running" }
+  | { readonly _tag: "Paused"; readonly deferred: Deferred.Deferred<Tracer.AnySpan | undefined> }
+  | { readonly _tag: "Cancelling" }
+  | { readonly _tag: "Ended"; readonly outcome: Outcome }
+
+const Running: Status = { _tag: "Running" }
+const Cancelling: Status = { _tag: "Cancelling" }
+const Ended: { readonly [O in Outcome]: Status } = {
+  finished: { _tag: "Ended", outcome: "finished" },
+  failed: { _tag: "Ended", outcome: "failed" },
+  cancelled: { _tag: "Ended", outcome: "cancelled" }
+}
+
+/** What the caller of start or resume receives: the job's next step. */
+type Step = Exit.Exit<AsyncJob.JobResult<unknown, unknown>, unknown>
+type Reply = (step: Step) => void
 
 const variance = { _A: (_: never) => _, _E: (_: never) => _ }
 
-/** The work handed to a job record's worker fiber: one run of a job. */
-interface Work {
-  readonly handle: JobHandle
-  readonly body: Effect.Effect<unknown, unknown, any>
-  /** the caller's FiberRefs, forked for the job (context, services, scheduler, ...) */
-  readonly refs: FiberRefs.FiberRefs
-}
-
-/**
- * A pooled job record: what OpenSSL keeps in its pool and reuses. Records are
- * created up front (`initSize`) or on demand, never freed while the pool
- * lives, and each run of a job gets a fresh {@link JobHandle} over one.
- *
- * Like an OpenSSL job keeps its fibre, a record keeps its worker fiber between
- * runs: forking a fiber per run (and joining it) costs more than the rest of
- * the start → pause → resume → finish cycle together. The worker is made on
- * first use and retired when a run is interrupted (an interrupted fiber stays
- * interrupted), so a cancelled job never poisons the next one.
- */
-class JobRecord {
-  /** the worker fiber, while it lives */
-  worker: Fiber.RuntimeFiber<void> | undefined = undefined
-  /** the worker's callback while it waits for work */
-  wake: ((effect: Effect.Effect<Work>) => void) | undefined = undefined
-  /** work handed over before the worker was back to waiting */
-  work: Work | undefined = undefined
-
-  constructor(readonly pool: PoolImpl) {}
-
-  /** Hands `work` to the worker, making one if needed. */
-  dispatch(work: Work): void {
-    // a new worker registers `wake` before spawnWorker returns
-    if (this.worker === undefined) this.worker = spawnWorker(this)
-    const wake = this.wake
-    if (wake !== undefined) {
-      this.wake = undefined
-      wake(Effect.succeed(work))
-    } else {
-      // the worker is still finishing its previous run; it takes this next
-      this.work = work
-    }
-  }
-}
-
 /**
  * One run of a job: the handle a caller holds between PAUSE and resume, and
- * what `AsyncJob.current` names inside the job (Port decision 1).
+ * what `AsyncJob.current` names inside the job (Port decision 1: fresh per run).
  */
-class JobHandle implements AsyncJob.Job<any, any> {
+class JobHandle extends Pipeable.Class() implements AsyncJob.Job<unknown, unknown> {
   readonly [JobTypeId] = variance
-  state: State = "running"
+  status: Status = Running
   /** the job's own pause-block counter (Port decision 6) */
   blocked = 0
-  /** the worker fiber running this job */
-  fiber: Fiber.RuntimeFiber<void> | undefined = undefined
-  /** the pause in progress: the job fiber awaits it, resume completes it */
-  deferred: Deferred.Deferred<void> | undefined = undefined
-  /** the caller of start/resume waiting for the next step */
-  waiter: Resume | undefined = undefined
-  /** a step reported before its caller started waiting */
-  pending: Exit.Exit<Step, any> | undefined = undefined
+  /** the job's fiber, from the moment it is forked */
+  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
+  /** whoever waits for the job's next step: the caller of start or resume */
+  waiter: Reply | undefined = undefined
+  /** a step delivered while its caller was still running the job on its own stack */
+  pending: Step | undefined = undefined
+  /**
+   * The parent span the job's code runs under in its current segment, as the
+   * job's context holds it (see `adoptSpan`).
+   */
+  segmentSpan: Tracer.AnySpan | undefined
+  /** how the wait ctx cancels this job when it closes (Port decision 8) */
   readonly bound: waitCtx.BoundJob | undefined
 
   constructor(
     readonly id: number,
     readonly pool: PoolImpl,
-    readonly record: JobRecord,
-    readonly ctx: waitCtx.WaitCtxImpl | undefined
+    readonly ctx: waitCtx.WaitCtxImpl | undefined,
+    readonly handOff: handOff.HandOff,
+    segmentSpan: Tracer.AnySpan | undefined
   ) {
-    this.bound = ctx === undefined ? undefined : { cancelForClose: Effect.suspend(() => interruptJob(this)) }
+    super()
+    this.segmentSpan = segmentSpan
+    this.bound = ctx === undefined ? undefined : { cancelForClose: cancelJob(this) }
   }
 
-  get poolId() {
+  get poolId(): number {
     return this.pool.id
   }
 
-  get waitCtx(): WaitCtx.WaitCtx | undefined {
-    return this.ctx
-  }
-
   toJSON() {
-    return { _id: "AsyncJob", id: this.id, poolId: this.pool.id, state: this.state }
+    return { _id: "AsyncJob", id: this.id, poolId: this.pool.id, state: stateOf(this) }
   }
 }
 
-/** The job whose code is running on this fiber (inherited by forks). */
+/** @internal */
+export const isHandle = (u: unknown): u is JobHandle => u instanceof JobHandle
+
+/** The job whose code is running on this fiber (inherited by the fibers it forks). */
 const currentJob = globalValue(
   Symbol.for("@async-job/core/currentJob"),
   () => FiberRef.unsafeMake<JobHandle | undefined>(undefined)
@@ -159,55 +146,51 @@ const validate = (options: JobPool.Options): Effect.Effect<readonly [number, num
   return Effect.succeed([max, init] as const)
 }
 
-/** @internal */
+/**
+ * A pool: OpenSSL's per-thread job pool, as counters and a set of fibers.
+ *
+ * OpenSSL keeps job records (each with a fibre and its stack) and reuses them;
+ * here a job's fiber is made when the job starts and owned by the pool's
+ * `FiberSet`, so closing the pool interrupts and awaits every job. `created`
+ * and `idle` keep OpenSSL's bookkeeping (`initSize` slots up front, a slot
+ * added when every slot is in use, never shrinking), which is what
+ * `NoJobsError` and `PoolStats` report. `effect/Pool` is not used: its `get`
+ * walks every item (18 µs at 16 items, 74 µs at 10,000), and filling 10,000
+ * items takes most of a second; a job slot here is a counter.
+ *
+ * @internal
+ */
 export class PoolImpl implements JobPool.JobPool {
   readonly [PoolTypeId]: JobPool.TypeId = PoolTypeId
   readonly id = nextPoolId++
   /** what this pool has added to the process-wide occupancy gauges */
-  private reported = { running: 0, paused: 0, idle: 0 }
-  /** the caller FiberRefs last seen, and their fork for a job (callers usually start many jobs) */
-  private lastCallerRefs: FiberRefs.FiberRefs | undefined = undefined
-  private lastJobRefs: FiberRefs.FiberRefs | undefined = undefined
-  readonly idle: Array<JobRecord> = []
-  readonly outstanding = new Set<JobHandle>()
-  readonly workers = new Set<Fiber.RuntimeFiber<void>>()
+  private readonly reported = { running: 0, paused: 0, idle: 0 }
   created = 0
   running = 0
   paused = 0
   closed = false
 
-  constructor(public maxSize: number, initSize: number, readonly observer: JobObserver.JobObserver | undefined) {
+  constructor(
+    public maxSize: number,
+    initSize: number,
+    readonly fibers: FiberSet.FiberSet<unknown, unknown>,
+    readonly observer: JobObserver.JobObserver | undefined
+  ) {
     this.grow(initSize)
   }
 
-  grow(initSize: number) {
-    while (this.created < initSize) {
-      this.idle.push(new JobRecord(this))
-      this.created++
-    }
+  grow(size: number): void {
+    if (this.created < size) this.created = size
     this.gauges()
   }
 
-  /** The FiberRefs a job starts with: a fork of its caller's, as `Effect.fork` would give it. */
-  jobRefs(caller: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.FiberRefs {
-    // `getFiberRefs()` first stores the runtime flags, which copies the refs every
-    // time; the fiber's own field is the same snapshot without that copy, and
-    // lets the cache below hit while the caller's refs do not change
-    const refs = (caller as unknown as { _fiberRefs?: FiberRefs.FiberRefs })._fiberRefs ?? caller.getFiberRefs()
-    if (refs !== this.lastCallerRefs) {
-      this.lastCallerRefs = refs
-      this.lastJobRefs = FiberRefs.forkAs(refs, caller.id())
-    }
-    return this.lastJobRefs!
-  }
-
-  emit(event: JobObserver.JobEvent) {
+  emit(event: JobObserver.JobEvent): void {
     this.observer?.onEvent(event)
   }
 
-  gauges() {
+  gauges(): void {
     const reported = this.reported
-    const idle = this.closed ? 0 : this.idle.length
+    const idle = this.closed ? 0 : this.created - this.running - this.paused
     metrics.addOccupancy(this.running - reported.running, this.paused - reported.paused, idle - reported.idle)
     reported.running = this.running
     reported.paused = this.paused
@@ -217,114 +200,138 @@ export class PoolImpl implements JobPool.JobPool {
   unsafeStats = (): PoolStats => ({
     maxSize: this.maxSize,
     created: this.created,
-    idle: this.idle.length,
+    idle: this.created - this.running - this.paused,
     running: this.running,
     paused: this.paused
   })
 
-  get stats() {
+  get stats(): Effect.Effect<PoolStats> {
     return Effect.sync(this.unsafeStats)
   }
 
   start = <A, E, R>(
     body: Effect.Effect<A, E, R>,
-    options?: AsyncJob.StartOptions,
-    /** @internal told the job's id as soon as it has one (`AsyncJob.run` reports it on timeout) */
-    onStarted?: (jobId: number) => void
-  ): Effect.Effect<AsyncJob.JobResult<A, E>, E | NoJobsError, R> =>
-    Effect.withFiberRuntime((caller) => {
-      let started: JobHandle | undefined
-      // everything happens in the registration of one async step, so no
-      // interruption can fall between taking a slot and waiting for the job
-      return handOver(
-        () => started,
-        Effect.async<AsyncJob.JobResult<A, E>, E | NoJobsError, R>((done) => {
-          const opened = span.open(caller, "AsyncJob.start", undefined)
-          const resume = (exit: Exit.Exit<AsyncJob.JobResult<A, E>, E | NoJobsError>) => {
-            span.close(opened, exit, started?.id)
-            done(exit)
-          }
-          if (this.closed) return resume(Exit.die(new ClosedError({ what: "JobPool", id: this.id })))
-          if (this.maxSize > 0 && this.running + this.paused >= this.maxSize) {
-            metrics.noJobs.unsafeUpdate(1, metrics.noLabels)
-            if (this.observer !== undefined) this.emit({ _tag: "NoJobs", poolId: this.id })
-            return resume(Exit.fail(new NoJobsError({ poolId: this.id, stats: this.unsafeStats() })))
-          }
-          const ctx = options?.waitCtx as waitCtx.WaitCtxImpl | undefined
-          if (ctx !== undefined && ctx.closed) {
-            return resume(Exit.die(new ClosedError({ what: "WaitCtx", id: ctx.id })))
-          }
-          let record = this.idle.pop()
-          if (record === undefined) {
-            record = new JobRecord(this)
-            this.created++
-          }
-          const handle = new JobHandle(nextJobId++, this, record, ctx)
-          this.running++
-          this.outstanding.add(handle)
-          if (handle.bound !== undefined) ctx!.jobs.add(handle.bound)
-          metrics.starts.unsafeUpdate(1, metrics.noLabels)
-          this.gauges()
-          if (this.observer !== undefined) this.emit({ _tag: "Started", poolId: this.id, jobId: handle.id })
-          started = handle
-          onStarted?.(handle.id)
-          handle.waiter = resume
-          record.dispatch({ handle, body, refs: this.jobRefs(caller) })
-          handle.fiber = record.worker
-          return interruptOnCancel(handle, opened)
-        })
-      )
-    })
+    options?: AsyncJob.StartOptions
+  ): Effect.Effect<AsyncJob.JobResult<A, E>, E | NoJobsError, R> => {
+    const slot: { handle: JobHandle | undefined } = { handle: undefined }
+    // everything happens in one step of the caller, so no interruption can
+    // fall between taking a slot and holding the job's first step
+    return handOver(
+      slot,
+      Effect.withFiberRuntime<AsyncJob.JobResult<A, E>, E | NoJobsError, R>((caller) => {
+        const opened = span.open(caller, "AsyncJob.start", undefined)
+        const refuse = (exit: Exit.Exit<never, NoJobsError>) => {
+          span.close(opened, exit)
+          return exit
+        }
+        if (this.closed) return refuse(Exit.die(new ClosedError({ what: "JobPool", id: this.id })))
+        if (this.maxSize > 0 && this.running + this.paused >= this.maxSize) {
+          metrics.noJobs.unsafeUpdate(1, metrics.noLabels)
+          if (this.observer !== undefined) this.emit({ _tag: "NoJobs", poolId: this.id })
+          return refuse(Exit.fail(new NoJobsError({ poolId: this.id, stats: this.unsafeStats() })))
+        }
+        const ctx = options?.waitCtx
+        if (ctx !== undefined && !(ctx instanceof waitCtx.WaitCtxImpl)) {
+          return refuse(Exit.die(new TypeError("AsyncJob.start: waitCtx is not a WaitCtx made by WaitCtx.make")))
+        }
+        if (ctx !== undefined && ctx.closed) {
+          return refuse(Exit.die(new ClosedError({ what: "WaitCtx", id: ctx.id })))
+        }
+        const context = opened === undefined
+          ? caller.currentContext
+          : Context.add(caller.currentContext, Tracer.ParentSpan, opened.span)
+        const handle = new JobHandle(
+          nextJobId++,
+          this,
+          ctx,
+          handOff.forScheduler(caller.currentScheduler),
+          Option.getOrUndefined(Context.getOption(context, Tracer.ParentSpan))
+        )
+        this.running++
+        if (this.created < this.running + this.paused) this.created = this.running + this.paused
+        if (handle.bound !== undefined && ctx !== undefined) ctx.jobs.add(handle.bound)
+        metrics.starts.unsafeUpdate(1, metrics.noLabels)
+        this.gauges()
+        if (this.observer !== undefined) this.emit({ _tag: "Started", poolId: this.id, jobId: handle.id })
+        slot.handle = handle
+        this.launch(handle, body as Effect.Effect<unknown, unknown>, context, caller.getFiberRefs())
+        return nextStep(handle, opened) as Effect.Effect<AsyncJob.JobResult<A, E>, E>
+      })
+    )
+  }
+
+  /**
+   * Forks the job's fiber (a root fiber with a snapshot of its caller's
+   * FiberRefs and context: Port decision 11), hands it to the pool's FiberSet,
+   * and runs it at once on the caller's stack until it pauses or finishes.
+   */
+  private launch(
+    handle: JobHandle,
+    body: Effect.Effect<unknown, unknown>,
+    context: Context.Context<never>,
+    fiberRefs: FiberRefs.FiberRefs
+  ): void {
+    const runtime = Runtime.make({ context, fiberRefs, runtimeFlags: Runtime.defaultRuntimeFlags })
+    const [fiber, task] = handle.handOff.capture(() =>
+      Runtime.runFork(runtime, body, {
+        scheduler: handle.handOff,
+        immediate: false,
+        updateRefs: (refs, fiberId) => FiberRefs.updateAs(refs, { fiberId, fiberRef: currentJob, value: handle })
+      })
+    )
+    handle.fiber = fiber
+    FiberSet.unsafeAdd(this.fibers, fiber)
+    fiber.addObserver((exit) => finish(handle, exit))
+    if (task !== undefined) handle.handOff.runNow(task, fiber)
+  }
 
   resume = <A, E>(
     job: AsyncJob.Job<A, E>
-  ): Effect.Effect<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError> =>
-    Effect.withFiberRuntime((caller) =>
-      handOver(
-        () => job as unknown as JobHandle,
-        Effect.async<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError>((done) => {
-          const handle = job as unknown as JobHandle
-          const opened = span.open(caller, "AsyncJob.resume", handle.id)
-          const resume = (
-            exit: Exit.Exit<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError>
-          ) => {
-            span.close(opened, exit)
-            done(exit)
-          }
-          const refused = this.check(handle)
-          if (refused !== undefined) return resume(refused)
-          handle.state = "running"
-          this.paused--
-          this.running++
-          // the epoch reset of spec §2.8 happens as the job is resumed
-          if (handle.ctx !== undefined) waitCtx.resetChanges(handle.ctx)
-          const deferred = handle.deferred!
-          handle.deferred = undefined
-          metrics.resumes.unsafeUpdate(1, metrics.noLabels)
-          this.gauges()
-          if (this.observer !== undefined) this.emit({ _tag: "Resumed", poolId: this.id, jobId: handle.id })
-          handle.waiter = resume
-          Deferred.unsafeDone(deferred, Exit.void)
-          return interruptOnCancel(handle, opened)
-        })
-      )
+  ): Effect.Effect<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError> => {
+    if (!isHandle(job)) return Effect.die(new TypeError("AsyncJob.resume: not a job handle"))
+    const handle = job
+    return handOver(
+      { handle },
+      Effect.withFiberRuntime((caller) => {
+        const opened = span.open(caller, "AsyncJob.resume", handle.id)
+        const status = handle.status
+        if (handle.pool !== this || status._tag !== "Paused") {
+          const refused = this.refusal(handle)
+          span.close(opened, refused)
+          return refused
+        }
+        handle.status = Running
+        this.paused--
+        this.running++
+        // the epoch reset of spec §2.8 happens as the job is resumed
+        if (handle.ctx !== undefined) waitCtx.resetChanges(handle.ctx)
+        metrics.resumes.unsafeUpdate(1, metrics.noLabels)
+        this.gauges()
+        if (this.observer !== undefined) this.emit({ _tag: "Resumed", poolId: this.id, jobId: handle.id })
+        handle.pending = undefined
+        handle.handOff.wake(() => Deferred.unsafeDone(status.deferred, Exit.succeed(opened?.span)))
+        return nextStep(handle, opened) as Effect.Effect<AsyncJob.JobResult<A, E>, E>
+      })
     )
+  }
 
-  cancel = (job: AsyncJob.Job<any, any>): Effect.Effect<void, StaleJobError | JobNotPausedError | ForeignJobError> =>
-    Effect.withSpan(this.unspannedCancel(job), "AsyncJob.cancel", { attributes: { "async_job.id": job.id } })
-
-  private unspannedCancel = (
-    job: AsyncJob.Job<any, any>
+  cancel = (
+    job: AsyncJob.Job<unknown, unknown>
   ): Effect.Effect<void, StaleJobError | JobNotPausedError | ForeignJobError> =>
-    Effect.suspend(() => {
-      const handle = job as unknown as JobHandle
-      if (handle.state === "cancelling") return Effect.asVoid(Fiber.await(handle.fiber!))
-      const refused = this.check(handle)
-      if (refused !== undefined) return refused
-      metrics.cancellations.unsafeUpdate(1, metrics.noLabels)
-      if (this.observer !== undefined) this.emit({ _tag: "CancelRequested", poolId: this.id, jobId: handle.id })
-      return interruptJob(handle)
-    })
+    Effect.withSpan(
+      Effect.suspend(() => {
+        if (!isHandle(job)) return Effect.die(new TypeError("AsyncJob.cancel: not a job handle"))
+        const status = job.status._tag
+        // a second cancel of a job still unwinding waits for the same end
+        if (job.pool === this && status === "Cancelling") return cancelJob(job)
+        if (job.pool !== this || status !== "Paused") return this.refusal(job)
+        metrics.cancellations.unsafeUpdate(1, metrics.noLabels)
+        if (this.observer !== undefined) this.emit({ _tag: "CancelRequested", poolId: this.id, jobId: job.id })
+        return cancelJob(job)
+      }),
+      "AsyncJob.cancel",
+      { attributes: { "async_job.id": job.id } }
+    )
 
   reconfigure = (options: JobPool.Options): Effect.Effect<void, InvalidPoolSizeError> =>
     Effect.map(validate(options), ([maxSize, initSize]) => {
@@ -332,138 +339,108 @@ export class PoolImpl implements JobPool.JobPool {
       this.grow(initSize)
     })
 
-  /** Why `handle` may not be resumed or cancelled now, if it may not. */
-  check(handle: JobHandle): Exit.Exit<never, StaleJobError | JobNotPausedError | ForeignJobError> | undefined {
+  /** Why `handle` may not be resumed or cancelled through this pool now. */
+  refusal(handle: JobHandle): Exit.Exit<never, StaleJobError | JobNotPausedError | ForeignJobError> {
     if (handle.pool !== this) {
       return Exit.fail(new ForeignJobError({ jobId: handle.id, ownerPoolId: handle.pool.id, poolId: this.id }))
     }
-    switch (handle.state) {
-      case "paused":
-        return undefined
-      case "running":
+    const status = handle.status
+    switch (status._tag) {
+      case "Running":
+      case "Paused":
         return Exit.fail(new JobNotPausedError({ jobId: handle.id, poolId: this.id }))
-      case "cancelling":
-        return Exit.fail(new StaleJobError({ jobId: handle.id, poolId: this.id, state: "cancelled" }))
-      default:
-        return Exit.fail(new StaleJobError({ jobId: handle.id, poolId: this.id, state: handle.state }))
+      case "Cancelling":
+        return Exit.fail(new StaleJobError({ jobId: handle.id, poolId: this.id, state: "cancelling" }))
+      case "Ended":
+        return Exit.fail(new StaleJobError({ jobId: handle.id, poolId: this.id, state: status.outcome }))
     }
   }
 
-  /** `ASYNC_cleanup_thread`: interrupt every outstanding job and wait until each has unwound. */
-  close: Effect.Effect<void> = Effect.suspend(() => {
-    if (this.closed) return Effect.void
-    this.closed = true
-    const jobs = Array.from(this.outstanding)
-    return Effect.forEach(jobs, interruptJob, { concurrency: "unbounded", discard: true }).pipe(
-      // idle workers too: a closed pool leaves no fiber behind
-      Effect.zipRight(Effect.suspend(() => Fiber.interruptAll(Array.from(this.workers)))),
-      Effect.ensuring(Effect.sync(() => {
-        this.gauges()
-        this.emit({ _tag: "PoolClosed", poolId: this.id })
-      }))
-    )
-  })
+  /**
+   * `ASYNC_cleanup_thread`: every paused job's pending pause fails with an
+   * interruption (Port decision 5), so a job paused inside an uninterruptible
+   * region or a finalizer unwinds too; then the FiberSet's own finalizer
+   * interrupts every job fiber and waits until each has unwound.
+   */
+  close: Effect.Effect<void> = Effect.fiberIdWith((closer) =>
+    Effect.suspend(() => {
+      if (this.closed) return Effect.void
+      this.closed = true
+      for (const fiber of this.fibers) {
+        const handle = fiber.getFiberRef(currentJob)
+        if (handle !== undefined) beginCancel(handle, closer)
+      }
+      return FiberSet.clear(this.fibers).pipe(
+        Effect.ensuring(Effect.sync(() => {
+          this.gauges()
+          this.emit({ _tag: "PoolClosed", poolId: this.id })
+        }))
+      )
+    })
+  )
 
   toJSON() {
     return { _id: "JobPool", id: this.id, ...this.unsafeStats() }
   }
 }
 
-/** Interrupts a job and waits until it has unwound (its finalizers have run). */
-const interruptJob = (handle: JobHandle): Effect.Effect<void> => {
-  const fiber = handle.fiber
-  switch (handle.state) {
-    case "paused":
-      handle.state = "cancelling"
-      return Effect.asVoid(Fiber.interrupt(fiber!))
-    case "running":
-    case "cancelling":
-      return Effect.asVoid(Fiber.interrupt(fiber!))
+/**
+ * Marks a job as being cancelled and, if it is paused, fails its pending pause
+ * with an interruption: the pause wakes even inside an uninterruptible region
+ * (an `acquire`, a finalizer), so the region ends and the job unwinds.
+ */
+const beginCancel = (handle: JobHandle, by: FiberId.FiberId): void => {
+  const status = handle.status
+  switch (status._tag) {
+    case "Paused": {
+      handle.status = Cancelling
+      // a cancelling job is executing again (its finalizers): counted as running
+      handle.pool.paused--
+      handle.pool.running++
+      handle.pool.gauges()
+      Deferred.unsafeDone(status.deferred, Exit.interrupt(by))
+      return
+    }
+    case "Running":
+      handle.status = Cancelling
+      return
     default:
-      // the run has ended; the worker may already serve another job
-      return Effect.void
+      return
   }
 }
 
-/** What an idle worker's FiberRefs are: none, so every ref reads its initial value. */
-const idleRefs = FiberRefs.empty()
-
-/** The fiber internals a worker uses on itself (see JobRecord for why workers are reused). */
-interface WorkerFiber extends Fiber.RuntimeFiber<void> {
-  setFiberRefs(refs: FiberRefs.FiberRefs): void
-  setFiberRef<X>(ref: FiberRef.FiberRef<X>, value: X): void
-  interruptAllChildren(): Effect.Effect<void> | null
-}
-
-const spawnWorker = (record: JobRecord): Fiber.RuntimeFiber<void> => {
-  const pool = record.pool
-  const fiber = Effect.runFork(Effect.uninterruptible(Effect.withFiberRuntime<void>((self) => {
-    const worker = self as WorkerFiber
-    const awaitWork: Effect.Effect<Work> = Effect.interruptible(Effect.async<Work>((resume) => {
-      const work = record.work
-      if (work !== undefined) {
-        record.work = undefined
-        return resume(Effect.succeed(work))
-      }
-      record.wake = resume
-      return Effect.sync(() => {
-        record.wake = undefined
-      })
-    }))
-    const loop: Effect.Effect<void> = Effect.flatMap(awaitWork, (work) => {
-      const { handle } = work
-      worker.setFiberRefs(work.refs)
-      worker.setFiberRef(currentJob, handle)
-      // the body's requirements are in the caller's context, installed just above
-      const body = work.body as Effect.Effect<unknown, unknown>
-      return Effect.flatMap(Effect.exit(Effect.interruptible(body)), (exit) => {
-        // the job's own fibers end with it, as they would with its fiber
-        const children = worker.interruptAllChildren()
-        const end = Effect.suspend(() => {
-          // an idle worker holds on to nothing of its last caller
-          worker.setFiberRefs(idleRefs)
-          const retire = Exit.isFailure(exit) && Cause.isInterrupted(exit.cause)
-          if (retire && record.worker === fiber) record.worker = undefined
-          finish(handle, exit)
-          return retire ? Effect.void : loop
-        })
-        return children === null ? end : Effect.zipRight(children, end)
-      })
+/** Cancels a job (see `beginCancel`), interrupts its fiber and waits until it has unwound. */
+const cancelJob = (handle: JobHandle): Effect.Effect<void> =>
+  Effect.fiberIdWith((by) =>
+    Effect.suspend(() => {
+      beginCancel(handle, by)
+      const fiber = handle.fiber
+      return fiber === undefined || handle.status._tag === "Ended" ? Effect.void : Effect.asVoid(Fiber.interrupt(fiber))
     })
-    return loop
-  })))
-  pool.workers.add(fiber)
-  fiber.addObserver(() => {
-    pool.workers.delete(fiber)
-    if (record.worker === fiber) record.worker = undefined
-  })
-  return fiber
-}
+  )
 
 const finish = (handle: JobHandle, exit: Exit.Exit<unknown, unknown>): void => {
   const pool = handle.pool
-  const state = handle.state
-  if (state === "running") pool.running--
-  else pool.paused--
-  handle.state = Exit.isSuccess(exit) ? "finished" : Cause.isInterruptedOnly(exit.cause) ? "cancelled" : "failed"
-  handle.deferred = undefined
-  pool.outstanding.delete(handle)
-  if (handle.bound !== undefined) handle.ctx!.jobs.delete(handle.bound)
-  // LIFO reuse, as OpenSSL's pool; a closed pool keeps no records
-  if (!pool.closed) pool.idle.push(handle.record)
-  metrics.finishes.unsafeUpdate(1, metrics.outcomeLabels[handle.state as "finished"])
+  if (handle.status._tag === "Paused") pool.paused--
+  else pool.running--
+  const outcome: Outcome = Exit.isSuccess(exit)
+    ? "finished"
+    : Cause.isInterruptedOnly(exit.cause)
+    ? "cancelled"
+    : "failed"
+  handle.status = Ended[outcome]
+  if (handle.bound !== undefined && handle.ctx !== undefined) handle.ctx.jobs.delete(handle.bound)
+  metrics.finishes.unsafeUpdate(1, metrics.outcomeLabels[outcome])
   pool.gauges()
-  if (pool.observer !== undefined) {
-    pool.emit({ _tag: "Ended", poolId: pool.id, jobId: handle.id, outcome: handle.state as "finished" })
-  }
+  if (pool.observer !== undefined) pool.emit({ _tag: "Ended", poolId: pool.id, jobId: handle.id, outcome })
   deliver(
     handle,
     Exit.isSuccess(exit) ? Exit.succeed({ _tag: "Finished", value: exit.value }) : Exit.failCause(exit.cause)
   )
 }
 
-/** Hands a step to the caller of start/resume, or keeps it until that caller waits. */
-const deliver = (handle: JobHandle, step: Exit.Exit<Step, any>): void => {
+/** Hands a step to whoever waits for it, or keeps it for the caller still running the job on its stack. */
+const deliver = (handle: JobHandle, step: Step): void => {
   const waiter = handle.waiter
   if (waiter === undefined) {
     handle.pending = step
@@ -474,59 +451,124 @@ const deliver = (handle: JobHandle, step: Exit.Exit<Step, any>): void => {
 }
 
 /**
+ * The step a start or resume answers. Usually the job has already paused or
+ * finished on the caller's stack (see `HandOff`), and its step is returned as
+ * it is; otherwise (the job waits on something asynchronous first) the caller
+ * waits for it, and cancels the job if it is interrupted meanwhile.
+ */
+const nextStep = (
+  handle: JobHandle,
+  opened: span.OpenSpan | undefined
+): Effect.Effect<AsyncJob.JobResult<unknown, unknown>, unknown> => {
+  const step = handle.pending
+  if (step !== undefined) {
+    handle.pending = undefined
+    span.close(opened, step, handle.id)
+    return step
+  }
+  return Effect.async((done) => {
+    handle.waiter = (exit) => {
+      span.close(opened, exit, handle.id)
+      done(exit)
+    }
+    return interruptOnCancel(handle, opened)
+  })
+}
+
+/**
  * If the caller of start/resume is interrupted after the job paused but before
- * the `Paused` step reached it, nobody would hold the handle: cancel the job.
+ * the `Paused` step reached it (an interruption sent while the job ran on the
+ * caller's stack, or racing an asynchronous PAUSE), nobody would hold the
+ * handle: cancel the job. This is `Effect.onInterrupt` cut to what is needed
+ * here (one handler frame inside an uninterruptible region, nothing on
+ * success): it runs on every start and resume.
  */
 const handOver = <A, E, R>(
-  handle: () => JobHandle | undefined,
+  slot: { readonly handle: JobHandle | undefined },
   step: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> =>
-  Effect.onInterrupt(step, () => {
-    const job = handle()
-    return job !== undefined && job.state === "paused" ? interruptJob(job) : Effect.void
-  })
+  Effect.uninterruptibleMask((restore) =>
+    Effect.catchAllCause(restore(step), (cause) => {
+      const job = slot.handle
+      return job !== undefined && job.status._tag === "Paused" && Cause.isInterrupted(cause)
+        ? Effect.zipRight(cancelJob(job), Effect.failCause(cause))
+        : Effect.failCause(cause)
+    })
+  )
 
 /**
  * The canceller of a caller waiting for a job's next PAUSE or FINISH: if the
- * caller is interrupted, the job is interrupted too, and the caller's
+ * caller is interrupted, the job is cancelled too, and the caller's
  * interruption completes once the job has unwound. No orphans.
  */
 const interruptOnCancel = (handle: JobHandle, opened: span.OpenSpan | undefined): Effect.Effect<void> =>
   Effect.suspend(() => {
     handle.waiter = undefined
     span.close(opened, Exit.interrupt(FiberId.none), handle.id)
-    return handle.state === "running" ? interruptJob(handle) : Effect.void
+    return handle.status._tag === "Running" || handle.status._tag === "Cancelling" ? cancelJob(handle) : Effect.void
   })
 
-/** @internal */
+/**
+ * After a resume that opened a span, the job's code runs under that span: its
+ * context's parent span is replaced, unless the code paused inside a span of
+ * its own (which stays the parent of what it opens).
+ */
+const adoptSpan = (handle: JobHandle, resumed: Tracer.AnySpan | undefined): Effect.Effect<void> => {
+  if (resumed === undefined) return Effect.void
+  return Effect.withFiberRuntime((fiber) => {
+    const context = fiber.currentContext
+    const parent = Option.getOrUndefined(Context.getOption(context, Tracer.ParentSpan))
+    if (parent !== handle.segmentSpan) return Effect.void
+    handle.segmentSpan = resumed
+    return FiberRef.set(FiberRef.currentContext, Context.add(context, Tracer.ParentSpan, resumed))
+  })
+}
+
+/**
+ * `ASYNC_pause_job`. The pending pause is uninterruptible from inside the job:
+ * a pause raced or timed out by the job's own code still waits for the resume
+ * (or the cancel) that its caller holds the handle for. Only a cancel (or the
+ * pool or wait ctx closing) ends it early, by failing it with an interruption.
+ *
+ * @internal
+ */
 export const pause: Effect.Effect<void> = Effect.withFiberRuntime((fiber) => {
   const handle = fiber.getFiberRef(currentJob)
   if (handle === undefined || handle.blocked > 0) return Effect.void
-  switch (handle.state) {
-    case "running": {
-      const deferred = fastDeferred.unsafeMake<void>(fiber.id())
+  const status = handle.status
+  switch (status._tag) {
+    case "Running": {
+      const deferred = Deferred.unsafeMake<Tracer.AnySpan | undefined>(fiber.id())
       const pool = handle.pool
-      handle.deferred = deferred
-      handle.state = "paused"
+      handle.status = { _tag: "Paused", deferred }
       pool.running--
       pool.paused++
       metrics.pauses.unsafeUpdate(1, metrics.noLabels)
       pool.gauges()
       if (pool.observer !== undefined) pool.emit({ _tag: "Paused", poolId: pool.id, jobId: handle.id })
       deliver(handle, Exit.succeed({ _tag: "Paused", job: handle }))
-      return Deferred.await(deferred)
+      return awaitResume(handle, deferred)
     }
     // another fiber of the same job paused it: wait for the same resume
-    case "paused":
-      return Deferred.await(handle.deferred!)
-    default:
+    case "Paused":
+      return awaitResume(handle, status.deferred)
+    // a job being cancelled cannot pause: its pause fails like the pending one did
+    case "Cancelling":
+      return Effect.interrupt
+    case "Ended":
       return Effect.void
   }
 })
 
+const awaitResume = (
+  handle: JobHandle,
+  deferred: Deferred.Deferred<Tracer.AnySpan | undefined>
+): Effect.Effect<void> =>
+  Effect.flatMap(Effect.uninterruptible(Deferred.await(deferred)), (resumed) => adoptSpan(handle, resumed))
+
 const liveHandle = (fiber: Fiber.RuntimeFiber<unknown, unknown>): JobHandle | undefined => {
   const handle = fiber.getFiberRef(currentJob)
-  return handle !== undefined && (handle.state === "running" || handle.state === "paused") ? handle : undefined
+  return handle !== undefined && handle.status._tag !== "Ended" ? handle : undefined
 }
 
 /** @internal */
@@ -564,9 +606,10 @@ export const withPauseBlocked = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.
   )
 
 /** @internal */
-export const waitCtxOf = (job: AsyncJob.Job<any, any>): Option.Option<WaitCtx.WaitCtx> => {
-  const handle = job as unknown as JobHandle
-  return handle.state === "running" || handle.state === "paused" ? Option.fromNullable(handle.ctx) : Option.none()
+export const unsafeWaitCtx = (job: AsyncJob.Job<unknown, unknown>): Option.Option<WaitCtx.WaitCtx> => {
+  if (!isHandle(job)) return Option.none()
+  const status = job.status._tag
+  return status === "Running" || status === "Paused" ? Option.fromNullable(job.ctx) : Option.none()
 }
 
 /**
@@ -576,13 +619,13 @@ export const waitCtxOf = (job: AsyncJob.Job<any, any>): Option.Option<WaitCtx.Wa
  *
  * @internal
  */
-export const unsafeOnEndWhilePaused = (job: AsyncJob.Job<any, any>, onEnd: () => void): () => void => {
-  const handle = job as unknown as JobHandle
-  if (handle.state !== "paused") {
+export const unsafeOnEndWhilePaused = (job: AsyncJob.Job<unknown, unknown>, onEnd: () => void): () => void => {
+  if (!isHandle(job) || job.status._tag !== "Paused") {
     onEnd()
     return () => {}
   }
-  const waiter: Resume = () => onEnd()
+  const handle = job
+  const waiter: Reply = () => onEnd()
   handle.waiter = waiter
   return () => {
     if (handle.waiter === waiter) handle.waiter = undefined
@@ -590,9 +633,19 @@ export const unsafeOnEndWhilePaused = (job: AsyncJob.Job<any, any>, onEnd: () =>
 }
 
 /** @internal */
-export const stateOf = (job: AsyncJob.Job<any, any>): AsyncJob.JobState => {
-  const state = (job as unknown as JobHandle).state
-  return state === "cancelling" ? "paused" : state
+export const stateOf = (job: AsyncJob.Job<unknown, unknown>): AsyncJob.JobState => {
+  if (!isHandle(job)) throw new TypeError("AsyncJob.unsafeState: not a job handle")
+  const status = job.status
+  switch (status._tag) {
+    case "Running":
+      return "running"
+    case "Paused":
+      return "paused"
+    case "Cancelling":
+      return "cancelling"
+    case "Ended":
+      return status.outcome
+  }
 }
 
 /** @internal */
@@ -600,12 +653,14 @@ export const make = (
   options: JobPool.Options = {}
 ): Effect.Effect<JobPool.JobPool, InvalidPoolSizeError, Scope.Scope> =>
   Effect.flatMap(validate(options), ([maxSize, initSize]) =>
-    Effect.acquireRelease(
-      Effect.map(Effect.serviceOption(ObserverTag), (observer) =>
-        new PoolImpl(maxSize, initSize, Option.getOrUndefined(observer))),
-      (pool) =>
-        pool.close
+    Effect.flatMap(
+      Effect.zip(FiberSet.make<unknown, unknown>(), Effect.serviceOption(ObserverTag)),
+      ([fibers, observer]) => {
+        const pool = new PoolImpl(maxSize, initSize, fibers, Option.getOrUndefined(observer))
+        // runs before the FiberSet's finalizer, which then interrupts and awaits every job fiber
+        return Effect.as(Effect.addFinalizer(() => pool.close), pool)
+      }
     ))
 
 /** @internal */
-export const unsafeClose = (pool: JobPool.JobPool): Effect.Effect<void> => (pool as PoolImpl).close
+export const isPoolImpl = (u: unknown): u is PoolImpl => u instanceof PoolImpl

@@ -1,9 +1,10 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type * as AsyncJob from "../AsyncJob.js"
 import { JobTimeoutError, type NoJobsError } from "../Errors.js"
 import { JobPool } from "../JobPool.js"
-import { type PoolImpl, unsafeOnEndWhilePaused } from "./jobPool.js"
+import { current, isHandle, stateOf, unsafeOnEndWhilePaused } from "./jobPool.js"
 import * as waitCtx from "./waitCtx.js"
 
 /** @internal */
@@ -12,11 +13,18 @@ export const run = <A, E, R>(
   options?: AsyncJob.RunOptions
 ): Effect.Effect<A, E | NoJobsError | JobTimeoutError, R | JobPool> =>
   Effect.flatMap(JobPool, (pool) => {
-    const ctx = options?.waitCtx as waitCtx.WaitCtxImpl | undefined
+    const ctx = options?.waitCtx instanceof waitCtx.WaitCtxImpl ? options.waitCtx : undefined
     // the job we hold while it is paused; the loop is uninterruptible but for
     // its waits, so this is always up to date when an interruption lands
     let paused: AsyncJob.Job<A, E> | undefined
+    // named from inside the job as it starts, so a timeout can report it even before the first pause
     let jobId: number | undefined
+    const named = Effect.zipRight(
+      Effect.map(current, (job) => {
+        jobId = Option.getOrUndefined(job)?.id
+      }),
+      body
+    )
     const driven = Effect.uninterruptibleMask((restore) => {
       // wait until the ctx is ready, or until the job is cancelled behind our back
       const ready = (job: AsyncJob.Job<A, E>) =>
@@ -29,25 +37,16 @@ export const run = <A, E, R>(
         return Effect.zipRight(
           restore(ready(step.job)),
           Effect.suspend(() => {
-            const refused = (pool as PoolImpl).check(step.job as any)
-            if (refused !== undefined) {
-              // the job was cancelled behind our back: end like a join of an interrupted fiber
-              return Effect.catchAll(refused, (error) =>
-                error._tag === "StaleJobError" ? Effect.interrupt : Effect.die(error))
-            }
             paused = undefined
-            // the check above passed in this same step, so resume cannot refuse the job
+            // the job was cancelled behind our back: end like a join of an interrupted fiber
+            if (isHandle(step.job) && stateOf(step.job) !== "paused") return Effect.interrupt
+            // checked in this same step, so resume cannot refuse the job: it fails only with the job's own errors
             const resumed = pool.resume(step.job) as Effect.Effect<AsyncJob.JobResult<A, E>, E>
             return Effect.flatMap(restore(resumed), drive)
           })
         )
       }
-      return Effect.flatMap(
-        restore((pool as PoolImpl).start(body, options, (id) => {
-          jobId = id
-        })),
-        drive
-      )
+      return Effect.flatMap(restore(pool.start(named, options)), drive)
     }).pipe(
       Effect.onInterrupt(() => {
         const job = paused
@@ -61,7 +60,6 @@ export const run = <A, E, R>(
     }
     return Effect.timeoutFail(driven, {
       duration: timeout,
-      onTimeout: () =>
-        new JobTimeoutError({ jobId, timeout: Duration.decode(timeout) })
+      onTimeout: () => new JobTimeoutError({ jobId, timeout: Duration.decode(timeout) })
     })
   })

@@ -2,6 +2,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import * as Pipeable from "effect/Pipeable"
 import * as Scope from "effect/Scope"
 import { ClosedError } from "../Errors.js"
 import * as JobObserver from "../JobObserver.js"
@@ -42,7 +43,7 @@ interface Waiter {
 let nextId = 1
 
 /** @internal */
-export class WaitCtxImpl implements WaitCtx.WaitCtx {
+export class WaitCtxImpl extends Pipeable.Class() implements WaitCtx.WaitCtx {
   readonly [TypeId]: WaitCtx.TypeId = TypeId
   readonly id = nextId++
   /** oldest first; every enumeration walks it backwards (newest first) */
@@ -58,7 +59,9 @@ export class WaitCtxImpl implements WaitCtx.WaitCtx {
   readonly jobs = new Set<BoundJob>()
   readonly waiters = new Set<Waiter>()
 
-  constructor(readonly observer: JobObserver.JobObserver | undefined) {}
+  constructor(readonly observer: JobObserver.JobObserver | undefined) {
+    super()
+  }
 
   assertOpen(): void {
     if (this.closed) throw new ClosedError({ what: "WaitCtx", id: this.id })

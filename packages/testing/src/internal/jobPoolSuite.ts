@@ -146,10 +146,10 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           })
           const job = expectPaused(yield* pool.start(addTwo))
           strictEqual(ctr, 1)
-          strictEqual(AsyncJob.state(job), "paused")
+          strictEqual(AsyncJob.unsafeState(job), "paused")
           strictEqual(expectFinished(yield* pool.resume(job)), 2)
           strictEqual(ctr, 2)
-          strictEqual(AsyncJob.state(job), "finished")
+          strictEqual(AsyncJob.unsafeState(job), "finished")
         }))
 
       it.scoped("a job that never pauses finishes in its start", () =>
@@ -206,7 +206,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           strictEqual((yield* Effect.flip(pool.cancel(job)))._tag, "StaleJobError")
           strictEqual(runs, 1)
           deepStrictEqual(yield* pool.stats, before)
-          assertNone(AsyncJob.waitCtx(job))
+          assertNone(AsyncJob.unsafeWaitCtx(job))
         }))
 
       it.scoped("resuming a running job is refused and leaves it undisturbed", () =>
@@ -222,7 +222,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           })
           const starter = yield* Effect.fork(pool.start(body))
           const job = (yield* Deferred.await(inside)) as AsyncJob.Job<string, never>
-          strictEqual(AsyncJob.state(job), "running")
+          strictEqual(AsyncJob.unsafeState(job), "running")
           deepStrictEqual(yield* pool.stats, stats(2, 1, 0, 1, 0))
           strictEqual((yield* Effect.flip(pool.resume(job)))._tag, "JobNotPausedError")
           strictEqual((yield* Effect.flip(pool.cancel(job)))._tag, "JobNotPausedError")
@@ -237,7 +237,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           const job = expectPaused(yield* a.pool.start(onlyPause))
           strictEqual((yield* Effect.flip(b.pool.resume(job)))._tag, "ForeignJobError")
           strictEqual((yield* Effect.flip(b.pool.cancel(job)))._tag, "ForeignJobError")
-          strictEqual(AsyncJob.state(job), "paused")
+          strictEqual(AsyncJob.unsafeState(job), "paused")
           deepStrictEqual(yield* b.pool.stats, stats(1, 0, 0, 0, 0))
           strictEqual(expectFinished(yield* a.pool.resume(job)), 1)
         }))
@@ -264,7 +264,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           const fd = yield* WaitFd.make
           const body = Effect.gen(function*() {
             const self = Option.getOrThrow(yield* AsyncJob.current)
-            const c = Option.getOrThrow(AsyncJob.waitCtx(self))
+            const c = Option.getOrThrow(AsyncJob.unsafeWaitCtx(self))
             yield* AsyncJob.pause
             yield* WaitCtx.setWaitFd(c, c, fd)
             yield* AsyncJob.pause
@@ -276,7 +276,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           })
           const view = Effect.all([WaitCtx.getAllFds(ctx), WaitCtx.getChangedFds(ctx)])
           const job = expectPaused(yield* pool.start(body, { waitCtx: ctx }))
-          assertTrue(Option.getOrThrow(AsyncJob.waitCtx(job)) === ctx)
+          assertTrue(Option.getOrThrow(AsyncJob.unsafeWaitCtx(job)) === ctx)
           deepStrictEqual(yield* view, [[], { added: [], deleted: [] }])
           expectPaused(yield* pool.resume(job))
           deepStrictEqual(yield* view, [[fd], { added: [fd], deleted: [] }])
@@ -284,7 +284,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           deepStrictEqual(yield* view, [[], { added: [], deleted: [fd] }])
           strictEqual(expectFinished(yield* pool.resume(job)), 1)
           deepStrictEqual(yield* view, [[], { added: [], deleted: [] }])
-          assertNone(AsyncJob.waitCtx(job))
+          assertNone(AsyncJob.unsafeWaitCtx(job))
         }))
 
       it.scoped("S10: nothing resets at FINISH", () =>
@@ -315,7 +315,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
         Effect.gen(function*() {
           const { pool } = yield* build()
           const job = expectPaused(yield* pool.start(Effect.zipRight(AsyncJob.pause, AsyncJob.pause)))
-          assertNone(AsyncJob.waitCtx(job))
+          assertNone(AsyncJob.unsafeWaitCtx(job))
           expectPaused(yield* pool.resume(job))
           expectFinished(yield* pool.resume(job))
         }))
@@ -336,7 +336,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           const job = expectPaused(yield* pool.start(body, { waitCtx: ctx }))
           yield* Scope.close(ctxScope, Exit.void)
           deepStrictEqual(log, ["job finalizer", "fd cleanup"])
-          strictEqual(AsyncJob.state(job), "cancelled")
+          strictEqual(AsyncJob.unsafeState(job), "cancelled")
           strictEqual((yield* Effect.flip(pool.resume(job)))._tag, "StaleJobError")
           deepStrictEqual(yield* pool.stats, stats(1, 1, 1, 0, 0))
           assertFalse(yield* WaitCtx.isOpen(ctx))
@@ -483,7 +483,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           const body = Effect.zipRight(AsyncJob.pause, Effect.fail("boom" as const))
           const job = expectPaused(yield* pool.start(body))
           strictEqual(yield* Effect.flip(pool.resume(job)), "boom")
-          strictEqual(AsyncJob.state(job), "failed")
+          strictEqual(AsyncJob.unsafeState(job), "failed")
           deepStrictEqual(yield* pool.stats, stats(1, 1, 1, 0, 0))
           const died = yield* Effect.exit(pool.start(Effect.die("defect")))
           assertTrue(Exit.isFailure(died))
@@ -502,7 +502,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           const job = expectPaused(yield* pool.start(body))
           yield* pool.cancel(job)
           strictEqual(finalized, 1)
-          strictEqual(AsyncJob.state(job), "cancelled")
+          strictEqual(AsyncJob.unsafeState(job), "cancelled")
           strictEqual((yield* Effect.flip(pool.cancel(job)))._tag, "StaleJobError")
           strictEqual(finalized, 1)
           deepStrictEqual(yield* pool.stats, stats(1, 1, 1, 0, 0))
@@ -544,7 +544,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           const j2 = expectPaused(yield* pool.start(body(2)))
           yield* Scope.close(scope, Exit.void)
           deepStrictEqual(log.slice().sort(), ["finalizer 1", "finalizer 2"])
-          strictEqual(AsyncJob.state(j1), "cancelled")
+          strictEqual(AsyncJob.unsafeState(j1), "cancelled")
           strictEqual((yield* Effect.flip(pool.resume(j2)))._tag, "StaleJobError")
           const stat = yield* pool.stats
           strictEqual(stat.running + stat.paused, 0)

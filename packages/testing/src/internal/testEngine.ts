@@ -147,7 +147,7 @@ export const make = (options: api.Options = {}): Effect.Effect<api.TestEngine, n
 
     const submitInJob = (job: AsyncJob.Job, name: string, input: unknown) =>
       Effect.gen(function*() {
-        const ctx = Option.getOrUndefined(AsyncJob.waitCtx(job))
+        const ctx = Option.getOrUndefined(AsyncJob.unsafeWaitCtx(job))
         const callback = ctx === undefined ? Option.none() : yield* WaitCtx.getCallback(ctx)
         const mode: api.Mode = ctx === undefined ? "poll" : Option.isSome(callback) ? "callback" : "fd"
         const op = record(name, input, mode, job, ctx)

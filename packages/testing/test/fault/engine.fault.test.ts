@@ -231,7 +231,7 @@ const expectedOutcome: Record<Fault, string> = {
 const checkAllowedState = (w: World) =>
   Effect.gen(function*() {
     const open = yield* WaitCtx.isOpen(w.ctx)
-    const states = Array.from(w.jobs.values(), AsyncJob.state)
+    const states = Array.from(w.jobs.values(), AsyncJob.unsafeState)
     assertTrue(!states.includes("running"), `no job is left running: ${states}`)
     const paused = states.filter((state) => state === "paused").length
     const stats = yield* w.pool.stats
@@ -303,7 +303,7 @@ const runCase = (scenario: Scenario, label: string, body: boolean, fault: Fault)
       yield* Effect.exit(Scope.close(w.ctxScope, Exit.void))
       yield* Effect.exit(Scope.close(w.poolScope, Exit.void))
       for (const [name, job] of w.jobs) {
-        assertTrue(["finished", "failed", "cancelled"].includes(AsyncJob.state(job)), `${name} ended`)
+        assertTrue(["finished", "failed", "cancelled"].includes(AsyncJob.unsafeState(job)), `${name} ended`)
         strictEqual(w.finalized.get(name), 1, `finalizer of ${name} ran once`)
       }
       if (openAtClose) {
@@ -440,7 +440,7 @@ describe("fault injection", () => {
             // in both cases someone holds its handle, so it is not lost
             const handle = Exit.isSuccess(exit) && exit.value._tag === "Paused" ? exit.value.job : target
             assertTrue(
-              handle !== undefined && AsyncJob.state(handle) === "paused",
+              handle !== undefined && AsyncJob.unsafeState(handle) === "paused",
               `turns ${turns}: a paused job is held`
             )
             yield* pool.cancel(handle)

@@ -146,7 +146,7 @@ const runChecked = (program: Program, options: RunOptions): Effect.Effect<void> 
         })
         const self = Option.getOrThrow(yield* AsyncJob.current)
         handles.set(id, self)
-        const ctx = Option.getOrUndefined(AsyncJob.waitCtx(self))
+        const ctx = Option.getOrUndefined(AsyncJob.unsafeWaitCtx(self))
         if ((ctx === undefined) !== (ctxIndex === null)) throw mismatch(`job ${id} has the wrong wait ctx`)
         for (const instr of script.instrs) {
           switch (instr._tag) {
@@ -281,7 +281,7 @@ const runChecked = (program: Program, options: RunOptions): Effect.Effect<void> 
       for (const job of model.jobs) {
         const handle = handles.get(job.id)
         if (handle === undefined) throw mismatch(`job ${job.id} never ran`)
-        const state = AsyncJob.state(handle)
+        const state = AsyncJob.unsafeState(handle)
         if (state !== job.state) throw mismatch(`job ${job.id} state ${state}, model ${job.state}`)
         const runs = finalized.get(job.id) ?? 0
         const ended = job.state !== "running" && job.state !== "paused"

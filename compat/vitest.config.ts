@@ -1,0 +1,33 @@
+/**
+ * The core and openssl suites again, on the oldest effect of the packages' peer
+ * range (`^3.19.0`): every `effect` and `@effect/vitest` import, in the sources,
+ * the tests and `@effect/vitest` itself, resolves to effect 3.19.0 and the
+ * `@effect/vitest` release made for it. The default projects run the newest.
+ */
+import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { defineProject } from "vitest/config"
+
+const require = createRequire(import.meta.url)
+const effect = dirname(require.resolve("effect-oldest/package.json"))
+const effectVitest = dirname(require.resolve("@effect/vitest-oldest/package.json"))
+
+export default defineProject({
+  resolve: {
+    alias: [
+      { find: /^effect$/, replacement: join(effect, "dist/esm/index.js") },
+      { find: /^effect\/(.*)$/, replacement: join(effect, "dist/esm/$1.js") },
+      { find: /^@effect\/vitest$/, replacement: join(effectVitest, "dist/esm/index.js") },
+      { find: /^@effect\/vitest\/utils$/, replacement: join(effectVitest, "dist/esm/utils.js") }
+    ]
+  },
+  test: {
+    name: "effect-oldest",
+    root: fileURLToPath(new URL("..", import.meta.url)),
+    include: ["compat/*.test.ts", "packages/core/test/**/*.test.ts", "packages/openssl/test/**/*.test.ts"],
+    // transformed by vite, so that their own imports of effect take the aliases above
+    server: { deps: { inline: [/effect@3\.19\.0/, /@effect\+vitest@0\.27\.0/] } },
+    testTimeout: 120_000
+  }
+})

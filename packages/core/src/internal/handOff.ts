@@ -1,0 +1,117 @@
+/**
+ * The scheduler job fibers run on: it hands control between a job and whoever
+ * drives it without a trip through the event loop.
+ *
+ * A job cycle is a conversation between two fibers: the caller of
+ * `start`/`resume` waits while the job runs, and the job waits (paused) while
+ * the caller runs. With effect's default scheduler every turn of that
+ * conversation is a scheduled task, run later from the scheduler's queue; on
+ * this engine's benchmark those hops were about a third of a cycle.
+ *
+ * This scheduler runs exactly one task at once when the engine asks for it:
+ * the first run of a new job fiber (`runNow` after `capture`), or the wake-up
+ * of a paused job by `resume` (`wake`). The job then runs on the caller's stack
+ * until it pauses or finishes, and its PAUSE or FINISH reaches the caller while
+ * the caller is still registering its wait, so the caller goes on at once too.
+ * Every other task (the job's own `yieldNow`, fibers it forks, wake-ups by
+ * anything else) goes to the scheduler the job inherited from its caller, so a
+ * job body sees ordinary scheduling. Nested jobs nest stacks: beyond
+ * {@link maxDepth} hand-offs on one stack, tasks go to the inherited scheduler.
+ *
+ * Only effect's public `Scheduler` interface is used.
+ *
+ * @internal
+ */
+import type * as Fiber from "effect/Fiber"
+import * as Scheduler from "effect/Scheduler"
+
+/** How many hand-offs may nest on one JavaScript stack before tasks are scheduled instead. */
+export const maxDepth = 64
+
+let depth = 0
+
+/** @internal */
+export class HandOff implements Scheduler.Scheduler {
+  /** the next task scheduled here runs at once (a `wake` is in progress) */
+  private open = false
+  /** the next task scheduled here is kept, not run (a `capture` is in progress) */
+  private capturing = false
+  private captured: Scheduler.Task | undefined = undefined
+
+  constructor(readonly delegate: Scheduler.Scheduler) {}
+
+  shouldYield(fiber: Fiber.RuntimeFiber<unknown, unknown>): number | false {
+    return this.delegate.shouldYield(fiber)
+  }
+
+  scheduleTask(task: Scheduler.Task, priority: number, fiber?: Fiber.RuntimeFiber<unknown, unknown>): void {
+    if (this.capturing) {
+      this.capturing = false
+      this.captured = task
+    } else if (this.open && depth < maxDepth) {
+      this.open = false
+      run(task)
+    } else {
+      this.delegate.scheduleTask(task, priority, fiber)
+    }
+  }
+
+  /**
+   * Calls `start` (which creates a fiber on this scheduler without running it)
+   * and returns the fiber's first task instead of scheduling it.
+   */
+  capture<A>(start: () => A): readonly [A, Scheduler.Task | undefined] {
+    this.capturing = true
+    try {
+      const result = start()
+      const task = this.captured
+      return [result, task]
+    } finally {
+      this.capturing = false
+      this.captured = undefined
+    }
+  }
+
+  /** Runs a captured task now, or schedules it if the stack is already deep. */
+  runNow(task: Scheduler.Task, fiber: Fiber.RuntimeFiber<unknown, unknown>): void {
+    if (depth < maxDepth) run(task)
+    else this.delegate.scheduleTask(task, 0, fiber)
+  }
+
+  /** Calls `complete` (which wakes a fiber on this scheduler) and runs the wake-up at once. */
+  wake(complete: () => void): void {
+    this.open = true
+    try {
+      complete()
+    } finally {
+      this.open = false
+    }
+  }
+}
+
+const run = (task: Scheduler.Task): void => {
+  depth++
+  try {
+    task()
+  } finally {
+    depth--
+  }
+}
+
+/** The hand-off scheduler over `scheduler`, one per underlying scheduler. */
+const cache = new WeakMap<Scheduler.Scheduler, HandOff>()
+
+/** @internal */
+export const forScheduler = (scheduler: Scheduler.Scheduler): HandOff => {
+  // a job started from inside a job hands off over the same underlying scheduler
+  const delegate = scheduler instanceof HandOff ? scheduler.delegate : scheduler
+  let handOff = cache.get(delegate)
+  if (handOff === undefined) {
+    handOff = new HandOff(delegate)
+    cache.set(delegate, handOff)
+  }
+  return handOff
+}
+
+/** @internal */
+export const defaultHandOff: HandOff = forScheduler(Scheduler.defaultScheduler)
