@@ -27,13 +27,10 @@ export const cancellations = Metric.counter("async_job_cancellations_total", {
 })
 /** @internal */
 export const running = Metric.gauge("async_job_pool_running", { description: "Jobs running, in all pools" })
-const runningGauge = running
 /** @internal */
 export const paused = Metric.gauge("async_job_pool_paused", { description: "Jobs paused, in all pools" })
-const pausedGauge = paused
 /** @internal */
 export const idle = Metric.gauge("async_job_pool_idle", { description: "Idle job records, in all open pools" })
-const idleGauge = idle
 
 /**
  * No per-pool labels: Effect's metric registry never forgets a key, so a label
@@ -58,17 +55,17 @@ const totals = { running: 0, paused: 0, idle: 0 }
  *
  * @internal
  */
-export const addOccupancy = (running: number, paused: number, idleCount: number): void => {
-  if (running !== 0) {
-    totals.running += running
-    runningGauge.unsafeUpdate(totals.running, noLabels)
+export const addOccupancy = (runningDelta: number, pausedDelta: number, idleDelta: number): void => {
+  if (runningDelta !== 0) {
+    totals.running += runningDelta
+    running.unsafeUpdate(totals.running, noLabels)
   }
-  if (paused !== 0) {
-    totals.paused += paused
-    pausedGauge.unsafeUpdate(totals.paused, noLabels)
+  if (pausedDelta !== 0) {
+    totals.paused += pausedDelta
+    paused.unsafeUpdate(totals.paused, noLabels)
   }
-  if (idleCount !== 0) {
-    totals.idle += idleCount
-    idleGauge.unsafeUpdate(totals.idle, noLabels)
+  if (idleDelta !== 0) {
+    totals.idle += idleDelta
+    idle.unsafeUpdate(totals.idle, noLabels)
   }
 }

@@ -134,6 +134,43 @@ const scenarios: ReadonlyArray<Scenario> = [
       })
   },
   {
+    name: "cancel a job paused inside acquireRelease's acquire (an uninterruptible region)",
+    points: [{ label: "acquire.1", body: true }, { label: "fin.job", body: false }],
+    drive: (w) =>
+      Effect.gen(function*() {
+        const acquire = Effect.gen(function*() {
+          yield* enter(w, "job")
+          yield* w.injector.at("acquire.1")
+          yield* AsyncJob.pause
+        })
+        const body = Effect.acquireRelease(acquire, () => Effect.void).pipe(
+          Effect.scoped,
+          Effect.ensuring(finalizer(w, "job"))
+        )
+        const step = yield* w.pool.start(body, { waitCtx: w.ctx })
+        if (step._tag === "Paused") yield* w.pool.cancel(step.job)
+      })
+  },
+  {
+    name: "close a pool with a job paused inside its own finalizer",
+    points: [
+      { label: "body.1", body: false },
+      { label: "release.1", body: false },
+      { label: "fin.job", body: false }
+    ],
+    drive: (w) =>
+      Effect.gen(function*() {
+        const release = Effect.zipRight(w.injector.at("release.1"), AsyncJob.pause)
+        const body = Effect.acquireRelease(enter(w, "job"), () => release).pipe(
+          Effect.zipRight(w.injector.at("body.1")),
+          Effect.scoped,
+          Effect.ensuring(finalizer(w, "job"))
+        )
+        yield* w.pool.start(body, { waitCtx: w.ctx })
+        yield* Scope.close(w.poolScope, Exit.void)
+      })
+  },
+  {
     name: "close a wait ctx under a paused job",
     points: [
       { label: "fin.job", body: false },

@@ -58,6 +58,7 @@ interface Run {
   readonly label: string
   readonly gate: Gate
   finallyRuns: number
+  finallyPauseRejected: number
   cleanupRuns: number
   fired: boolean
 }
@@ -104,6 +105,10 @@ const jobFunction = (run: Run, ctx: ASYNC_WAIT_CTX) => async (): Promise<number>
     return 7
   } finally {
     run.finallyRuns++
+    // a cleanup that pauses (an asynchronous graceful shutdown): a cancellation rejects this pause too
+    await ASYNC_pause_job().catch(() => {
+      run.finallyPauseRejected++
+    })
     await point(run, "finally")
   }
 }
@@ -132,7 +137,7 @@ describe("fault injection: facade", () => {
     it(`${fault} at ${label}`, async () => {
       strictEqual(ASYNC_init_thread(1, 0), 1)
       const ctx = ASYNC_WAIT_CTX_new()
-      const run: Run = { fault, label, gate: gate(), finallyRuns: 0, cleanupRuns: 0, fired: false }
+      const run: Run = { fault, label, gate: gate(), finallyRuns: 0, finallyPauseRejected: 0, cleanupRuns: 0, fired: false }
       const job: { value: ASYNC_JOB | null; error?: unknown } = { value: null }
       const ret = { value: -1 }
       const func = jobFunction(run, ctx)
@@ -180,6 +185,8 @@ describe("fault injection: facade", () => {
         strictEqual(ret.value, 7)
       }
       strictEqual(run.finallyRuns, 1, "the finally block ran once")
+      // the pause in the finally block was rejected exactly when the job was cancelled before reaching it
+      strictEqual(run.finallyPauseRejected, cancelled && label !== "finally" ? 1 : 0, "the finally block's pause")
       // every handle of the run is stale now
       for (const handle of handles) {
         strictEqual(await ASYNC_start_job({ value: handle }, ctx, ret, func, null), ASYNC_ERR)
@@ -218,7 +225,7 @@ describe("fault injection: facade", () => {
       it(`${canceller} while the job is paused (pause ${pauses})`, async () => {
         strictEqual(ASYNC_init_thread(1, 0), 1)
         const ctx = ASYNC_WAIT_CTX_new()
-        const run: Run = { fault: canceller, label: "none", gate: gate(), finallyRuns: 0, cleanupRuns: 0, fired: false }
+        const run: Run = { fault: canceller, label: "none", gate: gate(), finallyRuns: 0, finallyPauseRejected: 0, cleanupRuns: 0, fired: false }
         let rejection: unknown
         const func = async () => {
           try {

@@ -153,6 +153,12 @@ const runChecked = (program: Program, options: RunOptions): Effect.Effect<void> 
             case "Pause":
               yield* AsyncJob.pause
               break
+            case "PauseUninterruptible":
+              yield* Effect.uninterruptible(AsyncJob.pause)
+              break
+            case "PauseInFinalizer":
+              yield* Effect.ensuring(Effect.void, AsyncJob.pause)
+              break
             case "Block":
               yield* AsyncJob.blockPause
               break

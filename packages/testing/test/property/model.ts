@@ -275,7 +275,10 @@ export class Model {
     while (job.pc < instrs.length) {
       const instr: Instr = instrs[job.pc++]!
       switch (instr._tag) {
+        // to the model, a pause inside an uninterruptible region or a finalizer is a pause
         case "Pause":
+        case "PauseUninterruptible":
+        case "PauseInFinalizer":
           if (job.blocked > 0) break
           job.state = "paused"
           this.pools[job.pool]!.running--

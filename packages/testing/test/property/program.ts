@@ -9,6 +9,10 @@ import * as fc from "effect/FastCheck"
 /** What a job body does, one instruction after another. */
 export type Instr =
   | { readonly _tag: "Pause" }
+  /** a pause inside `Effect.uninterruptible`: cancelling must still end it */
+  | { readonly _tag: "PauseUninterruptible" }
+  /** a pause inside a finalizer (the release of a resource): closing must still end it */
+  | { readonly _tag: "PauseInFinalizer" }
   | { readonly _tag: "Block" }
   | { readonly _tag: "Unblock" }
   /** registers a fresh fd under `key` on the job's own wait ctx (if it has one) */
@@ -62,6 +66,8 @@ const KEYS = 3
 
 const instr: fc.Arbitrary<Instr> = fc.oneof(
   { weight: 6, arbitrary: fc.constant({ _tag: "Pause" } as const) },
+  { weight: 1, arbitrary: fc.constant({ _tag: "PauseUninterruptible" } as const) },
+  { weight: 1, arbitrary: fc.constant({ _tag: "PauseInFinalizer" } as const) },
   { weight: 1, arbitrary: fc.constant({ _tag: "Block" } as const) },
   { weight: 1, arbitrary: fc.constant({ _tag: "Unblock" } as const) },
   {
