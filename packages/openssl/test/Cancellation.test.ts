@@ -13,7 +13,6 @@ import {
   ASYNC_init_thread,
   ASYNC_PAUSE,
   ASYNC_pause_job,
-  ASYNC_start_job,
   ASYNC_WAIT_CTX_free,
   ASYNC_WAIT_CTX_new
 } from "../src/index.js"

@@ -137,7 +137,15 @@ describe("fault injection: facade", () => {
     it(`${fault} at ${label}`, async () => {
       strictEqual(ASYNC_init_thread(1, 0), 1)
       const ctx = ASYNC_WAIT_CTX_new()
-      const run: Run = { fault, label, gate: gate(), finallyRuns: 0, finallyPauseRejected: 0, cleanupRuns: 0, fired: false }
+      const run: Run = {
+        fault,
+        label,
+        gate: gate(),
+        finallyRuns: 0,
+        finallyPauseRejected: 0,
+        cleanupRuns: 0,
+        fired: false
+      }
       const job: { value: ASYNC_JOB | null; error?: unknown } = { value: null }
       const ret = { value: -1 }
       const func = jobFunction(run, ctx)
@@ -225,7 +233,15 @@ describe("fault injection: facade", () => {
       it(`${canceller} while the job is paused (pause ${pauses})`, async () => {
         strictEqual(ASYNC_init_thread(1, 0), 1)
         const ctx = ASYNC_WAIT_CTX_new()
-        const run: Run = { fault: canceller, label: "none", gate: gate(), finallyRuns: 0, finallyPauseRejected: 0, cleanupRuns: 0, fired: false }
+        const run: Run = {
+          fault: canceller,
+          label: "none",
+          gate: gate(),
+          finallyRuns: 0,
+          finallyPauseRejected: 0,
+          cleanupRuns: 0,
+          fired: false
+        }
         let rejection: unknown
         const func = async () => {
           try {
