@@ -24,11 +24,11 @@ import type * as Duration from "effect/Duration"
 export interface PoolStats {
   /** The most jobs outstanding (running + paused) at once; 0 means unbounded, as in OpenSSL. */
   readonly maxSize: number
-  /** Job records ever created; never shrinks (OpenSSL's `curr_size`). */
+  /** Job slots ever created; never shrinks (OpenSSL's `curr_size`). */
   readonly created: number
-  /** Created records not in use. */
+  /** Created slots not in use. */
   readonly idle: number
-  /** Jobs executing or being resumed. */
+  /** Jobs executing, being resumed, or unwinding after a cancel. */
   readonly running: number
   /** Jobs paused, waiting for a resume. */
   readonly paused: number

@@ -2,11 +2,12 @@
  * The job pool: OpenSSL's per-thread pool of ASYNC jobs, as a service.
  *
  * A pool bounds how many jobs may be outstanding (running or paused) at once,
- * pre-creates `initSize` job records and reuses finished ones, most recently
- * released first. Each job is an Effect fiber owned by the pool. Closing the
- * pool's scope is `ASYNC_cleanup_thread`: every outstanding job is
- * interrupted, its finalizers run, and the scope closes only once all of them
- * have unwound.
+ * and keeps OpenSSL's bookkeeping of job slots: `initSize` created up front,
+ * one more whenever every slot is in use, finished jobs' slots reused. Each
+ * job run is an Effect fiber of its own, owned by the pool's `FiberSet`.
+ * Closing the pool's scope is `ASYNC_cleanup_thread`: every paused job's
+ * pending pause fails with an interruption and every job is interrupted, its
+ * finalizers run, and the scope closes only once all of them have unwound.
  *
  * Most code uses the pool through {@link AsyncJob}'s functions, which take it
  * from the context; provide it with {@link layer}.
@@ -46,7 +47,7 @@ export type TypeId = typeof TypeId
  * **Details**
  *
  * - `maxSize`: the most jobs outstanding at once. Omitted or 0: unbounded.
- * - `initSize`: job records created up front. Default 0. It may not exceed a
+ * - `initSize`: job slots created up front. Default 0. It may not exceed a
  *   given `maxSize`, so `{ maxSize: 0, initSize: 5 }` is refused, as OpenSSL
  *   refuses `ASYNC_init_thread(0, 5)`; omit `maxSize` instead.
  * - Both must be integers from 0 to 2^31−1.
@@ -90,7 +91,7 @@ export interface JobPool {
   readonly unsafeStats: () => PoolStats
   /**
    * Replaces the limits, as a second `ASYNC_init_thread` does (Port decision
-   * 4): jobs already outstanding count against the new `maxSize`; records are
+   * 4): jobs already outstanding count against the new `maxSize`; slots are
    * added up to `initSize`; nothing is dropped.
    */
   readonly reconfigure: (options: Options) => Effect.Effect<void, InvalidPoolSizeError>

@@ -30,7 +30,7 @@ export const running = Metric.gauge("async_job_pool_running", { description: "Jo
 /** @internal */
 export const paused = Metric.gauge("async_job_pool_paused", { description: "Jobs paused, in all pools" })
 /** @internal */
-export const idle = Metric.gauge("async_job_pool_idle", { description: "Idle job records, in all open pools" })
+export const idle = Metric.gauge("async_job_pool_idle", { description: "Idle job slots, in all open pools" })
 
 /**
  * No per-pool labels: Effect's metric registry never forgets a key, so a label

@@ -20,7 +20,9 @@ import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Scheduler from "effect/Scheduler"
 import * as Scope from "effect/Scope"
 import { AsyncLocalStorage, AsyncResource } from "node:async_hooks"
 import type * as Api from "../Async.js"
@@ -332,8 +334,58 @@ const settle = (exit: Step, jobBox: JobBox, retBox: Box<unknown>, job: JobImpl):
   return ASYNC_ERR
 }
 
-const run = (effect: Effect.Effect<any, any>, jobBox: JobBox, retBox: Box<unknown>, job: JobImpl) =>
-  Effect.runPromiseExit(effect).then((exit) => settle(exit, jobBox, retBox, job), () => ASYNC_ERR)
+/**
+ * The facade's scheduler: runs a task at once, on the stack that scheduled it
+ * (up to a nesting bound, then through effect's default scheduler). The
+ * fibers it runs are the facade's own: the fiber of each `ASYNC_start_job` call
+ * and the job fibers that run the `loop` below (the job function itself is an
+ * async function, outside any fiber). So when a job function's promise settles,
+ * its fiber and the waiting call's fiber finish on that same turn, and the
+ * call's promise resolves with no scheduler hop between.
+ */
+class Immediate implements Scheduler.Scheduler {
+  private depth = 0
+  shouldYield(fiber: Fiber.RuntimeFiber<unknown, unknown>): number | false {
+    return Scheduler.defaultScheduler.shouldYield(fiber)
+  }
+  scheduleTask(task: Scheduler.Task, priority: number, fiber?: Fiber.RuntimeFiber<unknown, unknown>): void {
+    if (this.depth >= 32) return Scheduler.defaultScheduler.scheduleTask(task, priority, fiber)
+    this.depth++
+    try {
+      task()
+    } finally {
+      this.depth--
+    }
+  }
+}
+
+const immediate = new Immediate()
+
+/**
+ * Runs one call's effect on a fiber of its own and settles it: at once when the
+ * job paused or finished on this stack (the usual case), or when the fiber ends.
+ */
+const run = (
+  effect: Effect.Effect<any, any>,
+  jobBox: JobBox,
+  retBox: Box<unknown>,
+  job: JobImpl
+): Promise<number> => {
+  const fiber = Effect.runFork(effect, { scheduler: immediate })
+  const exit = fiber.unsafePoll()
+  if (exit !== null) return resolved(settleSafely(exit, jobBox, retBox, job))
+  return new Promise<number>((resolve) => {
+    fiber.addObserver((exit) => resolve(settleSafely(exit, jobBox, retBox, job)))
+  })
+}
+
+const settleSafely = (exit: Step, jobBox: JobBox, retBox: Box<unknown>, job: JobImpl): number => {
+  try {
+    return settle(exit, jobBox, retBox, job)
+  } catch {
+    return ASYNC_ERR
+  }
+}
 
 const resume = (jobBox: JobBox, retBox: Box<unknown>, handle: unknown): Promise<number> => {
   if (!(handle instanceof JobImpl) || handle.core === undefined || handle.cancelled || handle.settled) {
