@@ -3,7 +3,7 @@
  * Every function resolves to one result row.
  */
 import { AsyncJob, JobPool, WaitCtx, WaitFd } from "@async-job/core"
-import { Deferred, Effect, Exit, Fiber, ManagedRuntime, Pool, Scope } from "effect"
+import { type Context, Deferred, Effect, Exit, Fiber, ManagedRuntime, type Option, Pool, Scope, Tracer } from "effect"
 import { heapUsed, median, nsPerOp, type Sample } from "./measure.js"
 
 export interface Result {
@@ -88,24 +88,60 @@ const generator = (n: number) => {
 
 const onlyPause = Effect.as(AsyncJob.pause, 1)
 
+/** A tracer that keeps nothing: what a span costs the engine when a tracer is installed, without exporting. */
+const discardingTracer = Tracer.make({
+  span: (name, parent, context, links, startTime, kind) =>
+    new DiscardedSpan(name, parent, context, links, startTime, kind),
+  context: (f) => f()
+})
+
+class DiscardedSpan implements Tracer.Span {
+  readonly _tag = "Span"
+  readonly spanId = "0"
+  readonly traceId = "0"
+  readonly sampled = true
+  readonly attributes = new Map<string, unknown>()
+  status: Tracer.SpanStatus
+  constructor(
+    readonly name: string,
+    readonly parent: Option.Option<Tracer.AnySpan>,
+    readonly context: Context.Context<never>,
+    readonly links: ReadonlyArray<Tracer.SpanLink>,
+    startTime: bigint,
+    readonly kind: Tracer.SpanKind
+  ) {
+    this.status = { _tag: "Started", startTime }
+  }
+  end(endTime: bigint, exit: Exit.Exit<unknown, unknown>) {
+    this.status = { _tag: "Ended", startTime: this.status.startTime, endTime, exit }
+  }
+  attribute() {}
+  event() {}
+  addLinks() {}
+}
+
 export const jobCycle = async (s: Settings): Promise<Result> => {
   const runtime = ManagedRuntime.make(JobPool.layer({ maxSize: 16 }))
-  const cycle = (n: number) =>
-    runtime.runPromise(Effect.gen(function*() {
+  const loop = (n: number) =>
+    Effect.gen(function*() {
       for (let i = 0; i < n; i++) {
         const step = yield* AsyncJob.start(onlyPause)
         if (step._tag === "Paused") yield* AsyncJob.resume(step.job)
       }
-    }))
+    })
+  const cycle = (n: number) => runtime.runPromise(loop(n))
+  const traced = (n: number) => runtime.runPromise(Effect.withTracer(loop(n), discardingTracer))
   const t = await nsPerOp([
     { name: "job-cycle", run: cycle },
     { name: "effect-fork-deferred", run: forkDeferred },
+    { name: "job-cycle-with-tracer", run: traced },
     { name: "js-async-promise", run: asyncPromise },
     { name: "js-generator", run: generator }
   ], s)
   await runtime.dispose()
   return row("job-cycle", "ns", t.get("job-cycle")!, {
     "effect-fork-deferred": t.get("effect-fork-deferred")!,
+    "job-cycle-with-tracer": t.get("job-cycle-with-tracer")!,
     "js-async-promise": t.get("js-async-promise")!,
     "js-generator": t.get("js-generator")!
   })

@@ -53,7 +53,7 @@ type Outcome = "finished" | "failed" | "cancelled"
  */
 type Status =
   | { readonly _tag: "Running" }
-  | { readonly _tag: "Paused"; readonly deferred: Deferred.Deferred<Tracer.AnySpan | undefined> }
+  | { readonly _tag: "Paused"; readonly deferred: Deferred.Deferred<void> }
   | { readonly _tag: "Cancelling" }
   | { readonly _tag: "Ended"; readonly outcome: Outcome }
 
@@ -91,6 +91,8 @@ class JobHandle extends Pipeable.Class() implements AsyncJob.Job<unknown, unknow
    * job's context holds it (see `adoptSpan`).
    */
   segmentSpan: Tracer.AnySpan | undefined
+  /** the span of the resume that woke the job, for `adoptSpan` */
+  resumedBy: Tracer.AnySpan | undefined = undefined
   /** how the wait ctx cancels this job when it closes (Port decision 8) */
   readonly bound: waitCtx.BoundJob | undefined
 
@@ -309,7 +311,8 @@ export class PoolImpl implements JobPool.JobPool {
         this.gauges()
         if (this.observer !== undefined) this.emit({ _tag: "Resumed", poolId: this.id, jobId: handle.id })
         handle.pending = undefined
-        handle.handOff.wake(() => Deferred.unsafeDone(status.deferred, Exit.succeed(opened?.span)))
+        handle.resumedBy = opened?.span
+        handle.handOff.wake(() => Deferred.unsafeDone(status.deferred, Exit.void))
         return nextStep(handle, opened) as Effect.Effect<AsyncJob.JobResult<A, E>, E>
       })
     )
@@ -513,16 +516,17 @@ const interruptOnCancel = (handle: JobHandle, opened: span.OpenSpan | undefined)
  * context's parent span is replaced, unless the code paused inside a span of
  * its own (which stays the parent of what it opens).
  */
-const adoptSpan = (handle: JobHandle, resumed: Tracer.AnySpan | undefined): Effect.Effect<void> => {
-  if (resumed === undefined) return Effect.void
-  return Effect.withFiberRuntime((fiber) => {
+const adoptSpan = (handle: JobHandle): Effect.Effect<void> =>
+  Effect.withFiberRuntime((fiber) => {
+    const resumed = handle.resumedBy
+    handle.resumedBy = undefined
+    if (resumed === undefined) return Effect.void
     const context = fiber.currentContext
     const parent = Option.getOrUndefined(Context.getOption(context, Tracer.ParentSpan))
     if (parent !== handle.segmentSpan) return Effect.void
     handle.segmentSpan = resumed
     return FiberRef.set(FiberRef.currentContext, Context.add(context, Tracer.ParentSpan, resumed))
   })
-}
 
 /**
  * `ASYNC_pause_job`. The pending pause is uninterruptible from inside the job:
@@ -538,7 +542,7 @@ export const pause: Effect.Effect<void> = Effect.withFiberRuntime((fiber) => {
   const status = handle.status
   switch (status._tag) {
     case "Running": {
-      const deferred = Deferred.unsafeMake<Tracer.AnySpan | undefined>(fiber.id())
+      const deferred = Deferred.unsafeMake<void>(fiber.id())
       const pool = handle.pool
       handle.status = { _tag: "Paused", deferred }
       pool.running--
@@ -547,11 +551,11 @@ export const pause: Effect.Effect<void> = Effect.withFiberRuntime((fiber) => {
       pool.gauges()
       if (pool.observer !== undefined) pool.emit({ _tag: "Paused", poolId: pool.id, jobId: handle.id })
       deliver(handle, Exit.succeed({ _tag: "Paused", job: handle }))
-      return awaitResume(handle, deferred)
+      return awaitResume(fiber, handle, deferred)
     }
     // another fiber of the same job paused it: wait for the same resume
     case "Paused":
-      return awaitResume(handle, status.deferred)
+      return awaitResume(fiber, handle, status.deferred)
     // a job being cancelled cannot pause: its pause fails like the pending one did
     case "Cancelling":
       return Effect.interrupt
@@ -560,11 +564,18 @@ export const pause: Effect.Effect<void> = Effect.withFiberRuntime((fiber) => {
   }
 })
 
+/**
+ * The pending pause: uninterruptible (see `pause`), then, where spans can be
+ * seen (a tracer other than effect's built-in one), the resume's span adopted.
+ */
 const awaitResume = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
   handle: JobHandle,
-  deferred: Deferred.Deferred<Tracer.AnySpan | undefined>
-): Effect.Effect<void> =>
-  Effect.flatMap(Effect.uninterruptible(Deferred.await(deferred)), (resumed) => adoptSpan(handle, resumed))
+  deferred: Deferred.Deferred<void>
+): Effect.Effect<void> => {
+  const resumed = Effect.uninterruptible(Deferred.await(deferred))
+  return span.isRecording(fiber) ? Effect.zipRight(resumed, adoptSpan(handle)) : resumed
+}
 
 const liveHandle = (fiber: Fiber.RuntimeFiber<unknown, unknown>): JobHandle | undefined => {
   const handle = fiber.getFiberRef(currentJob)

@@ -32,13 +32,22 @@ export interface OpenSpan {
 /** effect's default tracer, as every fiber has it unless a tracer is installed */
 const builtInTracer = Effect.runSync(Effect.tracer)
 
+/**
+ * Whether spans made on this fiber can be seen: a tracer other than effect's
+ * built-in one is installed and tracing is enabled.
+ *
+ * @internal
+ */
+export const isRecording = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean =>
+  fiber.currentTracer !== builtInTracer && fiber.getFiberRef(FiberRef.currentTracerEnabled)
+
 /** @internal */
 export const open = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   name: string,
   jobId: number | undefined
 ): OpenSpan | undefined => {
-  if (fiber.currentTracer === builtInTracer || !fiber.getFiberRef(FiberRef.currentTracerEnabled)) return undefined
+  if (!isRecording(fiber)) return undefined
   const clock = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
     ? Context.get(fiber.currentDefaultServices, Clock.Clock)
     : undefined
