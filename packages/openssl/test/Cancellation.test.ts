@@ -5,7 +5,7 @@
  * unwinds, everything the caller reads agrees that it is gone.
  */
 import { describe, it } from "@effect/vitest"
-import { deepStrictEqual, strictEqual } from "@effect/vitest/utils"
+import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import {
   ASYNC_cleanup_thread,
   ASYNC_ERR,
@@ -103,6 +103,7 @@ describe("cancellation completes whatever the job was doing when it paused", () 
     const job = jobBox()
     await expectStart(ASYNC_PAUSE, job, ctx, box(0), body)
     const handle = job.value
+    assertTrue(handle !== null)
     const freed = ASYNC_WAIT_CTX_free(ctx).then(() => log.push("free resolved"))
     await unwindingStarted
     strictEqual(ASYNC_get_wait_ctx(handle), null)
