@@ -61,6 +61,14 @@ expectTypeOf(AsyncJob.current).toEqualTypeOf<Effect.Effect<Option.Option<AsyncJo
 expectTypeOf(AsyncJob.withPauseBlocked(body)).toEqualTypeOf<Effect.Effect<number, EngineDown, Engine>>()
 expectTypeOf(AsyncJob.unsafeWaitCtx(job)).toEqualTypeOf<Option.Option<WaitCtx.WaitCtx>>()
 
+// reading a job's mutable state is an effect; the unsafe forms read it synchronously
+expectTypeOf(AsyncJob.waitCtx(job)).toEqualTypeOf<Effect.Effect<Option.Option<WaitCtx.WaitCtx>>>()
+expectTypeOf(AsyncJob.state(job)).toEqualTypeOf<Effect.Effect<AsyncJob.JobState>>()
+expectTypeOf(AsyncJob.unsafeState(job)).toEqualTypeOf<AsyncJob.JobState>()
+
+// handles and wait ctxs are Pipeable
+expectTypeOf(job.pipe(AsyncJob.state)).toEqualTypeOf<Effect.Effect<AsyncJob.JobState>>()
+
 // pools: scoped constructor, layer with its error
 expectTypeOf(JobPool.make({ maxSize: 2 })).toEqualTypeOf<
   Effect.Effect<JobPool.JobPool, InvalidPoolSizeError, Scope.Scope>
@@ -73,6 +81,7 @@ declare const fd: WaitFd.InProcessWaitFd
 expectTypeOf(WaitCtx.setWaitFd(ctx, "key", fd)).toEqualTypeOf<Effect.Effect<void>>()
 expectTypeOf(WaitCtx.setWaitFd("key", fd)).toEqualTypeOf<(self: WaitCtx.WaitCtx) => Effect.Effect<void>>()
 expectTypeOf(WaitCtx.getStatus(ctx)).toEqualTypeOf<Effect.Effect<WaitCtx.Status | number>>()
+expectTypeOf(ctx.pipe(WaitCtx.setWaitFd("key", fd))).toEqualTypeOf<Effect.Effect<void>>()
 
 // a handle cannot be resumed as a job of another type
 declare const stringJob: AsyncJob.Job<string, never>
