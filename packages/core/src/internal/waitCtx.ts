@@ -263,12 +263,12 @@ const close = (self: WaitCtxImpl): Effect.Effect<void> =>
         wakeAll(self)
         return Effect.forEach(
           entries,
-          (entry) =>
-            entry.cleanup === undefined
+          ({ cleanup, customData, fd, key }) =>
+            cleanup === undefined
               ? Effect.succeed(Exit.void)
               : Effect.exit(Effect.suspend(() => {
-                self.observer?.onEvent({ _tag: "CleanupRan", waitCtxId: self.id, key: entry.key, fd: entry.fd.fd })
-                return entry.cleanup!({ ctx: self, key: entry.key, fd: entry.fd, customData: entry.customData })
+                self.observer?.onEvent({ _tag: "CleanupRan", waitCtxId: self.id, key, fd: fd.fd })
+                return cleanup({ ctx: self, key, fd, customData })
               })),
           { concurrency: 1 }
         )
