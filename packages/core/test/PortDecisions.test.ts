@@ -35,6 +35,35 @@ describe("Port decisions", () => {
       strictEqual(yield* finishedValue(yield* pool.resume(second)), 1)
     }))
 
+  it.scoped("2: jobs nested 500 deep each pause and finish, in order, on a stack that stays bounded", () =>
+    Effect.gen(function*() {
+      const pool = yield* JobPool.make()
+      const depth = 500
+      const order: Array<string> = []
+      // job n starts job n+1, pauses, then resumes it to its end
+      const nested = (n: number): Effect.Effect<number> =>
+        Effect.gen(function*() {
+          order.push(`enter ${n}`)
+          if (n === depth) {
+            yield* AsyncJob.pause
+            return n
+          }
+          const step = yield* Effect.orDie(pool.start(nested(n + 1)))
+          yield* AsyncJob.pause
+          let next = step
+          while (next._tag === "Paused") next = yield* Effect.orDie(pool.resume(next.job))
+          order.push(`leave ${n}`)
+          return next.value
+        })
+      let step = yield* pool.start(nested(1))
+      while (step._tag === "Paused") step = yield* pool.resume(step.job)
+      deepStrictEqual(step, { _tag: "Finished", value: depth })
+      strictEqual(order.length, depth * 2 - 1)
+      deepStrictEqual(order.slice(0, 3), ["enter 1", "enter 2", "enter 3"])
+      deepStrictEqual(order.slice(-2), ["leave 2", "leave 1"])
+      deepStrictEqual(yield* pool.stats, allIdle(0, depth))
+    }))
+
   it.scoped("2: nested starts draw from the same pool and return to the outer job", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 2 })
