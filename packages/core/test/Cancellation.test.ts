@@ -189,4 +189,23 @@ describe("cancel and close complete whatever the job was doing when it paused", 
       deepStrictEqual(yield* log.get, ["job finally"])
       deepStrictEqual(yield* pool.stats, allIdle(1, 1))
     }))
+
+  it.scoped("AsyncJob.run with a timeout completes with a job paused inside its own finalizer", () =>
+    Effect.gen(function*() {
+      const log = yield* makeLog
+      const pool = yield* JobPool.make({ maxSize: 1 })
+      const ctx = yield* WaitCtx.make
+      yield* WaitCtx.setCallback(ctx, () => 1)
+      const release = Effect.zipRight(log.add("release begins"), AsyncJob.pause).pipe(
+        Effect.zipRight(log.add("release ends"))
+      )
+      const body = Effect.acquireRelease(Effect.void, () => release).pipe(Effect.scoped, Effect.as("done"))
+      const fiber = yield* Effect.fork(
+        AsyncJob.run(body, { waitCtx: ctx, timeout: "1 second" }).pipe(Effect.provideService(JobPool.JobPool, pool))
+      )
+      yield* TestClock.adjust("2 seconds")
+      assertInstanceOf(yield* Effect.flip(Fiber.join(fiber)), JobTimeoutError)
+      deepStrictEqual(yield* log.get, ["release begins"])
+      deepStrictEqual(yield* pool.stats, allIdle(1, 1))
+    }))
 })
