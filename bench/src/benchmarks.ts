@@ -88,6 +88,15 @@ const generator = (n: number) => {
 
 const onlyPause = Effect.as(AsyncJob.pause, 1)
 
+/** `n` job cycles (start → pause → resume → finish) through `AsyncJob`. */
+const cycles = (n: number) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < n; i++) {
+      const step = yield* AsyncJob.start(onlyPause)
+      if (step._tag === "Paused") yield* AsyncJob.resume(step.job)
+    }
+  })
+
 /** A tracer that keeps nothing: what a span costs the engine when a tracer is installed, without exporting. */
 const discardingTracer = Tracer.make({
   span: (name, parent, context, links, startTime, kind) =>
@@ -122,15 +131,8 @@ class DiscardedSpan implements Tracer.Span {
 
 export const jobCycle = async (s: Settings): Promise<Result> => {
   const runtime = ManagedRuntime.make(JobPool.layer({ maxSize: 16 }))
-  const loop = (n: number) =>
-    Effect.gen(function*() {
-      for (let i = 0; i < n; i++) {
-        const step = yield* AsyncJob.start(onlyPause)
-        if (step._tag === "Paused") yield* AsyncJob.resume(step.job)
-      }
-    })
-  const cycle = (n: number) => runtime.runPromise(loop(n))
-  const traced = (n: number) => runtime.runPromise(Effect.withTracer(loop(n), discardingTracer))
+  const cycle = (n: number) => runtime.runPromise(cycles(n))
+  const traced = (n: number) => runtime.runPromise(Effect.withTracer(cycles(n), discardingTracer))
   const t = await nsPerOp([
     { name: "job-cycle", run: cycle },
     { name: "effect-fork-deferred", run: forkDeferred },
@@ -211,12 +213,20 @@ export const facadeCycle = async (s: Settings): Promise<Result> => {
       await ossl.ASYNC_start_job(job as never, null, ret, func, null)
     }
   }
+  // the core cycle again, interleaved with the facade's, so that the two are compared under the same load
+  const runtime = ManagedRuntime.make(JobPool.layer({ maxSize: 16 }))
+  const cycle = (n: number) => runtime.runPromise(cycles(n))
   const t = await nsPerOp([
     { name: "facade-cycle", run: facade },
+    { name: "job-cycle", run: cycle },
     { name: "js-async-promise", run: asyncPromise }
   ], s)
   await ossl.ASYNC_cleanup_thread()
-  return row("facade-cycle", "ns", t.get("facade-cycle")!, { "js-async-promise": t.get("js-async-promise")! })
+  await runtime.dispose()
+  return row("facade-cycle", "ns", t.get("facade-cycle")!, {
+    "job-cycle": t.get("job-cycle")!,
+    "js-async-promise": t.get("js-async-promise")!
+  })
 }
 
 export const poolInit = async (s: Settings): Promise<Result> => {

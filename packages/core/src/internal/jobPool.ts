@@ -469,22 +469,28 @@ const nextStep = (
     span.close(opened, step, handle.id)
     return step
   }
+  // no canceller: an interruption of this wait is `handOver`'s to handle
   return Effect.async((done) => {
     handle.waiter = (exit) => {
       span.close(opened, exit, handle.id)
       done(exit)
     }
-    return interruptOnCancel(handle, opened)
   })
 }
 
 /**
- * If the caller of start/resume is interrupted after the job paused but before
- * the `Paused` step reached it (an interruption sent while the job ran on the
- * caller's stack, or racing an asynchronous PAUSE), nobody would hold the
- * handle: cancel the job. This is `Effect.onInterrupt` cut to what is needed
- * here (one handler frame inside an uninterruptible region, nothing on
- * success): it runs on every start and resume.
+ * The guard around every start and resume: if their caller is interrupted
+ * before it holds the job's next step, the job is cancelled, and the
+ * caller's interruption completes once the job has unwound. No orphans:
+ *
+ * - interrupted while the job runs (the caller waits for its next step);
+ * - interrupted just as the job paused, before the `Paused` step reached the
+ *   caller (an interruption sent while the job ran on the caller's stack, or
+ *   racing an asynchronous PAUSE): nobody would hold the handle.
+ *
+ * This is `Effect.onInterrupt` cut to what is needed here (one handler frame
+ * inside an uninterruptible region, nothing on success), and it is the only
+ * one: the caller's wait for an asynchronous step has no canceller of its own.
  */
 const handOver = <A, E, R>(
   slot: { readonly handle: JobHandle | undefined },
@@ -493,23 +499,14 @@ const handOver = <A, E, R>(
   Effect.uninterruptibleMask((restore) =>
     Effect.catchAllCause(restore(step), (cause) => {
       const job = slot.handle
-      return job !== undefined && job.status._tag === "Paused" && Cause.isInterrupted(cause)
-        ? Effect.zipRight(cancelJob(job), Effect.failCause(cause))
-        : Effect.failCause(cause)
+      if (job === undefined || !Cause.isInterrupted(cause)) return Effect.failCause(cause)
+      // the step will not be taken: a later PAUSE or FINISH must not be handed to this caller
+      job.waiter = undefined
+      return job.status._tag === "Ended"
+        ? Effect.failCause(cause)
+        : Effect.zipRight(cancelJob(job), Effect.failCause(cause))
     })
   )
-
-/**
- * The canceller of a caller waiting for a job's next PAUSE or FINISH: if the
- * caller is interrupted, the job is cancelled too, and the caller's
- * interruption completes once the job has unwound. No orphans.
- */
-const interruptOnCancel = (handle: JobHandle, opened: span.OpenSpan | undefined): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    handle.waiter = undefined
-    span.close(opened, Exit.interrupt(FiberId.none), handle.id)
-    return handle.status._tag === "Running" || handle.status._tag === "Cancelling" ? cancelJob(handle) : Effect.void
-  })
 
 /**
  * After a resume that opened a span, the job's code runs under that span: its

@@ -139,10 +139,9 @@ export class JobImpl implements Api.ASYNC_JOB {
       resume(Effect.succeed(queued))
       return
     }
+    // no canceller: if the job fiber is interrupted here, `body`'s onInterrupt unwinds the job function, and
+    // a signal sent meanwhile goes to a resume that effect ignores once the wait was interrupted
     this.wake = (signal) => resume(Effect.succeed(signal))
-    return Effect.sync(() => {
-      this.wake = undefined
-    })
   })
 
   launch(func: JobFn, arg: unknown, resource: AsyncResource): void {
