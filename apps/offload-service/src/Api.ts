@@ -10,27 +10,39 @@
  * | `DELETE /jobs/:id` | `200 {"id","state":"cancelled"}`; 409 if it already finished or failed; 404 |
  * | `GET /stats` | `200 {"maxSize","created","idle","running","paused","finished","failed","cancelled","noJobs"}` |
  * | `GET /metrics` | Prometheus text |
- * | `GET /healthz` | `200 {"status":"ok"}`; 503 while shutting down |
- * | `GET /docs` | this API as an OpenAPI 3.1 document (`/docs/ui`: Swagger UI) |
+ * | `GET /healthz` | `200 {"status":"ok"}` while the process runs (liveness) |
+ * | `GET /readyz` | `200 {"status":"ready"}` while jobs are taken; 503 `ShuttingDown` or `NoJobs` |
+ * | `GET /docs` | this API as an OpenAPI 3.1 document (`/docs/ui`: Swagger UI; `GET /` redirects there) |
+ *
+ * `POST /jobs` requires `Content-Type: application/json`. With `AUTH_TOKEN`
+ * set, `/jobs` and `/metrics` require `Authorization: Bearer <token>`.
  *
  * Every error answers `{"error":{"tag","message"}}` (validation errors add
  * `issues`, one per problem found by Schema):
  *
  * | status | tags |
  * |---|---|
- * | 400 | `MalformedJson`, `ValidationError` |
+ * | 400 | `MalformedJson`, `ValidationError`, `MalformedHttp` |
+ * | 401 | `Unauthorized` (with `WWW-Authenticate: Bearer`) |
+ * | 403 | `CrossOrigin` |
  * | 404 | `NotFound` |
+ * | 405 | `MethodNotAllowed` (with `Allow`) |
+ * | 408 | `RequestTimeout` |
  * | 409 | `JobEnded` |
  * | 413 | `PayloadTooLarge` |
+ * | 415 | `UnsupportedMediaType` |
+ * | 431 | `HeadersTooLarge` (the request line counts: a long URL answers it too) |
  * | 500 | `InternalError` |
- * | 503 | `NoJobs` (with `Retry-After`), `ShuttingDown` |
+ * | 503 | `NoJobs` (with `Retry-After`), `Overloaded` (with `Retry-After`), `ShuttingDown` |
  *
  * @since 0.1.0
  */
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import * as Operation from "./Operation.js"
@@ -141,6 +153,12 @@ export const Health = Schema.Struct({ status: Schema.Literal("ok") }).annotation
  * @since 0.1.0
  * @category schemas
  */
+export const Readiness = Schema.Struct({ status: Schema.Literal("ready") }).annotations({ identifier: "Readiness" })
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
 export const WaitParams = Schema.Struct({
   wait: Schema.optional(Schema.Literal("true", "false")).annotations({
     description: "true: answer once the job has ended, with its result"
@@ -166,13 +184,14 @@ const errorFields = <const Tags extends ReadonlyArray<string>>(...tags: Tags) =>
 })
 
 /**
- * 400: malformed JSON (`MalformedJson`) or a request Schema refused (`ValidationError`).
+ * 400: malformed JSON (`MalformedJson`), a request Schema refused
+ * (`ValidationError`), or a request that is not HTTP (`MalformedHttp`).
  *
  * @since 0.1.0
  * @category errors
  */
 export class BadRequest extends Schema.Class<BadRequest>("BadRequest")(
-  errorFields("MalformedJson", "ValidationError"),
+  errorFields("MalformedJson", "ValidationError", "MalformedHttp"),
   HttpApiSchema.annotations({ status: 400 })
 ) {}
 
@@ -210,13 +229,84 @@ export class PayloadTooLarge extends Schema.Class<PayloadTooLarge>("PayloadTooLa
 ) {}
 
 /**
- * 503: the pool is full (`NoJobs`, with `Retry-After`) or the service is shutting down.
+ * 401: `AUTH_TOKEN` is set and the request does not carry it as a bearer token.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class Unauthorized extends Schema.Class<Unauthorized>("Unauthorized")(
+  errorFields("Unauthorized"),
+  HttpApiSchema.annotations({ status: 401 })
+) {}
+
+/**
+ * 403: a browser request from an origin that is neither the service's own
+ * nor one of `ALLOWED_ORIGINS`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class Forbidden extends Schema.Class<Forbidden>("Forbidden")(
+  errorFields("CrossOrigin"),
+  HttpApiSchema.annotations({ status: 403 })
+) {}
+
+/**
+ * 405: the path exists, not with this method; `Allow` lists the methods it takes.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MethodNotAllowed extends Schema.Class<MethodNotAllowed>("MethodNotAllowed")(
+  errorFields("MethodNotAllowed"),
+  HttpApiSchema.annotations({ status: 405 })
+) {}
+
+/**
+ * 408: the request line and headers, or the whole request, did not arrive in
+ * time (`HEADERS_TIMEOUT`, `REQUEST_TIMEOUT`). Written by the server itself.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RequestTimeout extends Schema.Class<RequestTimeout>("RequestTimeout")(
+  errorFields("RequestTimeout"),
+  HttpApiSchema.annotations({ status: 408 })
+) {}
+
+/**
+ * 415: `POST /jobs` without `Content-Type: application/json`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnsupportedMediaType extends Schema.Class<UnsupportedMediaType>("UnsupportedMediaType")(
+  errorFields("UnsupportedMediaType"),
+  HttpApiSchema.annotations({ status: 415 })
+) {}
+
+/**
+ * 431: the request line and headers exceed `MAX_HEADER_BYTES`. Written by the
+ * server itself.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class HeadersTooLarge extends Schema.Class<HeadersTooLarge>("HeadersTooLarge")(
+  errorFields("HeadersTooLarge"),
+  HttpApiSchema.annotations({ status: 431 })
+) {}
+
+/**
+ * 503: the pool is full (`NoJobs`, with `Retry-After`), the request bodies in
+ * progress hold `MAX_BUFFERED_BYTES` (`Overloaded`, with `Retry-After`), or
+ * the service is shutting down.
  *
  * @since 0.1.0
  * @category errors
  */
 export class ServiceUnavailable extends Schema.Class<ServiceUnavailable>("ServiceUnavailable")(
-  errorFields("NoJobs", "ShuttingDown"),
+  errorFields("NoJobs", "Overloaded", "ShuttingDown"),
   HttpApiSchema.annotations({ status: 503 })
 ) {}
 
@@ -246,6 +336,30 @@ export const errorBody = <const Tag extends string>(
 } => ({ error: issues === undefined ? { tag, message } : { tag, message, issues } })
 
 /**
+ * The bearer token check of `/jobs` and `/metrics`; it lets every request
+ * through when no `AUTH_TOKEN` is set.
+ *
+ * @since 0.1.0
+ * @category middleware
+ */
+export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("@async-job/offload-service/Authorization", {
+  failure: Unauthorized,
+  security: { bearer: HttpApiSecurity.bearer }
+}) {}
+
+/**
+ * The body checks of `POST /jobs` that come before reading it: a JSON
+ * content type (415), a declared length within the limit (413) and not zero
+ * (400 `MalformedJson`).
+ *
+ * @since 0.1.0
+ * @category middleware
+ */
+export class JsonBody extends HttpApiMiddleware.Tag<JsonBody>()("@async-job/offload-service/JsonBody", {
+  failure: Schema.Union(UnsupportedMediaType, PayloadTooLarge, BadRequest)
+}) {}
+
+/**
  * @since 0.1.0
  * @category groups
  */
@@ -259,6 +373,7 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
       .addError(BadRequest)
       .addError(PayloadTooLarge)
       .addError(ServiceUnavailable)
+      .middleware(JsonBody)
       .annotate(OpenApi.Summary, "Start a job")
   )
   .add(
@@ -276,6 +391,7 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
       .addError(Conflict)
       .annotate(OpenApi.Summary, "Cancel a running or paused job")
   )
+  .middleware(Authorization)
 {}
 
 /**
@@ -287,13 +403,19 @@ export class OpsGroup extends HttpApiGroup.make("ops")
   .add(
     HttpApiEndpoint.get("metrics", "/metrics")
       .addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" }))
+      .middleware(Authorization)
       .annotate(OpenApi.Summary, "Prometheus metrics")
   )
   .add(
     HttpApiEndpoint.get("healthz", "/healthz")
       .addSuccess(Health)
+      .annotate(OpenApi.Summary, "Liveness: the process runs and answers")
+  )
+  .add(
+    HttpApiEndpoint.get("readyz", "/readyz")
+      .addSuccess(Readiness)
       .addError(ServiceUnavailable)
-      .annotate(OpenApi.Summary, "Liveness")
+      .annotate(OpenApi.Summary, "Readiness: jobs are taken (503 while shutting down or while the pool is full)")
   )
 {}
 
@@ -333,8 +455,14 @@ export class Api extends HttpApi.make("offload")
   .add(JobsGroup)
   .add(OpsGroup)
   .addError(BadRequest)
+  .addError(Forbidden)
   .addError(NotFound)
+  .addError(MethodNotAllowed)
+  .addError(RequestTimeout)
+  .addError(PayloadTooLarge)
+  .addError(HeadersTooLarge)
   .addError(InternalError)
+  .addError(ServiceUnavailable)
   .annotate(OpenApi.Title, "async-job offload service")
   .annotate(OpenApi.Version, "0.1.0")
   .annotate(OpenApi.Transform, withoutDecodeError)

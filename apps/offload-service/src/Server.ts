@@ -5,15 +5,33 @@
  * **Details**
  *
  * {@link layer} needs a `CryptoEngine` and a `ServiceConfig`, and runs until
- * its scope closes. Closing it (what SIGINT / SIGTERM do under
- * `NodeRuntime.runMain`) shuts down in this order, each step a finalizer of
- * the layer that needs it:
+ * its scope closes. The port opens only once the jobs (in durable mode: their
+ * database) are ready, so that no request waits on a port nobody serves.
+ *
+ * What protects the service, each from the `ServiceConfig`:
+ *
+ * - node's own limits: `MAX_CONNECTIONS` open connections (beyond it new
+ *   connections are closed at once), `MAX_HEADER_BYTES` of request line and
+ *   headers (431), `HEADERS_TIMEOUT` and `REQUEST_TIMEOUT` (408),
+ *   `IDLE_TIMEOUT` for idle keep-alive connections. What node refuses before
+ *   a request exists (timeouts, oversized or malformed requests) is answered
+ *   in the API's JSON error format from node's `clientError` event;
+ * - the body: `POST /jobs` requires `application/json` (415); `HttpApi`
+ *   decodes it, within `MAX_BODY_BYTES` (the platform's max body size; a
+ *   declared larger body answers 413 before it is read); the bodies of all
+ *   requests in progress hold at most `MAX_BUFFERED_BYTES` (503 `Overloaded`);
+ * - the caller: requests from a browser page of another origin answer 403
+ *   unless `ALLOWED_ORIGINS` lists it (then CORS answers its preflights);
+ *   with `AUTH_TOKEN`, `/jobs` and `/metrics` require it as a bearer token.
+ *
+ * Closing the layer (what SIGINT / SIGTERM do under `NodeRuntime.runMain`)
+ * shuts down in this order, each step a finalizer of the layer that needs it:
  *
  * 1. stop accepting: the listening socket closes, `POST /jobs` and
- *    `/healthz` answer 503 `ShuttingDown`, idle connections close;
- * 2. cancel every running or paused job: each engine request is dropped and
- *    each wait ctx closes, running its fd's cleanup; `?wait=true` requests
- *    answer with the cancelled job;
+ *    `/readyz` answer 503 `ShuttingDown`, idle connections close;
+ * 2. outstanding jobs get up to `SHUTDOWN_GRACE` to end; then each one left
+ *    is cancelled: its engine request is dropped and its wait ctx closes,
+ *    running its fd's cleanup; `?wait=true` requests answer with the job;
  * 3. wait (at most {@link drainTimeout}) for the last responses, then close
  *    the remaining connections;
  * 4. close the job pool, then (outside this layer) the engine's threads.
@@ -22,14 +40,16 @@
  */
 import * as JobPool from "@async-job/core/JobPool"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiError from "@effect/platform/HttpApiError"
 import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
 import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import * as HttpMethod from "@effect/platform/HttpMethod"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerError from "@effect/platform/HttpServerError"
-import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
@@ -39,14 +59,16 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
+import * as Redacted from "effect/Redacted"
 import type * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as Crypto from "node:crypto"
 import * as Http from "node:http"
+import type * as Net from "node:net"
 import * as Api from "./Api.js"
 import { CryptoEngine } from "./CryptoEngine.js"
 import * as DurableJobs from "./DurableJobs.js"
 import * as Jobs from "./Jobs.js"
-import * as Operation from "./Operation.js"
 import * as Prometheus from "./Prometheus.js"
 import { ServiceConfig } from "./ServiceConfig.js"
 
@@ -67,89 +89,25 @@ export const drainTimeout: Duration.Duration = Duration.seconds(2)
 export class NodeServer extends Context.Tag("@async-job/offload-service/NodeServer")<NodeServer, Http.Server>() {}
 
 // ---------------------------------------------------------------------------
-// request bodies
+// responses
 
 const setHeader = (name: string, value: string) =>
   HttpApp.appendPreResponseHandler((_request, response) =>
     Effect.succeed(HttpServerResponse.setHeader(response, name, value))
   )
 
-const tooLarge = (limit: number) =>
-  Effect.zipRight(
-    // the client may still be sending: do not keep the connection for another request
-    setHeader("connection", "close"),
-    Effect.fail(new Api.PayloadTooLarge(Api.errorBody("PayloadTooLarge", `the body exceeds ${limit} bytes`)))
-  )
+/** A failure whose response also closes the connection (the client may still be sending). */
+const failClosing = <E>(error: E) => Effect.zipRight(setHeader("connection", "close"), Effect.fail(error))
 
-/**
- * Reads the body, at most `limit` bytes. A larger body is read to its end
- * and discarded (so that the 413 reaches a client still sending), unless it
- * grows beyond `16 × limit`, where reading stops at once.
- */
-const readBody = (request: HttpServerRequest.HttpServerRequest, limit: number) =>
-  Effect.flatMap(
-    Effect.async<Buffer | undefined>((resume) => {
-      const source = NodeHttpServerRequest.toIncomingMessage(request)
-      const hardCap = limit * 16
-      if (Number(source.headers["content-length"] ?? 0) > hardCap) return resume(Effect.succeed(undefined))
-      const chunks: Array<Buffer> = []
-      let size = 0
-      const cleanup = () => {
-        source.off("data", onData)
-        source.off("end", onEnd)
-        source.off("error", onError)
-      }
-      const onData = (chunk: Buffer) => {
-        size += chunk.length
-        if (size <= limit) chunks.push(chunk)
-        else if (size > hardCap) onEnd()
-        else chunks.length = 0
-      }
-      const onEnd = () => {
-        cleanup()
-        resume(Effect.succeed(size > limit ? undefined : Buffer.concat(chunks, size)))
-      }
-      const onError = (error: Error) => {
-        cleanup()
-        resume(Effect.die(error))
-      }
-      source.on("data", onData)
-      source.once("end", onEnd)
-      source.once("error", onError)
-      return Effect.sync(cleanup)
-    }),
-    (body) => body === undefined ? tooLarge(limit) : Effect.succeed(body)
-  )
-
-const utf8 = new TextDecoder("utf-8", { fatal: true })
+const payloadTooLarge = (limit: number) =>
+  new Api.PayloadTooLarge(Api.errorBody("PayloadTooLarge", `the body exceeds ${limit} bytes`))
 
 const malformed = (message: string) => new Api.BadRequest(Api.errorBody("MalformedJson", message))
 
-const parseJson = (bytes: Buffer): Effect.Effect<unknown, Api.BadRequest> =>
-  Effect.try({
-    try: () => JSON.parse(utf8.decode(bytes)) as unknown,
-    catch: (error) => malformed(`the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`)
-  })
-
-const issuePath = (path: ReadonlyArray<PropertyKey>) => path.map((key) => typeof key === "number" ? key : String(key))
-
-/** A Schema failure as a 400 `ValidationError`, every issue listed. */
-const validationError = (error: ParseResult.ParseError) =>
-  new Api.BadRequest(
-    Api.errorBody(
-      "ValidationError",
-      ParseResult.TreeFormatter.formatErrorSync(error),
-      ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({
-        path: issuePath(issue.path),
-        message: issue.message
-      }))
-    )
-  )
-
-const decodeRequest = (body: unknown) => Effect.mapError(Operation.decodeRequest(body), validationError)
-
 const respond = <A, I>(schema: Schema.Schema<A, I>, status: number) => (body: A) =>
   Effect.orDie(HttpServerResponse.schemaJson(schema)(body, { status }))
+
+const issuePath = (path: ReadonlyArray<PropertyKey>) => path.map((key) => typeof key === "number" ? key : String(key))
 
 // ---------------------------------------------------------------------------
 // handlers
@@ -162,9 +120,8 @@ const noJobs = (retryAfterSeconds: number) =>
     )
   )
 
-const shuttingDown = Effect.zipRight(
-  setHeader("connection", "close"),
-  Effect.fail(new Api.ServiceUnavailable(Api.errorBody("ShuttingDown", "the service is shutting down")))
+const shuttingDown = failClosing(
+  new Api.ServiceUnavailable(Api.errorBody("ShuttingDown", "the service is shutting down"))
 )
 
 const notFound = (error: Jobs.JobNotFoundError) =>
@@ -175,20 +132,19 @@ const JobsHandlers = HttpApiBuilder.group(Api.Api, "jobs", (handlers) =>
     const jobs = yield* Jobs.Jobs
     const config = yield* ServiceConfig
     return handlers
-      // raw: the body is read here, to answer 413 and malformed JSON in the API's error format
-      .handleRaw("submit", ({ request, urlParams }) =>
-        Effect.gen(function*() {
-          const body = yield* readBody(request, config.maxBodyBytes)
-          const decoded = yield* decodeRequest(yield* parseJson(body))
-          if (urlParams.wait === "true") return yield* Effect.flatMap(jobs.run(decoded), respond(Api.JobView, 200))
-          const view = yield* jobs.submit(decoded)
-          return yield* respond(Api.Accepted, 202)({ id: view.id, state: view.state })
-        }).pipe(
-          Effect.catchTags({
-            NoJobsError: () => noJobs(config.retryAfterSeconds),
-            ShuttingDownError: () => shuttingDown
-          })
-        ))
+      // two successes (202 and 200): the response is made here, each with its own schema and status
+      .handle("submit", ({ payload, urlParams }) =>
+        (urlParams.wait === "true"
+          ? Effect.flatMap(jobs.run(payload), respond(Api.JobView, 200))
+          : Effect.flatMap(jobs.submit(payload), (view) =>
+            respond(Api.Accepted, 202)({ id: view.id, state: view.state })))
+          .pipe(
+            Effect.catchTags({
+              NoJobsError: () =>
+                noJobs(config.retryAfterSeconds),
+              ShuttingDownError: () => shuttingDown
+            })
+          ))
       .handle("get", ({ path }) => Effect.catchTag(jobs.get(path.id), "JobNotFoundError", notFound))
       .handle("cancel", ({ path }) =>
         jobs.cancel(path.id).pipe(
@@ -236,56 +192,287 @@ const OpsHandlers = HttpApiBuilder.group(Api.Api, "ops", (handlers) =>
   Effect.gen(function*() {
     const jobs = yield* Jobs.Jobs
     const engine = yield* CryptoEngine
+    const config = yield* ServiceConfig
     const updateEngineMetrics = engineMetrics(engine)
     return handlers
       .handle("stats", () => jobs.stats)
       .handle("metrics", () => Effect.zipRight(updateEngineMetrics, Prometheus.scrape))
-      .handle("healthz", () =>
-        Effect.flatMap(jobs.isAccepting, (accepting) =>
-          accepting ? Effect.succeed({ status: "ok" as const }) : shuttingDown))
+      .handle("healthz", () => Effect.succeed({ status: "ok" as const }))
+      .handle("readyz", () =>
+        Effect.gen(function*() {
+          if (!(yield* jobs.isAccepting)) return yield* shuttingDown
+          const stats = yield* jobs.stats
+          if (stats.running + stats.paused >= stats.maxSize) return yield* noJobs(config.retryAfterSeconds)
+          return { status: "ready" as const }
+        }))
   }))
 
+// ---------------------------------------------------------------------------
+// middleware
+
+/** The same digest for equal tokens; compared in constant time. */
+const digest = (token: string) => Crypto.createHash("sha256").update(token, "utf8").digest()
+
+const AuthorizationLive = Layer.effect(
+  Api.Authorization,
+  Effect.map(ServiceConfig, (config) => {
+    const expected = Option.map(config.authToken, (token) => digest(Redacted.value(token)))
+    const refused = Effect.zipRight(
+      setHeader("www-authenticate", "Bearer"),
+      Effect.fail(new Api.Unauthorized(Api.errorBody("Unauthorized", "a valid bearer token is required")))
+    )
+    return Api.Authorization.of({
+      bearer: (token) =>
+        Option.match(expected, {
+          onNone: () => Effect.void,
+          onSome: (expected) => Crypto.timingSafeEqual(expected, digest(Redacted.value(token))) ? Effect.void : refused
+        })
+    })
+  })
+)
+
+/** A JSON media type: `application/json`, or `application/<x>+json`, with parameters. */
+const isJson = (contentType: string) => /^application\/([\w.-]+\+)?json\s*(;|$)/i.test(contentType.trim())
+
+const JsonBodyLive = Layer.effect(
+  Api.JsonBody,
+  Effect.map(ServiceConfig, (config) =>
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const contentType = request.headers["content-type"]
+      if (contentType === undefined || !isJson(contentType)) {
+        return yield* failClosing(
+          new Api.UnsupportedMediaType(
+            Api.errorBody("UnsupportedMediaType", `the body must be application/json, got ${contentType ?? "none"}`)
+          )
+        )
+      }
+      const declared = request.headers["content-length"]
+      if (declared === undefined) return
+      const length = Number(declared)
+      if (length === 0) return yield* Effect.fail(malformed("the body is empty"))
+      if (length > config.maxBodyBytes) {
+        // read a body of up to 16 × the limit to its end, unkept, so that a client still sending gets the 413
+        if (length <= config.maxBodyBytes * 16) yield* Effect.ignore(Stream.runDrain(request.stream))
+        return yield* failClosing(payloadTooLarge(config.maxBodyBytes))
+      }
+    }))
+)
+
+/** The methods each route pattern takes (for 405 and `Allow`). */
+const routes: ReadonlyArray<{ readonly pattern: RegExp; readonly methods: ReadonlyArray<string> }> = (() => {
+  const byPath = new Map<string, Set<string>>([["/", new Set(["GET"])], ["/docs", new Set(["GET"])], [
+    "/docs/ui",
+    new Set(["GET"])
+  ]])
+  HttpApi.reflect(Api.Api, {
+    onGroup: () => {},
+    onEndpoint: ({ endpoint }) => {
+      const methods = byPath.get(endpoint.path) ?? new Set<string>()
+      methods.add(endpoint.method)
+      byPath.set(endpoint.path, methods)
+    }
+  })
+  return Array.from(byPath, ([path, methods]) => ({
+    pattern: new RegExp(`^${path.replace(/:[^/]+/g, "[^/]+")}$`),
+    methods: Array.from(methods)
+  }))
+})()
+
+const allowedMethods = (url: string) => {
+  const path = url.split("?")[0]!
+  return routes.find((route) => route.pattern.test(path))?.methods
+}
+
+/** What the platform raises while decoding a body: a `RequestError` of reason `Decode` (a defect under HttpApi). */
+const bodyError = (defect: unknown, limit: number) => {
+  if (!HttpServerError.isServerError(defect) || defect._tag !== "RequestError") return undefined
+  const cause = defect.cause
+  if (cause instanceof SyntaxError) return malformed(`the body is not valid JSON: ${cause.message}`)
+  if (cause instanceof Error && cause.message === "maxBytes exceeded") return payloadTooLarge(limit)
+  return malformed("the body could not be read")
+}
+
+type Answered =
+  | Api.BadRequest
+  | Api.NotFound
+  | Api.MethodNotAllowed
+  | Api.PayloadTooLarge
+  | Api.InternalError
+
 /**
- * Puts what the router and HttpApi raise by themselves into the API's error
- * format: decoding failures of the path and query (400), unknown routes (404)
- * and defects (500, logged).
+ * Puts what the router, `HttpApi` and the platform's body reader raise by
+ * themselves into the API's error format: decoding failures of the path,
+ * query and body (400, 413), unknown routes (404), known routes with another
+ * method (405 with `Allow`) and defects (500, logged, no stack trace sent).
  */
 const ErrorFormat = HttpApiBuilder.middleware(
   Api.Api,
-  (app) =>
-    Effect.catchAllCause(app, (cause): Effect.Effect<never, Api.BadRequest | Api.NotFound | Api.InternalError> => {
+  Effect.map(ServiceConfig, (config) => (app: HttpApp.Default) =>
+    Effect.catchAllCause(app, (cause) => {
       if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
       const failure = Cause.failureOption(cause)
       if (Option.isNone(failure)) {
+        const defect = Option.getOrUndefined(Cause.dieOption(cause))
+        const answer = bodyError(defect, config.maxBodyBytes)
+        if (answer !== undefined) return failClosing<Answered>(answer)
         return Effect.zipRight(
           Effect.logError("unexpected defect", cause),
-          Effect.fail(new Api.InternalError(Api.errorBody("InternalError", "internal error")))
+          Effect.fail<Answered>(new Api.InternalError(Api.errorBody("InternalError", "internal error")))
         )
       }
       const error: unknown = failure.value
       if (error instanceof HttpApiError.HttpApiDecodeError) {
         const issues = error.issues.map((issue) => ({ path: issuePath(issue.path), message: issue.message }))
-        return Effect.fail(new Api.BadRequest(Api.errorBody("ValidationError", error.message, issues)))
+        return Effect.fail<Answered>(new Api.BadRequest(Api.errorBody("ValidationError", error.message, issues)))
       }
       if (HttpServerError.isServerError(error) && error._tag === "RouteNotFound") {
         const { method, url } = error.request
-        return Effect.fail(new Api.NotFound(Api.errorBody("NotFound", `no route ${method} ${url}`)))
+        const allowed = allowedMethods(url)
+        if (allowed === undefined) {
+          return Effect.fail<Answered>(new Api.NotFound(Api.errorBody("NotFound", `no route ${method} ${url}`)))
+        }
+        return Effect.zipRight(
+          setHeader("allow", allowed.join(", ")),
+          Effect.fail<Answered>(
+            new Api.MethodNotAllowed(
+              Api.errorBody("MethodNotAllowed", `${method} is not allowed here; allowed: ${allowed.join(", ")}`)
+            )
+          )
+        )
       }
       return Effect.failCause(cause)
-    })
+    }))
+)
+
+/**
+ * Before routing: refuses browser requests from other origins (403), bounds
+ * the body bytes of the requests in progress (503 `Overloaded`), and sets the
+ * platform's max body size for `HttpApi`'s decoding.
+ *
+ * A request with a body reserves its declared length (at most the body
+ * limit; the limit when it declares none) until it has been answered.
+ */
+const Guard = HttpApiBuilder.middleware(
+  Api.Api,
+  Effect.map(ServiceConfig, (config) => {
+    let reserved = 0
+    const allowedOrigins = new Set(config.allowedOrigins)
+    const maxBodySize = Option.some(config.maxBodyBytes)
+    return (app: HttpApp.Default) =>
+      Effect.gen(function*() {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const origin = request.headers["origin"]
+        if (origin !== undefined && !allowedOrigins.has(origin) && origin !== `http://${request.headers["host"]}`) {
+          return yield* failClosing(
+            new Api.Forbidden(Api.errorBody("CrossOrigin", `requests from ${origin} are not allowed`))
+          )
+        }
+        if (!HttpMethod.hasBody(request.method)) return yield* app
+        const declared = Number(request.headers["content-length"] ?? Number.NaN)
+        const size = Number.isNaN(declared) ? config.maxBodyBytes : Math.min(declared, config.maxBodyBytes)
+        if (reserved + size > config.maxBufferedBytes) {
+          return yield* Effect.zipRight(
+            setHeader("retry-after", String(config.retryAfterSeconds)),
+            failClosing(
+              new Api.ServiceUnavailable(
+                Api.errorBody("Overloaded", "too many request bytes in progress: retry after the Retry-After delay")
+              )
+            )
+          )
+        }
+        reserved += size
+        return yield* app.pipe(
+          HttpIncomingMessage.withMaxBodySize(maxBodySize),
+          Effect.ensuring(Effect.sync(() => reserved -= size))
+        )
+      })
+  })
+)
+
+/** Browsers' preflights for the configured origins; none configured, no CORS at all. */
+const Cors = Layer.unwrapEffect(
+  Effect.map(ServiceConfig, (config) =>
+    config.allowedOrigins.length === 0
+      ? Layer.empty
+      : HttpApiBuilder.middlewareCors({
+        allowedOrigins: config.allowedOrigins,
+        allowedHeaders: ["content-type", "authorization"]
+      }))
+)
+
+/** `GET /`: to the Swagger UI (with the links in the body, for curl). */
+const Index = HttpApiBuilder.Router.use((router) =>
+  router.get(
+    "/",
+    Effect.succeed(
+      HttpServerResponse.unsafeJson({ docs: "/docs/ui", openapi: "/docs" }, {
+        status: 302,
+        headers: { location: "/docs/ui" }
+      })
+    )
+  )
 )
 
 // ---------------------------------------------------------------------------
-// layers
+// the node server
 
-const NodeServerLive = Layer.sync(NodeServer, () => Http.createServer())
+const rawResponse = (status: number, reason: string, body: object) => {
+  const json = JSON.stringify(body)
+  return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${
+    Buffer.byteLength(json)
+  }\r\nconnection: close\r\n\r\n${json}`
+}
 
-const HttpServerLive = Layer.unwrapEffect(
-  Effect.map(
-    Effect.all([NodeServer, ServiceConfig]),
-    ([server, config]) => NodeHttpServer.layer(() => server, { port: config.port, host: config.host })
-  )
-).pipe(Layer.provide(NodeServerLive))
+/** What node refuses before (or instead of) a request, in the API's error format. */
+const clientErrorResponse = (error: NodeJS.ErrnoException, config: ServiceConfig) => {
+  switch (error.code) {
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return rawResponse(
+        408,
+        "Request Timeout",
+        Api.errorBody("RequestTimeout", "the request did not arrive in time")
+      )
+    case "HPE_HEADER_OVERFLOW":
+      return rawResponse(
+        431,
+        "Request Header Fields Too Large",
+        Api.errorBody("HeadersTooLarge", `the request line and headers exceed ${config.maxHeaderBytes} bytes`)
+      )
+    default:
+      return rawResponse(400, "Bad Request", Api.errorBody("MalformedHttp", "the request is not valid HTTP/1.1"))
+  }
+}
+
+const makeNodeServer = (config: ServiceConfig) => {
+  const headersTimeout = Duration.toMillis(config.headersTimeout)
+  const requestTimeout = Duration.toMillis(config.requestTimeout)
+  const server = Http.createServer({
+    maxHeaderSize: config.maxHeaderBytes,
+    headersTimeout,
+    requestTimeout,
+    keepAliveTimeout: Duration.toMillis(config.idleTimeout),
+    // how often node looks for requests past their timeouts
+    connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4)))
+  })
+  server.maxConnections = config.maxConnections
+  // the response in progress on each connection, to know whether a raw answer may still be written
+  const responses = new WeakMap<Net.Socket, Http.ServerResponse>()
+  server.on("request", (request: Http.IncomingMessage, response: Http.ServerResponse) => {
+    responses.set(request.socket, response)
+  })
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Net.Socket) => {
+    const response = responses.get(socket)
+    if (error.code === "ECONNRESET" || !socket.writable || response?.headersSent === true) {
+      socket.destroy()
+      return
+    }
+    socket.end(clientErrorResponse(error, config), () => socket.destroy())
+  })
+  return server
+}
+
+const NodeServerLive = Layer.effect(NodeServer, Effect.map(ServiceConfig, makeNodeServer))
 
 const PoolLive = Layer.unwrapEffect(
   Effect.map(ServiceConfig, (config) => JobPool.layer({ maxSize: config.poolMax, initSize: config.poolInit }))
@@ -294,7 +481,18 @@ const PoolLive = Layer.unwrapEffect(
 // DURABLE=sqlite:<file> swaps in the durable jobs (see DurableJobs); unset, the in-memory ones
 const JobsLive = DurableJobs.layerFromEnv(Jobs.layer.pipe(Layer.provide(PoolLive)))
 
-const ApiLive = HttpApiBuilder.api(Api.Api).pipe(Layer.provide([JobsHandlers, OpsHandlers]))
+/** Listens once the jobs are ready (it requires them), so the port opens only when requests can be served. */
+const HttpServerLive = Layer.unwrapEffect(
+  Effect.map(
+    Effect.all([NodeServer, ServiceConfig, Jobs.Jobs]),
+    ([server, config]) => NodeHttpServer.layer(() => server, { port: config.port, host: config.host })
+  )
+).pipe(Layer.provide(NodeServerLive), Layer.provide(JobsLive))
+
+const ApiLive = HttpApiBuilder.api(Api.Api).pipe(
+  Layer.provide([JobsHandlers, OpsHandlers]),
+  Layer.provide([AuthorizationLive, JsonBodyLive])
+)
 
 /**
  * While shutting down, every response closes its connection, so that the
@@ -314,9 +512,10 @@ const closeWhenShuttingDown = (app: HttpApp.Default) =>
     ))
 
 const ServeLive = HttpApiBuilder.serve(closeWhenShuttingDown).pipe(
+  Layer.provide(Index),
   Layer.provide(HttpApiSwagger.layer({ path: "/docs/ui" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/docs" })),
-  Layer.provide(ErrorFormat),
+  Layer.provide([ErrorFormat, Guard, Cors]),
   Layer.provide(ApiLive),
   Layer.provide([JobsLive, HttpServerLive])
 )

@@ -25,7 +25,8 @@ import { awaitEnded, call, connectionRefused, errorShape } from "./utils/http.js
 const TestServer = (overrides: Partial<ServiceConfig.ServiceConfig> = {}) =>
   Server.layer.pipe(
     Layer.provideMerge(ManualEngine.layer),
-    Layer.provide(ServiceConfig.layer({ port: 0, ...overrides }))
+    // no grace at shutdown: paused jobs are cancelled at once (the grace is tested in Shutdown.test.ts)
+    Layer.provide(ServiceConfig.layer({ port: 0, shutdownGrace: Duration.zero, ...overrides }))
   )
 
 /** The server's URL, the engine, the jobs. */

@@ -238,7 +238,31 @@ layer(TestServer, { excludeTestServices: true })("offload service (worker-thread
         const docs = yield* call(url, "GET", "/docs")
         strictEqual(docs.status, 200)
         strictEqual(docs.body.openapi, "3.1.0")
-        deepStrictEqual(Object.keys(docs.body.paths).sort(), ["/healthz", "/jobs", "/jobs/{id}", "/metrics", "/stats"])
+        deepStrictEqual(Object.keys(docs.body.paths).sort(), [
+          "/healthz",
+          "/jobs",
+          "/jobs/{id}",
+          "/metrics",
+          "/readyz",
+          "/stats"
+        ])
+        // every typed answer of POST /jobs is documented with its status
+        deepStrictEqual(Object.keys(docs.body.paths["/jobs"].post.responses).sort(), [
+          "200",
+          "202",
+          "400",
+          "401",
+          "403",
+          "404",
+          "405",
+          "408",
+          "413",
+          "415",
+          "431",
+          "500",
+          "503"
+        ])
+        deepStrictEqual(Object.keys(docs.body.components.securitySchemes), ["bearer"])
         deepStrictEqual(Object.keys(docs.body.paths["/jobs/{id}"]).sort(), ["delete", "get"])
         // errors are documented as answered: no HttpApiDecodeError, 400 is BadRequest
         strictEqual(docs.body.components.schemas.HttpApiDecodeError, undefined)
