@@ -20,7 +20,7 @@ import * as Jobs from "../src/Jobs.js"
 import * as Server from "../src/Server.js"
 import * as ServiceConfig from "../src/ServiceConfig.js"
 import * as ManualEngine from "./fixtures/ManualEngine.js"
-import { awaitEnded, call, connectionRefused, errorShape } from "./utils/http.js"
+import { awaitEnded, call, connectionRefused, errorShape, pollUntil } from "./utils/http.js"
 
 const TestServer = (overrides: Partial<ServiceConfig.ServiceConfig> = {}) =>
   Server.layer.pipe(
@@ -173,6 +173,32 @@ describe("cancel", () => {
       strictEqual(reply.status, 409)
       strictEqual(errorShape(reply).tag, "JobEnded")
       strictEqual(engine.unsafeStats().cancelled, 0)
+    }).pipe(Effect.provide(TestServer())))
+})
+
+describe("?wait=true clients", () => {
+  it.live("a client that disconnects while waiting gets its job cancelled (engine request dropped, fd cleaned up)", () =>
+    Effect.gen(function*() {
+      const { engine, jobs, url } = yield* env
+      const controller = new AbortController()
+      const request = fetch(new URL("/jobs?wait=true", url), {
+        method: "POST",
+        body: JSON.stringify(sha),
+        headers: { "content-type": "application/json" },
+        signal: controller.signal
+      }).catch(() => undefined)
+      yield* pollUntil(Effect.sync(() => engine.pendingIds().length), (n) => n === 1)
+
+      controller.abort()
+      yield* Effect.promise(() => request)
+
+      const stats = yield* pollUntil(
+        Effect.map(call(url, "GET", "/stats"), (reply) => reply.body),
+        (stats) => stats.cancelled === 1
+      )
+      deepStrictEqual([stats.paused, stats.running, stats.finished], [0, 0, 0])
+      strictEqual(engine.unsafeStats().cancelled, 1)
+      strictEqual((yield* jobs.housekeeping).fdCleanups, 1)
     }).pipe(Effect.provide(TestServer())))
 })
 

@@ -8,15 +8,20 @@
 import * as HttpServer from "@effect/platform/HttpServer"
 import { describe, it } from "@effect/vitest"
 import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as CryptoEngine from "../src/CryptoEngine.js"
+import * as Service from "../src/loadgen/Service.js"
 import * as Server from "../src/Server.js"
 import * as ServiceConfig from "../src/ServiceConfig.js"
 import * as ManualEngine from "./fixtures/ManualEngine.js"
-import { call, errorShape, openConnection, pollUntil, raw, type RawReply } from "./utils/http.js"
+import { call, connectionRefused, errorShape, openConnection, pollUntil, raw, type RawReply } from "./utils/http.js"
 
 const host = "127.0.0.1"
 
@@ -60,6 +65,36 @@ const assertRawTyped = (reply: RawReply, status: number, tag: string) => {
   strictEqual(reply.headers["content-type"], "application/json")
   assertTyped(reply, tag)
 }
+
+describe("start", () => {
+  it.live("the port opens only once the jobs are ready: before, connections are refused, not left hanging", () =>
+    Effect.gen(function*() {
+      const port = yield* Service.freePort(host)
+      const building = yield* Deferred.make<void>()
+      const gate = yield* Deferred.make<void>()
+      // an engine that is ready only when the test says so (a durable backend's database start, in miniature)
+      const SlowEngine = Layer.scopedContext(
+        Effect.gen(function*() {
+          yield* Deferred.succeed(building, undefined)
+          yield* Deferred.await(gate)
+          const engine = yield* ManualEngine.make
+          return Context.make(ManualEngine.ManualEngine, engine).pipe(Context.add(CryptoEngine.CryptoEngine, engine))
+        })
+      )
+      const layer = Server.layer.pipe(
+        Layer.provide(SlowEngine),
+        Layer.provide(ServiceConfig.layer({ port, shutdownGrace: Duration.zero }))
+      )
+      const scope = yield* Effect.scope
+      const built = yield* Effect.fork(Layer.buildWithScope(layer, scope))
+      yield* Deferred.await(building)
+      assertTrue(yield* connectionRefused(host, port))
+
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(built)
+      strictEqual((yield* call(`http://${host}:${port}`, "GET", "/readyz")).status, 200)
+    }).pipe(Effect.scoped))
+})
 
 describe("requests", () => {
   it.live("POST /jobs requires application/json: other or no content type answers 415, nothing reaches the engine", () =>
