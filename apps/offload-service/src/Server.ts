@@ -234,6 +234,30 @@ const AuthorizationLive = Layer.effect(
 /** A JSON media type: `application/json`, or `application/<x>+json`, with parameters. */
 const isJson = (contentType: string) => /^application\/([\w.-]+\+)?json\s*(;|$)/i.test(contentType.trim())
 
+/** How deep a request body may nest arrays and objects (a request is one object of strings and numbers). */
+const maxDepth = 32
+
+/**
+ * Whether JSON text nests arrays and objects at most `max` deep: a scan of
+ * the text, before Schema sees the value (whose messages format it
+ * recursively, and would overflow the stack on a very deep one).
+ */
+const nestedAtMost = (text: string, max: number) => {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++ // a backslash escapes the next character
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return false
+    } else if (c === 0x5d || c === 0x7d) depth--
+  }
+  return true
+}
+
 const JsonBodyLive = Layer.effect(
   Api.JsonBody,
   Effect.map(ServiceConfig, (config) =>
@@ -248,13 +272,20 @@ const JsonBodyLive = Layer.effect(
         )
       }
       const declared = request.headers["content-length"]
-      if (declared === undefined) return
-      const length = Number(declared)
+      const length = declared === undefined ? undefined : Number(declared)
       if (length === 0) return yield* Effect.fail(malformed("the body is empty"))
-      if (length > config.maxBodyBytes) {
+      if (length !== undefined && length > config.maxBodyBytes) {
         // read a body of up to 16 × the limit to its end, unkept, so that a client still sending gets the 413
         if (length <= config.maxBodyBytes * 16) yield* Effect.ignore(Stream.runDrain(request.stream))
         return yield* failClosing(payloadTooLarge(config.maxBodyBytes))
+      }
+      // the platform reads the body once (HttpApi decodes it next from the same text), within the body limit
+      const text = yield* Effect.orDie(request.text)
+      if (!nestedAtMost(text, maxDepth)) {
+        const message = `the body nests arrays and objects deeper than ${maxDepth}`
+        return yield* Effect.fail(
+          new Api.BadRequest(Api.errorBody("ValidationError", message, [{ path: [], message }]))
+        )
       }
     }))
 )
@@ -329,7 +360,8 @@ const ErrorFormat = HttpApiBuilder.middleware(
       if (HttpServerError.isServerError(error) && error._tag === "RouteNotFound") {
         const { method, url } = error.request
         const allowed = allowedMethods(url)
-        if (allowed === undefined) {
+        // the router also misses a path whose parameter is too long for it (over 100 characters): not found
+        if (allowed === undefined || allowed.includes(method)) {
           return Effect.fail<Answered>(new Api.NotFound(Api.errorBody("NotFound", `no route ${method} ${url}`)))
         }
         return Effect.zipRight(

@@ -136,7 +136,15 @@ layer(TestServer, { excludeTestServices: true })("offload service (worker-thread
         "ValidationError",
         "data"
       ],
-      ["a body over the limit", { op: "sha256", data: "x".repeat(limit) }, 413, "PayloadTooLarge"]
+      ["a body over the limit", { op: "sha256", data: "x".repeat(limit) }, 413, "PayloadTooLarge"],
+      ["JSON nested 100,000 deep", "[".repeat(100_000) + "]".repeat(100_000), 400, "ValidationError"],
+      [
+        "an object nested 10,000 deep as data",
+        `{"op":"sha256","data":${"{\"a\":".repeat(10_000)}1${"}".repeat(10_000)}}`,
+        400,
+        "ValidationError"
+      ],
+      ["a NUL byte in op", { op: "sha256\u0000", data: "x" }, 400, "ValidationError", "op"]
     ]
     for (const [name, body, status, tag, field] of table) {
       it.effect(`${name}: ${status} ${tag}`, () =>
@@ -153,6 +161,23 @@ layer(TestServer, { excludeTestServices: true })("offload service (worker-thread
           }
         }))
     }
+
+    it.effect("a NUL byte in data is data: 200, hashed like any other byte", () =>
+      Effect.gen(function*() {
+        const reply = yield* post({ op: "sha256", data: "a\u0000b" })
+        strictEqual(reply.status, 200)
+        strictEqual(reply.body.result.digest, Crypto.createHash("sha256").update("a\u0000b").digest("base64"))
+      }))
+
+    it.effect("odd job ids (NUL, encoded slashes, very long) answer 404 NotFound", () =>
+      Effect.gen(function*() {
+        const url = yield* base
+        for (const id of ["%00", "a%2Fb", "x".repeat(8000)]) {
+          const reply = yield* call(url, "GET", `/jobs/${id}`)
+          strictEqual(reply.status, 404, id.slice(0, 10))
+          strictEqual(errorShape(reply).tag, "NotFound")
+        }
+      }))
 
     it.effect("an unknown ?wait value: 400 ValidationError", () =>
       Effect.gen(function*() {
