@@ -27,13 +27,16 @@
  * Closing the layer (what SIGINT / SIGTERM do under `NodeRuntime.runMain`)
  * shuts down in this order, each step a finalizer of the layer that needs it:
  *
- * 1. stop accepting: the listening socket closes, `POST /jobs` and
- *    `/readyz` answer 503 `ShuttingDown`, idle connections close;
+ * 1. stop taking jobs: `POST /jobs` and `/readyz` answer 503 `ShuttingDown`
+ *    (the port stays open, so that requests get that answer rather than a
+ *    refused connection, and clients can still read their jobs), and every
+ *    response closes its connection;
  * 2. outstanding jobs get up to `SHUTDOWN_GRACE` to end; then each one left
  *    is cancelled: its engine request is dropped and its wait ctx closes,
  *    running its fd's cleanup; `?wait=true` requests answer with the job;
- * 3. wait (at most {@link drainTimeout}) for the last responses, then close
- *    the remaining connections;
+ * 3. stop listening, close idle connections, wait (at most
+ *    {@link drainTimeout}) for the last responses, then close the remaining
+ *    connections;
  * 4. close the job pool, then (outside this layer) the engine's threads.
  *
  * @since 0.1.0
@@ -582,12 +585,12 @@ const Lifecycle = Layer.scopedDiscard(Effect.gen(function*() {
   const jobs = yield* Jobs.Jobs
   yield* Effect.addFinalizer(() =>
     Effect.gen(function*() {
-      yield* Console.log("shutting down: no more requests")
-      const closed = yield* Effect.fork(closeServer(server))
+      // still listening meanwhile: new jobs and /readyz answer 503 ShuttingDown, reads are served
+      yield* Console.log("shutting down: no more jobs")
       const cancelled = yield* jobs.shutdown
       const { fdCleanups } = yield* jobs.housekeeping
       yield* Console.log(`cancelled ${cancelled} outstanding jobs; ${fdCleanups} wait fd cleanups ran in all`)
-      yield* Effect.timeout(closed.await, drainTimeout).pipe(Effect.ignore)
+      yield* Effect.timeout(closeServer(server), drainTimeout).pipe(Effect.ignore)
       server.closeAllConnections()
     })
   )
@@ -602,7 +605,7 @@ const Lifecycle = Layer.scopedDiscard(Effect.gen(function*() {
  * @category layers
  */
 export const layer: Layer.Layer<
-  Jobs.Jobs | HttpServer.HttpServer,
+  Jobs.Jobs | HttpServer.HttpServer | NodeServer,
   HttpServerError.ServeError,
   CryptoEngine | ServiceConfig
 > = Lifecycle.pipe(

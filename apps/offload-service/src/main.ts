@@ -2,7 +2,7 @@
  * `pnpm start`: the async offload job service on `127.0.0.1:8080`, or where
  * `HOST` and `PORT` say (see `ServiceConfig` for every variable).
  *
- * SIGINT and SIGTERM shut it down: no more requests, outstanding jobs given
+ * SIGINT and SIGTERM shut it down: no more jobs, outstanding jobs given
  * `SHUTDOWN_GRACE` to end and then cancelled (their wait fds cleaned up),
  * engine threads stopped, exit 0. A port already in use (or any other failure
  * to listen) is one line on stderr and exit code 1.

@@ -270,6 +270,29 @@ describe("retention", () => {
 })
 
 describe("shutdown", () => {
+  it.live("during SHUTDOWN_GRACE: new jobs and /readyz answer 503 ShuttingDown, jobs can still be read and finish", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(TestServer({ shutdownGrace: Duration.minutes(5) }), scope)
+      const { engine, url } = yield* Effect.provide(env, context)
+      const accepted = yield* call(url, "POST", "/jobs", sha)
+      strictEqual(accepted.status, 202)
+
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const refused = yield* pollUntil(call(url, "POST", "/jobs", sha), (reply) => reply.status === 503)
+      strictEqual(errorShape(refused).tag, "ShuttingDown")
+      strictEqual(refused.headers.get("connection"), "close")
+      const ready = yield* call(url, "GET", "/readyz")
+      deepStrictEqual([ready.status, errorShape(ready).tag], [503, "ShuttingDown"])
+      strictEqual((yield* call(url, "GET", `/jobs/${accepted.body.id}`)).body.state, "paused")
+
+      // the job ends within the grace: shutdown goes on without cancelling it
+      yield* engine.release(engine.pendingIds()[0]!)
+      yield* Fiber.join(closing)
+      strictEqual(engine.unsafeStats().cancelled, 0)
+      strictEqual(engine.unsafeStats().succeeded, 1)
+    }))
+
   it.live("closing the service cancels paused jobs, cleans their fds, answers waiters, and closes the port", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()

@@ -279,6 +279,25 @@ describe("node's limits, answered as typed JSON", () => {
 })
 
 describe("bounds", () => {
+  it.live("node's server is set up from the config: timeouts, idle keep-alive, connections", () =>
+    Effect.gen(function*() {
+      const server = yield* Server.NodeServer
+      deepStrictEqual(
+        [server.headersTimeout, server.requestTimeout, server.keepAliveTimeout, server.maxConnections],
+        [1500, 2500, 700, 9]
+      )
+      // an idle keep-alive connection is closed by the server (raw answers once the server closed it)
+      const { port } = yield* env
+      strictEqual((yield* raw(host, port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")).status, 200)
+    }).pipe(
+      Effect.provide(TestServer({
+        headersTimeout: Duration.millis(1500),
+        requestTimeout: Duration.millis(2500),
+        idleTimeout: Duration.millis(700),
+        maxConnections: 9
+      }))
+    ))
+
   it.live("MAX_CONNECTIONS: a connection beyond it is closed at once; once one closes, requests are served", () =>
     Effect.gen(function*() {
       const { port, url } = yield* env

@@ -90,7 +90,7 @@ describe("SIGTERM with paused jobs", () => {
       const lines = child.output().split("\n")
       // in this order: stop accepting, cancel (3 jobs, 3 fd cleanups), engine saw 3 cancellations, stopped
       const expected = [
-        "shutting down: no more requests",
+        "shutting down: no more jobs",
         "cancelled 3 outstanding jobs; 3 wait fd cleanups ran in all",
         "engine: 3 cancelled, 0 pending",
         "stopped"
