@@ -18,7 +18,9 @@
  * set, `/jobs` and `/metrics` require `Authorization: Bearer <token>`.
  *
  * Every error answers `{"error":{"tag","message"}}` (validation errors add
- * `issues`, one per problem found by Schema):
+ * `issues`, one per problem found by Schema). Each tag is a
+ * `Schema.TaggedError` of its own (a handler `yield*`s it); {@link Wire}
+ * holds their wire Schemas, each annotated with its HTTP status:
  *
  * | status | tags |
  * |---|---|
@@ -171,62 +173,50 @@ export const WaitParams = Schema.Struct({
  */
 export const IdPath = Schema.Struct({ id: JobId })
 
-/**
- * The body of an error whose `tag` is one of `tags`: `{"error":{"tag","message","issues"?}}`.
- * The tag literals tell the error bodies apart (and document them).
- */
-const errorFields = <const Tags extends ReadonlyArray<string>>(...tags: Tags) => ({
-  error: Schema.Struct({
-    tag: Schema.Literal(...tags),
-    message: Schema.String,
-    issues: Schema.optional(Schema.Array(Issue))
-  })
-})
+/** The fields of every error: a message (and, for a validation error, the issues). */
+const detail = { message: Schema.String }
+const withIssues = { message: Schema.String, issues: Schema.Array(Issue) }
 
 /**
- * 400: malformed JSON (`MalformedJson`), a request Schema refused
- * (`ValidationError`), or a request that is not HTTP (`MalformedHttp`).
+ * A tagged error on the wire: `{"error":{"tag","message","issues"?}}`, with
+ * its HTTP status annotated (which `HttpApi` answers it with, and which the
+ * OpenAPI document lists it under).
+ */
+const onWire = <E, I extends { readonly _tag: string }, const Tag extends string, F extends Schema.Struct.Fields>(
+  error: Schema.Schema<E, I>,
+  tag: Tag,
+  status: number,
+  fields: F
+) =>
+  Schema.transform(Schema.Struct({ error: Schema.Struct({ tag: Schema.Literal(tag), ...fields }) }), error, {
+    strict: false,
+    decode: ({ error }) => ({ ...error, _tag: tag }),
+    encode: ({ _tag, ...fields }) => ({ error: { tag: _tag, ...fields } })
+  }).annotations({ ...HttpApiSchema.annotations({ status }), identifier: tag })
+
+/**
+ * 400: the body is not JSON (or is empty).
  *
  * @since 0.1.0
  * @category errors
  */
-export class BadRequest extends Schema.Class<BadRequest>("BadRequest")(
-  errorFields("MalformedJson", "ValidationError", "MalformedHttp"),
-  HttpApiSchema.annotations({ status: 400 })
-) {}
+export class MalformedJson extends Schema.TaggedError<MalformedJson>()("MalformedJson", detail) {}
 
 /**
- * 404: no such job, or no such route.
+ * 400: a request Schema refused the body, path or query; one issue per problem found.
  *
  * @since 0.1.0
  * @category errors
  */
-export class NotFound extends Schema.Class<NotFound>("NotFound")(
-  errorFields("NotFound"),
-  HttpApiSchema.annotations({ status: 404 })
-) {}
+export class ValidationError extends Schema.TaggedError<ValidationError>()("ValidationError", withIssues) {}
 
 /**
- * 409: the job already finished or failed.
+ * 400: the request is not HTTP/1.1. Written by the server itself.
  *
  * @since 0.1.0
  * @category errors
  */
-export class Conflict extends Schema.Class<Conflict>("Conflict")(
-  errorFields("JobEnded"),
-  HttpApiSchema.annotations({ status: 409 })
-) {}
-
-/**
- * 413: the body exceeds the limit.
- *
- * @since 0.1.0
- * @category errors
- */
-export class PayloadTooLarge extends Schema.Class<PayloadTooLarge>("PayloadTooLarge")(
-  errorFields("PayloadTooLarge"),
-  HttpApiSchema.annotations({ status: 413 })
-) {}
+export class MalformedHttp extends Schema.TaggedError<MalformedHttp>()("MalformedHttp", detail) {}
 
 /**
  * 401: `AUTH_TOKEN` is set and the request does not carry it as a bearer token.
@@ -234,10 +224,7 @@ export class PayloadTooLarge extends Schema.Class<PayloadTooLarge>("PayloadTooLa
  * @since 0.1.0
  * @category errors
  */
-export class Unauthorized extends Schema.Class<Unauthorized>("Unauthorized")(
-  errorFields("Unauthorized"),
-  HttpApiSchema.annotations({ status: 401 })
-) {}
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", detail) {}
 
 /**
  * 403: a browser request from an origin that is neither the service's own
@@ -246,10 +233,15 @@ export class Unauthorized extends Schema.Class<Unauthorized>("Unauthorized")(
  * @since 0.1.0
  * @category errors
  */
-export class Forbidden extends Schema.Class<Forbidden>("Forbidden")(
-  errorFields("CrossOrigin"),
-  HttpApiSchema.annotations({ status: 403 })
-) {}
+export class CrossOrigin extends Schema.TaggedError<CrossOrigin>()("CrossOrigin", detail) {}
+
+/**
+ * 404: no such job (never, or ended and forgotten), or no such route.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", detail) {}
 
 /**
  * 405: the path exists, not with this method; `Allow` lists the methods it takes.
@@ -257,10 +249,7 @@ export class Forbidden extends Schema.Class<Forbidden>("Forbidden")(
  * @since 0.1.0
  * @category errors
  */
-export class MethodNotAllowed extends Schema.Class<MethodNotAllowed>("MethodNotAllowed")(
-  errorFields("MethodNotAllowed"),
-  HttpApiSchema.annotations({ status: 405 })
-) {}
+export class MethodNotAllowed extends Schema.TaggedError<MethodNotAllowed>()("MethodNotAllowed", detail) {}
 
 /**
  * 408: the request line and headers, or the whole request, did not arrive in
@@ -269,10 +258,23 @@ export class MethodNotAllowed extends Schema.Class<MethodNotAllowed>("MethodNotA
  * @since 0.1.0
  * @category errors
  */
-export class RequestTimeout extends Schema.Class<RequestTimeout>("RequestTimeout")(
-  errorFields("RequestTimeout"),
-  HttpApiSchema.annotations({ status: 408 })
-) {}
+export class RequestTimeout extends Schema.TaggedError<RequestTimeout>()("RequestTimeout", detail) {}
+
+/**
+ * 409: the job already finished or failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class JobEnded extends Schema.TaggedError<JobEnded>()("JobEnded", detail) {}
+
+/**
+ * 413: the body exceeds `MAX_BODY_BYTES`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", detail) {}
 
 /**
  * 415: `POST /jobs` without `Content-Type: application/json`.
@@ -280,10 +282,7 @@ export class RequestTimeout extends Schema.Class<RequestTimeout>("RequestTimeout
  * @since 0.1.0
  * @category errors
  */
-export class UnsupportedMediaType extends Schema.Class<UnsupportedMediaType>("UnsupportedMediaType")(
-  errorFields("UnsupportedMediaType"),
-  HttpApiSchema.annotations({ status: 415 })
-) {}
+export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaType>()("UnsupportedMediaType", detail) {}
 
 /**
  * 431: the request line and headers exceed `MAX_HEADER_BYTES`. Written by the
@@ -292,48 +291,65 @@ export class UnsupportedMediaType extends Schema.Class<UnsupportedMediaType>("Un
  * @since 0.1.0
  * @category errors
  */
-export class HeadersTooLarge extends Schema.Class<HeadersTooLarge>("HeadersTooLarge")(
-  errorFields("HeadersTooLarge"),
-  HttpApiSchema.annotations({ status: 431 })
-) {}
+export class HeadersTooLarge extends Schema.TaggedError<HeadersTooLarge>()("HeadersTooLarge", detail) {}
 
 /**
- * 503: the pool is full (`NoJobs`, with `Retry-After`), the request bodies in
- * progress hold `MAX_BUFFERED_BYTES` (`Overloaded`, with `Retry-After`), or
- * the service is shutting down.
+ * 500: a bug (logged; the answer carries no detail).
  *
  * @since 0.1.0
  * @category errors
  */
-export class ServiceUnavailable extends Schema.Class<ServiceUnavailable>("ServiceUnavailable")(
-  errorFields("NoJobs", "Overloaded", "ShuttingDown"),
-  HttpApiSchema.annotations({ status: 503 })
-) {}
+export class InternalError extends Schema.TaggedError<InternalError>()("InternalError", detail) {}
 
 /**
- * 500: a bug.
+ * 503: the pool is full; retry after `Retry-After`.
  *
  * @since 0.1.0
  * @category errors
  */
-export class InternalError extends Schema.Class<InternalError>("InternalError")(
-  errorFields("InternalError"),
-  HttpApiSchema.annotations({ status: 500 })
-) {}
+export class NoJobs extends Schema.TaggedError<NoJobs>()("NoJobs", detail) {}
 
 /**
- * Makes an error body.
+ * 503: the request bodies in progress hold `MAX_BUFFERED_BYTES`; retry after `Retry-After`.
  *
  * @since 0.1.0
- * @category constructors
+ * @category errors
  */
-export const errorBody = <const Tag extends string>(
-  tag: Tag,
-  message: string,
-  issues?: ReadonlyArray<typeof Issue.Type>
-): {
-  readonly error: { readonly tag: Tag; readonly message: string; readonly issues?: ReadonlyArray<typeof Issue.Type> }
-} => ({ error: issues === undefined ? { tag, message } : { tag, message, issues } })
+export class Overloaded extends Schema.TaggedError<Overloaded>()("Overloaded", detail) {}
+
+/**
+ * 503: the service is shutting down: go elsewhere.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ShuttingDown extends Schema.TaggedError<ShuttingDown>()("ShuttingDown", detail) {}
+
+/**
+ * Every error of the API as it crosses the wire, by tag: the Schemas the
+ * endpoints declare, with their HTTP status.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Wire = {
+  MalformedJson: onWire(MalformedJson, "MalformedJson", 400, detail),
+  ValidationError: onWire(ValidationError, "ValidationError", 400, withIssues),
+  MalformedHttp: onWire(MalformedHttp, "MalformedHttp", 400, detail),
+  Unauthorized: onWire(Unauthorized, "Unauthorized", 401, detail),
+  CrossOrigin: onWire(CrossOrigin, "CrossOrigin", 403, detail),
+  NotFound: onWire(NotFound, "NotFound", 404, detail),
+  MethodNotAllowed: onWire(MethodNotAllowed, "MethodNotAllowed", 405, detail),
+  RequestTimeout: onWire(RequestTimeout, "RequestTimeout", 408, detail),
+  JobEnded: onWire(JobEnded, "JobEnded", 409, detail),
+  PayloadTooLarge: onWire(PayloadTooLarge, "PayloadTooLarge", 413, detail),
+  UnsupportedMediaType: onWire(UnsupportedMediaType, "UnsupportedMediaType", 415, detail),
+  HeadersTooLarge: onWire(HeadersTooLarge, "HeadersTooLarge", 431, detail),
+  InternalError: onWire(InternalError, "InternalError", 500, detail),
+  NoJobs: onWire(NoJobs, "NoJobs", 503, detail),
+  Overloaded: onWire(Overloaded, "Overloaded", 503, detail),
+  ShuttingDown: onWire(ShuttingDown, "ShuttingDown", 503, detail)
+} as const
 
 /**
  * The bearer token check of `/jobs` and `/metrics`; it lets every request
@@ -343,7 +359,7 @@ export const errorBody = <const Tag extends string>(
  * @category middleware
  */
 export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("@async-job/offload-service/Authorization", {
-  failure: Unauthorized,
+  failure: Wire.Unauthorized,
   security: { bearer: HttpApiSecurity.bearer }
 }) {}
 
@@ -356,7 +372,7 @@ export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("@asyn
  * @category middleware
  */
 export class JsonBody extends HttpApiMiddleware.Tag<JsonBody>()("@async-job/offload-service/JsonBody", {
-  failure: Schema.Union(UnsupportedMediaType, PayloadTooLarge, BadRequest)
+  failure: Schema.Union(Wire.UnsupportedMediaType, Wire.PayloadTooLarge, Wire.MalformedJson, Wire.ValidationError)
 }) {}
 
 /**
@@ -370,9 +386,8 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
       .setUrlParams(WaitParams)
       .addSuccess(Accepted, { status: 202 })
       .addSuccess(JobView)
-      .addError(BadRequest)
-      .addError(PayloadTooLarge)
-      .addError(ServiceUnavailable)
+      .addError(Wire.NoJobs)
+      .addError(Wire.ShuttingDown)
       .middleware(JsonBody)
       .annotate(OpenApi.Summary, "Start a job")
   )
@@ -380,15 +395,15 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
     HttpApiEndpoint.get("get", "/jobs/:id")
       .setPath(IdPath)
       .addSuccess(JobView)
-      .addError(NotFound)
+      .addError(Wire.NotFound)
       .annotate(OpenApi.Summary, "A job's state, and its result once finished")
   )
   .add(
     HttpApiEndpoint.del("cancel", "/jobs/:id")
       .setPath(IdPath)
       .addSuccess(Cancelled)
-      .addError(NotFound)
-      .addError(Conflict)
+      .addError(Wire.NotFound)
+      .addError(Wire.JobEnded)
       .annotate(OpenApi.Summary, "Cancel a running or paused job")
   )
   .middleware(Authorization)
@@ -414,14 +429,15 @@ export class OpsGroup extends HttpApiGroup.make("ops")
   .add(
     HttpApiEndpoint.get("readyz", "/readyz")
       .addSuccess(Readiness)
-      .addError(ServiceUnavailable)
+      .addError(Wire.NoJobs)
+      .addError(Wire.ShuttingDown)
       .annotate(OpenApi.Summary, "Readiness: jobs are taken (503 while shutting down or while the pool is full)")
   )
 {}
 
 /**
  * `HttpApi` documents its own decode error (`HttpApiDecodeError`) on every
- * endpoint; this service answers it as a `BadRequest` instead (see
+ * endpoint; this service answers it as a `ValidationError` instead (see
  * `Server`), so the document drops it.
  */
 const withoutDecodeError = (spec: Record<string, any>): Record<string, any> => {
@@ -454,15 +470,18 @@ const withoutDecodeError = (spec: Record<string, any>): Record<string, any> => {
 export class Api extends HttpApi.make("offload")
   .add(JobsGroup)
   .add(OpsGroup)
-  .addError(BadRequest)
-  .addError(Forbidden)
-  .addError(NotFound)
-  .addError(MethodNotAllowed)
-  .addError(RequestTimeout)
-  .addError(PayloadTooLarge)
-  .addError(HeadersTooLarge)
-  .addError(InternalError)
-  .addError(ServiceUnavailable)
+  // what any request may meet, before or beside its endpoint
+  .addError(Wire.MalformedJson)
+  .addError(Wire.ValidationError)
+  .addError(Wire.MalformedHttp)
+  .addError(Wire.CrossOrigin)
+  .addError(Wire.NotFound)
+  .addError(Wire.MethodNotAllowed)
+  .addError(Wire.RequestTimeout)
+  .addError(Wire.PayloadTooLarge)
+  .addError(Wire.HeadersTooLarge)
+  .addError(Wire.InternalError)
+  .addError(Wire.Overloaded)
   .annotate(OpenApi.Title, "async-job offload service")
   .annotate(OpenApi.Version, "0.1.0")
   .annotate(OpenApi.Transform, withoutDecodeError)

@@ -63,7 +63,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import type * as Schema from "effect/Schema"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Crypto from "node:crypto"
 import * as Http from "node:http"
@@ -102,10 +102,9 @@ const setHeader = (name: string, value: string) =>
 /** A failure whose response also closes the connection (the client may still be sending). */
 const failClosing = <E>(error: E) => Effect.zipRight(setHeader("connection", "close"), Effect.fail(error))
 
-const payloadTooLarge = (limit: number) =>
-  new Api.PayloadTooLarge(Api.errorBody("PayloadTooLarge", `the body exceeds ${limit} bytes`))
+const payloadTooLarge = (limit: number) => new Api.PayloadTooLarge({ message: `the body exceeds ${limit} bytes` })
 
-const malformed = (message: string) => new Api.BadRequest(Api.errorBody("MalformedJson", message))
+const malformed = (message: string) => new Api.MalformedJson({ message })
 
 const respond = <A, I>(schema: Schema.Schema<A, I>, status: number) => (body: A) =>
   Effect.orDie(HttpServerResponse.schemaJson(schema)(body, { status }))
@@ -119,16 +118,15 @@ const noJobs = (retryAfterSeconds: number) =>
   Effect.zipRight(
     setHeader("retry-after", String(retryAfterSeconds)),
     Effect.fail(
-      new Api.ServiceUnavailable(Api.errorBody("NoJobs", "the job pool is full: retry after the Retry-After delay"))
+      new Api.NoJobs({ message: "the job pool is full: retry after the Retry-After delay" })
     )
   )
 
 const shuttingDown = failClosing(
-  new Api.ServiceUnavailable(Api.errorBody("ShuttingDown", "the service is shutting down"))
+  new Api.ShuttingDown({ message: "the service is shutting down" })
 )
 
-const notFound = (error: Jobs.JobNotFoundError) =>
-  Effect.fail(new Api.NotFound(Api.errorBody("NotFound", error.message)))
+const notFound = (error: Jobs.JobNotFoundError) => Effect.fail(new Api.NotFound({ message: error.message }))
 
 const JobsHandlers = HttpApiBuilder.group(Api.Api, "jobs", (handlers) =>
   Effect.gen(function*() {
@@ -154,7 +152,7 @@ const JobsHandlers = HttpApiBuilder.group(Api.Api, "jobs", (handlers) =>
           Effect.map((view) => ({ id: view.id, state: "cancelled" as const })),
           Effect.catchTags({
             JobNotFoundError: notFound,
-            JobEndedError: (error) => Effect.fail(new Api.Conflict(Api.errorBody("JobEnded", error.message)))
+            JobEndedError: (error) => Effect.fail(new Api.JobEnded({ message: error.message }))
           })
         ))
   }))
@@ -222,7 +220,7 @@ const AuthorizationLive = Layer.effect(
     const expected = Option.map(config.authToken, (token) => digest(Redacted.value(token)))
     const refused = Effect.zipRight(
       setHeader("www-authenticate", "Bearer"),
-      Effect.fail(new Api.Unauthorized(Api.errorBody("Unauthorized", "a valid bearer token is required")))
+      Effect.fail(new Api.Unauthorized({ message: "a valid bearer token is required" }))
     )
     return Api.Authorization.of({
       bearer: (token) =>
@@ -269,9 +267,7 @@ const JsonBodyLive = Layer.effect(
       const contentType = request.headers["content-type"]
       if (contentType === undefined || !isJson(contentType)) {
         return yield* failClosing(
-          new Api.UnsupportedMediaType(
-            Api.errorBody("UnsupportedMediaType", `the body must be application/json, got ${contentType ?? "none"}`)
-          )
+          new Api.UnsupportedMediaType({ message: `the body must be application/json, got ${contentType ?? "none"}` })
         )
       }
       const declared = request.headers["content-length"]
@@ -286,9 +282,7 @@ const JsonBodyLive = Layer.effect(
       const text = yield* Effect.orDie(request.text)
       if (!nestedAtMost(text, maxDepth)) {
         const message = `the body nests arrays and objects deeper than ${maxDepth}`
-        return yield* Effect.fail(
-          new Api.BadRequest(Api.errorBody("ValidationError", message, [{ path: [], message }]))
-        )
+        return yield* new Api.ValidationError({ message, issues: [{ path: [], message }] })
       }
     }))
 )
@@ -328,7 +322,8 @@ const bodyError = (defect: unknown, limit: number) => {
 }
 
 type Answered =
-  | Api.BadRequest
+  | Api.MalformedJson
+  | Api.ValidationError
   | Api.NotFound
   | Api.MethodNotAllowed
   | Api.PayloadTooLarge
@@ -352,27 +347,25 @@ const ErrorFormat = HttpApiBuilder.middleware(
         if (answer !== undefined) return failClosing<Answered>(answer)
         return Effect.zipRight(
           Effect.logError("unexpected defect", cause),
-          Effect.fail<Answered>(new Api.InternalError(Api.errorBody("InternalError", "internal error")))
+          Effect.fail<Answered>(new Api.InternalError({ message: "internal error" }))
         )
       }
       const error: unknown = failure.value
       if (error instanceof HttpApiError.HttpApiDecodeError) {
         const issues = error.issues.map((issue) => ({ path: issuePath(issue.path), message: issue.message }))
-        return Effect.fail<Answered>(new Api.BadRequest(Api.errorBody("ValidationError", error.message, issues)))
+        return Effect.fail<Answered>(new Api.ValidationError({ message: error.message, issues }))
       }
       if (HttpServerError.isServerError(error) && error._tag === "RouteNotFound") {
         const { method, url } = error.request
         const allowed = allowedMethods(url)
         // the router also misses a path whose parameter is too long for it (over 100 characters): not found
         if (allowed === undefined || allowed.includes(method)) {
-          return Effect.fail<Answered>(new Api.NotFound(Api.errorBody("NotFound", `no route ${method} ${url}`)))
+          return Effect.fail<Answered>(new Api.NotFound({ message: `no route ${method} ${url}` }))
         }
         return Effect.zipRight(
           setHeader("allow", allowed.join(", ")),
           Effect.fail<Answered>(
-            new Api.MethodNotAllowed(
-              Api.errorBody("MethodNotAllowed", `${method} is not allowed here; allowed: ${allowed.join(", ")}`)
-            )
+            new Api.MethodNotAllowed({ message: `${method} is not allowed here; allowed: ${allowed.join(", ")}` })
           )
         )
       }
@@ -400,7 +393,7 @@ const Guard = HttpApiBuilder.middleware(
         const origin = request.headers["origin"]
         if (origin !== undefined && !allowedOrigins.has(origin) && origin !== `http://${request.headers["host"]}`) {
           return yield* failClosing(
-            new Api.Forbidden(Api.errorBody("CrossOrigin", `requests from ${origin} are not allowed`))
+            new Api.CrossOrigin({ message: `requests from ${origin} are not allowed` })
           )
         }
         if (!HttpMethod.hasBody(request.method)) return yield* app
@@ -410,9 +403,7 @@ const Guard = HttpApiBuilder.middleware(
           return yield* Effect.zipRight(
             setHeader("retry-after", String(config.retryAfterSeconds)),
             failClosing(
-              new Api.ServiceUnavailable(
-                Api.errorBody("Overloaded", "too many request bytes in progress: retry after the Retry-After delay")
-              )
+              new Api.Overloaded({ message: "too many request bytes in progress: retry after the Retry-After delay" })
             )
           )
         }
@@ -452,8 +443,9 @@ const Index = HttpApiBuilder.Router.use((router) =>
 // ---------------------------------------------------------------------------
 // the node server
 
-const rawResponse = (status: number, reason: string, body: object) => {
-  const json = JSON.stringify(body)
+/** A whole HTTP response, the error in the API's format, for node's `clientError` (no response object there). */
+const rawResponse = <E, I>(status: number, reason: string, wire: Schema.Schema<E, I>, error: E) => {
+  const json = JSON.stringify(Schema.encodeSync(wire)(error))
   return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${
     Buffer.byteLength(json)
   }\r\nconnection: close\r\n\r\n${json}`
@@ -466,16 +458,23 @@ const clientErrorResponse = (error: NodeJS.ErrnoException, config: ServiceConfig
       return rawResponse(
         408,
         "Request Timeout",
-        Api.errorBody("RequestTimeout", "the request did not arrive in time")
+        Api.Wire.RequestTimeout,
+        new Api.RequestTimeout({ message: "the request did not arrive in time" })
       )
     case "HPE_HEADER_OVERFLOW":
       return rawResponse(
         431,
         "Request Header Fields Too Large",
-        Api.errorBody("HeadersTooLarge", `the request line and headers exceed ${config.maxHeaderBytes} bytes`)
+        Api.Wire.HeadersTooLarge,
+        new Api.HeadersTooLarge({ message: `the request line and headers exceed ${config.maxHeaderBytes} bytes` })
       )
     default:
-      return rawResponse(400, "Bad Request", Api.errorBody("MalformedHttp", "the request is not valid HTTP/1.1"))
+      return rawResponse(
+        400,
+        "Bad Request",
+        Api.Wire.MalformedHttp,
+        new Api.MalformedHttp({ message: "the request is not valid HTTP/1.1" })
+      )
   }
 }
 

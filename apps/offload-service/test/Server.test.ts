@@ -289,10 +289,16 @@ layer(TestServer, { excludeTestServices: true })("offload service (worker-thread
         ])
         deepStrictEqual(Object.keys(docs.body.components.securitySchemes), ["bearer"])
         deepStrictEqual(Object.keys(docs.body.paths["/jobs/{id}"]).sort(), ["delete", "get"])
-        // errors are documented as answered: no HttpApiDecodeError, 400 is BadRequest
+        // errors are documented as answered, one schema per tag: no HttpApiDecodeError, 400 is one of three
         strictEqual(docs.body.components.schemas.HttpApiDecodeError, undefined)
         deepStrictEqual(docs.body.paths["/jobs"].post.responses["400"].content["application/json"].schema, {
-          $ref: "#/components/schemas/BadRequest"
+          anyOf: ["MalformedJson", "ValidationError", "MalformedHttp"].map((tag) => ({
+            $ref: `#/components/schemas/${tag}`
+          }))
+        })
+        deepStrictEqual(docs.body.components.schemas.NoJobs.properties.error.properties.tag, {
+          type: "string",
+          enum: ["NoJobs"]
         })
         const ui = yield* call(url, "GET", "/docs/ui")
         strictEqual(ui.status, 200)
