@@ -379,7 +379,7 @@ const ErrorFormat = HttpApiBuilder.middleware(
  * platform's max body size for `HttpApi`'s decoding.
  *
  * A request with a body reserves its declared length (at most the body
- * limit; the limit when it declares none) until it has been answered.
+ * limit; the limit for a chunked body) until it has been answered.
  */
 const Guard = HttpApiBuilder.middleware(
   Api.Api,
@@ -397,8 +397,12 @@ const Guard = HttpApiBuilder.middleware(
           )
         }
         if (!HttpMethod.hasBody(request.method)) return yield* app
+        // a declared length, at most the limit; a chunked body may reach the limit; neither: no body
         const declared = Number(request.headers["content-length"] ?? Number.NaN)
-        const size = Number.isNaN(declared) ? config.maxBodyBytes : Math.min(declared, config.maxBodyBytes)
+        const chunked = request.headers["transfer-encoding"] !== undefined
+        const size = Number.isNaN(declared)
+          ? (chunked ? config.maxBodyBytes : 0)
+          : Math.min(declared, config.maxBodyBytes)
         if (reserved + size > config.maxBufferedBytes) {
           return yield* Effect.zipRight(
             setHeader("retry-after", String(config.retryAfterSeconds)),

@@ -326,6 +326,8 @@ describe("bounds", () => {
       )
       assertTyped(overloaded, "Overloaded")
       strictEqual(overloaded.headers.get("retry-after"), "1")
+      // a request without a body reserves nothing: a DELETE is still answered
+      strictEqual((yield* call(url, "DELETE", "/jobs/no-such-job")).status, 404)
       stalled.destroy()
       const accepted = yield* call(url, "POST", "/jobs", JSON.parse(sha)).pipe((effect) =>
         pollUntil(effect, (reply) => reply.status === 202)

@@ -101,7 +101,11 @@ describe("pnpm start", () => {
       const start = yield* pnpmStart(port)
       const exit = yield* start.exited
       deepStrictEqual(exit, { code: 1, signal: null })
-      deepStrictEqual(start.output().trim().split("\n"), [`error: ${host}:${port} is already in use`])
+      // the service's own output, without pnpm's (its "> script" banner before, its ELIFECYCLE line after)
+      const own = start.output().split("\n").filter((line) =>
+        line.trim() !== "" && !line.startsWith("> ") && !line.includes("ELIFECYCLE")
+      )
+      deepStrictEqual(own, [`error: ${host}:${port} is already in use`])
       strictEqual(start.started().filter(isAlive).length, 0)
     }).pipe(Effect.scoped))
 })
