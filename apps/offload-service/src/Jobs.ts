@@ -487,7 +487,11 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
 
     const jobs: Jobs = {
       submit: (request) => Effect.map(start(request), view),
-      run: (request) => Effect.flatMap(start(request), awaitOrCancel),
+      // an interruption while the job starts takes effect once it has: the job is then cancelled, not left running
+      run: (request) =>
+        Effect.uninterruptibleMask((restore) =>
+          Effect.flatMap(start(request), (entry) => restore(awaitOrCancel(entry)))
+        ),
       get: (id) => Effect.map(lookup(id), view),
       cancel: (id) =>
         Effect.flatMap(lookup(id), (entry) =>

@@ -43,7 +43,6 @@
  */
 import * as JobPool from "@async-job/core/JobPool"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiError from "@effect/platform/HttpApiError"
 import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
@@ -63,14 +62,15 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Schema from "effect/Schema"
+import type * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Crypto from "node:crypto"
-import * as Http from "node:http"
-import type * as Net from "node:net"
+import type * as Http from "node:http"
 import * as Api from "./Api.js"
 import { CryptoEngine } from "./CryptoEngine.js"
 import * as DurableJobs from "./DurableJobs.js"
+import * as nodeServer from "./internal/nodeServer.js"
+import * as requests from "./internal/requests.js"
 import * as Jobs from "./Jobs.js"
 import * as Prometheus from "./Prometheus.js"
 import { ServiceConfig } from "./ServiceConfig.js"
@@ -232,40 +232,13 @@ const AuthorizationLive = Layer.effect(
   })
 )
 
-/** A JSON media type: `application/json`, or `application/<x>+json`, with parameters. */
-const isJson = (contentType: string) => /^application\/([\w.-]+\+)?json\s*(;|$)/i.test(contentType.trim())
-
-/** How deep a request body may nest arrays and objects (a request is one object of strings and numbers). */
-const maxDepth = 32
-
-/**
- * Whether JSON text nests arrays and objects at most `max` deep: a scan of
- * the text, before Schema sees the value (whose messages format it
- * recursively, and would overflow the stack on a very deep one).
- */
-const nestedAtMost = (text: string, max: number) => {
-  let depth = 0
-  let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (inString) {
-      if (c === 0x5c) i++ // a backslash escapes the next character
-      else if (c === 0x22) inString = false
-    } else if (c === 0x22) inString = true
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return false
-    } else if (c === 0x5d || c === 0x7d) depth--
-  }
-  return true
-}
-
 const JsonBodyLive = Layer.effect(
   Api.JsonBody,
   Effect.map(ServiceConfig, (config) =>
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const contentType = request.headers["content-type"]
-      if (contentType === undefined || !isJson(contentType)) {
+      if (contentType === undefined || !requests.isJson(contentType)) {
         return yield* failClosing(
           new Api.UnsupportedMediaType({ message: `the body must be application/json, got ${contentType ?? "none"}` })
         )
@@ -280,37 +253,12 @@ const JsonBodyLive = Layer.effect(
       }
       // the platform reads the body once (HttpApi decodes it next from the same text), within the body limit
       const text = yield* Effect.orDie(request.text)
-      if (!nestedAtMost(text, maxDepth)) {
-        const message = `the body nests arrays and objects deeper than ${maxDepth}`
+      if (!requests.nestedAtMost(text, requests.maxDepth)) {
+        const message = `the body nests arrays and objects deeper than ${requests.maxDepth}`
         return yield* new Api.ValidationError({ message, issues: [{ path: [], message }] })
       }
     }))
 )
-
-/** The methods each route pattern takes (for 405 and `Allow`). */
-const routes: ReadonlyArray<{ readonly pattern: RegExp; readonly methods: ReadonlyArray<string> }> = (() => {
-  const byPath = new Map<string, Set<string>>([["/", new Set(["GET"])], ["/docs", new Set(["GET"])], [
-    "/docs/ui",
-    new Set(["GET"])
-  ]])
-  HttpApi.reflect(Api.Api, {
-    onGroup: () => {},
-    onEndpoint: ({ endpoint }) => {
-      const methods = byPath.get(endpoint.path) ?? new Set<string>()
-      methods.add(endpoint.method)
-      byPath.set(endpoint.path, methods)
-    }
-  })
-  return Array.from(byPath, ([path, methods]) => ({
-    pattern: new RegExp(`^${path.replace(/:[^/]+/g, "[^/]+")}$`),
-    methods: Array.from(methods)
-  }))
-})()
-
-const allowedMethods = (url: string) => {
-  const path = url.split("?")[0]!
-  return routes.find((route) => route.pattern.test(path))?.methods
-}
 
 /** What the platform raises while decoding a body: a `RequestError` of reason `Decode` (a defect under HttpApi). */
 const bodyError = (defect: unknown, limit: number) => {
@@ -357,7 +305,7 @@ const ErrorFormat = HttpApiBuilder.middleware(
       }
       if (HttpServerError.isServerError(error) && error._tag === "RouteNotFound") {
         const { method, url } = error.request
-        const allowed = allowedMethods(url)
+        const allowed = requests.allowedMethods(url)
         // the router also misses a path whose parameter is too long for it (over 100 characters): not found
         if (allowed === undefined || allowed.includes(method)) {
           return Effect.fail<Answered>(new Api.NotFound({ message: `no route ${method} ${url}` }))
@@ -444,73 +392,7 @@ const Index = HttpApiBuilder.Router.use((router) =>
   )
 )
 
-// ---------------------------------------------------------------------------
-// the node server
-
-/** A whole HTTP response, the error in the API's format, for node's `clientError` (no response object there). */
-const rawResponse = <E, I>(status: number, reason: string, wire: Schema.Schema<E, I>, error: E) => {
-  const json = JSON.stringify(Schema.encodeSync(wire)(error))
-  return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${
-    Buffer.byteLength(json)
-  }\r\nconnection: close\r\n\r\n${json}`
-}
-
-/** What node refuses before (or instead of) a request, in the API's error format. */
-const clientErrorResponse = (error: NodeJS.ErrnoException, config: ServiceConfig) => {
-  switch (error.code) {
-    case "ERR_HTTP_REQUEST_TIMEOUT":
-      return rawResponse(
-        408,
-        "Request Timeout",
-        Api.Wire.RequestTimeout,
-        new Api.RequestTimeout({ message: "the request did not arrive in time" })
-      )
-    case "HPE_HEADER_OVERFLOW":
-      return rawResponse(
-        431,
-        "Request Header Fields Too Large",
-        Api.Wire.HeadersTooLarge,
-        new Api.HeadersTooLarge({ message: `the request line and headers exceed ${config.maxHeaderBytes} bytes` })
-      )
-    default:
-      return rawResponse(
-        400,
-        "Bad Request",
-        Api.Wire.MalformedHttp,
-        new Api.MalformedHttp({ message: "the request is not valid HTTP/1.1" })
-      )
-  }
-}
-
-const makeNodeServer = (config: ServiceConfig) => {
-  const headersTimeout = Duration.toMillis(config.headersTimeout)
-  const requestTimeout = Duration.toMillis(config.requestTimeout)
-  const server = Http.createServer({
-    maxHeaderSize: config.maxHeaderBytes,
-    headersTimeout,
-    requestTimeout,
-    keepAliveTimeout: Duration.toMillis(config.idleTimeout),
-    // how often node looks for requests past their timeouts
-    connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4)))
-  })
-  server.maxConnections = config.maxConnections
-  // the response in progress on each connection, to know whether a raw answer may still be written
-  const responses = new WeakMap<Net.Socket, Http.ServerResponse>()
-  server.on("request", (request: Http.IncomingMessage, response: Http.ServerResponse) => {
-    responses.set(request.socket, response)
-  })
-  server.on("clientError", (error: NodeJS.ErrnoException, socket: Net.Socket) => {
-    const response = responses.get(socket)
-    if (error.code === "ECONNRESET" || !socket.writable || response?.headersSent === true) {
-      socket.destroy()
-      return
-    }
-    socket.end(clientErrorResponse(error, config), () => socket.destroy())
-  })
-  return server
-}
-
-const NodeServerLive = Layer.effect(NodeServer, Effect.map(ServiceConfig, makeNodeServer))
+const NodeServerLive = Layer.effect(NodeServer, Effect.map(ServiceConfig, nodeServer.make))
 
 const PoolLive = Layer.unwrapEffect(
   Effect.map(ServiceConfig, (config) => JobPool.layer({ maxSize: config.poolMax, initSize: config.poolInit }))
