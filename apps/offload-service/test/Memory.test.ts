@@ -9,6 +9,7 @@
 import { describe, it } from "@effect/vitest"
 import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as V8 from "node:v8"
 import * as Vm from "node:vm"
@@ -16,7 +17,8 @@ import * as CryptoEngine from "../src/CryptoEngine.js"
 import * as Jobs from "../src/Jobs.js"
 import * as Server from "../src/Server.js"
 import * as ServiceConfig from "../src/ServiceConfig.js"
-import { call } from "./utils/http.js"
+import * as ManualEngine from "./fixtures/ManualEngine.js"
+import { call, pollUntil } from "./utils/http.js"
 
 V8.setFlagsFromString("--expose-gc")
 const gc: () => void = Vm.runInNewContext("gc")
@@ -80,4 +82,48 @@ describe("finished jobs keep only what their result needs", () => {
       strictEqual((yield* call(url, "GET", `/jobs/${ids[0]}`)).status, 404)
       strictEqual((yield* call(url, "GET", `/jobs/${ids[19]}`)).status, 200)
     }).pipe(Effect.provide(TestServer({ resultMaxBytes: 4096 }))))
+
+  it.live("far more concurrent slow jobs than the pool holds: 503 NoJobs with Retry-After, memory back near baseline", () =>
+    Effect.gen(function*() {
+      const url = yield* Server.url
+      const engine = yield* ManualEngine.ManualEngine
+      const body = JSON.stringify({ op: "sha256", data: "y".repeat(256 * 1024) })
+      /** 200 at once against a pool of 8 (within MAX_CONNECTIONS): the jobs that got a slot stay paused until released */
+      const burst = (round: number) =>
+        Effect.gen(function*() {
+          const replies = yield* Effect.fork(Effect.forEach(
+            Array.from({ length: 200 }),
+            () => call(url, "POST", "/jobs?wait=true", body),
+            { concurrency: "unbounded" }
+          ))
+          yield* pollUntil(Effect.sync(() => engine.pendingIds().length), (n) => n === 8)
+          yield* pollUntil(
+            Effect.map(call(url, "GET", "/stats"), (reply) => reply.body.noJobs as number),
+            (n) => n === 192 * round
+          )
+          for (const id of engine.pendingIds()) yield* engine.release(id)
+          return yield* Fiber.join(replies)
+        })
+      // the first burst opens the connections (client and server side) that the second one reuses
+      yield* burst(1)
+      const before = yield* settled
+      const replies = yield* burst(2)
+      const after = yield* settled
+
+      const busy = replies.filter((reply) => reply.status === 503)
+      strictEqual(busy.length, 192)
+      assertTrue(busy.every((reply) => reply.body.error.tag === "NoJobs" && reply.headers.get("retry-after") === "1"))
+      strictEqual(replies.filter((reply) => reply.status === 200).length, 8)
+      const grew = { rss: after.rss - before.rss, heap: after.heapUsed - before.heapUsed }
+      // 50 MiB of bodies came in at once; kept, they would show as about that much more heap
+      assertTrue(grew.heap < 16 * mib, `heap grew by ${(grew.heap / mib).toFixed(1)} MiB`)
+      assertTrue(grew.rss < 64 * mib, `RSS grew by ${(grew.rss / mib).toFixed(1)} MiB`)
+    }).pipe(
+      Effect.provide(
+        Server.layer.pipe(
+          Layer.provideMerge(ManualEngine.layer),
+          Layer.provide(ServiceConfig.layer({ port: 0, poolMax: 8 }))
+        )
+      )
+    ))
 })
