@@ -364,9 +364,10 @@ export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("@asyn
 }) {}
 
 /**
- * The body checks of `POST /jobs` that come before reading it: a JSON
- * content type (415), a declared length within the limit (413) and not zero
- * (400 `MalformedJson`).
+ * The body checks of `POST /jobs` that come before `HttpApi` decodes it: a
+ * JSON content type (415), a declared length within the limit (413) and not
+ * zero (400 `MalformedJson`), and JSON nested at most 32 deep (400
+ * `ValidationError`).
  *
  * @since 0.1.0
  * @category middleware

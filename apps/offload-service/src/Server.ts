@@ -117,14 +117,10 @@ const issuePath = (path: ReadonlyArray<PropertyKey>) => path.map((key) => typeof
 const noJobs = (retryAfterSeconds: number) =>
   Effect.zipRight(
     setHeader("retry-after", String(retryAfterSeconds)),
-    Effect.fail(
-      new Api.NoJobs({ message: "the job pool is full: retry after the Retry-After delay" })
-    )
+    Effect.fail(new Api.NoJobs({ message: "the job pool is full: retry after the Retry-After delay" }))
   )
 
-const shuttingDown = failClosing(
-  new Api.ShuttingDown({ message: "the service is shutting down" })
-)
+const shuttingDown = failClosing(new Api.ShuttingDown({ message: "the service is shutting down" }))
 
 const notFound = (error: Jobs.JobNotFoundError) => Effect.fail(new Api.NotFound({ message: error.message }))
 
