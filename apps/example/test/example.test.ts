@@ -1,6 +1,6 @@
 /**
- * Runs both example programs as child processes through the root scripts (`pnpm -s example`,
- * `pnpm -s example:effect`), compares their stdout byte for byte with the man page's expected output
+ * Runs both example programs as child processes as a user types them at the root (`pnpm example`,
+ * `pnpm example-effect`: the example package's bins, which pnpm runs without a banner), compares their stdout byte for byte with the man page's expected output
  * (spec §6), and checks that each closed every descriptor it opened.
  */
 import { describe, it } from "@effect/vitest"
@@ -24,7 +24,7 @@ const expected = [
 ].map((line) => `${line}\n`).join("")
 
 const run = async (script: string) => {
-  // exactly as a user types it: the repository's .npmrc keeps pnpm's banner off stdout
+  // exactly as a user types it: pnpm runs a bin without printing a banner of its own
   const { stderr, stdout } = await promisify(execFile)("pnpm", [script], {
     cwd: root,
     env: { ...process.env, [REPORT_FDS_ENV]: "1" }
@@ -37,7 +37,7 @@ const run = async (script: string) => {
 }
 
 describe("the man page's example", () => {
-  for (const script of ["example", "example:effect"]) {
+  for (const script of ["example", "example-effect"]) {
     it(`pnpm ${script} prints exactly the eight lines and leaves no descriptor open`, async () => {
       // execFile rejects on a non-zero exit code
       const { report, stdout } = await run(script)

@@ -10,27 +10,41 @@
  * | `DELETE /jobs/:id` | `200 {"id","state":"cancelled"}`; 409 if it already finished or failed; 404 |
  * | `GET /stats` | `200 {"maxSize","created","idle","running","paused","finished","failed","cancelled","noJobs"}` |
  * | `GET /metrics` | Prometheus text |
- * | `GET /healthz` | `200 {"status":"ok"}`; 503 while shutting down |
- * | `GET /docs` | this API as an OpenAPI 3.1 document (`/docs/ui`: Swagger UI) |
+ * | `GET /healthz` | `200 {"status":"ok"}` while the process runs (liveness) |
+ * | `GET /readyz` | `200 {"status":"ready"}` while jobs are taken; 503 `ShuttingDown` or `NoJobs` |
+ * | `GET /docs` | this API as an OpenAPI 3.1 document (`/docs/ui`: Swagger UI; `GET /` redirects there) |
+ *
+ * `POST /jobs` requires `Content-Type: application/json`. With `AUTH_TOKEN`
+ * set, `/jobs` and `/metrics` require `Authorization: Bearer <token>`.
  *
  * Every error answers `{"error":{"tag","message"}}` (validation errors add
- * `issues`, one per problem found by Schema):
+ * `issues`, one per problem found by Schema). Each tag is a
+ * `Schema.TaggedError` of its own (a handler `yield*`s it); {@link Wire}
+ * holds their wire Schemas, each annotated with its HTTP status:
  *
  * | status | tags |
  * |---|---|
- * | 400 | `MalformedJson`, `ValidationError` |
+ * | 400 | `MalformedJson`, `ValidationError`, `MalformedHttp` |
+ * | 401 | `Unauthorized` (with `WWW-Authenticate: Bearer`) |
+ * | 403 | `CrossOrigin` |
  * | 404 | `NotFound` |
+ * | 405 | `MethodNotAllowed` (with `Allow`) |
+ * | 408 | `RequestTimeout` |
  * | 409 | `JobEnded` |
  * | 413 | `PayloadTooLarge` |
+ * | 415 | `UnsupportedMediaType` |
+ * | 431 | `HeadersTooLarge` (the request line counts: a long URL answers it too) |
  * | 500 | `InternalError` |
- * | 503 | `NoJobs` (with `Retry-After`), `ShuttingDown` |
+ * | 503 | `NoJobs` (with `Retry-After`), `Overloaded` (with `Retry-After`), `ShuttingDown` |
  *
  * @since 0.1.0
  */
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import * as Operation from "./Operation.js"
@@ -141,6 +155,12 @@ export const Health = Schema.Struct({ status: Schema.Literal("ok") }).annotation
  * @since 0.1.0
  * @category schemas
  */
+export const Readiness = Schema.Struct({ status: Schema.Literal("ready") }).annotations({ identifier: "Readiness" })
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
 export const WaitParams = Schema.Struct({
   wait: Schema.optional(Schema.Literal("true", "false")).annotations({
     description: "true: answer once the job has ended, with its result"
@@ -153,39 +173,92 @@ export const WaitParams = Schema.Struct({
  */
 export const IdPath = Schema.Struct({ id: JobId })
 
-/**
- * The body of an error whose `tag` is one of `tags`: `{"error":{"tag","message","issues"?}}`.
- * The tag literals tell the error bodies apart (and document them).
- */
-const errorFields = <const Tags extends ReadonlyArray<string>>(...tags: Tags) => ({
-  error: Schema.Struct({
-    tag: Schema.Literal(...tags),
-    message: Schema.String,
-    issues: Schema.optional(Schema.Array(Issue))
-  })
-})
+/** The fields of every error: a message (and, for a validation error, the issues). */
+const detail = { message: Schema.String }
+const withIssues = { message: Schema.String, issues: Schema.Array(Issue) }
 
 /**
- * 400: malformed JSON (`MalformedJson`) or a request Schema refused (`ValidationError`).
+ * A tagged error on the wire: `{"error":{"tag","message","issues"?}}`, with
+ * its HTTP status annotated (which `HttpApi` answers it with, and which the
+ * OpenAPI document lists it under).
+ */
+const onWire = <E, I extends { readonly _tag: string }, const Tag extends string, F extends Schema.Struct.Fields>(
+  error: Schema.Schema<E, I>,
+  tag: Tag,
+  status: number,
+  fields: F
+) =>
+  Schema.transform(Schema.Struct({ error: Schema.Struct({ tag: Schema.Literal(tag), ...fields }) }), error, {
+    strict: false,
+    decode: ({ error }) => ({ ...error, _tag: tag }),
+    encode: ({ _tag, ...fields }) => ({ error: { tag: _tag, ...fields } })
+  }).annotations({ ...HttpApiSchema.annotations({ status }), identifier: tag })
+
+/**
+ * 400: the body is not JSON (or is empty).
  *
  * @since 0.1.0
  * @category errors
  */
-export class BadRequest extends Schema.Class<BadRequest>("BadRequest")(
-  errorFields("MalformedJson", "ValidationError"),
-  HttpApiSchema.annotations({ status: 400 })
-) {}
+export class MalformedJson extends Schema.TaggedError<MalformedJson>()("MalformedJson", detail) {}
 
 /**
- * 404: no such job, or no such route.
+ * 400: a request Schema refused the body, path or query; one issue per problem found.
  *
  * @since 0.1.0
  * @category errors
  */
-export class NotFound extends Schema.Class<NotFound>("NotFound")(
-  errorFields("NotFound"),
-  HttpApiSchema.annotations({ status: 404 })
-) {}
+export class ValidationError extends Schema.TaggedError<ValidationError>()("ValidationError", withIssues) {}
+
+/**
+ * 400: the request is not HTTP/1.1. Written by the server itself.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MalformedHttp extends Schema.TaggedError<MalformedHttp>()("MalformedHttp", detail) {}
+
+/**
+ * 401: `AUTH_TOKEN` is set and the request does not carry it as a bearer token.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", detail) {}
+
+/**
+ * 403: a browser request from an origin that is neither the service's own
+ * nor one of `ALLOWED_ORIGINS`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CrossOrigin extends Schema.TaggedError<CrossOrigin>()("CrossOrigin", detail) {}
+
+/**
+ * 404: no such job (never, or ended and forgotten), or no such route.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", detail) {}
+
+/**
+ * 405: the path exists, not with this method; `Allow` lists the methods it takes.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MethodNotAllowed extends Schema.TaggedError<MethodNotAllowed>()("MethodNotAllowed", detail) {}
+
+/**
+ * 408: the request line and headers, or the whole request, did not arrive in
+ * time (`HEADERS_TIMEOUT`, `REQUEST_TIMEOUT`). Written by the server itself.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RequestTimeout extends Schema.TaggedError<RequestTimeout>()("RequestTimeout", detail) {}
 
 /**
  * 409: the job already finished or failed.
@@ -193,57 +266,115 @@ export class NotFound extends Schema.Class<NotFound>("NotFound")(
  * @since 0.1.0
  * @category errors
  */
-export class Conflict extends Schema.Class<Conflict>("Conflict")(
-  errorFields("JobEnded"),
-  HttpApiSchema.annotations({ status: 409 })
-) {}
+export class JobEnded extends Schema.TaggedError<JobEnded>()("JobEnded", detail) {}
 
 /**
- * 413: the body exceeds the limit.
+ * 413: the body exceeds `MAX_BODY_BYTES`.
  *
  * @since 0.1.0
  * @category errors
  */
-export class PayloadTooLarge extends Schema.Class<PayloadTooLarge>("PayloadTooLarge")(
-  errorFields("PayloadTooLarge"),
-  HttpApiSchema.annotations({ status: 413 })
-) {}
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", detail) {}
 
 /**
- * 503: the pool is full (`NoJobs`, with `Retry-After`) or the service is shutting down.
+ * 415: `POST /jobs` without `Content-Type: application/json`.
  *
  * @since 0.1.0
  * @category errors
  */
-export class ServiceUnavailable extends Schema.Class<ServiceUnavailable>("ServiceUnavailable")(
-  errorFields("NoJobs", "ShuttingDown"),
-  HttpApiSchema.annotations({ status: 503 })
-) {}
+export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaType>()("UnsupportedMediaType", detail) {}
 
 /**
- * 500: a bug.
+ * 431: the request line and headers exceed `MAX_HEADER_BYTES`. Written by the
+ * server itself.
  *
  * @since 0.1.0
  * @category errors
  */
-export class InternalError extends Schema.Class<InternalError>("InternalError")(
-  errorFields("InternalError"),
-  HttpApiSchema.annotations({ status: 500 })
-) {}
+export class HeadersTooLarge extends Schema.TaggedError<HeadersTooLarge>()("HeadersTooLarge", detail) {}
 
 /**
- * Makes an error body.
+ * 500: a bug (logged; the answer carries no detail).
  *
  * @since 0.1.0
- * @category constructors
+ * @category errors
  */
-export const errorBody = <const Tag extends string>(
-  tag: Tag,
-  message: string,
-  issues?: ReadonlyArray<typeof Issue.Type>
-): {
-  readonly error: { readonly tag: Tag; readonly message: string; readonly issues?: ReadonlyArray<typeof Issue.Type> }
-} => ({ error: issues === undefined ? { tag, message } : { tag, message, issues } })
+export class InternalError extends Schema.TaggedError<InternalError>()("InternalError", detail) {}
+
+/**
+ * 503: the pool is full; retry after `Retry-After`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class NoJobs extends Schema.TaggedError<NoJobs>()("NoJobs", detail) {}
+
+/**
+ * 503: the request bodies in progress hold `MAX_BUFFERED_BYTES`; retry after `Retry-After`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class Overloaded extends Schema.TaggedError<Overloaded>()("Overloaded", detail) {}
+
+/**
+ * 503: the service is shutting down: go elsewhere.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ShuttingDown extends Schema.TaggedError<ShuttingDown>()("ShuttingDown", detail) {}
+
+/**
+ * Every error of the API as it crosses the wire, by tag: the Schemas the
+ * endpoints declare, with their HTTP status.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Wire = {
+  MalformedJson: onWire(MalformedJson, "MalformedJson", 400, detail),
+  ValidationError: onWire(ValidationError, "ValidationError", 400, withIssues),
+  MalformedHttp: onWire(MalformedHttp, "MalformedHttp", 400, detail),
+  Unauthorized: onWire(Unauthorized, "Unauthorized", 401, detail),
+  CrossOrigin: onWire(CrossOrigin, "CrossOrigin", 403, detail),
+  NotFound: onWire(NotFound, "NotFound", 404, detail),
+  MethodNotAllowed: onWire(MethodNotAllowed, "MethodNotAllowed", 405, detail),
+  RequestTimeout: onWire(RequestTimeout, "RequestTimeout", 408, detail),
+  JobEnded: onWire(JobEnded, "JobEnded", 409, detail),
+  PayloadTooLarge: onWire(PayloadTooLarge, "PayloadTooLarge", 413, detail),
+  UnsupportedMediaType: onWire(UnsupportedMediaType, "UnsupportedMediaType", 415, detail),
+  HeadersTooLarge: onWire(HeadersTooLarge, "HeadersTooLarge", 431, detail),
+  InternalError: onWire(InternalError, "InternalError", 500, detail),
+  NoJobs: onWire(NoJobs, "NoJobs", 503, detail),
+  Overloaded: onWire(Overloaded, "Overloaded", 503, detail),
+  ShuttingDown: onWire(ShuttingDown, "ShuttingDown", 503, detail)
+} as const
+
+/**
+ * The bearer token check of `/jobs` and `/metrics`; it lets every request
+ * through when no `AUTH_TOKEN` is set.
+ *
+ * @since 0.1.0
+ * @category middleware
+ */
+export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("@async-job/offload-service/Authorization", {
+  failure: Wire.Unauthorized,
+  security: { bearer: HttpApiSecurity.bearer }
+}) {}
+
+/**
+ * The body checks of `POST /jobs` that come before `HttpApi` decodes it: a
+ * JSON content type (415), a declared length within the limit (413) and not
+ * zero (400 `MalformedJson`), and JSON nested at most 32 deep (400
+ * `ValidationError`).
+ *
+ * @since 0.1.0
+ * @category middleware
+ */
+export class JsonBody extends HttpApiMiddleware.Tag<JsonBody>()("@async-job/offload-service/JsonBody", {
+  failure: Schema.Union(Wire.UnsupportedMediaType, Wire.PayloadTooLarge, Wire.MalformedJson, Wire.ValidationError)
+}) {}
 
 /**
  * @since 0.1.0
@@ -256,26 +387,27 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
       .setUrlParams(WaitParams)
       .addSuccess(Accepted, { status: 202 })
       .addSuccess(JobView)
-      .addError(BadRequest)
-      .addError(PayloadTooLarge)
-      .addError(ServiceUnavailable)
+      .addError(Wire.NoJobs)
+      .addError(Wire.ShuttingDown)
+      .middleware(JsonBody)
       .annotate(OpenApi.Summary, "Start a job")
   )
   .add(
     HttpApiEndpoint.get("get", "/jobs/:id")
       .setPath(IdPath)
       .addSuccess(JobView)
-      .addError(NotFound)
+      .addError(Wire.NotFound)
       .annotate(OpenApi.Summary, "A job's state, and its result once finished")
   )
   .add(
     HttpApiEndpoint.del("cancel", "/jobs/:id")
       .setPath(IdPath)
       .addSuccess(Cancelled)
-      .addError(NotFound)
-      .addError(Conflict)
+      .addError(Wire.NotFound)
+      .addError(Wire.JobEnded)
       .annotate(OpenApi.Summary, "Cancel a running or paused job")
   )
+  .middleware(Authorization)
 {}
 
 /**
@@ -287,19 +419,26 @@ export class OpsGroup extends HttpApiGroup.make("ops")
   .add(
     HttpApiEndpoint.get("metrics", "/metrics")
       .addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" }))
+      .middleware(Authorization)
       .annotate(OpenApi.Summary, "Prometheus metrics")
   )
   .add(
     HttpApiEndpoint.get("healthz", "/healthz")
       .addSuccess(Health)
-      .addError(ServiceUnavailable)
-      .annotate(OpenApi.Summary, "Liveness")
+      .annotate(OpenApi.Summary, "Liveness: the process runs and answers")
+  )
+  .add(
+    HttpApiEndpoint.get("readyz", "/readyz")
+      .addSuccess(Readiness)
+      .addError(Wire.NoJobs)
+      .addError(Wire.ShuttingDown)
+      .annotate(OpenApi.Summary, "Readiness: jobs are taken (503 while shutting down or while the pool is full)")
   )
 {}
 
 /**
  * `HttpApi` documents its own decode error (`HttpApiDecodeError`) on every
- * endpoint; this service answers it as a `BadRequest` instead (see
+ * endpoint; this service answers it as a `ValidationError` instead (see
  * `Server`), so the document drops it.
  */
 const withoutDecodeError = (spec: Record<string, any>): Record<string, any> => {
@@ -332,9 +471,18 @@ const withoutDecodeError = (spec: Record<string, any>): Record<string, any> => {
 export class Api extends HttpApi.make("offload")
   .add(JobsGroup)
   .add(OpsGroup)
-  .addError(BadRequest)
-  .addError(NotFound)
-  .addError(InternalError)
+  // what any request may meet, before or beside its endpoint
+  .addError(Wire.MalformedJson)
+  .addError(Wire.ValidationError)
+  .addError(Wire.MalformedHttp)
+  .addError(Wire.CrossOrigin)
+  .addError(Wire.NotFound)
+  .addError(Wire.MethodNotAllowed)
+  .addError(Wire.RequestTimeout)
+  .addError(Wire.PayloadTooLarge)
+  .addError(Wire.HeadersTooLarge)
+  .addError(Wire.InternalError)
+  .addError(Wire.Overloaded)
   .annotate(OpenApi.Title, "async-job offload service")
   .annotate(OpenApi.Version, "0.1.0")
   .annotate(OpenApi.Transform, withoutDecodeError)

@@ -22,8 +22,16 @@
  * job: the job's finalizer drops the engine request (`unsafeCancel`), then the
  * job's scope closes its wait ctx, which runs the fd's cleanup.
  *
- * Ended jobs (finished, failed, cancelled) are kept for `resultTtl` and at
- * most `resultMax` of them, oldest forgotten first.
+ * Ended jobs (finished, failed, cancelled) are kept for `resultTtl`, at
+ * most `resultMax` of them and `resultMaxBytes` of their results and errors,
+ * oldest forgotten first. An ended job keeps its id, operation and outcome
+ * only: its input (up to 1 MiB of `data`) is dropped as soon as it ends.
+ *
+ * A `run` (`?wait=true`) whose caller is interrupted (its client
+ * disconnected) cancels its job.
+ *
+ * Shutdown refuses new jobs at once, gives the outstanding ones up to
+ * `shutdownGrace` to end, then cancels the rest.
  *
  * @since 0.1.0
  */
@@ -170,7 +178,7 @@ export interface Jobs {
    * then `paused`). Fails at once with `NoJobsError` when the pool is full.
    */
   readonly submit: (request: Operation.Request) => Effect.Effect<JobView, NoJobsError | ShuttingDownError>
-  /** Starts a job and answers once it has ended. */
+  /** Starts a job and answers once it has ended. Interrupted while waiting, it cancels the job. */
   readonly run: (request: Operation.Request) => Effect.Effect<JobView, NoJobsError | ShuttingDownError>
   readonly get: (id: string) => Effect.Effect<JobView, JobNotFoundError>
   /**
@@ -183,7 +191,11 @@ export interface Jobs {
   readonly housekeeping: Effect.Effect<Housekeeping>
   /** Whether new jobs are still accepted. */
   readonly isAccepting: Effect.Effect<boolean>
-  /** Refuses new jobs from now on and cancels every outstanding one, awaiting them. Idempotent. */
+  /**
+   * Refuses new jobs from now on, gives the outstanding ones up to the
+   * configured grace period to end, then cancels the rest, awaiting them.
+   * Answers how many it cancelled. Idempotent.
+   */
   readonly shutdown: Effect.Effect<number>
 }
 
@@ -243,13 +255,25 @@ interface Ended {
   readonly result?: Operation.Result
   readonly error?: JobError
   readonly at: number
+  /** what the record holds, roughly, in bytes (its strings' lengths plus a constant) */
+  readonly bytes: number
 }
 
+/** A job's record: its id and operation, never its input (the job's body holds that while it runs). */
 class Entry {
   job: AsyncJob.Job<unknown, unknown> | undefined = undefined
   ended: Ended | undefined = undefined
   waiters: Array<() => void> = []
-  constructor(readonly id: string, readonly request: Operation.Request, readonly startedAt: number) {}
+  constructor(readonly id: string, readonly op: Operation.Op, readonly startedAt: number) {}
+}
+
+/** The bytes an ended record holds, roughly: its strings (2 bytes a unit at most) and some overhead. */
+const recordBytes = (value: unknown): number => {
+  if (typeof value === "string") return 2 * value.length
+  if (typeof value !== "object" || value === null) return 8
+  let bytes = 64
+  for (const [key, field] of Object.entries(value)) bytes += 2 * key.length + recordBytes(field)
+  return bytes
 }
 
 const view = (entry: Entry): JobView => {
@@ -257,7 +281,7 @@ const view = (entry: Entry): JobView => {
   if (ended !== undefined) {
     const out: { -readonly [K in keyof JobView]: JobView[K] } = {
       id: entry.id,
-      op: entry.request.op,
+      op: entry.op,
       state: ended.state
     }
     if (ended.result !== undefined) out.result = ended.result
@@ -266,7 +290,7 @@ const view = (entry: Entry): JobView => {
   }
   // between the job's end and its outcome being recorded (its wait ctx closing), it still counts as running
   const state = entry.job === undefined ? "running" : AsyncJob.unsafeState(entry.job)
-  return { id: entry.id, op: entry.request.op, state: state === "paused" ? "paused" : "running" }
+  return { id: entry.id, op: entry.op, state: state === "paused" ? "paused" : "running" }
 }
 
 const errorOf = (cause: Cause.Cause<unknown>): JobError => {
@@ -302,6 +326,7 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
     const entries = new Map<string, Entry>()
     /** ended entries, oldest first (insertion order) */
     const ended = new Map<string, Entry>()
+    let endedBytes = 0
     const ttl = Duration.toMillis(config.resultTtl)
     let accepting = true
     let finished = 0
@@ -312,14 +337,15 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
 
     const forget = (entry: Entry) => {
       entries.delete(entry.id)
-      ended.delete(entry.id)
+      if (ended.delete(entry.id)) endedBytes -= entry.ended!.bytes
     }
 
-    /** Forgets ended jobs beyond the count, and those older than the ttl. */
+    /** Forgets ended jobs beyond the count or the bytes, and those older than the ttl. */
     const sweep = () => {
       const now = clock.unsafeCurrentTimeMillis()
       for (const entry of ended.values()) {
-        if (ended.size > config.resultMax || now - entry.ended!.at >= ttl) forget(entry)
+        const over = ended.size > config.resultMax || endedBytes > config.resultMaxBytes
+        if (over || now - entry.ended!.at >= ttl) forget(entry)
         else break
       }
       retainedMetric.unsafeUpdate(ended.size, [])
@@ -336,15 +362,16 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
     /** The job itself: submit, publish the fd, pause until the engine has answered. */
     const body = (
       entry: Entry,
+      request: Operation.Request,
       ctx: WaitCtx.WaitCtx,
       started: Deferred.Deferred<void, NoJobsError | ShuttingDownError>
     ) =>
-      offload(engine, entry.request, ctx, {
+      offload(engine, request, ctx, {
         cleanup: cleanupFd,
         onSubmitted: (job) =>
           Effect.suspend(() => {
             entry.job = job
-            jobsStarted[entry.request.op].unsafeUpdate(1, [])
+            jobsStarted[entry.op].unsafeUpdate(1, [])
             return Deferred.succeed(started, undefined)
           })
       })
@@ -363,20 +390,24 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
         let record: Ended
         if (Exit.isSuccess(exit)) {
           finished++
-          record = { state: "finished", result: exit.value, at: now }
+          record = { state: "finished", result: exit.value, at: now, bytes: recordBytes(exit.value) }
         } else if (Cause.isInterruptedOnly(exit.cause)) {
           cancelled++
-          record = { state: "cancelled", at: now }
+          record = { state: "cancelled", at: now, bytes: recordBytes(undefined) }
         } else {
           failed++
-          record = { state: "failed", error: errorOf(exit.cause), at: now }
+          const error = errorOf(exit.cause)
+          record = { state: "failed", error, at: now, bytes: recordBytes(error) }
         }
         entry.ended = record
-        const op = entry.request.op
+        // the job's handle refers to its pool record; an ended job needs neither
+        entry.job = undefined
+        const op = entry.op
         jobsEnded[op][record.state].unsafeUpdate(1, [])
         jobSeconds[op].unsafeUpdate((now - entry.startedAt) / 1000, [])
         if (entries.has(entry.id)) {
           ended.set(entry.id, entry)
+          endedBytes += record.bytes
           sweep()
         }
         const waiters = entry.waiters
@@ -389,11 +420,11 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
     const start = (request: Operation.Request): Effect.Effect<Entry, NoJobsError | ShuttingDownError> =>
       Effect.gen(function*() {
         if (!accepting) return yield* new ShuttingDownError()
-        const entry = new Entry(Crypto.randomUUID(), request, clock.unsafeCurrentTimeMillis())
+        const entry = new Entry(Crypto.randomUUID(), request.op, clock.unsafeCurrentTimeMillis())
         const started = yield* Deferred.make<void, NoJobsError | ShuttingDownError>()
         entries.set(entry.id, entry)
         const job = Effect.scoped(
-          Effect.flatMap(WaitCtx.make, (ctx) => AsyncJob.run(body(entry, ctx, started), { waitCtx: ctx }))
+          Effect.flatMap(WaitCtx.make, (ctx) => AsyncJob.run(body(entry, request, ctx, started), { waitCtx: ctx }))
         ).pipe(
           Effect.provideService(JobPool.JobPool, pool),
           Effect.onExit(settle(entry, started))
@@ -427,11 +458,27 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
         : Effect.fail(new JobEndedError({ id: entry.id, state }))
     }
 
+    const outstanding = () => entries.size - ended.size
+
     const shutdown = Effect.suspend(() => {
       accepting = false
-      const outstanding = entries.size - ended.size
-      return Effect.as(FiberMap.clear(fibers), outstanding)
+      // interruptible: shutdown runs as a finalizer, where the timeout could not stop the wait otherwise
+      return Effect.interruptible(FiberMap.awaitEmpty(fibers)).pipe(
+        Effect.ignore,
+        Effect.timeoutOption(config.shutdownGrace),
+        Effect.zipRight(Effect.suspend(() => {
+          const left = outstanding()
+          return Effect.as(FiberMap.clear(fibers), left)
+        }))
+      )
     })
+
+    /** Awaits the job's end; interrupted (the caller went away), cancels the job. */
+    const awaitOrCancel = (entry: Entry) =>
+      Effect.onInterrupt(
+        awaitEnd(entry),
+        () => entry.ended === undefined ? FiberMap.remove(fibers, entry.id) : Effect.void
+      )
 
     yield* Effect.addFinalizer(() => shutdown)
     // reads sweep too; this frees memory when nobody reads
@@ -440,7 +487,11 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
 
     const jobs: Jobs = {
       submit: (request) => Effect.map(start(request), view),
-      run: (request) => Effect.flatMap(start(request), awaitEnd),
+      // an interruption while the job starts takes effect once it has: the job is then cancelled, not left running
+      run: (request) =>
+        Effect.uninterruptibleMask((restore) =>
+          Effect.flatMap(start(request), (entry) => restore(awaitOrCancel(entry)))
+        ),
       get: (id) => Effect.map(lookup(id), view),
       cancel: (id) =>
         Effect.flatMap(lookup(id), (entry) =>
@@ -451,7 +502,7 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
       stats: Effect.sync(() => ({ ...pool.unsafeStats(), finished, failed, cancelled, noJobs })),
       housekeeping: Effect.sync(() => {
         sweep()
-        return { fdCleanups, retained: ended.size, outstanding: entries.size - ended.size }
+        return { fdCleanups, retained: ended.size, outstanding: outstanding() }
       }),
       isAccepting: Effect.sync(() => accepting),
       shutdown

@@ -5,31 +5,53 @@
  * **Details**
  *
  * {@link layer} needs a `CryptoEngine` and a `ServiceConfig`, and runs until
- * its scope closes. Closing it (what SIGINT / SIGTERM do under
- * `NodeRuntime.runMain`) shuts down in this order, each step a finalizer of
- * the layer that needs it:
+ * its scope closes. The port opens only once the jobs (in durable mode: their
+ * database) are ready, so that no request waits on a port nobody serves.
  *
- * 1. stop accepting: the listening socket closes, `POST /jobs` and
- *    `/healthz` answer 503 `ShuttingDown`, idle connections close;
- * 2. cancel every running or paused job: each engine request is dropped and
- *    each wait ctx closes, running its fd's cleanup; `?wait=true` requests
- *    answer with the cancelled job;
- * 3. wait (at most {@link drainTimeout}) for the last responses, then close
- *    the remaining connections;
+ * What protects the service, each from the `ServiceConfig`:
+ *
+ * - node's own limits: `MAX_CONNECTIONS` open connections (beyond it new
+ *   connections are closed at once), `MAX_HEADER_BYTES` of request line and
+ *   headers (431), `HEADERS_TIMEOUT` and `REQUEST_TIMEOUT` (408),
+ *   `IDLE_TIMEOUT` for idle keep-alive connections. What node refuses before
+ *   a request exists (timeouts, oversized or malformed requests) is answered
+ *   in the API's JSON error format from node's `clientError` event;
+ * - the body: `POST /jobs` requires `application/json` (415); `HttpApi`
+ *   decodes it, within `MAX_BODY_BYTES` (the platform's max body size; a
+ *   declared larger body answers 413 before it is read); the bodies of all
+ *   requests in progress hold at most `MAX_BUFFERED_BYTES` (503 `Overloaded`);
+ * - the caller: requests from a browser page of another origin answer 403
+ *   unless `ALLOWED_ORIGINS` lists it (then CORS answers its preflights);
+ *   with `AUTH_TOKEN`, `/jobs` and `/metrics` require it as a bearer token.
+ *
+ * Closing the layer (what SIGINT / SIGTERM do under `NodeRuntime.runMain`)
+ * shuts down in this order, each step a finalizer of the layer that needs it:
+ *
+ * 1. stop taking jobs: `POST /jobs` and `/readyz` answer 503 `ShuttingDown`
+ *    (the port stays open, so that requests get that answer rather than a
+ *    refused connection, and clients can still read their jobs), and every
+ *    response closes its connection;
+ * 2. outstanding jobs get up to `SHUTDOWN_GRACE` to end; then each one left
+ *    is cancelled: its engine request is dropped and its wait ctx closes,
+ *    running its fd's cleanup; `?wait=true` requests answer with the job;
+ * 3. stop listening, close idle connections, wait (at most
+ *    {@link drainTimeout}) for the last responses, then close the remaining
+ *    connections;
  * 4. close the job pool, then (outside this layer) the engine's threads.
  *
  * @since 0.1.0
  */
 import * as JobPool from "@async-job/core/JobPool"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiError from "@effect/platform/HttpApiError"
 import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
 import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import * as HttpMethod from "@effect/platform/HttpMethod"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerError from "@effect/platform/HttpServerError"
-import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
@@ -39,14 +61,17 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
+import * as Redacted from "effect/Redacted"
 import type * as Schema from "effect/Schema"
-import * as Http from "node:http"
+import * as Stream from "effect/Stream"
+import * as Crypto from "node:crypto"
+import type * as Http from "node:http"
 import * as Api from "./Api.js"
 import { CryptoEngine } from "./CryptoEngine.js"
 import * as DurableJobs from "./DurableJobs.js"
+import * as nodeServer from "./internal/nodeServer.js"
+import * as requests from "./internal/requests.js"
 import * as Jobs from "./Jobs.js"
-import * as Operation from "./Operation.js"
 import * as Prometheus from "./Prometheus.js"
 import { ServiceConfig } from "./ServiceConfig.js"
 
@@ -67,89 +92,24 @@ export const drainTimeout: Duration.Duration = Duration.seconds(2)
 export class NodeServer extends Context.Tag("@async-job/offload-service/NodeServer")<NodeServer, Http.Server>() {}
 
 // ---------------------------------------------------------------------------
-// request bodies
+// responses
 
 const setHeader = (name: string, value: string) =>
   HttpApp.appendPreResponseHandler((_request, response) =>
     Effect.succeed(HttpServerResponse.setHeader(response, name, value))
   )
 
-const tooLarge = (limit: number) =>
-  Effect.zipRight(
-    // the client may still be sending: do not keep the connection for another request
-    setHeader("connection", "close"),
-    Effect.fail(new Api.PayloadTooLarge(Api.errorBody("PayloadTooLarge", `the body exceeds ${limit} bytes`)))
-  )
+/** A failure whose response also closes the connection (the client may still be sending). */
+const failClosing = <E>(error: E) => Effect.zipRight(setHeader("connection", "close"), Effect.fail(error))
 
-/**
- * Reads the body, at most `limit` bytes. A larger body is read to its end
- * and discarded (so that the 413 reaches a client still sending), unless it
- * grows beyond `16 × limit`, where reading stops at once.
- */
-const readBody = (request: HttpServerRequest.HttpServerRequest, limit: number) =>
-  Effect.flatMap(
-    Effect.async<Buffer | undefined>((resume) => {
-      const source = NodeHttpServerRequest.toIncomingMessage(request)
-      const hardCap = limit * 16
-      if (Number(source.headers["content-length"] ?? 0) > hardCap) return resume(Effect.succeed(undefined))
-      const chunks: Array<Buffer> = []
-      let size = 0
-      const cleanup = () => {
-        source.off("data", onData)
-        source.off("end", onEnd)
-        source.off("error", onError)
-      }
-      const onData = (chunk: Buffer) => {
-        size += chunk.length
-        if (size <= limit) chunks.push(chunk)
-        else if (size > hardCap) onEnd()
-        else chunks.length = 0
-      }
-      const onEnd = () => {
-        cleanup()
-        resume(Effect.succeed(size > limit ? undefined : Buffer.concat(chunks, size)))
-      }
-      const onError = (error: Error) => {
-        cleanup()
-        resume(Effect.die(error))
-      }
-      source.on("data", onData)
-      source.once("end", onEnd)
-      source.once("error", onError)
-      return Effect.sync(cleanup)
-    }),
-    (body) => body === undefined ? tooLarge(limit) : Effect.succeed(body)
-  )
+const payloadTooLarge = (limit: number) => new Api.PayloadTooLarge({ message: `the body exceeds ${limit} bytes` })
 
-const utf8 = new TextDecoder("utf-8", { fatal: true })
-
-const malformed = (message: string) => new Api.BadRequest(Api.errorBody("MalformedJson", message))
-
-const parseJson = (bytes: Buffer): Effect.Effect<unknown, Api.BadRequest> =>
-  Effect.try({
-    try: () => JSON.parse(utf8.decode(bytes)) as unknown,
-    catch: (error) => malformed(`the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`)
-  })
-
-const issuePath = (path: ReadonlyArray<PropertyKey>) => path.map((key) => typeof key === "number" ? key : String(key))
-
-/** A Schema failure as a 400 `ValidationError`, every issue listed. */
-const validationError = (error: ParseResult.ParseError) =>
-  new Api.BadRequest(
-    Api.errorBody(
-      "ValidationError",
-      ParseResult.TreeFormatter.formatErrorSync(error),
-      ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({
-        path: issuePath(issue.path),
-        message: issue.message
-      }))
-    )
-  )
-
-const decodeRequest = (body: unknown) => Effect.mapError(Operation.decodeRequest(body), validationError)
+const malformed = (message: string) => new Api.MalformedJson({ message })
 
 const respond = <A, I>(schema: Schema.Schema<A, I>, status: number) => (body: A) =>
   Effect.orDie(HttpServerResponse.schemaJson(schema)(body, { status }))
+
+const issuePath = (path: ReadonlyArray<PropertyKey>) => path.map((key) => typeof key === "number" ? key : String(key))
 
 // ---------------------------------------------------------------------------
 // handlers
@@ -157,45 +117,38 @@ const respond = <A, I>(schema: Schema.Schema<A, I>, status: number) => (body: A)
 const noJobs = (retryAfterSeconds: number) =>
   Effect.zipRight(
     setHeader("retry-after", String(retryAfterSeconds)),
-    Effect.fail(
-      new Api.ServiceUnavailable(Api.errorBody("NoJobs", "the job pool is full: retry after the Retry-After delay"))
-    )
+    Effect.fail(new Api.NoJobs({ message: "the job pool is full: retry after the Retry-After delay" }))
   )
 
-const shuttingDown = Effect.zipRight(
-  setHeader("connection", "close"),
-  Effect.fail(new Api.ServiceUnavailable(Api.errorBody("ShuttingDown", "the service is shutting down")))
-)
+const shuttingDown = failClosing(new Api.ShuttingDown({ message: "the service is shutting down" }))
 
-const notFound = (error: Jobs.JobNotFoundError) =>
-  Effect.fail(new Api.NotFound(Api.errorBody("NotFound", error.message)))
+const notFound = (error: Jobs.JobNotFoundError) => Effect.fail(new Api.NotFound({ message: error.message }))
 
 const JobsHandlers = HttpApiBuilder.group(Api.Api, "jobs", (handlers) =>
   Effect.gen(function*() {
     const jobs = yield* Jobs.Jobs
     const config = yield* ServiceConfig
     return handlers
-      // raw: the body is read here, to answer 413 and malformed JSON in the API's error format
-      .handleRaw("submit", ({ request, urlParams }) =>
-        Effect.gen(function*() {
-          const body = yield* readBody(request, config.maxBodyBytes)
-          const decoded = yield* decodeRequest(yield* parseJson(body))
-          if (urlParams.wait === "true") return yield* Effect.flatMap(jobs.run(decoded), respond(Api.JobView, 200))
-          const view = yield* jobs.submit(decoded)
-          return yield* respond(Api.Accepted, 202)({ id: view.id, state: view.state })
-        }).pipe(
-          Effect.catchTags({
-            NoJobsError: () => noJobs(config.retryAfterSeconds),
-            ShuttingDownError: () => shuttingDown
-          })
-        ))
+      // two successes (202 and 200): the response is made here, each with its own schema and status
+      .handle("submit", ({ payload, urlParams }) =>
+        (urlParams.wait === "true"
+          ? Effect.flatMap(jobs.run(payload), respond(Api.JobView, 200))
+          : Effect.flatMap(jobs.submit(payload), (view) =>
+            respond(Api.Accepted, 202)({ id: view.id, state: view.state })))
+          .pipe(
+            Effect.catchTags({
+              NoJobsError: () =>
+                noJobs(config.retryAfterSeconds),
+              ShuttingDownError: () => shuttingDown
+            })
+          ))
       .handle("get", ({ path }) => Effect.catchTag(jobs.get(path.id), "JobNotFoundError", notFound))
       .handle("cancel", ({ path }) =>
         jobs.cancel(path.id).pipe(
           Effect.map((view) => ({ id: view.id, state: "cancelled" as const })),
           Effect.catchTags({
             JobNotFoundError: notFound,
-            JobEndedError: (error) => Effect.fail(new Api.Conflict(Api.errorBody("JobEnded", error.message)))
+            JobEndedError: (error) => Effect.fail(new Api.JobEnded({ message: error.message }))
           })
         ))
   }))
@@ -236,56 +189,206 @@ const OpsHandlers = HttpApiBuilder.group(Api.Api, "ops", (handlers) =>
   Effect.gen(function*() {
     const jobs = yield* Jobs.Jobs
     const engine = yield* CryptoEngine
+    const config = yield* ServiceConfig
     const updateEngineMetrics = engineMetrics(engine)
     return handlers
       .handle("stats", () => jobs.stats)
       .handle("metrics", () => Effect.zipRight(updateEngineMetrics, Prometheus.scrape))
-      .handle("healthz", () =>
-        Effect.flatMap(jobs.isAccepting, (accepting) =>
-          accepting ? Effect.succeed({ status: "ok" as const }) : shuttingDown))
+      .handle("healthz", () => Effect.succeed({ status: "ok" as const }))
+      .handle("readyz", () =>
+        Effect.gen(function*() {
+          if (!(yield* jobs.isAccepting)) return yield* shuttingDown
+          const stats = yield* jobs.stats
+          if (stats.running + stats.paused >= stats.maxSize) return yield* noJobs(config.retryAfterSeconds)
+          return { status: "ready" as const }
+        }))
   }))
 
+// ---------------------------------------------------------------------------
+// middleware
+
+/** The same digest for equal tokens; compared in constant time. */
+const digest = (token: string) => Crypto.createHash("sha256").update(token, "utf8").digest()
+
+const AuthorizationLive = Layer.effect(
+  Api.Authorization,
+  Effect.map(ServiceConfig, (config) => {
+    const expected = Option.map(config.authToken, (token) => digest(Redacted.value(token)))
+    const refused = Effect.zipRight(
+      setHeader("www-authenticate", "Bearer"),
+      Effect.fail(new Api.Unauthorized({ message: "a valid bearer token is required" }))
+    )
+    return Api.Authorization.of({
+      bearer: (token) =>
+        Option.match(expected, {
+          onNone: () => Effect.void,
+          onSome: (expected) => Crypto.timingSafeEqual(expected, digest(Redacted.value(token))) ? Effect.void : refused
+        })
+    })
+  })
+)
+
+const JsonBodyLive = Layer.effect(
+  Api.JsonBody,
+  Effect.map(ServiceConfig, (config) =>
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const contentType = request.headers["content-type"]
+      if (contentType === undefined || !requests.isJson(contentType)) {
+        return yield* failClosing(
+          new Api.UnsupportedMediaType({ message: `the body must be application/json, got ${contentType ?? "none"}` })
+        )
+      }
+      const declared = request.headers["content-length"]
+      const length = declared === undefined ? undefined : Number(declared)
+      if (length === 0) return yield* Effect.fail(malformed("the body is empty"))
+      if (length !== undefined && length > config.maxBodyBytes) {
+        // read a body of up to 16 × the limit to its end, unkept, so that a client still sending gets the 413
+        if (length <= config.maxBodyBytes * 16) yield* Effect.ignore(Stream.runDrain(request.stream))
+        return yield* failClosing(payloadTooLarge(config.maxBodyBytes))
+      }
+      // the platform reads the body once (HttpApi decodes it next from the same text), within the body limit
+      const text = yield* Effect.orDie(request.text)
+      if (!requests.nestedAtMost(text, requests.maxDepth)) {
+        const message = `the body nests arrays and objects deeper than ${requests.maxDepth}`
+        return yield* new Api.ValidationError({ message, issues: [{ path: [], message }] })
+      }
+    }))
+)
+
+/** What the platform raises while decoding a body: a `RequestError` of reason `Decode` (a defect under HttpApi). */
+const bodyError = (defect: unknown, limit: number) => {
+  if (!HttpServerError.isServerError(defect) || defect._tag !== "RequestError") return undefined
+  const cause = defect.cause
+  if (cause instanceof SyntaxError) return malformed(`the body is not valid JSON: ${cause.message}`)
+  if (cause instanceof Error && cause.message === "maxBytes exceeded") return payloadTooLarge(limit)
+  return malformed("the body could not be read")
+}
+
+type Answered =
+  | Api.MalformedJson
+  | Api.ValidationError
+  | Api.NotFound
+  | Api.MethodNotAllowed
+  | Api.PayloadTooLarge
+  | Api.InternalError
+
 /**
- * Puts what the router and HttpApi raise by themselves into the API's error
- * format: decoding failures of the path and query (400), unknown routes (404)
- * and defects (500, logged).
+ * Puts what the router, `HttpApi` and the platform's body reader raise by
+ * themselves into the API's error format: decoding failures of the path,
+ * query and body (400, 413), unknown routes (404), known routes with another
+ * method (405 with `Allow`) and defects (500, logged, no stack trace sent).
  */
 const ErrorFormat = HttpApiBuilder.middleware(
   Api.Api,
-  (app) =>
-    Effect.catchAllCause(app, (cause): Effect.Effect<never, Api.BadRequest | Api.NotFound | Api.InternalError> => {
+  Effect.map(ServiceConfig, (config) => (app: HttpApp.Default) =>
+    Effect.catchAllCause(app, (cause) => {
       if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
       const failure = Cause.failureOption(cause)
       if (Option.isNone(failure)) {
+        const defect = Option.getOrUndefined(Cause.dieOption(cause))
+        const answer = bodyError(defect, config.maxBodyBytes)
+        if (answer !== undefined) return failClosing<Answered>(answer)
         return Effect.zipRight(
           Effect.logError("unexpected defect", cause),
-          Effect.fail(new Api.InternalError(Api.errorBody("InternalError", "internal error")))
+          Effect.fail<Answered>(new Api.InternalError({ message: "internal error" }))
         )
       }
       const error: unknown = failure.value
       if (error instanceof HttpApiError.HttpApiDecodeError) {
         const issues = error.issues.map((issue) => ({ path: issuePath(issue.path), message: issue.message }))
-        return Effect.fail(new Api.BadRequest(Api.errorBody("ValidationError", error.message, issues)))
+        return Effect.fail<Answered>(new Api.ValidationError({ message: error.message, issues }))
       }
       if (HttpServerError.isServerError(error) && error._tag === "RouteNotFound") {
         const { method, url } = error.request
-        return Effect.fail(new Api.NotFound(Api.errorBody("NotFound", `no route ${method} ${url}`)))
+        const allowed = requests.allowedMethods(url)
+        // the router also misses a path whose parameter is too long for it (over 100 characters): not found
+        if (allowed === undefined || allowed.includes(method)) {
+          return Effect.fail<Answered>(new Api.NotFound({ message: `no route ${method} ${url}` }))
+        }
+        return Effect.zipRight(
+          setHeader("allow", allowed.join(", ")),
+          Effect.fail<Answered>(
+            new Api.MethodNotAllowed({ message: `${method} is not allowed here; allowed: ${allowed.join(", ")}` })
+          )
+        )
       }
       return Effect.failCause(cause)
-    })
+    }))
 )
 
-// ---------------------------------------------------------------------------
-// layers
+/**
+ * Before routing: refuses browser requests from other origins (403), bounds
+ * the body bytes of the requests in progress (503 `Overloaded`), and sets the
+ * platform's max body size for `HttpApi`'s decoding.
+ *
+ * A request with a body reserves its declared length (at most the body
+ * limit; the limit for a chunked body) until it has been answered.
+ */
+const Guard = HttpApiBuilder.middleware(
+  Api.Api,
+  Effect.map(ServiceConfig, (config) => {
+    let reserved = 0
+    const allowedOrigins = new Set(config.allowedOrigins)
+    const maxBodySize = Option.some(config.maxBodyBytes)
+    return (app: HttpApp.Default) =>
+      Effect.gen(function*() {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const origin = request.headers["origin"]
+        if (origin !== undefined && !allowedOrigins.has(origin) && origin !== `http://${request.headers["host"]}`) {
+          return yield* failClosing(
+            new Api.CrossOrigin({ message: `requests from ${origin} are not allowed` })
+          )
+        }
+        if (!HttpMethod.hasBody(request.method)) return yield* app
+        // a declared length, at most the limit; a chunked body may reach the limit; neither: no body
+        const declared = Number(request.headers["content-length"] ?? Number.NaN)
+        const chunked = request.headers["transfer-encoding"] !== undefined
+        const size = Number.isNaN(declared)
+          ? (chunked ? config.maxBodyBytes : 0)
+          : Math.min(declared, config.maxBodyBytes)
+        if (reserved + size > config.maxBufferedBytes) {
+          return yield* Effect.zipRight(
+            setHeader("retry-after", String(config.retryAfterSeconds)),
+            failClosing(
+              new Api.Overloaded({ message: "too many request bytes in progress: retry after the Retry-After delay" })
+            )
+          )
+        }
+        reserved += size
+        return yield* app.pipe(
+          HttpIncomingMessage.withMaxBodySize(maxBodySize),
+          Effect.ensuring(Effect.sync(() => reserved -= size))
+        )
+      })
+  })
+)
 
-const NodeServerLive = Layer.sync(NodeServer, () => Http.createServer())
+/** Browsers' preflights for the configured origins; none configured, no CORS at all. */
+const Cors = Layer.unwrapEffect(
+  Effect.map(ServiceConfig, (config) =>
+    config.allowedOrigins.length === 0
+      ? Layer.empty
+      : HttpApiBuilder.middlewareCors({
+        allowedOrigins: config.allowedOrigins,
+        allowedHeaders: ["content-type", "authorization"]
+      }))
+)
 
-const HttpServerLive = Layer.unwrapEffect(
-  Effect.map(
-    Effect.all([NodeServer, ServiceConfig]),
-    ([server, config]) => NodeHttpServer.layer(() => server, { port: config.port, host: config.host })
+/** `GET /`: to the Swagger UI (with the links in the body, for curl). */
+const Index = HttpApiBuilder.Router.use((router) =>
+  router.get(
+    "/",
+    Effect.succeed(
+      HttpServerResponse.unsafeJson({ docs: "/docs/ui", openapi: "/docs" }, {
+        status: 302,
+        headers: { location: "/docs/ui" }
+      })
+    )
   )
-).pipe(Layer.provide(NodeServerLive))
+)
+
+const NodeServerLive = Layer.effect(NodeServer, Effect.map(ServiceConfig, nodeServer.make))
 
 const PoolLive = Layer.unwrapEffect(
   Effect.map(ServiceConfig, (config) => JobPool.layer({ maxSize: config.poolMax, initSize: config.poolInit }))
@@ -294,7 +397,18 @@ const PoolLive = Layer.unwrapEffect(
 // DURABLE=sqlite:<file> swaps in the durable jobs (see DurableJobs); unset, the in-memory ones
 const JobsLive = DurableJobs.layerFromEnv(Jobs.layer.pipe(Layer.provide(PoolLive)))
 
-const ApiLive = HttpApiBuilder.api(Api.Api).pipe(Layer.provide([JobsHandlers, OpsHandlers]))
+/** Listens once the jobs are ready (it requires them), so the port opens only when requests can be served. */
+const HttpServerLive = Layer.unwrapEffect(
+  Effect.map(
+    Effect.all([NodeServer, ServiceConfig, Jobs.Jobs]),
+    ([server, config]) => NodeHttpServer.layer(() => server, { port: config.port, host: config.host })
+  )
+).pipe(Layer.provide(NodeServerLive), Layer.provide(JobsLive))
+
+const ApiLive = HttpApiBuilder.api(Api.Api).pipe(
+  Layer.provide([JobsHandlers, OpsHandlers]),
+  Layer.provide([AuthorizationLive, JsonBodyLive])
+)
 
 /**
  * While shutting down, every response closes its connection, so that the
@@ -314,9 +428,10 @@ const closeWhenShuttingDown = (app: HttpApp.Default) =>
     ))
 
 const ServeLive = HttpApiBuilder.serve(closeWhenShuttingDown).pipe(
+  Layer.provide(Index),
   Layer.provide(HttpApiSwagger.layer({ path: "/docs/ui" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/docs" })),
-  Layer.provide(ErrorFormat),
+  Layer.provide([ErrorFormat, Guard, Cors]),
   Layer.provide(ApiLive),
   Layer.provide([JobsLive, HttpServerLive])
 )
@@ -351,12 +466,12 @@ const Lifecycle = Layer.scopedDiscard(Effect.gen(function*() {
   const jobs = yield* Jobs.Jobs
   yield* Effect.addFinalizer(() =>
     Effect.gen(function*() {
-      yield* Console.log("shutting down: no more requests")
-      const closed = yield* Effect.fork(closeServer(server))
+      // still listening meanwhile: new jobs and /readyz answer 503 ShuttingDown, reads are served
+      yield* Console.log("shutting down: no more jobs")
       const cancelled = yield* jobs.shutdown
       const { fdCleanups } = yield* jobs.housekeeping
       yield* Console.log(`cancelled ${cancelled} outstanding jobs; ${fdCleanups} wait fd cleanups ran in all`)
-      yield* Effect.timeout(closed.await, drainTimeout).pipe(Effect.ignore)
+      yield* Effect.timeout(closeServer(server), drainTimeout).pipe(Effect.ignore)
       server.closeAllConnections()
     })
   )
@@ -371,7 +486,7 @@ const Lifecycle = Layer.scopedDiscard(Effect.gen(function*() {
  * @category layers
  */
 export const layer: Layer.Layer<
-  Jobs.Jobs | HttpServer.HttpServer,
+  Jobs.Jobs | HttpServer.HttpServer | NodeServer,
   HttpServerError.ServeError,
   CryptoEngine | ServiceConfig
 > = Lifecycle.pipe(

@@ -11,7 +11,17 @@
  * | `RESULT_TTL` | `5 minutes` | how long an ended job (its result) is kept: seconds, or a duration such as `30 seconds` |
  * | `RESULT_MAX` | `10000` | most ended jobs kept; the oldest are forgotten first |
  * | `MAX_BODY_BYTES` | `1114112` (1 MiB + 64 KiB) | largest `POST /jobs` body; larger answers 413 |
+ * | `RESULT_MAX_BYTES` | `33554432` (32 MiB) | most bytes of ended jobs' results and errors kept; the oldest are forgotten first |
  * | `RETRY_AFTER` | `1` | seconds advertised in the `Retry-After` header of a 503 |
+ * | `MAX_CONNECTIONS` | `256` | most open TCP connections; beyond it new connections are closed at once |
+ * | `MAX_BUFFERED_BYTES` | `67108864` (64 MiB) | most request body bytes read or reserved at once, over all requests; beyond it 503 `Overloaded` |
+ * | `MAX_HEADER_BYTES` | `16384` | largest request line and headers; larger answers 431 `HeadersTooLarge` |
+ * | `HEADERS_TIMEOUT` | `10 seconds` | time to receive a request's line and headers; then 408 `RequestTimeout` |
+ * | `REQUEST_TIMEOUT` | `30 seconds` | time to receive a whole request, body included (≥ `HEADERS_TIMEOUT`); then 408 |
+ * | `IDLE_TIMEOUT` | `5 seconds` | how long an idle keep-alive connection stays open |
+ * | `SHUTDOWN_GRACE` | `10 seconds` | on SIGTERM/SIGINT, how long outstanding jobs may still finish before they are cancelled |
+ * | `ALLOWED_ORIGINS` | (none) | comma-separated origins (`https://app.example`) allowed to call the service from a browser (CORS); other cross-origin requests answer 403 |
+ * | `AUTH_TOKEN` | (none) | when set, `/jobs` and `/metrics` require `Authorization: Bearer <AUTH_TOKEN>` (401 otherwise) |
  * | `ENGINE` | `threads` | `threads` (worker pool) or `inline` (crypto on the request thread), see `CryptoEngine.layerConfig` |
  * | `ENGINE_THREADS` | number of cores | worker threads of the engine, see `CryptoEngine.layerConfig` |
  *
@@ -33,6 +43,7 @@ import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
 import * as Operation from "./Operation.js"
 
 /**
@@ -48,6 +59,26 @@ export interface ServiceConfig {
   readonly resultMax: number
   readonly maxBodyBytes: number
   readonly retryAfterSeconds: number
+  /** Most bytes of results and errors kept for ended jobs. */
+  readonly resultMaxBytes: number
+  /** Most open TCP connections. */
+  readonly maxConnections: number
+  /** Most request body bytes read or reserved at once, over all requests. */
+  readonly maxBufferedBytes: number
+  /** Largest request line plus headers, in bytes. */
+  readonly maxHeaderBytes: number
+  /** Time to receive a request's line and headers. */
+  readonly headersTimeout: Duration.Duration
+  /** Time to receive a whole request, body included. */
+  readonly requestTimeout: Duration.Duration
+  /** How long an idle keep-alive connection stays open. */
+  readonly idleTimeout: Duration.Duration
+  /** At shutdown, how long outstanding jobs may still finish before they are cancelled. */
+  readonly shutdownGrace: Duration.Duration
+  /** Origins allowed to call the service from a browser; other cross-origin requests are refused. */
+  readonly allowedOrigins: ReadonlyArray<string>
+  /** When set, the bearer token `/jobs` and `/metrics` require. */
+  readonly authToken: Option.Option<Redacted.Redacted>
 }
 
 /**
@@ -80,7 +111,17 @@ export const defaults: ServiceConfig = {
   resultTtl: Duration.minutes(5),
   resultMax: 10_000,
   maxBodyBytes: defaultMaxBodyBytes,
-  retryAfterSeconds: 1
+  retryAfterSeconds: 1,
+  resultMaxBytes: 32 * 1024 * 1024,
+  maxConnections: 256,
+  maxBufferedBytes: 64 * 1024 * 1024,
+  maxHeaderBytes: 16 * 1024,
+  headersTimeout: Duration.seconds(10),
+  requestTimeout: Duration.seconds(30),
+  idleTimeout: Duration.seconds(5),
+  shutdownGrace: Duration.seconds(10),
+  allowedOrigins: [],
+  authToken: Option.none()
 }
 
 const atLeast = (name: string, min: number, fallback: number) =>
@@ -123,11 +164,30 @@ export const config: Config.Config<ServiceConfig> = Config.all({
   resultTtl: duration("RESULT_TTL", defaults.resultTtl),
   resultMax: atLeast("RESULT_MAX", 0, defaults.resultMax),
   maxBodyBytes: atLeast("MAX_BODY_BYTES", 1, defaults.maxBodyBytes),
-  retryAfterSeconds: atLeast("RETRY_AFTER", 0, defaults.retryAfterSeconds)
+  retryAfterSeconds: atLeast("RETRY_AFTER", 0, defaults.retryAfterSeconds),
+  resultMaxBytes: atLeast("RESULT_MAX_BYTES", 0, defaults.resultMaxBytes),
+  maxConnections: atLeast("MAX_CONNECTIONS", 1, defaults.maxConnections),
+  maxBufferedBytes: atLeast("MAX_BUFFERED_BYTES", 1, defaults.maxBufferedBytes),
+  maxHeaderBytes: atLeast("MAX_HEADER_BYTES", 1024, defaults.maxHeaderBytes),
+  headersTimeout: duration("HEADERS_TIMEOUT", defaults.headersTimeout),
+  requestTimeout: duration("REQUEST_TIMEOUT", defaults.requestTimeout),
+  idleTimeout: duration("IDLE_TIMEOUT", defaults.idleTimeout),
+  shutdownGrace: duration("SHUTDOWN_GRACE", defaults.shutdownGrace),
+  allowedOrigins: Config.string("ALLOWED_ORIGINS").pipe(
+    Config.map((text) => text.split(",").map((origin) => origin.trim()).filter((origin) => origin.length > 0)),
+    Config.withDefault(defaults.allowedOrigins)
+  ),
+  authToken: Config.option(Config.redacted("AUTH_TOKEN"))
 }).pipe(
   Config.validate({
     message: "POOL_INIT must not exceed POOL_MAX",
     validation: (config) => config.poolInit <= config.poolMax
+  }),
+  Config.validate({
+    message: "HEADERS_TIMEOUT must not exceed REQUEST_TIMEOUT, and neither may be 0",
+    validation: (config) =>
+      Duration.toMillis(config.headersTimeout) >= 1 &&
+      Duration.lessThanOrEqualTo(config.headersTimeout, config.requestTimeout)
   })
 )
 

@@ -2,26 +2,54 @@
  * `pnpm start`: the async offload job service on `127.0.0.1:8080`, or where
  * `HOST` and `PORT` say (see `ServiceConfig` for every variable).
  *
- * SIGINT and SIGTERM shut it down: no more requests, outstanding jobs
- * cancelled (their wait fds cleaned up), engine threads stopped, exit 0.
+ * SIGINT and SIGTERM shut it down: no more jobs, outstanding jobs given
+ * `SHUTDOWN_GRACE` to end and then cancelled (their wait fds cleaned up),
+ * engine threads stopped, exit 0. A port already in use (or any other failure
+ * to listen) is one line on stderr and exit code 1.
  *
  * @since 0.1.0
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as HttpServerError from "@effect/platform/HttpServerError"
+import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as CryptoEngine from "./CryptoEngine.js"
 import * as Server from "./Server.js"
 import * as ServiceConfig from "./ServiceConfig.js"
 
-// built first, so released last: after the engine's threads have stopped
-const Stopped = Layer.scopedDiscard(Effect.addFinalizer(() => Console.log("stopped")))
+// built first, so released last: after the engine's threads have stopped (and only after a run, not a failed start)
+const Stopped = Layer.scopedDiscard(
+  Effect.addFinalizer((exit) =>
+    Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause) ? Effect.void : Console.log("stopped")
+  )
+)
+
+/** The one line a failure to listen prints: node's error names the address. */
+const listenFailure = (error: HttpServerError.ServeError) => {
+  const cause = error.cause as NodeJS.ErrnoException & { readonly address?: string; readonly port?: number }
+  const where = cause.address === undefined ? "the configured address" : `${cause.address}:${cause.port}`
+  return cause.code === "EADDRINUSE"
+    ? `error: ${where} is already in use`
+    : `error: cannot listen on ${where}: ${cause.message}`
+}
+
+const report = (cause: Cause.Cause<unknown>) => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure) && failure.value instanceof HttpServerError.ServeError) {
+    return Console.error(listenFailure(failure.value))
+  }
+  return Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError(cause)
+}
 
 Server.layer.pipe(
   Layer.provide(CryptoEngine.layerConfig),
   Layer.provide(ServiceConfig.layerConfig),
   Layer.provide(Stopped),
   Layer.launch,
-  NodeRuntime.runMain
+  Effect.tapErrorCause(report),
+  (program) => NodeRuntime.runMain(program, { disableErrorReporting: true })
 )

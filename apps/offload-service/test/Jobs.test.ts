@@ -20,12 +20,13 @@ import * as Jobs from "../src/Jobs.js"
 import * as Server from "../src/Server.js"
 import * as ServiceConfig from "../src/ServiceConfig.js"
 import * as ManualEngine from "./fixtures/ManualEngine.js"
-import { awaitEnded, call, connectionRefused, errorShape } from "./utils/http.js"
+import { awaitEnded, call, connectionRefused, errorShape, pollUntil } from "./utils/http.js"
 
 const TestServer = (overrides: Partial<ServiceConfig.ServiceConfig> = {}) =>
   Server.layer.pipe(
     Layer.provideMerge(ManualEngine.layer),
-    Layer.provide(ServiceConfig.layer({ port: 0, ...overrides }))
+    // no grace at shutdown: paused jobs are cancelled at once (the grace is tested in Shutdown.test.ts)
+    Layer.provide(ServiceConfig.layer({ port: 0, shutdownGrace: Duration.zero, ...overrides }))
   )
 
 /** The server's URL, the engine, the jobs. */
@@ -175,6 +176,32 @@ describe("cancel", () => {
     }).pipe(Effect.provide(TestServer())))
 })
 
+describe("?wait=true clients", () => {
+  it.live("a client that disconnects while waiting gets its job cancelled (engine request dropped, fd cleaned up)", () =>
+    Effect.gen(function*() {
+      const { engine, jobs, url } = yield* env
+      const controller = new AbortController()
+      const request = fetch(new URL("/jobs?wait=true", url), {
+        method: "POST",
+        body: JSON.stringify(sha),
+        headers: { "content-type": "application/json" },
+        signal: controller.signal
+      }).catch(() => undefined)
+      yield* pollUntil(Effect.sync(() => engine.pendingIds().length), (n) => n === 1)
+
+      controller.abort()
+      yield* Effect.promise(() => request)
+
+      const stats = yield* pollUntil(
+        Effect.map(call(url, "GET", "/stats"), (reply) => reply.body),
+        (stats) => stats.cancelled === 1
+      )
+      deepStrictEqual([stats.paused, stats.running, stats.finished], [0, 0, 0])
+      strictEqual(engine.unsafeStats().cancelled, 1)
+      strictEqual((yield* jobs.housekeeping).fdCleanups, 1)
+    }).pipe(Effect.provide(TestServer())))
+})
+
 describe("the pool limit", () => {
   it.live("POOL_MAX=2: a third job answers 503 with Retry-After, and nothing is queued", () =>
     Effect.gen(function*() {
@@ -243,6 +270,29 @@ describe("retention", () => {
 })
 
 describe("shutdown", () => {
+  it.live("during SHUTDOWN_GRACE: new jobs and /readyz answer 503 ShuttingDown, jobs can still be read and finish", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(TestServer({ shutdownGrace: Duration.minutes(5) }), scope)
+      const { engine, url } = yield* Effect.provide(env, context)
+      const accepted = yield* call(url, "POST", "/jobs", sha)
+      strictEqual(accepted.status, 202)
+
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const refused = yield* pollUntil(call(url, "POST", "/jobs", sha), (reply) => reply.status === 503)
+      strictEqual(errorShape(refused).tag, "ShuttingDown")
+      strictEqual(refused.headers.get("connection"), "close")
+      const ready = yield* call(url, "GET", "/readyz")
+      deepStrictEqual([ready.status, errorShape(ready).tag], [503, "ShuttingDown"])
+      strictEqual((yield* call(url, "GET", `/jobs/${accepted.body.id}`)).body.state, "paused")
+
+      // the job ends within the grace: shutdown goes on without cancelling it
+      yield* engine.release(engine.pendingIds()[0]!)
+      yield* Fiber.join(closing)
+      strictEqual(engine.unsafeStats().cancelled, 0)
+      strictEqual(engine.unsafeStats().succeeded, 1)
+    }))
+
   it.live("closing the service cancels paused jobs, cleans their fds, answers waiters, and closes the port", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()

@@ -136,7 +136,15 @@ layer(TestServer, { excludeTestServices: true })("offload service (worker-thread
         "ValidationError",
         "data"
       ],
-      ["a body over the limit", { op: "sha256", data: "x".repeat(limit) }, 413, "PayloadTooLarge"]
+      ["a body over the limit", { op: "sha256", data: "x".repeat(limit) }, 413, "PayloadTooLarge"],
+      ["JSON nested 100,000 deep", "[".repeat(100_000) + "]".repeat(100_000), 400, "ValidationError"],
+      [
+        "an object nested 10,000 deep as data",
+        `{"op":"sha256","data":${"{\"a\":".repeat(10_000)}1${"}".repeat(10_000)}}`,
+        400,
+        "ValidationError"
+      ],
+      ["a NUL byte in op", { op: "sha256\u0000", data: "x" }, 400, "ValidationError", "op"]
     ]
     for (const [name, body, status, tag, field] of table) {
       it.effect(`${name}: ${status} ${tag}`, () =>
@@ -153,6 +161,23 @@ layer(TestServer, { excludeTestServices: true })("offload service (worker-thread
           }
         }))
     }
+
+    it.effect("a NUL byte in data is data: 200, hashed like any other byte", () =>
+      Effect.gen(function*() {
+        const reply = yield* post({ op: "sha256", data: "a\u0000b" })
+        strictEqual(reply.status, 200)
+        strictEqual(reply.body.result.digest, Crypto.createHash("sha256").update("a\u0000b").digest("base64"))
+      }))
+
+    it.effect("odd job ids (NUL, encoded slashes, very long) answer 404 NotFound", () =>
+      Effect.gen(function*() {
+        const url = yield* base
+        for (const id of ["%00", "a%2Fb", "x".repeat(8000)]) {
+          const reply = yield* call(url, "GET", `/jobs/${id}`)
+          strictEqual(reply.status, 404, id.slice(0, 10))
+          strictEqual(errorShape(reply).tag, "NotFound")
+        }
+      }))
 
     it.effect("an unknown ?wait value: 400 ValidationError", () =>
       Effect.gen(function*() {
@@ -238,12 +263,42 @@ layer(TestServer, { excludeTestServices: true })("offload service (worker-thread
         const docs = yield* call(url, "GET", "/docs")
         strictEqual(docs.status, 200)
         strictEqual(docs.body.openapi, "3.1.0")
-        deepStrictEqual(Object.keys(docs.body.paths).sort(), ["/healthz", "/jobs", "/jobs/{id}", "/metrics", "/stats"])
+        deepStrictEqual(Object.keys(docs.body.paths).sort(), [
+          "/healthz",
+          "/jobs",
+          "/jobs/{id}",
+          "/metrics",
+          "/readyz",
+          "/stats"
+        ])
+        // every typed answer of POST /jobs is documented with its status
+        deepStrictEqual(Object.keys(docs.body.paths["/jobs"].post.responses).sort(), [
+          "200",
+          "202",
+          "400",
+          "401",
+          "403",
+          "404",
+          "405",
+          "408",
+          "413",
+          "415",
+          "431",
+          "500",
+          "503"
+        ])
+        deepStrictEqual(Object.keys(docs.body.components.securitySchemes), ["bearer"])
         deepStrictEqual(Object.keys(docs.body.paths["/jobs/{id}"]).sort(), ["delete", "get"])
-        // errors are documented as answered: no HttpApiDecodeError, 400 is BadRequest
+        // errors are documented as answered, one schema per tag: no HttpApiDecodeError, 400 is one of three
         strictEqual(docs.body.components.schemas.HttpApiDecodeError, undefined)
         deepStrictEqual(docs.body.paths["/jobs"].post.responses["400"].content["application/json"].schema, {
-          $ref: "#/components/schemas/BadRequest"
+          anyOf: ["MalformedJson", "ValidationError", "MalformedHttp"].map((tag) => ({
+            $ref: `#/components/schemas/${tag}`
+          }))
+        })
+        deepStrictEqual(docs.body.components.schemas.NoJobs.properties.error.properties.tag, {
+          type: "string",
+          enum: ["NoJobs"]
         })
         const ui = yield* call(url, "GET", "/docs/ui")
         strictEqual(ui.status, 200)

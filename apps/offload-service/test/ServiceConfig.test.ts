@@ -1,9 +1,11 @@
 import { describe, it } from "@effect/vitest"
-import { assertTrue, deepStrictEqual } from "@effect/vitest/utils"
+import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as ServiceConfig from "../src/ServiceConfig.js"
 
 const load = (env: Record<string, string>) =>
@@ -29,9 +31,21 @@ describe("ServiceConfig", () => {
         RESULT_TTL: "30 seconds",
         RESULT_MAX: "5",
         MAX_BODY_BYTES: "100",
-        RETRY_AFTER: "3"
+        RETRY_AFTER: "3",
+        RESULT_MAX_BYTES: "1000",
+        MAX_CONNECTIONS: "7",
+        MAX_BUFFERED_BYTES: "4096",
+        MAX_HEADER_BYTES: "2048",
+        HEADERS_TIMEOUT: "2",
+        REQUEST_TIMEOUT: "3 seconds",
+        IDLE_TIMEOUT: "0.5",
+        SHUTDOWN_GRACE: "0",
+        ALLOWED_ORIGINS: "https://a.example, http://localhost:3000",
+        AUTH_TOKEN: "s3cret"
       })
-      deepStrictEqual(config, {
+      const { authToken, ...rest } = config
+      strictEqual(Option.map(authToken, Redacted.value).pipe(Option.getOrUndefined), "s3cret")
+      deepStrictEqual(rest, {
         port: 0,
         host: "::1",
         poolMax: 2,
@@ -39,7 +53,16 @@ describe("ServiceConfig", () => {
         resultTtl: Duration.seconds(30),
         resultMax: 5,
         maxBodyBytes: 100,
-        retryAfterSeconds: 3
+        retryAfterSeconds: 3,
+        resultMaxBytes: 1000,
+        maxConnections: 7,
+        maxBufferedBytes: 4096,
+        maxHeaderBytes: 2048,
+        headersTimeout: Duration.seconds(2),
+        requestTimeout: Duration.seconds(3),
+        idleTimeout: Duration.millis(500),
+        shutdownGrace: Duration.zero,
+        allowedOrigins: ["https://a.example", "http://localhost:3000"]
       })
     }))
 
@@ -57,7 +80,10 @@ describe("ServiceConfig", () => {
           { POOL_MAX: "2", POOL_INIT: "3" },
           { PORT: "70000" },
           { RESULT_TTL: "soon" },
-          { RESULT_MAX: "-1" }
+          { RESULT_MAX: "-1" },
+          { HEADERS_TIMEOUT: "20", REQUEST_TIMEOUT: "10" },
+          { HEADERS_TIMEOUT: "0" },
+          { MAX_CONNECTIONS: "0" }
         ]
       ) {
         assertTrue(Exit.isFailure(yield* Effect.exit(load(env))), JSON.stringify(env))

@@ -6,12 +6,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import { assertFalse, assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Schedule from "effect/Schedule"
 import * as ChildProcess from "node:child_process"
 import { createRequire } from "node:module"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import * as Service from "../src/loadgen/Service.js"
-import { call, connectionRefused } from "./utils/http.js"
+import { call, connectionRefused, pollUntil } from "./utils/http.js"
+import { isAlive } from "./utils/processes.js"
 
 const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href
 const mainEntry = fileURLToPath(new URL("../src/main.ts", import.meta.url))
@@ -26,15 +28,6 @@ interface Child {
   readonly output: () => string
   /** completes with the exit code and signal */
   readonly exited: Effect.Effect<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
-}
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
 }
 
 /** Starts an entry on a free port and waits for /healthz; kills it (SIGKILL) with the scope if it still runs. */
@@ -85,7 +78,7 @@ const postPaused = (url: string, body: object, count: number) =>
 describe("SIGTERM with paused jobs", () => {
   it.live("the service cancels them, cleans their wait fds, stops, and exits 0", () =>
     Effect.gen(function*() {
-      const child = yield* startChild(manualEntry, {})
+      const child = yield* startChild(manualEntry, { SHUTDOWN_GRACE: "0" })
       const states = yield* postPaused(child.url, { op: "sha256", data: "abc" }, 3)
       deepStrictEqual(states, ["paused", "paused", "paused"])
       strictEqual((yield* call(child.url, "GET", "/stats")).body.paused, 3)
@@ -97,13 +90,50 @@ describe("SIGTERM with paused jobs", () => {
       const lines = child.output().split("\n")
       // in this order: stop accepting, cancel (3 jobs, 3 fd cleanups), engine saw 3 cancellations, stopped
       const expected = [
-        "shutting down: no more requests",
+        "shutting down: no more jobs",
         "cancelled 3 outstanding jobs; 3 wait fd cleanups ran in all",
         "engine: 3 cancelled, 0 pending",
         "stopped"
       ]
       deepStrictEqual(lines.filter((line) => expected.includes(line)), expected)
       assertFalse(isAlive(child.process.pid!))
+      assertTrue(yield* connectionRefused(host, child.port))
+    }).pipe(Effect.scoped))
+
+  it.live("SHUTDOWN_GRACE: paused jobs that do not end in time are cancelled when it runs out; exit 0", () =>
+    Effect.gen(function*() {
+      const child = yield* startChild(manualEntry, { SHUTDOWN_GRACE: "0.5" })
+      yield* postPaused(child.url, { op: "sha256", data: "abc" }, 2)
+      const waiting = yield* Effect.fork(call(child.url, "POST", "/jobs?wait=true", { op: "sha256", data: "abc" }))
+      yield* pollUntil(call(child.url, "GET", "/stats"), (reply) => reply.body.paused === 3)
+
+      child.process.kill("SIGTERM")
+      const reply = yield* Fiber.join(waiting)
+      const exit = yield* child.exited
+
+      deepStrictEqual(exit, { code: 0, signal: null })
+      // the waiting client got its job's end: cancelled, not a reset
+      deepStrictEqual([reply.status, reply.body.state], [200, "cancelled"])
+      const lines = child.output().split("\n")
+      assertTrue(lines.includes("cancelled 3 outstanding jobs; 3 wait fd cleanups ran in all"))
+      assertTrue(yield* connectionRefused(host, child.port))
+    }).pipe(Effect.scoped))
+
+  it.live("SHUTDOWN_GRACE: running jobs finish within it (a waiting client gets the result), none cancelled", () =>
+    Effect.gen(function*() {
+      const child = yield* startChild(mainEntry, { ENGINE_THREADS: "1", SHUTDOWN_GRACE: "120" })
+      const scrypt = { op: "scrypt", password: "p", salt: "s", N: 16384 }
+      yield* postPaused(child.url, scrypt, 2)
+      const waiting = yield* Effect.fork(call(child.url, "POST", "/jobs?wait=true", scrypt))
+      yield* pollUntil(call(child.url, "GET", "/stats"), (reply) => reply.body.created >= 3)
+
+      child.process.kill("SIGTERM")
+      const reply = yield* Fiber.join(waiting)
+      const exit = yield* child.exited
+
+      deepStrictEqual(exit, { code: 0, signal: null })
+      deepStrictEqual([reply.status, reply.body.state], [200, "finished"])
+      expect(child.output()).toMatch(/^cancelled 0 outstanding jobs; 3 wait fd cleanups ran in all$/m)
       assertTrue(yield* connectionRefused(host, child.port))
     }).pipe(Effect.scoped))
 

@@ -47,6 +47,13 @@ export const awaitEnded = (base: string, id: string): Effect.Effect<Reply> =>
         : Effect.delay(Effect.suspend(() => awaitEnded(base, id)), "10 millis")
   )
 
+/** Runs `effect` until `until` holds of its value (every 20 ms), and answers that value. */
+export const pollUntil = <A>(effect: Effect.Effect<A>, until: (a: A) => boolean): Effect.Effect<A> =>
+  Effect.flatMap(
+    effect,
+    (a) => until(a) ? Effect.succeed(a) : Effect.delay(Effect.suspend(() => pollUntil(effect, until)), "20 millis")
+  )
+
 /** Whether a TCP connection to host:port is refused. */
 export const connectionRefused = (host: string, port: number): Effect.Effect<boolean> =>
   Effect.async<boolean>((resume) => {
@@ -65,3 +72,55 @@ export const errorShape = (reply: Reply) => ({
   tag: reply.body?.error?.tag as string | undefined,
   hasMessage: typeof reply.body?.error?.message === "string" && reply.body.error.message.length > 0
 })
+
+export interface RawReply {
+  /** the status code of the first response, or undefined when the connection closed without one */
+  readonly status: number | undefined
+  readonly headers: Record<string, string>
+  /** the body parsed as JSON, or undefined */
+  readonly body: any
+  readonly text: string
+}
+
+const parseRaw = (text: string): RawReply => {
+  const end = text.indexOf("\r\n\r\n")
+  if (!text.startsWith("HTTP/1.1 ") || end < 0) return { status: undefined, headers: {}, body: undefined, text }
+  const [statusLine, ...lines] = text.slice(0, end).split("\r\n")
+  const headers: Record<string, string> = {}
+  for (const line of lines) {
+    const colon = line.indexOf(":")
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
+  }
+  let body: unknown = undefined
+  try {
+    body = JSON.parse(text.slice(end + 4))
+  } catch {
+    // not JSON
+  }
+  return { status: Number(statusLine!.split(" ")[1]), headers, body, text }
+}
+
+/**
+ * Opens a TCP connection, writes `data` (and, unless `keepOpen`, nothing
+ * more), and answers what came back once the server closed the connection.
+ * The socket is destroyed if the effect is interrupted.
+ */
+export const raw = (host: string, port: number, data: string | Uint8Array): Effect.Effect<RawReply> =>
+  Effect.async<RawReply>((resume) => {
+    const chunks: Array<Buffer> = []
+    const socket = Net.connect({ host, port }, () => socket.write(data))
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk))
+    socket.on("error", () => {})
+    socket.once("close", () => resume(Effect.succeed(parseRaw(Buffer.concat(chunks).toString("utf8")))))
+    return Effect.sync(() => socket.destroy())
+  })
+
+/** An open TCP connection that has written `data`; destroyed when the scope closes. */
+export const openConnection = (host: string, port: number, data: string) =>
+  Effect.acquireRelease(
+    Effect.async<Net.Socket>((resume) => {
+      const socket = Net.connect({ host, port }, () => socket.write(data, () => resume(Effect.succeed(socket))))
+      socket.on("error", () => {})
+    }),
+    (socket) => Effect.sync(() => socket.destroy())
+  )

@@ -1,0 +1,111 @@
+/**
+ * The README's command, `pnpm start`, as an operator runs it: SIGTERM or
+ * SIGINT to the process it starts stops the service (the port closes, no
+ * process is left), and a port already in use is one line and a non-zero exit.
+ */
+import { describe, it } from "@effect/vitest"
+import { assertFalse, assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import * as ChildProcess from "node:child_process"
+import * as Net from "node:net"
+import { fileURLToPath } from "node:url"
+import * as Service from "../src/loadgen/Service.js"
+import { connectionRefused } from "./utils/http.js"
+import { descendants, isAlive } from "./utils/processes.js"
+
+const root = fileURLToPath(new URL("../../..", import.meta.url))
+const host = "127.0.0.1"
+
+/** `pnpm start` in the repository's root; on scope close, SIGKILLs it and whatever it started, if still there. */
+const pnpmStart = (port: number) =>
+  Effect.gen(function*() {
+    let output = ""
+    const seen = new Set<number>()
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const child = ChildProcess.spawn("pnpm", ["start"], {
+          cwd: root,
+          env: { ...process.env, PORT: String(port), HOST: host, ENGINE_THREADS: "1" },
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        child.stdout!.on("data", (chunk: Buffer) => output += chunk.toString("utf8"))
+        child.stderr!.on("data", (chunk: Buffer) => output += chunk.toString("utf8"))
+        return child
+      }),
+      (child) =>
+        Effect.sync(() => {
+          for (const pid of [child.pid!, ...seen]) {
+            if (isAlive(pid)) process.kill(pid, "SIGKILL")
+          }
+        })
+    )
+    const exited = Effect.async<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>((resume) => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        return resume(Effect.succeed({ code: child.exitCode, signal: child.signalCode }))
+      }
+      child.once("exit", (code, signal) => resume(Effect.succeed({ code, signal })))
+    })
+    /** Records what pnpm started so far (for the checks and the cleanup). */
+    const started = () => {
+      for (const pid of descendants(child.pid!)) seen.add(pid)
+      return Array.from(seen)
+    }
+    return { child, exited, output: () => output, started }
+  })
+
+const healthy = (url: string, running: () => boolean) =>
+  Effect.tryPromise((signal) => fetch(`${url}/healthz`, { signal })).pipe(
+    Effect.filterOrFail((response) => response.status === 200),
+    Effect.retry({ schedule: Schedule.spaced("100 millis"), while: running })
+  )
+
+describe("pnpm start", () => {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    it.live(`${signal} to the process pnpm start started stops the service: port closed, no process left`, () =>
+      Effect.gen(function*() {
+        const port = yield* Service.freePort(host)
+        const start = yield* pnpmStart(port)
+        const url = `http://${host}:${port}`
+        yield* healthy(url, () => start.child.exitCode === null).pipe(
+          Effect.orElse(() => Effect.dieMessage(`the service did not start:\n${start.output()}`))
+        )
+        const started = start.started()
+        assertTrue(started.length >= 1)
+
+        start.child.kill(signal)
+        const exit = yield* start.exited
+
+        deepStrictEqual(exit, { code: 0, signal: null })
+        assertTrue(yield* connectionRefused(host, port))
+        // the service (and anything else pnpm started) exits too; poll, it may take a moment after pnpm
+        yield* Effect.repeat(Effect.sync(() => started.filter(isAlive)), {
+          schedule: Schedule.spaced("50 millis"),
+          until: (alive) => alive.length === 0
+        })
+        assertFalse(isAlive(start.child.pid!))
+      }).pipe(Effect.scoped))
+  }
+
+  it.live("a port already in use: one line of output, exit code 1", () =>
+    Effect.gen(function*() {
+      const port = yield* Service.freePort(host)
+      const holder = yield* Effect.acquireRelease(
+        Effect.async<Net.Server>((resume) => {
+          const server = Net.createServer()
+          server.listen(port, host, () => resume(Effect.succeed(server)))
+        }),
+        (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+      )
+      assertTrue(holder.listening)
+      const start = yield* pnpmStart(port)
+      const exit = yield* start.exited
+      deepStrictEqual(exit, { code: 1, signal: null })
+      // the service's own output, without pnpm's (its "> script" banner before, its ELIFECYCLE line after)
+      const own = start.output().split("\n").filter((line) =>
+        line.trim() !== "" && !line.startsWith("> ") && !line.includes("ELIFECYCLE")
+      )
+      deepStrictEqual(own, [`error: ${host}:${port} is already in use`])
+      strictEqual(start.started().filter(isAlive).length, 0)
+    }).pipe(Effect.scoped))
+})
