@@ -16,6 +16,7 @@
  *
  * @since 0.1.0
  */
+import type { PoolStats as CorePoolStats } from "@async-job/core/Errors"
 import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
 import type * as MessageStorage from "@effect/cluster/MessageStorage"
 import type * as Sharding from "@effect/cluster/Sharding"
@@ -28,7 +29,7 @@ import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type { NoJobsError } from "./Errors.js"
+import type { StoreError } from "./Errors.js"
 import * as internal from "./internal/pool.js"
 
 /**
@@ -49,7 +50,11 @@ export type TypeId = typeof TypeId
  * **Details**
  *
  * - `maxSize`: the most durable jobs outstanding at once, counted across every
- *   runner that shares the store. Omitted or 0: unbounded, as in OpenSSL.
+ *   runner that shares the store. Omitted or 0: unbounded, as in OpenSSL. On
+ *   SQL stores the bound is stored in the database: a runner that gives
+ *   `maxSize` writes it when its layer builds, and every runner enforces the
+ *   stored value (see {@link DurableJobPool.setMaxSize}); a runner that omits
+ *   it uses the stored one.
  * - `name`: pools with different names on one store count separately.
  *   Default `"default"`.
  *
@@ -62,23 +67,23 @@ export interface Options {
 }
 
 /**
- * A snapshot of a pool's counts.
+ * A snapshot of a pool's counts: core's `PoolStats`, counted in the ledger
+ * across every runner. A durable job's record is its ledger row: `created`
+ * counts the rows kept (every job started, until retention removes an ended
+ * one), `idle` the ended ones, `running` the jobs executing somewhere (or being
+ * started), `paused` the jobs waiting for a signal.
  *
  * @since 0.1.0
  * @category models
  */
-export interface PoolStats {
-  /** 0 means unbounded. */
-  readonly maxSize: number
-  /** Jobs started and not yet ended (running or paused), on every runner. */
-  readonly outstanding: number
-}
+export type PoolStats = CorePoolStats
 
 /**
- * The service: a ledger of the jobs that hold a slot. `DurableJob.start`
- * takes a slot before the job's workflow starts and the job gives it back as
- * its workflow scope closes (finished, failed or cancelled), so a slot is held
- * across pauses, restarts and runners.
+ * The service: a ledger of the pool's jobs. `DurableJob.start` takes a slot
+ * and records the job in the same transaction; the job's runs record where it
+ * is (running, paused on which tokens, ended with which exit), and its slot
+ * is given back as its workflow scope closes (finished, failed or cancelled),
+ * so a slot is held across pauses, restarts and runners.
  *
  * @since 0.1.0
  * @category models
@@ -86,21 +91,19 @@ export interface PoolStats {
 export interface DurableJobPool {
   readonly [TypeId]: TypeId
   readonly name: string
-  readonly maxSize: number
+  /** The pool's number in its store (the `poolId` of its errors). */
+  readonly poolId: number
   /** The counts now (from the shared store for SQL pools). */
-  readonly stats: Effect.Effect<PoolStats>
+  readonly stats: Effect.Effect<PoolStats, StoreError>
+  /** The bound now (stored in the database for SQL pools); 0 means unbounded. */
+  readonly maxSize: Effect.Effect<number, StoreError>
   /**
-   * Takes a slot for `jobId`. Succeeds with `false`, taking nothing, if the
-   * job was started before (it holds its slot, or has ended); fails with
-   * {@link NoJobsError} if the pool is full. Used by `DurableJob.start`.
+   * Changes the bound for every runner on the store. Jobs already outstanding
+   * are not touched; a lower bound refuses starts until enough have ended.
    */
-  readonly acquire: (jobId: string) => Effect.Effect<boolean, NoJobsError>
-  /** Gives the slot of `jobId` back; idempotent. Used by the job's workflow scope. */
-  readonly release: (jobId: string) => Effect.Effect<void>
-  /** Whether a job was ever started with this id (the ledger keeps ended jobs). */
-  readonly known: (jobId: string) => Effect.Effect<boolean>
-  /** The ids of the jobs that hold a slot now: started, not yet ended, on any runner. */
-  readonly outstandingIds: Effect.Effect<ReadonlyArray<string>>
+  readonly setMaxSize: (maxSize: number) => Effect.Effect<void, StoreError>
+  /** The ids of the jobs that hold a slot now: started, not yet ended, on any runner; oldest first. */
+  readonly outstandingIds: Effect.Effect<ReadonlyArray<string>, StoreError>
 }
 
 /**
@@ -118,7 +121,10 @@ export const DurableJobPool: Context.Tag<DurableJobPool, DurableJobPool> = inter
  * @category layers
  */
 export const layerMemory = (options?: Options): Layer.Layer<DurableJobPool | WorkflowEngine.WorkflowEngine> =>
-  Layer.merge(Layer.effect(DurableJobPool, internal.makeMemory(options)), WorkflowEngine.layerMemory)
+  internal.layerEngineMemory.pipe(
+    Layer.provideMerge(Layer.effect(DurableJobPool, internal.makeMemory(options))),
+    Layer.provide(WorkflowEngine.layerMemory)
+  )
 
 /**
  * A pool whose ledger lives in the database of the `SqlClient` in context
@@ -129,8 +135,8 @@ export const layerMemory = (options?: Options): Layer.Layer<DurableJobPool | Wor
  * @since 0.1.0
  * @category layers
  */
-export const layerSqlPool = (options?: Options): Layer.Layer<DurableJobPool, never, SqlClient.SqlClient> =>
-  Layer.effect(DurableJobPool, internal.makeSql(options))
+export const layerSqlPool = (options?: Options): Layer.Layer<DurableJobPool, StoreError, SqlClient.SqlClient> =>
+  Layer.scoped(DurableJobPool, internal.makeSql(options))
 
 /**
  * The durable engine of `@effect/cluster` over the sharding and message
@@ -154,7 +160,7 @@ export const layerCluster = (
   options?: Options
 ): Layer.Layer<
   DurableJobPool | WorkflowEngine.WorkflowEngine,
-  never,
+  StoreError,
   Sharding.Sharding | MessageStorage.MessageStorage | SqlClient.SqlClient
 > => Layer.merge(layerSqlPool(options), ClusterWorkflowEngine.layer)
 
@@ -192,7 +198,7 @@ export interface SqliteOptions extends Options {
  */
 export const layerSqlite = (
   options: SqliteOptions
-): Layer.Layer<DurableJobPool | WorkflowEngine.WorkflowEngine, ConfigError.ConfigError> =>
+): Layer.Layer<DurableJobPool | WorkflowEngine.WorkflowEngine, StoreError | ConfigError.ConfigError> =>
   layerCluster(options).pipe(
     Layer.provide(SingleRunner.layer({ runnerStorage: "memory", shardingConfig: options.shardingConfig })),
     Layer.provide(SqliteClient.layer({ filename: options.filename }))
