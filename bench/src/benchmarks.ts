@@ -4,6 +4,7 @@
  */
 import { AsyncJob, JobPool, WaitCtx, WaitFd } from "@async-job/core"
 import { Deferred, Effect, Exit, Fiber, ManagedRuntime, Pool, Scope } from "effect"
+import { durableCycle } from "./durable.js"
 import { heapUsed, median, nsPerOp, type Sample } from "./measure.js"
 
 export interface Result {
@@ -237,5 +238,6 @@ export const all: ReadonlyArray<readonly [string, (s: Settings) => Promise<Resul
   ["facade-cycle", facadeCycle],
   ["pool-init-10k", poolInit],
   ["no-jobs-reject", noJobsReject],
-  ["wait-ctx-set-clear", waitCtxSetClear]
+  ["wait-ctx-set-clear", waitCtxSetClear],
+  ["durable-cycle-sqlite", durableCycle]
 ]
