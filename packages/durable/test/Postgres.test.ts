@@ -13,9 +13,12 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import type { ChildProcess } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Jobs from "./fixtures/jobs.js"
 import { firstLine, spawnChild } from "./fixtures/process.js"
+import { tempDir } from "./fixtures/tmp.js"
 
 const runnerScript = fileURLToPath(new URL("./fixtures/pgRunner.ts", import.meta.url))
 const MAX = 2
@@ -33,10 +36,10 @@ interface Runner {
 }
 
 /** A runner child on `url`, once it runs (again on another port if its port was taken); the scope kills it. */
-const runner = (url: string) =>
+const runner = (url: string, events: string) =>
   Effect.gen(function*() {
     const port = yield* Postgres.freePort
-    const child = yield* spawnChild(runnerScript, [url, String(port), String(MAX)], undefined, "pipe")
+    const child = yield* spawnChild(runnerScript, [url, String(port), String(MAX), events], undefined, "pipe")
     const ready = yield* firstLine(child).pipe(Effect.timeout("60 seconds"))
     if (ready !== JSON.stringify({ ready: true })) return yield* Effect.dieMessage(`runner said ${ready}`)
     return client(child)
@@ -72,15 +75,19 @@ const client = (child: ChildProcess & { readonly stderrText: () => string }): Ru
   }
 }
 
-class Cluster extends Context.Tag("test/Cluster")<Cluster, { readonly a: Runner; readonly b: Runner }>() {}
+class Cluster extends Context.Tag("test/Cluster")<
+  Cluster,
+  { readonly a: Runner; readonly b: Runner; readonly events: string }
+>() {}
 
 const ClusterLive = Layer.scoped(
   Cluster,
   Effect.gen(function*() {
     const url = yield* Postgres.server
+    const events = path.join(yield* tempDir("pg-events"), "events.log")
     // one after the other: the first creates the cluster's tables
-    const a = yield* runner(url)
-    const b = yield* runner(url)
+    const a = yield* runner(url, events)
+    const b = yield* runner(url, events)
     // give the shards time to move to the second runner (each runner holds some, all are held, twice in a row);
     // the tests do not depend on it, so after 30 seconds they go on anyway
     let previous = ""
@@ -97,7 +104,7 @@ const ClusterLive = Layer.scoped(
       }),
       Effect.timeoutOption("30 seconds")
     )
-    return { a, b }
+    return { a, b, events }
   })
 )
 
@@ -201,6 +208,32 @@ describe("two runners on Postgres", () => {
           strictEqual(value(yield* b.send({ op: "cancel", jobId: step.jobId }))._tag, "Cancelled")
         }
         deepStrictEqual(outstanding(yield* a.send({ op: "stats" })), [MAX, 0])
+      }))
+
+    it.effect("many starts racing from both runners against a bound of 1: no more than one job ever runs", () =>
+      Effect.gen(function*() {
+        const { a, b, events } = yield* Cluster
+        // the bound lives in the database: set on one runner, enforced by both
+        strictEqual((yield* b.send({ op: "setMax", maxSize: 1 }))._tag, "Success")
+        deepStrictEqual(outstanding(yield* a.send({ op: "stats" })), [1, 0])
+        const ids = Array.from({ length: 16 }, (_, i) => `bound-${i}`)
+        const exits = yield* Effect.forEach(ids, (id, i) => (i % 2 === 0 ? a : b).send(charge(id)), {
+          concurrency: "unbounded"
+        })
+        const started = exits.flatMap((exit) => exit._tag === "Success" ? [paused(exit)] : [])
+        strictEqual(started.length, 1)
+        deepStrictEqual(exits.map(errorTag).filter((tag) => tag !== "Success"), ids.slice(1).map(() => "NoJobsError"))
+        // counted by the job bodies themselves, in both processes: one job ever ran
+        const ran = new Set(
+          fs.readFileSync(events, "utf8").split("\n").flatMap((line) => {
+            const [, event, id] = line.split(" ")
+            return event === "run" && id!.startsWith("bound-") ? [id] : []
+          })
+        )
+        strictEqual(ran.size, 1)
+        strictEqual(value(yield* a.send({ op: "cancel", jobId: started[0]!.jobId }))._tag, "Cancelled")
+        strictEqual((yield* a.send({ op: "setMax", maxSize: MAX }))._tag, "Success")
+        deepStrictEqual(outstanding(yield* b.send({ op: "stats" })), [MAX, 0])
       }))
   })
 })
