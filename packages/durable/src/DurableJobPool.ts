@@ -27,7 +27,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import * as WorkflowEngine from "@effect/workflow/WorkflowEngine"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { StoreError } from "./Errors.js"
 import * as internal from "./internal/pool.js"
@@ -186,6 +186,11 @@ export interface SqliteOptions extends Options {
  * every job that was running (replaying its journal, so finished activities
  * are not run again) and can resume, poll, signal and cancel every paused one.
  *
+ * **Storage faults** are typed (`StoreError`): a missing directory, a file
+ * that is not a SQLite database, or a read-only file fail the layer as it
+ * builds; a file deleted or replaced while in use fails every later operation
+ * (`reason: "replaced"`) instead of answering from a new, empty file.
+ *
  * **Gotchas**
  *
  * One process at a time per file: the runner keeps its shard assignment in
@@ -199,7 +204,16 @@ export interface SqliteOptions extends Options {
 export const layerSqlite = (
   options: SqliteOptions
 ): Layer.Layer<DurableJobPool | WorkflowEngine.WorkflowEngine, StoreError | ConfigError.ConfigError> =>
-  layerCluster(options).pipe(
-    Layer.provide(SingleRunner.layer({ runnerStorage: "memory", shardingConfig: options.shardingConfig })),
-    Layer.provide(SqliteClient.layer({ filename: options.filename }))
-  )
+  Layer.unwrapEffect(Effect.as(
+    internal.checkSqliteFile(options.filename),
+    Layer.merge(
+      Layer.scoped(
+        DurableJobPool,
+        Effect.flatMap(internal.guardSqliteFile(options.filename), (guard) => internal.makeSql(options, guard))
+      ),
+      ClusterWorkflowEngine.layer
+    ).pipe(
+      Layer.provide(SingleRunner.layer({ runnerStorage: "memory", shardingConfig: options.shardingConfig })),
+      Layer.provideMerge(SqliteClient.layer({ filename: options.filename }))
+    )
+  ))

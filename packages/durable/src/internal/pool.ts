@@ -18,6 +18,8 @@ import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
 import type * as DurableJob from "../DurableJob.js"
 import type * as DurableJobPool from "../DurableJobPool.js"
 import { ForeignJobError, JobKindError, NoJobsError, StoreError } from "../Errors.js"
@@ -292,6 +294,72 @@ export const storeError = (operation: string) => (error: SqlError): StoreError =
     detail: error.cause instanceof Error ? error.cause.message : error.message
   })
 
+/**
+ * Checks a SQLite file before it is opened: its directory exists, it is
+ * writable, and if it exists it is a SQLite database.
+ *
+ * @internal
+ */
+export const checkSqliteFile = (filename: string): Effect.Effect<void, StoreError> =>
+  Effect.suspend(() => {
+    const fail = (reason: StoreError["reason"], detail: string) =>
+      Effect.fail(new StoreError({ operation: "open", reason, detail: `${filename}: ${detail}` }))
+    const dir = Path.dirname(Path.resolve(filename))
+    if (!Fs.existsSync(dir)) return fail("missing", `no directory ${dir}`)
+    if (!Fs.existsSync(filename)) {
+      try {
+        Fs.accessSync(dir, Fs.constants.W_OK)
+        return Effect.void
+      } catch (error) {
+        return fail("read-only", String(error))
+      }
+    }
+    let fd: number
+    try {
+      fd = Fs.openSync(filename, "r+")
+    } catch (error) {
+      const code = typeof error === "object" && error !== null && "code" in error ? error.code : undefined
+      return code === "EACCES" || code === "EPERM" || code === "EROFS"
+        ? fail("read-only", String(error))
+        : fail("unavailable", String(error))
+    }
+    try {
+      const header = Buffer.alloc(16)
+      const read = Fs.readSync(fd, header, 0, 16, 0)
+      if (read > 0 && header.toString("latin1", 0, read) !== SQLITE_HEADER.slice(0, read)) {
+        return fail("corrupt", "not a SQLite database")
+      }
+      return Effect.void
+    } finally {
+      Fs.closeSync(fd)
+    }
+  })
+
+const SQLITE_HEADER = "SQLite format 3\u0000"
+
+/**
+ * A check that the SQLite file is still the one opened: a file deleted or
+ * replaced while in use would otherwise be recreated empty by the next
+ * process, its jobs silently gone.
+ *
+ * @internal
+ */
+export const guardSqliteFile = (filename: string): Effect.Effect<Effect.Effect<void, StoreError>> =>
+  Effect.sync(() => {
+    const identity = (stat: Fs.Stats) => `${stat.dev}/${stat.ino}`
+    const opened = Fs.existsSync(filename) ? identity(Fs.statSync(filename)) : undefined
+    return Effect.suspend(() => {
+      const now = Fs.existsSync(filename) ? identity(Fs.statSync(filename)) : undefined
+      return opened !== undefined && now === opened ? Effect.void : Effect.fail(
+        new StoreError({
+          operation: "check",
+          reason: "replaced",
+          detail: `${filename} was ${now === undefined ? "deleted" : "replaced"} while in use`
+        })
+      )
+    })
+  })
+
 /** The channel on which Postgres runners tell each other which jobs changed. */
 const CHANNEL = "async_job_durable"
 
@@ -334,7 +402,8 @@ const rowOf = (raw: RawRow): Row => ({
  * @internal
  */
 export const makeSql = (
-  options?: DurableJobPool.Options
+  options?: DurableJobPool.Options,
+  guard: Effect.Effect<void, StoreError> = Effect.void
 ): Effect.Effect<Ledger, StoreError, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function*() {
     const { max, name } = validate(options)
@@ -442,7 +511,10 @@ export const makeSql = (
       secret,
       definitions: new Map(),
       pending: new WeakMap(),
-      stats: Effect.zipWith(maxSize, counts, statsOf).pipe(Effect.mapError(storeError("stats"))),
+      stats: Effect.zipRight(
+        guard,
+        Effect.zipWith(maxSize, counts, statsOf).pipe(Effect.mapError(storeError("stats")))
+      ),
       maxSize: Effect.mapError(maxSize, storeError("maxSize")),
       setMaxSize: (n) =>
         Effect.suspend(() => {
@@ -452,7 +524,8 @@ export const makeSql = (
       outstandingIds: sql<{ readonly job_id: string }>`SELECT job_id FROM ${jobs}
         WHERE pool = ${name} AND state <> ${"ended"} ORDER BY seq`.pipe(
         Effect.map((rows) => rows.map((row) => row.job_id)),
-        Effect.mapError(storeError("outstandingIds"))
+        Effect.mapError(storeError("outstandingIds")),
+        Effect.zipLeft(guard)
       ),
       admit: (jobId, kind, payload) =>
         sql.withTransaction(Effect.gen(function*() {
@@ -492,7 +565,10 @@ export const makeSql = (
             })
           }`
           return row
-        })).pipe(Effect.catchTag("SqlError", (error) => Effect.fail(storeError("start")(error)))),
+        })).pipe(
+          Effect.catchTag("SqlError", (error) => Effect.fail(storeError("start")(error))),
+          Effect.zipLeft(guard)
+        ),
       started: (jobId) => update("start", jobId, ["starting"], { state: "running" }),
       running: (jobId) => update("run", jobId, ["starting", "paused"], { state: "running", tokens: "[]" }),
       paused: (jobId, tokens) =>
@@ -503,7 +579,7 @@ export const makeSql = (
           tokens: "[]",
           exit: JSON.stringify(exit)
         }),
-      get: (jobId) => Effect.mapError(get(jobId), storeError("read")),
+      get: (jobId) => Effect.zipLeft(Effect.mapError(get(jobId), storeError("read")), guard),
       startingOf: (kind) =>
         sql<RawRow>`SELECT * FROM ${jobs} WHERE pool = ${name} AND kind = ${kind} AND state = ${"starting"}`.pipe(
           Effect.map((rows) => rows.map(rowOf)),
