@@ -4,10 +4,14 @@
  * job but before its workflow is sent, after it is sent but before that is recorded, as its body begins, and inside
  * its first activity. The next process on the file reports every outstanding job once settled: each must be a live
  * (paused) job, never one that stays Running, and `cancel` must complete for each, leaving the pool empty.
+ *
+ * Issue 15, item 2: activities are at-least-once. The activity killed mid-run ran twice, once in each process;
+ * an activity that completed before the kill ran once.
  */
 import { describe, it } from "@effect/vitest"
-import { deepStrictEqual } from "@effect/vitest/utils"
+import { deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { firstLine, spawnChild, waitExit } from "./fixtures/process.js"
@@ -22,7 +26,9 @@ interface CheckReport {
 }
 
 describe("kill inside start (SQLite)", () => {
-  for (const point of ["before-send", "after-send", "run", "reserve"]) {
+  // how often the job's first activity ran in all: an activity killed mid-run runs again (at least once)
+  const reserves = { "before-send": 1, "after-send": 1, run: 1, reserve: 2 }
+  for (const [point, reserved] of Object.entries(reserves)) {
     it.scopedLive(
       `killed at ${point}: after a restart the job is live, and cancel completes`,
       () =>
@@ -38,6 +44,10 @@ describe("kill inside start (SQLite)", () => {
             cancelled: ["Cancelled"],
             after: { maxSize: 1, created: 1, idle: 1, running: 0, paused: 0 }
           })
+          const events = fs.readFileSync(args[1]!, "utf8").trim().split("\n").map((line) => line.split(" "))
+          const ran = events.filter(([, event]) => event === "reserve").map(([pid]) => Number(pid))
+          strictEqual(ran.length, reserved)
+          if (point === "reserve") deepStrictEqual(ran, [crashed.pid, check.pid])
         }),
       { timeout: 120_000 }
     )
