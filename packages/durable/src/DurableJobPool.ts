@@ -27,6 +27,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import * as WorkflowEngine from "@effect/workflow/WorkflowEngine"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { StoreError } from "./Errors.js"
@@ -64,6 +65,13 @@ export type TypeId = typeof TypeId
 export interface Options {
   readonly maxSize?: number | undefined
   readonly name?: string | undefined
+  /**
+   * How long ended jobs stay listed and pollable: when given, the layer
+   * purges older ones as it builds and then once per `retention` (at most
+   * once a second; see
+   * {@link DurableJobPool.purge}). Default: kept forever.
+   */
+  readonly retention?: Duration.DurationInput | undefined
 }
 
 /**
@@ -104,6 +112,61 @@ export interface DurableJobPool {
   readonly setMaxSize: (maxSize: number) => Effect.Effect<void, StoreError>
   /** The ids of the jobs that hold a slot now: started, not yet ended, on any runner; oldest first. */
   readonly outstandingIds: Effect.Effect<ReadonlyArray<string>, StoreError>
+  /**
+   * The pool's jobs, oldest first, a page at a time: pass the page's `next`
+   * as `after` for the following page (`undefined` once there is none).
+   */
+  readonly list: (options?: ListOptions) => Effect.Effect<JobPage, StoreError>
+  /**
+   * Forgets the ended jobs that ended longer than `olderThan` ago; answers
+   * how many. A forgotten job's id answers `JobNotFoundError` to `poll`;
+   * starting it again answers the result the engine journaled, and runs
+   * nothing.
+   */
+  readonly purge: (olderThan: Duration.DurationInput) => Effect.Effect<number, StoreError>
+}
+
+/**
+ * One job as {@link DurableJobPool.list} shows it. `starting`: its slot is
+ * taken and its workflow is being sent.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobInfo {
+  readonly jobId: string
+  /** The job's definition (`DurableJob.make`'s `name`). */
+  readonly kind: string
+  /** The job's number in the store (the `jobId` of core's errors). */
+  readonly seq: number
+  readonly state: "starting" | "running" | "paused" | "ended"
+  /** Epoch milliseconds. */
+  readonly createdAt: number
+  /** Epoch milliseconds of the last change (for an ended job: when it ended). */
+  readonly updatedAt: number
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListOptions {
+  /** Only jobs in these states; default all. */
+  readonly states?: ReadonlyArray<JobInfo["state"]> | undefined
+  /** The `next` of the previous page. */
+  readonly after?: number | undefined
+  /** Jobs per page, 1 to 1000; default 100. */
+  readonly limit?: number | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobPage {
+  readonly jobs: ReadonlyArray<JobInfo>
+  /** The cursor of the next page; `undefined` on the last one. */
+  readonly next: number | undefined
 }
 
 /**
@@ -122,7 +185,7 @@ export const DurableJobPool: Context.Tag<DurableJobPool, DurableJobPool> = inter
  */
 export const layerMemory = (options?: Options): Layer.Layer<DurableJobPool | WorkflowEngine.WorkflowEngine> =>
   internal.layerEngineMemory.pipe(
-    Layer.provideMerge(Layer.effect(DurableJobPool, internal.makeMemory(options))),
+    Layer.provideMerge(Layer.scoped(DurableJobPool, internal.makeMemory(options))),
     Layer.provide(WorkflowEngine.layerMemory)
   )
 

@@ -329,8 +329,15 @@ const send = (self: DurableJob.Any, pool: Ledger, row: Row): Effect.Effect<void,
   Effect.gen(function*() {
     const payload = yield* Effect.orDie(Schema.decodeUnknown(payloadSchemaOf(self))(row.payload))
     const engine = yield* WorkflowEngine
-    yield* engine.execute(self.workflow as AnyWorkflow, { executionId: row.jobId, payload, discard: true })
+    const workflow = self.workflow as AnyWorkflow
+    yield* engine.execute(workflow, { executionId: row.jobId, payload, discard: true })
     yield* pool.started(row.jobId)
+    // a job the ledger forgot (purged) that the engine had finished: record the result the engine journaled
+    const result =
+      yield* (engine.poll(workflow, row.jobId) as Effect.Effect<Workflow.Result<unknown, unknown> | undefined>)
+    if (result?._tag === "Complete") {
+      yield* Effect.flatMap(encodeExit(self, result.exit), (exit) => pool.ended(row.jobId, exit))
+    }
   })
 
 /** @internal */

@@ -7,6 +7,7 @@ import { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -140,6 +141,42 @@ const newRow = (
   now: number
 ): Row => ({ ...fields, state: "starting", tokens: [], exit: undefined, createdAt: now, updatedAt: now })
 
+/** The page of `rows` (all of a pool, ordered by seq) that `options` asks for. */
+const pageOf = (rows: ReadonlyArray<Row>, options: DurableJobPool.ListOptions | undefined): DurableJobPool.JobPage => {
+  const limit = limitOf(options)
+  const jobs = rows.filter((row) =>
+    row.seq > (options?.after ?? 0) && (options?.states === undefined || options.states.includes(row.state))
+  ).slice(0, limit + 1)
+  return pageFrom(jobs, limit)
+}
+
+const limitOf = (options: DurableJobPool.ListOptions | undefined) =>
+  Math.min(1000, Math.max(1, Math.floor(options?.limit ?? 100)))
+
+/** A page from up to `limit + 1` rows: the extra one says whether there is a next page. */
+const pageFrom = (rows: ReadonlyArray<Row>, limit: number): DurableJobPool.JobPage => {
+  const jobs = rows.slice(0, limit).map(infoOf)
+  return { jobs, next: rows.length > limit ? jobs[jobs.length - 1]!.seq : undefined }
+}
+
+const infoOf = (row: Row): DurableJobPool.JobInfo => ({
+  jobId: row.jobId,
+  kind: row.kind,
+  seq: row.seq,
+  state: row.state,
+  createdAt: row.createdAt,
+  updatedAt: row.updatedAt
+})
+
+/** Purges now and then once per `retention`, for as long as the layer lives. */
+const retain = (self: Ledger, retention: Duration.DurationInput | undefined) =>
+  retention === undefined ? Effect.void : self.purge(retention).pipe(
+    Effect.catchAllCause(Effect.logWarning),
+    Effect.repeat(Schedule.spaced(Duration.max(Duration.decode(retention), Duration.seconds(1)))),
+    Effect.forkScoped,
+    Effect.asVoid
+  )
+
 const emptyCounts = (): Record<State, number> => ({ starting: 0, running: 0, paused: 0, ended: 0 })
 
 // -----------------------------------------------------------------------------
@@ -152,7 +189,7 @@ const emptyCounts = (): Record<State, number> => ({ starting: 0, running: 0, pau
  *
  * @internal
  */
-export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledger> =>
+export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledger, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { max, name } = validate(options)
     let maxSize = max ?? 0
@@ -211,8 +248,22 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
       get: (jobId) => Effect.sync(() => rows.get(jobId)),
       startingOf: (kind) =>
         Effect.sync(() => Array.from(rows.values()).filter((row) => row.kind === kind && row.state === "starting")),
-      changes: PubSub.subscribe(hub)
+      changes: PubSub.subscribe(hub),
+      list: (options) => Effect.sync(() => pageOf(Array.from(rows.values()), options)),
+      purge: (olderThan) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const before = now - Duration.toMillis(olderThan)
+          let purged = 0
+          for (const row of rows.values()) {
+            if (row.state === "ended" && row.updatedAt < before) {
+              rows.delete(row.jobId)
+              purged++
+            }
+          }
+          return purged
+        })
     }
+    yield* retain(self, options?.retention)
     return self
   })
 
@@ -585,7 +636,23 @@ export const makeSql = (
           Effect.map((rows) => rows.map(rowOf)),
           Effect.mapError(storeError("recover"))
         ),
-      changes: PubSub.subscribe(hub)
+      changes: PubSub.subscribe(hub),
+      list: (options) =>
+        Effect.suspend(() => {
+          const limit = limitOf(options)
+          const states = options?.states
+          return sql<RawRow>`SELECT * FROM ${jobs} WHERE pool = ${name} AND seq > ${options?.after ?? 0}
+            ${states === undefined ? sql`` : sql`AND ${sql.in("state", states)}`}
+            ORDER BY seq LIMIT ${limit + 1}`.pipe(Effect.map((rows) => pageFrom(rows.map(rowOf), limit)))
+        }).pipe(Effect.mapError(storeError("list")), Effect.zipLeft(guard)),
+      purge: (olderThan) =>
+        Effect.gen(function*() {
+          const before = (yield* Clock.currentTimeMillis) - Duration.toMillis(olderThan)
+          const purged = yield* sql<{ readonly job_id: string }>`DELETE FROM ${jobs}
+            WHERE pool = ${name} AND state = ${"ended"} AND updated_at < ${before} RETURNING job_id`
+          return purged.length
+        }).pipe(Effect.mapError(storeError("purge")), Effect.zipLeft(guard))
     }
+    yield* retain(self, options?.retention)
     return self
   })
