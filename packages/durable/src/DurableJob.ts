@@ -505,7 +505,10 @@ type CancelSignature = <J extends Any>(
  * - The job's definition must be known to the pool (registered by
  *   {@link toLayer} or {@link register}, or used by a `start` in this
  *   process) to check the value ({@link InvalidTokenError} otherwise).
- * - The first signal of a token wins; later ones change nothing.
+ * - The first signal of a token wins; later ones change nothing. So a signal
+ *   that failed with {@link StoreError} (`unavailable`: for instance the runner
+ *   that owns the job died and its shards have not moved yet) may have been
+ *   recorded, and is safe to send again.
  *
  * @since 0.1.0
  * @category combinators

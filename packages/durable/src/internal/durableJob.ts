@@ -21,7 +21,7 @@ import {
   JobKindError,
   JobNotFoundError,
   StaleJobError,
-  type StoreError
+  StoreError
 } from "../Errors.js"
 import { type AnyWorkflow, type Ledger, ledger, type Row } from "./pool.js"
 
@@ -450,5 +450,10 @@ export const signal = (
       executionId,
       deferredName: name,
       exit: Exit.succeed(valid.right)
-    }) as Effect.Effect<void>
+    }).pipe(
+      // e.g. the runner that owns the job is unreachable (failover): the signal may be recorded; sending it again is safe
+      Effect.catchAllDefect((defect) =>
+        new StoreError({ operation: "signal", reason: "unavailable", detail: Cause.pretty(Cause.die(defect)) })
+      )
+    ) as Effect.Effect<void, StoreError>
   }).pipe(Effect.withSpan("DurableJob.signal"))
