@@ -151,7 +151,7 @@ export const make = Effect.gen(function*() {
           Effect.map((status) => viewOf(id, op, status)),
           Effect.catchTag("JobNotFoundError", () => Effect.fail(new JobNotFoundError({ id }))),
           // another kind or pool under a service id, or a broken store: nothing a client can fix
-          Effect.catchTag("JobKindError", "ForeignJobError", "StoreError", Effect.die)
+          Effect.catchTag("JobKindError", "ForeignJobError", "JobDivergedError", "StoreError", Effect.die)
         )
     })
 
@@ -165,7 +165,7 @@ export const make = Effect.gen(function*() {
         ),
         Effect.tapErrorTag("NoJobsError", () => Effect.sync(() => noJobs++)),
         Effect.catchTag("JobNotFoundError", "StaleJobError", () => Effect.void),
-        Effect.catchTag("JobKindError", "ForeignJobError", "StoreError", Effect.die),
+        Effect.catchTag("JobKindError", "ForeignJobError", "JobDivergedError", "StoreError", Effect.die),
         Effect.catchIf((error): error is EngineError => Schema.is(EngineError)(error), () => Effect.void)
       )
       if (step?._tag === "Finished") return count(viewOf(id, request.op, step))

@@ -76,6 +76,7 @@ import type {
   ForeignJobError,
   InvalidSignalError,
   InvalidTokenError,
+  JobDivergedError,
   JobKindError,
   JobNotFoundError,
   NoJobsError,
@@ -134,6 +135,10 @@ export interface DurableJob<
   /** The underlying workflow, for the APIs of `@effect/workflow`. */
   readonly workflow: Workflow.Workflow<Name, Schema.Struct<Payload>, Success, Error>
   readonly waits: W
+  /** The version of the job's code (see {@link version}). */
+  readonly version: number
+  /** The oldest version of a job this code still runs. */
+  readonly minVersion: number
 }
 
 /**
@@ -147,6 +152,8 @@ export interface Any {
   readonly name: string
   readonly workflow: Workflow.Any
   readonly waits: Waits
+  readonly version: number
+  readonly minVersion: number
 }
 
 /**
@@ -260,7 +267,7 @@ export type JobStatus<A, E> = Running | Paused | Finished<A> | Failed<E> | Cance
  * @since 0.1.0
  * @category models
  */
-export type LookupError = JobNotFoundError | JobKindError | ForeignJobError | StoreError
+export type LookupError = JobNotFoundError | JobKindError | ForeignJobError | JobDivergedError | StoreError
 
 /**
  * The options of {@link make}.
@@ -275,6 +282,10 @@ export interface MakeOptions<Name extends string, Payload extends Schema.Struct.
   readonly error?: Error | undefined
   readonly waits?: W | undefined
   readonly jobId: (payload: Schema.Struct.Type<Payload>) => string
+  /** The version of this code of the job; default 1. Raise it when the body changes what it journals. */
+  readonly version?: number | undefined
+  /** The oldest version of a job this code still runs; default 1. */
+  readonly minVersion?: number | undefined
 }
 
 /**
@@ -392,6 +403,25 @@ export const token: <W extends Waits, K extends keyof W & string>(
   wait: K,
   options?: { readonly key?: string | undefined }
 ) => Effect.Effect<ResumeToken, never, WorkflowInstance | DurableJobPool> = internal.token
+
+/**
+ * The version of the job's code that the running job was started under
+ * (recorded with it when it starts; the same in every replay), for branching
+ * like Temporal's `getVersion`/`patched`: guard a step that a new version of
+ * the body inserts, changes or renames with `version >= n`, so that jobs
+ * started under older code replay as they were journaled.
+ *
+ * **Details**
+ *
+ * A job whose version is below the definition's `minVersion` (or above its
+ * `version`: started by newer code) is not run by this code: `start`,
+ * `resume` and `poll` answer {@link JobDivergedError} (step `version`), and
+ * the job stays where it was, for code that can run it or for `cancel`.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const version: (self: Any) => Effect.Effect<number, never, WorkflowInstance | DurableJobPool> = internal.version
 
 /**
  * The id of the job that `payload` starts.

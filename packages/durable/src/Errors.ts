@@ -15,6 +15,7 @@
  * | {@link InvalidTokenError} | reject the request (the token is malformed, forged, or names no wait fd of the job) |
  * | {@link InvalidSignalError} | fix the value (it does not match the wait fd's Schema; the job still waits) |
  * | {@link StoreError} | alert an operator (the store is missing, corrupt, read-only or was replaced) |
+ * | {@link JobDivergedError} | deploy code that runs the job's version, or cancel the job |
  *
  * The errors of this module cross process boundaries (the offload service
  * serves them), so they are `Schema.TaggedError`s.
@@ -154,5 +155,24 @@ export class StoreError extends Schema.TaggedError<StoreError>("@async-job/durab
   /** @since 0.1.0 */
   override get message(): string {
     return `durable store ${this.reason} (${this.operation}): ${this.detail}`
+  }
+}
+
+/**
+ * The job was started under a version of its code that this code does not
+ * run (below the definition's `minVersion`, or above its `version`): replaying
+ * it would diverge from its journal at `step`. Nothing ran; the job stays where
+ * it was, for code that can run it or for `cancel`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class JobDivergedError extends Schema.TaggedError<JobDivergedError>("@async-job/durable/JobDivergedError")(
+  "JobDivergedError",
+  { jobId: Schema.String, step: Schema.String, reason: Schema.String }
+) {
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `job ${this.jobId} would diverge from its journal at ${this.step}: ${this.reason}`
   }
 }

@@ -18,6 +18,7 @@ import {
   ForeignJobError,
   InvalidSignalError,
   InvalidTokenError,
+  JobDivergedError,
   JobKindError,
   JobNotFoundError,
   StaleJobError,
@@ -47,7 +48,12 @@ export const make = <
     error: (options.error ?? Schema.Never) as Error,
     idempotencyKey: (payload) => options.jobId(payload as Schema.Struct.Type<Payload>)
   })
-  return { [TypeId]: TypeId, name: options.name, workflow, waits: options.waits ?? ({} as W) }
+  const version = options.version ?? 1
+  const minVersion = options.minVersion ?? 1
+  if (!Number.isInteger(version) || !Number.isInteger(minVersion) || minVersion < 1 || minVersion > version) {
+    throw new RangeError(`${options.name}: versions must be integers with 1 <= minVersion <= version`)
+  }
+  return { [TypeId]: TypeId, name: options.name, workflow, waits: options.waits ?? ({} as W), version, minVersion }
 }
 
 // -----------------------------------------------------------------------------
@@ -143,11 +149,14 @@ export const toLayer = <
     Effect.gen(function*() {
       const pool = ledger(yield* DurableJobPool)
       const instance = yield* WorkflowInstance
-      yield* Effect.orDie(pool.running(executionId))
       // the workflow scope closes once, when the job ends (finished, failed or cancelled), never at a pause
       yield* Workflow.addFinalizer((exit) =>
         Effect.orDie(Effect.flatMap(encodeExit(self, exit), (encoded) => pool.ended(executionId, encoded)))
       )
+      const row = yield* Effect.orDie(pool.get(executionId))
+      // started under a version this code does not run: leave it where it is (a cancel still ends it)
+      if (row !== undefined && divergence(self, row) !== undefined) return yield* Workflow.suspend(instance)
+      yield* Effect.orDie(pool.running(executionId))
       const tokens = new Set<string>()
       pool.pending.set(instance, tokens)
       return yield* body(payload as Schema.Struct.Type<P>, executionId).pipe(
@@ -271,11 +280,33 @@ const getRow = (self: DurableJob.Any, pool: Ledger, jobId: string) =>
     (row) => row === undefined ? Effect.fail(new JobNotFoundError({ job: self.name, jobId })) : Effect.succeed(row)
   )
 
+/** Whether this code runs the job: the version it was started under is one the definition supports. */
+const divergence = (self: DurableJob.Any, row: Row): JobDivergedError | undefined =>
+  row.version < self.minVersion || row.version > self.version
+    ? new JobDivergedError({
+      jobId: row.jobId,
+      step: "version",
+      reason: `started under version ${row.version}; this code runs versions ${self.minVersion} to ${self.version}`
+    })
+    : undefined
+
+/** @internal */
+export const version = (self: DurableJob.Any): Effect.Effect<number, never, WorkflowInstance | DurableJobPool> =>
+  Effect.gen(function*() {
+    const instance = yield* WorkflowInstance
+    const row = yield* Effect.orDie(ledger(yield* DurableJobPool).get(instance.executionId))
+    return row?.version ?? self.version
+  })
+
 /** @internal */
 export const poll = (self: DurableJob.Any, jobId: string) =>
   Effect.gen(function*() {
     const pool = ledger(yield* DurableJobPool)
-    return yield* statusOf(self, pool, yield* getRow(self, pool, jobId))
+    const row = yield* getRow(self, pool, jobId)
+    const status = yield* statusOf(self, pool, row)
+    const diverged = divergence(self, row)
+    if (diverged !== undefined && (status._tag === "Running" || status._tag === "Paused")) return yield* diverged
+    return status
   })
 
 /**
@@ -287,7 +318,8 @@ const waitFor = <S extends Status>(
   self: DurableJob.Any,
   pool: Ledger,
   jobId: string,
-  done: (status: Status) => status is S
+  done: (status: Status) => status is S,
+  cancelling = false
 ) =>
   Effect.scoped(Effect.gen(function*() {
     // subscribe before reading, so that no change between the read and the wait is missed
@@ -296,6 +328,8 @@ const waitFor = <S extends Status>(
       const row = yield* getRow(self, pool, jobId)
       const status = yield* statusOf(self, pool, row)
       if (done(status)) return [status, row] as const
+      const diverged = divergence(self, row)
+      if (diverged !== undefined && !cancelling) return yield* diverged
       while ((yield* Queue.take(changes)) !== jobId) {
         // another job changed
       }
@@ -356,7 +390,7 @@ export const start = (
     const id = yield* self.workflow.executionId(value)
     const encoded = yield* Effect.orDie(Schema.encode(payloadSchemaOf(self))(value))
     // the slot and the job's record in one transaction; a job started before keeps its slot and is not counted twice
-    const row = yield* pool.admit(id, self.name, encoded)
+    const row = yield* pool.admit(id, self.name, self.version, encoded)
     if (row.state === "starting") yield* send(self, pool, row)
     const [settled, now] = yield* waitFor(self, pool, id, isSettled)
     return yield* toStep(pool, now, settled)
@@ -403,7 +437,7 @@ export const cancel = (
     // a start cut short by a crash: complete it, so that the engine has a job to cancel
     if (row.state === "starting") yield* send(self, pool, row)
     yield* Effect.flatMap(WorkflowEngine, (engine) => engine.interrupt(self.workflow, id))
-    const [ended] = yield* waitFor(self, pool, id, isEnded)
+    const [ended] = yield* waitFor(self, pool, id, isEnded, true)
     return ended
   }).pipe(Effect.withSpan("DurableJob.cancel", { attributes: { "async_job.job": self.name } }))
 

@@ -62,6 +62,8 @@ export interface Row {
   readonly poolId: number
   readonly kind: string
   readonly seq: number
+  /** The version of the job's code it was started under. */
+  readonly version: number
   readonly state: State
   readonly tokens: ReadonlyArray<string>
   /** The payload, encoded by the job's Schema (to complete a start cut short). */
@@ -93,6 +95,7 @@ export interface Ledger extends DurableJobPool.DurableJobPool {
   readonly admit: (
     jobId: string,
     kind: string,
+    version: number,
     payload: unknown
   ) => Effect.Effect<Row, NoJobsError | ForeignJobError | JobKindError | StoreError>
   /** `starting` → `running`, once the job's workflow is sent. */
@@ -137,7 +140,7 @@ const noJobs = (poolId: number, maxSize: number, counts: Record<State, number>) 
 
 /** The row of a job just admitted: its slot is taken, its workflow not yet sent. */
 const newRow = (
-  fields: Pick<Row, "jobId" | "pool" | "poolId" | "kind" | "seq" | "payload">,
+  fields: Pick<Row, "jobId" | "pool" | "poolId" | "kind" | "seq" | "version" | "payload">,
   now: number
 ): Row => ({ ...fields, state: "starting", tokens: [], exit: undefined, createdAt: now, updatedAt: now })
 
@@ -226,7 +229,7 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
       outstandingIds: Effect.sync(() =>
         Array.from(rows.values()).flatMap((row) => row.state === "ended" ? [] : [row.jobId])
       ),
-      admit: (jobId, kind, payload) =>
+      admit: (jobId, kind, version, payload) =>
         Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<Row, NoJobsError | JobKindError> => {
           const row = rows.get(jobId)
           if (row !== undefined) {
@@ -237,7 +240,7 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
           if (maxSize > 0 && taken.starting + taken.running + taken.paused >= maxSize) {
             return Effect.fail(noJobs(poolId, maxSize, taken))
           }
-          const created = newRow({ jobId, pool: name, poolId, kind, seq: rows.size + 1, payload }, now)
+          const created = newRow({ jobId, pool: name, poolId, kind, seq: rows.size + 1, version, payload }, now)
           rows.set(jobId, created)
           return Effect.succeed(created)
         }),
@@ -420,6 +423,7 @@ interface RawRow {
   readonly pool_id: number | string
   readonly kind: string
   readonly seq: number | string
+  readonly version: number | string
   readonly state: State
   readonly tokens: string
   readonly payload: string
@@ -434,6 +438,7 @@ const rowOf = (raw: RawRow): Row => ({
   poolId: Number(raw.pool_id),
   kind: raw.kind,
   seq: Number(raw.seq),
+  version: Number(raw.version),
   state: raw.state,
   tokens: JSON.parse(raw.tokens) as ReadonlyArray<string>,
   payload: JSON.parse(raw.payload),
@@ -475,6 +480,7 @@ export const makeSql = (
         pool_id INTEGER NOT NULL,
         kind VARCHAR(255) NOT NULL,
         seq INTEGER NOT NULL,
+        version INTEGER NOT NULL,
         state VARCHAR(16) NOT NULL,
         tokens TEXT NOT NULL,
         payload TEXT NOT NULL,
@@ -578,7 +584,7 @@ export const makeSql = (
         Effect.mapError(storeError("outstandingIds")),
         Effect.zipLeft(guard)
       ),
-      admit: (jobId, kind, payload) =>
+      admit: (jobId, kind, version, payload) =>
         sql.withTransaction(Effect.gen(function*() {
           yield* lock
           const existing = yield* get(jobId)
@@ -600,7 +606,10 @@ export const makeSql = (
             { readonly seq: number | string }
           >`SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM ${jobs}`
           const now = yield* Clock.currentTimeMillis
-          const row = newRow({ jobId, pool: name, poolId, kind, seq: Number(next[0]?.seq ?? 1), payload }, now)
+          const row = newRow(
+            { jobId, pool: name, poolId, kind, seq: Number(next[0]?.seq ?? 1), version, payload },
+            now
+          )
           yield* sql`INSERT INTO ${jobs} ${
             sql.insert({
               job_id: row.jobId,
@@ -608,6 +617,7 @@ export const makeSql = (
               pool_id: poolId,
               kind: row.kind,
               seq: row.seq,
+              version: row.version,
               state: row.state,
               tokens: "[]",
               payload: JSON.stringify(payload),
