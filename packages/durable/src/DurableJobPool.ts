@@ -191,9 +191,12 @@ export const layerMemory = (options?: Options): Layer.Layer<DurableJobPool | Wor
 
 /**
  * A pool whose ledger lives in the database of the `SqlClient` in context
- * (a table `async_job_durable_slots`, created if missing). Combine it with a
- * SQL-backed `WorkflowEngine`; {@link layerSqlite} and {@link layerCluster}
- * do.
+ * (tables `async_job_durable_jobs`, `async_job_durable_pools` and
+ * `async_job_durable_meta`, created if missing). Combine it with a SQL-backed
+ * `WorkflowEngine`; {@link layerSqlite} and {@link layerCluster} do. With a
+ * `PgClient` in context, runners wake each other's waits through Postgres
+ * `LISTEN`/`NOTIFY`; over other databases, a wait is woken only by changes
+ * made in its own process.
  *
  * @since 0.1.0
  * @category layers
