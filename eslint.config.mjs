@@ -40,5 +40,9 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": ["error", { fixStyle: "inline-type-imports" }],
       "@typescript-eslint/array-type": ["error", { default: "generic", readonly: "generic" }]
     }
+  },
+  {
+    files: ["packages/durable/src/**/*.ts"],
+    rules: { "@typescript-eslint/no-explicit-any": "error" }
   }
 )

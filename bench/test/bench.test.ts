@@ -13,7 +13,8 @@ const required = [
   "facade-cycle",
   "pool-init-10k",
   "no-jobs-reject",
-  "wait-ctx-set-clear"
+  "wait-ctx-set-clear",
+  "durable-cycle-sqlite"
 ]
 
 describe("pnpm bench --quick", () => {

@@ -21,11 +21,11 @@
  *
  * Differences from the in-memory mode: jobs are not cancelled at shutdown
  * (they outlive the process: that is the point), ended jobs are kept in the
- * file (not swept after `RESULT_TTL`), and the pool counts come from the file.
+ * file (not swept after `RESULT_TTL`), and the pool counts come from the file
+ * (`idle` counts the ended jobs kept there).
  *
  * @since 0.1.0
  */
-import { NoJobsError } from "@async-job/core/Errors"
 import * as DurableJob from "@async-job/durable/DurableJob"
 import * as DurableJobPool from "@async-job/durable/DurableJobPool"
 import * as RunnerAddress from "@effect/cluster/RunnerAddress"
@@ -149,7 +149,9 @@ export const make = Effect.gen(function*() {
       onSome: (op) =>
         Effect.flatMap(jobIdOf(id), (jobId) => DurableJob.poll(Offload, jobId)).pipe(
           Effect.map((status) => viewOf(id, op, status)),
-          Effect.catchTag("JobNotFoundError", () => Effect.fail(new JobNotFoundError({ id })))
+          Effect.catchTag("JobNotFoundError", () => Effect.fail(new JobNotFoundError({ id }))),
+          // another kind or pool under a service id, or a broken store: nothing a client can fix
+          Effect.catchTag("JobKindError", "ForeignJobError", "JobDivergedError", "StoreError", Effect.die)
         )
     })
 
@@ -161,12 +163,9 @@ export const make = Effect.gen(function*() {
         Effect.flatMap((step) =>
           wait && step._tag === "Paused" ? DurableJob.resume(Offload, step) : Effect.succeed(step)
         ),
-        Effect.catchTag("NoJobsError", (error) => {
-          noJobs++
-          const stats = { maxSize: error.maxSize, created: error.outstanding, idle: 0, running: 0, paused: 0 }
-          return Effect.fail(new NoJobsError({ poolId: 0, stats: { ...stats, paused: error.outstanding } }))
-        }),
-        Effect.catchTag("JobNotFoundError", "JobCancelledError", () => Effect.void),
+        Effect.tapErrorTag("NoJobsError", () => Effect.sync(() => noJobs++)),
+        Effect.catchTag("JobNotFoundError", "StaleJobError", () => Effect.void),
+        Effect.catchTag("JobKindError", "ForeignJobError", "JobDivergedError", "StoreError", Effect.die),
         Effect.catchIf((error): error is EngineError => Schema.is(EngineError)(error), () => Effect.void)
       )
       if (step?._tag === "Finished") return count(viewOf(id, request.op, step))
@@ -188,18 +187,11 @@ export const make = Effect.gen(function*() {
         if (status._tag === "Cancelled") cancelled++
         return view
       }).pipe(Effect.provide(context)),
-    stats: Effect.map(pool.stats, (stats) => ({
-      maxSize: stats.maxSize,
-      created: stats.outstanding,
-      idle: 0,
-      running: 0,
-      paused: stats.outstanding,
-      finished,
-      failed,
-      cancelled,
-      noJobs
-    })),
-    housekeeping: Effect.map(pool.stats, (stats) => ({ fdCleanups: 0, retained: 0, outstanding: stats.outstanding })),
+    stats: Effect.map(Effect.orDie(pool.stats), (stats) => ({ ...stats, finished, failed, cancelled, noJobs })),
+    housekeeping: Effect.map(
+      Effect.orDie(pool.stats),
+      (stats) => ({ fdCleanups: 0, retained: 0, outstanding: stats.running + stats.paused })
+    ),
     isAccepting: Effect.sync(() => accepting),
     // durable jobs outlive the process: stop accepting, cancel nothing
     shutdown: Effect.sync(() => {
@@ -209,7 +201,7 @@ export const make = Effect.gen(function*() {
   }
 
   // the engine's requests died with the previous process: replay every outstanding job, which submits again
-  for (const id of yield* pool.outstandingIds) yield* Offload.workflow.resume(id)
+  for (const id of yield* Effect.orDie(pool.outstandingIds)) yield* Offload.workflow.resume(id)
   return jobs
 })
 

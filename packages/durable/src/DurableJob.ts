@@ -12,8 +12,9 @@
  * | a wait fd on the job's wait ctx | a resume token ({@link ResumeToken}), which any process can complete with {@link signal} |
  * | `start` answers `Finished` or `Paused(job)` | {@link start} answers `Finished` or `Paused`, which carries the job's tokens |
  * | `resume(job)` on the pool that started it | {@link resume} from any process on the same store |
- * | `NoJobsError` when the pool is full | `NoJobsError` when the pool is full across all runners |
- * | a side effect runs once per segment | an `Activity` runs at most once per attempt; its result is journaled |
+ * | `NoJobsError` when the pool is full | the same `NoJobsError` (core's), when the pool is full across all runners |
+ * | `StaleJobError` for a cancelled job | the same `StaleJobError` (core's) |
+ * | a side effect runs once per segment | an `Activity` runs at least once (again if its process dies mid-run); once it has completed, its result is journaled and it never runs again |
  *
  * @example
  * ```ts
@@ -61,6 +62,7 @@
  *
  * @since 0.1.0
  */
+import type { AsyncJob } from "@async-job/core"
 import type * as Workflow from "@effect/workflow/Workflow"
 import type { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
 import type * as Brand from "effect/Brand"
@@ -71,11 +73,15 @@ import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { DurableJobPool } from "./DurableJobPool.js"
 import type {
+  ForeignJobError,
   InvalidSignalError,
   InvalidTokenError,
-  JobCancelledError,
+  JobDivergedError,
+  JobKindError,
   JobNotFoundError,
-  NoJobsError
+  NoJobsError,
+  StaleJobError,
+  StoreError
 } from "./Errors.js"
 import * as internal from "./internal/durableJob.js"
 
@@ -92,8 +98,10 @@ export const TypeId: unique symbol = internal.TypeId
 export type TypeId = typeof TypeId
 
 /**
- * What a paused job waits on: one of its wait fds, in this run. An opaque
- * string that any process may store, send and pass to {@link signal}.
+ * What a paused job waits on: one of its wait fds, in this run. A capability:
+ * it is signed with the store's key (`ASYNC_JOB_DURABLE_SECRET`, or a random
+ * key kept in the store), so it cannot be derived from a job id; whoever holds
+ * it can signal that wait fd once.
  *
  * @since 0.1.0
  * @category models
@@ -127,6 +135,10 @@ export interface DurableJob<
   /** The underlying workflow, for the APIs of `@effect/workflow`. */
   readonly workflow: Workflow.Workflow<Name, Schema.Struct<Payload>, Success, Error>
   readonly waits: W
+  /** The version of the job's code (see {@link version}). */
+  readonly version: number
+  /** The oldest version of a job this code still runs. */
+  readonly minVersion: number
 }
 
 /**
@@ -135,7 +147,14 @@ export interface DurableJob<
  * @since 0.1.0
  * @category models
  */
-export type Any = DurableJob<string, any, any, any, any>
+export interface Any {
+  readonly [TypeId]: TypeId
+  readonly name: string
+  readonly workflow: Workflow.Any
+  readonly waits: Waits
+  readonly version: number
+  readonly minVersion: number
+}
 
 /**
  * The payload a job is started with, as its Schema constructs it.
@@ -143,39 +162,43 @@ export type Any = DurableJob<string, any, any, any, any>
  * @since 0.1.0
  * @category models
  */
-export type PayloadOf<J extends Any> = J extends DurableJob<any, infer P, any, any, any>
+export type PayloadOf<J extends Any> = J extends DurableJob<infer _N, infer P, infer _S, infer _E, infer _W>
   ? Schema.Simplify<Schema.Struct.Constructor<P>>
-  : never
+  : unknown
 
 /**
  * @since 0.1.0
  * @category models
  */
-export type SuccessOf<J extends Any> = J extends DurableJob<any, any, infer S, any, any> ? Schema.Schema.Type<S>
-  : never
+export type SuccessOf<J extends Any> = J extends DurableJob<infer _N, infer _P, infer S, infer _E, infer _W>
+  ? Schema.Schema.Type<S>
+  : unknown
 
 /**
  * @since 0.1.0
  * @category models
  */
-export type ErrorOf<J extends Any> = J extends DurableJob<any, any, any, infer E, any> ? Schema.Schema.Type<E> : never
+export type ErrorOf<J extends Any> = J extends DurableJob<infer _N, infer _P, infer _S, infer E, infer _W>
+  ? Schema.Schema.Type<E>
+  : unknown
 
 /**
- * The job ran to its end and succeeded (`ASYNC_FINISH`).
+ * The job ran to its end and succeeded (`ASYNC_FINISH`): core's `Finished`,
+ * with the job's id.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Finished<out A> {
-  readonly _tag: "Finished"
+export interface Finished<out A> extends AsyncJob.Finished<A> {
   readonly jobId: string
-  readonly value: A
 }
 
 /**
  * The job is paused (`ASYNC_PAUSE`) on the wait fds whose tokens it carries.
- * It is also the handle {@link resume} takes. A job paused with no tokens
- * waits on something else (a `DurableClock`, a child workflow).
+ * It is also the handle {@link resume} takes (where core's `Paused` carries
+ * a live `Job`, a durable handle is the job's id and tokens, valid in any
+ * process). A job paused with no tokens waits on something else (a
+ * `DurableClock`, a child workflow).
  *
  * @since 0.1.0
  * @category models
@@ -187,7 +210,7 @@ export interface Paused {
 }
 
 /**
- * What {@link start} and {@link resume} answer.
+ * What {@link start} and {@link resume} answer: core's two steps.
  *
  * @since 0.1.0
  * @category models
@@ -238,6 +261,34 @@ export interface Cancelled {
 export type JobStatus<A, E> = Running | Paused | Finished<A> | Failed<E> | Cancelled
 
 /**
+ * The errors every operation on an existing job may answer: the id is
+ * unknown, names a job of another kind or another pool, or the store failed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type LookupError = JobNotFoundError | JobKindError | ForeignJobError | JobDivergedError | StoreError
+
+/**
+ * The options of {@link make}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MakeOptions<Name extends string, Payload extends Schema.Struct.Fields, Success, Error, W> {
+  readonly name: Name
+  readonly payload: Payload
+  readonly success?: Success | undefined
+  readonly error?: Error | undefined
+  readonly waits?: W | undefined
+  readonly jobId: (payload: Schema.Struct.Type<Payload>) => string
+  /** The version of this code of the job; default 1. Raise it when the body changes what it journals. */
+  readonly version?: number | undefined
+  /** The oldest version of a job this code still runs; default 1. */
+  readonly minVersion?: number | undefined
+}
+
+/**
  * Defines a durable job.
  *
  * **Details**
@@ -246,8 +297,9 @@ export type JobStatus<A, E> = Running | Paused | Finished<A> | Failed<E> | Cance
  *   id exists attaches to that job instead of starting another.
  * - `waits` names the wait fds the job may pause on, with the Schema of the
  *   value each is signalled with.
- * - The name must be unique in the process: {@link signal} finds a token's
- *   job by it.
+ * - The name is the job's kind: it is recorded with every job started, and a
+ *   job is only ever resumed, polled or cancelled with the definition of its
+ *   kind ({@link JobKindError} otherwise).
  *
  * @since 0.1.0
  * @category constructors
@@ -258,19 +310,20 @@ export const make: <
   Success extends Schema.Schema.Any = typeof Schema.Void,
   Error extends Schema.Schema.All = typeof Schema.Never,
   W extends Waits = {}
->(options: {
-  readonly name: Name
-  readonly payload: Payload
-  readonly success?: Success | undefined
-  readonly error?: Error | undefined
-  readonly waits?: W | undefined
-  readonly jobId: (payload: Schema.Struct.Type<Payload>) => string
-}) => DurableJob<Name, Payload, Success, Error, W> = internal.make as any
+>(options: MakeOptions<Name, Payload, Success, Error, W>) => DurableJob<Name, Payload, Success, Error, W> =
+  internal.make
 
 /**
- * Registers the body of a job with the engine in context. Runners that should
- * execute the job provide this layer; processes that only start, poll, signal
- * or cancel jobs need the definition, not the body.
+ * Registers the body of a job with the engine in context, and the job's
+ * definition with the pool in context. Runners that should execute the job
+ * provide this layer; processes that only start, poll, signal or cancel jobs
+ * need the definition ({@link register}), not the body.
+ *
+ * **Details**
+ *
+ * As it builds, the layer completes every start of this kind that a dead
+ * process left half done (its slot taken, its workflow not yet sent), so that
+ * every slot is either a live job or free.
  *
  * **Gotchas**
  *
@@ -296,11 +349,21 @@ export const toLayer: <
   ) => Effect.Effect<Schema.Schema.Type<S>, Schema.Schema.Type<E>, R>
 ) => Layer.Layer<
   never,
-  never,
+  StoreError,
   | WorkflowEngine
   | DurableJobPool
   | Exclude<R, WorkflowEngine | WorkflowInstance | Workflow.Execution<Name> | Scope.Scope>
-> = internal.toLayer as any
+> = internal.toLayer
+
+/**
+ * Makes definitions known to the pool in context, for a process that signals
+ * tokens of jobs it neither runs nor started (`signal` checks a value against
+ * the Schema of the definition named in the token).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const register: (...jobs: ReadonlyArray<Any>) => Layer.Layer<never, never, DurableJobPool> = internal.register
 
 /**
  * Pauses the job on one of its wait fds (`ASYNC_pause_job`), and answers the
@@ -318,10 +381,15 @@ export const toLayer: <
  * @category combinators
  */
 export const pause: <W extends Waits, K extends keyof W & string>(
-  self: DurableJob<any, any, any, any, W>,
+  self: Any & { readonly waits: W },
   wait: K,
   options?: { readonly key?: string | undefined }
-) => Effect.Effect<Schema.Schema.Type<W[K]>, never, WorkflowEngine | WorkflowInstance> = internal.pause as any
+) => Effect.Effect<Schema.Schema.Type<W[K]>, never, WorkflowEngine | WorkflowInstance | DurableJobPool> = internal
+  .pause as <W extends Waits, K extends keyof W & string>(
+    self: Any & { readonly waits: W },
+    wait: K,
+    options?: { readonly key?: string | undefined }
+  ) => Effect.Effect<Schema.Schema.Type<W[K]>, never, WorkflowEngine | WorkflowInstance | DurableJobPool>
 
 /**
  * The token of one of the job's wait fds, from inside the job; for handing it
@@ -331,10 +399,29 @@ export const pause: <W extends Waits, K extends keyof W & string>(
  * @category getters
  */
 export const token: <W extends Waits, K extends keyof W & string>(
-  self: DurableJob<any, any, any, any, W>,
+  self: Any & { readonly waits: W },
   wait: K,
   options?: { readonly key?: string | undefined }
-) => Effect.Effect<ResumeToken, never, WorkflowInstance> = internal.token as any
+) => Effect.Effect<ResumeToken, never, WorkflowInstance | DurableJobPool> = internal.token
+
+/**
+ * The version of the job's code that the running job was started under
+ * (recorded with it when it starts; the same in every replay), for branching
+ * like Temporal's `getVersion`/`patched`: guard a step that a new version of
+ * the body inserts, changes or renames with `version >= n`, so that jobs
+ * started under older code replay as they were journaled.
+ *
+ * **Details**
+ *
+ * A job whose version is below the definition's `minVersion` (or above its
+ * `version`: started by newer code) is not run by this code: `start`,
+ * `resume` and `poll` answer {@link JobDivergedError} (step `version`), and
+ * the job stays where it was, for code that can run it or for `cancel`.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const version: (self: Any) => Effect.Effect<number, never, WorkflowInstance | DurableJobPool> = internal.version
 
 /**
  * The id of the job that `payload` starts.
@@ -350,20 +437,30 @@ export const jobId: <J extends Any>(self: J, payload: PayloadOf<J>) => Effect.Ef
  * **Details**
  *
  * - Succeeds with `Finished(value)` or `Paused(tokens)`; fails with the job's
- *   error, with {@link NoJobsError} when the pool is full (nothing was
- *   started), or {@link JobCancelledError}.
+ *   error, with `NoJobsError` when the pool is full (nothing was started), or
+ *   `StaleJobError` (the job with this id was cancelled).
+ * - Taking the slot and recording the job (its kind and payload) is one
+ *   transaction; sending its workflow follows. A process that dies between
+ *   the two leaves a `starting` job, which the next {@link toLayer} of its kind
+ *   (or starting it again) completes.
  * - Idempotent: if a job with the same id was started before, in any process,
- *   no slot is taken and its current step is answered. A `start` that was
- *   cut short (the process died) is completed by starting again.
+ *   no slot is taken and its current step is answered.
+ * - Waits without polling: the job's runs publish each step as they journal
+ *   it (across runners through Postgres `NOTIFY`).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const start: <J extends Any>(
+export const start: StartSignature = internal.start as StartSignature
+
+type StartSignature = <J extends Any>(
   self: J,
   payload: PayloadOf<J>
-) => Effect.Effect<Step<SuccessOf<J>>, ErrorOf<J> | NoJobsError | JobCancelledError, WorkflowEngine | DurableJobPool> =
-  internal.start as any
+) => Effect.Effect<
+  Step<SuccessOf<J>>,
+  ErrorOf<J> | NoJobsError | StaleJobError | LookupError,
+  WorkflowEngine | DurableJobPool
+>
 
 /**
  * Waits until a paused job moves past its pause, and answers its next step.
@@ -376,18 +473,21 @@ export const start: <J extends Any>(
  *   may come.
  * - Takes the `Paused` handle, or a job id (then: the step after the job's
  *   current pause, or its end).
+ * - A cancelled job answers `StaleJobError`.
  *
  * @since 0.1.0
  * @category combinators
  */
-export const resume: <J extends Any>(
+export const resume: ResumeSignature = internal.resume as ResumeSignature
+
+type ResumeSignature = <J extends Any>(
   self: J,
   handle: string | Paused
 ) => Effect.Effect<
   Step<SuccessOf<J>>,
-  ErrorOf<J> | JobNotFoundError | JobCancelledError,
+  ErrorOf<J> | StaleJobError | LookupError,
   WorkflowEngine | DurableJobPool
-> = internal.resume as any
+>
 
 /**
  * Where a job is now, from any process; does not wait.
@@ -395,26 +495,32 @@ export const resume: <J extends Any>(
  * @since 0.1.0
  * @category getters
  */
-export const poll: <J extends Any>(
+export const poll: PollSignature = internal.poll as PollSignature
+
+type PollSignature = <J extends Any>(
   self: J,
   jobId: string
-) => Effect.Effect<JobStatus<SuccessOf<J>, ErrorOf<J>>, JobNotFoundError, WorkflowEngine | DurableJobPool> = internal
-  .status as any
+) => Effect.Effect<JobStatus<SuccessOf<J>, ErrorOf<J>>, LookupError, DurableJobPool>
 
 /**
- * Cancels a running or paused job, from any process, and waits until it has
- * ended: its workflow scope is closed, its compensations have run and its slot
- * is free. Answers the final status: `Cancelled`, or how the job ended if it
- * ended first.
+ * Cancels a job, from any process, and waits until it has ended: its workflow
+ * scope is closed, its compensations have run and its slot is free. Answers
+ * the final status: `Cancelled`, or how the job ended if it ended first.
+ *
+ * **Details**
+ *
+ * Completes for every id the pool knows, including a job whose start was cut
+ * short by a crash (its start is completed, then it is cancelled).
  *
  * @since 0.1.0
  * @category combinators
  */
-export const cancel: <J extends Any>(
+export const cancel: CancelSignature = internal.cancel as CancelSignature
+
+type CancelSignature = <J extends Any>(
   self: J,
   jobId: string
-) => Effect.Effect<JobStatus<SuccessOf<J>, ErrorOf<J>>, JobNotFoundError, WorkflowEngine | DurableJobPool> = internal
-  .cancel as any
+) => Effect.Effect<JobStatus<SuccessOf<J>, ErrorOf<J>>, LookupError, WorkflowEngine | DurableJobPool>
 
 /**
  * Completes a wait fd of a paused job (the analogue of making its fd
@@ -422,11 +528,17 @@ export const cancel: <J extends Any>(
  *
  * **Details**
  *
+ * - The token must carry this store's signature ({@link InvalidTokenError}
+ *   otherwise: a token made up from a job id is refused).
  * - `value` is checked against the wait fd's Schema first
  *   ({@link InvalidSignalError}: nothing is signalled, the job still waits).
- * - The job's definition must be loaded in this process (made with
- *   {@link make}) to check the value ({@link InvalidTokenError} otherwise).
- * - The first signal of a token wins; later ones change nothing.
+ * - The job's definition must be known to the pool (registered by
+ *   {@link toLayer} or {@link register}, or used by a `start` in this
+ *   process) to check the value ({@link InvalidTokenError} otherwise).
+ * - The first signal of a token wins; later ones change nothing. So a signal
+ *   that failed with {@link StoreError} (`unavailable`: for instance the runner
+ *   that owns the job died and its shards have not moved yet) may have been
+ *   recorded, and is safe to send again.
  *
  * @since 0.1.0
  * @category combinators
@@ -436,7 +548,7 @@ export const signal: (
   value: unknown
 ) => Effect.Effect<
   void,
-  InvalidTokenError | InvalidSignalError | JobNotFoundError,
+  InvalidTokenError | InvalidSignalError | JobNotFoundError | StoreError,
   WorkflowEngine | DurableJobPool
 > = internal.signal
 

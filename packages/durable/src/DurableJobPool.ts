@@ -16,6 +16,7 @@
  *
  * @since 0.1.0
  */
+import type { PoolStats as CorePoolStats } from "@async-job/core/Errors"
 import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
 import type * as MessageStorage from "@effect/cluster/MessageStorage"
 import type * as Sharding from "@effect/cluster/Sharding"
@@ -26,9 +27,10 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import * as WorkflowEngine from "@effect/workflow/WorkflowEngine"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type { NoJobsError } from "./Errors.js"
+import type { StoreError } from "./Errors.js"
 import * as internal from "./internal/pool.js"
 
 /**
@@ -49,7 +51,11 @@ export type TypeId = typeof TypeId
  * **Details**
  *
  * - `maxSize`: the most durable jobs outstanding at once, counted across every
- *   runner that shares the store. Omitted or 0: unbounded, as in OpenSSL.
+ *   runner that shares the store. Omitted or 0: unbounded, as in OpenSSL. On
+ *   SQL stores the bound is stored in the database: a runner that gives
+ *   `maxSize` writes it when its layer builds, and every runner enforces the
+ *   stored value (see {@link DurableJobPool.setMaxSize}); a runner that omits
+ *   it uses the stored one.
  * - `name`: pools with different names on one store count separately.
  *   Default `"default"`.
  *
@@ -59,26 +65,33 @@ export type TypeId = typeof TypeId
 export interface Options {
   readonly maxSize?: number | undefined
   readonly name?: string | undefined
+  /**
+   * How long ended jobs stay listed and pollable: when given, the layer
+   * purges older ones as it builds and then once per `retention` (at most
+   * once a second; see
+   * {@link DurableJobPool.purge}). Default: kept forever.
+   */
+  readonly retention?: Duration.DurationInput | undefined
 }
 
 /**
- * A snapshot of a pool's counts.
+ * A snapshot of a pool's counts: core's `PoolStats`, counted in the ledger
+ * across every runner. A durable job's record is its ledger row: `created`
+ * counts the rows kept (every job started, until retention removes an ended
+ * one), `idle` the ended ones, `running` the jobs executing somewhere (or being
+ * started), `paused` the jobs waiting for a signal.
  *
  * @since 0.1.0
  * @category models
  */
-export interface PoolStats {
-  /** 0 means unbounded. */
-  readonly maxSize: number
-  /** Jobs started and not yet ended (running or paused), on every runner. */
-  readonly outstanding: number
-}
+export type PoolStats = CorePoolStats
 
 /**
- * The service: a ledger of the jobs that hold a slot. `DurableJob.start`
- * takes a slot before the job's workflow starts and the job gives it back as
- * its workflow scope closes (finished, failed or cancelled), so a slot is held
- * across pauses, restarts and runners.
+ * The service: a ledger of the pool's jobs. `DurableJob.start` takes a slot
+ * and records the job in the same transaction; the job's runs record where it
+ * is (running, paused on which tokens, ended with which exit), and its slot
+ * is given back as its workflow scope closes (finished, failed or cancelled),
+ * so a slot is held across pauses, restarts and runners.
  *
  * @since 0.1.0
  * @category models
@@ -86,21 +99,74 @@ export interface PoolStats {
 export interface DurableJobPool {
   readonly [TypeId]: TypeId
   readonly name: string
-  readonly maxSize: number
+  /** The pool's number in its store (the `poolId` of its errors). */
+  readonly poolId: number
   /** The counts now (from the shared store for SQL pools). */
-  readonly stats: Effect.Effect<PoolStats>
+  readonly stats: Effect.Effect<PoolStats, StoreError>
+  /** The bound now (stored in the database for SQL pools); 0 means unbounded. */
+  readonly maxSize: Effect.Effect<number, StoreError>
   /**
-   * Takes a slot for `jobId`. Succeeds with `false`, taking nothing, if the
-   * job was started before (it holds its slot, or has ended); fails with
-   * {@link NoJobsError} if the pool is full. Used by `DurableJob.start`.
+   * Changes the bound for every runner on the store. Jobs already outstanding
+   * are not touched; a lower bound refuses starts until enough have ended.
    */
-  readonly acquire: (jobId: string) => Effect.Effect<boolean, NoJobsError>
-  /** Gives the slot of `jobId` back; idempotent. Used by the job's workflow scope. */
-  readonly release: (jobId: string) => Effect.Effect<void>
-  /** Whether a job was ever started with this id (the ledger keeps ended jobs). */
-  readonly known: (jobId: string) => Effect.Effect<boolean>
-  /** The ids of the jobs that hold a slot now: started, not yet ended, on any runner. */
-  readonly outstandingIds: Effect.Effect<ReadonlyArray<string>>
+  readonly setMaxSize: (maxSize: number) => Effect.Effect<void, StoreError>
+  /** The ids of the jobs that hold a slot now: started, not yet ended, on any runner; oldest first. */
+  readonly outstandingIds: Effect.Effect<ReadonlyArray<string>, StoreError>
+  /**
+   * The pool's jobs, oldest first, a page at a time: pass the page's `next`
+   * as `after` for the following page (`undefined` once there is none).
+   */
+  readonly list: (options?: ListOptions) => Effect.Effect<JobPage, StoreError>
+  /**
+   * Forgets the ended jobs that ended longer than `olderThan` ago; answers
+   * how many. A forgotten job's id answers `JobNotFoundError` to `poll`;
+   * starting it again answers the result the engine journaled, and runs
+   * nothing.
+   */
+  readonly purge: (olderThan: Duration.DurationInput) => Effect.Effect<number, StoreError>
+}
+
+/**
+ * One job as {@link DurableJobPool.list} shows it. `starting`: its slot is
+ * taken and its workflow is being sent.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobInfo {
+  readonly jobId: string
+  /** The job's definition (`DurableJob.make`'s `name`). */
+  readonly kind: string
+  /** The job's number in the store (the `jobId` of core's errors). */
+  readonly seq: number
+  readonly state: "starting" | "running" | "paused" | "ended"
+  /** Epoch milliseconds. */
+  readonly createdAt: number
+  /** Epoch milliseconds of the last change (for an ended job: when it ended). */
+  readonly updatedAt: number
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListOptions {
+  /** Only jobs in these states; default all. */
+  readonly states?: ReadonlyArray<JobInfo["state"]> | undefined
+  /** The `next` of the previous page. */
+  readonly after?: number | undefined
+  /** Jobs per page, 1 to 1000; default 100. */
+  readonly limit?: number | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobPage {
+  readonly jobs: ReadonlyArray<JobInfo>
+  /** The cursor of the next page; `undefined` on the last one. */
+  readonly next: number | undefined
 }
 
 /**
@@ -118,19 +184,25 @@ export const DurableJobPool: Context.Tag<DurableJobPool, DurableJobPool> = inter
  * @category layers
  */
 export const layerMemory = (options?: Options): Layer.Layer<DurableJobPool | WorkflowEngine.WorkflowEngine> =>
-  Layer.merge(Layer.effect(DurableJobPool, internal.makeMemory(options)), WorkflowEngine.layerMemory)
+  internal.layerEngineMemory.pipe(
+    Layer.provideMerge(Layer.scoped(DurableJobPool, internal.makeMemory(options))),
+    Layer.provide(WorkflowEngine.layerMemory)
+  )
 
 /**
  * A pool whose ledger lives in the database of the `SqlClient` in context
- * (a table `async_job_durable_slots`, created if missing). Combine it with a
- * SQL-backed `WorkflowEngine`; {@link layerSqlite} and {@link layerCluster}
- * do.
+ * (tables `async_job_durable_jobs`, `async_job_durable_pools` and
+ * `async_job_durable_meta`, created if missing). Combine it with a SQL-backed
+ * `WorkflowEngine`; {@link layerSqlite} and {@link layerCluster} do. With a
+ * `PgClient` in context, runners wake each other's waits through Postgres
+ * `LISTEN`/`NOTIFY`; over other databases, a wait is woken only by changes
+ * made in its own process.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerSqlPool = (options?: Options): Layer.Layer<DurableJobPool, never, SqlClient.SqlClient> =>
-  Layer.effect(DurableJobPool, internal.makeSql(options))
+export const layerSqlPool = (options?: Options): Layer.Layer<DurableJobPool, StoreError, SqlClient.SqlClient> =>
+  Layer.scoped(DurableJobPool, internal.makeSql(options))
 
 /**
  * The durable engine of `@effect/cluster` over the sharding and message
@@ -154,7 +226,7 @@ export const layerCluster = (
   options?: Options
 ): Layer.Layer<
   DurableJobPool | WorkflowEngine.WorkflowEngine,
-  never,
+  StoreError,
   Sharding.Sharding | MessageStorage.MessageStorage | SqlClient.SqlClient
 > => Layer.merge(layerSqlPool(options), ClusterWorkflowEngine.layer)
 
@@ -180,6 +252,11 @@ export interface SqliteOptions extends Options {
  * every job that was running (replaying its journal, so finished activities
  * are not run again) and can resume, poll, signal and cancel every paused one.
  *
+ * **Storage faults** are typed (`StoreError`): a missing directory, a file
+ * that is not a SQLite database, or a read-only file fail the layer as it
+ * builds; a file deleted or replaced while in use fails every later operation
+ * (`reason: "replaced"`) instead of answering from a new, empty file.
+ *
  * **Gotchas**
  *
  * One process at a time per file: the runner keeps its shard assignment in
@@ -192,8 +269,17 @@ export interface SqliteOptions extends Options {
  */
 export const layerSqlite = (
   options: SqliteOptions
-): Layer.Layer<DurableJobPool | WorkflowEngine.WorkflowEngine, ConfigError.ConfigError> =>
-  layerCluster(options).pipe(
-    Layer.provide(SingleRunner.layer({ runnerStorage: "memory", shardingConfig: options.shardingConfig })),
-    Layer.provide(SqliteClient.layer({ filename: options.filename }))
-  )
+): Layer.Layer<DurableJobPool | WorkflowEngine.WorkflowEngine, StoreError | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.as(
+    internal.checkSqliteFile(options.filename),
+    Layer.merge(
+      Layer.scoped(
+        DurableJobPool,
+        Effect.flatMap(internal.guardSqliteFile(options.filename), (guard) => internal.makeSql(options, guard))
+      ),
+      ClusterWorkflowEngine.layer
+    ).pipe(
+      Layer.provide(SingleRunner.layer({ runnerStorage: "memory", shardingConfig: options.shardingConfig })),
+      Layer.provideMerge(SqliteClient.layer({ filename: options.filename }))
+    )
+  ))

@@ -1,43 +1,79 @@
 /**
  * The typed errors of `@async-job/durable`: one per way a caller reacts.
  *
+ * The errors a durable job shares with an in-memory one are core's own
+ * (`NoJobsError`, `StaleJobError`, `ForeignJobError` of `@async-job/core`),
+ * re-exported here, so one `catchTag` serves both engines.
+ *
  * | error | what the caller does |
  * | --- | --- |
  * | {@link NoJobsError} | retry later (the pool is full across all runners; nothing was started) |
- * | {@link JobNotFoundError} | check the job id (no job was ever started with it) |
- * | {@link JobCancelledError} | drop the job (it was cancelled; its compensations ran) |
- * | {@link InvalidTokenError} | reject the request (the token names no known job or wait fd) |
+ * | {@link StaleJobError} | drop the handle (the job was cancelled; its compensations ran) |
+ * | {@link ForeignJobError} | use the pool that started the job (another pool on the same store owns this id) |
+ * | {@link JobNotFoundError} | check the job id (no job was ever started with it, or retention removed it) |
+ * | {@link JobKindError} | use the right definition (the id names a job of another kind) |
+ * | {@link InvalidTokenError} | reject the request (the token is malformed, forged, or names no wait fd of the job) |
  * | {@link InvalidSignalError} | fix the value (it does not match the wait fd's Schema; the job still waits) |
+ * | {@link StoreError} | alert an operator (the store is missing, corrupt, read-only or was replaced) |
+ * | {@link JobDivergedError} | deploy code that runs the job's version, or cancel the job |
  *
- * These errors cross process boundaries (the offload service serves them), so
- * they are `Schema.TaggedError`s.
+ * The errors of this module cross process boundaries (the offload service
+ * serves them), so they are `Schema.TaggedError`s.
  *
  * @since 0.1.0
  */
+import * as CoreErrors from "@async-job/core/Errors"
 import * as Schema from "effect/Schema"
 
 /**
- * The pool is full: `maxSize` durable jobs are outstanding (running or paused)
- * across every runner on the same store. Nothing was started; retry once a
- * job of the pool ends (`ASYNC_NO_JOBS`). Same tag as core's `NoJobsError`, so
- * one `catchTag("NoJobsError", ...)` serves both engines.
+ * Core's `NoJobsError`: `stats.maxSize` jobs are outstanding (running or
+ * paused) across every runner on the store. Nothing was started. `poolId` is
+ * the pool's number in the store, `stats` its counts at that moment.
  *
  * @since 0.1.0
  * @category errors
  */
-export class NoJobsError extends Schema.TaggedError<NoJobsError>("@async-job/durable/NoJobsError")("NoJobsError", {
-  pool: Schema.String,
-  maxSize: Schema.Number,
-  outstanding: Schema.Number
-}) {
-  /** @since 0.1.0 */
-  override get message(): string {
-    return `durable pool ${this.pool} is full: ${this.outstanding} of ${this.maxSize} jobs outstanding`
-  }
-}
+export const NoJobsError: typeof CoreErrors.NoJobsError = CoreErrors.NoJobsError
 
 /**
- * No job of this kind was ever started with this id.
+ * @since 0.1.0
+ * @category errors
+ */
+export type NoJobsError = CoreErrors.NoJobsError
+
+/**
+ * Core's `StaleJobError`: the job ended by being cancelled (`state:
+ * "cancelled"`); its handle will never answer a value. `jobId` is the job's
+ * number in the store (`DurableJob.JobInfo.seq`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const StaleJobError: typeof CoreErrors.StaleJobError = CoreErrors.StaleJobError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type StaleJobError = CoreErrors.StaleJobError
+
+/**
+ * Core's `ForeignJobError`: the job id belongs to another pool on the same
+ * store (`ownerPoolId`); only that pool may start, resume or cancel it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const ForeignJobError: typeof CoreErrors.ForeignJobError = CoreErrors.ForeignJobError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type ForeignJobError = CoreErrors.ForeignJobError
+
+/**
+ * No job of this kind was ever started with this id (or retention removed it).
  *
  * @since 0.1.0
  * @category errors
@@ -53,25 +89,26 @@ export class JobNotFoundError extends Schema.TaggedError<JobNotFoundError>("@asy
 }
 
 /**
- * The job was cancelled: it will never answer a value. Its workflow scope is
- * closed and its compensations have run.
+ * The job id names a job of another kind than the definition it was used
+ * with (each job records its kind when it starts). Nothing was changed.
  *
  * @since 0.1.0
  * @category errors
  */
-export class JobCancelledError extends Schema.TaggedError<JobCancelledError>("@async-job/durable/JobCancelledError")(
-  "JobCancelledError",
-  { job: Schema.String, jobId: Schema.String }
+export class JobKindError extends Schema.TaggedError<JobKindError>("@async-job/durable/JobKindError")(
+  "JobKindError",
+  { jobId: Schema.String, expected: Schema.String, actual: Schema.String }
 ) {
   /** @since 0.1.0 */
   override get message(): string {
-    return `${this.job} job ${this.jobId} was cancelled`
+    return `job ${this.jobId} is a ${this.actual} job, not a ${this.expected} job`
   }
 }
 
 /**
- * The resume token is malformed, or names a job kind or wait fd that this
- * process does not know. Nothing was signalled.
+ * The resume token is malformed, was not issued by this store (its signature
+ * does not match), or names a wait fd the job does not declare. Nothing was
+ * signalled.
  *
  * @since 0.1.0
  * @category errors
@@ -99,5 +136,43 @@ export class InvalidSignalError extends Schema.TaggedError<InvalidSignalError>(
   /** @since 0.1.0 */
   override get message(): string {
     return `invalid value for wait fd ${this.waitFd} of ${this.job}: ${this.reason}`
+  }
+}
+
+/**
+ * The store cannot be used: its directory is missing, its file is not a
+ * database, it is read-only, or it was deleted or replaced while in use.
+ * `operation` says what was being done.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class StoreError extends Schema.TaggedError<StoreError>("@async-job/durable/StoreError")("StoreError", {
+  operation: Schema.String,
+  reason: Schema.Literal("missing", "corrupt", "read-only", "replaced", "unavailable"),
+  detail: Schema.String
+}) {
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `durable store ${this.reason} (${this.operation}): ${this.detail}`
+  }
+}
+
+/**
+ * The job was started under a version of its code that this code does not
+ * run (below the definition's `minVersion`, or above its `version`): replaying
+ * it would diverge from its journal at `step`. Nothing ran; the job stays where
+ * it was, for code that can run it or for `cancel`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class JobDivergedError extends Schema.TaggedError<JobDivergedError>("@async-job/durable/JobDivergedError")(
+  "JobDivergedError",
+  { jobId: Schema.String, step: Schema.String, reason: Schema.String }
+) {
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `job ${this.jobId} would diverge from its journal at ${this.step}: ${this.reason}`
   }
 }

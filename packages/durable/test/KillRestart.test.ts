@@ -49,7 +49,7 @@ describe("kill and restart on SQLite", () => {
         const started = JSON.parse(yield* firstLine(first)) as StartReport
         deepStrictEqual(started.steps.map((step) => [step._tag, step.tokens.length]), ids.map(() => ["Paused", 1]))
         strictEqual(started.refused, "NoJobsError")
-        deepStrictEqual(started.stats, { maxSize: N, outstanding: N })
+        deepStrictEqual(started.stats, { maxSize: N, created: N, idle: 0, running: 0, paused: N })
         first.kill("SIGKILL")
         deepStrictEqual(yield* waitExit(first), { code: null, signal: "SIGKILL" })
 
@@ -58,14 +58,14 @@ describe("kill and restart on SQLite", () => {
         const finished = JSON.parse(yield* firstLine(second)) as FinishReport
         deepStrictEqual(yield* waitExit(second), { code: 0, signal: null })
         deepStrictEqual(finished.polled, started.steps)
-        deepStrictEqual(finished.before, { maxSize: N, outstanding: N })
+        deepStrictEqual(finished.before, { maxSize: N, created: N, idle: 0, running: 0, paused: N })
         strictEqual(finished.refused, "NoJobsError")
         deepStrictEqual(
           finished.results.map((step) => step._tag === "Finished" ? step.value : step._tag),
           ids.map((_, i) => ({ charged: 10, receipt: `receipt-${i}` }))
         )
         deepStrictEqual(finished.again, finished.results[0])
-        deepStrictEqual(finished.after, { maxSize: N, outstanding: 0 })
+        deepStrictEqual(finished.after, { maxSize: N, created: N, idle: N, running: 0, paused: 0 })
 
         // 3. every activity ran exactly once, the first ones in the killed process
         const lines = fs.readFileSync(events, "utf8").trim().split("\n").map((line) => line.split(" "))

@@ -1,11 +1,12 @@
 import * as DurableJob from "@async-job/durable/DurableJob"
 import * as DurableJobPool from "@async-job/durable/DurableJobPool"
 import { describe, it } from "@effect/vitest"
-import { assertTrue } from "@effect/vitest/utils"
+import { assertTrue, deepStrictEqual } from "@effect/vitest/utils"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as TestClock from "effect/TestClock"
 import * as Jobs from "./fixtures/jobs.js"
 import { testDurableJobs } from "./fixtures/suite.js"
 
@@ -23,5 +24,26 @@ describe("DurableJobPool.layerMemory", () => {
         assertTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause), String(maxSize))
         if (Exit.isFailure(exit)) assertTrue(String(Cause.squash(exit.cause)).includes("maxSize"))
       }
+    }))
+
+  it.scoped("retention: ended jobs are forgotten once they ended longer ago than it, outstanding ones never", () =>
+    Effect.gen(function*() {
+      const context = yield* Layer.build(
+        Layer.provideMerge(Jobs.layer(() => {}), DurableJobPool.layerMemory({ retention: "1 hour" }))
+      )
+      const listed = Effect.map(
+        Effect.flatMap(DurableJobPool.DurableJobPool, (pool) => pool.list()),
+        (page) => page.jobs.map((job) => job.state)
+      )
+      const states = yield* Effect.gen(function*() {
+        yield* DurableJob.start(Jobs.Echo, { id: "old", text: "" })
+        yield* DurableJob.start(Jobs.Charge, { id: "waiting", amount: 1 })
+        const before = yield* listed
+        yield* TestClock.adjust("59 minutes")
+        const kept = yield* listed
+        yield* TestClock.adjust("2 hours")
+        return [before, kept, yield* listed]
+      }).pipe(Effect.provide(context))
+      deepStrictEqual(states, [["ended", "paused"], ["ended", "paused"], ["paused"]])
     }))
 })

@@ -1,9 +1,14 @@
+import * as DurableJob from "@async-job/durable/DurableJob"
 import * as DurableJobPool from "@async-job/durable/DurableJobPool"
+import { describe, it } from "@effect/vitest"
+import { deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as fs from "node:fs"
 import * as path from "node:path"
+import * as Jobs from "./fixtures/jobs.js"
 import { testDurableJobs } from "./fixtures/suite.js"
-import { tempDir } from "./fixtures/tmp.js"
+import { makeReadOnly, tempDir } from "./fixtures/tmp.js"
 
 // the same contract in one process, on a fresh SQLite file per test
 testDurableJobs("SingleRunner on SQLite", (options) =>
@@ -11,3 +16,76 @@ testDurableJobs("SingleRunner on SQLite", (options) =>
     Effect.map(tempDir("sqlite"), (dir) =>
       DurableJobPool.layerSqlite({ ...options, filename: path.join(dir, "jobs.db") }))
   ))
+
+describe("DurableJobPool.layerSqlite", () => {
+  it.scopedLive("a job belongs to its pool: another pool on the store answers ForeignJobError; bounds are stored", () =>
+    Effect.gen(function*() {
+      const filename = path.join(yield* tempDir("foreign"), "jobs.db")
+      const pool = (options: DurableJobPool.Options) =>
+        Layer.provideMerge(Jobs.layer(() => {}), DurableJobPool.layerSqlite({ ...options, filename }))
+      const stats = Effect.flatMap(DurableJobPool.DurableJobPool, (pool) => pool.stats)
+      const paused = yield* DurableJob.start(Jobs.Charge, { id: "f", amount: 1 }).pipe(
+        Effect.provide(pool({ name: "a", maxSize: 2 }))
+      )
+      strictEqual(paused._tag, "Paused")
+      const [errors, statsOfB] = yield* Effect.all([
+        Effect.all([
+          Effect.flip(DurableJob.poll(Jobs.Charge, paused.jobId)),
+          Effect.flip(DurableJob.start(Jobs.Charge, { id: "f", amount: 1 })),
+          Effect.flip(DurableJob.cancel(Jobs.Charge, paused.jobId))
+        ]),
+        stats
+      ]).pipe(Effect.provide(pool({ name: "b", maxSize: 5 })))
+      deepStrictEqual(
+        errors.map((error) => error._tag === "ForeignJobError" ? [error.ownerPoolId, error.poolId] : error._tag),
+        errors.map(() => [1, 2])
+      )
+      deepStrictEqual(statsOfB, { maxSize: 5, created: 0, idle: 0, running: 0, paused: 0 })
+      // a runner that does not give a bound enforces the stored one; the job is still paused in its own pool
+      const [statsOfA, polled] = yield* Effect.all([stats, DurableJob.poll(Jobs.Charge, paused.jobId)]).pipe(
+        Effect.provide(pool({ name: "a" }))
+      )
+      deepStrictEqual(statsOfA, { maxSize: 2, created: 1, idle: 0, running: 0, paused: 1 })
+      deepStrictEqual(polled, paused)
+    }))
+
+  it.scopedLive("storage faults are typed: missing directory, corrupt file, read-only file, file deleted in use", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir("faults")
+      const open = (filename: string) =>
+        Effect.flip(
+          Effect.flatMap(DurableJobPool.DurableJobPool, (pool) => pool.stats).pipe(
+            Effect.provide(DurableJobPool.layerSqlite({ filename }))
+          )
+        )
+      const reason = (error: { readonly _tag: string; readonly reason?: string }) =>
+        error._tag === "StoreError" ? error.reason : error._tag
+      strictEqual(reason(yield* open(path.join(dir, "no such dir", "jobs.db"))), "missing")
+      const corrupt = path.join(dir, "corrupt.db")
+      fs.writeFileSync(corrupt, "this is not a database, just some text in a file\n".repeat(100))
+      strictEqual(reason(yield* open(corrupt)), "corrupt")
+      const readOnly = path.join(dir, "read-only.db")
+      yield* DurableJob.start(Jobs.Echo, { id: "e", text: "" }).pipe(
+        Effect.provide(Layer.provideMerge(Jobs.layer(() => {}), DurableJobPool.layerSqlite({ filename: readOnly })))
+      )
+      yield* makeReadOnly(readOnly)
+      strictEqual(reason(yield* open(readOnly)), "read-only")
+
+      // deleted while in use: every later operation fails, nothing answers from a new empty file
+      const deleted = path.join(dir, "deleted.db")
+      const errors = yield* Effect.gen(function*() {
+        const paused = yield* DurableJob.start(Jobs.Charge, { id: "d", amount: 1 })
+        if (paused._tag !== "Paused") return yield* Effect.dieMessage("expected Paused")
+        fs.rmSync(deleted)
+        return yield* Effect.all([
+          Effect.flip(DurableJob.poll(Jobs.Charge, paused.jobId)),
+          Effect.flip(DurableJob.signal(paused.tokens[0]!, true)),
+          Effect.flip(DurableJob.start(Jobs.Charge, { id: "d2", amount: 1 })),
+          Effect.flip(Effect.flatMap(DurableJobPool.DurableJobPool, (pool) => pool.stats))
+        ])
+      }).pipe(
+        Effect.provide(Layer.provideMerge(Jobs.layer(() => {}), DurableJobPool.layerSqlite({ filename: deleted })))
+      )
+      deepStrictEqual(errors.map(reason), errors.map(() => "replaced"))
+    }))
+})

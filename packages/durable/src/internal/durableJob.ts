@@ -2,121 +2,218 @@ import * as DurableDeferred from "@effect/workflow/DurableDeferred"
 import * as Workflow from "@effect/workflow/Workflow"
 import { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
 import * as Cause from "effect/Cause"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import { globalValue } from "effect/GlobalValue"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
-import * as Schedule from "effect/Schedule"
+import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Crypto from "node:crypto"
 import type * as DurableJob from "../DurableJob.js"
 import { DurableJobPool } from "../DurableJobPool.js"
 import {
+  ForeignJobError,
   InvalidSignalError,
   InvalidTokenError,
-  JobCancelledError,
+  JobDivergedError,
+  JobKindError,
   JobNotFoundError,
-  type NoJobsError
+  StaleJobError,
+  StoreError
 } from "../Errors.js"
+import { type AnyWorkflow, type Ledger, ledger, type Row } from "./pool.js"
 
-type AnyJob = DurableJob.DurableJob<string, any, any, any, any>
+type Status = DurableJob.JobStatus<unknown, unknown>
 
 /** @internal */
 export const TypeId: typeof DurableJob.TypeId = Symbol.for("@async-job/durable/DurableJob") as typeof DurableJob.TypeId
 
-/** Definitions by name, so that `signal` can check a value against the wait fd's Schema. */
-const registry = globalValue(Symbol.for("@async-job/durable/registry"), () => new Map<string, AnyJob>())
-
 /** @internal */
-export const make = (options: {
-  readonly name: string
-  readonly payload: Schema.Struct.Fields
-  readonly success?: Schema.Schema.Any | undefined
-  readonly error?: Schema.Schema.All | undefined
-  readonly waits?: Record<string, Schema.Schema.Any> | undefined
-  readonly jobId: (payload: any) => string
-}): AnyJob => {
+export const make = <
+  const Name extends string,
+  Payload extends Schema.Struct.Fields,
+  Success extends Schema.Schema.Any = typeof Schema.Void,
+  Error extends Schema.Schema.All = typeof Schema.Never,
+  W extends DurableJob.Waits = {}
+>(
+  options: DurableJob.MakeOptions<Name, Payload, Success, Error, W>
+): DurableJob.DurableJob<Name, Payload, Success, Error, W> => {
   const workflow = Workflow.make({
     name: options.name,
-    payload: options.payload,
-    success: options.success ?? Schema.Void,
-    error: options.error ?? Schema.Never,
-    idempotencyKey: options.jobId
+    payload: Schema.Struct(options.payload),
+    success: (options.success ?? Schema.Void) as Success,
+    error: (options.error ?? Schema.Never) as Error,
+    idempotencyKey: (payload) => options.jobId(payload as Schema.Struct.Type<Payload>)
   })
-  const self: AnyJob = { [TypeId]: TypeId, name: options.name, workflow, waits: options.waits ?? {} }
-  registry.set(options.name, self)
-  return self
+  const version = options.version ?? 1
+  const minVersion = options.minVersion ?? 1
+  if (!Number.isInteger(version) || !Number.isInteger(minVersion) || minVersion < 1 || minVersion > version) {
+    throw new RangeError(`${options.name}: versions must be integers with 1 <= minVersion <= version`)
+  }
+  return { [TypeId]: TypeId, name: options.name, workflow, waits: options.waits ?? ({} as W), version, minVersion }
+}
+
+// -----------------------------------------------------------------------------
+// encoding
+// -----------------------------------------------------------------------------
+
+const exitSchemas = new WeakMap<DurableJob.Any, Schema.Schema<Exit.Exit<unknown, unknown>, unknown>>()
+
+/** The Schema of a job's exit, as the ledger keeps it. */
+const exitSchemaOf = (self: DurableJob.Any) => {
+  let schema = exitSchemas.get(self)
+  if (schema === undefined) {
+    schema = Schema.Exit({
+      success: self.workflow.successSchema,
+      failure: self.workflow.errorSchema,
+      defect: Schema.Defect
+    }) as unknown as Schema.Schema<Exit.Exit<unknown, unknown>, unknown>
+    exitSchemas.set(self, schema)
+  }
+  return schema
+}
+
+const payloadSchemaOf = (self: DurableJob.Any) =>
+  self.workflow.payloadSchema as unknown as Schema.Schema<Record<string, unknown>, unknown>
+
+const encodeExit = (self: DurableJob.Any, exit: Exit.Exit<unknown, unknown>): Effect.Effect<unknown> =>
+  Effect.orDie(Schema.encode(exitSchemaOf(self))(exit))
+
+// -----------------------------------------------------------------------------
+// tokens
+// -----------------------------------------------------------------------------
+
+interface TokenParts {
+  readonly workflowName: string
+  readonly executionId: string
+  readonly deferredName: string
+}
+
+const signature = (secret: string, body: string) => Crypto.createHmac("sha256", secret).update(body).digest("base64url")
+
+/** A resume token: what it names, and the store key's signature over it. */
+const tokenFor = (secret: string, parts: TokenParts): DurableJob.ResumeToken => {
+  const body = Buffer.from(JSON.stringify([parts.workflowName, parts.executionId, parts.deferredName])).toString(
+    "base64url"
+  )
+  return `${body}.${signature(secret, body)}` as DurableJob.ResumeToken
+}
+
+const TokenBody = Schema.parseJson(Schema.Tuple(Schema.String, Schema.String, Schema.String))
+
+const parseToken = (secret: string, token: string): Either.Either<TokenParts, string> => {
+  const [body, mac, ...rest] = token.split(".")
+  if (body === undefined || mac === undefined || rest.length > 0) return Either.left("not a resume token")
+  const expected = Buffer.from(signature(secret, body))
+  const given = Buffer.from(mac)
+  if (expected.length !== given.length || !Crypto.timingSafeEqual(expected, given)) {
+    return Either.left("not signed by this store")
+  }
+  return Either.match(Schema.decodeUnknownEither(TokenBody)(Buffer.from(body, "base64url").toString("utf8")), {
+    onLeft: () => Either.left("not a resume token"),
+    onRight: ([workflowName, executionId, deferredName]) => Either.right({ workflowName, executionId, deferredName })
+  })
+}
+
+const deferredName = (wait: string, key: string | undefined) => key === undefined ? wait : `${wait}/${key}`
+
+// -----------------------------------------------------------------------------
+// the body
+// -----------------------------------------------------------------------------
+
+/** @internal */
+export const toLayer = <
+  Name extends string,
+  P extends Schema.Struct.Fields,
+  S extends Schema.Schema.Any,
+  E extends Schema.Schema.All,
+  W extends DurableJob.Waits,
+  R
+>(
+  self: DurableJob.DurableJob<Name, P, S, E, W>,
+  body: (
+    payload: Schema.Struct.Type<P>,
+    jobId: string
+  ) => Effect.Effect<Schema.Schema.Type<S>, Schema.Schema.Type<E>, R>
+): Layer.Layer<
+  never,
+  StoreError,
+  | WorkflowEngine
+  | DurableJobPool
+  | Exclude<R, WorkflowEngine | WorkflowInstance | Workflow.Execution<Name> | Scope.Scope>
+> => {
+  const registered = self.workflow.toLayer((payload, executionId) =>
+    Effect.gen(function*() {
+      const pool = ledger(yield* DurableJobPool)
+      const instance = yield* WorkflowInstance
+      // the workflow scope closes once, when the job ends (finished, failed or cancelled), never at a pause
+      yield* Workflow.addFinalizer((exit) =>
+        Effect.orDie(Effect.flatMap(encodeExit(self, exit), (encoded) => pool.ended(executionId, encoded)))
+      )
+      const row = yield* Effect.orDie(pool.get(executionId))
+      // started under a version this code does not run: leave it where it is (a cancel still ends it)
+      if (row !== undefined && divergence(self, row) !== undefined) return yield* Workflow.suspend(instance)
+      yield* Effect.orDie(pool.running(executionId))
+      const tokens = new Set<string>()
+      pool.pending.set(instance, tokens)
+      return yield* body(payload as Schema.Struct.Type<P>, executionId).pipe(
+        Effect.onExit((exit) =>
+          instance.suspended && Exit.isInterrupted(exit)
+            ? Effect.orDie(pool.paused(executionId, Array.from(tokens)))
+            : Effect.void
+        )
+      )
+    })
+  )
+  // every slot is either a live job or free: complete the starts of this kind that a dead process left half done
+  const recover = Effect.gen(function*() {
+    const pool = ledger(yield* DurableJobPool)
+    pool.definitions.set(self.name, self)
+    for (const row of yield* pool.startingOf(self.name)) yield* send(self, pool, row)
+  })
+  return Layer.provide(Layer.effectDiscard(recover), registered) as Layer.Layer<
+    never,
+    StoreError,
+    | WorkflowEngine
+    | DurableJobPool
+    | Exclude<R, WorkflowEngine | WorkflowInstance | Workflow.Execution<Name> | Scope.Scope>
+  >
 }
 
 /** @internal */
-export const toLayer = (
-  self: AnyJob,
-  body: (payload: any, jobId: string) => Effect.Effect<any, any, any>
-): Layer.Layer<never, never, any> =>
-  self.workflow.toLayer((payload: any, jobId: string) =>
-    Effect.gen(function*() {
-      const pool = yield* DurableJobPool
-      // the workflow scope closes once, when the job ends (finished, failed or cancelled), never at a pause
-      yield* Workflow.addFinalizer(() => pool.release(jobId))
-      return yield* body(payload, jobId)
-    })
-  )
+export const register = (...jobs: ReadonlyArray<DurableJob.Any>): Layer.Layer<never, never, DurableJobPool> =>
+  Layer.effectDiscard(Effect.map(DurableJobPool, (pool) => {
+    for (const job of jobs) ledger(pool).definitions.set(job.name, job)
+  }))
 
 // -----------------------------------------------------------------------------
 // pauses
 // -----------------------------------------------------------------------------
 
-/**
- * A paused run reports the tokens it waits on through the engine's own
- * `Suspended` result: each pause adds a marker defect to the instance's
- * suspension cause, which the engine stores with the suspension (in the same
- * write, for the SQL engines). So `poll` in any process reads a paused job
- * together with its tokens, and never tokens of a pause the job has left.
- */
-const PAUSED_ON = "@async-job/durable/PausedOn"
-
-const pausedOn = (token: string): Cause.Cause<never> => {
-  const marker = new Error(token)
-  marker.name = PAUSED_ON
-  return Cause.die(marker)
-}
-
-const tokensOf = (cause: Cause.Cause<never> | undefined): ReadonlyArray<DurableJob.ResumeToken> => {
-  if (cause === undefined) return []
-  const tokens = new Set<string>()
-  for (const defect of Chunk.toReadonlyArray(Cause.defects(cause))) {
-    if (defect instanceof Error && defect.name === PAUSED_ON) tokens.add(defect.message)
-  }
-  return Array.from(tokens) as Array<DurableJob.ResumeToken>
-}
-
-const deferredName = (wait: string, key: string | undefined) => key === undefined ? wait : `${wait}/${key}`
-
 /** @internal */
 export const pause = (
-  self: AnyJob,
+  self: DurableJob.Any,
   wait: string,
   options?: { readonly key?: string | undefined }
-): Effect.Effect<unknown, never, WorkflowEngine | WorkflowInstance> =>
+): Effect.Effect<unknown, never, WorkflowEngine | WorkflowInstance | DurableJobPool> =>
   Effect.gen(function*() {
     const schema = self.waits[wait]
     if (schema === undefined) return yield* Effect.dieMessage(`${self.name} declares no wait fd ${wait}`)
-    const deferred = DurableDeferred.make(deferredName(wait, options?.key), { success: schema })
+    const name = deferredName(wait, options?.key)
+    const deferred = DurableDeferred.make(name, { success: schema })
     const engine = yield* WorkflowEngine
     const instance = yield* WorkflowInstance
-    // registered inside the activity-like section, so that pauses awaited together all report their tokens
+    const pool = ledger(yield* DurableJobPool)
+    // inside an activity-like section, so that pauses awaited together all report their tokens
     const exit = yield* Workflow.wrapActivityResult(
       Effect.tap(engine.deferredResult(deferred), (exit) => {
         if (exit !== undefined) return
-        const token = DurableDeferred.tokenFromExecutionId(deferred, {
-          workflow: instance.workflow,
-          executionId: instance.executionId
-        })
-        instance.cause = instance.cause === undefined
-          ? pausedOn(token)
-          : Cause.sequential(instance.cause, pausedOn(token))
+        pool.pending.get(instance)?.add(
+          tokenFor(pool.secret, { workflowName: self.name, executionId: instance.executionId, deferredName: name })
+        )
       }),
       Predicate.isUndefined
     )
@@ -126,150 +223,227 @@ export const pause = (
 
 /** @internal */
 export const token = (
-  self: AnyJob,
+  self: DurableJob.Any,
   wait: string,
   options?: { readonly key?: string | undefined }
-): Effect.Effect<DurableJob.ResumeToken, never, WorkflowInstance> =>
-  Effect.map(
+): Effect.Effect<DurableJob.ResumeToken, never, WorkflowInstance | DurableJobPool> =>
+  Effect.zipWith(
     WorkflowInstance,
-    (instance) =>
-      DurableDeferred.tokenFromExecutionId(DurableDeferred.make(deferredName(wait, options?.key)), {
-        workflow: self.workflow,
-        executionId: instance.executionId
-      }) as string as DurableJob.ResumeToken
+    DurableJobPool,
+    (instance, pool) =>
+      tokenFor(ledger(pool).secret, {
+        workflowName: self.name,
+        executionId: instance.executionId,
+        deferredName: deferredName(wait, options?.key)
+      })
   )
 
 // -----------------------------------------------------------------------------
 // status
 // -----------------------------------------------------------------------------
 
-/** How long to wait between two looks at a job that has not moved yet. */
-const settleSchedule = Schedule.exponential("2 millis", 2).pipe(Schedule.union(Schedule.spaced("50 millis")))
+/** Where the ledger says the job is, read with the job's definition. */
+const statusOf = (
+  self: DurableJob.Any,
+  pool: Ledger,
+  row: Row
+): Effect.Effect<Status, JobKindError | ForeignJobError> => {
+  if (row.pool !== pool.name) {
+    return Effect.fail(new ForeignJobError({ jobId: row.seq, ownerPoolId: row.poolId, poolId: pool.poolId }))
+  }
+  if (row.kind !== self.name) {
+    return Effect.fail(new JobKindError({ jobId: row.jobId, expected: self.name, actual: row.kind }))
+  }
+  const jobId = row.jobId
+  switch (row.state) {
+    case "starting":
+    case "running":
+      return Effect.succeed({ _tag: "Running", jobId })
+    case "paused":
+      return Effect.succeed({ _tag: "Paused", jobId, tokens: row.tokens as ReadonlyArray<DurableJob.ResumeToken> })
+    case "ended":
+      return Effect.map(
+        Effect.orDie(Schema.decodeUnknown(exitSchemaOf(self))(row.exit)),
+        (exit): Status =>
+          Exit.isSuccess(exit)
+            ? { _tag: "Finished", jobId, value: exit.value }
+            : Cause.isInterruptedOnly(exit.cause)
+            ? { _tag: "Cancelled", jobId }
+            : { _tag: "Failed", jobId, cause: exit.cause }
+      )
+  }
+}
+
+const getRow = (self: DurableJob.Any, pool: Ledger, jobId: string) =>
+  Effect.flatMap(
+    pool.get(jobId),
+    (row) => row === undefined ? Effect.fail(new JobNotFoundError({ job: self.name, jobId })) : Effect.succeed(row)
+  )
+
+/** Whether this code runs the job: the version it was started under is one the definition supports. */
+const divergence = (self: DurableJob.Any, row: Row): JobDivergedError | undefined =>
+  row.version < self.minVersion || row.version > self.version
+    ? new JobDivergedError({
+      jobId: row.jobId,
+      step: "version",
+      reason: `started under version ${row.version}; this code runs versions ${self.minVersion} to ${self.version}`
+    })
+    : undefined
 
 /** @internal */
-export const status = (
-  self: AnyJob,
-  jobId: string
-): Effect.Effect<DurableJob.JobStatus<any, any>, JobNotFoundError, WorkflowEngine | DurableJobPool> =>
+export const version = (self: DurableJob.Any): Effect.Effect<number, never, WorkflowInstance | DurableJobPool> =>
   Effect.gen(function*() {
-    const pool = yield* DurableJobPool
-    // the ledger first: a job that ends releases its slot before its result is stored
-    const known = yield* pool.known(jobId)
-    const result = yield* self.workflow.poll(jobId)
-    if (result === undefined) {
-      if (!known) return yield* new JobNotFoundError({ job: self.name, jobId })
-      return { _tag: "Running", jobId } as const
-    }
-    if (result._tag === "Suspended") return { _tag: "Paused", jobId, tokens: tokensOf(result.cause) } as const
-    const exit = result.exit
-    if (Exit.isSuccess(exit)) return { _tag: "Finished", jobId, value: exit.value } as const
-    if (Cause.isInterruptedOnly(exit.cause)) return { _tag: "Cancelled", jobId } as const
-    return { _tag: "Failed", jobId, cause: exit.cause } as const
+    const instance = yield* WorkflowInstance
+    const row = yield* Effect.orDie(ledger(yield* DurableJobPool).get(instance.executionId))
+    return row?.version ?? self.version
   })
 
-const sameTokens = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) =>
-  a.length === b.length && a.every((token) => b.includes(token))
+/** @internal */
+export const poll = (self: DurableJob.Any, jobId: string) =>
+  Effect.gen(function*() {
+    const pool = ledger(yield* DurableJobPool)
+    const row = yield* getRow(self, pool, jobId)
+    const status = yield* statusOf(self, pool, row)
+    const diverged = divergence(self, row)
+    if (diverged !== undefined && (status._tag === "Running" || status._tag === "Paused")) return yield* diverged
+    return status
+  })
 
 /**
- * Looks at the job until `done` accepts its status. Every look reads the
- * engine's store, so this works from any process.
+ * Reads the job until `done` accepts its status, waking up when the ledger
+ * says the job changed (no timer: the job's runs publish each change, across
+ * processes on Postgres).
  */
-const waitFor = <S extends DurableJob.JobStatus<any, any>>(
-  self: AnyJob,
+const waitFor = <S extends Status>(
+  self: DurableJob.Any,
+  pool: Ledger,
   jobId: string,
-  done: (status: DurableJob.JobStatus<any, any>) => status is S
-): Effect.Effect<S, JobNotFoundError, WorkflowEngine | DurableJobPool> =>
-  Effect.flatMap(Schedule.driver(settleSchedule), (driver) => {
-    const loop: Effect.Effect<S, JobNotFoundError, WorkflowEngine | DurableJobPool> = Effect.flatMap(
-      status(self, jobId),
-      (current) => done(current) ? Effect.succeed(current) : Effect.zipRight(Effect.orDie(driver.next(undefined)), loop)
-    )
-    return loop
-  })
+  done: (status: Status) => status is S,
+  cancelling = false
+) =>
+  Effect.scoped(Effect.gen(function*() {
+    // subscribe before reading, so that no change between the read and the wait is missed
+    const changes = yield* pool.changes
+    while (true) {
+      const row = yield* getRow(self, pool, jobId)
+      const status = yield* statusOf(self, pool, row)
+      if (done(status)) return [status, row] as const
+      const diverged = divergence(self, row)
+      if (diverged !== undefined && !cancelling) return yield* diverged
+      while ((yield* Queue.take(changes)) !== jobId) {
+        // another job changed
+      }
+    }
+  }))
 
-type Settled = DurableJob.Paused | DurableJob.Finished<any> | DurableJob.Failed<any> | DurableJob.Cancelled
+type Settled = DurableJob.Paused | DurableJob.Finished<unknown> | DurableJob.Failed<unknown> | DurableJob.Cancelled
+
+const isSettled = (status: Status): status is Settled => status._tag !== "Running"
+
+const isEnded = (
+  status: Status
+): status is DurableJob.Finished<unknown> | DurableJob.Failed<unknown> | DurableJob.Cancelled =>
+  status._tag !== "Running" && status._tag !== "Paused"
 
 /** Turns a settled status into the answer of `start` or `resume`. */
-const toStep = (
-  self: AnyJob,
-  settled: Settled
-): Effect.Effect<DurableJob.Step<any>, unknown> => {
+const toStep = (pool: Ledger, row: Row, settled: Settled): Effect.Effect<DurableJob.Step<unknown>, unknown> => {
   switch (settled._tag) {
     case "Paused":
     case "Finished":
       return Effect.succeed(settled)
     case "Cancelled":
-      return new JobCancelledError({ job: self.name, jobId: settled.jobId })
+      return new StaleJobError({ jobId: row.seq, poolId: pool.poolId, state: "cancelled" })
     case "Failed":
       return Effect.failCause(settled.cause)
   }
 }
 
-const isSettled = (status: DurableJob.JobStatus<any, any>): status is Settled => status._tag !== "Running"
+/** Sends the workflow of a job whose slot is taken (`starting`), and records that it was sent. */
+const send = (self: DurableJob.Any, pool: Ledger, row: Row): Effect.Effect<void, StoreError, WorkflowEngine> =>
+  Effect.gen(function*() {
+    const payload = yield* Effect.orDie(Schema.decodeUnknown(payloadSchemaOf(self))(row.payload))
+    const engine = yield* WorkflowEngine
+    const workflow = self.workflow as AnyWorkflow
+    yield* engine.execute(workflow, { executionId: row.jobId, payload, discard: true })
+    yield* pool.started(row.jobId)
+    // a job the ledger forgot (purged) that the engine had finished: record the result the engine journaled
+    const result =
+      yield* (engine.poll(workflow, row.jobId) as Effect.Effect<Workflow.Result<unknown, unknown> | undefined>)
+    if (result?._tag === "Complete") {
+      yield* Effect.flatMap(encodeExit(self, result.exit), (exit) => pool.ended(row.jobId, exit))
+    }
+  })
 
 /** @internal */
-export const jobId = (self: AnyJob, payload: any): Effect.Effect<string> => self.workflow.executionId(payload)
+export const jobId = (self: DurableJob.Any, payload: unknown): Effect.Effect<string> =>
+  self.workflow.executionId(payload)
 
 /** @internal */
 export const start = (
-  self: AnyJob,
-  payload: any
-): Effect.Effect<DurableJob.Step<any>, unknown, WorkflowEngine | DurableJobPool> =>
+  self: DurableJob.Any,
+  payload: unknown
+) =>
   Effect.gen(function*() {
-    const pool = yield* DurableJobPool
-    const id = yield* self.workflow.executionId(payload)
-    // a job started before (even by a process that died before the next line) keeps its slot and is not counted twice
-    yield* (pool.acquire(id) as Effect.Effect<boolean, NoJobsError>)
-    yield* self.workflow.execute(payload, { discard: true })
-    const settled = yield* waitFor(self, id, isSettled)
-    return yield* toStep(self, settled)
+    const pool = ledger(yield* DurableJobPool)
+    pool.definitions.set(self.name, self)
+    const value = self.workflow.payloadSchema.make(payload)
+    const id = yield* self.workflow.executionId(value)
+    const encoded = yield* Effect.orDie(Schema.encode(payloadSchemaOf(self))(value))
+    // the slot and the job's record in one transaction; a job started before keeps its slot and is not counted twice
+    const row = yield* pool.admit(id, self.name, self.version, encoded)
+    if (row.state === "starting") yield* send(self, pool, row)
+    const [settled, now] = yield* waitFor(self, pool, id, isSettled)
+    return yield* toStep(pool, now, settled)
   }).pipe(Effect.withSpan("DurableJob.start", { attributes: { "async_job.job": self.name } }))
+
+const sameTokens = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) =>
+  a.length === b.length && a.every((token) => b.includes(token))
 
 /** @internal */
 export const resume = (
-  self: AnyJob,
+  self: DurableJob.Any,
   handle: string | DurableJob.Paused
-): Effect.Effect<DurableJob.Step<any>, unknown, WorkflowEngine | DurableJobPool> =>
+) =>
   Effect.gen(function*() {
+    const pool = ledger(yield* DurableJobPool)
     const id = typeof handle === "string" ? handle : handle.jobId
     let from: ReadonlyArray<string>
     if (typeof handle === "string") {
-      const now = yield* waitFor(self, id, isSettled)
-      if (now._tag !== "Paused") return yield* toStep(self, now)
+      const [now, row] = yield* waitFor(self, pool, id, isSettled)
+      if (now._tag !== "Paused") return yield* toStep(pool, row, now)
       from = now.tokens
     } else {
       from = handle.tokens
     }
-    const next = yield* waitFor(
+    const [next, row] = yield* waitFor(
       self,
+      pool,
       id,
       (status): status is Settled => isSettled(status) && !(status._tag === "Paused" && sameTokens(status.tokens, from))
     )
-    return yield* toStep(self, next)
+    return yield* toStep(pool, row, next)
   }).pipe(Effect.withSpan("DurableJob.resume", { attributes: { "async_job.job": self.name } }))
 
 /** @internal */
 export const cancel = (
-  self: AnyJob,
+  self: DurableJob.Any,
   id: string
-): Effect.Effect<DurableJob.JobStatus<any, any>, JobNotFoundError, WorkflowEngine | DurableJobPool> =>
+) =>
   Effect.gen(function*() {
-    const now = yield* status(self, id)
-    if (now._tag !== "Running" && now._tag !== "Paused") return now
-    yield* self.workflow.interrupt(id)
-    return yield* waitFor(
-      self,
-      id,
-      (status): status is DurableJob.Finished<any> | DurableJob.Failed<any> | DurableJob.Cancelled =>
-        status._tag !== "Running" && status._tag !== "Paused"
-    )
+    const pool = ledger(yield* DurableJobPool)
+    const row = yield* getRow(self, pool, id)
+    const now = yield* statusOf(self, pool, row)
+    if (isEnded(now)) return now
+    // a start cut short by a crash: complete it, so that the engine has a job to cancel
+    if (row.state === "starting") yield* send(self, pool, row)
+    yield* Effect.flatMap(WorkflowEngine, (engine) => engine.interrupt(self.workflow, id))
+    const [ended] = yield* waitFor(self, pool, id, isEnded, true)
+    return ended
   }).pipe(Effect.withSpan("DurableJob.cancel", { attributes: { "async_job.job": self.name } }))
 
 // -----------------------------------------------------------------------------
 // signals
 // -----------------------------------------------------------------------------
-
-const decodeToken = Schema.decodeUnknownEither(DurableDeferred.TokenParsed.FromString)
 
 /** @internal */
 export const signal = (
@@ -277,16 +451,19 @@ export const signal = (
   value: unknown
 ): Effect.Effect<
   void,
-  InvalidTokenError | InvalidSignalError | JobNotFoundError,
+  InvalidTokenError | InvalidSignalError | JobNotFoundError | StoreError,
   WorkflowEngine | DurableJobPool
 > =>
   Effect.gen(function*() {
-    const parsed = decodeToken(token)
-    if (parsed._tag === "Left") return yield* new InvalidTokenError({ token, reason: "not a resume token" })
+    const pool = ledger(yield* DurableJobPool)
+    const parsed = parseToken(pool.secret, token)
+    if (Either.isLeft(parsed)) return yield* new InvalidTokenError({ token, reason: parsed.left })
     const { deferredName: name, executionId, workflowName } = parsed.right
-    const self = registry.get(workflowName)
+    const row = yield* pool.get(executionId)
+    if (row === undefined) return yield* new JobNotFoundError({ job: workflowName, jobId: executionId })
+    const self = pool.definitions.get(workflowName)
     if (self === undefined) {
-      return yield* new InvalidTokenError({ token, reason: `no durable job named ${workflowName} in this process` })
+      return yield* new InvalidTokenError({ token, reason: `no durable job named ${workflowName} is registered` })
     }
     const wait = name.split("/")[0]!
     const schema = self.waits[wait]
@@ -294,17 +471,23 @@ export const signal = (
       return yield* new InvalidTokenError({ token, reason: `${workflowName} declares no wait fd ${wait}` })
     }
     const valid = Schema.validateEither(schema)(value)
-    if (valid._tag === "Left") {
+    if (Either.isLeft(valid)) {
       return yield* new InvalidSignalError({
         job: workflowName,
         waitFd: wait,
         reason: ParseResult.TreeFormatter.formatErrorSync(valid.left)
       })
     }
-    const pool = yield* DurableJobPool
-    if (!(yield* pool.known(executionId))) return yield* new JobNotFoundError({ job: workflowName, jobId: executionId })
-    yield* DurableDeferred.succeed(DurableDeferred.make(name, { success: schema }), {
-      token: token as DurableDeferred.Token,
-      value: valid.right
-    })
+    const engine = yield* WorkflowEngine
+    yield* engine.deferredDone(DurableDeferred.make(name, { success: schema }), {
+      workflowName,
+      executionId,
+      deferredName: name,
+      exit: Exit.succeed(valid.right)
+    }).pipe(
+      // e.g. the runner that owns the job is unreachable (failover): the signal may be recorded; sending it again is safe
+      Effect.catchAllDefect((defect) =>
+        new StoreError({ operation: "signal", reason: "unavailable", detail: Cause.pretty(Cause.die(defect)) })
+      )
+    ) as Effect.Effect<void, StoreError>
   }).pipe(Effect.withSpan("DurableJob.signal"))

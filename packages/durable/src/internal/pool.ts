@@ -1,8 +1,29 @@
+import type { PoolStats } from "@async-job/core/Errors"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import type * as Workflow from "@effect/workflow/Workflow"
+import { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import type * as Queue from "effect/Queue"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import type * as DurableJob from "../DurableJob.js"
 import type * as DurableJobPool from "../DurableJobPool.js"
-import { NoJobsError } from "../Errors.js"
+import { ForeignJobError, JobKindError, NoJobsError, StoreError } from "../Errors.js"
 
 /** @internal */
 export const TypeId: typeof DurableJobPool.TypeId = Symbol.for(
@@ -17,108 +38,631 @@ const INT_MAX = 2 ** 31 - 1
 /** @internal */
 export const validate = (
   options: DurableJobPool.Options | undefined
-): { readonly name: string; readonly max: number } => {
-  const max = options?.maxSize ?? 0
-  if (!Number.isInteger(max) || max < 0 || max > INT_MAX) {
+): { readonly name: string; readonly max: number | undefined } => {
+  const max = options?.maxSize
+  if (max !== undefined && (!Number.isInteger(max) || max < 0 || max > INT_MAX)) {
     throw new RangeError(`maxSize must be an integer from 0 to 2^31-1, got ${max}`)
   }
   return { name: options?.name ?? "default", max }
 }
 
+/** Where a job is in the ledger. `starting`: its slot is taken and its workflow may not have been sent yet. */
+export type State = "starting" | "running" | "paused" | "ended"
+
 /**
- * The in-process ledger: the ids of the jobs started, and which still hold a slot. Enough for
- * `WorkflowEngine.layerMemory`, whose jobs live and die with this process.
+ * One job in the ledger: its slot, its kind, and its state as its runs
+ * journal it (the tokens of its current pause, its encoded exit once ended).
  *
  * @internal
  */
-export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<DurableJobPool.DurableJobPool> =>
-  Effect.sync(() => {
+export interface Row {
+  readonly jobId: string
+  readonly pool: string
+  /** The number of the pool that owns the job. */
+  readonly poolId: number
+  readonly kind: string
+  readonly seq: number
+  /** The version of the job's code it was started under. */
+  readonly version: number
+  readonly state: State
+  readonly tokens: ReadonlyArray<string>
+  /** The payload, encoded by the job's Schema (to complete a start cut short). */
+  readonly payload: unknown
+  /** The exit, encoded by the job's Schemas, once ended. */
+  readonly exit: unknown
+  readonly createdAt: number
+  readonly updatedAt: number
+}
+
+/**
+ * The pool service as the implementation sees it: the public interface plus
+ * the ledger and the registry of definitions.
+ *
+ * @internal
+ */
+export interface Ledger extends DurableJobPool.DurableJobPool {
+  /** The key that signs resume tokens. */
+  readonly secret: string
+  /** The definitions this process knows, by name (the registry is this layer's value). */
+  readonly definitions: Map<string, DurableJob.Any>
+  /** The tokens each run of a job pauses on, collected by `pause` (keyed by the run's `WorkflowInstance`). */
+  readonly pending: WeakMap<object, Set<string>>
+  /**
+   * Takes a slot for `jobId` and records its kind and payload (state
+   * `starting`), or answers the job's row if it exists; fails with
+   * `NoJobsError` when the pool is full. One transaction.
+   */
+  readonly admit: (
+    jobId: string,
+    kind: string,
+    version: number,
+    payload: unknown
+  ) => Effect.Effect<Row, NoJobsError | ForeignJobError | JobKindError | StoreError>
+  /** `starting` → `running`, once the job's workflow is sent. */
+  readonly started: (jobId: string) => Effect.Effect<void, StoreError>
+  /** A run of the job began (`starting`/`paused` → `running`). */
+  readonly running: (jobId: string) => Effect.Effect<void, StoreError>
+  /** A run of the job suspended on `tokens`. */
+  readonly paused: (jobId: string, tokens: ReadonlyArray<string>) => Effect.Effect<void, StoreError>
+  /** The job ended with this (encoded) exit; its slot is free. */
+  readonly ended: (jobId: string, exit: unknown) => Effect.Effect<void, StoreError>
+  readonly get: (jobId: string) => Effect.Effect<Row | undefined, StoreError>
+  /** The jobs of a kind whose start was cut short. */
+  readonly startingOf: (kind: string) => Effect.Effect<ReadonlyArray<Row>, StoreError>
+  /** The ids of the jobs that change from now on (in any process on the store, for Postgres). */
+  readonly changes: Effect.Effect<Queue.Dequeue<string>, never, Scope.Scope>
+}
+
+/** @internal */
+export const ledger = (pool: DurableJobPool.DurableJobPool): Ledger => pool as Ledger
+
+/** @internal */
+export type AnyWorkflow = Workflow.Workflow<string, Workflow.AnyStructSchema, Schema.Schema.Any, Schema.Schema.All>
+
+const randomSecret = () => Crypto.randomBytes(32).toString("base64url")
+
+/** `ASYNC_JOB_DURABLE_SECRET`, if set: the key that signs resume tokens. */
+const configuredSecret = Config.option(Config.redacted("ASYNC_JOB_DURABLE_SECRET")).pipe(
+  Effect.map(Option.map(Redacted.value)),
+  Effect.orElseSucceed(() => Option.none<string>())
+)
+
+const statsOf = (maxSize: number, counts: Record<State, number>): PoolStats => ({
+  maxSize,
+  created: counts.starting + counts.running + counts.paused + counts.ended,
+  idle: counts.ended,
+  running: counts.starting + counts.running,
+  paused: counts.paused
+})
+
+const noJobs = (poolId: number, maxSize: number, counts: Record<State, number>) =>
+  new NoJobsError({ poolId, stats: statsOf(maxSize, counts) })
+
+/** The row of a job just admitted: its slot is taken, its workflow not yet sent. */
+const newRow = (
+  fields: Pick<Row, "jobId" | "pool" | "poolId" | "kind" | "seq" | "version" | "payload">,
+  now: number
+): Row => ({ ...fields, state: "starting", tokens: [], exit: undefined, createdAt: now, updatedAt: now })
+
+/** The page of `rows` (all of a pool, ordered by seq) that `options` asks for. */
+const pageOf = (rows: ReadonlyArray<Row>, options: DurableJobPool.ListOptions | undefined): DurableJobPool.JobPage => {
+  const limit = limitOf(options)
+  const jobs = rows.filter((row) =>
+    row.seq > (options?.after ?? 0) && (options?.states === undefined || options.states.includes(row.state))
+  ).slice(0, limit + 1)
+  return pageFrom(jobs, limit)
+}
+
+const limitOf = (options: DurableJobPool.ListOptions | undefined) =>
+  Math.min(1000, Math.max(1, Math.floor(options?.limit ?? 100)))
+
+/** A page from up to `limit + 1` rows: the extra one says whether there is a next page. */
+const pageFrom = (rows: ReadonlyArray<Row>, limit: number): DurableJobPool.JobPage => {
+  const jobs = rows.slice(0, limit).map(infoOf)
+  return { jobs, next: rows.length > limit ? jobs[jobs.length - 1]!.seq : undefined }
+}
+
+const infoOf = (row: Row): DurableJobPool.JobInfo => ({
+  jobId: row.jobId,
+  kind: row.kind,
+  seq: row.seq,
+  state: row.state,
+  createdAt: row.createdAt,
+  updatedAt: row.updatedAt
+})
+
+/** Purges now and then once per `retention`, for as long as the layer lives. */
+const retain = (self: Ledger, retention: Duration.DurationInput | undefined) =>
+  retention === undefined ? Effect.void : self.purge(retention).pipe(
+    Effect.catchAllCause(Effect.logWarning),
+    Effect.repeat(Schedule.spaced(Duration.max(Duration.decode(retention), Duration.seconds(1)))),
+    Effect.forkScoped,
+    Effect.asVoid
+  )
+
+const emptyCounts = (): Record<State, number> => ({ starting: 0, running: 0, paused: 0, ended: 0 })
+
+// -----------------------------------------------------------------------------
+// in memory
+// -----------------------------------------------------------------------------
+
+/**
+ * The in-process ledger. Enough for `WorkflowEngine.layerMemory`, whose jobs
+ * live and die with this process.
+ *
+ * @internal
+ */
+export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledger, never, Scope.Scope> =>
+  Effect.gen(function*() {
     const { max, name } = validate(options)
-    // every job ever started, and whether it still holds its slot
-    const jobs = new Map<string, boolean>()
-    let held = 0
-    return {
+    let maxSize = max ?? 0
+    const poolId = 1
+    const rows = new Map<string, Row>()
+    const hub = yield* PubSub.unbounded<string>()
+    const secret = Option.getOrElse(yield* configuredSecret, randomSecret)
+    const counts = () => {
+      const counts = emptyCounts()
+      for (const row of rows.values()) counts[row.state]++
+      return counts
+    }
+    const update = (jobId: string, from: ReadonlyArray<State>, change: Partial<Row>) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const row = rows.get(jobId)
+        if (row === undefined || !from.includes(row.state)) return Effect.void
+        rows.set(jobId, { ...row, ...change, updatedAt: now })
+        return Effect.asVoid(PubSub.publish(hub, jobId))
+      })
+    const self: Ledger = {
       [TypeId]: TypeId,
       name,
-      maxSize: max,
-      acquire: (jobId) =>
-        Effect.suspend(() => {
-          if (jobs.has(jobId)) return Effect.succeed(false)
-          if (max > 0 && held >= max) {
-            return Effect.fail(new NoJobsError({ pool: name, maxSize: max, outstanding: held }))
-          }
-          jobs.set(jobId, true)
-          held++
-          return Effect.succeed(true)
-        }),
-      release: (jobId) =>
+      poolId,
+      secret,
+      definitions: new Map(),
+      pending: new WeakMap(),
+      stats: Effect.sync(() => statsOf(maxSize, counts())),
+      maxSize: Effect.sync(() => maxSize),
+      setMaxSize: (n) =>
         Effect.sync(() => {
-          if (jobs.get(jobId) !== true) return
-          jobs.set(jobId, false)
-          held--
+          validate({ maxSize: n })
+          maxSize = n
         }),
-      known: (jobId) => Effect.sync(() => jobs.has(jobId)),
-      outstandingIds: Effect.sync(() => Array.from(jobs).flatMap(([id, holds]) => holds ? [id] : [])),
-      stats: Effect.sync(() => ({ maxSize: max, outstanding: held }))
+      outstandingIds: Effect.sync(() =>
+        Array.from(rows.values()).flatMap((row) => row.state === "ended" ? [] : [row.jobId])
+      ),
+      admit: (jobId, kind, version, payload) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<Row, NoJobsError | JobKindError> => {
+          const row = rows.get(jobId)
+          if (row !== undefined) {
+            if (row.kind !== kind) return Effect.fail(new JobKindError({ jobId, expected: kind, actual: row.kind }))
+            return Effect.succeed(row)
+          }
+          const taken = counts()
+          if (maxSize > 0 && taken.starting + taken.running + taken.paused >= maxSize) {
+            return Effect.fail(noJobs(poolId, maxSize, taken))
+          }
+          const created = newRow({ jobId, pool: name, poolId, kind, seq: rows.size + 1, version, payload }, now)
+          rows.set(jobId, created)
+          return Effect.succeed(created)
+        }),
+      started: (jobId) => update(jobId, ["starting"], { state: "running" }),
+      running: (jobId) => update(jobId, ["starting", "paused"], { state: "running", tokens: [] }),
+      paused: (jobId, tokens) => update(jobId, ["starting", "running", "paused"], { state: "paused", tokens }),
+      ended: (jobId, exit) => update(jobId, ["starting", "running", "paused"], { state: "ended", tokens: [], exit }),
+      get: (jobId) => Effect.sync(() => rows.get(jobId)),
+      startingOf: (kind) =>
+        Effect.sync(() => Array.from(rows.values()).filter((row) => row.kind === kind && row.state === "starting")),
+      changes: PubSub.subscribe(hub),
+      list: (options) => Effect.sync(() => pageOf(Array.from(rows.values()), options)),
+      purge: (olderThan) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const before = now - Duration.toMillis(olderThan)
+          let purged = 0
+          for (const row of rows.values()) {
+            if (row.state === "ended" && row.updatedAt < before) {
+              rows.delete(row.jobId)
+              purged++
+            }
+          }
+          return purged
+        })
     }
+    yield* retain(self, options?.retention)
+    return self
   })
 
 /**
- * The shared ledger: one row per job started (`ended` once it gives its slot back), in the same database
- * as the workflow engine's messages, so every runner on that database sees the
- * same count. Admission is a transaction (under an advisory lock on Postgres,
- * under SQLite's write lock otherwise), so two runners cannot both take the
- * last slot.
+ * `WorkflowEngine.layerMemory`, with one gap closed: its `resume` does
+ * nothing while a run of the job is still in flight, so a signal or a cancel
+ * that arrives as the job pauses (the ledger says Paused before the engine's
+ * run has returned) would be lost. Such a signal or cancel resumes the job
+ * again once that run has returned (`execute` on an existing execution joins
+ * its run).
+ *
+ * @internal
+ */
+export const layerEngineMemory: Layer.Layer<WorkflowEngine, never, WorkflowEngine | DurableJobPool.DurableJobPool> =
+  Layer.effect(
+    WorkflowEngine,
+    Effect.gen(function*() {
+      const engine = yield* WorkflowEngine
+      const pool = ledger(yield* tag)
+      /** Runs `action`; if a run of the job was in flight, resumes the job again once that run has returned. */
+      const thenResume = <R>(
+        workflowName: string,
+        executionId: string,
+        action: Effect.Effect<void, never, R>
+      ): Effect.Effect<void, never, R> =>
+        Effect.gen(function*() {
+          const workflow = pool.definitions.get(workflowName)?.workflow as AnyWorkflow | undefined
+          const row = yield* Effect.orDie(pool.get(executionId))
+          const inFlight = workflow !== undefined && row !== undefined &&
+            (row.state === "running" || row.state === "paused") &&
+            (yield* (engine.poll(workflow, executionId) as Effect.Effect<unknown>)) === undefined
+          yield* action
+          if (workflow === undefined || row === undefined || !inFlight) return
+          // joins the run in flight (a suspended run ends this with a defect, which is ignored), then resumes
+          yield* Effect.exit(engine.execute(workflow, {
+            executionId,
+            payload: row.payload,
+            discard: false,
+            suspendedRetrySchedule: Schedule.stop
+          }) as Effect.Effect<unknown, unknown>)
+          yield* engine.resume(workflow, executionId)
+        })
+      return WorkflowEngine.of({
+        ...engine,
+        deferredDone: (deferred, options) =>
+          thenResume(
+            options.workflowName,
+            options.executionId,
+            engine.deferredDone(deferred, options)
+          ) as Effect.Effect<
+            void
+          >,
+        interrupt: (workflow, executionId) =>
+          thenResume(workflow.name, executionId, engine.interrupt(workflow, executionId))
+      })
+    })
+  )
+
+// -----------------------------------------------------------------------------
+// SQL
+// -----------------------------------------------------------------------------
+
+/** What a driver's error says about the store. */
+const reasonOf = (error: SqlError): StoreError["reason"] => {
+  const cause = error.cause
+  const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : ""
+  const text = `${code} ${cause instanceof Error ? cause.message : String(cause)}`
+  if (/READONLY|readonly database/i.test(text)) return "read-only"
+  if (/NOTADB|not a database|CORRUPT|malformed/i.test(text)) return "corrupt"
+  if (/CANTOPEN|unable to open|no such table/i.test(text)) return "missing"
+  return "unavailable"
+}
+
+/** @internal */
+export const storeError = (operation: string) => (error: SqlError): StoreError =>
+  new StoreError({
+    operation,
+    reason: reasonOf(error),
+    detail: error.cause instanceof Error ? error.cause.message : error.message
+  })
+
+/**
+ * Checks a SQLite file before it is opened: its directory exists, it is
+ * writable, and if it exists it is a SQLite database.
+ *
+ * @internal
+ */
+export const checkSqliteFile = (filename: string): Effect.Effect<void, StoreError> =>
+  Effect.suspend(() => {
+    const fail = (reason: StoreError["reason"], detail: string) =>
+      Effect.fail(new StoreError({ operation: "open", reason, detail: `${filename}: ${detail}` }))
+    const dir = Path.dirname(Path.resolve(filename))
+    if (!Fs.existsSync(dir)) return fail("missing", `no directory ${dir}`)
+    if (!Fs.existsSync(filename)) {
+      try {
+        Fs.accessSync(dir, Fs.constants.W_OK)
+        return Effect.void
+      } catch (error) {
+        return fail("read-only", String(error))
+      }
+    }
+    let fd: number
+    try {
+      fd = Fs.openSync(filename, "r+")
+    } catch (error) {
+      const code = typeof error === "object" && error !== null && "code" in error ? error.code : undefined
+      return code === "EACCES" || code === "EPERM" || code === "EROFS"
+        ? fail("read-only", String(error))
+        : fail("unavailable", String(error))
+    }
+    try {
+      const header = Buffer.alloc(16)
+      const read = Fs.readSync(fd, header, 0, 16, 0)
+      if (read > 0 && header.toString("latin1", 0, read) !== SQLITE_HEADER.slice(0, read)) {
+        return fail("corrupt", "not a SQLite database")
+      }
+      return Effect.void
+    } finally {
+      Fs.closeSync(fd)
+    }
+  })
+
+const SQLITE_HEADER = "SQLite format 3\u0000"
+
+/**
+ * A check that the SQLite file is still the one opened: a file deleted or
+ * replaced while in use would otherwise be recreated empty by the next
+ * process, its jobs silently gone.
+ *
+ * @internal
+ */
+export const guardSqliteFile = (filename: string): Effect.Effect<Effect.Effect<void, StoreError>> =>
+  Effect.sync(() => {
+    const identity = (stat: Fs.Stats) => `${stat.dev}/${stat.ino}`
+    const opened = Fs.existsSync(filename) ? identity(Fs.statSync(filename)) : undefined
+    return Effect.suspend(() => {
+      const now = Fs.existsSync(filename) ? identity(Fs.statSync(filename)) : undefined
+      return opened !== undefined && now === opened ? Effect.void : Effect.fail(
+        new StoreError({
+          operation: "check",
+          reason: "replaced",
+          detail: `${filename} was ${now === undefined ? "deleted" : "replaced"} while in use`
+        })
+      )
+    })
+  })
+
+/** The channel on which Postgres runners tell each other which jobs changed. */
+const CHANNEL = "async_job_durable"
+
+interface RawRow {
+  readonly job_id: string
+  readonly pool: string
+  readonly pool_id: number | string
+  readonly kind: string
+  readonly seq: number | string
+  readonly version: number | string
+  readonly state: State
+  readonly tokens: string
+  readonly payload: string
+  readonly exit: string | null
+  readonly created_at: number | string
+  readonly updated_at: number | string
+}
+
+const rowOf = (raw: RawRow): Row => ({
+  jobId: raw.job_id,
+  pool: raw.pool,
+  poolId: Number(raw.pool_id),
+  kind: raw.kind,
+  seq: Number(raw.seq),
+  version: Number(raw.version),
+  state: raw.state,
+  tokens: JSON.parse(raw.tokens) as ReadonlyArray<string>,
+  payload: JSON.parse(raw.payload),
+  exit: raw.exit === null ? undefined : JSON.parse(raw.exit),
+  createdAt: Number(raw.created_at),
+  updatedAt: Number(raw.updated_at)
+})
+
+/**
+ * The shared ledger: one row per job (its slot, kind, payload, and state), in
+ * the same database as the workflow engine's messages, so every runner on
+ * that database sees the same jobs and counts. The bound lives in the
+ * database too (`async_job_durable_pools`). Admission is one transaction
+ * (under an advisory lock on Postgres, under SQLite's write lock otherwise),
+ * so two runners cannot both take the last slot.
  *
  * @internal
  */
 export const makeSql = (
-  options?: DurableJobPool.Options
-): Effect.Effect<DurableJobPool.DurableJobPool, never, SqlClient.SqlClient> =>
+  options?: DurableJobPool.Options,
+  guard: Effect.Effect<void, StoreError> = Effect.void
+): Effect.Effect<Ledger, StoreError, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function*() {
     const { max, name } = validate(options)
     const sql = yield* SqlClient.SqlClient
-    const table = sql("async_job_durable_slots")
-    // runners may start together: a lost CREATE race on Postgres is retried
-    yield* sql`CREATE TABLE IF NOT EXISTS ${table} (
-      pool VARCHAR(255) NOT NULL,
-      job_id VARCHAR(255) NOT NULL,
-      ended INTEGER NOT NULL DEFAULT 0,
-      PRIMARY KEY (pool, job_id)
-    )`.pipe(Effect.retry({ times: 5 }), Effect.orDie)
+    const pg = yield* Effect.serviceOption(PgClient.PgClient)
+    const jobs = sql("async_job_durable_jobs")
+    const pools = sql("async_job_durable_pools")
+    const meta = sql("async_job_durable_meta")
     const lock = sql.onDialectOrElse({
-      pg: () => sql`SELECT pg_advisory_xact_lock(hashtext(${`async_job_durable_slots/${name}`}))`,
+      pg: () => sql`SELECT pg_advisory_xact_lock(hashtext(${"async_job_durable"}))`,
       orElse: () => Effect.void
     })
-    const count = Effect.map(
-      sql<{ readonly n: number | string }>`SELECT count(*) AS n FROM ${table} WHERE pool = ${name} AND ended = 0`,
-      (rows) => Number(rows[0]?.n ?? 0)
+    // runners may start together: a lost CREATE race on Postgres is retried
+    yield* Effect.all([
+      sql`CREATE TABLE IF NOT EXISTS ${jobs} (
+        job_id VARCHAR(255) PRIMARY KEY,
+        pool VARCHAR(255) NOT NULL,
+        pool_id INTEGER NOT NULL,
+        kind VARCHAR(255) NOT NULL,
+        seq INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        state VARCHAR(16) NOT NULL,
+        tokens TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        exit TEXT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      )`,
+      sql`CREATE INDEX IF NOT EXISTS async_job_durable_jobs_pool_state ON ${jobs} (pool, state)`,
+      sql`CREATE TABLE IF NOT EXISTS ${pools} (
+        name VARCHAR(255) PRIMARY KEY,
+        id INTEGER NOT NULL,
+        max_size INTEGER NOT NULL
+      )`,
+      sql`CREATE TABLE IF NOT EXISTS ${meta} (name VARCHAR(255) PRIMARY KEY, value TEXT NOT NULL)`
+    ], { discard: true }).pipe(Effect.retry({ times: 5 }), Effect.mapError(storeError("create tables")))
+
+    // the pool's number and bound, and the store's token key: created by the first runner, shared by all
+    const configured = yield* configuredSecret
+    const { poolId, secret } = yield* sql.withTransaction(Effect.gen(function*() {
+      yield* lock
+      const existing = yield* sql<{ readonly id: number | string }>`SELECT id FROM ${pools} WHERE name = ${name}`
+      let poolId: number
+      if (existing[0] === undefined) {
+        const next = yield* sql<{ readonly id: number | string }>`SELECT COALESCE(MAX(id), 0) + 1 AS id FROM ${pools}`
+        poolId = Number(next[0]?.id ?? 1)
+        yield* sql`INSERT INTO ${pools} (name, id, max_size) VALUES (${name}, ${poolId}, ${max ?? 0})`
+      } else {
+        poolId = Number(existing[0].id)
+        if (max !== undefined) yield* sql`UPDATE ${pools} SET max_size = ${max} WHERE name = ${name}`
+      }
+      const stored = yield* sql<{ readonly value: string }>`SELECT value FROM ${meta} WHERE name = ${"secret"}`
+      let secret = stored[0]?.value
+      if (secret === undefined) {
+        secret = randomSecret()
+        yield* sql`INSERT INTO ${meta} (name, value) VALUES (${"secret"}, ${secret})`
+      }
+      return { poolId, secret: Option.getOrElse(configured, () => secret) }
+    })).pipe(Effect.retry({ times: 5 }), Effect.mapError(storeError("open pool")))
+
+    const hub = yield* PubSub.unbounded<string>()
+    if (Option.isSome(pg)) {
+      yield* pg.value.listen(CHANNEL).pipe(
+        Stream.runForEach((jobId) => PubSub.publish(hub, jobId)),
+        Effect.retry(Schedule.spaced("1 second")),
+        Effect.forkScoped
+      )
+    }
+    const notify = (jobId: string) =>
+      Option.match(pg, {
+        onNone: () => Effect.asVoid(PubSub.publish(hub, jobId)),
+        // the listener above publishes it here too
+        onSome: () => sql`SELECT pg_notify(${CHANNEL}, ${jobId})`
+      })
+
+    const maxSize = Effect.map(
+      sql<{ readonly max_size: number | string }>`SELECT max_size FROM ${pools} WHERE name = ${name}`,
+      (rows) => Number(rows[0]?.max_size ?? 0)
     )
-    return {
+    const counts = Effect.map(
+      sql<{ readonly state: State; readonly n: number | string }>`SELECT state, count(*) AS n FROM ${jobs}
+        WHERE pool = ${name} GROUP BY state`,
+      (rows) => {
+        const counts = emptyCounts()
+        for (const row of rows) counts[row.state] = Number(row.n)
+        return counts
+      }
+    )
+    const get = (jobId: string) =>
+      Effect.map(
+        sql<RawRow>`SELECT * FROM ${jobs} WHERE job_id = ${jobId}`,
+        (rows) => rows[0] === undefined ? undefined : rowOf(rows[0])
+      )
+    const update = (operation: string, jobId: string, from: ReadonlyArray<State>, set: Record<string, unknown>) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        yield* sql`UPDATE ${jobs} SET ${sql.update({ ...set, updated_at: now })}
+          WHERE job_id = ${jobId} AND ${sql.in("state", from)}`
+        yield* notify(jobId)
+      }).pipe(Effect.mapError(storeError(operation)))
+
+    const self: Ledger = {
       [TypeId]: TypeId,
       name,
-      maxSize: max,
-      acquire: (jobId) =>
+      poolId,
+      secret,
+      definitions: new Map(),
+      pending: new WeakMap(),
+      stats: Effect.zipRight(
+        guard,
+        Effect.zipWith(maxSize, counts, statsOf).pipe(Effect.mapError(storeError("stats")))
+      ),
+      maxSize: Effect.mapError(maxSize, storeError("maxSize")),
+      setMaxSize: (n) =>
+        Effect.suspend(() => {
+          validate({ maxSize: n })
+          return sql`UPDATE ${pools} SET max_size = ${n} WHERE name = ${name}`
+        }).pipe(Effect.asVoid, Effect.mapError(storeError("setMaxSize"))),
+      outstandingIds: sql<{ readonly job_id: string }>`SELECT job_id FROM ${jobs}
+        WHERE pool = ${name} AND state <> ${"ended"} ORDER BY seq`.pipe(
+        Effect.map((rows) => rows.map((row) => row.job_id)),
+        Effect.mapError(storeError("outstandingIds")),
+        Effect.zipLeft(guard)
+      ),
+      admit: (jobId, kind, version, payload) =>
         sql.withTransaction(Effect.gen(function*() {
           yield* lock
-          const mine = yield* sql`SELECT 1 AS one FROM ${table} WHERE pool = ${name} AND job_id = ${jobId}`
-          if (mine.length > 0) return false
-          if (max > 0) {
-            const outstanding = yield* count
-            if (outstanding >= max) return yield* new NoJobsError({ pool: name, maxSize: max, outstanding })
+          const existing = yield* get(jobId)
+          if (existing !== undefined) {
+            if (existing.pool !== name) {
+              return yield* new ForeignJobError({ jobId: existing.seq, ownerPoolId: existing.poolId, poolId })
+            }
+            if (existing.kind !== kind) {
+              return yield* new JobKindError({ jobId, expected: kind, actual: existing.kind })
+            }
+            return existing
           }
-          yield* sql`INSERT INTO ${table} (pool, job_id) VALUES (${name}, ${jobId})`
-          return true
-        })).pipe(Effect.catchTag("SqlError", Effect.die)),
-      release: (jobId) =>
-        sql`UPDATE ${table} SET ended = 1 WHERE pool = ${name} AND job_id = ${jobId}`.pipe(Effect.asVoid, Effect.orDie),
-      known: (jobId) =>
-        sql`SELECT 1 AS one FROM ${table} WHERE pool = ${name} AND job_id = ${jobId}`.pipe(
-          Effect.map((rows) => rows.length > 0),
-          Effect.orDie
+          const bound = yield* maxSize
+          if (bound > 0) {
+            const now = yield* counts
+            if (now.starting + now.running + now.paused >= bound) return yield* noJobs(poolId, bound, now)
+          }
+          const next = yield* sql<
+            { readonly seq: number | string }
+          >`SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM ${jobs}`
+          const now = yield* Clock.currentTimeMillis
+          const row = newRow(
+            { jobId, pool: name, poolId, kind, seq: Number(next[0]?.seq ?? 1), version, payload },
+            now
+          )
+          yield* sql`INSERT INTO ${jobs} ${
+            sql.insert({
+              job_id: row.jobId,
+              pool: row.pool,
+              pool_id: poolId,
+              kind: row.kind,
+              seq: row.seq,
+              version: row.version,
+              state: row.state,
+              tokens: "[]",
+              payload: JSON.stringify(payload),
+              created_at: now,
+              updated_at: now
+            })
+          }`
+          return row
+        })).pipe(
+          Effect.catchTag("SqlError", (error) => Effect.fail(storeError("start")(error))),
+          Effect.zipLeft(guard)
         ),
-      outstandingIds: sql<{ readonly job_id: string }>`SELECT job_id FROM ${table} WHERE pool = ${name} AND ended = 0`
-        .pipe(Effect.map((rows) => rows.map((row) => row.job_id)), Effect.orDie),
-      stats: Effect.map(Effect.orDie(count), (outstanding) => ({ maxSize: max, outstanding }))
+      started: (jobId) => update("start", jobId, ["starting"], { state: "running" }),
+      running: (jobId) => update("run", jobId, ["starting", "paused"], { state: "running", tokens: "[]" }),
+      paused: (jobId, tokens) =>
+        update("pause", jobId, ["starting", "running", "paused"], { state: "paused", tokens: JSON.stringify(tokens) }),
+      ended: (jobId, exit) =>
+        update("end", jobId, ["starting", "running", "paused"], {
+          state: "ended",
+          tokens: "[]",
+          exit: JSON.stringify(exit)
+        }),
+      get: (jobId) => Effect.zipLeft(Effect.mapError(get(jobId), storeError("read")), guard),
+      startingOf: (kind) =>
+        sql<RawRow>`SELECT * FROM ${jobs} WHERE pool = ${name} AND kind = ${kind} AND state = ${"starting"}`.pipe(
+          Effect.map((rows) => rows.map(rowOf)),
+          Effect.mapError(storeError("recover"))
+        ),
+      changes: PubSub.subscribe(hub),
+      list: (options) =>
+        Effect.suspend(() => {
+          const limit = limitOf(options)
+          const states = options?.states
+          return sql<RawRow>`SELECT * FROM ${jobs} WHERE pool = ${name} AND seq > ${options?.after ?? 0}
+            ${states === undefined ? sql`` : sql`AND ${sql.in("state", states)}`}
+            ORDER BY seq LIMIT ${limit + 1}`.pipe(Effect.map((rows) => pageFrom(rows.map(rowOf), limit)))
+        }).pipe(Effect.mapError(storeError("list")), Effect.zipLeft(guard)),
+      purge: (olderThan) =>
+        Effect.gen(function*() {
+          const before = (yield* Clock.currentTimeMillis) - Duration.toMillis(olderThan)
+          const purged = yield* sql<{ readonly job_id: string }>`DELETE FROM ${jobs}
+            WHERE pool = ${name} AND state = ${"ended"} AND updated_at < ${before} RETURNING job_id`
+          return purged.length
+        }).pipe(Effect.mapError(storeError("purge")), Effect.zipLeft(guard))
     }
+    yield* retain(self, options?.retention)
+    return self
   })
