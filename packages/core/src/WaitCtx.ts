@@ -265,7 +265,7 @@ export const invokeCallback = (self: WaitCtx): Effect.Effect<number | undefined>
   Effect.sync(() => internal.unsafeInvokeCallback(impl(self)))
 
 /**
- * Stores a status (`ASYNC_WAIT_CTX_set_status`), by name or as any integer
+ * Stores a status (`ASYNC_WAIT_CTX_set_status`), by name or as an integer of its own
  * (stored verbatim). Setting `"err"` or `"eagain"` marks the ctx ready: the
  * application should resume the job now.
  *
