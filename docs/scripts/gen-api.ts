@@ -33,7 +33,8 @@ const packages: ReadonlyArray<PackageSpec> = [
   { dir: "core", entries: "modules" },
   { dir: "openssl", entries: "index" },
   { dir: "platform-node", entries: "modules" },
-  { dir: "testing", entries: "modules" }
+  { dir: "testing", entries: "modules" },
+  { dir: "durable", entries: "modules" }
 ]
 
 interface Resolved {
