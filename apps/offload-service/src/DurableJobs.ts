@@ -19,15 +19,28 @@
  * submits its operation again to the new engine. Within one boot the submit is
  * journaled and runs once.
  *
- * Differences from the in-memory mode: jobs are not cancelled at shutdown
- * (they outlive the process: that is the point), ended jobs are kept in the
- * file (not swept after `RESULT_TTL`), and the pool counts come from the file
- * (`idle` counts the ended jobs kept there).
+ * These layers are the same `Jobs` service as the in-memory `Jobs.layer`, run
+ * by the same contract suite (`test/fixtures/jobsContract.ts`). What differs,
+ * on purpose:
+ *
+ * - jobs are not cancelled at shutdown (they outlive the process: that is the
+ *   point);
+ * - cancelling a job does not drop its engine request: the request belongs to
+ *   the process that submitted it, while the cancel may come from any runner;
+ *   its late answer signals a cancelled job, which changes nothing;
+ * - ended jobs are kept in the store (not swept after `RESULT_TTL`), and the
+ *   pool counts come from the store: `created` counts the jobs kept there,
+ *   `idle` the ended ones (the in-memory pool reuses an ended job for the
+ *   next, so there `created` stops growing at the bound);
+ * - `finished` and `failed` count the jobs this process ran to their end (on
+ *   Postgres: the jobs its runner ran, whichever process accepted them),
+ *   `cancelled` the jobs cancelled through it, `noJobs` the starts it refused.
  *
  * @since 0.1.0
  */
 import * as DurableJob from "@async-job/durable/DurableJob"
 import * as DurableJobPool from "@async-job/durable/DurableJobPool"
+import type { StoreError } from "@async-job/durable/Errors"
 import * as RunnerAddress from "@effect/cluster/RunnerAddress"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as PgClient from "@effect/sql-pg/PgClient"
@@ -47,7 +60,7 @@ import * as Crypto from "node:crypto"
 import * as Net from "node:net"
 import { CryptoEngine } from "./CryptoEngine.js"
 import { EngineError } from "./EngineError.js"
-import { JobEndedError, JobNotFoundError, Jobs, type JobView, ShuttingDownError } from "./Jobs.js"
+import { JobEndedError, JobNotFoundError, Jobs, type JobView, layerConfig, ShuttingDownError } from "./Jobs.js"
 import * as Operation from "./Operation.js"
 import { ServiceConfig } from "./ServiceConfig.js"
 
@@ -97,113 +110,159 @@ const viewOf = (id: string, op: Operation.Op, status: DurableJob.JobStatus<Opera
   }
 }
 
-const body = Effect.fnUntraced(function*(payload: { readonly request: unknown }) {
-  const engine = yield* CryptoEngine
-  const runtime = yield* Effect.runtime<WorkflowEngine | DurableJobPool.DurableJobPool>()
-  const request = yield* Effect.orDie(Operation.decodeRequest(payload.request))
-  const token = yield* DurableJob.token(Offload, "engine")
-  yield* Activity.make({
-    name: `submit/${boot}`,
-    execute: Effect.sync(() => {
-      engine.unsafeSubmit(request, (exit) => {
-        const outcome = Exit.match(exit, {
-          onFailure: (cause) => Either.left(Option.getOrThrow(Cause.failureOption(cause))),
-          onSuccess: Either.right
-        })
-        Runtime.runFork(runtime)(Effect.ignoreLogged(DurableJob.signal(token, outcome)))
-      })
-    })
-  })
-  const outcome = yield* DurableJob.pause(Offload, "engine")
-  return yield* outcome
-})
+/** What this process saw end: the jobs its runner ran to their end, and those it cancelled. */
+interface Ends {
+  finished: number
+  failed: number
+  cancelled: number
+}
 
 /**
- * Builds the service over the durable pool in context.
- *
- * @since 0.1.0
- * @category constructors
+ * The job's body. It counts its own end, in the process that runs it (a body
+ * that ended is not run again; a paused one replays to its pause and is
+ * counted once, where it ends).
  */
-export const make = Effect.gen(function*() {
-  const pool = yield* DurableJobPool.DurableJobPool
-  const context = yield* Effect.context<WorkflowEngine | DurableJobPool.DurableJobPool>()
-  let accepting = true
-  let finished = 0
-  let failed = 0
-  let cancelled = 0
-  let noJobs = 0
-
-  const count = (view: JobView) => {
-    if (view.state === "finished") finished++
-    else if (view.state === "failed") failed++
-    else if (view.state === "cancelled") cancelled++
-    return view
-  }
-
-  /** The durable job id of a service id (a digest of it). */
-  const jobIdOf = (id: string) => DurableJob.jobId(Offload, { id, request: undefined })
-
-  const lookup = (id: string) =>
-    Option.match(opOf(id), {
-      onNone: () => Effect.fail(new JobNotFoundError({ id })),
-      onSome: (op) =>
-        Effect.flatMap(jobIdOf(id), (jobId) => DurableJob.poll(Offload, jobId)).pipe(
-          Effect.map((status) => viewOf(id, op, status)),
-          Effect.catchTag("JobNotFoundError", () => Effect.fail(new JobNotFoundError({ id }))),
-          // another kind or pool under a service id, or a broken store: nothing a client can fix
-          Effect.catchTag("JobKindError", "ForeignJobError", "JobDivergedError", "StoreError", Effect.die)
-        )
+const body = (ends: Ends) =>
+  Effect.fnUntraced(
+    function*(payload: { readonly request: unknown }) {
+      const engine = yield* CryptoEngine
+      const runtime = yield* Effect.runtime<WorkflowEngine | DurableJobPool.DurableJobPool>()
+      const request = yield* Effect.orDie(Operation.decodeRequest(payload.request))
+      const token = yield* DurableJob.token(Offload, "engine")
+      yield* Activity.make({
+        name: `submit/${boot}`,
+        execute: Effect.sync(() => {
+          engine.unsafeSubmit(request, (exit) => {
+            const outcome = Exit.match(exit, {
+              onFailure: (cause) => Either.left(Option.getOrThrow(Cause.failureOption(cause))),
+              onSuccess: Either.right
+            })
+            Runtime.runFork(runtime)(Effect.ignoreLogged(DurableJob.signal(token, outcome)))
+          })
+        })
+      })
+      const outcome = yield* DurableJob.pause(Offload, "engine")
+      return yield* outcome
+    },
+    Effect.tapBoth({
+      onFailure: () => Effect.sync(() => ends.failed++),
+      onSuccess: () => Effect.sync(() => ends.finished++)
     })
+  )
 
-  const start = (request: Operation.Request, wait: boolean) =>
-    Effect.gen(function*() {
-      if (!accepting) return yield* new ShuttingDownError()
-      const id = `${request.op}.${Crypto.randomUUID()}`
-      const step = yield* DurableJob.start(Offload, { id, request }).pipe(
-        Effect.flatMap((step) =>
-          wait && step._tag === "Paused" ? DurableJob.resume(Offload, step) : Effect.succeed(step)
-        ),
-        Effect.tapErrorTag("NoJobsError", () => Effect.sync(() => noJobs++)),
-        Effect.catchTag("JobNotFoundError", "StaleJobError", () => Effect.void),
-        Effect.catchTag("JobKindError", "ForeignJobError", "JobDivergedError", "StoreError", Effect.die),
-        Effect.catchIf((error): error is EngineError => Schema.is(EngineError)(error), () => Effect.void)
-      )
-      if (step?._tag === "Finished") return count(viewOf(id, request.op, step))
-      return yield* Effect.map(Effect.orDie(lookup(id)), count)
-    }).pipe(Effect.provide(context))
+/**
+ * Builds the service over the durable pool in context; `ends` is what the
+ * job bodies of this process count (see {@link layerOn}).
+ */
+const make = (ends: Ends) =>
+  Effect.gen(function*() {
+    const pool = yield* DurableJobPool.DurableJobPool
+    const context = yield* Effect.context<WorkflowEngine | DurableJobPool.DurableJobPool>()
+    let accepting = true
+    let noJobs = 0
 
-  const jobs: Jobs = {
-    submit: (request) => start(request, false),
-    run: (request) => start(request, true),
-    get: (id) => Effect.provide(lookup(id), context),
-    cancel: (id) =>
+    /** The durable job id of a service id (a digest of it). */
+    const jobIdOf = (id: string) => DurableJob.jobId(Offload, { id, request: undefined })
+
+    const lookup = (id: string) =>
+      Option.match(opOf(id), {
+        onNone: () => Effect.fail(new JobNotFoundError({ id })),
+        onSome: (op) =>
+          Effect.flatMap(jobIdOf(id), (jobId) => DurableJob.poll(Offload, jobId)).pipe(
+            Effect.map((status) => viewOf(id, op, status)),
+            Effect.catchTag("JobNotFoundError", () => Effect.fail(new JobNotFoundError({ id }))),
+            // another kind or pool under a service id, or a broken store: nothing a client can fix
+            Effect.catchTag("JobKindError", "ForeignJobError", "JobDivergedError", "StoreError", Effect.die)
+          )
+      })
+
+    const start = (request: Operation.Request, wait: boolean) =>
       Effect.gen(function*() {
-        yield* lookup(id)
+        if (!accepting) return yield* new ShuttingDownError()
+        const id = `${request.op}.${Crypto.randomUUID()}`
+        const step = yield* DurableJob.start(Offload, { id, request }).pipe(
+          Effect.flatMap((step) =>
+            wait && step._tag === "Paused" ? DurableJob.resume(Offload, step) : Effect.succeed(step)
+          ),
+          Effect.tapErrorTag("NoJobsError", () => Effect.sync(() => noJobs++)),
+          Effect.catchTag("JobNotFoundError", "StaleJobError", () => Effect.void),
+          Effect.catchTag("JobKindError", "ForeignJobError", "JobDivergedError", "StoreError", Effect.die),
+          Effect.catchIf((error): error is EngineError => Schema.is(EngineError)(error), () => Effect.void)
+        )
+        if (step?._tag === "Finished") return viewOf(id, request.op, step)
+        return yield* Effect.orDie(lookup(id))
+      }).pipe(Effect.provide(context))
+
+    const cancel = (id: string) =>
+      Effect.gen(function*() {
+        const before = yield* lookup(id)
+        if (before.state === "cancelled") return before
+        if (before.state === "finished" || before.state === "failed") {
+          return yield* new JobEndedError({ id, state: before.state })
+        }
         const status = yield* Effect.orDie(DurableJob.cancel(Offload, yield* jobIdOf(id)))
-        const view = viewOf(id, opOf(id).pipe(Option.getOrThrow), status)
+        const view = viewOf(id, before.op, status)
+        // it ended on its own meanwhile
         if (view.state === "finished" || view.state === "failed") {
           return yield* new JobEndedError({ id, state: view.state })
         }
-        if (status._tag === "Cancelled") cancelled++
+        ends.cancelled++
         return view
-      }).pipe(Effect.provide(context)),
-    stats: Effect.map(Effect.orDie(pool.stats), (stats) => ({ ...stats, finished, failed, cancelled, noJobs })),
-    housekeeping: Effect.map(
-      Effect.orDie(pool.stats),
-      (stats) => ({ fdCleanups: 0, retained: 0, outstanding: stats.running + stats.paused })
-    ),
-    isAccepting: Effect.sync(() => accepting),
-    // durable jobs outlive the process: stop accepting, cancel nothing
-    shutdown: Effect.sync(() => {
-      accepting = false
-      return 0
-    })
-  }
+      }).pipe(Effect.provide(context))
 
-  // the engine's requests died with the previous process: replay every outstanding job, which submits again
-  for (const id of yield* Effect.orDie(pool.outstandingIds)) yield* Offload.workflow.resume(id)
-  return jobs
-})
+    const jobs: Jobs = {
+      submit: (request) => start(request, false),
+      run: (request) => start(request, true),
+      get: (id) => Effect.provide(lookup(id), context),
+      cancel,
+      stats: Effect.map(Effect.orDie(pool.stats), (stats) => ({ ...stats, ...ends, noJobs })),
+      // no wait fds (a durable job waits on a token); the ended jobs are kept in the store
+      housekeeping: Effect.map(
+        Effect.orDie(pool.stats),
+        (stats) => ({ fdCleanups: 0, retained: stats.idle, outstanding: stats.running + stats.paused })
+      ),
+      isAccepting: Effect.sync(() => accepting),
+      // durable jobs outlive the process: stop accepting, cancel nothing
+      shutdown: Effect.sync(() => {
+        accepting = false
+        return 0
+      })
+    }
+
+    // the engine's requests died with the previous process: replay every outstanding job, which submits again
+    for (const id of yield* Effect.orDie(pool.outstandingIds)) yield* Offload.workflow.resume(id)
+    return jobs
+  })
+
+/**
+ * The durable jobs over a durable pool and its workflow engine: the job's
+ * body registered with the pool, then the service.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerOn = <E, R>(
+  durable: Layer.Layer<DurableJobPool.DurableJobPool | WorkflowEngine, E, R>
+): Layer.Layer<Jobs, E | StoreError, R | CryptoEngine> =>
+  Layer.unwrapEffect(Effect.sync(() => {
+    const ends: Ends = { finished: 0, failed: 0, cancelled: 0 }
+    const registered = DurableJob.toLayer(Offload, body(ends)).pipe(Layer.provideMerge(durable))
+    return Layer.effect(Jobs, make(ends)).pipe(Layer.provide(registered))
+  }))
+
+/**
+ * The durable jobs in memory (`DurableJobPool.layerMemory`), with the pool
+ * bound `POOL_MAX`: the durable vocabulary without durability, for tests.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<Jobs, StoreError, ServiceConfig | CryptoEngine> = Layer.unwrapEffect(
+  Effect.map(
+    ServiceConfig,
+    (config) => layerOn(DurableJobPool.layerMemory({ maxSize: config.poolMax, name: "offload-service" }))
+  )
+)
 
 /**
  * The durable jobs over a SQLite file, with the pool bound `POOL_MAX` counted
@@ -213,11 +272,10 @@ export const make = Effect.gen(function*() {
  * @category layers
  */
 export const layerSqlite = (filename: string) =>
-  Layer.unwrapEffect(Effect.map(ServiceConfig, (config) => {
-    const durable = DurableJobPool.layerSqlite({ filename, maxSize: config.poolMax, name: "offload-service" })
-    const registered = DurableJob.toLayer(Offload, body).pipe(Layer.provideMerge(durable))
-    return Layer.effect(Jobs, make).pipe(Layer.provide(registered))
-  }))
+  Layer.unwrapEffect(Effect.map(
+    ServiceConfig,
+    (config) => layerOn(DurableJobPool.layerSqlite({ filename, maxSize: config.poolMax, name: "offload-service" }))
+  ))
 
 /** A free TCP port on `host` (the kernel's pick; another process may take it before the runner binds it). */
 const freePort = (host: string) =>
@@ -264,24 +322,27 @@ export const layerPostgres = (url: string) =>
       })),
       Layer.provideMerge(PgClient.layer({ url: Redacted.make(url) }))
     )
-    const registered = DurableJob.toLayer(Offload, body).pipe(Layer.provideMerge(durable))
-    return Layer.effect(Jobs, make).pipe(Layer.provide(registered))
+    return layerOn(durable)
   }))
 
 /**
- * `DURABLE=sqlite:<file>` or `DURABLE=postgres://…` (or `postgresql://…`)
- * selects the durable jobs; unset, `inMemory` is used.
+ * The service's jobs as `DURABLE` selects them: `sqlite:<file>` ({@link
+ * layerSqlite}) or `postgres://…` / `postgresql://…` ({@link layerPostgres});
+ * unset, the in-memory jobs (`Jobs.layerConfig`). Every choice is the same
+ * `Jobs` service, so the HTTP layer has one code path.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerFromEnv = <E, R>(
-  inMemory: Layer.Layer<Jobs, E, R>
-): Layer.Layer<Jobs, E, R | ServiceConfig | CryptoEngine> =>
-  Layer.unwrapEffect(Effect.map(Config.option(Config.string("DURABLE")), (durable) => {
-    if (Option.isNone(durable)) return inMemory as Layer.Layer<Jobs, E, R | ServiceConfig | CryptoEngine>
-    const [scheme, ...rest] = durable.value.split(":")
-    if (scheme === "sqlite" && rest.length > 0) return Layer.orDie(layerSqlite(rest.join(":")))
-    if (scheme === "postgres" || scheme === "postgresql") return Layer.orDie(layerPostgres(durable.value))
-    return Layer.die(new Error(`DURABLE must be sqlite:<file> or postgres://…, got ${durable.value}`))
-  })).pipe(Layer.orDie)
+export const layerFromEnv: Layer.Layer<Jobs, never, ServiceConfig | CryptoEngine> = Layer.unwrapEffect(
+  Effect.map(
+    Config.option(Config.string("DURABLE")),
+    (durable): Layer.Layer<Jobs, unknown, ServiceConfig | CryptoEngine> => {
+      if (Option.isNone(durable)) return layerConfig
+      const [scheme, ...rest] = durable.value.split(":")
+      if (scheme === "sqlite" && rest.length > 0) return layerSqlite(rest.join(":"))
+      if (scheme === "postgres" || scheme === "postgresql") return layerPostgres(durable.value)
+      return Layer.die(new Error(`DURABLE must be sqlite:<file> or postgres://…, got ${durable.value}`))
+    }
+  )
+).pipe(Layer.orDie)

@@ -33,6 +33,12 @@
  * Shutdown refuses new jobs at once, gives the outstanding ones up to
  * `shutdownGrace` to end, then cancels the rest.
  *
+ * {@link Jobs} is the one interface the HTTP layer uses. This module's
+ * {@link layer} and {@link layerConfig} are the in-memory jobs described
+ * above; `DurableJobs` provides the same service over `@async-job/durable`
+ * (and `DurableJobs.layerFromEnv` picks one by `DURABLE`). One contract suite,
+ * `test/fixtures/jobsContract.ts`, runs against both.
+ *
  * @since 0.1.0
  */
 import * as AsyncJob from "@async-job/core/AsyncJob"
@@ -169,6 +175,9 @@ export class JobEndedError extends Data.TaggedError("JobEndedError")<{
 }
 
 /**
+ * The service's jobs, whichever layer provides them: in memory
+ * ({@link layer}, {@link layerConfig}) or durable (`DurableJobs`).
+ *
  * @since 0.1.0
  * @category models
  */
@@ -515,3 +524,19 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
  * @category layers
  */
 export const layer: Layer.Layer<Jobs, never, JobPool.JobPool | CryptoEngine | ServiceConfig> = Layer.scoped(Jobs, make)
+
+/**
+ * {@link layer} over a pool of its own, sized by the configuration
+ * (`POOL_MAX`, `POOL_INIT`): the in-memory jobs as the service runs them.
+ * Closing it cancels the outstanding jobs, then closes the pool.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig: Layer.Layer<Jobs, never, CryptoEngine | ServiceConfig> = layer.pipe(
+  Layer.provide(
+    Layer.unwrapEffect(
+      Effect.map(ServiceConfig, (config) => JobPool.layer({ maxSize: config.poolMax, initSize: config.poolInit }))
+    ).pipe(Layer.orDie) // ServiceConfig has validated the sizes
+  )
+)

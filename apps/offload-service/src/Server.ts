@@ -41,7 +41,6 @@
  *
  * @since 0.1.0
  */
-import * as JobPool from "@async-job/core/JobPool"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiError from "@effect/platform/HttpApiError"
@@ -390,12 +389,9 @@ const Index = HttpApiBuilder.Router.use((router) =>
 
 const NodeServerLive = Layer.effect(NodeServer, Effect.map(ServiceConfig, nodeServer.make))
 
-const PoolLive = Layer.unwrapEffect(
-  Effect.map(ServiceConfig, (config) => JobPool.layer({ maxSize: config.poolMax, initSize: config.poolInit }))
-).pipe(Layer.orDie) // ServiceConfig has validated the sizes
-
-// DURABLE=sqlite:<file> swaps in the durable jobs (see DurableJobs); unset, the in-memory ones
-const JobsLive = DurableJobs.layerFromEnv(Jobs.layer.pipe(Layer.provide(PoolLive)))
+// one Jobs service: DURABLE=sqlite:<file> or postgres://… selects the durable layer (see DurableJobs); unset, the
+// in-memory one
+const JobsLive = DurableJobs.layerFromEnv
 
 /** Listens once the jobs are ready (it requires them), so the port opens only when requests can be served. */
 const HttpServerLive = Layer.unwrapEffect(
