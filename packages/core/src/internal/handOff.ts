@@ -23,10 +23,10 @@
  * @internal
  */
 import type * as Fiber from "effect/Fiber"
-import * as Scheduler from "effect/Scheduler"
+import type * as Scheduler from "effect/Scheduler"
 
 /** How many hand-offs may nest on one JavaScript stack before tasks are scheduled instead. */
-export const maxDepth = 64
+const maxDepth = 64
 
 let depth = 0
 
@@ -112,6 +112,3 @@ export const forScheduler = (scheduler: Scheduler.Scheduler): HandOff => {
   }
   return handOff
 }
-
-/** @internal */
-export const defaultHandOff: HandOff = forScheduler(Scheduler.defaultScheduler)
