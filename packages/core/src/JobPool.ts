@@ -16,7 +16,9 @@
  */
 import type * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import type * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type * as AsyncJob from "./AsyncJob.js"
 import type {
@@ -145,3 +147,44 @@ export const layer = (options?: Options): Layer.Layer<JobPool, InvalidPoolSizeEr
  * @category guards
  */
 export const isJobPool = (u: unknown): u is JobPool => typeof u === "object" && u !== null && TypeId in u
+
+/**
+ * `start` for a caller outside any fiber, for bridges to callback or Promise
+ * APIs (the OpenSSL facade uses it); Effect code uses `AsyncJob.start`. The job
+ * gets `runtime`'s context and FiberRefs (and hands off over its scheduler), and
+ * `onStep` is called once with its first step: synchronously when the job
+ * pauses or finishes at once, later otherwise. No span is made.
+ *
+ * @since 0.2.0
+ * @category unsafe
+ */
+export const unsafeStart = <A, E>(
+  self: JobPool,
+  runtime: Runtime.Runtime<never>,
+  body: Effect.Effect<A, E>,
+  options: AsyncJob.StartOptions | undefined,
+  onStep: (step: Exit.Exit<AsyncJob.JobResult<A, E>, E | NoJobsError>) => void
+): void => {
+  if (!internal.isPoolImpl(self)) {
+    return onStep(Exit.die(new TypeError("JobPool.unsafeStart: not a pool of this engine")))
+  }
+  self.unsafeStart(runtime, body, options, onStep)
+}
+
+/**
+ * `resume` for a caller outside any fiber (see {@link unsafeStart}): `onStep`
+ * is called once with the job's next step, or with why it may not be resumed.
+ *
+ * @since 0.2.0
+ * @category unsafe
+ */
+export const unsafeResume = <A, E>(
+  self: JobPool,
+  job: AsyncJob.Job<A, E>,
+  onStep: (step: Exit.Exit<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError>) => void
+): void => {
+  if (!internal.isPoolImpl(self)) {
+    return onStep(Exit.die(new TypeError("JobPool.unsafeResume: not a pool of this engine")))
+  }
+  self.unsafeResume(job, onStep)
+}

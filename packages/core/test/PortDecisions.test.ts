@@ -313,3 +313,40 @@ describe("Port decisions", () => {
       strictEqual(yield* finishedValue(yield* mine.resume(job)), 1)
     }))
 })
+
+describe("callback-style start and resume (JobPool.unsafeStart / unsafeResume)", () => {
+  it.scoped("steps arrive at once when the job pauses or finishes on the caller's stack, later otherwise", () =>
+    Effect.gen(function*() {
+      const pool = yield* JobPool.make({ maxSize: 1 })
+      const runtime = yield* Effect.runtime<never>()
+      const steps: Array<string> = []
+      const record = (exit: Exit.Exit<AsyncJob.JobResult<string, never>, unknown>) =>
+        steps.push(Exit.isSuccess(exit) ? exit.value._tag : `failure ${Cause.pretty(exit.cause).split("\n")[0]}`)
+      let paused: AsyncJob.Job<string, never> | undefined
+      JobPool.unsafeStart(pool, runtime, Effect.as(AsyncJob.pause, "done"), undefined, (exit) => {
+        record(exit)
+        if (Exit.isSuccess(exit) && exit.value._tag === "Paused") paused = exit.value.job
+      })
+      deepStrictEqual(steps, ["Paused"])
+      // the pool is full: refused at once, nothing started
+      JobPool.unsafeStart(pool, runtime, Effect.succeed("x"), undefined, record)
+      strictEqual(steps.length, 2)
+      assertTrue(steps[1]!.includes("NoJobsError"))
+      assertTrue(paused !== undefined)
+      const job = paused
+      JobPool.unsafeResume(pool, job, record)
+      deepStrictEqual(steps.slice(2), ["Finished"])
+      // a job that waits on something asynchronous first: its step comes later
+      const gate = yield* Deferred.make<void>()
+      const later = Effect.zipRight(Deferred.await(gate), Effect.succeed("late"))
+      JobPool.unsafeStart(pool, runtime, later, undefined, record)
+      strictEqual(steps.length, 3)
+      yield* Deferred.succeed(gate, undefined)
+      yield* Effect.yieldNow()
+      deepStrictEqual(steps.slice(3), ["Finished"])
+      // a stale handle is refused
+      JobPool.unsafeResume(pool, job, record)
+      assertTrue(steps[4]!.includes("StaleJobError"))
+      deepStrictEqual(yield* pool.stats, allIdle(1, 1))
+    }))
+})

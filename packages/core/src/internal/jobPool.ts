@@ -12,6 +12,7 @@ import { globalValue } from "effect/GlobalValue"
 import * as Option from "effect/Option"
 import * as Pipeable from "effect/Pipeable"
 import * as Runtime from "effect/Runtime"
+import type * as Scheduler from "effect/Scheduler"
 import type * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import type * as AsyncJob from "../AsyncJob.js"
@@ -222,44 +223,86 @@ export class PoolImpl implements JobPool.JobPool {
       slot,
       Effect.withFiberRuntime<AsyncJob.JobResult<A, E>, E | NoJobsError, R>((caller) => {
         const opened = span.open(caller, "AsyncJob.start", undefined)
-        const refuse = (exit: Exit.Exit<never, NoJobsError>) => {
-          span.close(opened, exit)
-          return exit
-        }
-        if (this.closed) return refuse(Exit.die(new ClosedError({ what: "JobPool", id: this.id })))
-        if (this.maxSize > 0 && this.running + this.paused >= this.maxSize) {
-          metrics.noJobs.unsafeUpdate(1, metrics.noLabels)
-          if (this.observer !== undefined) this.emit({ _tag: "NoJobs", poolId: this.id })
-          return refuse(Exit.fail(new NoJobsError({ poolId: this.id, stats: this.unsafeStats() })))
-        }
-        const ctx = options?.waitCtx
-        if (ctx !== undefined && !(ctx instanceof waitCtx.WaitCtxImpl)) {
-          return refuse(Exit.die(new TypeError("AsyncJob.start: waitCtx is not a WaitCtx made by WaitCtx.make")))
-        }
-        if (ctx !== undefined && ctx.closed) {
-          return refuse(Exit.die(new ClosedError({ what: "WaitCtx", id: ctx.id })))
-        }
-        const context = opened === undefined
-          ? caller.currentContext
-          : Context.add(caller.currentContext, Tracer.ParentSpan, opened.span)
-        const handle = new JobHandle(
-          nextJobId++,
-          this,
-          ctx,
-          handOff.forScheduler(caller.currentScheduler),
-          Option.getOrUndefined(Context.getOption(context, Tracer.ParentSpan))
+        const begun = this.begin(
+          caller.currentContext,
+          caller.currentScheduler,
+          () => caller.getFiberRefs(),
+          opened,
+          body as Effect.Effect<unknown, unknown>,
+          options
         )
-        this.running++
-        if (this.created < this.running + this.paused) this.created = this.running + this.paused
-        if (handle.bound !== undefined && ctx !== undefined) ctx.jobs.add(handle.bound)
-        metrics.starts.unsafeUpdate(1, metrics.noLabels)
-        this.gauges()
-        if (this.observer !== undefined) this.emit({ _tag: "Started", poolId: this.id, jobId: handle.id })
-        slot.handle = handle
-        this.launch(handle, body as Effect.Effect<unknown, unknown>, context, caller.getFiberRefs())
-        return nextStep(handle, opened) as Effect.Effect<AsyncJob.JobResult<A, E>, E>
+        if (!isHandle(begun)) {
+          span.close(opened, begun)
+          return begun
+        }
+        slot.handle = begun
+        return nextStep(begun, opened) as Effect.Effect<AsyncJob.JobResult<A, E>, E>
       })
     )
+  }
+
+  /**
+   * `start` for a caller outside any fiber: the job gets `runtime`'s context
+   * and FiberRefs, and `onStep` gets its first step, at once if the job
+   * paused or finished on this stack. No span is made.
+   */
+  unsafeStart<A, E>(
+    runtime: Runtime.Runtime<never>,
+    body: Effect.Effect<A, E>,
+    options: AsyncJob.StartOptions | undefined,
+    onStep: (step: Exit.Exit<AsyncJob.JobResult<A, E>, E | NoJobsError>) => void
+  ): void {
+    const begun = this.begin(
+      runtime.context,
+      FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentScheduler),
+      () => runtime.fiberRefs,
+      undefined,
+      body,
+      options
+    )
+    if (!isHandle(begun)) return onStep(begun)
+    deliverTo(begun, onStep as Reply)
+  }
+
+  /**
+   * Takes a slot and runs the job on this stack until its first step, or
+   * answers why it may not start (nothing changed then).
+   */
+  private begin(
+    callerContext: Context.Context<never>,
+    callerScheduler: Scheduler.Scheduler,
+    callerRefs: () => FiberRefs.FiberRefs,
+    opened: span.OpenSpan | undefined,
+    body: Effect.Effect<unknown, unknown>,
+    options: AsyncJob.StartOptions | undefined
+  ): JobHandle | Exit.Exit<never, NoJobsError> {
+    if (this.closed) return Exit.die(new ClosedError({ what: "JobPool", id: this.id }))
+    if (this.maxSize > 0 && this.running + this.paused >= this.maxSize) {
+      metrics.noJobs.unsafeUpdate(1, metrics.noLabels)
+      if (this.observer !== undefined) this.emit({ _tag: "NoJobs", poolId: this.id })
+      return Exit.fail(new NoJobsError({ poolId: this.id, stats: this.unsafeStats() }))
+    }
+    const ctx = options?.waitCtx
+    if (ctx !== undefined && !(ctx instanceof waitCtx.WaitCtxImpl)) {
+      return Exit.die(new TypeError("AsyncJob.start: waitCtx is not a WaitCtx made by WaitCtx.make"))
+    }
+    if (ctx !== undefined && ctx.closed) return Exit.die(new ClosedError({ what: "WaitCtx", id: ctx.id }))
+    const context = opened === undefined ? callerContext : Context.add(callerContext, Tracer.ParentSpan, opened.span)
+    const handle = new JobHandle(
+      nextJobId++,
+      this,
+      ctx,
+      handOff.forScheduler(callerScheduler),
+      Option.getOrUndefined(Context.getOption(context, Tracer.ParentSpan))
+    )
+    this.running++
+    if (this.created < this.running + this.paused) this.created = this.running + this.paused
+    if (handle.bound !== undefined && ctx !== undefined) ctx.jobs.add(handle.bound)
+    metrics.starts.unsafeUpdate(1, metrics.noLabels)
+    this.gauges()
+    if (this.observer !== undefined) this.emit({ _tag: "Started", poolId: this.id, jobId: handle.id })
+    this.launch(handle, body, context, callerRefs())
+    return handle
   }
 
   /**
@@ -296,26 +339,46 @@ export class PoolImpl implements JobPool.JobPool {
       { handle },
       Effect.withFiberRuntime((caller) => {
         const opened = span.open(caller, "AsyncJob.resume", handle.id)
-        const status = handle.status
-        if (handle.pool !== this || status._tag !== "Paused") {
-          const refused = this.refusal(handle)
+        const refused = this.wakeUp(handle, opened)
+        if (refused !== undefined) {
           span.close(opened, refused)
           return refused
         }
-        handle.status = Running
-        this.paused--
-        this.running++
-        // the epoch reset of spec §2.8 happens as the job is resumed
-        if (handle.ctx !== undefined) waitCtx.resetChanges(handle.ctx)
-        metrics.resumes.unsafeUpdate(1, metrics.noLabels)
-        this.gauges()
-        if (this.observer !== undefined) this.emit({ _tag: "Resumed", poolId: this.id, jobId: handle.id })
-        handle.pending = undefined
-        handle.resumedBy = opened?.span
-        handle.handOff.wake(() => Deferred.unsafeDone(status.deferred, Exit.void))
         return nextStep(handle, opened) as Effect.Effect<AsyncJob.JobResult<A, E>, E>
       })
     )
+  }
+
+  /** `resume` for a caller outside any fiber (see `unsafeStart`). */
+  unsafeResume<A, E>(
+    job: AsyncJob.Job<A, E>,
+    onStep: (step: Exit.Exit<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError>) => void
+  ): void {
+    if (!isHandle(job)) return onStep(Exit.die(new TypeError("AsyncJob.resume: not a job handle")))
+    const refused = this.wakeUp(job, undefined)
+    if (refused !== undefined) return onStep(refused)
+    deliverTo(job, onStep as Reply)
+  }
+
+  /** Resumes a paused job on this stack until its next step, or answers why it may not be resumed. */
+  private wakeUp(
+    handle: JobHandle,
+    opened: span.OpenSpan | undefined
+  ): Exit.Exit<never, StaleJobError | JobNotPausedError | ForeignJobError> | undefined {
+    const status = handle.status
+    if (handle.pool !== this || status._tag !== "Paused") return this.refusal(handle)
+    handle.status = Running
+    this.paused--
+    this.running++
+    // the epoch reset of spec §2.8 happens as the job is resumed
+    if (handle.ctx !== undefined) waitCtx.resetChanges(handle.ctx)
+    metrics.resumes.unsafeUpdate(1, metrics.noLabels)
+    this.gauges()
+    if (this.observer !== undefined) this.emit({ _tag: "Resumed", poolId: this.id, jobId: handle.id })
+    handle.pending = undefined
+    handle.resumedBy = opened?.span
+    handle.handOff.wake(() => Deferred.unsafeDone(status.deferred, Exit.void))
+    return undefined
   }
 
   cancel = (
@@ -451,6 +514,16 @@ const deliver = (handle: JobHandle, step: Step): void => {
   }
   handle.waiter = undefined
   waiter(step)
+}
+
+/** Hands the job's next step to `onStep`: now if it is there, else when it comes. */
+const deliverTo = (handle: JobHandle, onStep: Reply): void => {
+  const step = handle.pending
+  if (step !== undefined) {
+    handle.pending = undefined
+    return onStep(step)
+  }
+  handle.waiter = onStep
 }
 
 /**

@@ -22,6 +22,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import type * as Runtime from "effect/Runtime"
 import * as Scheduler from "effect/Scheduler"
 import * as Scope from "effect/Scope"
 import { AsyncLocalStorage, AsyncResource } from "node:async_hooks"
@@ -235,6 +236,8 @@ const body = (
 
 interface Thread {
   readonly pool: JobPool.JobPool
+  /** what jobs start with: default context and FiberRefs, and the facade's immediate scheduler */
+  readonly runtime: Runtime.Runtime<never>
   readonly scope: Scope.CloseableScope
   /** jobs whose function has not settled yet */
   readonly jobs: Set<JobImpl>
@@ -247,7 +250,7 @@ const closing = new Set<Promise<void>>()
 const makeThread = (maxSize: number, initSize: number): Thread | undefined => {
   const scope = Effect.runSync(Scope.make())
   const exit = Effect.runSyncExit(Scope.extend(JobPool.make({ maxSize, initSize }), scope))
-  if (Exit.isSuccess(exit)) return { pool: exit.value, scope, jobs: new Set() }
+  if (Exit.isSuccess(exit)) return { pool: exit.value, runtime: threadRuntime, scope, jobs: new Set() }
   Effect.runSync(Scope.close(scope, Exit.void))
   return undefined
 }
@@ -360,21 +363,29 @@ class Immediate implements Scheduler.Scheduler {
 
 const immediate = new Immediate()
 
+const threadRuntime: Runtime.Runtime<never> = Effect.runSync(Effect.withScheduler(Effect.runtime<never>(), immediate))
+
 /**
- * Runs one call's effect on a fiber of its own and settles it: at once when the
- * job paused or finished on this stack (the usual case), or when the fiber ends.
+ * Makes one call of `ASYNC_start_job`: `begin` starts or resumes the job with
+ * core's callback-style API, and the call settles at once when the job paused
+ * or finished on this stack (the usual case), or when its step comes.
  */
-const run = (
-  effect: Effect.Effect<any, any>,
+const call = (
+  begin: (onStep: (exit: Step) => void) => void,
   jobBox: JobBox,
   retBox: Box<unknown>,
   job: JobImpl
 ): Promise<number> => {
-  const fiber = Effect.runFork(effect, { scheduler: immediate })
-  const exit = fiber.unsafePoll()
-  if (exit !== null) return resolved(settleSafely(exit, jobBox, retBox, job))
+  let code: number | undefined
+  let resolveLater: ((code: number) => void) | undefined
+  begin((exit) => {
+    const settled = settleSafely(exit, jobBox, retBox, job)
+    if (resolveLater === undefined) code = settled
+    else resolveLater(settled)
+  })
+  if (code !== undefined) return resolved(code)
   return new Promise<number>((resolve) => {
-    fiber.addObserver((exit) => resolve(settleSafely(exit, jobBox, retBox, job)))
+    resolveLater = resolve
   })
 }
 
@@ -390,7 +401,8 @@ const resume = (jobBox: JobBox, retBox: Box<unknown>, handle: unknown): Promise<
   if (!(handle instanceof JobImpl) || handle.core === undefined || handle.cancelled || handle.settled) {
     return resolved(ASYNC_ERR)
   }
-  return run(handle.pool.resume(handle.core), jobBox, retBox, handle)
+  const core = handle.core
+  return call((onStep) => JobPool.unsafeResume(handle.pool, core, onStep), jobBox, retBox, handle)
 }
 
 /** @internal */
@@ -418,8 +430,10 @@ export const startJob = (
     const job = new JobImpl(thread, waitCtx, currentJob() ?? undefined)
     // captures the caller's async context for the job's first segment
     const resource = new AsyncResource("ASYNC_JOB")
-    const start = thread.pool.start(body(job, func as JobFn, arg, resource), { waitCtx: waitCtx?.core })
-    return run(start, jobBox, retBox, job)
+    const { pool, runtime } = thread
+    const jobBody = body(job, func as JobFn, arg, resource)
+    const options = { waitCtx: waitCtx?.core }
+    return call((onStep) => JobPool.unsafeStart(pool, runtime, jobBody, options, onStep), jobBox, retBox, job)
   } catch {
     return resolved(ASYNC_ERR)
   }
