@@ -315,11 +315,11 @@ export const layerPostgres = (url: string) =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const config = yield* ServiceConfig
     const address = yield* runnerAddress
+    const shardingConfig = { runnerAddress: Option.some(address) }
+    // the shard locks one at a time on their connection: no pg "already executing a query" warning
     const durable = DurableJobPool.layerCluster({ maxSize: config.poolMax, name: "offload-service" }).pipe(
-      Layer.provide(NodeClusterSocket.layer({
-        storage: "sql",
-        shardingConfig: { runnerAddress: Option.some(address) }
-      })),
+      Layer.provide(NodeClusterSocket.layer({ storage: "byo", shardingConfig })),
+      Layer.provide(DurableJobPool.layerClusterStorage(shardingConfig)),
       Layer.provideMerge(PgClient.layer({ url: Redacted.make(url) }))
     )
     return layerOn(durable)

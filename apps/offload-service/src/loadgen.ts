@@ -4,7 +4,12 @@
  * ```sh
  * pnpm loadgen --requests 2000 --concurrency 64 --op ecdsa-p256-sign
  * pnpm loadgen --compare --op ecdsa-p256-sign --concurrency 64
+ * pnpm loadgen --compare --pin --op ecdsa-p256-sign --concurrency 64
  * ```
+ *
+ * `--pin` runs the client in a process of its own, pinned with `taskset` to
+ * other CPUs than the service (see `loadgen/Pin.ts`), and says so; where it
+ * cannot (one CPU, no `taskset`) it says why and runs unpinned.
  *
  * @since 0.1.0
  */
@@ -20,6 +25,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Compare from "./loadgen/Compare.js"
 import * as Load from "./loadgen/Load.js"
+import * as Pin from "./loadgen/Pin.js"
 import * as Progress from "./loadgen/Progress.js"
 import * as Service from "./loadgen/Service.js"
 import * as Stats from "./loadgen/Stats.js"
@@ -43,6 +49,11 @@ const command = Command.make("loadgen", {
   compare: Options.boolean("compare").pipe(
     Options.withDescription("start the service twice (worker threads, then ENGINE=inline) and compare")
   ),
+  pin: Options.boolean("pin").pipe(
+    Options.withDescription(
+      "run the client in a separate process pinned (taskset) to other CPUs than the service, when there are two or more"
+    )
+  ),
   entry: Options.text("service").pipe(
     Options.withDefault(Service.defaultEntry),
     Options.withDescription("the service entry --compare starts")
@@ -58,25 +69,32 @@ const command = Command.make("loadgen", {
     }
     const what = `${options.op} × ${options.requests} at concurrency ${options.concurrency}`
     let rows: ReadonlyArray<readonly [string, Load.Report]>
+    const pin = options.pin ? yield* Pin.plan : undefined
     if (options.compare) {
       yield* Console.log(`loadgen --compare: ${what}`)
-      const compared = yield* Compare.run({ ...load, entry: options.entry, around: Progress.around })
+      if (pin !== undefined) yield* Console.log(Pin.describePlan(pin))
+      const compared = yield* Compare.run({ ...load, entry: options.entry, around: Progress.around, pin })
       rows = compared.map((row) => [row.label, row.report] as const)
     } else {
       yield* Console.log(`loadgen: ${what} against ${options.url}`)
-      const report = yield* Progress.around("load", options.requests, (onProgress) =>
-        Load.run({ ...load, url: options.url, onProgress }))
+      if (pin !== undefined) yield* Console.log(Pin.describePlan(pin))
+      if (pin?._tag === "Pinned") {
+        yield* Console.log(
+          `the service at ${options.url} is not started by loadgen: only the client is pinned; ` +
+            `start the service with taskset -c ${Pin.cpuList(pin.service)}, or use --compare`
+        )
+      }
+      const report = yield* Progress.around("load", options.requests, (onProgress) => {
+        const run = { ...load, url: options.url, onProgress }
+        return pin?._tag === "Pinned" ? Pin.runClient(run, pin.client) : Load.run(run)
+      })
       rows = [["service", report]]
     }
     yield* Console.log(Stats.table(rows))
     if (rows.length === 2) {
       yield* Console.log(Stats.ratioLine(rows[0]![0], rows[0]![1], rows[1]![0], rows[1]![1]))
     }
-    const errors = rows.flatMap(([label, report]) =>
-      report.errors.map((error) =>
-        `${label}: ${error}`
-      )
-    )
+    const errors = rows.flatMap(([label, report]) => report.errors.map((error) => `${label}: ${error}`))
     for (const error of errors) yield* Console.error(error)
     if (rows.some(([, report]) => report.failed > 0)) yield* exitCode(1)
   }))
@@ -93,6 +111,11 @@ cli(process.argv).pipe(
   Effect.catchTag("ServiceStartError", (error) =>
     Effect.zipRight(
       Console.error(`loadgen: ${error.message}\n--- the service's last output ---\n${error.output}`),
+      exitCode(1)
+    )),
+  Effect.catchTag("ClientError", (error) =>
+    Effect.zipRight(
+      Console.error(`loadgen: ${error.message}\n--- the client's last output ---\n${error.output}`),
       exitCode(1)
     )),
   Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)),

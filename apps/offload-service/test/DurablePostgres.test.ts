@@ -2,18 +2,41 @@
  * Durable mode on Postgres (`DURABLE=postgres://…`), on real child processes:
  * two services on one private server are two cluster runners sharing the
  * jobs. A job posted to one (paused on an engine that never answers) is read
- * and cancelled through the other, and the first sees it cancelled.
+ * and cancelled through the other, and the first sees it cancelled. Neither
+ * prints a deprecation warning, also once the first has handed shards over to
+ * the second.
  */
 import * as Postgres from "@async-job/test-postgres"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, it } from "@effect/vitest"
 import { deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import { fileURLToPath } from "node:url"
 import { exited, serve } from "./utils/child.js"
 import { call } from "./utils/http.js"
 
 // the engine of this one never answers: its jobs stay paused on it
 const stuckService = fileURLToPath(new URL("./fixtures/manualService.ts", import.meta.url))
+
+/**
+ * Waits until two database sessions hold shard locks (advisory locks, more than one each: the ledger's transaction
+ * lock is one): the first runner has released shards, which the second then took.
+ */
+const shardsSplit = (url: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql<{ readonly pid: number }>`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+      GROUP BY pid HAVING count(*) > 1`.pipe(
+      Effect.repeat({ until: (holders) => holders.length >= 2, schedule: Schedule.spaced("250 millis") }),
+      Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Error("the shards did not split") })
+    )
+  }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 })), Effect.orDie)
+
+/** The lines of a service's output that are deprecation warnings of node. */
+const warnings = (output: string) => output.split("\n").filter((line) => line.includes("DeprecationWarning"))
 
 describe("durable mode on Postgres", () => {
   it.scopedLive(
@@ -24,6 +47,7 @@ describe("durable mode on Postgres", () => {
         // one after the other: the first creates the cluster's tables; RUNNER_PORT unset: each picks a free port
         const a = yield* serve(stuckService, durable)
         const b = yield* serve(stuckService, durable)
+        yield* shardsSplit(durable)
 
         const posted = yield* call(a.url, "POST", "/jobs", { op: "sha256", data: "x" })
         deepStrictEqual([posted.status, posted.body.state], [202, "paused"])
@@ -41,6 +65,7 @@ describe("durable mode on Postgres", () => {
           { code: 0, signal: null },
           { code: 0, signal: null }
         ])
+        deepStrictEqual([warnings(a.output()), warnings(b.output())], [[], []])
       }),
     { timeout: 60_000 }
   )

@@ -19,11 +19,15 @@
 import type { PoolStats as CorePoolStats } from "@async-job/core/Errors"
 import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
 import type * as MessageStorage from "@effect/cluster/MessageStorage"
+import type * as RunnerStorage from "@effect/cluster/RunnerStorage"
 import type * as Sharding from "@effect/cluster/Sharding"
-import type * as ShardingConfig from "@effect/cluster/ShardingConfig"
+import * as ShardingConfig from "@effect/cluster/ShardingConfig"
 import * as SingleRunner from "@effect/cluster/SingleRunner"
+import * as SqlMessageStorage from "@effect/cluster/SqlMessageStorage"
+import * as SqlRunnerStorage from "@effect/cluster/SqlRunnerStorage"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import * as WorkflowEngine from "@effect/workflow/WorkflowEngine"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
@@ -209,7 +213,8 @@ export const layerSqlPool = (options?: Options): Layer.Layer<DurableJobPool, Sto
  * storage in context, with the ledger in the database of the `SqlClient` in
  * context. For several runners, provide `Sharding` from a runner layer over
  * Postgres (for instance `NodeClusterSocket.layer` of
- * `@effect/platform-node` with `storage: "sql"`).
+ * `@effect/platform-node` with `storage: "byo"` over {@link
+ * layerClusterStorage}, or with `storage: "sql"`).
  *
  * **Gotchas**
  *
@@ -229,6 +234,63 @@ export const layerCluster = (
   StoreError,
   Sharding.Sharding | MessageStorage.MessageStorage | SqlClient.SqlClient
 > => Layer.merge(layerSqlPool(options), ClusterWorkflowEngine.layer)
+
+/**
+ * The storage of a cluster runner on the `SqlClient` in context: the messages
+ * (`SqlMessageStorage`) and the runners and shard locks (`SqlRunnerStorage`)
+ * of `@effect/cluster`, as `storage: "sql"` of `NodeClusterSocket.layer`
+ * builds them, except that the shard-lock operations (`acquire`, `refresh`,
+ * `release`, `releaseAll`) run one at a time. Provide it to a runner layer
+ * with `storage: "byo"`, with the same `shardingConfig`.
+ *
+ * **Details**
+ *
+ * On Postgres, `SqlRunnerStorage` runs every shard-lock query on one reserved
+ * connection, and `Sharding` releases shards in concurrent fibers while the
+ * lock refresh runs on a schedule. Queries issued at once on that connection
+ * are queued by `pg`, which warns on the first (`DeprecationWarning: Calling
+ * client.query() when the client is already executing a query`; pg 9 drops
+ * the queue). In order, the queries run exactly as the queue ran them, and no
+ * warning is printed.
+ *
+ * **Gotchas**
+ *
+ * A lock operation that outlives its deadline (`shardLockRefreshInterval`) is
+ * left to finish in the background by `SqlRunnerStorage`, and the next one may
+ * then start beside it; `SqlRunnerStorage` replaces the connection after such
+ * a failure.
+ *
+ * @example
+ * ```ts
+ * import * as DurableJobPool from "@async-job/durable/DurableJobPool"
+ * import * as RunnerAddress from "@effect/cluster/RunnerAddress"
+ * import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
+ * import * as PgClient from "@effect/sql-pg/PgClient"
+ * import * as Layer from "effect/Layer"
+ * import * as Option from "effect/Option"
+ * import * as Redacted from "effect/Redacted"
+ *
+ * const shardingConfig = { runnerAddress: Option.some(RunnerAddress.make("127.0.0.1", 34431)) }
+ * export const Durable = DurableJobPool.layerCluster({ maxSize: 100 }).pipe(
+ *   Layer.provide(NodeClusterSocket.layer({ storage: "byo", shardingConfig })),
+ *   Layer.provide(DurableJobPool.layerClusterStorage(shardingConfig)),
+ *   Layer.provideMerge(PgClient.layer({ url: Redacted.make("postgres://localhost/jobs") }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerClusterStorage = (
+  shardingConfig?: Partial<ShardingConfig.ShardingConfig["Type"]>
+): Layer.Layer<
+  MessageStorage.MessageStorage | RunnerStorage.RunnerStorage,
+  SqlError | ConfigError.ConfigError,
+  SqlClient.SqlClient
+> =>
+  Layer.merge(SqlMessageStorage.layer, Layer.provide(internal.layerLocksInOrder, SqlRunnerStorage.layer)).pipe(
+    Layer.provide(ShardingConfig.layerFromEnv(shardingConfig))
+  )
 
 /**
  * @since 0.1.0

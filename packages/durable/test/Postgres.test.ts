@@ -33,6 +33,8 @@ type Exit =
 /** Sends commands to a runner process (see fixtures/pgRunner.ts) and answers their exits. */
 interface Runner {
   readonly pid: number
+  /** What the runner printed on stderr so far. */
+  readonly stderr: () => string
   readonly send: (command: Record<string, unknown>, timeout?: Duration.DurationInput) => Effect.Effect<Exit>
 }
 
@@ -61,6 +63,7 @@ const client = (child: ChildProcess & { readonly stderrText: () => string }): Ru
   let next = 0
   return {
     pid: child.pid!,
+    stderr: child.stderrText,
     send: (command, timeout = "30 seconds") =>
       Effect.async<Exit>((resume) => {
         const id = ++next
@@ -246,6 +249,15 @@ describe("two runners on Postgres", () => {
         strictEqual(value(yield* a.send({ op: "cancel", jobId: started[0]!.jobId }))._tag, "Cancelled")
         strictEqual((yield* a.send({ op: "setMax", maxSize: MAX }))._tag, "Success")
         deepStrictEqual(outstanding(yield* b.send({ op: "stats" })), [MAX, 0])
+      }))
+
+    // after the shards moved between the runners: each released shards to the other on its shard-lock connection
+    it.effect("neither runner prints a DeprecationWarning", () =>
+      Effect.gen(function*() {
+        const { a, b } = yield* Cluster
+        const warnings = (runner: Runner) =>
+          runner.stderr().split("\n").filter((line) => line.includes("DeprecationWarning"))
+        deepStrictEqual([warnings(a), warnings(b)], [[], []])
       }))
 
     // last: it kills runner A

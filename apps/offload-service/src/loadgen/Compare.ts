@@ -8,6 +8,7 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
 import * as Load from "./Load.js"
+import * as Pin from "./Pin.js"
 import * as Service from "./Service.js"
 
 /**
@@ -39,6 +40,12 @@ export interface Row {
 export interface Options extends Omit<Load.Options, "url" | "onProgress"> {
   /** The service entry; default {@link Service.defaultEntry}. */
   readonly entry?: string | undefined
+  /**
+   * A `Pinned` plan runs each service on its CPUs and the client in a process
+   * of its own on its CPUs ({@link Pin.runClient}); default: the client in
+   * this process, nothing pinned.
+   */
+  readonly pin?: Pin.Plan | undefined
   /** Wraps each run, e.g. to draw a progress bar. */
   readonly around?:
     | (<A, E, R>(
@@ -58,11 +65,15 @@ export interface Options extends Omit<Load.Options, "url" | "onProgress"> {
  */
 export const run = (
   options: Options
-): Effect.Effect<ReadonlyArray<Row>, Service.ServiceStartError, HttpClient.HttpClient> =>
+): Effect.Effect<ReadonlyArray<Row>, Service.ServiceStartError | Pin.ClientError, HttpClient.HttpClient> =>
   Effect.forEach(engines, ({ env, label }) =>
     Effect.scoped(Effect.gen(function*() {
-      const service = yield* Service.start({ entry: options.entry, env })
-      const load = (onProgress: (done: number) => void) => Load.run({ ...options, url: service.url, onProgress })
+      const pin = options.pin?._tag === "Pinned" ? options.pin : undefined
+      const service = yield* Service.start({ entry: options.entry, env, cpus: pin?.service })
+      const load = (onProgress: (done: number) => void) => {
+        const load = { ...options, url: service.url, onProgress }
+        return pin === undefined ? Load.run(load) : Pin.runClient(load, pin.client)
+      }
       const report =
         yield* (options.around === undefined ? load(() => {}) : options.around(label, options.requests, load))
       return { label, url: service.url, pid: service.pid, report }

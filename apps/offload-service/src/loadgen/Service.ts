@@ -22,6 +22,7 @@ import * as ChildProcess from "node:child_process"
 import { createRequire } from "node:module"
 import * as Net from "node:net"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import * as Pin from "./Pin.js"
 
 /**
  * The service did not come up: it exited, or `/healthz` never answered 200.
@@ -85,6 +86,8 @@ export interface StartOptions {
   readonly host?: string | undefined
   /** How long to wait for `/healthz`; default 60 s. */
   readonly readyTimeout?: Duration.DurationInput | undefined
+  /** The CPUs to pin the service to (`taskset -c`); default: not pinned. */
+  readonly cpus?: ReadonlyArray<number> | undefined
 }
 
 // `node --import tsx entry.ts`: what the tsx CLI does, without its relaying parent process
@@ -108,7 +111,7 @@ export const start = (
     for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key]
     const output: Array<string> = []
     const child = yield* Effect.acquireRelease(
-      Effect.sync(() => spawn(options.entry ?? defaultEntry, env, output)),
+      Effect.sync(() => spawn(options.entry ?? defaultEntry, env, output, options.cpus)),
       (child) => stop(child)
     )
     const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`
@@ -135,8 +138,16 @@ export const start = (
     return { url, pid: child.pid! }
   })
 
-const spawn = (entry: string, env: Record<string, string | undefined>, output: Array<string>) => {
-  const child = ChildProcess.spawn(process.execPath, ["--import", tsxLoader, entry], {
+const spawn = (
+  entry: string,
+  env: Record<string, string | undefined>,
+  output: Array<string>,
+  cpus: ReadonlyArray<number> | undefined
+) => {
+  const node = [process.execPath, ["--import", tsxLoader, entry]] as const
+  // taskset execs node: the pid is the service's
+  const [command, args] = cpus === undefined ? node : Pin.pinned(cpus, ...node)
+  const child = ChildProcess.spawn(command, args, {
     env,
     stdio: ["ignore", "pipe", "pipe"]
   })

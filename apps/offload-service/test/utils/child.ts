@@ -20,7 +20,10 @@ export const exited = (child: ChildProcess.ChildProcess) =>
     child.once("exit", (code, signal) => resume(Effect.succeed({ code, signal })))
   })
 
-/** The service `entry` with `DURABLE=durable` on a free port, healthy; SIGKILLed and awaited when the scope closes. */
+/**
+ * The service `entry` with `DURABLE=durable` on a free port, healthy; SIGKILLed and awaited when the scope closes.
+ * `output` answers what it printed so far (stdout and stderr).
+ */
 export const serve = (entry: string, durable: string) =>
   Effect.gen(function*() {
     const port = yield* Service.freePort(host)
@@ -46,5 +49,5 @@ export const serve = (entry: string, durable: string) =>
       Effect.retry({ schedule: Schedule.spaced("100 millis"), while: () => child.exitCode === null }),
       Effect.orElse(() => Effect.dieMessage(`the service did not start:\n${output}`))
     )
-    return { child, url }
+    return { child, url, output: () => output }
   })

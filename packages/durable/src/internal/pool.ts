@@ -1,4 +1,5 @@
 import type { PoolStats } from "@async-job/core/Errors"
+import * as RunnerStorage from "@effect/cluster/RunnerStorage"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -666,3 +667,25 @@ export const makeSql = (
     yield* retain(self, options?.retention)
     return self
   })
+
+/**
+ * The `RunnerStorage` in context with its shard-lock operations (which share
+ * one connection on Postgres) run one at a time.
+ *
+ * @internal
+ */
+export const layerLocksInOrder: Layer.Layer<RunnerStorage.RunnerStorage, never, RunnerStorage.RunnerStorage> = Layer
+  .effect(
+    RunnerStorage.RunnerStorage,
+    Effect.gen(function*() {
+      const storage = yield* RunnerStorage.RunnerStorage
+      const inOrder = (yield* Effect.makeSemaphore(1)).withPermits(1)
+      return RunnerStorage.RunnerStorage.of({
+        ...storage,
+        acquire: (address, shardIds) => inOrder(storage.acquire(address, shardIds)),
+        refresh: (address, shardIds) => inOrder(storage.refresh(address, shardIds)),
+        release: (address, shardId) => inOrder(storage.release(address, shardId)),
+        releaseAll: (address) => inOrder(storage.releaseAll(address))
+      })
+    })
+  )

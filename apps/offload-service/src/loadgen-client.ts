@@ -1,0 +1,28 @@
+/**
+ * The client process of `loadgen --pin` (started by `Pin.runClient`, pinned
+ * with `taskset`): runs `Load.run` with the options of its one JSON argument
+ * (`Pin.ClientArgs`) and prints `Pin.ClientLine`s on stdout: `{"done":n}` as
+ * requests end, then `{"report":…}`.
+ *
+ * @since 0.1.0
+ */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as Load from "./loadgen/Load.js"
+import * as Pin from "./loadgen/Pin.js"
+
+const say = Schema.encodeSync(Pin.ClientLine)
+
+Effect.gen(function*() {
+  const options = yield* Schema.decodeUnknown(Pin.ClientArgs)(process.argv[2])
+  const report = yield* Load.run({
+    ...options,
+    onProgress: (done) => process.stdout.write(`${say({ done })}\n`)
+  })
+  yield* Effect.sync(() => process.stdout.write(`${say({ report })}\n`))
+}).pipe(
+  Effect.provide(NodeHttpClient.layerUndici),
+  NodeRuntime.runMain
+)
