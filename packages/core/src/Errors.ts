@@ -14,25 +14,15 @@
  */
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
+import type { PoolStats } from "./JobPool.js"
 
 /**
- * A snapshot of a pool's counts, as carried by errors and returned by `JobPool.stats`.
+ * A snapshot of a pool's counts: declared in `JobPool`, re-exported here for compatibility.
  *
  * @since 0.1.0
  * @category models
  */
-export interface PoolStats {
-  /** The most jobs outstanding (running + paused) at once; 0 means unbounded, as in OpenSSL. */
-  readonly maxSize: number
-  /** Job slots ever created; never shrinks (OpenSSL's `curr_size`). */
-  readonly created: number
-  /** Created slots not in use. */
-  readonly idle: number
-  /** Jobs executing, being resumed, or unwinding after a cancel. */
-  readonly running: number
-  /** Jobs paused, waiting for a resume. */
-  readonly paused: number
-}
+export type { PoolStats }
 
 /**
  * The pool is full: `maxSize` jobs are outstanding. Nothing was started and

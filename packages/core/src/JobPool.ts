@@ -19,23 +19,20 @@ import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as AsyncJob from "./AsyncJob.js"
-import type {
-  ForeignJobError,
-  InvalidPoolSizeError,
-  JobNotPausedError,
-  NoJobsError,
-  PoolStats,
-  StaleJobError
-} from "./Errors.js"
+import type { ForeignJobError, InvalidPoolSizeError, JobNotPausedError, NoJobsError, StaleJobError } from "./Errors.js"
 import * as internal from "./internal/jobPool.js"
 
 /**
+ * The brand of job pools: a pool carries it as a key (see {@link isJobPool}).
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const TypeId: unique symbol = internal.PoolTypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -58,6 +55,25 @@ export type TypeId = typeof TypeId
 export interface Options {
   readonly maxSize?: number | undefined
   readonly initSize?: number | undefined
+}
+
+/**
+ * A snapshot of a pool's counts, as carried by errors and returned by `JobPool.stats`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PoolStats {
+  /** The most jobs outstanding (running + paused) at once; 0 means unbounded, as in OpenSSL. */
+  readonly maxSize: number
+  /** Job slots ever created; never shrinks (OpenSSL's `curr_size`). */
+  readonly created: number
+  /** Created slots not in use. */
+  readonly idle: number
+  /** Jobs executing, being resumed, or unwinding after a cancel. */
+  readonly running: number
+  /** Jobs paused, waiting for a resume. */
+  readonly paused: number
 }
 
 /**
@@ -98,6 +114,8 @@ export interface JobPool {
 }
 
 /**
+ * The pool's service tag, which {@link AsyncJob}'s functions read the pool from.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -117,6 +135,7 @@ export const JobPool: Context.Tag<JobPool, JobPool> = internal.tag
  * }))
  * ```
  *
+ * @param options - The pool's limits; omitted, the pool is unbounded and starts with no slot.
  * @since 0.1.0
  * @category constructors
  */
@@ -132,6 +151,7 @@ export const make: (options?: Options) => Effect.Effect<JobPool, InvalidPoolSize
  * resumed only through it. Bind a parameterised layer to a constant once, so
  * that one pool is shared where you mean it to be.
  *
+ * @param options - The pool's limits; omitted, the pool is unbounded and starts with no slot.
  * @since 0.1.0
  * @category layers
  */
@@ -141,6 +161,7 @@ export const layer = (options?: Options): Layer.Layer<JobPool, InvalidPoolSizeEr
 /**
  * Whether a value is a job pool.
  *
+ * @param u - Any value.
  * @since 0.1.0
  * @category guards
  */

@@ -18,7 +18,7 @@
  *
  * @example
  * ```ts
- * import { Effect, Schema } from "effect"
+ * import { Effect, Layer, Schema } from "effect"
  * import * as Activity from "@effect/workflow/Activity"
  * import * as DurableJob from "@async-job/durable/DurableJob"
  * import * as DurableJobPool from "@async-job/durable/DurableJobPool"
@@ -49,7 +49,7 @@
  *     return yield* DurableJob.resume(Refund, step) // Finished("paid 5 for o-1")
  *   }
  *   return step
- * }).pipe(Effect.provide(RefundLive.pipe(Effect.provideMerge(DurableJobPool.layerMemory({ maxSize: 8 })))))
+ * }).pipe(Effect.provide(RefundLive.pipe(Layer.provideMerge(DurableJobPool.layerMemory({ maxSize: 8 })))))
  * ```
  *
  * **Replay**
