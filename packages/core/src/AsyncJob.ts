@@ -88,7 +88,7 @@ export type JobState = "running" | "paused" | "cancelling" | "finished" | "faile
 
 /**
  * A job handle (`ASYNC_JOB*`): one run of a job. Every run gets a fresh
- * handle, equal (`===`) in the caller and inside the job (Port decision 1).
+ * handle, equal (`===`) in the caller and inside the job ([Port decision 1](/concepts/#port-decision-1)).
  *
  * @typeParam A - What the job's body succeeds with.
  * @typeParam E - What the job's body fails with.
@@ -151,7 +151,7 @@ export interface StartOptions {
   /**
    * The wait ctx the job publishes its wait fds on (`ASYNC_start_job`'s
    * `ctx`). Optional: without one the job can still pause, and the
-   * bookkeeping is skipped (Port decision 7).
+   * bookkeeping is skipped ([Port decision 7](/concepts/#port-decision-7)).
    */
   readonly waitCtx?: WaitCtx.WaitCtx | undefined
 }
@@ -167,11 +167,11 @@ export interface StartOptions {
  *   retry later), or with the body's own error when the job fails.
  * - The job runs on its own fiber, with a copy of the caller's context and
  *   FiberRefs: what the job sets does not leak back, and what the caller sets
- *   between segments does not reach the job (Port decision 11).
+ *   between segments does not reach the job ([Port decision 11](/concepts/#port-decision-11)).
  * - If the calling fiber is interrupted while the job runs, the job is
  *   interrupted too, and the interruption completes once it has unwound.
- * - Jobs may start jobs (nesting, Port decision 2) and several may run at
- *   once (Port decision 3).
+ * - Jobs may start jobs (nesting, [Port decision 2](/concepts/#port-decision-2)) and several may run at
+ *   once ([Port decision 3](/concepts/#port-decision-3)).
  *
  * @param body - The job's code: an Effect that may {@link pause}.
  * @param options - The wait ctx to bind the job to, if any.
@@ -301,7 +301,7 @@ export const unsafeState: (job: Job<unknown, unknown>) => JobState = internal.st
 /**
  * Prevents the current job from pausing until a matching
  * {@link unblockPause} (`ASYNC_block_pause`). Calls nest. The counter belongs
- * to the job and ends with it (Port decision 6). Outside a job: no effect.
+ * to the job and ends with it ([Port decision 6](/concepts/#port-decision-6)). Outside a job: no effect.
  *
  * **Gotchas**
  *

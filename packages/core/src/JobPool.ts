@@ -106,9 +106,9 @@ export interface JobPool {
   /** The synchronous form of `stats`. */
   readonly unsafeStats: () => PoolStats
   /**
-   * Replaces the limits, as a second `ASYNC_init_thread` does (Port decision
-   * 4): jobs already outstanding count against the new `maxSize`; slots are
-   * added up to `initSize`; nothing is dropped.
+   * Replaces the limits, as a second `ASYNC_init_thread` does
+   * ([Port decision 4](/concepts/#port-decision-4)): jobs already outstanding count against the new
+   * `maxSize`; slots are added up to `initSize`; nothing is dropped.
    */
   readonly reconfigure: (options: Options) => Effect.Effect<void, InvalidPoolSizeError>
 }

@@ -3,8 +3,7 @@
  * (`dasync`) or a QAT card with nothing behind it: code under test submits
  * operations, and the test decides when each one completes.
  *
- * Inside a job, {@link TestEngine.submit} does what a real engine does
- * (spec §5.3):
+ * Inside a job, {@link TestEngine.submit} does what a real engine does:
  *
  * - **fd mode** (the job's wait ctx has no callback): registers one wait fd
  *   per wait ctx under the engine's key — created on first use, reused by
