@@ -26,6 +26,8 @@ import * as internal from "./internal/jobPoolSuite.js"
 /**
  * Builds a pool with the given limits, as `JobPool.layer` does.
  *
+ * @param options - The pool's limits.
+ * @typeParam E - How building the pool fails, beside an invalid size.
  * @since 0.1.0
  * @category models
  */
@@ -49,6 +51,9 @@ export type MakeLayer<E> = (
  * ([Port decision 5](/concepts/#port-decision-5)), a null wait ctx ([Port decision 7](/concepts/#port-decision-7)) and closing a
  * wait ctx under a paused job ([Port decision 8](/concepts/#port-decision-8)).
  *
+ * @param name - The suite's name, for `describe`.
+ * @param makeLayer - Builds the pool under test with the given limits.
+ * @typeParam E - How building the pool fails, beside an invalid size.
  * @since 0.1.0
  * @category testing
  */
@@ -58,6 +63,9 @@ export const testJobPool: <E>(name: string, makeLayer: MakeLayer<E>) => void = i
  * Asserts that a step is `Paused` and returns its job handle; a helper for
  * tests written against the job API.
  *
+ * @param step - What `start` or `resume` answered.
+ * @typeParam A - What the job's body succeeds with.
+ * @typeParam E - What the job's body fails with.
  * @since 0.1.0
  * @category testing
  */
@@ -66,6 +74,9 @@ export const expectPaused: <A, E>(step: AsyncJob.JobResult<A, E>) => AsyncJob.Jo
 /**
  * Asserts that a step is `Finished` and returns its value.
  *
+ * @param step - What `start` or `resume` answered.
+ * @typeParam A - What the job's body succeeds with.
+ * @typeParam E - What the job's body fails with.
  * @since 0.1.0
  * @category testing
  */
