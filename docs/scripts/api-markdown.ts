@@ -22,3 +22,15 @@ export const headingsOf = (markdown: string): Set<string> =>
       (m[1] ?? "").replace(/\s*\{#[^}]*\}\s*$/, "").replace(/\(\)$/, "").replace(/\\(.)/g, "$1").trim()
     )
   )
+
+/**
+ * A page's introduction: the text between its title and its first heading (a module's opening doc comment, up to
+ * its `@example` or `@since`), trimmed; "" when the page opens on a heading.
+ */
+export const introductionOf = (markdown: string): string => {
+  const lines = markdown.split("\n")
+  const title = lines.findIndex((line) => /^# /.test(line))
+  const rest = lines.slice(title + 1)
+  const end = rest.findIndex((line) => /^#{1,6} /.test(line))
+  return (end < 0 ? rest : rest.slice(0, end)).join("\n").trim()
+}

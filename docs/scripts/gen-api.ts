@@ -5,18 +5,31 @@
  * Entry points, one TypeDoc run per package: every `src/*.ts` except `index.ts` (and nothing under `internal/`), or
  * only `src/index.ts` where the package is listed as `"index"`. Packages or files that do not exist yet are skipped.
  *
- * Afterwards every export of every entry point (as TypeScript sees it, minus `@internal` ones) must appear in the
- * generated page of its module, or the script fails.
+ * Each module's page opens with the module's opening doc comment (its introduction and example).
+ *
+ * Afterwards, or the script fails: every module page has its introduction; every export of every entry point (as
+ * TypeScript sees it, minus `@internal` ones) appears in the generated page of its module; every export has a
+ * description, and so has each parameter and type parameter of its signatures (those missing are listed).
  *
  * Usage: tsx scripts/gen-api.ts
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { Application, Converter, type DeclarationReflection, DocumentReflection, ReflectionKind } from "typedoc"
+import {
+  Application,
+  Comment,
+  type Context,
+  Converter,
+  type DeclarationReflection,
+  DocumentReflection,
+  type ProjectReflection,
+  ReflectionKind,
+  type SignatureReflection
+} from "typedoc"
 import ts from "typescript"
 import type { SidebarItem } from "../.vitepress/sidebar.js"
-import { compileExamples, headingsOf } from "./api-markdown.js"
+import { compileExamples, headingsOf, introductionOf } from "./api-markdown.js"
 
 const docsDir = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..")
 const rootDir = Path.resolve(docsDir, "..")
@@ -27,11 +40,16 @@ interface PackageSpec {
   readonly dir: string
   /** "modules": every src/*.ts but index.ts; "index": src/index.ts alone. */
   readonly entries: "modules" | "index"
+  /**
+   * The file (under src/) whose opening doc comment introduces the package's page, where the package is documented
+   * from `index.ts` alone and `index.ts` only re-exports that module.
+   */
+  readonly introduction?: string
 }
 
 const packages: ReadonlyArray<PackageSpec> = [
   { dir: "core", entries: "modules" },
-  { dir: "openssl", entries: "index" },
+  { dir: "openssl", entries: "index", introduction: "Async.ts" },
   { dir: "platform-node", entries: "modules" },
   { dir: "testing", entries: "modules" },
   { dir: "durable", entries: "modules" }
@@ -83,6 +101,9 @@ const exportsOf = (program: ts.Program, file: string): Array<string> => {
   return checker.getExportsOfModule(moduleSymbol).filter((s) => !isInternal(s)).map((s) => s.getName())
 }
 
+/** What lacks a description, over all packages: reported at the end. */
+const undescribed: Array<string> = []
+
 const generate = async (pkg: Resolved): Promise<SidebarItem> => {
   const out = Path.join(outDir, pkg.spec.dir)
   const app = await Application.bootstrapWithPlugins(
@@ -119,6 +140,22 @@ const generate = async (pkg: Resolved): Promise<SidebarItem> => {
       useCustomAnchors: true
     } as Parameters<typeof Application.bootstrapWithPlugins>[0]
   )
+  // Each module's opening doc comment (what it is, with its example) introduces its page. TypeDoc takes a file's
+  // first comment for the module's only when it carries `@module`; here it needs not.
+  app.converter.on(Converter.EVENT_CREATE_DECLARATION, (context, reflection) => {
+    if (!reflection.kindOf(ReflectionKind.Module) || reflection.comment !== undefined) return
+    const file = pkg.entryPoints.find((e) => Path.basename(e, ".ts") === reflection.name)
+    const comment = file === undefined ? undefined : openingComment(context, file)
+    if (comment !== undefined) reflection.comment = comment
+  })
+  app.converter.on(Converter.EVENT_CREATE_PROJECT, (context, project) => {
+    if (pkg.entryPoints.length !== 1) return
+    const file = pkg.spec.introduction === undefined
+      ? pkg.entryPoints[0]!
+      : Path.join(pkg.pkgDir, "src", pkg.spec.introduction)
+    const comment = openingComment(context, file)
+    if (comment !== undefined) project.comment = comment
+  })
   // Keep TypeScript's program, to list the exports of the entry points below.
   let programs: ReadonlyArray<ts.Program> = []
   app.converter.on(Converter.EVENT_END, (context) => {
@@ -153,6 +190,8 @@ const generate = async (pkg: Resolved): Promise<SidebarItem> => {
       if (inGroup !== undefined) group.categories = inGroup
     }
   }
+  distributeParamTags(project)
+  undescribed.push(...undescribedOf(project).map((name) => `${pkg.name}: ${name}`))
   await app.generateOutputs(project)
   // The page title's slug would collide with the anchor of the module's namesake export.
   for (const file of Fs.readdirSync(out, { recursive: true, encoding: "utf8" })) {
@@ -175,15 +214,23 @@ const generate = async (pkg: Resolved): Promise<SidebarItem> => {
     }
   }
 
-  // Every public export appears in its module's page.
+  // Every module's page opens with its introduction, and every public export appears in it.
   const missing: Array<string> = []
+  const unintroduced: Array<string> = []
   for (const m of modules) {
-    const headings = headingsOf(Fs.readFileSync(Path.join(out, `${m.page}.md`), "utf8"))
+    const markdown = Fs.readFileSync(Path.join(out, `${m.page}.md`), "utf8")
+    if (introductionOf(markdown) === "") unintroduced.push(m.name)
+    const headings = headingsOf(markdown)
     const program = programs.find((p) => p.getSourceFile(m.file) !== undefined)
     if (program === undefined) throw new Error(`TypeDoc's programs do not hold ${m.file}`)
     for (const name of exportsOf(program, m.file)) {
       if (!headings.has(name)) missing.push(`${m.name}.${name}`)
     }
+  }
+  if (unintroduced.length > 0) {
+    throw new Error(
+      `API pages of ${pkg.name} without an introduction (the module's opening doc comment): ${unintroduced.join(", ")}`
+    )
   }
   if (missing.length > 0) {
     throw new Error(`Exports missing from the API reference of ${pkg.name}: ${missing.join(", ")}`)
@@ -198,6 +245,87 @@ const generate = async (pkg: Resolved): Promise<SidebarItem> => {
       ? []
       : modules.map((m) => ({ text: m.name, link: `${base}${m.page}` }))
   }
+}
+
+/**
+ * The opening doc comment of a source file, parsed by TypeDoc (its links resolve as those of the exports do). It
+ * must be the only doc comment before the file's first statement (an import, as a rule), or TypeDoc could not tell
+ * it from that statement's own.
+ */
+const openingComment = (context: Context, file: string): Comment | undefined => {
+  const source = context.program.getSourceFile(file)
+  if (source === undefined) throw new Error(`TypeScript did not load ${file}`)
+  const docComments = (ts.getLeadingCommentRanges(source.text, 0) ?? [])
+    .filter((range) => source.text.startsWith("/**", range.pos))
+  if (docComments.length === 0) return undefined
+  if (docComments.length > 1) {
+    throw new Error(`${file}: its opening doc comment must be followed by a statement (an import), not a comment`)
+  }
+  return context.getNodeComment(source, false)
+}
+
+/**
+ * A constant typed as a set of call signatures (a `dual` API: `{ (key): (self) => …; (self, key): … }`) carries its
+ * `@param` and `@typeParam` tags on the constant, where TypeDoc leaves them as stray "Param" sections: they go to the
+ * parameters and type parameters of its signatures, by name.
+ */
+const distributeParamTags = (project: ProjectReflection): void => {
+  for (const reflection of project.getReflectionsByKind(ReflectionKind.Variable)) {
+    const declaration = reflection as DeclarationReflection
+    const comment = declaration.comment
+    if (comment === undefined || declaration.type?.type !== "reflection") continue
+    const signatures = declaration.type.declaration.signatures ?? []
+    if (signatures.length === 0) continue
+    const tags = comment.blockTags.filter((t) => t.tag === "@param" || t.tag === "@typeParam")
+    if (tags.length === 0) continue
+    for (const signature of signatures) {
+      for (const param of [...(signature.parameters ?? []), ...(signature.typeParameters ?? [])]) {
+        const kind = param.kindOf(ReflectionKind.TypeParameter) ? "@typeParam" : "@param"
+        const tag = tags.find((t) => t.tag === kind && t.name === param.name)
+        if (tag !== undefined && !describes(param.comment)) {
+          param.comment = new Comment(Comment.cloneDisplayParts(tag.content))
+        }
+      }
+    }
+    comment.blockTags = comment.blockTags.filter((t) => !tags.includes(t))
+  }
+}
+
+const describes = (comment: Comment | undefined): boolean =>
+  comment !== undefined && comment.summary.some((part) => part.text.trim() !== "")
+
+/**
+ * The exports without a description, as `Module.name`, and the parameters and type parameters without one, as
+ * `Module.name(param)` and `Module.name<T>`. Member functions of an exported interface count as its signatures.
+ */
+const undescribedOf = (project: ProjectReflection): Array<string> => {
+  const missing: Array<string> = []
+  const modules = project.children?.some((c) => c.kindOf(ReflectionKind.Module)) === true
+    ? (project.children ?? []).filter((c) => c.kindOf(ReflectionKind.Module))
+    : [project]
+  const checkSignatures = (where: string, signatures: ReadonlyArray<SignatureReflection>) => {
+    for (const signature of signatures) {
+      for (const param of signature.parameters ?? []) {
+        if (!describes(param.comment)) missing.push(`${where}(${param.name})`)
+      }
+      for (const typeParam of signature.typeParameters ?? []) {
+        if (!describes(typeParam.comment)) missing.push(`${where}<${typeParam.name}>`)
+      }
+    }
+  }
+  for (const module of modules) {
+    for (const exported of module.children ?? []) {
+      const where = `${module.name}.${exported.name}`
+      const signatures = exported.signatures ??
+        (exported.type?.type === "reflection" ? exported.type.declaration.signatures ?? [] : [])
+      if (!describes(exported.comment) && !signatures.some((s) => describes(s.comment))) missing.push(where)
+      checkSignatures(where, signatures)
+      for (const typeParam of exported.typeParameters ?? []) {
+        if (!describes(typeParam.comment)) missing.push(`${where}<${typeParam.name}>`)
+      }
+    }
+  }
+  return missing
 }
 
 const pageOf = (out: string, module: DeclarationReflection): string => {
@@ -223,6 +351,10 @@ const main = async (): Promise<void> => {
     sidebar.push(item)
     overview.push({ name: pkg.name, description: pkg.description, link: item.link ?? "" })
     console.log(`api: ${pkg.name}: ${pkg.entryPoints.map((e) => Path.relative(rootDir, e)).join(", ")}`)
+  }
+  if (undescribed.length > 0) {
+    const list = [...new Set(undescribed)].join("\n  ")
+    throw new Error(`Exports without a description (or parameters, type parameters without one):\n  ${list}`)
   }
   Fs.writeFileSync(Path.join(outDir, "sidebar.json"), JSON.stringify(sidebar, null, 2) + "\n")
   Fs.writeFileSync(Path.join(outDir, "packages.json"), JSON.stringify(overview, null, 2) + "\n")

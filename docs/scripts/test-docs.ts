@@ -7,6 +7,8 @@
  *   and no internal link (or `#anchor`) that leads nowhere;
  * - the local search finds the pause guide for "pause";
  * - hovering a twoslash identifier shows its type in a popup;
+ * - every API module page opens with the module's introduction: visible text between its title and its first
+ *   section;
  * - a screenshot of every page goes to `docs/.screenshots/` (ignored by git).
  *
  * Options: `--no-build` reuses `docs/.vitepress/dist` (also `DOCS_SKIP_BUILD=1`).
@@ -144,12 +146,38 @@ const launch = (userDataDir: string): Promise<BrowserContext> =>
     ]
   })
 
+/**
+ * The API reference's module pages (from the generated sidebar): each module of a package documented module by
+ * module, and the page of a package documented from its index alone.
+ */
+const apiModulePages = (): Set<string> => {
+  const file = Path.join(docsDir, "api", "generated", "sidebar.json")
+  const sidebar = JSON.parse(Fs.readFileSync(file, "utf8")) as ReadonlyArray<
+    { readonly link?: string; readonly items?: ReadonlyArray<{ readonly link?: string }> }
+  >
+  return new Set(
+    sidebar.flatMap((pkg) =>
+      (pkg.items ?? []).length > 0 ? (pkg.items ?? []).map((m) => m.link ?? "") : [pkg.link ?? ""]
+    ).filter((link) => link !== "")
+  )
+}
+
+/** The visible text between a page's title and its first section, "" if there is none. */
+const introductionOn = (page: Page): Promise<string> =>
+  page.$eval("main .vp-doc h1", (h1) => {
+    const texts: Array<string> = []
+    for (let el = h1.nextElementSibling; el !== null && !/^H[1-6]$/.test(el.tagName); el = el.nextElementSibling) {
+      if ((el as HTMLElement).checkVisibility()) texts.push((el as HTMLElement).innerText.trim())
+    }
+    return texts.join(" ").trim()
+  })
+
 const slug = (path: string): string => (path === "/" ? "index" : path.replace(/^\/|\/$/g, "").replace(/\//g, "__"))
 
 /** Internal links seen on the pages, to check once at the end: target path → where it was seen. */
 const links = new Map<string, Set<string>>()
 
-const visit = async (page: Page, origin: string, path: string): Promise<void> => {
+const visit = async (page: Page, origin: string, path: string, modulePage: boolean): Promise<void> => {
   const problems: Array<string> = []
   const onConsole = (msg: { type: () => string; text: () => string }) => {
     if (msg.type() === "error") problems.push(`console error: ${msg.text()}`)
@@ -192,6 +220,9 @@ const visit = async (page: Page, origin: string, path: string): Promise<void> =>
 
     const title = await page.locator("main h1, .VPHero .name").first().textContent({ timeout: stepTimeout })
     if ((title ?? "").trim() === "") problems.push("the page has no title")
+    if (modulePage && (await introductionOn(page)) === "") {
+      problems.push("the API page shows no introduction of its module under its title")
+    }
 
     await page.screenshot({ path: Path.join(screenshotsDir, `${slug(path)}.png`), fullPage: true })
   } catch (error) {
@@ -337,7 +368,11 @@ const main = async (): Promise<void> => {
 
     step(`visiting the ${paths.length} pages of the sidebar`)
     await checkSidebar(page, server.origin, paths)
-    for (const path of paths) await visit(page, server.origin, path)
+    const modulePages = apiModulePages()
+    const unlisted = [...modulePages].filter((link) => !paths.includes(link))
+    if (unlisted.length > 0) fail(`API module pages outside the sidebar: ${unlisted.join(", ")}`)
+    for (const path of paths) await visit(page, server.origin, path, modulePages.has(path))
+    console.log(`  ✓ ${modulePages.size} API module pages checked for their introduction`)
     step("checking internal links")
     await checkLinks(server.origin)
     step("local search")

@@ -8,7 +8,7 @@ import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { renderDiagram } from "../.vitepress/diagrams.js"
 import { concepts, guides, sidebarLinks } from "../.vitepress/sidebar.js"
-import { compileExamples, headingsOf } from "../scripts/api-markdown.js"
+import { compileExamples, headingsOf, introductionOf } from "../scripts/api-markdown.js"
 
 describe("diagrams", () => {
   it("renders Mermaid to inline SVG that needs no stylesheet and no network", () => {
@@ -38,6 +38,21 @@ describe("API reference markdown", () => {
       "#### Since"
     ].join("\n")
     deepStrictEqual([...headingsOf(markdown)], ["functions", "ASYNC_start_job", "make", "Since"])
+  })
+
+  it("reads a page's introduction: the text between its title and its first heading", () => {
+    const intro = introductionOf([
+      "# JobPool {#page-title}",
+      "",
+      "The job pool: OpenSSL's per-thread pool of ASYNC jobs, as a service.",
+      "",
+      "## Example",
+      "```ts twoslash",
+      "```",
+      "## type ids"
+    ].join("\n"))
+    strictEqual(intro, "The job pool: OpenSSL's per-thread pool of ASYNC jobs, as a service.")
+    strictEqual(introductionOf("# AsyncJob {#page-title}\n\n## combinators\n\n### pause {#pause}\n\nPauses."), "")
   })
 
   it("turns only the TypeScript blocks of example sections into twoslash blocks", () => {

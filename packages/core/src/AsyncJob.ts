@@ -59,12 +59,16 @@ import { JobPool } from "./JobPool.js"
 import type * as WaitCtx from "./WaitCtx.js"
 
 /**
+ * The brand of job handles: a handle carries it as a key (see {@link Job}).
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const TypeId: unique symbol = internal.JobTypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -84,8 +88,10 @@ export type JobState = "running" | "paused" | "cancelling" | "finished" | "faile
 
 /**
  * A job handle (`ASYNC_JOB*`): one run of a job. Every run gets a fresh
- * handle, equal (`===`) in the caller and inside the job (Port decision 1).
+ * handle, equal (`===`) in the caller and inside the job ([Port decision 1](/concepts/#port-decision-1)).
  *
+ * @typeParam A - What the job's body succeeds with.
+ * @typeParam E - What the job's body fails with.
  * @since 0.1.0
  * @category models
  */
@@ -103,6 +109,7 @@ export interface Job<out A = unknown, out E = unknown> extends Pipeable {
 /**
  * The job ran to its end and succeeded (`ASYNC_FINISH`).
  *
+ * @typeParam A - What the job's body succeeds with.
  * @since 0.1.0
  * @category models
  */
@@ -114,6 +121,8 @@ export interface Finished<out A> {
 /**
  * The job paused (`ASYNC_PAUSE`); resume it with its handle.
  *
+ * @typeParam A - What the job's body succeeds with.
+ * @typeParam E - What the job's body fails with.
  * @since 0.1.0
  * @category models
  */
@@ -125,12 +134,16 @@ export interface Paused<out A, out E> {
 /**
  * What {@link start} and {@link resume} answer.
  *
+ * @typeParam A - What the job's body succeeds with.
+ * @typeParam E - What the job's body fails with.
  * @since 0.1.0
  * @category models
  */
 export type JobResult<A, E> = Finished<A> | Paused<A, E>
 
 /**
+ * Options of {@link start}.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -138,7 +151,7 @@ export interface StartOptions {
   /**
    * The wait ctx the job publishes its wait fds on (`ASYNC_start_job`'s
    * `ctx`). Optional: without one the job can still pause, and the
-   * bookkeeping is skipped (Port decision 7).
+   * bookkeeping is skipped ([Port decision 7](/concepts/#port-decision-7)).
    */
   readonly waitCtx?: WaitCtx.WaitCtx | undefined
 }
@@ -154,12 +167,17 @@ export interface StartOptions {
  *   retry later), or with the body's own error when the job fails.
  * - The job runs on its own fiber, with a copy of the caller's context and
  *   FiberRefs: what the job sets does not leak back, and what the caller sets
- *   between segments does not reach the job (Port decision 11).
+ *   between segments does not reach the job ([Port decision 11](/concepts/#port-decision-11)).
  * - If the calling fiber is interrupted while the job runs, the job is
  *   interrupted too, and the interruption completes once it has unwound.
- * - Jobs may start jobs (nesting, Port decision 2) and several may run at
- *   once (Port decision 3).
+ * - Jobs may start jobs (nesting, [Port decision 2](/concepts/#port-decision-2)) and several may run at
+ *   once ([Port decision 3](/concepts/#port-decision-3)).
  *
+ * @param body - The job's code: an Effect that may {@link pause}.
+ * @param options - The wait ctx to bind the job to, if any.
+ * @typeParam A - What the body succeeds with.
+ * @typeParam E - What the body fails with.
+ * @typeParam R - The services the body needs.
  * @since 0.1.0
  * @category constructors
  */
@@ -179,6 +197,9 @@ export const start = <A, E, R>(
  * or being resumed by another fiber) or {@link ForeignJobError} (the job
  * belongs to another pool).
  *
+ * @param job - The handle that `start` (or an earlier `resume`) answered with `Paused`.
+ * @typeParam A - What the job's body succeeds with.
+ * @typeParam E - What the job's body fails with.
  * @since 0.1.0
  * @category combinators
  */
@@ -191,6 +212,7 @@ export const resume = <A, E>(
  * Cancels a paused job: interrupts it and waits until its finalizers have run
  * (each exactly once). The handle is stale afterwards.
  *
+ * @param job - The handle of the paused job.
  * @since 0.1.0
  * @category combinators
  */
@@ -238,6 +260,7 @@ export const current: Effect.Effect<Option.Option<Job>> = internal.current
  * The wait ctx a job was started with (`ASYNC_get_wait_ctx`); `None` if it had
  * none, or once it is being cancelled or has ended.
  *
+ * @param job - The job's handle.
  * @since 0.2.0
  * @category getters
  */
@@ -248,6 +271,7 @@ export const waitCtx = (job: Job<unknown, unknown>): Effect.Effect<Option.Option
  * The synchronous form of {@link waitCtx}: reads the job's state as it is at
  * the moment of the call.
  *
+ * @param job - The job's handle.
  * @since 0.2.0
  * @category unsafe
  */
@@ -258,6 +282,7 @@ export const unsafeWaitCtx: (job: Job<unknown, unknown>) => Option.Option<WaitCt
  * It agrees with what {@link resume} and {@link cancel} answer: only a
  * `paused` job can be resumed or cancelled.
  *
+ * @param job - The job's handle.
  * @since 0.2.0
  * @category getters
  */
@@ -267,6 +292,7 @@ export const state = (job: Job<unknown, unknown>): Effect.Effect<JobState> => Ef
  * The synchronous form of {@link state}: reads the job's state as it is at the
  * moment of the call.
  *
+ * @param job - The job's handle.
  * @since 0.2.0
  * @category unsafe
  */
@@ -275,7 +301,7 @@ export const unsafeState: (job: Job<unknown, unknown>) => JobState = internal.st
 /**
  * Prevents the current job from pausing until a matching
  * {@link unblockPause} (`ASYNC_block_pause`). Calls nest. The counter belongs
- * to the job and ends with it (Port decision 6). Outside a job: no effect.
+ * to the job and ends with it ([Port decision 6](/concepts/#port-decision-6)). Outside a job: no effect.
  *
  * **Gotchas**
  *
@@ -299,6 +325,10 @@ export const unblockPause: Effect.Effect<void> = internal.unblockPause
  * Runs `self` with pausing blocked for the current job, and unblocks however
  * `self` ends.
  *
+ * @param self - The effect to run with pausing blocked.
+ * @typeParam A - What `self` succeeds with.
+ * @typeParam E - What `self` fails with.
+ * @typeParam R - The services `self` needs.
  * @since 0.1.0
  * @category combinators
  */
@@ -315,6 +345,8 @@ export const withPauseBlocked: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect
 export const isCapable: Effect.Effect<boolean> = Effect.succeed(true)
 
 /**
+ * Options of {@link run}: those of {@link start}, and a timeout.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -337,6 +369,11 @@ export interface RunOptions extends StartOptions {
  * - Interrupting `run` cancels the job, whether it is running or paused.
  * - If someone else cancels the job, `run` is interrupted.
  *
+ * @param body - The job's code: an Effect that may {@link pause}.
+ * @param options - The wait ctx to bind the job to, and a timeout, if any.
+ * @typeParam A - What the body succeeds with.
+ * @typeParam E - What the body fails with.
+ * @typeParam R - The services the body needs.
  * @since 0.1.0
  * @category constructors
  */

@@ -14,25 +14,15 @@
  */
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
+import type { PoolStats } from "./JobPool.js"
 
 /**
- * A snapshot of a pool's counts, as carried by errors and returned by `JobPool.stats`.
+ * A snapshot of a pool's counts: declared in `JobPool`, re-exported here for compatibility.
  *
  * @since 0.1.0
  * @category models
  */
-export interface PoolStats {
-  /** The most jobs outstanding (running + paused) at once; 0 means unbounded, as in OpenSSL. */
-  readonly maxSize: number
-  /** Job slots ever created; never shrinks (OpenSSL's `curr_size`). */
-  readonly created: number
-  /** Created slots not in use. */
-  readonly idle: number
-  /** Jobs executing, being resumed, or unwinding after a cancel. */
-  readonly running: number
-  /** Jobs paused, waiting for a resume. */
-  readonly paused: number
-}
+export type { PoolStats }
 
 /**
  * The pool is full: `maxSize` jobs are outstanding. Nothing was started and
@@ -55,7 +45,7 @@ export class NoJobsError extends Data.TaggedError("NoJobsError")<{
 }
 
 /**
- * The pool limits are invalid (spec §1.2, Port decision 4): sizes must be
+ * The pool limits are invalid (`ASYNC_init_thread`'s, [Port decision 4](/concepts/#port-decision-4)): sizes must be
  * integers from 0 to 2^31−1, and `initSize` may not exceed a given `maxSize`
  * (`maxSize` 0 means unbounded and then only `initSize` 0 is accepted, as in
  * OpenSSL).
@@ -77,7 +67,7 @@ export class InvalidPoolSizeError extends Data.TaggedError("InvalidPoolSizeError
 /**
  * The handle belongs to a job run that has ended (it finished, failed, was
  * cancelled, or its pool was closed) or is being cancelled (`"cancelling"`).
- * Nothing was run and no count changed (Port decision 1).
+ * Nothing was run and no count changed ([Port decision 1](/concepts/#port-decision-1)).
  *
  * @since 0.1.0
  * @category errors
@@ -95,7 +85,7 @@ export class StaleJobError extends Data.TaggedError("StaleJobError")<{
 
 /**
  * The job is not paused: it is running, or another fiber is already resuming
- * it. The job was left undisturbed (Port decision 3).
+ * it. The job was left undisturbed ([Port decision 3](/concepts/#port-decision-3)).
  *
  * @since 0.1.0
  * @category errors
@@ -112,7 +102,7 @@ export class JobNotPausedError extends Data.TaggedError("JobNotPausedError")<{
 
 /**
  * The job was started by another pool; only its own pool may resume or cancel
- * it. The job stays paused and resumable by its owner (Port decision 13).
+ * it. The job stays paused and resumable by its owner ([Port decision 13](/concepts/#port-decision-13)).
  *
  * @since 0.1.0
  * @category errors

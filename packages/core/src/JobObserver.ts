@@ -19,6 +19,17 @@ import * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
 
 /**
+ * One event in the life of a job or a wait ctx, as reported to a {@link JobObserver}. Jobs and pools are
+ * named by their ids (`AsyncJob.Job`'s `id` and `poolId`), wait ctxs by theirs:
+ *
+ * - `Started`, `Paused`, `Resumed`: a job started, paused, was resumed;
+ * - `Ended`: a job ended, `finished`, `failed` or `cancelled`;
+ * - `NoJobs`: a start was refused, the pool being full;
+ * - `CancelRequested`: a paused job is being cancelled;
+ * - `PoolClosed`: a pool closed;
+ * - `CleanupRan`: a wait fd's cleanup ran, as its wait ctx closed;
+ * - `WaitCtxClosed`: a wait ctx closed.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -39,6 +50,8 @@ export type JobEvent =
   | { readonly _tag: "WaitCtxClosed"; readonly waitCtxId: number }
 
 /**
+ * The observer: `onEvent` is called synchronously with each event, in order.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -47,6 +60,8 @@ export interface JobObserver {
 }
 
 /**
+ * The observer's service tag: pools and wait ctxs made while it is in context report to it.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -57,6 +72,7 @@ export const JobObserver: Context.Tag<JobObserver, JobObserver> = Context.Generi
 /**
  * Provides an observer calling `onEvent` for every event.
  *
+ * @param onEvent - Called with each event; keep it cheap, and never throw.
  * @since 0.1.0
  * @category layers
  */

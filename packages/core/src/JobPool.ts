@@ -21,23 +21,20 @@ import * as Layer from "effect/Layer"
 import type * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type * as AsyncJob from "./AsyncJob.js"
-import type {
-  ForeignJobError,
-  InvalidPoolSizeError,
-  JobNotPausedError,
-  NoJobsError,
-  PoolStats,
-  StaleJobError
-} from "./Errors.js"
+import type { ForeignJobError, InvalidPoolSizeError, JobNotPausedError, NoJobsError, StaleJobError } from "./Errors.js"
 import * as internal from "./internal/jobPool.js"
 
 /**
+ * The brand of job pools: a pool carries it as a key (see {@link isJobPool}).
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const TypeId: unique symbol = internal.PoolTypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -60,6 +57,25 @@ export type TypeId = typeof TypeId
 export interface Options {
   readonly maxSize?: number | undefined
   readonly initSize?: number | undefined
+}
+
+/**
+ * A snapshot of a pool's counts, as carried by errors and returned by `JobPool.stats`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PoolStats {
+  /** The most jobs outstanding (running + paused) at once; 0 means unbounded, as in OpenSSL. */
+  readonly maxSize: number
+  /** Job slots ever created; never shrinks (OpenSSL's `curr_size`). */
+  readonly created: number
+  /** Created slots not in use. */
+  readonly idle: number
+  /** Jobs executing, being resumed, or unwinding after a cancel. */
+  readonly running: number
+  /** Jobs paused, waiting for a resume. */
+  readonly paused: number
 }
 
 /**
@@ -92,14 +108,16 @@ export interface JobPool {
   /** The synchronous form of `stats`. */
   readonly unsafeStats: () => PoolStats
   /**
-   * Replaces the limits, as a second `ASYNC_init_thread` does (Port decision
-   * 4): jobs already outstanding count against the new `maxSize`; slots are
-   * added up to `initSize`; nothing is dropped.
+   * Replaces the limits, as a second `ASYNC_init_thread` does
+   * ([Port decision 4](/concepts/#port-decision-4)): jobs already outstanding count against the new
+   * `maxSize`; slots are added up to `initSize`; nothing is dropped.
    */
   readonly reconfigure: (options: Options) => Effect.Effect<void, InvalidPoolSizeError>
 }
 
 /**
+ * The pool's service tag, which {@link AsyncJob}'s functions read the pool from.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -119,6 +137,7 @@ export const JobPool: Context.Tag<JobPool, JobPool> = internal.tag
  * }))
  * ```
  *
+ * @param options - The pool's limits; omitted, the pool is unbounded and starts with no slot.
  * @since 0.1.0
  * @category constructors
  */
@@ -134,6 +153,7 @@ export const make: (options?: Options) => Effect.Effect<JobPool, InvalidPoolSize
  * resumed only through it. Bind a parameterised layer to a constant once, so
  * that one pool is shared where you mean it to be.
  *
+ * @param options - The pool's limits; omitted, the pool is unbounded and starts with no slot.
  * @since 0.1.0
  * @category layers
  */
@@ -143,6 +163,7 @@ export const layer = (options?: Options): Layer.Layer<JobPool, InvalidPoolSizeEr
 /**
  * Whether a value is a job pool.
  *
+ * @param u - Any value.
  * @since 0.1.0
  * @category guards
  */
@@ -155,6 +176,13 @@ export const isJobPool = (u: unknown): u is JobPool => typeof u === "object" && 
  * `onStep` is called once with its first step: synchronously when the job
  * pauses or finishes at once, later otherwise. No span is made.
  *
+ * @typeParam A The job's result.
+ * @typeParam E The job's error.
+ * @param self The pool to take the job's slot from.
+ * @param runtime Whose context and FiberRefs the job starts with.
+ * @param body The job.
+ * @param options The job's wait ctx, if any.
+ * @param onStep Called once with the job's first step, or with why it did not start.
  * @since 0.2.0
  * @category unsafe
  */
@@ -175,6 +203,11 @@ export const unsafeStart = <A, E>(
  * `resume` for a caller outside any fiber (see {@link unsafeStart}): `onStep`
  * is called once with the job's next step, or with why it may not be resumed.
  *
+ * @typeParam A The job's result.
+ * @typeParam E The job's error.
+ * @param self The pool that started the job.
+ * @param job The paused job.
+ * @param onStep Called once with the job's next step, or with why it may not be resumed.
  * @since 0.2.0
  * @category unsafe
  */

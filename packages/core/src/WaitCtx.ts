@@ -7,14 +7,16 @@
  * - keyed wait fds ({@link setWaitFd}), each with custom data and an optional
  *   cleanup that runs exactly once, as a finalizer, when the ctx's scope
  *   closes (never on {@link clearFd});
- * - the changed-fds bookkeeping of spec §2.6–2.8 ({@link getChangedFds}),
- *   reset only when a job bound to the ctx is resumed;
- * - a callback and a status (spec §2.10), which the library never touches;
+ * - the bookkeeping of the fds added and deleted since the last reset
+ *   ({@link getChangedFds}), reset only when a job bound to the ctx is resumed;
+ * - a callback and a status (`ASYNC_WAIT_CTX_set_callback`, `ASYNC_WAIT_CTX_set_status`), which the
+ *   library never touches;
  * - {@link awaitReady}, the `select()` of the man page: it completes when the
  *   paused job should be resumed.
  *
  * Closing a ctx while a job bound to it is paused cancels that job first (its
- * finalizers run), then runs the cleanups (Port decision 8).
+ * finalizers run), then runs the cleanups
+ * ([Port decision 8](/concepts/#port-decision-8)).
  *
  * @since 0.1.0
  */
@@ -27,12 +29,16 @@ import * as internal from "./internal/waitCtx.js"
 import type * as WaitFd from "./WaitFd.js"
 
 /**
+ * The brand of wait ctxs: a wait ctx carries it as a key (see {@link isWaitCtx}).
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -54,6 +60,7 @@ export interface WaitCtx extends Pipeable {
 /**
  * The cleanup of a wait fd, run when the ctx closes while the entry is live.
  *
+ * @param entry - The entry being cleaned up: its ctx, key, fd and custom data.
  * @since 0.1.0
  * @category models
  */
@@ -65,6 +72,9 @@ export type Cleanup = (entry: {
 }) => Effect.Effect<void>
 
 /**
+ * Options of {@link setWaitFd}: `customData`, returned with the fd by {@link getFd}, and `cleanup`, run
+ * once when the ctx closes while the fd is live (never on {@link clearFd}).
+ *
  * @since 0.1.0
  * @category models
  */
@@ -100,13 +110,14 @@ export interface ChangedFds {
  * A callback as in `ASYNC_WAIT_CTX_set_callback`: the engine calls it (through
  * {@link invokeCallback}) when the job is ready to be resumed.
  *
+ * @param arg - The argument stored with the callback by {@link setCallback}.
  * @since 0.1.0
  * @category models
  */
 export type Callback = (arg: unknown) => number
 
 /**
- * The status values of spec §2.10, by name.
+ * The status values of `ASYNC_WAIT_CTX_set_status` (`ASYNC_STATUS_*`), by name.
  *
  * @since 0.1.0
  * @category models
@@ -160,6 +171,10 @@ const impl = (self: WaitCtx) => self as internal.WaitCtxImpl
  * Registers `fd` under `key` (`ASYNC_WAIT_CTX_set_wait_fd`). No duplicate
  * check: a second fd under the same key is added in front and wins lookups.
  *
+ * @param self - The wait ctx.
+ * @param key - Any value; keys are compared by identity.
+ * @param fd - The wait fd to publish.
+ * @param options - Custom data and a cleanup for the entry.
  * @since 0.1.0
  * @category combinators
  */
@@ -176,6 +191,8 @@ export const setWaitFd: {
  * The newest live fd under `key` (keys are compared by identity), with its
  * custom data (`ASYNC_WAIT_CTX_get_fd`).
  *
+ * @param self - The wait ctx.
+ * @param key - The key the fd was set under.
  * @since 0.1.0
  * @category getters
  */
@@ -187,6 +204,7 @@ export const getFd: {
 /**
  * Every live fd, newest first (`ASYNC_WAIT_CTX_get_all_fds`).
  *
+ * @param self - The wait ctx.
  * @since 0.1.0
  * @category getters
  */
@@ -196,8 +214,9 @@ export const getAllFds = (self: WaitCtx): Effect.Effect<ReadonlyArray<WaitFd.Wai
 /**
  * The fds added and deleted since the last reset (`ASYNC_WAIT_CTX_get_changed_fds`).
  * The reset happens only when a job bound to the ctx is resumed, never at
- * FINISH (spec §2.8).
+ * FINISH, as in OpenSSL.
  *
+ * @param self - The wait ctx.
  * @since 0.1.0
  * @category getters
  */
@@ -210,6 +229,8 @@ export const getChangedFds = (self: WaitCtx): Effect.Effect<ChangedFds> =>
  * descriptor yourself. An fd added since the last reset vanishes without a
  * trace; an older one is reported as deleted until the next reset.
  *
+ * @param self - The wait ctx.
+ * @param key - The key the fd was set under.
  * @since 0.1.0
  * @category combinators
  */
@@ -222,6 +243,9 @@ export const clearFd: {
  * Stores a callback and its argument (`ASYNC_WAIT_CTX_set_callback`);
  * `undefined` unsets it. The library never calls it by itself.
  *
+ * @param self - The wait ctx.
+ * @param callback - The callback, or `undefined` to unset it.
+ * @param arg - The argument it is called with.
  * @since 0.1.0
  * @category combinators
  */
@@ -238,6 +262,7 @@ export const setCallback: {
  * The stored callback and its argument, if a callback is set
  * (`ASYNC_WAIT_CTX_get_callback`).
  *
+ * @param self - The wait ctx.
  * @since 0.1.0
  * @category getters
  */
@@ -258,6 +283,7 @@ export const getCallback = (
  * {@link awaitReady} completes, now or at its next call. Succeeds with the
  * callback's result, or `undefined` when none is set.
  *
+ * @param self - The wait ctx.
  * @since 0.1.0
  * @category combinators
  */
@@ -269,6 +295,8 @@ export const invokeCallback = (self: WaitCtx): Effect.Effect<number | undefined>
  * (stored verbatim). Setting `"err"` or `"eagain"` marks the ctx ready: the
  * application should resume the job now.
  *
+ * @param self - The wait ctx.
+ * @param status - A {@link Status} name, or an integer of your own.
  * @since 0.1.0
  * @category combinators
  */
@@ -284,6 +312,7 @@ export const setStatus: {
 /**
  * The stored status as OpenSSL's integer (`ASYNC_WAIT_CTX_get_status`).
  *
+ * @param self - The wait ctx.
  * @since 0.1.0
  * @category getters
  */
@@ -298,6 +327,7 @@ export const getStatusCode = (self: WaitCtx): Effect.Effect<number> =>
  * The stored status by name, or the raw integer when it is none of the four
  * named values.
  *
+ * @param self - The wait ctx.
  * @since 0.1.0
  * @category getters
  */
@@ -310,6 +340,7 @@ export const getStatus = (self: WaitCtx): Effect.Effect<Status | number> =>
  * or status `"err"` / `"eagain"`). With no live fd and no callback it
  * completes at once (polling mode, as OpenSSL's `speed` does). Interruptible.
  *
+ * @param self - The wait ctx.
  * @since 0.1.0
  * @category combinators
  */
@@ -318,6 +349,7 @@ export const awaitReady = (self: WaitCtx): Effect.Effect<void> => internal.await
 /**
  * Whether the ctx's scope is still open.
  *
+ * @param self - The wait ctx.
  * @since 0.1.0
  * @category getters
  */
@@ -326,6 +358,7 @@ export const isOpen = (self: WaitCtx): Effect.Effect<boolean> => Effect.sync(() 
 /**
  * Whether a value is a wait ctx.
  *
+ * @param u - Any value.
  * @since 0.1.0
  * @category guards
  */

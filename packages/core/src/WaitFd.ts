@@ -16,12 +16,16 @@ import type * as Effect from "effect/Effect"
 import * as internal from "./internal/waitFd.js"
 
 /**
+ * The brand of wait fds: a wait fd carries it as a key (see {@link isWaitFd}).
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -100,6 +104,7 @@ export const unsafeMake: () => InProcessWaitFd = internal.unsafeMake
 /**
  * Signals an in-process wait fd: it becomes readable.
  *
+ * @param self - The in-process wait fd.
  * @since 0.1.0
  * @category combinators
  */
@@ -108,6 +113,7 @@ export const signal: (self: InProcessWaitFd) => Effect.Effect<void> = internal.s
 /**
  * Consumes the signal of an in-process wait fd. Succeeds with `true` if one was pending.
  *
+ * @param self - The in-process wait fd.
  * @since 0.1.0
  * @category combinators
  */
@@ -116,6 +122,7 @@ export const clear: (self: InProcessWaitFd) => Effect.Effect<boolean> = internal
 /**
  * Whether an in-process wait fd is signalled right now.
  *
+ * @param self - The in-process wait fd.
  * @since 0.1.0
  * @category combinators
  */
@@ -125,6 +132,7 @@ export const isSignalled: (self: InProcessWaitFd) => Effect.Effect<boolean> = in
  * Completes when the wait fd is readable; works for every kind of wait fd.
  * Interruptible: interrupting it unsubscribes.
  *
+ * @param self - A wait fd of any kind.
  * @since 0.1.0
  * @category combinators
  */
@@ -133,6 +141,7 @@ export const awaitReady: (self: WaitFd) => Effect.Effect<void> = internal.awaitR
 /**
  * Whether a value is a wait fd.
  *
+ * @param u - Any value.
  * @since 0.1.0
  * @category guards
  */

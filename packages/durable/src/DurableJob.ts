@@ -18,7 +18,7 @@
  *
  * @example
  * ```ts
- * import { Effect, Schema } from "effect"
+ * import { Effect, Layer, Schema } from "effect"
  * import * as Activity from "@effect/workflow/Activity"
  * import * as DurableJob from "@async-job/durable/DurableJob"
  * import * as DurableJobPool from "@async-job/durable/DurableJobPool"
@@ -49,7 +49,7 @@
  *     return yield* DurableJob.resume(Refund, step) // Finished("paid 5 for o-1")
  *   }
  *   return step
- * }).pipe(Effect.provide(RefundLive.pipe(Effect.provideMerge(DurableJobPool.layerMemory({ maxSize: 8 })))))
+ * }).pipe(Effect.provide(RefundLive.pipe(Layer.provideMerge(DurableJobPool.layerMemory({ maxSize: 8 })))))
  * ```
  *
  * **Replay**
@@ -86,12 +86,16 @@ import type {
 import * as internal from "./internal/durableJob.js"
 
 /**
+ * The brand of durable job definitions: a definition carries it as a key (see {@link isDurableJob}).
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -120,6 +124,11 @@ export type Waits = Record<string, Schema.Schema.Any>
  * A durable job definition: a workflow with its payload, result and error
  * Schemas, and the wait fds it may pause on.
  *
+ * @typeParam Name - The job's kind, its name.
+ * @typeParam Payload - The Schema fields of the payload the job is started with.
+ * @typeParam Success - The Schema of what the job succeeds with.
+ * @typeParam Error - The Schema of what the job fails with.
+ * @typeParam W - The Schemas of the values its wait fds are signalled with, by name.
  * @since 0.1.0
  * @category models
  */
@@ -159,6 +168,7 @@ export interface Any {
 /**
  * The payload a job is started with, as its Schema constructs it.
  *
+ * @typeParam J - The job definition.
  * @since 0.1.0
  * @category models
  */
@@ -167,6 +177,9 @@ export type PayloadOf<J extends Any> = J extends DurableJob<infer _N, infer P, i
   : unknown
 
 /**
+ * What a job succeeds with, as its Schema decodes it.
+ *
+ * @typeParam J - The job definition.
  * @since 0.1.0
  * @category models
  */
@@ -175,6 +188,9 @@ export type SuccessOf<J extends Any> = J extends DurableJob<infer _N, infer _P, 
   : unknown
 
 /**
+ * What a job fails with, as its Schema decodes it.
+ *
+ * @typeParam J - The job definition.
  * @since 0.1.0
  * @category models
  */
@@ -186,6 +202,7 @@ export type ErrorOf<J extends Any> = J extends DurableJob<infer _N, infer _P, in
  * The job ran to its end and succeeded (`ASYNC_FINISH`): core's `Finished`,
  * with the job's id.
  *
+ * @typeParam A - What the job succeeds with.
  * @since 0.1.0
  * @category models
  */
@@ -212,6 +229,7 @@ export interface Paused {
 /**
  * What {@link start} and {@link resume} answer: core's two steps.
  *
+ * @typeParam A - What the job succeeds with.
  * @since 0.1.0
  * @category models
  */
@@ -231,6 +249,7 @@ export interface Running {
 /**
  * The job ended with an error or a defect.
  *
+ * @typeParam E - What the job fails with.
  * @since 0.1.0
  * @category models
  */
@@ -255,6 +274,8 @@ export interface Cancelled {
  * Where a job is, as {@link poll} sees it. `Finished`, `Failed` and
  * `Cancelled` are final.
  *
+ * @typeParam A - What the job succeeds with.
+ * @typeParam E - What the job fails with.
  * @since 0.1.0
  * @category models
  */
@@ -272,6 +293,11 @@ export type LookupError = JobNotFoundError | JobKindError | ForeignJobError | Jo
 /**
  * The options of {@link make}.
  *
+ * @typeParam Name - The job's kind, its name.
+ * @typeParam Payload - The Schema fields of the payload the job is started with.
+ * @typeParam Success - The Schema of what the job succeeds with.
+ * @typeParam Error - The Schema of what the job fails with.
+ * @typeParam W - The Schemas of the values its wait fds are signalled with, by name.
  * @since 0.1.0
  * @category models
  */
@@ -301,6 +327,12 @@ export interface MakeOptions<Name extends string, Payload extends Schema.Struct.
  *   job is only ever resumed, polled or cancelled with the definition of its
  *   kind ({@link JobKindError} otherwise).
  *
+ * @param options - The job's name, payload, result, error and waits Schemas, its id and versions.
+ * @typeParam Name - The job's kind, its name.
+ * @typeParam Payload - The Schema fields of the payload the job is started with.
+ * @typeParam Success - The Schema of what the job succeeds with.
+ * @typeParam Error - The Schema of what the job fails with.
+ * @typeParam W - The Schemas of the values its wait fds are signalled with, by name.
  * @since 0.1.0
  * @category constructors
  */
@@ -331,6 +363,14 @@ export const make: <
  * keep side effects in activities, and make the code between them
  * deterministic.
  *
+ * @param self - The job definition.
+ * @param body - The job's code: given the payload and the job's id, it may {@link pause}.
+ * @typeParam Name - The job's kind, its name.
+ * @typeParam P - The Schema fields of the payload.
+ * @typeParam S - The Schema of what the job succeeds with.
+ * @typeParam E - The Schema of what the job fails with.
+ * @typeParam W - The Schemas of the values its wait fds are signalled with.
+ * @typeParam R - The services the body needs.
  * @since 0.1.0
  * @category layers
  */
@@ -360,6 +400,7 @@ export const toLayer: <
  * tokens of jobs it neither runs nor started (`signal` checks a value against
  * the Schema of the definition named in the token).
  *
+ * @param jobs - The job definitions.
  * @since 0.1.0
  * @category layers
  */
@@ -377,6 +418,11 @@ export const register: (...jobs: ReadonlyArray<Any>) => Layer.Layer<never, never
  *   wait fd several times, give each wait a different `key`.
  * - Pauses awaited together (`Effect.all`) report all their tokens.
  *
+ * @param self - The job definition.
+ * @param wait - The name of the wait fd, among the definition's `waits`.
+ * @param options - `key`: tells apart several waits on the same wait fd.
+ * @typeParam W - The definition's waits.
+ * @typeParam K - The name of the wait fd.
  * @since 0.1.0
  * @category combinators
  */
@@ -395,6 +441,11 @@ export const pause: <W extends Waits, K extends keyof W & string>(
  * The token of one of the job's wait fds, from inside the job; for handing it
  * to an engine or a person before pausing.
  *
+ * @param self - The job definition.
+ * @param wait - The name of the wait fd, among the definition's `waits`.
+ * @param options - `key`: tells apart several waits on the same wait fd.
+ * @typeParam W - The definition's waits.
+ * @typeParam K - The name of the wait fd.
  * @since 0.1.0
  * @category getters
  */
@@ -418,6 +469,7 @@ export const token: <W extends Waits, K extends keyof W & string>(
  * `resume` and `poll` answer {@link JobDivergedError} (step `version`), and
  * the job stays where it was, for code that can run it or for `cancel`.
  *
+ * @param self - The job definition.
  * @since 0.1.0
  * @category getters
  */
@@ -426,6 +478,9 @@ export const version: (self: Any) => Effect.Effect<number, never, WorkflowInstan
 /**
  * The id of the job that `payload` starts.
  *
+ * @param self - The job definition.
+ * @param payload - The payload the job would be started with.
+ * @typeParam J - The job definition.
  * @since 0.1.0
  * @category getters
  */
@@ -540,6 +595,8 @@ type CancelSignature = <J extends Any>(
  *   that owns the job died and its shards have not moved yet) may have been
  *   recorded, and is safe to send again.
  *
+ * @param token - The wait fd's token, from `Paused.tokens` or {@link token}.
+ * @param value - The value to signal it with, checked against the wait fd's Schema.
  * @since 0.1.0
  * @category combinators
  */
@@ -555,6 +612,7 @@ export const signal: (
 /**
  * Whether a value is a durable job definition.
  *
+ * @param u - Any value.
  * @since 0.1.0
  * @category guards
  */

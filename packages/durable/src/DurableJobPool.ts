@@ -38,12 +38,16 @@ import type { StoreError } from "./Errors.js"
 import * as internal from "./internal/pool.js"
 
 /**
+ * The brand of durable pools: a pool carries it as a key.
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -151,6 +155,8 @@ export interface JobInfo {
 }
 
 /**
+ * Options of the pool's `list`: which jobs, and which page.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -164,6 +170,8 @@ export interface ListOptions {
 }
 
 /**
+ * One page of the pool's `list`: its jobs, and the cursor of the next page.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -174,6 +182,8 @@ export interface JobPage {
 }
 
 /**
+ * The pool's service tag, which `DurableJob`'s functions read the pool from.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -184,6 +194,7 @@ export const DurableJobPool: Context.Tag<DurableJobPool, DurableJobPool> = inter
  * examples and jobs that need the durable vocabulary (resume tokens, journaled
  * activities) but not durability.
  *
+ * @param options - The pool's limits; omitted, the pool is unbounded.
  * @since 0.1.0
  * @category layers
  */
@@ -202,6 +213,7 @@ export const layerMemory = (options?: Options): Layer.Layer<DurableJobPool | Wor
  * `LISTEN`/`NOTIFY`; over other databases, a wait is woken only by changes
  * made in its own process.
  *
+ * @param options - The pool's limits; omitted, the pool is unbounded.
  * @since 0.1.0
  * @category layers
  */
@@ -224,6 +236,7 @@ export const layerSqlPool = (options?: Options): Layer.Layer<DurableJobPool, Sto
  * `test/Postgres.test.ts` (cross-runner read, signal and cancel, and the
  * `NoJobsError` bound across runners).
  *
+ * @param options - The pool's limits; omitted, the pool is unbounded.
  * @since 0.1.0
  * @category layers
  */
@@ -278,6 +291,7 @@ export const layerCluster = (
  * )
  * ```
  *
+ * @param shardingConfig Overrides of the runner's sharding settings, the same as given to the runner layer.
  * @since 0.1.0
  * @category layers
  */
@@ -293,6 +307,8 @@ export const layerClusterStorage = (
   )
 
 /**
+ * Options of {@link layerSqlite}: the pool's limits, the SQLite file, and the runner's sharding overrides.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -326,6 +342,7 @@ export interface SqliteOptions extends Options {
  * and two processes on one file would both run its jobs. For several
  * processes at once, use {@link layerCluster} over Postgres.
  *
+ * @param options - The pool's limits, the SQLite file and the sharding overrides.
  * @since 0.1.0
  * @category layers
  */

@@ -36,6 +36,8 @@ import * as Schema from "effect/Schema"
 export const NoJobsError: typeof CoreErrors.NoJobsError = CoreErrors.NoJobsError
 
 /**
+ * The type of {@link NoJobsError}.
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -52,6 +54,8 @@ export type NoJobsError = CoreErrors.NoJobsError
 export const StaleJobError: typeof CoreErrors.StaleJobError = CoreErrors.StaleJobError
 
 /**
+ * The type of {@link StaleJobError}.
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -67,6 +71,8 @@ export type StaleJobError = CoreErrors.StaleJobError
 export const ForeignJobError: typeof CoreErrors.ForeignJobError = CoreErrors.ForeignJobError
 
 /**
+ * The type of {@link ForeignJobError}.
+ *
  * @since 0.1.0
  * @category errors
  */

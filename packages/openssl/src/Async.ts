@@ -13,7 +13,7 @@
  *   `ASYNC_pause_job()` of a job that is being cancelled. Where C would crash (a NULL pointer, a wrong type)
  *   they return the documented failure value: 0, `null` or {@link ASYNC_ERR}.
  *
- * The semantics are OpenSSL 3's, with this project's Port decisions (see the package README).
+ * The semantics are OpenSSL 3's, with this project's [Port decisions](/concepts/#where-we-deliberately-differ).
  *
  * @example
  * ```ts
@@ -141,8 +141,10 @@ export interface ASYNC_WAIT_CTX {
  * **Details**
  *
  * Calling it again replaces the limits; jobs already outstanding count against the new `max_size`
- * (Port decision 4). Without a call, the first {@link ASYNC_start_job} creates an unbounded pool.
+ * ([Port decision 4](/concepts/#port-decision-4)). Without a call, the first {@link ASYNC_start_job} creates an unbounded pool.
  *
+ * @param max_size - The most jobs outstanding at once; 0: unbounded.
+ * @param init_size - Job slots created up front; at most `max_size` when that is not 0.
  * @since 0.1.0
  * @category threads
  */
@@ -151,7 +153,7 @@ export const ASYNC_init_thread: (max_size: number, init_size: number) => number 
 /**
  * Frees this thread's pool. Paused or running jobs are cancelled: their pending `ASYNC_pause_job()`
  * rejects with a `JobCancelledError`, so their `finally` blocks run, and their handles become stale. The
- * promise resolves once every cancelled job function has settled (Port decision 5). The next start
+ * promise resolves once every cancelled job function has settled ([Port decision 5](/concepts/#port-decision-5)). The next start
  * creates a new unbounded pool.
  *
  * **Gotchas**
@@ -179,12 +181,19 @@ export const ASYNC_cleanup_thread: () => Promise<void> = job.cleanupThread
  *
  * **Details**
  *
- * - `args` is copied (Port decision 9): `structuredClone(args)`; for an ArrayBuffer or typed array with
+ * - `args` is copied ([Port decision 9](/concepts/#port-decision-9)): `structuredClone(args)`; for an ArrayBuffer or typed array with
  *   `size`, its first `size` bytes; `null` / `undefined` give the function `null`.
  * - A restart ignores `ctx`, `func`, `args` and `size`, as in OpenSSL.
- * - Jobs may start jobs (Port decision 2), several starts may be in flight at once (Port decision 3), and
- *   `ctx` may be `null` (Port decision 7).
+ * - Jobs may start jobs ([Port decision 2](/concepts/#port-decision-2)), several starts may be in flight at once ([Port decision 3](/concepts/#port-decision-3)), and
+ *   `ctx` may be `null` ([Port decision 7](/concepts/#port-decision-7)).
  *
+ * @param job - In and out: `value` `null` starts a new job, a paused job's handle resumes it; it holds the
+ *   handle of a paused job afterwards, `null` otherwise, and `error` the job's error when it failed.
+ * @param ctx - The wait ctx the job publishes its fds on, or `null`.
+ * @param ret - Out: the value the job function returned, once it finished.
+ * @param func - The job function: may `await ASYNC_pause_job()`; called with the copy of `args`.
+ * @param args - The job function's argument, copied.
+ * @param size - For a buffer `args`: how many of its bytes to copy.
  * @since 0.1.0
  * @category jobs
  */
@@ -220,6 +229,7 @@ export const ASYNC_get_current_job: () => ASYNC_JOB | null = job.currentJob
 /**
  * The wait ctx a job was started with; `null` if it had none, or if the handle is stale.
  *
+ * @param job - The job's handle.
  * @since 0.1.0
  * @category jobs
  */
@@ -227,7 +237,7 @@ export const ASYNC_get_wait_ctx: (job: ASYNC_JOB) => ASYNC_WAIT_CTX | null = job
 
 /**
  * Prevents the current job from pausing until a matching {@link ASYNC_unblock_pause}; calls nest. The
- * counter belongs to the job and ends with it (Port decision 6). Outside a job: nothing.
+ * counter belongs to the job and ends with it ([Port decision 6](/concepts/#port-decision-6)). Outside a job: nothing.
  *
  * @since 0.1.0
  * @category jobs
@@ -261,13 +271,14 @@ export const ASYNC_WAIT_CTX_new: () => ASYNC_WAIT_CTX = waitCtx.make
 /**
  * Frees a wait ctx: cancels any job bound to it first (its pending `ASYNC_pause_job()` rejects, its
  * `finally` blocks run), then calls the cleanup routine of every live fd, newest first, each once; the
- * promise resolves after that (Port decision 8). `null`, or a ctx already freed: nothing.
+ * promise resolves after that ([Port decision 8](/concepts/#port-decision-8)). `null`, or a ctx already freed: nothing.
  *
  * **Gotchas**
  *
  * Called from inside a job bound to `ctx` (or from a job started by one) it does nothing, since it would wait
  * for the calling job to end. A cleanup routine that throws does not stop the others.
  *
+ * @param ctx - The wait ctx, or `null` (nothing happens).
  * @since 0.1.0
  * @category wait contexts
  */
@@ -278,6 +289,11 @@ export const ASYNC_WAIT_CTX_free: (ctx: ASYNC_WAIT_CTX | null) => Promise<void> 
  * check: a second fd under the same key wins lookups. Returns 1, or 0 for a NULL or freed ctx or an fd that
  * is not an integer.
  *
+ * @param ctx - The wait ctx (`null`: the call fails).
+ * @param key - Any value; keys are compared by identity.
+ * @param fd - The descriptor number.
+ * @param custom_data - Returned with the fd by {@link ASYNC_WAIT_CTX_get_fd}.
+ * @param cleanup - Called once when the ctx is freed while the fd is set, or `null`.
  * @since 0.1.0
  * @category wait contexts
  */
@@ -293,6 +309,10 @@ export const ASYNC_WAIT_CTX_set_wait_fd: (
  * Finds the newest live fd under `key`: writes `fd.value` and `custom_data.value` and returns 1, or returns 0
  * and writes nothing.
  *
+ * @param ctx - The wait ctx (`null`: the call fails).
+ * @param key - The key the fd was set under.
+ * @param fd - Out: the descriptor.
+ * @param custom_data - Out: its custom data.
  * @since 0.1.0
  * @category wait contexts
  */
@@ -307,6 +327,9 @@ export const ASYNC_WAIT_CTX_get_fd: (
  * Writes the number of live fds to `numfds.value` and, if `fds` is an array, the fds, newest first, from
  * index 0. Returns 1 (0 for a NULL or freed ctx or a NULL `numfds`).
  *
+ * @param ctx - The wait ctx (`null`: the call fails).
+ * @param fds - Out: filled with the descriptors, newest first; `null` to count them only.
+ * @param numfds - Out: how many there are.
  * @since 0.1.0
  * @category wait contexts
  */
@@ -321,6 +344,11 @@ export const ASYNC_WAIT_CTX_get_all_fds: (
  * those fds, newest first, from index 0. The reset happens only when a job bound to the ctx is resumed,
  * never at FINISH. Returns 1 (0 for a NULL or freed ctx or a NULL count box).
  *
+ * @param ctx - The wait ctx (`null`: the call fails).
+ * @param addfd - Out: the descriptors added since the last reset; `null` to count them only.
+ * @param numaddfds - Out: how many were added.
+ * @param delfd - Out: the descriptors deleted since the last reset; `null` to count them only.
+ * @param numdelfds - Out: how many were deleted.
  * @since 0.1.0
  * @category wait contexts
  */
@@ -336,6 +364,8 @@ export const ASYNC_WAIT_CTX_get_changed_fds: (
  * Removes the newest live fd under `key`; returns 1, or 0 if there is none. Its cleanup routine is never
  * called: close the descriptor yourself.
  *
+ * @param ctx - The wait ctx (`null`: the call fails).
+ * @param key - The key the fd was set under.
  * @since 0.1.0
  * @category wait contexts
  */
@@ -345,6 +375,9 @@ export const ASYNC_WAIT_CTX_clear_fd: (ctx: ASYNC_WAIT_CTX | null, key: unknown)
  * Stores a callback and its argument (`null` unsets); the library never calls it. Returns 1, or 0 for a NULL
  * ctx.
  *
+ * @param ctx - The wait ctx (`null`: the call fails).
+ * @param callback - The callback, or `null` to unset it.
+ * @param callback_arg - The argument it is called with.
  * @since 0.1.0
  * @category wait contexts
  */
@@ -357,6 +390,9 @@ export const ASYNC_WAIT_CTX_set_callback: (
 /**
  * Writes the stored callback and argument and returns 1, or returns 0 when no callback is set.
  *
+ * @param ctx - The wait ctx (`null`: the call fails).
+ * @param callback - Out: the callback, `null` if none is set.
+ * @param callback_arg - Out: its argument.
  * @since 0.1.0
  * @category wait contexts
  */
@@ -369,6 +405,8 @@ export const ASYNC_WAIT_CTX_get_callback: (
 /**
  * Stores any integer status verbatim; returns 1 (0 for a NULL ctx or a status that is not an integer).
  *
+ * @param ctx - The wait ctx (`null`: the call fails).
+ * @param status - One of the `ASYNC_STATUS_*` values, or an integer of your own.
  * @since 0.1.0
  * @category wait contexts
  */
@@ -377,6 +415,7 @@ export const ASYNC_WAIT_CTX_set_status: (ctx: ASYNC_WAIT_CTX | null, status: num
 /**
  * The stored status (default {@link ASYNC_STATUS_UNSUPPORTED}; 0 for a NULL ctx).
  *
+ * @param ctx - The wait ctx (`null`: the call fails).
  * @since 0.1.0
  * @category wait contexts
  */

@@ -126,6 +126,7 @@ export const unsafeMakePipe: () => PipeWaitFd = internal.unsafeMakePipe
  * `unsafeOnReady` also calls back at once when the number cannot be waited on (not an open descriptor),
  * rather than never: the resumed job then finds out by reading.
  *
+ * @param fd - Any descriptor number.
  * @since 0.1.0
  * @category constructors
  */
@@ -134,6 +135,7 @@ export const fromFd: (fd: number) => NodeWaitFd = internal.fromFd
 /**
  * Writes one byte to a pipe's write end, waking its waiters.
  *
+ * @param self - The pipe wait fd.
  * @since 0.1.0
  * @category combinators
  */
@@ -142,6 +144,7 @@ export const signal: (self: PipeWaitFd) => Effect.Effect<void, FdError> = intern
 /**
  * Reads every byte available from a pipe's read end without blocking. Succeeds with `true` if there was any.
  *
+ * @param self - The pipe wait fd.
  * @since 0.1.0
  * @category combinators
  */
@@ -154,6 +157,7 @@ export const clear: (self: PipeWaitFd) => Effect.Effect<boolean, FdError> = inte
  * Fails with an {@link FdError} when the number is not an open descriptor, or when {@link close} closes it
  * during the wait.
  *
+ * @param fd - The descriptor to wait on.
  * @since 0.1.0
  * @category combinators
  */
@@ -175,6 +179,8 @@ export const awaitReadable: (fd: number) => Effect.Effect<void, FdError> = inter
  * NodeWaitFd.close(writeFd)
  * ```
  *
+ * @param fd - The descriptor to wait on.
+ * @param options - `signal`: aborting it stops watching and rejects with the signal's reason.
  * @since 0.1.0
  * @category promises
  */
@@ -196,6 +202,7 @@ export const pipe: () => [readFd: number, writeFd: number] = internal.pipe
  * Writes one byte without blocking. Returns `false` when the pipe is full (it is readable then anyway).
  * Throws an {@link FdError} (`EBADF`, or `EPIPE` when every read end is closed).
  *
+ * @param fd - The write end of a pipe.
  * @since 0.1.0
  * @category file descriptors
  */
@@ -205,6 +212,7 @@ export const writeByte: (fd: number) => boolean = internal.writeByte
  * Reads one byte without blocking. Returns whether a byte was read (`false` when nothing is there, or at
  * end of file). Throws an {@link FdError} (`EBADF`).
  *
+ * @param fd - The read end of a pipe.
  * @since 0.1.0
  * @category file descriptors
  */
@@ -213,6 +221,7 @@ export const readByte: (fd: number) => boolean = internal.readByte
 /**
  * Reads every byte available without blocking; returns how many. Throws an {@link FdError} (`EBADF`).
  *
+ * @param fd - The read end of a pipe.
  * @since 0.1.0
  * @category file descriptors
  */
@@ -222,6 +231,7 @@ export const drain: (fd: number) => number = internal.drain
  * Whether reading the descriptor would not block right now (`select()` with a zero timeout). Reads nothing.
  * Throws an {@link FdError} (`EBADF`).
  *
+ * @param fd - Any descriptor.
  * @since 0.1.0
  * @category file descriptors
  */
@@ -239,6 +249,7 @@ export const isReadable: (fd: number) => boolean = internal.isReadable
  * descriptors with `fs.closeSync`, and never close a descriptor that is being waited on behind this
  * package's back.
  *
+ * @param fd - The descriptor to close.
  * @since 0.1.0
  * @category file descriptors
  */

@@ -61,6 +61,8 @@ export interface EventRecorder {
 }
 
 /**
+ * The recorder's service tag.
+ *
  * @since 0.1.0
  * @category tags
  */

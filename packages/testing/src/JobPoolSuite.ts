@@ -1,5 +1,6 @@
 /**
- * The contract of a job pool (spec §1 and the port decisions that bind it),
+ * The contract of a job pool (OpenSSL's job semantics and the
+ * [Port decisions](/concepts/#where-we-deliberately-differ) that bind it),
  * as a reusable vitest suite. Every implementation of `JobPool` runs it:
  *
  * ```ts
@@ -25,6 +26,8 @@ import * as internal from "./internal/jobPoolSuite.js"
 /**
  * Builds a pool with the given limits, as `JobPool.layer` does.
  *
+ * @param options - The pool's limits.
+ * @typeParam E - How building the pool fails, beside an invalid size.
  * @since 0.1.0
  * @category models
  */
@@ -38,17 +41,19 @@ export type MakeLayer<E> = (
  *
  * **Details**
  *
- * Covers: pool limits and their validation (§1.2, Port decision 4), start,
- * pause, resume and finish with their pool counts (§1.4–1.5, S2, S4), the
- * current job and handle identity (§1.6, S5, Port decision 1), stale,
- * running and foreign handles (Port decisions 1, 3, 13), wait-ctx binding and
- * change bookkeeping through job runs (§1.7, §2.8, S6, S10), pause blocking
- * (§1.8, S7, Port decision 6), ambient isolation (§1.13, S8, Port decision
- * 11), nesting (Port decision 2), failing bodies (Port decision 10),
+ * Covers: pool limits and their validation ([Port decision 4](/concepts/#port-decision-4)), start, pause, resume and
+ * finish with their pool counts, the current job and handle identity ([Port decision 1](/concepts/#port-decision-1)),
+ * stale, running and foreign handles (Port decisions [1](/concepts/#port-decision-1),
+ * [3](/concepts/#port-decision-3), [13](/concepts/#port-decision-13)), wait-ctx binding and change
+ * bookkeeping through job runs, pause blocking ([Port decision 6](/concepts/#port-decision-6)), ambient isolation
+ * ([Port decision 11](/concepts/#port-decision-11)), nesting ([Port decision 2](/concepts/#port-decision-2)), failing bodies ([Port decision 10](/concepts/#port-decision-10)),
  * cancellation, interruption of the caller, closing the pool with paused jobs
- * (§1.3, Port decision 5), a null wait ctx (Port decision 7) and closing a
- * wait ctx under a paused job (Port decision 8).
+ * ([Port decision 5](/concepts/#port-decision-5)), a null wait ctx ([Port decision 7](/concepts/#port-decision-7)) and closing a
+ * wait ctx under a paused job ([Port decision 8](/concepts/#port-decision-8)).
  *
+ * @param name - The suite's name, for `describe`.
+ * @param makeLayer - Builds the pool under test with the given limits.
+ * @typeParam E - How building the pool fails, beside an invalid size.
  * @since 0.1.0
  * @category testing
  */
@@ -58,6 +63,9 @@ export const testJobPool: <E>(name: string, makeLayer: MakeLayer<E>) => void = i
  * Asserts that a step is `Paused` and returns its job handle; a helper for
  * tests written against the job API.
  *
+ * @param step - What `start` or `resume` answered.
+ * @typeParam A - What the job's body succeeds with.
+ * @typeParam E - What the job's body fails with.
  * @since 0.1.0
  * @category testing
  */
@@ -66,6 +74,9 @@ export const expectPaused: <A, E>(step: AsyncJob.JobResult<A, E>) => AsyncJob.Jo
 /**
  * Asserts that a step is `Finished` and returns its value.
  *
+ * @param step - What `start` or `resume` answered.
+ * @typeParam A - What the job's body succeeds with.
+ * @typeParam E - What the job's body fails with.
  * @since 0.1.0
  * @category testing
  */

@@ -3,8 +3,7 @@
  * (`dasync`) or a QAT card with nothing behind it: code under test submits
  * operations, and the test decides when each one completes.
  *
- * Inside a job, {@link TestEngine.submit} does what a real engine does
- * (spec §5.3):
+ * Inside a job, {@link TestEngine.submit} does what a real engine does:
  *
  * - **fd mode** (the job's wait ctx has no callback): registers one wait fd
  *   per wait ctx under the engine's key — created on first use, reused by
@@ -192,6 +191,8 @@ export interface TestEngine {
 }
 
 /**
+ * The engine's service tag.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -202,6 +203,7 @@ export const TestEngine: Context.Tag<TestEngine, TestEngine> = Context.GenericTa
 /**
  * Creates an engine; latency timers are interrupted when the scope closes.
  *
+ * @param options - The engine's behaviour; omitted, the defaults.
  * @since 0.1.0
  * @category constructors
  */
@@ -210,6 +212,7 @@ export const make: (options?: Options) => Effect.Effect<TestEngine, never, Scope
 /**
  * Provides a {@link TestEngine}.
  *
+ * @param options - The engine's behaviour; omitted, the defaults.
  * @since 0.1.0
  * @category layers
  */
@@ -218,6 +221,9 @@ export const layer = (options?: Options): Layer.Layer<TestEngine> => Layer.scope
 /**
  * Submits an operation to the engine in context. See {@link TestEngine.submit}.
  *
+ * @param name - The operation's name, as the test sees it in the submissions.
+ * @param input - The operation's input, passed to the `respond` option.
+ * @typeParam A - The result type the caller expects.
  * @since 0.1.0
  * @category accessors
  */
@@ -230,6 +236,8 @@ export const submit = <A = unknown>(
 /**
  * See {@link TestEngine.complete}.
  *
+ * @param id - The submission's id.
+ * @param value - The operation's result.
  * @since 0.1.0
  * @category accessors
  */
@@ -239,6 +247,8 @@ export const complete = (id: number, value: unknown): Effect.Effect<void, Unknow
 /**
  * See {@link TestEngine.fail}.
  *
+ * @param id - The submission's id.
+ * @param error - What the operation's `submit` fails with (in an `OperationFailedError`).
  * @since 0.1.0
  * @category accessors
  */
@@ -248,6 +258,7 @@ export const fail = (id: number, error: unknown): Effect.Effect<void, UnknownOpe
 /**
  * See {@link TestEngine.completeAll}.
  *
+ * @param value - The result of each pending submission; omitted, the `respond` option's.
  * @since 0.1.0
  * @category accessors
  */
@@ -257,6 +268,7 @@ export const completeAll = (value?: (submission: Submission) => unknown): Effect
 /**
  * See {@link TestEngine.refuseNext}.
  *
+ * @param count - How many attempts to refuse.
  * @since 0.1.0
  * @category accessors
  */
@@ -288,6 +300,7 @@ export const pending: Effect.Effect<ReadonlyArray<Submission>, never, TestEngine
 /**
  * See {@link TestEngine.awaitSubmissions}.
  *
+ * @param count - How many submissions to wait for.
  * @since 0.1.0
  * @category accessors
  */
