@@ -184,8 +184,7 @@ export interface StartOptions {
 export const start = <A, E, R>(
   body: Effect.Effect<A, E, R>,
   options?: StartOptions
-): Effect.Effect<JobResult<A, E>, E | NoJobsError, R | JobPool> =>
-  Effect.flatMap(JobPool, (pool) => pool.start(body, options))
+): Effect.Effect<JobResult<A, E>, E | NoJobsError, R | JobPool> => internal.startInContext(body, options)
 
 /**
  * Continues a paused job after its pause, until it pauses again or finishes.
@@ -206,7 +205,7 @@ export const start = <A, E, R>(
 export const resume = <A, E>(
   job: Job<A, E>
 ): Effect.Effect<JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError, JobPool> =>
-  Effect.flatMap(JobPool, (pool) => pool.resume(job))
+  internal.resumeInContext(job)
 
 /**
  * Cancels a paused job: interrupts it and waits until its finalizers have run

@@ -215,30 +215,29 @@ export class PoolImpl implements JobPool.JobPool {
   start = <A, E, R>(
     body: Effect.Effect<A, E, R>,
     options?: AsyncJob.StartOptions
-  ): Effect.Effect<AsyncJob.JobResult<A, E>, E | NoJobsError, R> => {
-    const slot: { handle: JobHandle | undefined } = { handle: undefined }
-    // everything happens in one step of the caller, so no interruption can
-    // fall between taking a slot and holding the job's first step
-    return handOver(
-      slot,
-      Effect.withFiberRuntime<AsyncJob.JobResult<A, E>, E | NoJobsError, R>((caller) => {
-        const opened = span.open(caller, "AsyncJob.start", undefined)
-        const begun = this.begin(
-          caller.currentContext,
-          caller.currentScheduler,
-          () => caller.getFiberRefs(),
-          opened,
-          body as Effect.Effect<unknown, unknown>,
-          options
-        )
-        if (!isHandle(begun)) {
-          span.close(opened, begun)
-          return begun
-        }
-        slot.handle = begun
-        return nextStep(begun, opened) as Effect.Effect<AsyncJob.JobResult<A, E>, E>
-      })
+  ): Effect.Effect<AsyncJob.JobResult<A, E>, E | NoJobsError, R> =>
+    Effect.withFiberRuntime((caller) => this.startFrom(caller, body, options))
+
+  /** `start`, run by `caller` (`AsyncJob.start` looks the pool up and calls this in one step). */
+  startFrom<A, E, R>(
+    caller: Fiber.RuntimeFiber<unknown, unknown>,
+    body: Effect.Effect<A, E, R>,
+    options: AsyncJob.StartOptions | undefined
+  ): Effect.Effect<AsyncJob.JobResult<A, E>, E | NoJobsError, R> {
+    const opened = span.open(caller, "AsyncJob.start", undefined)
+    const begun = this.begin(
+      caller.currentContext,
+      caller.currentScheduler,
+      () => caller.getFiberRefs(),
+      opened,
+      body as Effect.Effect<unknown, unknown>,
+      options
     )
+    if (!isHandle(begun)) {
+      span.close(opened, begun)
+      return begun
+    }
+    return nextStep(begun, opened) as Effect.Effect<AsyncJob.JobResult<A, E>, E>
   }
 
   /**
@@ -332,21 +331,22 @@ export class PoolImpl implements JobPool.JobPool {
 
   resume = <A, E>(
     job: AsyncJob.Job<A, E>
-  ): Effect.Effect<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError> => {
+  ): Effect.Effect<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError> =>
+    Effect.withFiberRuntime((caller) => this.resumeFrom(caller, job))
+
+  /** `resume`, run by `caller` (see `startFrom`). */
+  resumeFrom<A, E>(
+    caller: Fiber.RuntimeFiber<unknown, unknown>,
+    job: AsyncJob.Job<A, E>
+  ): Effect.Effect<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError> {
     if (!isHandle(job)) return Effect.die(new TypeError("AsyncJob.resume: not a job handle"))
-    const handle = job
-    return handOver(
-      { handle },
-      Effect.withFiberRuntime((caller) => {
-        const opened = span.open(caller, "AsyncJob.resume", handle.id)
-        const refused = this.wakeUp(handle, opened)
-        if (refused !== undefined) {
-          span.close(opened, refused)
-          return refused
-        }
-        return nextStep(handle, opened) as Effect.Effect<AsyncJob.JobResult<A, E>, E>
-      })
-    )
+    const opened = span.open(caller, "AsyncJob.resume", job.id)
+    const refused = this.wakeUp(job, opened)
+    if (refused !== undefined) {
+      span.close(opened, refused)
+      return refused
+    }
+    return nextStep(job, opened) as Effect.Effect<AsyncJob.JobResult<A, E>, E>
   }
 
   /** `resume` for a caller outside any fiber (see `unsafeStart`). */
@@ -529,8 +529,10 @@ const deliverTo = (handle: JobHandle, onStep: Reply): void => {
 /**
  * The step a start or resume answers. Usually the job has already paused or
  * finished on the caller's stack (see `HandOff`), and its step is returned as
- * it is; otherwise (the job waits on something asynchronous first) the caller
- * waits for it, and cancels the job if it is interrupted meanwhile.
+ * it is: the caller ran the job inside one synchronous operation, so no
+ * interruption can reach it between the job's step and its own next
+ * operation. Otherwise (the job waits on something asynchronous first) the
+ * caller waits for the step in `awaitStep`.
  */
 const nextStep = (
   handle: JobHandle,
@@ -542,43 +544,44 @@ const nextStep = (
     span.close(opened, step, handle.id)
     return step
   }
-  // no canceller: an interruption of this wait is `handOver`'s to handle
-  return Effect.async((done) => {
-    handle.waiter = (exit) => {
-      span.close(opened, exit, handle.id)
-      done(exit)
-    }
-  })
+  return awaitStep(handle, opened)
 }
 
 /**
- * The guard around every start and resume: if their caller is interrupted
- * before it holds the job's next step, the job is cancelled, and the
+ * The caller's wait for an asynchronous step, guarded: if the caller is
+ * interrupted before it holds the step, the job is cancelled, and the
  * caller's interruption completes once the job has unwound. No orphans:
  *
  * - interrupted while the job runs (the caller waits for its next step);
  * - interrupted just as the job paused, before the `Paused` step reached the
- *   caller (an interruption sent while the job ran on the caller's stack, or
- *   racing an asynchronous PAUSE): nobody would hold the handle.
+ *   caller (an interruption racing an asynchronous PAUSE): nobody would hold
+ *   the handle.
  *
  * This is `Effect.onInterrupt` cut to what is needed here (one handler frame
  * inside an uninterruptible region, nothing on success), and it is the only
- * one: the caller's wait for an asynchronous step has no canceller of its own.
+ * one: the wait itself has no canceller.
  */
-const handOver = <A, E, R>(
-  slot: { readonly handle: JobHandle | undefined },
-  step: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> =>
+const awaitStep = (
+  handle: JobHandle,
+  opened: span.OpenSpan | undefined
+): Effect.Effect<AsyncJob.JobResult<unknown, unknown>, unknown> =>
   Effect.uninterruptibleMask((restore) =>
-    Effect.catchAllCause(restore(step), (cause) => {
-      const job = slot.handle
-      if (job === undefined || !Cause.isInterrupted(cause)) return Effect.failCause(cause)
-      // the step will not be taken: a later PAUSE or FINISH must not be handed to this caller
-      job.waiter = undefined
-      return job.status._tag === "Ended"
-        ? Effect.failCause(cause)
-        : Effect.zipRight(cancelJob(job), Effect.failCause(cause))
-    })
+    Effect.catchAllCause(
+      restore(Effect.async<AsyncJob.JobResult<unknown, unknown>, unknown>((done) => {
+        handle.waiter = (exit) => {
+          span.close(opened, exit, handle.id)
+          done(exit)
+        }
+      })),
+      (cause) => {
+        if (!Cause.isInterrupted(cause)) return Effect.failCause(cause)
+        // the step will not be taken: a later PAUSE or FINISH must not be handed to this caller
+        handle.waiter = undefined
+        return handle.status._tag === "Ended"
+          ? Effect.failCause(cause)
+          : Effect.zipRight(cancelJob(handle), Effect.failCause(cause))
+      }
+    )
   )
 
 /**
@@ -745,3 +748,35 @@ export const make = (
 
 /** @internal */
 export const isPoolImpl = (u: unknown): u is PoolImpl => u instanceof PoolImpl
+
+/**
+ * `AsyncJob.start`: the pool looked up in the caller's context and the job
+ * started in one operation (a pool that is not ours gets its own `start`).
+ *
+ * @internal
+ */
+export const startInContext = <A, E, R>(
+  body: Effect.Effect<A, E, R>,
+  options: AsyncJob.StartOptions | undefined
+): Effect.Effect<AsyncJob.JobResult<A, E>, E | NoJobsError, R | JobPool.JobPool> =>
+  Effect.withFiberRuntime((caller) => {
+    const pool = Context.get(caller.currentContext as Context.Context<JobPool.JobPool>, tag)
+    return pool instanceof PoolImpl ? pool.startFrom(caller, body, options) : pool.start(body, options)
+  })
+
+/**
+ * `AsyncJob.resume`, like `startInContext`.
+ *
+ * @internal
+ */
+export const resumeInContext = <A, E>(
+  job: AsyncJob.Job<A, E>
+): Effect.Effect<
+  AsyncJob.JobResult<A, E>,
+  E | StaleJobError | JobNotPausedError | ForeignJobError,
+  JobPool.JobPool
+> =>
+  Effect.withFiberRuntime((caller) => {
+    const pool = Context.get(caller.currentContext as Context.Context<JobPool.JobPool>, tag)
+    return pool instanceof PoolImpl ? pool.resumeFrom(caller, job) : pool.resume(job)
+  })
