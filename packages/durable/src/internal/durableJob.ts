@@ -190,7 +190,11 @@ export const toLayer = <
     for (const row of yield* pool.startingOf(self.name)) yield* send(self, pool, row)
     // this code may replay the jobs that earlier code diverged from: run them again (they diverge again, or continue)
     const engine = yield* WorkflowEngine
-    for (const row of yield* pool.divergedOf(self.name)) yield* engine.resume(self.workflow, row.jobId)
+    for (const row of yield* pool.divergedOf(self.name)) {
+      if (divergence(self, { ...row, state: "running" }) !== undefined) continue // a version this code does not run
+      yield* pool.running(row.jobId)
+      yield* engine.resume(self.workflow, row.jobId)
+    }
   })
   return Layer.provide(Layer.effectDiscard(recover), registered) as Layer.Layer<
     never,
