@@ -93,12 +93,17 @@ describe("divergence from the journal (SQLite)", () => {
           const polled = yield* Effect.forEach(paused, (job) => Effect.flip(DurableJob.poll(Diverging, job.jobId)))
           const restarted = yield* Effect.flip(DurableJob.start(Diverging, { id: "renamed", change: "renamed" }))
           const held = yield* stats
-          const listed = yield* Effect.flatMap(DurableJobPool.DurableJobPool, (pool) => pool.list({ states: ["diverged"] }))
+          const listed = yield* Effect.flatMap(DurableJobPool.DurableJobPool, (pool) =>
+            pool.list({ states: ["diverged"] }))
           // a new job runs the changed code from its start: nothing to diverge from
-          const fresh = yield* Effect.flatMap(DurableJob.start(Diverging, { id: "fresh", change: "inserted" }), expectPaused)
+          const fresh = yield* Effect.flatMap(
+            DurableJob.start(Diverging, { id: "fresh", change: "inserted" }),
+            expectPaused
+          )
           const cancelled = yield* Effect.forEach(
             ["inserted", "reordered"] as const,
-            (change) => Effect.flatMap(idOf(change), (id) => DurableJob.cancel(Diverging, id))
+            (change) =>
+              Effect.flatMap(idOf(change), (id) => DurableJob.cancel(Diverging, id))
           )
           return { resumed, polled, restarted, held, listed, fresh, cancelled, left: yield* stats }
         }).pipe(Effect.provide(deploy(true)))

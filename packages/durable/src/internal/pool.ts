@@ -550,6 +550,12 @@ export const makeSql = (
         PRIMARY KEY (job_id, step)
       )`
     ], { discard: true }).pipe(Effect.retry({ times: 5 }), Effect.mapError(storeError("create tables")))
+    // a store created before replays were checked lacks the column of divergences
+    yield* sql`SELECT diverged FROM ${jobs} WHERE 1 = 0`.pipe(
+      Effect.catchAll(() => sql`ALTER TABLE ${jobs} ADD COLUMN diverged TEXT`),
+      Effect.retry({ times: 5 }),
+      Effect.mapError(storeError("create tables"))
+    )
 
     // the pool's number and bound, and the store's token key: created by the first runner, shared by all
     const configured = yield* configuredSecret
