@@ -496,6 +496,50 @@ export const token: <W extends Waits, K extends keyof W & string>(
 export const version: (self: Any) => Effect.Effect<number, never, WorkflowInstance | DurableJobPool> = internal.version
 
 /**
+ * Runs `self` without checking its steps against the job's journal (see
+ * "Divergence" above): the activities and waits it takes are neither
+ * compared with the journal nor added to it, so they may differ from run to
+ * run. They are still journaled by the engine as usual.
+ *
+ * **When to use**
+ *
+ * For a step whose name changes on purpose between runs, such as an activity
+ * named after the process (`submit/${boot}`) so that a restarted process
+ * runs it again. Everything else should stay checked, and be changed behind
+ * {@link version}.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import * as Activity from "@effect/workflow/Activity"
+ * import * as DurableJob from "@async-job/durable/DurableJob"
+ *
+ * const Ping = DurableJob.make({
+ *   name: "Ping",
+ *   payload: { id: Schema.String },
+ *   waits: { pong: Schema.Void },
+ *   jobId: ({ id }) => id
+ * })
+ * const boot = crypto.randomUUID()
+ *
+ * export const PingLive = DurableJob.toLayer(Ping, () =>
+ *   Effect.gen(function*() {
+ *     // sent again by every process that runs the job, and not a divergence
+ *     yield* DurableJob.unchecked(Activity.make({ name: `send/${boot}`, execute: Effect.log("ping") }))
+ *     yield* DurableJob.pause(Ping, "pong")
+ *   }))
+ * ```
+ *
+ * @param self - The steps to leave out of the check.
+ * @typeParam A - What `self` succeeds with.
+ * @typeParam E - What `self` fails with.
+ * @typeParam R - What `self` requires.
+ * @since 0.1.0
+ * @category combinators
+ */
+export const unchecked: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> = internal.unchecked
+
+/**
  * The id of the job that `payload` starts.
  *
  * @param self - The job definition.

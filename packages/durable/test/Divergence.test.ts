@@ -233,4 +233,30 @@ describe("divergence from the journal (memory)", () => {
       deepStrictEqual(after, [])
       deepStrictEqual(ran, [])
     }))
+
+  it.live("steps in DurableJob.unchecked may change from run to run: they are neither checked nor journaled", () =>
+    Effect.gen(function*() {
+      let boot = "first"
+      const ran: Array<string> = []
+      const layer = Layer.provideMerge(
+        DurableJob.toLayer(Diverging, ({ id }) =>
+          Effect.gen(function*() {
+            // named after the process, as the offload service names its submit
+            yield* DurableJob.unchecked(
+              Activity.make({ name: `submit/${boot}`, execute: Effect.sync(() => void ran.push(`submit/${boot}`)) })
+            )
+            yield* DurableJob.pause(Diverging, "go")
+            return `${id} finished`
+          })),
+        DurableJobPool.layerMemory({ maxSize: 1 })
+      )
+      const finished = yield* Effect.gen(function*() {
+        const job = yield* Effect.flatMap(DurableJob.start(Diverging, { id: "u", change: "renamed" }), expectPaused)
+        boot = "second"
+        yield* DurableJob.signal(job.tokens[0]!, true)
+        return yield* DurableJob.resume(Diverging, job)
+      }).pipe(Effect.provide(layer))
+      strictEqual(finished._tag === "Finished" && finished.value, "u finished")
+      deepStrictEqual(ran, ["submit/first", "submit/second"])
+    }))
 })

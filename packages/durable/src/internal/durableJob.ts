@@ -7,6 +7,7 @@ import * as Either from "effect/Either"
 import * as Equal from "effect/Equal"
 import * as Exit from "effect/Exit"
 import type * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
@@ -229,6 +230,13 @@ interface Replay {
   divergence: Divergence | undefined
 }
 
+/** Whether the steps being taken are exempt from the journal's check ({@link unchecked}). */
+const exempt = FiberRef.unsafeMake(false)
+
+/** @internal */
+export const unchecked = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.locally(self, exempt, true)
+
 const describeStep = (step: JournalStep) => `${step.kind} "${step.name}"`
 
 const divergenceAt = (
@@ -274,25 +282,28 @@ const replaying = (
       return Workflow.suspend(instance)
     })
   const check = (requested: JournalStep): Effect.Effect<Checked | undefined, never, WorkflowInstance> =>
-    Effect.flatMap(Effect.fiberId, (fiber): Effect.Effect<Checked | undefined, never, WorkflowInstance> => {
-      if (replay.divergence !== undefined) return diverge(replay.divergence)
-      if (!Equal.equals(fiber, root)) return Effect.succeed(undefined)
-      const index = replay.next++
-      const recorded = replay.journal[index]
-      if (recorded === undefined) {
-        replay.journal.push(requested)
-        return Effect.as(Effect.orDie(pool.recordStep(executionId, index, requested)), { index, replayed: false })
+    Effect.flatMap(
+      Effect.zip(Effect.fiberId, FiberRef.get(exempt)),
+      ([fiber, isExempt]): Effect.Effect<Checked | undefined, never, WorkflowInstance> => {
+        if (replay.divergence !== undefined) return diverge(replay.divergence)
+        if (isExempt || !Equal.equals(fiber, root)) return Effect.succeed(undefined)
+        const index = replay.next++
+        const recorded = replay.journal[index]
+        if (recorded === undefined) {
+          replay.journal.push(requested)
+          return Effect.as(Effect.orDie(pool.recordStep(executionId, index, requested)), { index, replayed: false })
+        }
+        if (recorded.kind !== requested.kind || recorded.name !== requested.name) {
+          return diverge(divergenceAt(
+            index,
+            recorded,
+            requested,
+            `the journal records ${describeStep(recorded)} there; the code asks for ${describeStep(requested)}`
+          ))
+        }
+        return Effect.succeed({ index, replayed: true })
       }
-      if (recorded.kind !== requested.kind || recorded.name !== requested.name) {
-        return diverge(divergenceAt(
-          index,
-          recorded,
-          requested,
-          `the journal records ${describeStep(recorded)} there; the code asks for ${describeStep(requested)}`
-        ))
-      }
-      return Effect.succeed({ index, replayed: true })
-    })
+    )
   /** A journaled result (or signalled value) that the code's Schema no longer decodes diverges too. */
   const undecodable = (checked: Checked | undefined, step: JournalStep) => (defect: unknown) =>
     checked?.replayed === true && ParseResult.isParseError(defect)
