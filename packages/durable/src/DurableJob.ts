@@ -60,6 +60,18 @@
  * activities therefore runs again on every resume and after a restart: put
  * side effects in an `Activity`.
  *
+ * **Divergence**
+ *
+ * The steps the body's own fiber takes (each activity and each wait, by kind
+ * and name) are journaled in order, and every replay is checked against
+ * them: a step that differs from the one journaled at its place, a journaled
+ * result that no longer decodes with the code's Schema, or a run that ends
+ * before a journaled step stops the replay there, before anything new runs.
+ * The job is left `diverged`, holding its slot: {@link start}, {@link resume}
+ * and {@link poll} answer {@link JobDivergedError} naming the step, {@link cancel}
+ * ends it, and the next deploy of its kind ({@link toLayer}) runs it again,
+ * so rolling the code back continues it. Guard changes with {@link version}.
+ *
  * @since 0.1.0
  */
 import type { AsyncJob } from "@async-job/core"
@@ -283,7 +295,9 @@ export type JobStatus<A, E> = Running | Paused | Finished<A> | Failed<E> | Cance
 
 /**
  * The errors every operation on an existing job may answer: the id is
- * unknown, names a job of another kind or another pool, or the store failed.
+ * unknown, names a job of another kind or another pool, the job's journal
+ * does not replay under this code ({@link JobDivergedError}), or the store
+ * failed.
  *
  * @since 0.1.0
  * @category models
@@ -355,13 +369,17 @@ export const make: <
  *
  * As it builds, the layer completes every start of this kind that a dead
  * process left half done (its slot taken, its workflow not yet sent), so that
- * every slot is either a live job or free.
+ * every slot is either a live job or free, and runs again every job of this
+ * kind that earlier code left `diverged` (see "Divergence" above): it
+ * diverges again, or, if this code replays its journal, continues.
  *
  * **Gotchas**
  *
  * The body runs again from its start on every resume (see "Replay" above):
  * keep side effects in activities, and make the code between them
- * deterministic.
+ * deterministic. Only the steps of the body's own fiber are checked against
+ * the journal: steps taken in forked fibers (`Effect.all` with concurrency,
+ * races), whose order may change from run to run, are not.
  *
  * @param self - The job definition.
  * @param body - The job's code: given the payload and the job's id, it may {@link pause}.
@@ -468,12 +486,58 @@ export const token: <W extends Waits, K extends keyof W & string>(
  * `version`: started by newer code) is not run by this code: `start`,
  * `resume` and `poll` answer {@link JobDivergedError} (step `version`), and
  * the job stays where it was, for code that can run it or for `cancel`.
+ * A change that is not guarded is detected as the job replays (see
+ * "Divergence" above) and fails the same way, naming the step.
  *
  * @param self - The job definition.
  * @since 0.1.0
  * @category getters
  */
 export const version: (self: Any) => Effect.Effect<number, never, WorkflowInstance | DurableJobPool> = internal.version
+
+/**
+ * Runs `self` without checking its steps against the job's journal (see
+ * "Divergence" above): the activities and waits it takes are neither
+ * compared with the journal nor added to it, so they may differ from run to
+ * run. They are still journaled by the engine as usual.
+ *
+ * **When to use**
+ *
+ * For a step whose name changes on purpose between runs, such as an activity
+ * named after the process (`submit/${boot}`) so that a restarted process
+ * runs it again. Everything else should stay checked, and be changed behind
+ * {@link version}.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import * as Activity from "@effect/workflow/Activity"
+ * import * as DurableJob from "@async-job/durable/DurableJob"
+ *
+ * const Ping = DurableJob.make({
+ *   name: "Ping",
+ *   payload: { id: Schema.String },
+ *   waits: { pong: Schema.Void },
+ *   jobId: ({ id }) => id
+ * })
+ * const boot = crypto.randomUUID()
+ *
+ * export const PingLive = DurableJob.toLayer(Ping, () =>
+ *   Effect.gen(function*() {
+ *     // sent again by every process that runs the job, and not a divergence
+ *     yield* DurableJob.unchecked(Activity.make({ name: `send/${boot}`, execute: Effect.log("ping") }))
+ *     yield* DurableJob.pause(Ping, "pong")
+ *   }))
+ * ```
+ *
+ * @param self - The steps to leave out of the check.
+ * @typeParam A - What `self` succeeds with.
+ * @typeParam E - What `self` fails with.
+ * @typeParam R - What `self` requires.
+ * @since 0.1.0
+ * @category combinators
+ */
+export const unchecked: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> = internal.unchecked
 
 /**
  * The id of the job that `payload` starts.
@@ -499,7 +563,8 @@ export const jobId: <J extends Any>(self: J, payload: PayloadOf<J>) => Effect.Ef
  *   the two leaves a `starting` job, which the next {@link toLayer} of its kind
  *   (or starting it again) completes.
  * - Idempotent: if a job with the same id was started before, in any process,
- *   no slot is taken and its current step is answered.
+ *   no slot is taken and its current step is answered (`JobDivergedError` if
+ *   it is `diverged`).
  * - Waits without polling: the job's runs publish each step as they journal
  *   it (across runners through Postgres `NOTIFY`).
  *
@@ -528,7 +593,9 @@ type StartSignature = <J extends Any>(
  *   may come.
  * - Takes the `Paused` handle, or a job id (then: the step after the job's
  *   current pause, or its end).
- * - A cancelled job answers `StaleJobError`.
+ * - A cancelled job answers `StaleJobError`; a job whose replay under this
+ *   code diverged from its journal answers {@link JobDivergedError}, and holds
+ *   its slot until it is cancelled or code that replays it is deployed.
  *
  * @since 0.1.0
  * @category combinators
@@ -545,7 +612,9 @@ type ResumeSignature = <J extends Any>(
 >
 
 /**
- * Where a job is now, from any process; does not wait.
+ * Where a job is now, from any process; does not wait. A running or paused
+ * job that this code does not run (its version is retired, or its replay
+ * diverged from its journal) answers {@link JobDivergedError}.
  *
  * @since 0.1.0
  * @category getters
@@ -565,7 +634,9 @@ type PollSignature = <J extends Any>(
  * **Details**
  *
  * Completes for every id the pool knows, including a job whose start was cut
- * short by a crash (its start is completed, then it is cancelled).
+ * short by a crash (its start is completed, then it is cancelled) and a job
+ * that diverged from its journal (it replays up to the divergence, runs
+ * nothing new, and ends `Cancelled`, freeing its slot).
  *
  * @since 0.1.0
  * @category combinators

@@ -87,7 +87,8 @@ export interface Options {
  * across every runner. A durable job's record is its ledger row: `created`
  * counts the rows kept (every job started, until retention removes an ended
  * one), `idle` the ended ones, `running` the jobs executing somewhere (or being
- * started), `paused` the jobs waiting for a signal.
+ * started), `paused` the jobs waiting for a signal (and the `diverged` ones,
+ * which wait for a deploy or a cancel).
  *
  * @since 0.1.0
  * @category models
@@ -136,7 +137,10 @@ export interface DurableJobPool {
 
 /**
  * One job as {@link DurableJobPool.list} shows it. `starting`: its slot is
- * taken and its workflow is being sent.
+ * taken and its workflow is being sent. `diverged`: a replay of the job's
+ * journal met a step other than the one journaled (code changed without a
+ * version guard); the job is suspended and holds its slot until code that
+ * replays it is deployed or it is cancelled (see `JobDivergedError`).
  *
  * @since 0.1.0
  * @category models
@@ -147,7 +151,7 @@ export interface JobInfo {
   readonly kind: string
   /** The job's number in the store (the `jobId` of core's errors). */
   readonly seq: number
-  readonly state: "starting" | "running" | "paused" | "ended"
+  readonly state: "starting" | "running" | "paused" | "diverged" | "ended"
   /** Epoch milliseconds. */
   readonly createdAt: number
   /** Epoch milliseconds of the last change (for an ended job: when it ended). */

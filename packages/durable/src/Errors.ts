@@ -15,7 +15,7 @@
  * | {@link InvalidTokenError} | reject the request (the token is malformed, forged, or names no wait fd of the job) |
  * | {@link InvalidSignalError} | fix the value (it does not match the wait fd's Schema; the job still waits) |
  * | {@link StoreError} | alert an operator (the store is missing, corrupt, read-only or was replaced) |
- * | {@link JobDivergedError} | deploy code that runs the job's version, or cancel the job |
+ * | {@link JobDivergedError} | deploy code that replays the job (or runs its version), or cancel the job |
  *
  * The errors of this module cross process boundaries (the offload service
  * serves them), so they are `Schema.TaggedError`s.
@@ -165,20 +165,61 @@ export class StoreError extends Schema.TaggedError<StoreError>("@async-job/durab
 }
 
 /**
- * The job was started under a version of its code that this code does not
- * run (below the definition's `minVersion`, or above its `version`): replaying
- * it would diverge from its journal at `step`. Nothing ran; the job stays where
- * it was, for code that can run it or for `cancel`.
+ * One step of a job's journal, as divergence reports it: an `activity` (by its
+ * name), or a `wait` (a pause on a wait fd, by its name and key, or any other
+ * `DurableDeferred`, such as a `DurableClock` sleep).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const JournalStep: Schema.Struct<{
+  kind: Schema.Literal<["activity", "wait"]>
+  name: typeof Schema.String
+}> = Schema.Struct({ kind: Schema.Literal("activity", "wait"), name: Schema.String })
+
+/**
+ * The type of {@link JournalStep}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type JournalStep = typeof JournalStep.Type
+
+/**
+ * The job's code does not replay its journal: nothing past `step` runs, and
+ * the job holds its slot until code that replays it is deployed or it is
+ * cancelled.
+ *
+ * **Details**
+ *
+ * - `step: "version"`: the job was started under a version of its code that
+ *   this code does not run (below the definition's `minVersion`, or above its
+ *   `version`). Nothing ran.
+ * - Otherwise the code changed without a version guard, and a replay met a
+ *   step other than the one journaled: `index` is the step's position in the
+ *   journal (counted from 0, in the body's own fiber), `recorded` what the
+ *   journal holds there, `requested` what the code asked for (absent when the
+ *   code ended before it), and `step` names the journal's step (`step 1 (wait
+ *   "go")`). A step whose journaled result or signalled value no longer
+ *   decodes with the code's Schema diverges too (`recorded` and `requested`
+ *   are then the same step). The job's state is `diverged`.
  *
  * @since 0.1.0
  * @category errors
  */
 export class JobDivergedError extends Schema.TaggedError<JobDivergedError>("@async-job/durable/JobDivergedError")(
   "JobDivergedError",
-  { jobId: Schema.String, step: Schema.String, reason: Schema.String }
+  {
+    jobId: Schema.String,
+    step: Schema.String,
+    reason: Schema.String,
+    index: Schema.optional(Schema.Number),
+    recorded: Schema.optional(JournalStep),
+    requested: Schema.optional(JournalStep)
+  }
 ) {
   /** @since 0.1.0 */
   override get message(): string {
-    return `job ${this.jobId} would diverge from its journal at ${this.step}: ${this.reason}`
+    return `job ${this.jobId} diverges from its journal at ${this.step}: ${this.reason}`
   }
 }

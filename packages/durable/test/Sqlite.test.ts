@@ -1,5 +1,7 @@
 import * as DurableJob from "@async-job/durable/DurableJob"
 import * as DurableJobPool from "@async-job/durable/DurableJobPool"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, it } from "@effect/vitest"
 import { deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"
@@ -87,5 +89,21 @@ describe("DurableJobPool.layerSqlite", () => {
         Effect.provide(Layer.provideMerge(Jobs.layer(() => {}), DurableJobPool.layerSqlite({ filename: deleted })))
       )
       deepStrictEqual(errors.map(reason), errors.map(() => "replaced"))
+    }))
+
+  it.scopedLive("a store created before replays were checked gains the column of divergences as it opens", () =>
+    Effect.gen(function*() {
+      const filename = path.join(yield* tempDir("older"), "jobs.db")
+      // the ledger as the release before divergence detection created it
+      yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
+        sql`CREATE TABLE async_job_durable_jobs (
+          job_id VARCHAR(255) PRIMARY KEY, pool VARCHAR(255) NOT NULL, pool_id INTEGER NOT NULL,
+          kind VARCHAR(255) NOT NULL, seq INTEGER NOT NULL, version INTEGER NOT NULL, state VARCHAR(16) NOT NULL,
+          tokens TEXT NOT NULL, payload TEXT NOT NULL, exit TEXT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL
+        )`).pipe(Effect.provide(SqliteClient.layer({ filename })))
+      const step = yield* DurableJob.start(Jobs.Echo, { id: "e", text: "hi" }).pipe(
+        Effect.provide(Layer.provideMerge(Jobs.layer(() => {}), DurableJobPool.layerSqlite({ filename })))
+      )
+      strictEqual(step._tag === "Finished" && step.value, "hi")
     }))
 })

@@ -4,8 +4,12 @@ import { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngin
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Equal from "effect/Equal"
 import * as Exit from "effect/Exit"
+import type * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Queue from "effect/Queue"
@@ -21,6 +25,7 @@ import {
   JobDivergedError,
   JobKindError,
   JobNotFoundError,
+  JournalStep,
   StaleJobError,
   StoreError
 } from "../Errors.js"
@@ -159,11 +164,22 @@ export const toLayer = <
       yield* Effect.orDie(pool.running(executionId))
       const tokens = new Set<string>()
       pool.pending.set(instance, tokens)
+      const replay: Replay = {
+        journal: (yield* Effect.orDie(pool.steps(executionId))).slice(),
+        next: 0,
+        divergence: undefined
+      }
+      const engine = replaying(yield* WorkflowEngine, pool, executionId, yield* Effect.fiberId, replay)
       return yield* body(payload as Schema.Struct.Type<P>, executionId).pipe(
+        Effect.exit,
+        Effect.flatMap((exit) => endOfJournal(replay, exit, engine.diverge)),
+        Effect.provideService(WorkflowEngine, engine),
         Effect.onExit((exit) =>
-          instance.suspended && Exit.isInterrupted(exit)
-            ? Effect.orDie(pool.paused(executionId, Array.from(tokens)))
-            : Effect.void
+          !instance.suspended || !Exit.isInterrupted(exit)
+            ? Effect.void
+            : replay.divergence !== undefined
+            ? Effect.orDie(pool.diverged(executionId, replay.divergence))
+            : Effect.orDie(pool.paused(executionId, Array.from(tokens)))
         )
       )
     })
@@ -173,6 +189,13 @@ export const toLayer = <
     const pool = ledger(yield* DurableJobPool)
     pool.definitions.set(self.name, self)
     for (const row of yield* pool.startingOf(self.name)) yield* send(self, pool, row)
+    // this code may replay the jobs that earlier code diverged from: run them again (they diverge again, or continue)
+    const engine = yield* WorkflowEngine
+    for (const row of yield* pool.divergedOf(self.name)) {
+      if (divergence(self, { ...row, state: "running" }) !== undefined) continue // a version this code does not run
+      yield* pool.running(row.jobId)
+      yield* engine.resume(self.workflow, row.jobId)
+    }
   })
   return Layer.provide(Layer.effectDiscard(recover), registered) as Layer.Layer<
     never,
@@ -188,6 +211,145 @@ export const register = (...jobs: ReadonlyArray<DurableJob.Any>): Layer.Layer<ne
   Layer.effectDiscard(Effect.map(DurableJobPool, (pool) => {
     for (const job of jobs) ledger(pool).definitions.set(job.name, job)
   }))
+
+// -----------------------------------------------------------------------------
+// replay
+// -----------------------------------------------------------------------------
+
+/** How a run diverged from the journal: the fields of `JobDivergedError` but the job's id. */
+type Divergence = Omit<ConstructorParameters<typeof JobDivergedError>[0], "jobId">
+
+/**
+ * A run of a job against its journal of steps: the activities and waits that
+ * the body's own fiber asked for, in order (steps of forked fibers, whose
+ * order may change from run to run, are not journaled), and where this run is.
+ */
+interface Replay {
+  readonly journal: Array<JournalStep>
+  next: number
+  divergence: Divergence | undefined
+}
+
+/** Whether the steps being taken are exempt from the journal's check ({@link unchecked}). */
+const exempt = FiberRef.unsafeMake(false)
+
+/** @internal */
+export const unchecked = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.locally(self, exempt, true)
+
+const describeStep = (step: JournalStep) => `${step.kind} "${step.name}"`
+
+const divergenceAt = (
+  index: number,
+  recorded: JournalStep,
+  requested: JournalStep | undefined,
+  reason: string
+): Divergence => ({
+  step: `step ${index} (${describeStep(recorded)})`,
+  reason,
+  index,
+  recorded,
+  ...(requested === undefined ? {} : { requested })
+})
+
+/** A step of the journal, checked: its index, and whether the journal held it (a replay) or it is new. */
+interface Checked {
+  readonly index: number
+  readonly replayed: boolean
+}
+
+type ReplayingEngine = WorkflowEngine["Type"] & {
+  readonly diverge: (divergence: Divergence) => Effect.Effect<never, never, WorkflowInstance>
+}
+
+/**
+ * The engine as the body of a run sees it: every activity and wait that the
+ * body's fiber asks for is checked against the journal first. A step that
+ * differs from the one journaled at its index (another kind or name), or
+ * whose journaled result no longer decodes, suspends the run as diverged
+ * before anything of it runs; a step past the end of the journal is appended.
+ */
+const replaying = (
+  engine: WorkflowEngine["Type"],
+  pool: Ledger,
+  executionId: string,
+  root: FiberId.FiberId,
+  replay: Replay
+): ReplayingEngine => {
+  const diverge = (divergence: Divergence) =>
+    Effect.flatMap(WorkflowInstance, (instance) => {
+      replay.divergence ??= divergence
+      return Workflow.suspend(instance)
+    })
+  const check = (requested: JournalStep): Effect.Effect<Checked | undefined, never, WorkflowInstance> =>
+    Effect.flatMap(
+      Effect.zip(Effect.fiberId, FiberRef.get(exempt)),
+      ([fiber, isExempt]): Effect.Effect<Checked | undefined, never, WorkflowInstance> => {
+        if (replay.divergence !== undefined) return diverge(replay.divergence)
+        if (isExempt || !Equal.equals(fiber, root)) return Effect.succeed(undefined)
+        const index = replay.next++
+        const recorded = replay.journal[index]
+        if (recorded === undefined) {
+          replay.journal.push(requested)
+          return Effect.as(Effect.orDie(pool.recordStep(executionId, index, requested)), { index, replayed: false })
+        }
+        if (recorded.kind !== requested.kind || recorded.name !== requested.name) {
+          return diverge(divergenceAt(
+            index,
+            recorded,
+            requested,
+            `the journal records ${describeStep(recorded)} there; the code asks for ${describeStep(requested)}`
+          ))
+        }
+        return Effect.succeed({ index, replayed: true })
+      }
+    )
+  /** A journaled result (or signalled value) that the code's Schema no longer decodes diverges too. */
+  const undecodable = (checked: Checked | undefined, step: JournalStep) => (defect: unknown) =>
+    checked?.replayed === true && ParseResult.isParseError(defect)
+      ? Option.some(diverge(divergenceAt(
+        checked.index,
+        step,
+        step,
+        `its journaled ${step.kind === "activity" ? "result" : "value"} does not decode with the code's Schema: ${
+          ParseResult.TreeFormatter.formatErrorSync(defect)
+        }`
+      )))
+      : Option.none()
+  return {
+    ...engine,
+    diverge,
+    activityExecute: (activity, attempt) => {
+      const step: JournalStep = { kind: "activity", name: activity.name }
+      return Effect.flatMap(
+        check(step),
+        (checked) => Effect.catchSomeDefect(engine.activityExecute(activity, attempt), undecodable(checked, step))
+      )
+    },
+    deferredResult: (deferred) => {
+      const step: JournalStep = { kind: "wait", name: deferred.name }
+      return Effect.flatMap(
+        check(step),
+        (checked) => Effect.catchSomeDefect(engine.deferredResult(deferred), undecodable(checked, step))
+      )
+    }
+  } as ReplayingEngine
+}
+
+/**
+ * A run that ended (not suspended, not by a defect) before the steps its
+ * journal holds has diverged too: the code no longer reaches them.
+ */
+const endOfJournal = <A, E>(
+  replay: Replay,
+  exit: Exit.Exit<A, E>,
+  diverge: (divergence: Divergence) => Effect.Effect<never, never, WorkflowInstance>
+): Effect.Effect<A, E, WorkflowInstance> => {
+  const recorded = replay.journal[replay.next]
+  const ended = Exit.isSuccess(exit) || !(Cause.isInterrupted(exit.cause) || Cause.isDie(exit.cause))
+  if (!ended || recorded === undefined || replay.divergence !== undefined) return exit
+  return diverge(divergenceAt(replay.next, recorded, undefined, "the code ended before it"))
+}
 
 // -----------------------------------------------------------------------------
 // pauses
@@ -261,6 +423,9 @@ const statusOf = (
       return Effect.succeed({ _tag: "Running", jobId })
     case "paused":
       return Effect.succeed({ _tag: "Paused", jobId, tokens: row.tokens as ReadonlyArray<DurableJob.ResumeToken> })
+    case "diverged":
+      // suspended on no token; `poll`, `start` and `resume` answer its divergence instead
+      return Effect.succeed({ _tag: "Paused", jobId, tokens: [] })
     case "ended":
       return Effect.map(
         Effect.orDie(Schema.decodeUnknown(exitSchemaOf(self))(row.exit)),
@@ -280,15 +445,32 @@ const getRow = (self: DurableJob.Any, pool: Ledger, jobId: string) =>
     (row) => row === undefined ? Effect.fail(new JobNotFoundError({ job: self.name, jobId })) : Effect.succeed(row)
   )
 
-/** Whether this code runs the job: the version it was started under is one the definition supports. */
-const divergence = (self: DurableJob.Any, row: Row): JobDivergedError | undefined =>
-  row.version < self.minVersion || row.version > self.version
-    ? new JobDivergedError({
+const DivergenceJson = Schema.Struct({
+  step: Schema.String,
+  reason: Schema.String,
+  index: Schema.optional(Schema.Number),
+  recorded: Schema.optional(JournalStep),
+  requested: Schema.optional(JournalStep)
+})
+
+/**
+ * Whether this code runs the job: the version it was started under is one the
+ * definition supports, and its last run did not diverge from its journal.
+ */
+const divergence = (self: DurableJob.Any, row: Row): JobDivergedError | undefined => {
+  if (row.version < self.minVersion || row.version > self.version) {
+    return new JobDivergedError({
       jobId: row.jobId,
       step: "version",
       reason: `started under version ${row.version}; this code runs versions ${self.minVersion} to ${self.version}`
     })
-    : undefined
+  }
+  if (row.state !== "diverged") return undefined
+  return Either.match(Schema.decodeUnknownEither(DivergenceJson)(row.diverged), {
+    onLeft: () => new JobDivergedError({ jobId: row.jobId, step: "unknown", reason: "the journal diverged" }),
+    onRight: (fields) => new JobDivergedError({ jobId: row.jobId, ...fields })
+  })
+}
 
 /** @internal */
 export const version = (self: DurableJob.Any): Effect.Effect<number, never, WorkflowInstance | DurableJobPool> =>
@@ -327,9 +509,10 @@ const waitFor = <S extends Status>(
     while (true) {
       const row = yield* getRow(self, pool, jobId)
       const status = yield* statusOf(self, pool, row)
+      const diverged = cancelling ? undefined : divergence(self, row)
+      if (diverged !== undefined && row.state === "diverged") return yield* diverged
       if (done(status)) return [status, row] as const
-      const diverged = divergence(self, row)
-      if (diverged !== undefined && !cancelling) return yield* diverged
+      if (diverged !== undefined) return yield* diverged
       while ((yield* Queue.take(changes)) !== jobId) {
         // another job changed
       }

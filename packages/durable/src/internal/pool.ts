@@ -24,6 +24,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import type * as DurableJob from "../DurableJob.js"
 import type * as DurableJobPool from "../DurableJobPool.js"
+import type { JournalStep } from "../Errors.js"
 import { ForeignJobError, JobKindError, NoJobsError, StoreError } from "../Errors.js"
 
 /** @internal */
@@ -47,8 +48,11 @@ export const validate = (
   return { name: options?.name ?? "default", max }
 }
 
-/** Where a job is in the ledger. `starting`: its slot is taken and its workflow may not have been sent yet. */
-export type State = "starting" | "running" | "paused" | "ended"
+/**
+ * Where a job is in the ledger. `starting`: its slot is taken and its workflow may not have been sent yet.
+ * `diverged`: a replay of its journal diverged; it is suspended, holding its slot.
+ */
+export type State = "starting" | "running" | "paused" | "diverged" | "ended"
 
 /**
  * One job in the ledger: its slot, its kind, and its state as its runs
@@ -71,6 +75,8 @@ export interface Row {
   readonly payload: unknown
   /** The exit, encoded by the job's Schemas, once ended. */
   readonly exit: unknown
+  /** How a replay diverged from the journal (the fields of `JobDivergedError` but `jobId`), once `diverged`. */
+  readonly diverged: unknown
   readonly createdAt: number
   readonly updatedAt: number
 }
@@ -107,9 +113,17 @@ export interface Ledger extends DurableJobPool.DurableJobPool {
   readonly paused: (jobId: string, tokens: ReadonlyArray<string>) => Effect.Effect<void, StoreError>
   /** The job ended with this (encoded) exit; its slot is free. */
   readonly ended: (jobId: string, exit: unknown) => Effect.Effect<void, StoreError>
+  /** A run of the job diverged from its journal and suspended; it keeps its slot. */
+  readonly diverged: (jobId: string, divergence: unknown) => Effect.Effect<void, StoreError>
+  /** The steps journaled by the job's own fiber, in order. */
+  readonly steps: (jobId: string) => Effect.Effect<ReadonlyArray<JournalStep>, StoreError>
+  /** Journals the step at `index` (the next one); a step already journaled there is kept. */
+  readonly recordStep: (jobId: string, index: number, step: JournalStep) => Effect.Effect<void, StoreError>
   readonly get: (jobId: string) => Effect.Effect<Row | undefined, StoreError>
   /** The jobs of a kind whose start was cut short. */
   readonly startingOf: (kind: string) => Effect.Effect<ReadonlyArray<Row>, StoreError>
+  /** The jobs of a kind that diverged from their journals. */
+  readonly divergedOf: (kind: string) => Effect.Effect<ReadonlyArray<Row>, StoreError>
   /** The ids of the jobs that change from now on (in any process on the store, for Postgres). */
   readonly changes: Effect.Effect<Queue.Dequeue<string>, never, Scope.Scope>
 }
@@ -130,10 +144,10 @@ const configuredSecret = Config.option(Config.redacted("ASYNC_JOB_DURABLE_SECRET
 
 const statsOf = (maxSize: number, counts: Record<State, number>): PoolStats => ({
   maxSize,
-  created: counts.starting + counts.running + counts.paused + counts.ended,
+  created: outstanding(counts) + counts.ended,
   idle: counts.ended,
   running: counts.starting + counts.running,
-  paused: counts.paused
+  paused: counts.paused + counts.diverged
 })
 
 const noJobs = (poolId: number, maxSize: number, counts: Record<State, number>) =>
@@ -143,7 +157,15 @@ const noJobs = (poolId: number, maxSize: number, counts: Record<State, number>) 
 const newRow = (
   fields: Pick<Row, "jobId" | "pool" | "poolId" | "kind" | "seq" | "version" | "payload">,
   now: number
-): Row => ({ ...fields, state: "starting", tokens: [], exit: undefined, createdAt: now, updatedAt: now })
+): Row => ({
+  ...fields,
+  state: "starting",
+  tokens: [],
+  exit: undefined,
+  diverged: undefined,
+  createdAt: now,
+  updatedAt: now
+})
 
 /** The page of `rows` (all of a pool, ordered by seq) that `options` asks for. */
 const pageOf = (rows: ReadonlyArray<Row>, options: DurableJobPool.ListOptions | undefined): DurableJobPool.JobPage => {
@@ -181,7 +203,14 @@ const retain = (self: Ledger, retention: Duration.DurationInput | undefined) =>
     Effect.asVoid
   )
 
-const emptyCounts = (): Record<State, number> => ({ starting: 0, running: 0, paused: 0, ended: 0 })
+const emptyCounts = (): Record<State, number> => ({ starting: 0, running: 0, paused: 0, diverged: 0, ended: 0 })
+
+/** The jobs that hold a slot. */
+const outstanding = (counts: Record<State, number>) =>
+  counts.starting + counts.running + counts.paused + counts.diverged
+
+/** The states a run of a job moves from. */
+const live: ReadonlyArray<State> = ["starting", "running", "paused", "diverged"]
 
 // -----------------------------------------------------------------------------
 // in memory
@@ -199,6 +228,7 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
     let maxSize = max ?? 0
     const poolId = 1
     const rows = new Map<string, Row>()
+    const journals = new Map<string, Array<JournalStep>>()
     const hub = yield* PubSub.unbounded<string>()
     const secret = Option.getOrElse(yield* configuredSecret, randomSecret)
     const counts = () => {
@@ -238,7 +268,7 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
             return Effect.succeed(row)
           }
           const taken = counts()
-          if (maxSize > 0 && taken.starting + taken.running + taken.paused >= maxSize) {
+          if (maxSize > 0 && outstanding(taken) >= maxSize) {
             return Effect.fail(noJobs(poolId, maxSize, taken))
           }
           const created = newRow({ jobId, pool: name, poolId, kind, seq: rows.size + 1, version, payload }, now)
@@ -246,12 +276,23 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
           return Effect.succeed(created)
         }),
       started: (jobId) => update(jobId, ["starting"], { state: "running" }),
-      running: (jobId) => update(jobId, ["starting", "paused"], { state: "running", tokens: [] }),
+      running: (jobId) =>
+        update(jobId, ["starting", "paused", "diverged"], { state: "running", tokens: [], diverged: undefined }),
       paused: (jobId, tokens) => update(jobId, ["starting", "running", "paused"], { state: "paused", tokens }),
-      ended: (jobId, exit) => update(jobId, ["starting", "running", "paused"], { state: "ended", tokens: [], exit }),
+      ended: (jobId, exit) => update(jobId, live, { state: "ended", tokens: [], exit, diverged: undefined }),
+      diverged: (jobId, divergence) => update(jobId, live, { state: "diverged", tokens: [], diverged: divergence }),
+      steps: (jobId) => Effect.sync(() => journals.get(jobId)?.slice() ?? []),
+      recordStep: (jobId, index, step) =>
+        Effect.sync(() => {
+          const journal = journals.get(jobId) ?? []
+          if (index === journal.length) journal.push(step)
+          journals.set(jobId, journal)
+        }),
       get: (jobId) => Effect.sync(() => rows.get(jobId)),
       startingOf: (kind) =>
         Effect.sync(() => Array.from(rows.values()).filter((row) => row.kind === kind && row.state === "starting")),
+      divergedOf: (kind) =>
+        Effect.sync(() => Array.from(rows.values()).filter((row) => row.kind === kind && row.state === "diverged")),
       changes: PubSub.subscribe(hub),
       list: (options) => Effect.sync(() => pageOf(Array.from(rows.values()), options)),
       purge: (olderThan) =>
@@ -261,6 +302,7 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
           for (const row of rows.values()) {
             if (row.state === "ended" && row.updatedAt < before) {
               rows.delete(row.jobId)
+              journals.delete(row.jobId)
               purged++
             }
           }
@@ -429,6 +471,7 @@ interface RawRow {
   readonly tokens: string
   readonly payload: string
   readonly exit: string | null
+  readonly diverged: string | null
   readonly created_at: number | string
   readonly updated_at: number | string
 }
@@ -444,6 +487,7 @@ const rowOf = (raw: RawRow): Row => ({
   tokens: JSON.parse(raw.tokens) as ReadonlyArray<string>,
   payload: JSON.parse(raw.payload),
   exit: raw.exit === null ? undefined : JSON.parse(raw.exit),
+  diverged: raw.diverged === null ? undefined : JSON.parse(raw.diverged),
   createdAt: Number(raw.created_at),
   updatedAt: Number(raw.updated_at)
 })
@@ -469,6 +513,7 @@ export const makeSql = (
     const jobs = sql("async_job_durable_jobs")
     const pools = sql("async_job_durable_pools")
     const meta = sql("async_job_durable_meta")
+    const steps = sql("async_job_durable_steps")
     const lock = sql.onDialectOrElse({
       pg: () => sql`SELECT pg_advisory_xact_lock(hashtext(${"async_job_durable"}))`,
       orElse: () => Effect.void
@@ -486,6 +531,7 @@ export const makeSql = (
         tokens TEXT NOT NULL,
         payload TEXT NOT NULL,
         exit TEXT,
+        diverged TEXT,
         created_at BIGINT NOT NULL,
         updated_at BIGINT NOT NULL
       )`,
@@ -495,8 +541,21 @@ export const makeSql = (
         id INTEGER NOT NULL,
         max_size INTEGER NOT NULL
       )`,
-      sql`CREATE TABLE IF NOT EXISTS ${meta} (name VARCHAR(255) PRIMARY KEY, value TEXT NOT NULL)`
+      sql`CREATE TABLE IF NOT EXISTS ${meta} (name VARCHAR(255) PRIMARY KEY, value TEXT NOT NULL)`,
+      sql`CREATE TABLE IF NOT EXISTS ${steps} (
+        job_id VARCHAR(255) NOT NULL,
+        step INTEGER NOT NULL,
+        kind VARCHAR(16) NOT NULL,
+        name TEXT NOT NULL,
+        PRIMARY KEY (job_id, step)
+      )`
     ], { discard: true }).pipe(Effect.retry({ times: 5 }), Effect.mapError(storeError("create tables")))
+    // a store created before replays were checked lacks the column of divergences
+    yield* sql`SELECT diverged FROM ${jobs} WHERE 1 = 0`.pipe(
+      Effect.catchAll(() => sql`ALTER TABLE ${jobs} ADD COLUMN diverged TEXT`),
+      Effect.retry({ times: 5 }),
+      Effect.mapError(storeError("create tables"))
+    )
 
     // the pool's number and bound, and the store's token key: created by the first runner, shared by all
     const configured = yield* configuredSecret
@@ -601,7 +660,7 @@ export const makeSql = (
           const bound = yield* maxSize
           if (bound > 0) {
             const now = yield* counts
-            if (now.starting + now.running + now.paused >= bound) return yield* noJobs(poolId, bound, now)
+            if (outstanding(now) >= bound) return yield* noJobs(poolId, bound, now)
           }
           const next = yield* sql<
             { readonly seq: number | string }
@@ -632,18 +691,32 @@ export const makeSql = (
           Effect.zipLeft(guard)
         ),
       started: (jobId) => update("start", jobId, ["starting"], { state: "running" }),
-      running: (jobId) => update("run", jobId, ["starting", "paused"], { state: "running", tokens: "[]" }),
+      running: (jobId) =>
+        update("run", jobId, ["starting", "paused", "diverged"], { state: "running", tokens: "[]", diverged: null }),
       paused: (jobId, tokens) =>
         update("pause", jobId, ["starting", "running", "paused"], { state: "paused", tokens: JSON.stringify(tokens) }),
       ended: (jobId, exit) =>
-        update("end", jobId, ["starting", "running", "paused"], {
-          state: "ended",
-          tokens: "[]",
-          exit: JSON.stringify(exit)
-        }),
+        update("end", jobId, live, { state: "ended", tokens: "[]", exit: JSON.stringify(exit), diverged: null }),
+      diverged: (jobId, divergence) =>
+        update("diverge", jobId, live, { state: "diverged", tokens: "[]", diverged: JSON.stringify(divergence) }),
+      steps: (jobId) =>
+        sql<{ readonly kind: JournalStep["kind"]; readonly name: string }>`SELECT kind, name FROM ${steps}
+          WHERE job_id = ${jobId} ORDER BY step`.pipe(
+          Effect.map((rows) => rows.map(({ kind, name }): JournalStep => ({ kind, name }))),
+          Effect.mapError(storeError("replay")),
+          Effect.zipLeft(guard)
+        ),
+      recordStep: (jobId, index, step) =>
+        sql`INSERT INTO ${steps} ${sql.insert({ job_id: jobId, step: index, kind: step.kind, name: step.name })}
+          ON CONFLICT (job_id, step) DO NOTHING`.pipe(Effect.asVoid, Effect.mapError(storeError("journal"))),
       get: (jobId) => Effect.zipLeft(Effect.mapError(get(jobId), storeError("read")), guard),
       startingOf: (kind) =>
         sql<RawRow>`SELECT * FROM ${jobs} WHERE pool = ${name} AND kind = ${kind} AND state = ${"starting"}`.pipe(
+          Effect.map((rows) => rows.map(rowOf)),
+          Effect.mapError(storeError("recover"))
+        ),
+      divergedOf: (kind) =>
+        sql<RawRow>`SELECT * FROM ${jobs} WHERE pool = ${name} AND kind = ${kind} AND state = ${"diverged"}`.pipe(
           Effect.map((rows) => rows.map(rowOf)),
           Effect.mapError(storeError("recover"))
         ),
@@ -661,8 +734,11 @@ export const makeSql = (
           const before = (yield* Clock.currentTimeMillis) - Duration.toMillis(olderThan)
           const purged = yield* sql<{ readonly job_id: string }>`DELETE FROM ${jobs}
             WHERE pool = ${name} AND state = ${"ended"} AND updated_at < ${before} RETURNING job_id`
+          if (purged.length > 0) {
+            yield* sql`DELETE FROM ${steps} WHERE ${sql.in("job_id", purged.map((row) => row.job_id))}`
+          }
           return purged.length
-        }).pipe(Effect.mapError(storeError("purge")), Effect.zipLeft(guard))
+        }).pipe(sql.withTransaction, Effect.mapError(storeError("purge")), Effect.zipLeft(guard))
     }
     yield* retain(self, options?.retention)
     return self
