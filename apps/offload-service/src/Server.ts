@@ -19,7 +19,14 @@
  * - the body: `POST /jobs` requires `application/json` (415); `HttpApi`
  *   decodes it, within `MAX_BODY_BYTES` (the platform's max body size; a
  *   declared larger body answers 413 before it is read); the bodies of all
- *   requests in progress hold at most `MAX_BUFFERED_BYTES` (503 `Overloaded`);
+ *   requests in progress hold at most `MAX_BUFFERED_BYTES` (503 `Overloaded`).
+ *   A chunked body that outgrows the limit while it is read gets its
+ *   connection closed, without a 413: the platform's body reader
+ *   (`@effect/platform-node`, under `withMaxBodySize`) destroys the request
+ *   stream as soon as the limit is passed, and node destroys the socket of a
+ *   request destroyed before its end. Answering 413 would take reading such
+ *   bodies outside the platform's reader and handing `HttpApi` the bytes
+ *   read, a hand-made copy of that reader;
  * - the caller: requests from a browser page of another origin answer 403
  *   unless `ALLOWED_ORIGINS` lists it (then CORS answers its preflights);
  *   with `AUTH_TOKEN`, `/jobs` and `/metrics` require it as a bearer token.
