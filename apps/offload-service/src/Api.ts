@@ -419,6 +419,7 @@ export class OpsGroup extends HttpApiGroup.make("ops")
   .add(
     HttpApiEndpoint.get("metrics", "/metrics")
       .addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" }))
+      .addError(Wire.NotFound)
       .middleware(Authorization)
       .annotate(OpenApi.Summary, "Prometheus metrics")
   )

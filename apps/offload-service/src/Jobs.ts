@@ -232,7 +232,10 @@ const jobsEnded = Object.fromEntries(
     op,
     Object.fromEntries(outcomes.map((outcome) => [
       outcome,
-      Metric.counter("offload_jobs_ended_total", { description: "Jobs ended, by operation and outcome" }).pipe(
+      Metric.counter("offload_jobs_ended_total", {
+        description: "Jobs ended, by operation and outcome",
+        incremental: true
+      }).pipe(
         Metric.tagged("op", op),
         Metric.tagged("outcome", outcome)
       )

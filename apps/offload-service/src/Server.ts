@@ -19,10 +19,22 @@
  * - the body: `POST /jobs` requires `application/json` (415); `HttpApi`
  *   decodes it, within `MAX_BODY_BYTES` (the platform's max body size; a
  *   declared larger body answers 413 before it is read); the bodies of all
- *   requests in progress hold at most `MAX_BUFFERED_BYTES` (503 `Overloaded`);
+ *   requests in progress hold at most `MAX_BUFFERED_BYTES` (503 `Overloaded`).
+ *   A chunked body that outgrows the limit while it is read gets its
+ *   connection closed, without a 413: the platform's body reader
+ *   (`@effect/platform-node`, under `withMaxBodySize`) destroys the request
+ *   stream as soon as the limit is passed, and node destroys the socket of a
+ *   request destroyed before its end. Answering 413 would take reading such
+ *   bodies outside the platform's reader and handing `HttpApi` the bytes
+ *   read, a hand-made copy of that reader;
  * - the caller: requests from a browser page of another origin answer 403
  *   unless `ALLOWED_ORIGINS` lists it (then CORS answers its preflights);
  *   with `AUTH_TOKEN`, `/jobs` and `/metrics` require it as a bearer token.
+ *
+ * Metrics and traces go where the `ServiceConfig` says (see `Telemetry`):
+ * `GET /metrics` answers Prometheus text when the `prometheus` exporter is
+ * on, 404 `NotFound` otherwise. The exporters are built before everything
+ * else and closed after it.
  *
  * Closing the layer (what SIGINT / SIGTERM do under `NodeRuntime.runMain`)
  * shuts down in this order, each step a finalizer of the layer that needs it:
@@ -37,7 +49,8 @@
  * 3. stop listening, close idle connections, wait (at most
  *    {@link drainTimeout}) for the last responses, then close the remaining
  *    connections;
- * 4. close the job pool, then (outside this layer) the engine's threads.
+ * 4. close the job pool, then the exporters (the OTLP ones export a last
+ *    time), then (outside this layer) the engine's threads.
  *
  * @since 0.1.0
  */
@@ -58,7 +71,6 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Schema from "effect/Schema"
@@ -66,13 +78,13 @@ import * as Stream from "effect/Stream"
 import * as Crypto from "node:crypto"
 import type * as Http from "node:http"
 import * as Api from "./Api.js"
-import { CryptoEngine } from "./CryptoEngine.js"
+import type { CryptoEngine } from "./CryptoEngine.js"
 import * as DurableJobs from "./DurableJobs.js"
 import * as nodeServer from "./internal/nodeServer.js"
 import * as requests from "./internal/requests.js"
 import * as Jobs from "./Jobs.js"
-import * as Prometheus from "./Prometheus.js"
 import { ServiceConfig } from "./ServiceConfig.js"
+import * as Telemetry from "./Telemetry.js"
 
 /**
  * How long shutdown waits for in-flight responses before closing their connections.
@@ -152,47 +164,19 @@ const JobsHandlers = HttpApiBuilder.group(Api.Api, "jobs", (handlers) =>
         ))
   }))
 
-const engineQueued = Metric.gauge("offload_engine_queued", { description: "Engine requests waiting for a worker" })
-const engineInFlight = Metric.gauge("offload_engine_in_flight", { description: "Engine requests in a worker" })
-const engineRequests = Metric.counter("offload_engine_requests_total", {
-  description: "Engine requests ended, by outcome (succeeded, failed, cancelled)",
-  incremental: true
-})
-const engineCrashes = Metric.counter("offload_engine_worker_crashes_total", {
-  description: "Engine worker threads that died and were replaced",
-  incremental: true
-})
-
-/** Copies the engine's counters into Effect metrics (counters by their increase since the last scrape). */
-const engineMetrics = (engine: CryptoEngine) => {
-  const seen = { succeeded: 0, failed: 0, cancelled: 0, workerCrashes: 0 }
-  const outcome = {
-    succeeded: Metric.tagged(engineRequests, "outcome", "succeeded"),
-    failed: Metric.tagged(engineRequests, "outcome", "failed"),
-    cancelled: Metric.tagged(engineRequests, "outcome", "cancelled")
-  }
-  return Effect.sync(() => {
-    const stats = engine.unsafeStats()
-    engineQueued.unsafeUpdate(stats.queued, [])
-    engineInFlight.unsafeUpdate(stats.inFlight, [])
-    for (const key of ["succeeded", "failed", "cancelled"] as const) {
-      outcome[key].unsafeUpdate(stats[key] - seen[key], [])
-      seen[key] = stats[key]
-    }
-    engineCrashes.unsafeUpdate(stats.workerCrashes - seen.workerCrashes, [])
-    seen.workerCrashes = stats.workerCrashes
-  })
-}
-
 const OpsHandlers = HttpApiBuilder.group(Api.Api, "ops", (handlers) =>
   Effect.gen(function*() {
     const jobs = yield* Jobs.Jobs
-    const engine = yield* CryptoEngine
     const config = yield* ServiceConfig
-    const updateEngineMetrics = engineMetrics(engine)
+    const telemetry = yield* Telemetry.Telemetry
+    const metricsOff = Effect.fail(
+      new Api.NotFound({
+        message: "metrics are not served as Prometheus text: METRICS_EXPORTER does not name prometheus"
+      })
+    )
     return handlers
       .handle("stats", () => jobs.stats)
-      .handle("metrics", () => Effect.zipRight(updateEngineMetrics, Prometheus.scrape))
+      .handle("metrics", () => Option.getOrElse(telemetry.prometheus, () => metricsOff))
       .handle("healthz", () => Effect.succeed({ status: "ok" as const }))
       .handle("readyz", () =>
         Effect.gen(function*() {
@@ -487,5 +471,8 @@ export const layer: Layer.Layer<
   CryptoEngine | ServiceConfig
 > = Lifecycle.pipe(
   Layer.provide(ServeLive),
-  Layer.provideMerge(Layer.mergeAll(JobsLive, HttpServerLive, NodeServerLive))
+  Layer.provideMerge(Layer.mergeAll(JobsLive, HttpServerLive, NodeServerLive)),
+  // built first: its tracer (TRACES_EXPORTER=otlp) is then current for the server; closed last: the last export
+  // sees every job
+  Layer.provide(Telemetry.layer)
 )

@@ -24,6 +24,12 @@
  * | `AUTH_TOKEN` | (none) | when set, `/jobs` and `/metrics` require `Authorization: Bearer <AUTH_TOKEN>` (401 otherwise) |
  * | `ENGINE` | `threads` | `threads` (worker pool) or `inline` (crypto on the request thread), see `CryptoEngine.layerConfig` |
  * | `ENGINE_THREADS` | number of cores | worker threads of the engine, see `CryptoEngine.layerConfig` |
+ * | `METRICS_EXPORTER` | `prometheus` | where metrics go, comma-separated: `prometheus` (served as text at `/metrics`), `otlp` (pushed over OTLP/HTTP), or `none` |
+ * | `METRICS_EXPORT_INTERVAL` | `60 seconds` | with `otlp`: how often metrics are pushed (and once more at shutdown) |
+ * | `TRACES_EXPORTER` | `none` | `otlp`: spans (HTTP requests, job starts and resumes) are pushed over OTLP/HTTP; `none`: no tracer at all |
+ * | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` | the OTLP/HTTP collector; metrics go to `/v1/metrics`, spans to `/v1/traces` under it |
+ * | `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | (from the above) | a signal's whole URL, instead of the path under `OTEL_EXPORTER_OTLP_ENDPOINT` |
+ * | `OTEL_SERVICE_NAME` | `async-job-offload-service` | the `service.name` the exports carry (`OTEL_RESOURCE_ATTRIBUTES` adds attributes) |
  *
  * **Details**
  *
@@ -33,6 +39,11 @@
  * `data`. The extra 64 KiB leaves room for that envelope and for some JSON
  * escapes; a `data` made mostly of characters that JSON must escape (quotes,
  * backslashes, control characters) can still exceed the limit.
+ *
+ * The OpenTelemetry variables keep the meaning the OpenTelemetry specification
+ * gives them; the OTLP exporters also read its other variables themselves
+ * (`OTEL_EXPORTER_OTLP_HEADERS`, `…_TIMEOUT`, `…_COMPRESSION`). See
+ * `Telemetry` for what each exporter does.
  *
  * @since 0.1.0
  */
@@ -79,7 +90,37 @@ export interface ServiceConfig {
   readonly allowedOrigins: ReadonlyArray<string>
   /** When set, the bearer token `/jobs` and `/metrics` require. */
   readonly authToken: Option.Option<Redacted.Redacted>
+  /** Where metrics go: served as Prometheus text at `/metrics`, pushed over OTLP, both, or (empty) nowhere. */
+  readonly metricsExporters: ReadonlyArray<MetricsExporter>
+  /** With the `otlp` metrics exporter: how often metrics are pushed. */
+  readonly metricsExportInterval: Duration.Duration
+  /** `otlp`: spans are pushed over OTLP; `none`: no tracer is installed. */
+  readonly tracesExporter: TracesExporter
+  /** The URL OTLP metrics are posted to. */
+  readonly otlpMetricsEndpoint: string
+  /** The URL OTLP spans are posted to. */
+  readonly otlpTracesEndpoint: string
+  /** The `service.name` of the exported metrics and spans. */
+  readonly serviceName: string
 }
+
+/**
+ * A metrics exporter: `prometheus` serves the text format at `/metrics`,
+ * `otlp` pushes metrics to an OpenTelemetry collector.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type MetricsExporter = "prometheus" | "otlp"
+
+/**
+ * The traces exporter: `otlp` pushes spans to an OpenTelemetry collector;
+ * `none` installs no tracer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TracesExporter = "none" | "otlp"
 
 /**
  * @since 0.1.0
@@ -96,6 +137,14 @@ export const ServiceConfig: Context.Tag<ServiceConfig, ServiceConfig> = Context.
  * @category constants
  */
 export const defaultMaxBodyBytes = Operation.maxInputBytes + 64 * 1024
+
+/**
+ * The default OTLP/HTTP collector, as the OpenTelemetry specification sets it.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultOtlpEndpoint = "http://localhost:4318"
 
 /**
  * The defaults, as `pnpm start` runs with an empty environment.
@@ -121,7 +170,13 @@ export const defaults: ServiceConfig = {
   idleTimeout: Duration.seconds(5),
   shutdownGrace: Duration.seconds(10),
   allowedOrigins: [],
-  authToken: Option.none()
+  authToken: Option.none(),
+  metricsExporters: ["prometheus"],
+  metricsExportInterval: Duration.seconds(60),
+  tracesExporter: "none",
+  otlpMetricsEndpoint: `${defaultOtlpEndpoint}/v1/metrics`,
+  otlpTracesEndpoint: `${defaultOtlpEndpoint}/v1/traces`,
+  serviceName: "async-job-offload-service"
 }
 
 const atLeast = (name: string, min: number, fallback: number) =>
@@ -146,6 +201,48 @@ const duration = (name: string, fallback: Duration.Duration) =>
     }),
     Config.withDefault(fallback)
   )
+
+const metricsExporters = Config.string("METRICS_EXPORTER").pipe(
+  Config.mapOrFail((text) => {
+    const names = text.split(",").map((name) => name.trim().toLowerCase()).filter((name) => name.length > 0)
+    if (names.length === 1 && names[0] === "none") return Either.right([])
+    const unknown = names.filter((name) => name !== "prometheus" && name !== "otlp")
+    if (names.length === 0 || unknown.length > 0) {
+      return Either.left(
+        ConfigError.InvalidData(
+          [],
+          `METRICS_EXPORTER must be prometheus, otlp, both (prometheus,otlp) or none, got "${text}"`
+        )
+      )
+    }
+    return Either.right(Array.from(new Set(names as ReadonlyArray<MetricsExporter>)))
+  }),
+  Config.withDefault(defaults.metricsExporters)
+)
+
+/** An absolute http(s) URL. */
+const httpUrl = (name: string) =>
+  Config.string(name).pipe(
+    Config.mapOrFail((text) => {
+      const url = URL.canParse(text.trim()) ? new URL(text.trim()) : undefined
+      return url !== undefined && (url.protocol === "http:" || url.protocol === "https:")
+        ? Either.right(url.href)
+        : Either.left(ConfigError.InvalidData([], `${name} must be an http:// or https:// URL, got "${text}"`))
+    })
+  )
+
+/** The OTLP/HTTP URL of a signal: its own variable, or its path under OTEL_EXPORTER_OTLP_ENDPOINT. */
+const otlpEndpoints = Config.all({
+  base: httpUrl("OTEL_EXPORTER_OTLP_ENDPOINT").pipe(Config.withDefault(defaultOtlpEndpoint)),
+  metrics: Config.option(httpUrl("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")),
+  traces: Config.option(httpUrl("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+}).pipe(Config.map(({ base, metrics, traces }) => {
+  const under = (path: string) => `${base.replace(/\/+$/, "")}/${path}`
+  return {
+    metrics: Option.getOrElse(metrics, () => under("v1/metrics")),
+    traces: Option.getOrElse(traces, () => under("v1/traces"))
+  }
+}))
 
 /**
  * The configuration read from the environment, with the defaults above.
@@ -177,8 +274,21 @@ export const config: Config.Config<ServiceConfig> = Config.all({
     Config.map((text) => text.split(",").map((origin) => origin.trim()).filter((origin) => origin.length > 0)),
     Config.withDefault(defaults.allowedOrigins)
   ),
-  authToken: Config.option(Config.redacted("AUTH_TOKEN"))
+  authToken: Config.option(Config.redacted("AUTH_TOKEN")),
+  metricsExporters,
+  metricsExportInterval: duration("METRICS_EXPORT_INTERVAL", defaults.metricsExportInterval),
+  tracesExporter: Config.literal("none", "otlp")("TRACES_EXPORTER").pipe(Config.withDefault(defaults.tracesExporter)),
+  otlp: otlpEndpoints,
+  serviceName: Config.string("OTEL_SERVICE_NAME").pipe(
+    Config.validate({ message: "OTEL_SERVICE_NAME must not be empty", validation: (name) => name.trim().length > 0 }),
+    Config.withDefault(defaults.serviceName)
+  )
 }).pipe(
+  Config.map(({ otlp, ...rest }): ServiceConfig => ({
+    ...rest,
+    otlpMetricsEndpoint: otlp.metrics,
+    otlpTracesEndpoint: otlp.traces
+  })),
   Config.validate({
     message: "POOL_INIT must not exceed POOL_MAX",
     validation: (config) => config.poolInit <= config.poolMax
@@ -188,6 +298,10 @@ export const config: Config.Config<ServiceConfig> = Config.all({
     validation: (config) =>
       Duration.toMillis(config.headersTimeout) >= 1 &&
       Duration.lessThanOrEqualTo(config.headersTimeout, config.requestTimeout)
+  }),
+  Config.validate({
+    message: "METRICS_EXPORT_INTERVAL must be at least 1 millisecond",
+    validation: (config) => Duration.toMillis(config.metricsExportInterval) >= 1
   })
 )
 

@@ -254,7 +254,15 @@ layer(TestServer, { excludeTestServices: true })("offload service (worker-thread
           expect(reply.text).toContain(line)
         }
         expect(reply.text).toMatch(/^async_job_resumes_total [1-9]\d*$/m)
+        expect(reply.text).toMatch(/^offload_jobs_started_total\{op="sha256"\} [1-9]\d*$/m)
         expect(reply.text).toMatch(/^offload_jobs_ended_total\{op="sha256",outcome="finished"\} [1-9]\d*$/m)
+        expect(reply.text).toMatch(/^async_job_pool_paused \d+$/m)
+        expect(reply.text).toMatch(/^offload_job_duration_seconds_bucket\{op="sha256",le="\+Inf"\} [1-9]\d*$/m)
+        expect(reply.text).toMatch(/^offload_engine_requests_total\{outcome="succeeded"\} [1-9]\d*$/m)
+        // every line is a comment or a sample: name, optional labels, value
+        for (const line of reply.text.split("\n").filter((line) => line !== "" && !line.startsWith("#"))) {
+          expect(line).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?(\d+(\.\d+)?(e[+-]?\d+)?|NaN|[+-]Inf)$/)
+        }
       }))
 
     it.effect("/docs serves the OpenAPI document, /docs/ui the Swagger UI", () =>

@@ -41,7 +41,13 @@ describe("ServiceConfig", () => {
         IDLE_TIMEOUT: "0.5",
         SHUTDOWN_GRACE: "0",
         ALLOWED_ORIGINS: "https://a.example, http://localhost:3000",
-        AUTH_TOKEN: "s3cret"
+        AUTH_TOKEN: "s3cret",
+        METRICS_EXPORTER: "otlp, prometheus",
+        METRICS_EXPORT_INTERVAL: "15 seconds",
+        TRACES_EXPORTER: "otlp",
+        OTEL_EXPORTER_OTLP_ENDPOINT: "https://collector.example:4318/",
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://traces.example/ingest",
+        OTEL_SERVICE_NAME: "offload-eu"
       })
       const { authToken, ...rest } = config
       strictEqual(Option.map(authToken, Redacted.value).pipe(Option.getOrUndefined), "s3cret")
@@ -62,8 +68,30 @@ describe("ServiceConfig", () => {
         requestTimeout: Duration.seconds(3),
         idleTimeout: Duration.millis(500),
         shutdownGrace: Duration.zero,
-        allowedOrigins: ["https://a.example", "http://localhost:3000"]
+        allowedOrigins: ["https://a.example", "http://localhost:3000"],
+        metricsExporters: ["otlp", "prometheus"],
+        metricsExportInterval: Duration.seconds(15),
+        tracesExporter: "otlp",
+        // the metrics under the base endpoint, the traces at their own URL
+        otlpMetricsEndpoint: "https://collector.example:4318/v1/metrics",
+        otlpTracesEndpoint: "http://traces.example/ingest",
+        serviceName: "offload-eu"
       })
+    }))
+
+  it.effect("METRICS_EXPORTER=none: no metrics exporter; the OTLP paths go under OTEL_EXPORTER_OTLP_ENDPOINT", () =>
+    Effect.gen(function*() {
+      const config = yield* load({ METRICS_EXPORTER: "none", OTEL_EXPORTER_OTLP_ENDPOINT: "http://10.0.0.5:4318" })
+      deepStrictEqual(config.metricsExporters, [])
+      deepStrictEqual([config.otlpMetricsEndpoint, config.otlpTracesEndpoint], [
+        "http://10.0.0.5:4318/v1/metrics",
+        "http://10.0.0.5:4318/v1/traces"
+      ])
+      // the defaults: Prometheus text at /metrics, no tracer
+      deepStrictEqual([ServiceConfig.defaults.metricsExporters, ServiceConfig.defaults.tracesExporter], [
+        ["prometheus"],
+        "none"
+      ])
     }))
 
   it.effect("RESULT_TTL in plain seconds", () =>
@@ -83,7 +111,16 @@ describe("ServiceConfig", () => {
           { RESULT_MAX: "-1" },
           { HEADERS_TIMEOUT: "20", REQUEST_TIMEOUT: "10" },
           { HEADERS_TIMEOUT: "0" },
-          { MAX_CONNECTIONS: "0" }
+          { MAX_CONNECTIONS: "0" },
+          { METRICS_EXPORTER: "statsd" },
+          { METRICS_EXPORTER: "none,otlp" },
+          { METRICS_EXPORTER: " , " },
+          { METRICS_EXPORT_INTERVAL: "0" },
+          { TRACES_EXPORTER: "jaeger" },
+          { OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" },
+          { OTEL_EXPORTER_OTLP_ENDPOINT: "ftp://collector" },
+          { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "not a url" },
+          { OTEL_SERVICE_NAME: " " }
         ]
       ) {
         assertTrue(Exit.isFailure(yield* Effect.exit(load(env))), JSON.stringify(env))
