@@ -139,6 +139,8 @@ export interface Stats {
   readonly cancelled: number
   /** Worker threads that died unexpectedly after they had started (each was respawned). */
   readonly workerCrashes: number
+  /** Worker threads that died before they were ready (each respawned with back-off). */
+  readonly workerStartFailures: number
 }
 
 /**

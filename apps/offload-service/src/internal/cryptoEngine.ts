@@ -65,7 +65,8 @@ class Inline extends Base {
       succeeded: this.succeeded,
       failed: this.failed,
       cancelled: this.cancelled,
-      workerCrashes: 0
+      workerCrashes: 0,
+      workerStartFailures: 0
     }
   }
 
@@ -147,4 +148,10 @@ export const run = <R extends Operation.Request>(
 export const unsafeCrashWorker = (engine: CryptoEngine.CryptoEngine, index: number): number => {
   if (!(engine instanceof threadPool.ThreadPool)) throw new Error("only a worker-thread engine has workers to crash")
   return engine.unsafeCrash(index)
+}
+
+/** @internal */
+export const unsafeKillWorker = (engine: CryptoEngine.CryptoEngine, index: number): number => {
+  if (!(engine instanceof threadPool.ThreadPool)) throw new Error("only a worker-thread engine has workers to kill")
+  return engine.unsafeKill(index)
 }

@@ -42,7 +42,10 @@ export const make = (options: {
       let lastError: string | undefined
       worker.on("message", (reply: WorkerReply) => {
         if ("ready" in reply) return Deferred.unsafeDone(ready, Exit.void)
-        onAnswer(reply.id, reply.ok ? Exit.succeed(reply.result) : Exit.fail({ _tag: "Refused", message: reply.message }))
+        onAnswer(
+          reply.id,
+          reply.ok ? Exit.succeed(reply.result) : Exit.fail({ _tag: "Refused", message: reply.message })
+        )
       })
       worker.on("error", (error) => {
         lastError = errorMessage(error)
@@ -58,7 +61,8 @@ export const make = (options: {
         threadId,
         post: (entry) => worker.postMessage({ id: entry.id, request: entry.request }),
         died: Deferred.await(died),
-        crash: () => worker.postMessage({ id: -1, crash: true })
+        crash: () => worker.postMessage({ id: -1, crash: true }),
+        kill: () => void worker.terminate()
       }
     })
 })

@@ -91,7 +91,8 @@ export const make = (options: {
         died: Deferred.await(died),
         crash: () => {
           runFork(Effect.ignore(worker.executeEffect(new Crash())))
-        }
+        },
+        kill: () => void thread!.terminate()
       }
     })
 })

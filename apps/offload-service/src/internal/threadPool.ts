@@ -36,6 +36,8 @@ export interface WorkerHandle {
   readonly died: Effect.Effect<string>
   /** Test hook: makes the worker die as soon as it reads this message. */
   readonly crash: () => void
+  /** Test hook: terminates the thread from outside, now, whatever it is doing. */
+  readonly kill: () => void
 }
 
 /**
@@ -97,6 +99,7 @@ export class ThreadPool extends Base {
   private queueHead = 0
   private queuedCount = 0
   private workerCrashes = 0
+  private workerStartFailures = 0
 
   constructor(
     signers: Signers,
@@ -146,6 +149,8 @@ export class ThreadPool extends Base {
   }
 
   private onStartFailed(slot: Slot, reason: string): void {
+    if (this.closed) return
+    this.workerStartFailures++
     slot.failedStarts++
     slot.lastFailure = reason
     Deferred.unsafeDone(slot.settled, Exit.void)
@@ -283,6 +288,14 @@ export class ThreadPool extends Base {
     return handle.threadId
   }
 
+  /** Test hook: terminates one worker's thread now, as if it had been killed; returns its thread id. */
+  unsafeKill(index: number): number {
+    const handle = this.slots[index]?.handle
+    if (handle === undefined) throw new Error(`no worker runs in slot ${index}`)
+    handle.kill()
+    return handle.threadId
+  }
+
   unsafeStats(): CryptoEngine.Stats {
     let inFlight = 0
     for (const slot of this.slots) inFlight += slot.inFlight.size
@@ -292,7 +305,8 @@ export class ThreadPool extends Base {
       succeeded: this.succeeded,
       failed: this.failed,
       cancelled: this.cancelled,
-      workerCrashes: this.workerCrashes
+      workerCrashes: this.workerCrashes,
+      workerStartFailures: this.workerStartFailures
     }
   }
 
