@@ -14,6 +14,7 @@ import * as CryptoEngine from "../src/CryptoEngine.js"
 import type * as EngineError from "../src/EngineError.js"
 import { unsafeCrashWorker } from "../src/internal/cryptoEngine.js"
 import type * as Operation from "../src/Operation.js"
+import { trackWorkers } from "./utils/workers.js"
 
 type Outcome = Exit.Exit<Operation.Result, EngineError.EngineError>
 
@@ -51,18 +52,6 @@ const submitTo = (engine: CryptoEngine.CryptoEngine, request: Operation.Request)
     submitting = false
     return { id, done, calls }
   })
-
-/** Records the thread id of every worker spawned, and of every one that exited. */
-const trackWorkers = () => {
-  const spawned: Array<number> = []
-  const exited: Array<number> = []
-  const onWorkerSpawn = (worker: Worker) => {
-    const threadId = worker.threadId
-    spawned.push(threadId)
-    worker.once("exit", () => exited.push(threadId))
-  }
-  return { spawned, exited, onWorkerSpawn }
-}
 
 const assertStats = (engine: CryptoEngine.CryptoEngine, expected: Partial<CryptoEngine.Stats>) =>
   deepStrictEqual(engine.unsafeStats(), {

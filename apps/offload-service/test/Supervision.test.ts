@@ -16,13 +16,13 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
-import type { Worker } from "node:worker_threads"
 import * as CryptoEngine from "../src/CryptoEngine.js"
 import { unsafeKillWorker } from "../src/internal/cryptoEngine.js"
 import * as Jobs from "../src/Jobs.js"
 import * as Server from "../src/Server.js"
 import * as ServiceConfig from "../src/ServiceConfig.js"
 import { call, pollUntil } from "./utils/http.js"
+import { trackWorkers } from "./utils/workers.js"
 
 const keys = await Effect.runPromise(CryptoEngine.generateKeys)
 
@@ -40,19 +40,6 @@ const exitingAtStart = Effect.acquireRelease(
   }),
   ({ clear }) => Effect.sync(clear)
 )
-
-/** Every worker spawned, and the thread ids of those that exited. */
-const trackWorkers = () => {
-  const spawned: Array<number> = []
-  const exited: Array<number> = []
-  const onWorkerSpawn = (worker: Worker) => {
-    const threadId = worker.threadId
-    spawned.push(threadId)
-    worker.once("exit", () => exited.push(threadId))
-  }
-  const alive = () => spawned.filter((id) => !exited.includes(id))
-  return { spawned, exited, alive, onWorkerSpawn }
-}
 
 /** Waits, on the real clock, until `condition` holds: worker threads start and exit in real time. */
 const waitUntil = (condition: () => boolean): Effect.Effect<void> =>
