@@ -4,6 +4,7 @@
  */
 import { AsyncJob, JobPool, WaitCtx, WaitFd } from "@async-job/core"
 import { type Context, Deferred, Effect, Exit, Fiber, ManagedRuntime, type Option, Pool, Scope, Tracer } from "effect"
+import { cryptoPool } from "./cryptoPool.js"
 import { durableCycle } from "./durable.js"
 import { heapUsed, median, nsPerOp, type Sample } from "./measure.js"
 
@@ -285,5 +286,6 @@ export const all: ReadonlyArray<readonly [string, (s: Settings) => Promise<Resul
   ["pool-init-10k", poolInit],
   ["no-jobs-reject", noJobsReject],
   ["wait-ctx-set-clear", waitCtxSetClear],
-  ["durable-cycle-sqlite", durableCycle]
+  ["durable-cycle-sqlite", durableCycle],
+  ["crypto-pool", cryptoPool]
 ]

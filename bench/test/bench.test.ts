@@ -14,7 +14,8 @@ const required = [
   "pool-init-10k",
   "no-jobs-reject",
   "wait-ctx-set-clear",
-  "durable-cycle-sqlite"
+  "durable-cycle-sqlite",
+  "crypto-pool"
 ]
 
 describe("pnpm bench --quick", () => {

@@ -11,7 +11,7 @@
  * | `GET /stats` | `200 {"maxSize","created","idle","running","paused","finished","failed","cancelled","noJobs"}` |
  * | `GET /metrics` | Prometheus text |
  * | `GET /healthz` | `200 {"status":"ok"}` while the process runs (liveness) |
- * | `GET /readyz` | `200 {"status":"ready"}` while jobs are taken; 503 `ShuttingDown` or `NoJobs` |
+ * | `GET /readyz` | `200 {"status":"ready"}` while jobs are taken; 503 `ShuttingDown`, `NoJobs` or `EngineUnavailable` |
  * | `GET /docs` | this API as an OpenAPI 3.1 document (`/docs/ui`: Swagger UI; `GET /` redirects there) |
  *
  * `POST /jobs` requires `Content-Type: application/json`. With `AUTH_TOKEN`
@@ -35,7 +35,7 @@
  * | 415 | `UnsupportedMediaType` |
  * | 431 | `HeadersTooLarge` (the request line counts: a long URL answers it too) |
  * | 500 | `InternalError` |
- * | 503 | `NoJobs` (with `Retry-After`), `Overloaded` (with `Retry-After`), `ShuttingDown` |
+ * | 503 | `NoJobs` (with `Retry-After`), `Overloaded` (with `Retry-After`), `ShuttingDown`, `EngineUnavailable` |
  *
  * @since 0.1.0
  */
@@ -326,6 +326,15 @@ export class Overloaded extends Schema.TaggedError<Overloaded>()("Overloaded", d
 export class ShuttingDown extends Schema.TaggedError<ShuttingDown>()("ShuttingDown", detail) {}
 
 /**
+ * 503 from `/readyz`: the crypto engine's workers keep failing to start (the
+ * message says why); the engine keeps respawning them with back-off.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class EngineUnavailable extends Schema.TaggedError<EngineUnavailable>()("EngineUnavailable", detail) {}
+
+/**
  * Every error of the API as it crosses the wire, by tag: the Schemas the
  * endpoints declare, with their HTTP status.
  *
@@ -348,7 +357,8 @@ export const Wire = {
   InternalError: onWire(InternalError, "InternalError", 500, detail),
   NoJobs: onWire(NoJobs, "NoJobs", 503, detail),
   Overloaded: onWire(Overloaded, "Overloaded", 503, detail),
-  ShuttingDown: onWire(ShuttingDown, "ShuttingDown", 503, detail)
+  ShuttingDown: onWire(ShuttingDown, "ShuttingDown", 503, detail),
+  EngineUnavailable: onWire(EngineUnavailable, "EngineUnavailable", 503, detail)
 } as const
 
 /**
@@ -433,7 +443,11 @@ export class OpsGroup extends HttpApiGroup.make("ops")
       .addSuccess(Readiness)
       .addError(Wire.NoJobs)
       .addError(Wire.ShuttingDown)
-      .annotate(OpenApi.Summary, "Readiness: jobs are taken (503 while shutting down or while the pool is full)")
+      .addError(Wire.EngineUnavailable)
+      .annotate(
+        OpenApi.Summary,
+        "Readiness: jobs are taken (503 while shutting down, while the pool is full or while the engine's workers fail to start)"
+      )
   )
 {}
 

@@ -24,6 +24,7 @@
  */
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -57,6 +58,48 @@ export type OnComplete = (exit: Exit.Exit<Operation.Result, EngineError>) => voi
  * @category models
  */
 export type Mode = "threads" | "inline"
+
+/**
+ * What runs the worker threads of a `"threads"` engine: `"platform"`,
+ * `@effect/platform`'s `Worker` over `NodeWorker` with a Schema-typed
+ * protocol, or `"hand-made"`, `node:worker_threads` with plain messages.
+ * Both share the engine's queue, dispatch and supervision; see {@link make}
+ * for which one is the default and why.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Pool = "platform" | "hand-made"
+
+/**
+ * Whether the engine can take requests. `Unhealthy`: a worker failed to
+ * start `failedStarts` times in a row (at least `restart.unhealthyAfter`);
+ * the engine keeps respawning it with back-off, and is healthy again once it
+ * starts.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Health =
+  | { readonly _tag: "Healthy" }
+  | { readonly _tag: "Unhealthy"; readonly reason: string; readonly failedStarts: number }
+
+/**
+ * How a worker that dies at start is respawned: after `base`, then after
+ * twice as long each time, at most `max` apart; after `unhealthyAfter` failed
+ * starts in a row the engine reports itself unhealthy.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RestartOptions {
+  /** Default 100 millis. */
+  readonly base?: Duration.DurationInput | undefined
+  /** Default 30 seconds. */
+  readonly max?: Duration.DurationInput | undefined
+  /** Default 5. */
+  readonly unhealthyAfter?: number | undefined
+}
 
 /**
  * The engine's public keys, SPKI DER in base64, as the sign operations also answer them.
@@ -94,8 +137,10 @@ export interface Stats {
   readonly succeeded: number
   readonly failed: number
   readonly cancelled: number
-  /** Worker threads that died unexpectedly (each was respawned). */
+  /** Worker threads that died unexpectedly after they had started (each was respawned). */
   readonly workerCrashes: number
+  /** Worker threads that died before they were ready (each respawned with back-off). */
+  readonly workerStartFailures: number
 }
 
 /**
@@ -111,7 +156,8 @@ export interface CryptoEngine {
    * Submits a request and returns its id at once. `onComplete` runs exactly
    * once on the main thread with the outcome, unless the request is
    * cancelled first, and never synchronously inside `unsafeSubmit`. After
-   * the engine closed it fails with `EngineClosedError`.
+   * the engine closed it fails with `EngineClosedError`; while the engine is
+   * unhealthy and no worker runs, with `EngineUnavailableError`.
    *
    * **Gotchas**: the request is trusted: decode untrusted input with
    * {@link Operation.Request} first. The inline engine does the crypto inside
@@ -135,6 +181,8 @@ export interface CryptoEngine {
     request: R
   ) => Effect.Effect<Operation.ResultOf<R["op"]>, EngineError>
   readonly unsafeStats: () => Stats
+  /** Whether the engine can take requests; the inline engine always can. */
+  readonly unsafeHealth: () => Health
 }
 
 /**
@@ -160,12 +208,32 @@ export interface Options {
   readonly keys?: KeyMaterial | undefined
   /** Called with every worker the engine spawns, respawns included (observability, tests). */
   readonly onWorkerSpawn?: ((worker: Worker) => void) | undefined
+  /** What runs the threads; see {@link Pool}. */
+  readonly pool?: Pool | undefined
+  /**
+   * The script each worker thread runs, instead of the pool's own (tests:
+   * a worker that exits at start). It must speak the pool's protocol.
+   */
+  readonly workerScript?: URL | undefined
+  /** How a worker that dies at start is respawned; see {@link RestartOptions}. */
+  readonly restart?: RestartOptions | undefined
 }
 
 /**
- * Starts a worker-thread engine and waits until every worker is ready.
- * Closing the scope fails every pending request with
- * `EngineClosedError` and terminates every worker, awaiting their exit.
+ * Starts a worker-thread engine and waits until every worker has started or
+ * failed to start. A worker that dies is respawned at once; one that dies
+ * before it is ready is respawned with exponential back-off (see
+ * {@link RestartOptions}), and the engine reports itself unhealthy (see
+ * {@link Health}) after `restart.unhealthyAfter` failed starts in a row.
+ * Closing the scope fails every pending request with `EngineClosedError`
+ * and terminates every worker, awaiting their exit.
+ *
+ * **Details**
+ *
+ * The default {@link Pool} is `"hand-made"`: the bench entry `crypto-pool`
+ * measures the platform's `Worker` slower than the hand-made
+ * `worker_threads` protocol by far more than the 10% allowed (see the
+ * README), so the platform pool is kept behind `pool: "platform"`.
  *
  * @since 0.1.0
  * @category constructors

@@ -30,6 +30,17 @@ export class EngineClosedError extends Schema.TaggedError<EngineClosedError>()("
 }) {}
 
 /**
+ * No worker can take the request: every worker of the engine fails to start
+ * (the engine is unhealthy and keeps retrying with back-off). Retry later.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class EngineUnavailableError extends Schema.TaggedError<EngineUnavailableError>()("EngineUnavailableError", {
+  message: Schema.String
+}) {}
+
+/**
  * `node:crypto` refused the operation. Requests that pass the
  * `Operation.Request` Schema are not expected to meet this.
  *
@@ -45,10 +56,15 @@ export class OperationFailedError extends Schema.TaggedError<OperationFailedErro
  * @since 0.1.0
  * @category errors
  */
-export const EngineError = Schema.Union(WorkerCrashedError, EngineClosedError, OperationFailedError)
+export const EngineError = Schema.Union(
+  WorkerCrashedError,
+  EngineClosedError,
+  EngineUnavailableError,
+  OperationFailedError
+)
 
 /**
  * @since 0.1.0
  * @category errors
  */
-export type EngineError = WorkerCrashedError | EngineClosedError | OperationFailedError
+export type EngineError = WorkerCrashedError | EngineClosedError | EngineUnavailableError | OperationFailedError

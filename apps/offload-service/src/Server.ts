@@ -181,6 +181,8 @@ const OpsHandlers = HttpApiBuilder.group(Api.Api, "ops", (handlers) =>
       .handle("readyz", () =>
         Effect.gen(function*() {
           if (!(yield* jobs.isAccepting)) return yield* shuttingDown
+          const health = engine.unsafeHealth()
+          if (health._tag === "Unhealthy") return yield* new Api.EngineUnavailable({ message: health.reason })
           const stats = yield* jobs.stats
           if (stats.running + stats.paused >= stats.maxSize) return yield* noJobs(config.retryAfterSeconds)
           return { status: "ready" as const }

@@ -14,6 +14,7 @@ import * as CryptoEngine from "../src/CryptoEngine.js"
 import type * as EngineError from "../src/EngineError.js"
 import { unsafeCrashWorker } from "../src/internal/cryptoEngine.js"
 import type * as Operation from "../src/Operation.js"
+import { trackWorkers } from "./utils/workers.js"
 
 type Outcome = Exit.Exit<Operation.Result, EngineError.EngineError>
 
@@ -52,18 +53,6 @@ const submitTo = (engine: CryptoEngine.CryptoEngine, request: Operation.Request)
     return { id, done, calls }
   })
 
-/** Records the thread id of every worker spawned, and of every one that exited. */
-const trackWorkers = () => {
-  const spawned: Array<number> = []
-  const exited: Array<number> = []
-  const onWorkerSpawn = (worker: Worker) => {
-    const threadId = worker.threadId
-    spawned.push(threadId)
-    worker.once("exit", () => exited.push(threadId))
-  }
-  return { spawned, exited, onWorkerSpawn }
-}
-
 const assertStats = (engine: CryptoEngine.CryptoEngine, expected: Partial<CryptoEngine.Stats>) =>
   deepStrictEqual(engine.unsafeStats(), {
     queued: 0,
@@ -72,6 +61,7 @@ const assertStats = (engine: CryptoEngine.CryptoEngine, expected: Partial<Crypto
     failed: 0,
     cancelled: 0,
     workerCrashes: 0,
+    workerStartFailures: 0,
     ...expected
   })
 
@@ -186,112 +176,120 @@ const testOperations = (name: string, makeEngine: Effect.Effect<CryptoEngine.Cry
   })
 
 testOperations("threads", CryptoEngine.make({ threads: 1, keys }))
+testOperations("threads on the platform pool", CryptoEngine.make({ threads: 1, keys, pool: "platform" }))
 testOperations("inline", CryptoEngine.makeInline({ keys }))
 
-describe("threads", () => {
-  it.scoped("several workers share the load and the keys", () =>
-    Effect.gen(function*() {
-      const spawned: Array<Worker> = []
-      const engine = yield* CryptoEngine.make({ threads: 3, keys, onWorkerSpawn: (worker) => spawned.push(worker) })
-      strictEqual(engine.threads, 3)
-      strictEqual(spawned.length, 3)
-      const results = yield* Effect.forEach(
-        Array.from({ length: 24 }, (_, i) => `message ${i}`),
-        (data) => engine.run({ op: "ecdsa-p256-sign", data }).pipe(Effect.map((result) => ({ data, result }))),
-        { concurrency: "unbounded" }
-      )
-      for (const { data, result } of results) {
-        strictEqual(result.publicKey, engine.publicKeys.ecdsaP256)
-        assertTrue(verify(data, result.publicKey, result.signature))
-      }
-      assertStats(engine, { succeeded: 24 })
-    }))
-
-  it.scoped("interrupting run cancels the request", () =>
-    Effect.gen(function*() {
-      const engine = yield* CryptoEngine.make({ threads: 1, keys })
-      const fiber = yield* Effect.fork(engine.run({ op: "scrypt", password: "p", salt: "s", N: 65536 }))
-      yield* Effect.yieldNow()
-      strictEqual(engine.unsafeStats().inFlight, 1)
-      const exit = yield* Fiber.interrupt(fiber)
-      assertTrue(Exit.isInterrupted(exit))
-      yield* engine.run({ op: "sha256", data: "abc" })
-      const stats = engine.unsafeStats()
-      deepStrictEqual([stats.cancelled, stats.succeeded, stats.failed], [1, 1, 0])
-    }))
-
-  it.scoped("a queued request that is cancelled never reaches a worker", () =>
-    Effect.gen(function*() {
-      const engine = yield* CryptoEngine.make({ threads: 1, maxInFlightPerThread: 1, keys })
-      const first = yield* submitTo(engine, { op: "scrypt", password: "p", salt: "s", N: 16384 })
-      const second = yield* submitTo(engine, { op: "scrypt", password: "p", salt: "s", N: 16384 })
-      deepStrictEqual([engine.unsafeStats().inFlight, engine.unsafeStats().queued], [1, 1])
-      assertTrue(engine.unsafeCancel(second.id))
-      deepStrictEqual([engine.unsafeStats().inFlight, engine.unsafeStats().queued], [1, 0])
-      assertTrue(Exit.isSuccess(yield* Deferred.await(first.done)))
-      const third = yield* submitTo(engine, { op: "sha256", data: "abc" })
-      assertTrue(Exit.isSuccess(yield* Deferred.await(third.done)))
-      strictEqual(second.calls.count, 0)
-      assertStats(engine, { succeeded: 2, cancelled: 1 })
-    }))
-
-  it.scoped("closing the scope fails in-flight and queued requests and terminates every worker", () =>
-    Effect.gen(function*() {
-      const { exited, onWorkerSpawn, spawned } = trackWorkers()
-      const scope = yield* Scope.make()
-      const engine = yield* Scope.extend(
-        CryptoEngine.make({ threads: 2, maxInFlightPerThread: 1, keys, onWorkerSpawn }),
-        scope
-      )
-      const requests = yield* Effect.forEach(
-        [1, 2, 3, 4],
-        () => submitTo(engine, { op: "scrypt", password: "p", salt: "s", N: 65536 })
-      )
-      deepStrictEqual([engine.unsafeStats().inFlight, engine.unsafeStats().queued], [2, 2])
-      yield* Scope.close(scope, Exit.void)
-      strictEqual(spawned.length, 2)
-      deepStrictEqual([...exited].sort(), [...spawned].sort())
-      for (const request of requests) {
-        strictEqual(failureTag(yield* Deferred.await(request.done)), "EngineClosedError")
-        strictEqual(request.calls.count, 1)
-      }
-      assertStats(engine, { failed: 4 })
-    }))
-
-  it.scoped("a crashing worker fails its requests with WorkerCrashedError and is respawned", () =>
-    Effect.gen(function*() {
-      const { exited, onWorkerSpawn, spawned } = trackWorkers()
-      const scope = yield* Scope.make()
-      const engine = yield* Scope.extend(
-        CryptoEngine.make({ threads: 1, maxInFlightPerThread: 2, keys, onWorkerSpawn }),
-        scope
-      )
-      // the worker reads the crash message first, so the two requests posted after it are lost with it
-      const crashed = unsafeCrashWorker(engine, 0)
-      const lost = yield* Effect.forEach([1, 2], () => submitTo(engine, { op: "sha256", data: "abc" }))
-      const queued = yield* submitTo(engine, { op: "sha256", data: "abc" })
-      for (const request of lost) {
-        const exit = yield* Deferred.await(request.done)
-        strictEqual(failureTag(exit), "WorkerCrashedError")
-        const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : undefined
-        strictEqual(
-          error?._tag === "Some" && error.value._tag === "WorkerCrashedError" && error.value.threadId,
-          crashed
+for (const pool of ["hand-made", "platform"] as const) {
+  describe(`threads (${pool} pool)`, () => {
+    it.scoped("several workers share the load and the keys", () =>
+      Effect.gen(function*() {
+        const spawned: Array<Worker> = []
+        const engine = yield* CryptoEngine.make({
+          threads: 3,
+          keys,
+          pool,
+          onWorkerSpawn: (worker) => spawned.push(worker)
+        })
+        strictEqual(engine.threads, 3)
+        strictEqual(spawned.length, 3)
+        const results = yield* Effect.forEach(
+          Array.from({ length: 24 }, (_, i) => `message ${i}`),
+          (data) => engine.run({ op: "ecdsa-p256-sign", data }).pipe(Effect.map((result) => ({ data, result }))),
+          { concurrency: "unbounded" }
         )
-        strictEqual(request.calls.count, 1)
-      }
-      // the queued request went to the replacement
-      deepStrictEqual(
-        yield* Deferred.await(queued.done),
-        Exit.succeed(abcSha256)
-      )
-      strictEqual(spawned.length, 2)
-      deepStrictEqual(exited, [crashed])
-      assertStats(engine, { succeeded: 1, failed: 2, workerCrashes: 1 })
-      yield* Scope.close(scope, Exit.void)
-      deepStrictEqual([...exited].sort(), [...spawned].sort())
-    }))
-})
+        for (const { data, result } of results) {
+          strictEqual(result.publicKey, engine.publicKeys.ecdsaP256)
+          assertTrue(verify(data, result.publicKey, result.signature))
+        }
+        assertStats(engine, { succeeded: 24 })
+      }))
+
+    it.scoped("interrupting run cancels the request", () =>
+      Effect.gen(function*() {
+        const engine = yield* CryptoEngine.make({ threads: 1, keys, pool })
+        const fiber = yield* Effect.fork(engine.run({ op: "scrypt", password: "p", salt: "s", N: 65536 }))
+        yield* Effect.yieldNow()
+        strictEqual(engine.unsafeStats().inFlight, 1)
+        const exit = yield* Fiber.interrupt(fiber)
+        assertTrue(Exit.isInterrupted(exit))
+        yield* engine.run({ op: "sha256", data: "abc" })
+        const stats = engine.unsafeStats()
+        deepStrictEqual([stats.cancelled, stats.succeeded, stats.failed], [1, 1, 0])
+      }))
+
+    it.scoped("a queued request that is cancelled never reaches a worker", () =>
+      Effect.gen(function*() {
+        const engine = yield* CryptoEngine.make({ threads: 1, maxInFlightPerThread: 1, keys, pool })
+        const first = yield* submitTo(engine, { op: "scrypt", password: "p", salt: "s", N: 16384 })
+        const second = yield* submitTo(engine, { op: "scrypt", password: "p", salt: "s", N: 16384 })
+        deepStrictEqual([engine.unsafeStats().inFlight, engine.unsafeStats().queued], [1, 1])
+        assertTrue(engine.unsafeCancel(second.id))
+        deepStrictEqual([engine.unsafeStats().inFlight, engine.unsafeStats().queued], [1, 0])
+        assertTrue(Exit.isSuccess(yield* Deferred.await(first.done)))
+        const third = yield* submitTo(engine, { op: "sha256", data: "abc" })
+        assertTrue(Exit.isSuccess(yield* Deferred.await(third.done)))
+        strictEqual(second.calls.count, 0)
+        assertStats(engine, { succeeded: 2, cancelled: 1 })
+      }))
+
+    it.scoped("closing the scope fails in-flight and queued requests and terminates every worker", () =>
+      Effect.gen(function*() {
+        const { exited, onWorkerSpawn, spawned } = trackWorkers()
+        const scope = yield* Scope.make()
+        const engine = yield* Scope.extend(
+          CryptoEngine.make({ threads: 2, maxInFlightPerThread: 1, keys, pool, onWorkerSpawn }),
+          scope
+        )
+        const requests = yield* Effect.forEach(
+          [1, 2, 3, 4],
+          () => submitTo(engine, { op: "scrypt", password: "p", salt: "s", N: 65536 })
+        )
+        deepStrictEqual([engine.unsafeStats().inFlight, engine.unsafeStats().queued], [2, 2])
+        yield* Scope.close(scope, Exit.void)
+        strictEqual(spawned.length, 2)
+        deepStrictEqual([...exited].sort(), [...spawned].sort())
+        for (const request of requests) {
+          strictEqual(failureTag(yield* Deferred.await(request.done)), "EngineClosedError")
+          strictEqual(request.calls.count, 1)
+        }
+        assertStats(engine, { failed: 4 })
+      }))
+
+    it.scoped("a crashing worker fails its requests with WorkerCrashedError and is respawned", () =>
+      Effect.gen(function*() {
+        const { exited, onWorkerSpawn, spawned } = trackWorkers()
+        const scope = yield* Scope.make()
+        const engine = yield* Scope.extend(
+          CryptoEngine.make({ threads: 1, maxInFlightPerThread: 2, keys, pool, onWorkerSpawn }),
+          scope
+        )
+        // the worker reads the crash message first, so the two requests posted after it are lost with it
+        const crashed = unsafeCrashWorker(engine, 0)
+        const lost = yield* Effect.forEach([1, 2], () => submitTo(engine, { op: "sha256", data: "abc" }))
+        const queued = yield* submitTo(engine, { op: "sha256", data: "abc" })
+        for (const request of lost) {
+          const exit = yield* Deferred.await(request.done)
+          strictEqual(failureTag(exit), "WorkerCrashedError")
+          const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : undefined
+          strictEqual(
+            error?._tag === "Some" && error.value._tag === "WorkerCrashedError" && error.value.threadId,
+            crashed
+          )
+          strictEqual(request.calls.count, 1)
+        }
+        // the queued request went to the replacement
+        deepStrictEqual(
+          yield* Deferred.await(queued.done),
+          Exit.succeed(abcSha256)
+        )
+        strictEqual(spawned.length, 2)
+        deepStrictEqual(exited, [crashed])
+        assertStats(engine, { succeeded: 1, failed: 2, workerCrashes: 1 })
+        yield* Scope.close(scope, Exit.void)
+        deepStrictEqual([...exited].sort(), [...spawned].sort())
+      }))
+  })
+}
 
 describe("inline", () => {
   it.scoped("gives the same results as the worker threads", () =>

@@ -153,7 +153,8 @@ describe("cancel", () => {
         succeeded: 0,
         failed: 0,
         cancelled: 1,
-        workerCrashes: 0
+        workerCrashes: 0,
+        workerStartFailures: 0
       })
       deepStrictEqual(yield* jobs.housekeeping, { fdCleanups: 1, retained: 1, outstanding: 0 })
       const stats = (yield* call(url, "GET", "/stats")).body
