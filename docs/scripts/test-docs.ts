@@ -9,6 +9,8 @@
  * - hovering a twoslash identifier shows its type in a popup;
  * - every API module page opens with the module's introduction: visible text between its title and its first
  *   section;
+ * - the durable pages (its guide and its API module pages) are among the pages visited, and every file a page
+ *   includes whole (`<<< @/examples/….ts`, its `.output.txt`) is rendered in it: the file's last line is in the page;
  * - a screenshot of every page goes to `docs/.screenshots/` (ignored by git).
  *
  * Options: `--no-build` reuses `docs/.vitepress/dist` (also `DOCS_SKIP_BUILD=1`).
@@ -172,6 +174,35 @@ const introductionOn = (page: Page): Promise<string> =>
     return texts.join(" ").trim()
   })
 
+/** Pages that must be in the sidebar, whatever else it holds: the durable guide and the durable API modules. */
+const requiredPages: ReadonlyArray<string> = [
+  "/guides/durable",
+  "/api/generated/durable/DurableJob",
+  "/api/generated/durable/DurableJobPool",
+  "/api/generated/durable/Errors"
+]
+
+/** The markdown file of a page, if the page has one (generated API pages included). */
+const markdownOf = (path: string): string | undefined => {
+  const base = Path.join(docsDir, path)
+  const file = path.endsWith("/") ? Path.join(base, "index.md") : `${base}.md`
+  return Fs.existsSync(file) ? file : undefined
+}
+
+/**
+ * The files a page includes whole (`<<< @/file`, without a `#region`), with the last non-empty line of each: the
+ * line that shows the whole file made it into the page.
+ */
+const includedFiles = (path: string): ReadonlyArray<{ readonly file: string; readonly lastLine: string }> => {
+  const markdown = markdownOf(path)
+  if (markdown === undefined) return []
+  const includes = [...Fs.readFileSync(markdown, "utf8").matchAll(/^<<< @\/([^\s#{[]+)\s*$/gm)].map((m) => m[1]!)
+  return includes.map((file) => {
+    const lines = Fs.readFileSync(Path.join(docsDir, file), "utf8").split("\n").map((line) => line.trim())
+    return { file, lastLine: lines.filter((line) => line !== "").at(-1) ?? "" }
+  })
+}
+
 const slug = (path: string): string => (path === "/" ? "index" : path.replace(/^\/|\/$/g, "").replace(/\//g, "__"))
 
 /** Internal links seen on the pages, to check once at the end: target path → where it was seen. */
@@ -222,6 +253,15 @@ const visit = async (page: Page, origin: string, path: string, modulePage: boole
     if ((title ?? "").trim() === "") problems.push("the page has no title")
     if (modulePage && (await introductionOn(page)) === "") {
       problems.push("the API page shows no introduction of its module under its title")
+    }
+    const included = includedFiles(path)
+    if (included.length > 0) {
+      // the lines of the page's code blocks, also those of closed `::: details` blocks (textContent)
+      const blocks = await page.$$eval(".vp-doc pre code", (codes) => codes.map((code) => code.textContent ?? ""))
+      const lines = new Set(blocks.flatMap((block) => block.split("\n").map((line) => line.trim())))
+      for (const { file, lastLine } of included) {
+        if (!lines.has(lastLine)) problems.push(`the page does not show ${file} (its last line: ${lastLine})`)
+      }
     }
 
     await page.screenshot({ path: Path.join(screenshotsDir, `${slug(path)}.png`), fullPage: true })
@@ -368,6 +408,8 @@ const main = async (): Promise<void> => {
 
     step(`visiting the ${paths.length} pages of the sidebar`)
     await checkSidebar(page, server.origin, paths)
+    const absent = requiredPages.filter((link) => !paths.includes(link))
+    if (absent.length > 0) fail(`pages missing from the sidebar: ${absent.join(", ")}`)
     const modulePages = apiModulePages()
     const unlisted = [...modulePages].filter((link) => !paths.includes(link))
     if (unlisted.length > 0) fail(`API module pages outside the sidebar: ${unlisted.join(", ")}`)

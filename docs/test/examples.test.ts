@@ -15,10 +15,12 @@ const examplesDir = Path.join(docsDir, "examples")
 const tsx = Path.join(docsDir, "node_modules", ".bin", "tsx")
 
 const examples = Fs.readdirSync(examplesDir).filter((f) => f.endsWith(".ts")).sort()
+/** Per example: the multi-process ones (durable-sqlite, durable-postgres) start several node processes and a server. */
+const timeout = 120_000
 
 const run = (file: string) =>
   Effect.async<{ readonly stdout: string; readonly stderr: string; readonly code: number }>((resume, signal) => {
-    execFile(tsx, [file], { cwd: docsDir, signal, timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(tsx, [file], { cwd: docsDir, signal, timeout }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1
       resume(Effect.succeed({ stdout, stderr, code }))
     })
@@ -38,6 +40,6 @@ describe("docs examples", () => {
         strictEqual(result.stderr, "")
         strictEqual(result.code, 0)
         strictEqual(result.stdout, Fs.readFileSync(expectedFile, "utf8"))
-      }), 60_000)
+      }), timeout)
   }
 })
