@@ -14,7 +14,9 @@ const required = [
   "pool-init-10k",
   "no-jobs-reject",
   "wait-ctx-set-clear",
-  "durable-cycle-sqlite"
+  "durable-cycle-sqlite",
+  "rsa2048-sign",
+  "ecdsa-p256-sign"
 ]
 
 describe("pnpm bench --quick", () => {
