@@ -30,7 +30,7 @@ const workspacePaths = (): Record<string, Array<string>> => {
 
 /**
  * The repository's address, for the GitHub icon in the navigation bar and the links of the pages
- * (`$theme.socialLinks[0].link`). The project has no public address yet: this is where it is meant to live;
+ * (`useData().theme.socialLinks[0].link` in a page). The project has no public address yet: this is where it is meant to live;
  * change it here, and only here, when it moves.
  */
 export const repository = "https://github.com/async-job/async-job"
