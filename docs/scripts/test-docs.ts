@@ -404,10 +404,6 @@ const readCharts = (page: Page): Promise<Array<ChartReading>> =>
       const sizes = Array.from(svg.querySelectorAll("text")).map((t) =>
         parseFloat(getComputedStyle(t).fontSize) * scale
       )
-      const colour = (selector: string, property: string) => {
-        const el = svg.querySelector(selector)
-        return el === null ? "" : getComputedStyle(el).getPropertyValue(property)
-      }
       return {
         dimension: svg.getAttribute("data-dimension") ?? "",
         width: box.width,
@@ -417,12 +413,18 @@ const readCharts = (page: Page): Promise<Array<ChartReading>> =>
         axis: svg.querySelectorAll("line.axis").length,
         ratios: svg.querySelectorAll("tspan.ratio").length,
         baselineBars: svg.querySelectorAll("rect.base > title").length,
-        colours: {
-          background: colour("rect.bg", "fill"),
-          text: colour("text", "fill"),
-          "async-job bar": colour("rect.ours", "fill"),
-          "baseline bar": colour("rect.base", "fill")
-        }
+        // Inline callbacks only: a named function here would need tsx's `__name` helper inside the page.
+        colours: Object.fromEntries(
+          [
+            ["background", "rect.bg"],
+            ["text", "text"],
+            ["async-job bar", "rect.ours"],
+            ["baseline bar", "rect.base"]
+          ].map(([key, selector]) => {
+            const el = svg.querySelector(selector!)
+            return [key, el === null ? "" : getComputedStyle(el).getPropertyValue("fill")]
+          })
+        )
       }
     }))
 
