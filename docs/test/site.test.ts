@@ -162,7 +162,7 @@ describe("benchmark charts", () => {
       const sizes = [...chart.svg.matchAll(/font-size="(\d+(?:\.\d+)?)"/g)].map((m) => Number(m[1]))
       assertTrue(sizes.length > 10)
       assertTrue(Math.min(...sizes) >= minFontSize)
-      assertTrue(/viewBox="0 0 680 \d+"/.test(chart.svg))
+      assertTrue(/viewBox="0 0 620 \d+"/.test(chart.svg))
     }
   })
 
