@@ -15,7 +15,9 @@ const required = [
   "no-jobs-reject",
   "wait-ctx-set-clear",
   "durable-cycle-sqlite",
-  "crypto-pool"
+  "crypto-pool",
+  "rsa2048-sign",
+  "ecdsa-p256-sign"
 ]
 
 describe("pnpm bench --quick", () => {

@@ -6,6 +6,7 @@ import ts from "typescript"
 import { defineConfig } from "vitepress"
 import { mermaidPlugin } from "./diagrams.js"
 import { sidebar } from "./sidebar.js"
+import { twoslashIncludesPlugin } from "./twoslash-includes.js"
 
 const docsDir = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..")
 const packagesDir = Path.resolve(docsDir, "..", "packages")
@@ -26,6 +27,13 @@ const workspacePaths = (): Record<string, Array<string>> => {
   }
   return paths
 }
+
+/**
+ * The repository's address, for the GitHub icon in the navigation bar and the links of the pages
+ * (`useData().theme.socialLinks[0].link` in a page). The project has no public address yet: this is where it is meant to live;
+ * change it here, and only here, when it moves.
+ */
+export const repository = "https://github.com/async-job/async-job"
 
 export default defineConfig({
   title: "async-job",
@@ -61,6 +69,8 @@ export default defineConfig({
     ],
     config: (md) => {
       md.use(mermaidPlugin)
+      // Files included with `<<<` get twoslash as inline snippets do: hover types, and type errors fail the build.
+      md.use(twoslashIncludesPlugin)
     }
   },
   themeConfig: {
@@ -72,6 +82,7 @@ export default defineConfig({
       { text: "Benchmarks", link: "/benchmarks" }
     ],
     sidebar: sidebar(),
+    socialLinks: [{ icon: "github", link: repository, ariaLabel: "the async-job repository" }],
     search: { provider: "local" },
     outline: { level: [2, 3] },
     footer: { message: "Released under the MIT License." }

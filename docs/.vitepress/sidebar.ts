@@ -21,8 +21,6 @@ const readApiSidebar = (): Array<SidebarItem> => {
 }
 
 export const guides: Array<SidebarItem> = [
-  { text: "Sizing the pool and NoJobs", link: "/guides/sizing-the-pool" },
-  { text: "Pause and resume", link: "/guides/pause-and-resume" },
   { text: "Wait fds: in-process and OS fds", link: "/guides/wait-fds" },
   { text: "Callback mode and status", link: "/guides/callback-mode" },
   { text: "Cancellation and cleanup", link: "/guides/cancellation" },
@@ -37,8 +35,8 @@ export const guides: Array<SidebarItem> = [
 export const concepts: Array<SidebarItem> = [
   { text: "Overview and OpenSSL mapping", link: "/concepts/" },
   { text: "Jobs", link: "/concepts/jobs" },
-  { text: "The pool", link: "/concepts/pool" },
-  { text: "Pause", link: "/concepts/pause" },
+  { text: "The pool: sizing and NoJobs", link: "/concepts/pool" },
+  { text: "Pause and resume", link: "/concepts/pause" },
   { text: "The wait ctx", link: "/concepts/wait-ctx" },
   { text: "The driver loop", link: "/concepts/driver-loop" }
 ]

@@ -6,7 +6,11 @@
  * - every page of the sidebar renders, with no console error, no page error, no failed request, no broken image,
  *   and no internal link (or `#anchor`) that leads nowhere;
  * - the local search finds the pause guide for "pause";
- * - hovering a twoslash identifier shows its type in a popup;
+ * - hovering a twoslash identifier shows its type in a popup, and so does hovering one deep in a whole example
+ *   file included in a page (the last lines of the longest code block of the driver loop page);
+ * - the benchmark charts: one per unit (time, memory), each with a legend, an axis and ratios on its bars, all text
+ *   at least 11 px at the width the page draws it, in the light and the dark theme (screenshots of both), whose
+ *   colours differ; and the page's tables fit its width (no horizontal scroll);
  * - every API module page opens with the module's introduction: visible text between its title and its first
  *   section;
  * - the durable pages (its guide and its API module pages) are among the pages visited, and every file a page
@@ -23,7 +27,7 @@ import type { AddressInfo } from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { type BrowserContext, chromium, type Page } from "playwright-core"
+import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core"
 import { sidebarLinks } from "../.vitepress/sidebar.js"
 
 const docsDir = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..")
@@ -33,7 +37,7 @@ const chromiumPath = "/usr/bin/chromium"
 
 /** The search that must find a page, and the page it must find. */
 const searchQuery = "pause"
-const searchExpects = "/guides/pause-and-resume"
+const searchExpects = "/concepts/pause"
 /** Generous per-step limits: CI has 2 cores. */
 const stepTimeout = 30_000
 const overallTimeout = 10 * 60_000
@@ -332,8 +336,34 @@ const checkSearch = async (page: Page, origin: string): Promise<void> => {
   await page.keyboard.press("Escape")
 }
 
+/** The page with the benchmark charts, and the page whose longest code block is a whole example file. */
+const benchmarksPath = "/benchmarks"
+const wholeFilePath = "/concepts/driver-loop"
+/** The smallest font size of a chart's text at the width the page draws it, in CSS pixels. */
+const minChartFontPx = 11
+
 /** Twoslash names with a popup on hover (not those of `^?` queries, whose popup is always shown). */
 const hoverable = ".vp-doc .twoslash-hover:not(.v-popper--theme-twoslash-query)"
+
+/** Hovers a twoslash name and reads its popup (undefined: none showed), with a screenshot of it. */
+const hoverAndRead = async (page: Page, hover: Locator, screenshot: string): Promise<string | undefined> => {
+  // Centred, so that the popup below it is in the screenshot.
+  await hover.evaluate((el) => el.scrollIntoView({ block: "center" }))
+  await page.mouse.move(0, 0)
+  await hover.hover({ timeout: stepTimeout })
+  // Not the popups of `^?` queries, which are always shown.
+  const popup = page.locator(".v-popper__popper--shown:not(.v-popper--theme-twoslash-query) .twoslash-popup-code")
+    .first()
+  try {
+    await popup.waitFor({ state: "visible", timeout: stepTimeout })
+  } catch {
+    return undefined
+  }
+  const text = ((await popup.textContent()) ?? "").trim()
+  await page.waitForTimeout(400) // the popup's fade-in, for the screenshot only
+  await page.screenshot({ path: Path.join(screenshotsDir, screenshot) })
+  return text
+}
 
 /** Hovers the first twoslash identifier on the first page that has one, and reads its popup. */
 const checkTwoslash = async (page: Page, origin: string, paths: ReadonlyArray<string>): Promise<void> => {
@@ -347,27 +377,157 @@ const checkTwoslash = async (page: Page, origin: string, paths: ReadonlyArray<st
     if (index < 0) continue
     const hover = page.locator(hoverable).nth(index)
     const token = ((await hover.locator(":scope > span").first().textContent()) ?? "").trim()
-    // Centred, so that the popup below it is in the screenshot.
-    await hover.evaluate((el) => el.scrollIntoView({ block: "center" }))
-    await page.mouse.move(0, 0)
-    await hover.hover({ timeout: stepTimeout })
-    // Not the popups of `^?` queries, which are always shown.
-    const popup = page.locator(".v-popper__popper--shown:not(.v-popper--theme-twoslash-query) .twoslash-popup-code")
-      .first()
-    try {
-      await popup.waitFor({ state: "visible", timeout: stepTimeout })
-    } catch {
-      fail(`${path}: hovering the twoslash identifier "${token}" shows no popup`)
-      return
-    }
-    const text = ((await popup.textContent()) ?? "").trim()
-    await page.waitForTimeout(400) // the popup's fade-in, for the screenshot only
-    await page.screenshot({ path: Path.join(screenshotsDir, "twoslash-hover.png") })
+    const text = await hoverAndRead(page, hover, "twoslash-hover.png")
+    if (text === undefined) return fail(`${path}: hovering the twoslash identifier "${token}" shows no popup`)
     if (token === "" || !text.includes(token)) fail(`${path}: the twoslash popup for "${token}" reads "${text}"`)
     else console.log(`  ✓ ${path}: hovering "${token}" shows "${text.replace(/\s+/g, " ")}"`)
     return
   }
   fail("no page of the sidebar has a twoslash snippet to hover")
+}
+
+/** Hovers a name near the end of the longest code block of a page (a whole example file) and reads its popup. */
+const checkWholeFileHover = async (page: Page, origin: string, path: string): Promise<void> => {
+  await page.goto(origin + path, { waitUntil: "load", timeout: stepTimeout })
+  // The longest twoslash block, and in it the last hoverable name outside an import line.
+  const found = await page.$$eval("pre.twoslash", (pres) => {
+    const blocks = pres.map((pre, index) => ({ index, lines: pre.querySelectorAll(".line").length }))
+    const longest = blocks.sort((a, b) => b.lines - a.lines)[0]
+    if (longest === undefined) return undefined
+    const pre = pres[longest.index]!
+    const lines = Array.from(pre.querySelectorAll(".line"))
+    const hovers = Array.from(pre.querySelectorAll(".twoslash-hover:not(.v-popper--theme-twoslash-query)"))
+    const candidates = hovers.map((el) => ({ el, line: lines.indexOf(el.closest(".line")!) }))
+      .filter(({ el }) => !/^\s*import\b/.test(el.closest(".line")?.textContent ?? ""))
+    const last = candidates[candidates.length - 1]
+    if (last === undefined) return undefined
+    last.el.setAttribute("data-test-hover", "deep")
+    return { lines: lines.length, line: last.line + 1, token: (last.el.firstElementChild?.textContent ?? "").trim() }
+  })
+  if (found === undefined) return fail(`${path}: no twoslash name to hover in its code blocks`)
+  if (found.lines < 30 || found.line < found.lines / 2) {
+    return fail(
+      `${path}: its longest code block has ${found.lines} lines, the last name to hover is on line ${found.line}`
+    )
+  }
+  const text = await hoverAndRead(page, page.locator("[data-test-hover=deep]"), "twoslash-hover-whole-file.png")
+  if (text === undefined) {
+    return fail(`${path}: hovering "${found.token}" on line ${found.line} of ${found.lines} shows no popup`)
+  }
+  if (found.token === "" || !text.includes(found.token)) {
+    fail(`${path}: the popup of "${found.token}" (line ${found.line} of ${found.lines}) reads "${text}"`)
+  } else {
+    console.log(
+      `  ✓ ${path}: line ${found.line} of ${found.lines}, "${found.token}" shows "${text.replace(/\s+/g, " ")}"`
+    )
+  }
+}
+
+interface ChartReading {
+  readonly dimension: string
+  readonly width: number
+  readonly smallestFontPx: number
+  readonly texts: number
+  readonly legend: number
+  readonly axis: number
+  readonly ratios: number
+  readonly baselineBars: number
+  readonly colours: Readonly<Record<string, string>>
+}
+
+/** Each chart's measures as drawn: its width, its smallest text in CSS pixels, its parts and colours. */
+const readCharts = (page: Page): Promise<Array<ChartReading>> =>
+  page.$$eval(".bench-chart svg.ajb-chart", (svgs) =>
+    svgs.map((svg) => {
+      const box = svg.getBoundingClientRect()
+      const scale = box.width / (svg as SVGSVGElement).viewBox.baseVal.width
+      const sizes = Array.from(svg.querySelectorAll("text")).map((t) =>
+        parseFloat(getComputedStyle(t).fontSize) * scale
+      )
+      return {
+        dimension: svg.getAttribute("data-dimension") ?? "",
+        width: box.width,
+        smallestFontPx: Math.min(...sizes),
+        texts: sizes.length,
+        legend: svg.querySelectorAll("rect.legend").length,
+        axis: svg.querySelectorAll("line.axis").length,
+        ratios: svg.querySelectorAll("tspan.ratio").length,
+        baselineBars: svg.querySelectorAll("rect.base > title").length,
+        // Inline callbacks only: a named function here would need tsx's `__name` helper inside the page.
+        colours: Object.fromEntries(
+          [
+            ["background", "rect.bg"],
+            ["text", "text"],
+            ["async-job bar", "rect.ours"],
+            ["baseline bar", "rect.base"]
+          ].map(([key, selector]) => {
+            const el = svg.querySelector(selector!)
+            return [key, el === null ? "" : getComputedStyle(el).getPropertyValue("fill")]
+          })
+        )
+      }
+    }))
+
+/**
+ * The benchmark charts in both themes: VitePress follows `prefers-color-scheme` until the reader picks a theme,
+ * so the page is loaded once with each, and the `dark` class checked.
+ */
+const checkCharts = async (page: Page, origin: string): Promise<void> => {
+  const readings: Record<"light" | "dark", Array<ChartReading>> = { light: [], dark: [] }
+  for (const theme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme: theme })
+    await page.goto(origin + benchmarksPath, { waitUntil: "load", timeout: stepTimeout })
+    await page.locator(".bench-chart svg").first().waitFor({ timeout: stepTimeout })
+    const dark = await page.evaluate(() => document.documentElement.classList.contains("dark"))
+    if (dark !== (theme === "dark")) fail(`${benchmarksPath}: in the ${theme} theme the page's dark class is ${dark}`)
+    readings[theme] = await readCharts(page)
+    const charts = page.locator(".bench-chart")
+    for (let i = 0; i < (await charts.count()); i++) {
+      const dimension = (await charts.nth(i).getAttribute("data-dimension")) ?? String(i)
+      await charts.nth(i).screenshot({ path: Path.join(screenshotsDir, `benchmarks-chart-${dimension}-${theme}.png`) })
+    }
+    for (const chart of readings[theme]) {
+      const where = `${benchmarksPath}: the ${chart.dimension} chart (${theme})`
+      if (chart.smallestFontPx < minChartFontPx) {
+        fail(`${where}: text drawn at ${chart.smallestFontPx.toFixed(1)} px (${chart.width.toFixed(0)} px wide)`)
+      }
+      if (chart.legend < 2) fail(`${where}: no legend`)
+      if (chart.axis < 2) fail(`${where}: no axis`)
+      if (chart.ratios < chart.baselineBars) {
+        fail(`${where}: ${chart.baselineBars} baseline bars, ${chart.ratios} ratios`)
+      }
+    }
+    const tables = await page.$$eval(
+      ".vp-doc table",
+      (ts) =>
+        ts.map((t) => ({ scroll: t.scrollWidth, client: t.clientWidth, head: t.querySelector("th")?.textContent }))
+    )
+    for (const table of tables) {
+      if (table.scroll > table.client + 1) {
+        fail(
+          `${benchmarksPath}: the table "${table.head}" is ${table.scroll} px wide in ${table.client} px (it scrolls)`
+        )
+      }
+    }
+  }
+  await page.emulateMedia({ colorScheme: "light" })
+  const dimensions = readings.light.map((c) => c.dimension)
+  if (!dimensions.includes("time") || !dimensions.includes("memory")) {
+    fail(`${benchmarksPath}: charts for ${dimensions.join(", ") || "nothing"}, not one for time and one for memory`)
+  }
+  readings.light.forEach((light, i) => {
+    const dark = readings.dark[i]
+    const same = Object.keys(light.colours).filter((k) => dark === undefined || light.colours[k] === dark.colours[k])
+    if (same.length > 0) {
+      fail(`${benchmarksPath}: the ${light.dimension} chart's ${same.join(", ")} is the same in both themes`)
+    } else {
+      console.log(
+        `  ✓ the ${light.dimension} chart: text ≥ ${
+          Math.min(light.smallestFontPx, dark?.smallestFontPx ?? 0).toFixed(1)
+        } px at ${light.width.toFixed(0)} px wide, ${light.ratios} ratios, its colours differ between the themes`
+      )
+    }
+  })
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -421,6 +581,9 @@ const main = async (): Promise<void> => {
     await checkSearch(page, server.origin)
     step("twoslash popup")
     await checkTwoslash(page, server.origin, paths)
+    await checkWholeFileHover(page, server.origin, wholeFilePath)
+    step("benchmark charts, light and dark")
+    await checkCharts(page, server.origin)
   } finally {
     clearTimeout(watchdog)
     await release()

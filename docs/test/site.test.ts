@@ -1,13 +1,17 @@
 /**
- * The build-time pieces of the site that are plain functions: diagrams and the API reference's post-processing.
+ * The build-time pieces of the site that are plain functions: diagrams, the API reference's post-processing, whole
+ * files rendered by twoslash, the benchmark charts and the Benchmarks page's data.
  */
 import { describe, it } from "@effect/vitest"
 import { assertFalse, assertTrue, deepStrictEqual, strictEqual, throws } from "@effect/vitest/utils"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import { charts, chartsDocument, formatRatio, formatValue, minFontSize } from "../../bench/src/chart.js"
+import { meaningOf, parse } from "../.vitepress/bench-results.js"
 import { renderDiagram } from "../.vitepress/diagrams.js"
 import { concepts, guides, sidebarLinks } from "../.vitepress/sidebar.js"
+import { twoslashSource } from "../.vitepress/twoslash-includes.js"
 import { compileExamples, headingsOf, introductionOf } from "../scripts/api-markdown.js"
 
 describe("diagrams", () => {
@@ -81,6 +85,149 @@ describe("API reference markdown", () => {
 })
 
 const docsDir = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..")
+
+describe("whole files with twoslash", () => {
+  const appDir = Path.join(docsDir, "..", "apps", "example", "src")
+
+  it("compiles a file's relative imports as hidden files of their own, and shows the file alone", () => {
+    const source = twoslashSource(Path.join(appDir, "main.ts"))
+    const lines = source.split("\n")
+    strictEqual(lines[0], "// @filename: stdio.ts")
+    const cut = lines.indexOf("// ---cut---")
+    strictEqual(lines[cut - 1], "// @filename: main.ts")
+    assertTrue(
+      lines.slice(cut + 1).join("\n").startsWith(Fs.readFileSync(Path.join(appDir, "main.ts"), "utf8").split("\n")[0]!)
+    )
+    assertTrue(source.includes("export const printf"), "stdio.ts is compiled along")
+  })
+
+  it("leaves a file without relative imports as it is", () => {
+    const file = Path.join(docsDir, "examples", "first-job.ts")
+    strictEqual(twoslashSource(file), Fs.readFileSync(file, "utf8"))
+  })
+
+  it("shows one region of a file but compiles all of it", () => {
+    const file = Path.join(docsDir, "test", "guide-testing.test.ts")
+    const lines = twoslashSource(file, "layers").split("\n")
+    const cut = lines.indexOf("// ---cut---")
+    const after = lines.indexOf("// ---cut-after---")
+    assertTrue(cut > 0 && after > cut)
+    assertTrue(lines.slice(cut + 1, after).join("\n").startsWith("const TestLive"))
+    assertTrue(lines.slice(after).some((line) => line.includes("describe(")))
+    assertFalse(lines.some((line) => /#(end)?region\b/.test(line)))
+    throws(() => twoslashSource(file, "no-such-region"))
+  })
+})
+
+const report = {
+  node: "v20.20.2",
+  effect: "3.22.4",
+  cpus: 2,
+  results: [
+    {
+      name: "job-cycle",
+      unit: "ns",
+      value: 30000,
+      baselines: { "effect-fork-deferred": 40000 },
+      ratios: { "effect-fork-deferred": 0.75 }
+    },
+    { name: "pool-init-10k", unit: "ms", value: 1, baselines: { "effect-pool-10k": 1300 }, ratios: {} },
+    { name: "paused-job-heap", unit: "bytes", value: 5500, baselines: { "effect-fiber-heap": 4400 }, ratios: {} },
+    { name: "rsa2048-sign", unit: "ns", value: 1_500_000, baselines: {}, ratios: {} },
+    { name: "ecdsa-p256-sign", unit: "ns", value: 20_000, baselines: {}, ratios: {} }
+  ]
+}
+
+describe("benchmark charts", () => {
+  it("draws one chart per dimension, time first, each with a legend, an axis and a ratio on every baseline", () => {
+    const drawn = charts(report)
+    deepStrictEqual(drawn.map((c) => c.dimension), ["time", "memory"])
+    const [time, memory] = drawn
+    assertTrue(time!.svg.includes("(log scale)"), "time spans 10^6: a log scale")
+    assertFalse(memory!.svg.includes("(log scale)"))
+    for (const chart of drawn) {
+      strictEqual(chart.svg.match(/class="(ours|base) legend"/g)?.length, 2)
+      assertTrue(chart.svg.includes("class=\"axis\""))
+      const baselineBars = chart.svg.match(/class="base"><title>/g)?.length ?? 0
+      strictEqual(chart.svg.match(/<tspan class="ratio" dx/g)?.length, baselineBars)
+    }
+    assertTrue(time!.svg.includes("0.75×"), "the ratio recorded in the results")
+    assertTrue(time!.svg.includes("0.000769×"), "a ratio computed when none is recorded: 1 ms ÷ 1300 ms")
+    assertTrue(memory!.svg.includes("1.25×"))
+    assertTrue(time!.svg.includes(">100 ms<") || time!.svg.includes(">10 ms<"), "the axis is labelled in time units")
+  })
+
+  it("uses no font smaller than its minimum, and draws at the docs' content width", () => {
+    for (const chart of charts(report)) {
+      const sizes = [...chart.svg.matchAll(/font-size="(\d+(?:\.\d+)?)"/g)].map((m) => Number(m[1]))
+      assertTrue(sizes.length > 10)
+      assertTrue(Math.min(...sizes) >= minFontSize)
+      assertTrue(/viewBox="0 0 620 \d+"/.test(chart.svg))
+    }
+  })
+
+  it("takes its colours from the site's theme, and from prefers-color-scheme when standalone", () => {
+    const svg = charts(report)[0]!.svg
+    assertTrue(svg.includes("--ours:var(--vp-c-brand-1,"))
+    assertTrue(svg.includes("--bg:var(--vp-c-bg,"))
+    assertTrue(svg.includes("@media (prefers-color-scheme:dark)"))
+    assertFalse(/fill="#/.test(svg), "no colour is fixed in an attribute")
+  })
+
+  it("stacks every chart in latest.svg", () => {
+    const document = chartsDocument(report)
+    assertTrue(document.startsWith("<svg"))
+    strictEqual(document.match(/class="ajb-chart"/g)?.length, 2)
+  })
+
+  it("formats values in the unit that reads best, and ratios to three digits", () => {
+    deepStrictEqual(
+      [
+        formatValue("time", 190),
+        formatValue("time", 30102.4),
+        formatValue("time", 1313786214),
+        formatValue("memory", 5508.7)
+      ],
+      ["190 ns", "30.1 µs", "1.31 s", "5.51 KB"]
+    )
+    deepStrictEqual([formatRatio(0.85371), formatRatio(158.37), formatRatio(0.00076990532)], [
+      "0.854",
+      "158",
+      "0.00077"
+    ])
+  })
+})
+
+describe("Benchmarks page data", () => {
+  it("turns latest.json into rows whose figures carry their unit, the charts, and what they mean", () => {
+    const data = parse(JSON.stringify(report))
+    deepStrictEqual(data.rows[0], {
+      name: "job-cycle",
+      value: "30 µs",
+      baselines: [{ name: "effect-fork-deferred", value: "40 µs", ratio: "0.75×" }]
+    })
+    strictEqual(data.rows[1]!.value, "1 ms")
+    strictEqual(data.charts.length, 2)
+    deepStrictEqual(data.machine.map((m) => m.label), ["node", "effect", "cpus"])
+    deepStrictEqual(data.meaning, {
+      jobCycle: "30 µs",
+      jobsPerSecond: "33,000",
+      signatures: [
+        { name: "an RSA-2048 signature", time: "1.5 ms", jobShare: "2% of it" },
+        { name: "an ECDSA P-256 signature", time: "20 µs", jobShare: "1.5 times as much" }
+      ]
+    })
+  })
+
+  it("says nothing of meaning without a job cycle, and no signature when none was measured", () => {
+    strictEqual(meaningOf([]), null)
+    deepStrictEqual(meaningOf(report.results.slice(0, 1))?.signatures, [])
+  })
+
+  it("refuses a file without results", () => {
+    throws(() => parse("{}"))
+  })
+})
 
 /** The hand-written pages (not the generated reference, not this package's README). */
 const pages = (dir = docsDir): Array<string> =>
