@@ -5,6 +5,7 @@
 import { AsyncJob, JobPool, WaitCtx, WaitFd } from "@async-job/core"
 import { type Context, Deferred, Effect, Exit, Fiber, ManagedRuntime, type Option, Pool, Scope, Tracer } from "effect"
 import * as Crypto from "node:crypto"
+import { Session } from "node:inspector/promises"
 import { cryptoPool } from "./cryptoPool.js"
 import { durableCycle } from "./durable.js"
 import { heapUsed, median, nsPerOp, type Sample } from "./measure.js"
@@ -150,6 +151,45 @@ export const jobCycle = async (s: Settings): Promise<Result> => {
     "js-async-promise": t.get("js-async-promise")!,
     "js-generator": t.get("js-generator")!
   })
+}
+
+/**
+ * Bytes allocated per run of `run(n)`, collected or not: V8's sampling heap
+ * profiler, keeping the samples of objects the GC has freed too. Unlike a
+ * time, this does not move with the machine's load, and half of a cycle's
+ * time is the GC collecting what it allocated.
+ */
+const bytesPerOp = async (run: (n: number) => unknown, n: number): Promise<number> => {
+  await run(n)
+  const session = new Session()
+  session.connect()
+  try {
+    await session.post("HeapProfiler.startSampling", {
+      samplingInterval: 256,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true
+    } as { samplingInterval: number })
+    await run(n)
+    const { profile } = await session.post("HeapProfiler.stopSampling")
+    let total = 0
+    const walk = (node: { selfSize: number; children: ReadonlyArray<typeof node> }): void => {
+      total += node.selfSize
+      node.children.forEach(walk)
+    }
+    walk(profile.head)
+    return total / n
+  } finally {
+    session.disconnect()
+  }
+}
+
+export const jobCycleAllocation = async (s: Settings): Promise<Result> => {
+  const runtime = ManagedRuntime.make(JobPool.layer({ maxSize: 16 }))
+  const n = Math.max(200, s.iterations * 2)
+  const ours = await bytesPerOp((k) => runtime.runPromise(cycles(k)), n)
+  const theirs = await bytesPerOp(forkDeferred, n)
+  await runtime.dispose()
+  return row("job-cycle-allocation", "bytes", ours, { "effect-fork-deferred": theirs })
 }
 
 export const jobNoPause = async (s: Settings): Promise<Result> => {
@@ -304,6 +344,7 @@ export const ecdsaP256Sign = (s: Settings): Promise<Result> =>
 
 export const all: ReadonlyArray<readonly [string, (s: Settings) => Promise<Result>]> = [
   ["job-cycle", jobCycle],
+  ["job-cycle-allocation", jobCycleAllocation],
   ["job-no-pause", jobNoPause],
   ["paused-job-heap", pausedJobHeap],
   ["facade-cycle", facadeCycle],

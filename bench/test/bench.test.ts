@@ -8,6 +8,7 @@ import { join } from "node:path"
 
 const required = [
   "job-cycle",
+  "job-cycle-allocation",
   "job-no-pause",
   "paused-job-heap",
   "facade-cycle",

@@ -78,7 +78,7 @@ import * as Stream from "effect/Stream"
 import * as Crypto from "node:crypto"
 import type * as Http from "node:http"
 import * as Api from "./Api.js"
-import type { CryptoEngine } from "./CryptoEngine.js"
+import { CryptoEngine } from "./CryptoEngine.js"
 import * as DurableJobs from "./DurableJobs.js"
 import * as nodeServer from "./internal/nodeServer.js"
 import * as requests from "./internal/requests.js"
@@ -167,6 +167,7 @@ const JobsHandlers = HttpApiBuilder.group(Api.Api, "jobs", (handlers) =>
 const OpsHandlers = HttpApiBuilder.group(Api.Api, "ops", (handlers) =>
   Effect.gen(function*() {
     const jobs = yield* Jobs.Jobs
+    const engine = yield* CryptoEngine
     const config = yield* ServiceConfig
     const telemetry = yield* Telemetry.Telemetry
     const metricsOff = Effect.fail(
