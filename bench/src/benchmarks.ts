@@ -8,7 +8,7 @@ import * as Crypto from "node:crypto"
 import { Session } from "node:inspector/promises"
 import { cryptoPool } from "./cryptoPool.js"
 import { durableCycle } from "./durable.js"
-import { heapUsed, median, nsPerOp, type Sample } from "./measure.js"
+import { heapUsed, median, nsPerOp, row, type Sample } from "./measure.js"
 
 export interface Result {
   readonly name: string
@@ -24,14 +24,6 @@ export interface Settings {
   readonly pausedJobs: number
   readonly poolSize: number
 }
-
-const row = (name: string, unit: string, value: number, baselines: Record<string, number>): Result => ({
-  name,
-  unit,
-  value,
-  baselines,
-  ratios: Object.fromEntries(Object.entries(baselines).map(([k, v]) => [k, value / v]))
-})
 
 /** Runs an Effect benchmark loop of `n` iterations through one runtime. */
 const effectLoop = (make: (n: number) => Effect.Effect<void, unknown>): Sample["run"] => (n) =>

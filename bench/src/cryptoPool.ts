@@ -8,7 +8,7 @@ import * as CryptoEngine from "@async-job/offload-service/CryptoEngine"
 import type * as Operation from "@async-job/offload-service/Operation"
 import { Effect, Exit, Scope } from "effect"
 import type { Result, Settings } from "./benchmarks.js"
-import { nsPerOp } from "./measure.js"
+import { nsPerOp, row } from "./measure.js"
 
 /** Worker threads of both engines. */
 const threads = 2
@@ -46,13 +46,7 @@ export const cryptoPool = async (s: Settings): Promise<Result> => {
     ], { iterations: Math.max(64, Math.round(s.iterations / 20)), samples: s.samples })
     const value = t.get("platform-pool")! / 1000
     const baseline = t.get("hand-made-pool")! / 1000
-    return {
-      name: "crypto-pool",
-      unit: "µs",
-      value,
-      baselines: { "hand-made-pool": baseline },
-      ratios: { "hand-made-pool": value / baseline }
-    }
+    return row("crypto-pool", "µs", value, { "hand-made-pool": baseline })
   } finally {
     await Effect.runPromise(Scope.close(scope, Exit.void))
   }

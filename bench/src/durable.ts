@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Result, Settings } from "./benchmarks.js"
-import { nsPerOp } from "./measure.js"
+import { nsPerOp, row } from "./measure.js"
 
 const Cycle = DurableJob.make({
   name: "bench/Cycle",
@@ -66,13 +66,7 @@ export const durableCycle = async (s: Settings): Promise<Result> => {
     ], { iterations: iterationsOf(s), samples: s.samples })
     const value = t.get("durable-cycle-sqlite")! / 1000
     const baseline = t.get("sqlite-insert-select")! / 1000
-    return {
-      name: "durable-cycle-sqlite",
-      unit: "µs",
-      value,
-      baselines: { "sqlite-insert-select": baseline },
-      ratios: { "sqlite-insert-select": value / baseline }
-    }
+    return row("durable-cycle-sqlite", "µs", value, { "sqlite-insert-select": baseline })
   } finally {
     await durable.dispose()
     await plain.dispose()

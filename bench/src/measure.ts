@@ -1,5 +1,7 @@
 /** Timing helpers: warm-up, several samples, medians. Baselines are measured in the same run, interleaved. */
 
+import type { Result } from "./benchmarks.js"
+
 export interface Sample {
   readonly name: string
   /** runs `iterations` operations and resolves when done */
@@ -45,3 +47,12 @@ export const heapUsed = (): number => {
   gc()
   return process.memoryUsage().heapUsed
 }
+
+/** A result row, with the ratio of `value` to each baseline. */
+export const row = (name: string, unit: string, value: number, baselines: Record<string, number>): Result => ({
+  name,
+  unit,
+  value,
+  baselines,
+  ratios: Object.fromEntries(Object.entries(baselines).map(([k, v]) => [k, value / v]))
+})
