@@ -20,13 +20,8 @@
  *   decodes it, within `MAX_BODY_BYTES` (the platform's max body size; a
  *   declared larger body answers 413 before it is read); the bodies of all
  *   requests in progress hold at most `MAX_BUFFERED_BYTES` (503 `Overloaded`).
- *   A chunked body that outgrows the limit while it is read gets its
- *   connection closed, without a 413: the platform's body reader
- *   (`@effect/platform-node`, under `withMaxBodySize`) destroys the request
- *   stream as soon as the limit is passed, and node destroys the socket of a
- *   request destroyed before its end. Answering 413 would take reading such
- *   bodies outside the platform's reader and handing `HttpApi` the bytes
- *   read, a hand-made copy of that reader;
+ *   A chunked body (no declared length) is read before routing, so that one
+ *   growing past the limit answers 413 too (see `readChunked`);
  * - the caller: requests from a browser page of another origin answer 403
  *   unless `ALLOWED_ORIGINS` lists it (then CORS answers its preflights);
  *   with `AUTH_TOKEN`, `/jobs` and `/metrics` require it as a bearer token.
@@ -304,6 +299,37 @@ const ErrorFormat = HttpApiBuilder.middleware(
 )
 
 /**
+ * A chunked body, read to its end before routing: the bytes within `limit`
+ * kept, the rest (up to 16 × the limit, so that a client still sending gets
+ * its answer) read and dropped. Over the limit it answers 413; within it, the
+ * app gets a request carrying the bytes read, which `HttpApi` decodes.
+ *
+ * Why not the platform's reader (`withMaxBodySize`, as for a declared
+ * length): it destroys the request stream the moment the limit is passed, and
+ * node then destroys the socket of a request destroyed before its end, so the
+ * client would get a closed connection instead of a 413.
+ */
+const readChunked = (request: HttpServerRequest.HttpServerRequest, limit: number) =>
+  Effect.gen(function*() {
+    const kept: Array<Uint8Array> = []
+    let bytes = 0
+    yield* Stream.runForEachWhile(request.stream, (chunk) =>
+      Effect.sync(() => {
+        bytes += chunk.length
+        if (bytes <= limit) kept.push(chunk)
+        return bytes <= limit * 16
+      })).pipe(Effect.catchAll(() => failClosing(malformed("the body could not be read"))))
+    if (bytes > limit) return yield* failClosing(payloadTooLarge(limit))
+    const headers = new globalThis.Headers(request.headers)
+    headers.delete("transfer-encoding")
+    headers.set("content-length", String(bytes))
+    const body = Buffer.concat(kept)
+    return HttpServerRequest.fromWeb(
+      new globalThis.Request(new URL(request.url, "http://localhost"), { method: request.method, headers, body })
+    )
+  })
+
+/**
  * Before routing: refuses browser requests from other origins (403), bounds
  * the body bytes of the requests in progress (503 `Overloaded`), and sets the
  * platform's max body size for `HttpApi`'s decoding.
@@ -342,9 +368,15 @@ const Guard = HttpApiBuilder.middleware(
           )
         }
         reserved += size
-        return yield* app.pipe(
+        const served = chunked && Number.isNaN(declared)
+          ? Effect.flatMap(readChunked(request, config.maxBodyBytes), (read) =>
+            Effect.provideService(app, HttpServerRequest.HttpServerRequest, read))
+          : app
+        return yield* served.pipe(
           HttpIncomingMessage.withMaxBodySize(maxBodySize),
-          Effect.ensuring(Effect.sync(() => reserved -= size))
+          Effect.ensuring(Effect.sync(() => {
+            reserved -= size
+          }))
         )
       })
   })

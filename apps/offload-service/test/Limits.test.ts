@@ -258,21 +258,33 @@ describe("node's limits, answered as typed JSON", () => {
       Effect.provide(TestServer({ headersTimeout: Duration.millis(200), requestTimeout: Duration.millis(400) }))
     ))
 
-  it.live("a chunked body over MAX_BODY_BYTES is refused (413 or closed), never buffered or answered 500", () =>
+  it.live("a chunked body over MAX_BODY_BYTES answers 413 and is never buffered; one within it is taken", () =>
     Effect.gen(function*() {
       const { engine, port, url } = yield* env
       const chunk = "x".repeat(1000)
       const body = `{"op":"sha256","data":"${chunk.repeat(3)}"}`
       const head =
         "POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-      const reply = yield* raw(host, port, `${head}${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`)
-      if (reply.status !== undefined) assertRawTyped(reply, 413, "PayloadTooLarge")
+      // in four chunks: the limit is passed in the third, and the fourth is still read before the answer
+      const chunks = [body.slice(0, 900), body.slice(900, 1800), body.slice(1800, 2700), body.slice(2700)]
+      const encoded = chunks.map((part) => `${part.length.toString(16)}\r\n${part}\r\n`).join("")
+      const reply = yield* raw(host, port, `${head}${encoded}0\r\n\r\n`)
+      assertRawTyped(reply, 413, "PayloadTooLarge")
       strictEqual(engine.pendingIds().length, 0)
       // a body within the limit, chunked, is taken
       const small = `${sha.length.toString(16)}\r\n${sha}\r\n0\r\n\r\n`
       strictEqual(
         (yield* raw(host, port, `${head.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n")}${small}`)).status,
         202
+      )
+      // and within it, decoded as any body is: malformed JSON 400, an empty body 400, another content type 415
+      const closing = head.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n")
+      assertRawTyped(yield* raw(host, port, `${closing}6\r\n{"op":\r\n0\r\n\r\n`), 400, "MalformedJson")
+      assertRawTyped(yield* raw(host, port, `${closing}0\r\n\r\n`), 400, "MalformedJson")
+      assertRawTyped(
+        yield* raw(host, port, `${closing.replace("application/json", "text/plain")}${small}`),
+        415,
+        "UnsupportedMediaType"
       )
       strictEqual((yield* call(url, "GET", "/healthz")).status, 200)
     }).pipe(Effect.provide(TestServer({ maxBodyBytes: 2000 }))))
