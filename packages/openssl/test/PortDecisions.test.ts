@@ -25,7 +25,7 @@ import {
   ASYNC_WAIT_CTX_new,
   ASYNC_WAIT_CTX_set_wait_fd
 } from "../src/index.js"
-import { box, expectStart, jobBox, onlyPause, stats, useCleanState } from "./utils.js"
+import { box, expectStart, jobBox, liveJobs, onlyPause, stats, useCleanState } from "./utils.js"
 
 const track = useCleanState()
 
@@ -632,6 +632,9 @@ describe("12: everything else follows OpenSSL", () => {
     })
     deepStrictEqual([refused.value, ret.value, ran], [null, -1, false])
     deepStrictEqual(stats(), before)
+    // and the refused starts are not kept: a caller retrying until a slot frees holds nothing more
+    for (let i = 0; i < 100; i++) await expectStart(ASYNC_NO_JOBS, jobBox(), null, box(0), onlyPause)
+    strictEqual(liveJobs(), 1)
     await expectStart(ASYNC_FINISH, job, null, box(0), onlyPause)
     await expectStart(ASYNC_FINISH, refused, null, ret, async () => 2)
     strictEqual(ret.value, 2)

@@ -127,6 +127,17 @@ const currentJob = globalValue(
   () => FiberRef.unsafeMake<JobHandle | undefined>(undefined)
 )
 
+/** The scheduler of a runtime's fibers, looked up once per runtime (a driver outside fibers keeps one runtime). */
+const schedulers = new WeakMap<Runtime.Runtime<never>, Scheduler.Scheduler>()
+const schedulerOf = (runtime: Runtime.Runtime<never>): Scheduler.Scheduler => {
+  let scheduler = schedulers.get(runtime)
+  if (scheduler === undefined) {
+    scheduler = FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentScheduler)
+    schedulers.set(runtime, scheduler)
+  }
+  return scheduler
+}
+
 let nextPoolId = 1
 let nextJobId = 1
 
@@ -253,7 +264,7 @@ export class PoolImpl implements JobPool.JobPool {
   ): void {
     const begun = this.begin(
       runtime.context,
-      FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentScheduler),
+      schedulerOf(runtime),
       () => runtime.fiberRefs,
       undefined,
       body,

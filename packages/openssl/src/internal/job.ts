@@ -95,7 +95,7 @@ const storage = new AsyncLocalStorage<JobImpl>()
  */
 export class JobImpl implements Api.ASYNC_JOB {
   readonly _tag = "ASYNC_JOB"
-  /** the core job, known once the job fiber has started */
+  /** the core job, known from its first PAUSE */
   core: AsyncJob.Job<number, JobFunctionError> | undefined = undefined
   /** the job's own pause-block counter (Port decision 6) */
   blocked = 0
@@ -105,7 +105,7 @@ export class JobImpl implements Api.ASYNC_JOB {
   settled = false
   /** the `ASYNC_pause_job()` the job's code waits in */
   pause: PendingPause | undefined = undefined
-  /** resolves (never rejects) once the job function has settled */
+  /** resolves (never rejects) once the job function has settled; set when the function starts */
   ended: Promise<void> | undefined = undefined
   private readonly signals: Array<Signal> = []
   private wake: ((signal: Signal) => void) | undefined = undefined
@@ -114,10 +114,7 @@ export class JobImpl implements Api.ASYNC_JOB {
     readonly thread: Thread,
     readonly ctx: WaitCtxImpl | null,
     readonly parent: JobImpl | undefined
-  ) {
-    thread.jobs.add(this)
-    ctx?.jobs.add(this)
-  }
+  ) {}
 
   get pool(): JobPool.JobPool {
     return this.thread.pool
@@ -133,6 +130,11 @@ export class JobImpl implements Api.ASYNC_JOB {
     wake(signal)
   }
 
+  /** A signal sent while nobody waited, if any. */
+  takeSignal(): Signal | undefined {
+    return this.signals.shift()
+  }
+
   /** The job fiber's next signal. */
   readonly next: Effect.Effect<Signal> = Effect.async<Signal>((resume) => {
     const queued = this.signals.shift()
@@ -146,6 +148,9 @@ export class JobImpl implements Api.ASYNC_JOB {
   })
 
   launch(func: JobFn, arg: unknown, resource: AsyncResource): void {
+    // known to the thread and the wait ctx from here to its end (a start refused with NO_JOBS never gets here)
+    this.thread.jobs.add(this)
+    this.ctx?.jobs.add(this)
     let result: unknown
     try {
       result = resource.runInAsyncScope(() => storage.run(this, func, arg))
@@ -192,23 +197,32 @@ export class JobImpl implements Api.ASYNC_JOB {
   }
 }
 
-/** The job fiber's loop: wait for a signal; pause on "Pause"; end with the function's outcome on "Done". */
-const loop = (job: JobImpl): Effect.Effect<number, JobFunctionError> =>
-  Effect.flatMap(job.next, (signal) => {
-    if (signal._tag === "Done") return signal.exit
-    if (job.cancelled) {
-      // cancelled between the pause request and now: do not report a PAUSE for a job being cancelled
-      job.rejectPause()
+/**
+ * The job fiber's loop: take the next signal (one the job function sent
+ * while it ran on this stack is there already, so nothing waits); pause on
+ * "Pause"; end with the function's outcome on "Done". Called from inside the
+ * fiber's continuations only, so the queue is read when the fiber gets there.
+ */
+const loop = (job: JobImpl): Effect.Effect<number, JobFunctionError> => {
+  const queued = job.takeSignal()
+  return queued !== undefined ? onSignal(job, queued) : Effect.flatMap(job.next, (signal) => onSignal(job, signal))
+}
+
+const onSignal = (job: JobImpl, signal: Signal): Effect.Effect<number, JobFunctionError> => {
+  if (signal._tag === "Done") return signal.exit
+  if (job.cancelled) {
+    // cancelled between the pause request and now: do not report a PAUSE for a job being cancelled
+    job.rejectPause()
+    return loop(job)
+  }
+  return Effect.zipRight(
+    AsyncJob.pause,
+    Effect.suspend(() => {
+      job.resumed()
       return loop(job)
-    }
-    return Effect.zipRight(
-      AsyncJob.pause,
-      Effect.suspend(() => {
-        job.resumed()
-        return loop(job)
-      })
-    )
-  })
+    })
+  )
+}
 
 /** Cancellation: reject the pending pause, then wait until the job function has settled. */
 const unwind = (job: JobImpl): Effect.Effect<void> =>
@@ -219,17 +233,31 @@ const unwind = (job: JobImpl): Effect.Effect<void> =>
     return ended === undefined ? Effect.void : Effect.promise(() => ended)
   })
 
+/**
+ * The job fiber: launches the job function and follows its signals. It runs
+ * uninterruptibly: the job fiber only ever waits for the job function's next
+ * signal or in core's pause, and a cancel (or the pool or wait ctx closing)
+ * reaches it as the pause failing with an interruption (core fails the
+ * pending pause first), or, while the function runs, as an interruption that
+ * takes effect once the function has settled. Either way the function is
+ * unwound (its pending pause rejected, its end awaited) before the fiber ends,
+ * as cancellation requires. This costs one frame where `Effect.onInterrupt`
+ * costs a mask and a match: it is on every job's path.
+ */
 const body = (
   job: JobImpl,
   func: JobFn,
   arg: unknown,
   resource: AsyncResource
 ): Effect.Effect<number, JobFunctionError> =>
-  Effect.flatMap(AsyncJob.current, (current) => {
-    job.core = Option.getOrUndefined(current) as AsyncJob.Job<number, JobFunctionError> | undefined
-    job.launch(func, arg, resource)
-    return loop(job)
-  }).pipe(Effect.onInterrupt(() => unwind(job)))
+  Effect.uninterruptible(Effect.catchAllCause(
+    Effect.suspend(() => {
+      job.launch(func, arg, resource)
+      return loop(job)
+    }),
+    (cause) =>
+      Cause.isInterrupted(cause) ? Effect.zipRight(unwind(job), Effect.failCause(cause)) : Effect.failCause(cause)
+  ))
 
 // ---------------------------------------------------------------------------------------------------------------------
 // the thread
@@ -296,6 +324,13 @@ export const cleanupThread = (): Promise<void> => {
  */
 export const unsafeThreadStats = (): Errors.PoolStats | undefined => thread?.pool.unsafeStats()
 
+/**
+ * How many jobs the thread knows as started and not yet settled. For tests.
+ *
+ * @internal
+ */
+export const unsafeLiveJobs = (): number => thread?.jobs.size ?? 0
+
 // ---------------------------------------------------------------------------------------------------------------------
 // ASYNC_start_job and friends
 
@@ -312,6 +347,8 @@ const settle = (exit: Step, jobBox: JobBox, retBox: Box<unknown>, job: JobImpl):
     if ("error" in jobBox) delete jobBox.error
     const step = exit.value
     if (step._tag === "Paused") {
+      // the core job, what a restart resumes
+      job.core = step.job
       jobBox.value = job
       return ASYNC_PAUSE
     }
@@ -428,9 +465,9 @@ export const startJob = (
     if (thread === undefined) return resolved(ASYNC_ERR)
     const waitCtx = isWaitCtx(ctx) ? ctx : null
     const job = new JobImpl(thread, waitCtx, currentJob() ?? undefined)
-    // captures the caller's async context for the job's first segment
-    const resource = new AsyncResource("ASYNC_JOB")
     const { pool, runtime } = thread
+    // captures the caller's async context for the job's first segment, and keeps what the job sets in it apart
+    const resource = new AsyncResource("ASYNC_JOB")
     const jobBody = body(job, func as JobFn, arg, resource)
     const options = { waitCtx: waitCtx?.core }
     return call((onStep) => JobPool.unsafeStart(pool, runtime, jobBody, options, onStep), jobBox, retBox, job)
