@@ -18,6 +18,14 @@
  * job body sees ordinary scheduling. Nested jobs nest stacks: beyond
  * {@link maxDepth} hand-offs on one stack, tasks go to the inherited scheduler.
  *
+ * Each job has its own hand-off scheduler, which names the job (`owner`): it
+ * is how code finds the job it runs in (`AsyncJob.current`, `pause`). A
+ * fiber's scheduler is a FiberRef that the fibers it forks inherit, and the
+ * job's fiber gets it when it is made (`Runtime.runFork`'s `scheduler`), so
+ * naming the job costs no FiberRefs copy of its own. Code run under another
+ * scheduler (`Effect.withScheduler`) runs outside the job, as OpenSSL code run
+ * on another thread does: `ASYNC_get_current_job()` is NULL there.
+ *
  * Only effect's public `Scheduler` interface is used.
  *
  * @internal
@@ -31,14 +39,14 @@ const maxDepth = 64
 let depth = 0
 
 /** @internal */
-export class HandOff implements Scheduler.Scheduler {
+export class HandOff<Owner = unknown> implements Scheduler.Scheduler {
   /** the next task scheduled here runs at once (a `wake` is in progress) */
   private open = false
   /** the next task scheduled here is kept, not run (a `capture` is in progress) */
   private capturing = false
   private captured: Scheduler.Task | undefined = undefined
 
-  constructor(readonly delegate: Scheduler.Scheduler) {}
+  constructor(readonly delegate: Scheduler.Scheduler, readonly owner: Owner) {}
 
   shouldYield(fiber: Fiber.RuntimeFiber<unknown, unknown>): number | false {
     return this.delegate.shouldYield(fiber)
@@ -98,17 +106,11 @@ const run = (task: Scheduler.Task): void => {
   }
 }
 
-/** The hand-off scheduler over `scheduler`, one per underlying scheduler. */
-const cache = new WeakMap<Scheduler.Scheduler, HandOff>()
-
-/** @internal */
-export const forScheduler = (scheduler: Scheduler.Scheduler): HandOff => {
+/**
+ * A hand-off scheduler for `owner` over the scheduler its caller runs on.
+ *
+ * @internal
+ */
+export const make = <Owner>(callerScheduler: Scheduler.Scheduler, owner: Owner): HandOff<Owner> =>
   // a job started from inside a job hands off over the same underlying scheduler
-  const delegate = scheduler instanceof HandOff ? scheduler.delegate : scheduler
-  let handOff = cache.get(delegate)
-  if (handOff === undefined) {
-    handOff = new HandOff(delegate)
-    cache.set(delegate, handOff)
-  }
-  return handOff
-}
+  new HandOff(callerScheduler instanceof HandOff ? callerScheduler.delegate : callerScheduler, owner)

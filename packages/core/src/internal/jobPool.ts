@@ -94,6 +94,8 @@ class JobHandle extends Pipeable.Class() implements AsyncJob.Job<unknown, unknow
   segmentSpan: Tracer.AnySpan | undefined
   /** the span of the resume that woke the job, for `adoptSpan` */
   resumedBy: Tracer.AnySpan | undefined = undefined
+  /** the scheduler the job's fibers run on, which names the job (see `jobOf`) */
+  readonly handOff: handOff.HandOff<JobHandle>
   /** how the wait ctx cancels this job when it closes (Port decision 8) */
   readonly bound: waitCtx.BoundJob | undefined
 
@@ -101,10 +103,11 @@ class JobHandle extends Pipeable.Class() implements AsyncJob.Job<unknown, unknow
     readonly id: number,
     readonly pool: PoolImpl,
     readonly ctx: waitCtx.WaitCtxImpl | undefined,
-    readonly handOff: handOff.HandOff,
+    callerScheduler: Scheduler.Scheduler,
     segmentSpan: Tracer.AnySpan | undefined
   ) {
     super()
+    this.handOff = handOff.make(callerScheduler, this)
     this.segmentSpan = segmentSpan
     this.bound = ctx === undefined ? undefined : { cancelForClose: cancelJob(this) }
   }
@@ -121,10 +124,22 @@ class JobHandle extends Pipeable.Class() implements AsyncJob.Job<unknown, unknow
 /** @internal */
 export const isHandle = (u: unknown): u is JobHandle => u instanceof JobHandle
 
-/** The job whose code is running on this fiber (inherited by the fibers it forks). */
-const currentJob = globalValue(
-  Symbol.for("@async-job/core/currentJob"),
-  () => FiberRef.unsafeMake<JobHandle | undefined>(undefined)
+/**
+ * The job whose code is running on this fiber: the owner of the fiber's
+ * scheduler, which the fibers it forks inherit (see `HandOff`).
+ */
+const jobOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): JobHandle | undefined => {
+  const scheduler = fiber.currentScheduler
+  return scheduler instanceof handOff.HandOff && scheduler.owner instanceof JobHandle ? scheduler.owner : undefined
+}
+
+/**
+ * The job of each job fiber, for `close` (the job's main fiber may be running
+ * code under another scheduler when the pool closes).
+ */
+const jobOfFiber = globalValue(
+  Symbol.for("@async-job/core/jobOfFiber"),
+  () => new WeakMap<Fiber.RuntimeFiber<unknown, unknown>, JobHandle>()
 )
 
 /** The scheduler of a runtime's fibers, looked up once per runtime (a driver outside fibers keeps one runtime). */
@@ -302,7 +317,7 @@ export class PoolImpl implements JobPool.JobPool {
       nextJobId++,
       this,
       ctx,
-      handOff.forScheduler(callerScheduler),
+      callerScheduler,
       Option.getOrUndefined(Context.getOption(context, Tracer.ParentSpan))
     )
     this.running++
@@ -330,11 +345,11 @@ export class PoolImpl implements JobPool.JobPool {
     const [fiber, task] = handle.handOff.capture(() =>
       Runtime.runFork(runtime, body, {
         scheduler: handle.handOff,
-        immediate: false,
-        updateRefs: (refs, fiberId) => FiberRefs.updateAs(refs, { fiberId, fiberRef: currentJob, value: handle })
+        immediate: false
       })
     )
     handle.fiber = fiber
+    jobOfFiber.set(fiber, handle)
     FiberSet.unsafeAdd(this.fibers, fiber)
     fiber.addObserver((exit) => finish(handle, exit))
     if (task !== undefined) handle.handOff.runNow(task, fiber)
@@ -444,7 +459,7 @@ export class PoolImpl implements JobPool.JobPool {
       if (this.closed) return Effect.void
       this.closed = true
       for (const fiber of this.fibers) {
-        const handle = fiber.getFiberRef(currentJob)
+        const handle = jobOfFiber.get(fiber)
         if (handle !== undefined) beginCancel(handle, closer)
       }
       return FiberSet.clear(this.fibers).pipe(
@@ -621,7 +636,7 @@ const adoptSpan = (handle: JobHandle): Effect.Effect<void> =>
  * @internal
  */
 export const pause: Effect.Effect<void> = Effect.withFiberRuntime((fiber) => {
-  const handle = fiber.getFiberRef(currentJob)
+  const handle = jobOf(fiber)
   if (handle === undefined || handle.blocked > 0) return Effect.void
   const status = handle.status
   switch (status._tag) {
@@ -662,7 +677,7 @@ const awaitResume = (
 }
 
 const liveHandle = (fiber: Fiber.RuntimeFiber<unknown, unknown>): JobHandle | undefined => {
-  const handle = fiber.getFiberRef(currentJob)
+  const handle = jobOf(fiber)
   return handle !== undefined && handle.status._tag !== "Ended" ? handle : undefined
 }
 
