@@ -250,6 +250,10 @@ export const pause: Effect.Effect<void> = internal.pause
  * The job whose code is running (`ASYNC_get_current_job`); `None` outside a
  * job.
  *
+ * Fibers the job forks run in it. Code the job runs under another scheduler
+ * (`Effect.withScheduler`) runs outside it, as OpenSSL code on another thread
+ * would: `current` is `None` there and `pause` does nothing.
+ *
  * @since 0.1.0
  * @category getters
  */

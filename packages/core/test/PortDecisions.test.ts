@@ -5,7 +5,7 @@
  */
 import { describe, it } from "@effect/vitest"
 import { assertInstanceOf, assertNone, assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
-import { Cause, Deferred, Effect, Exit, Fiber, FiberRef, Option, Scope } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, FiberRef, Option, Scheduler, Scope } from "effect"
 import * as AsyncJob from "../src/AsyncJob.js"
 import { ForeignJobError, InvalidPoolSizeError, JobNotPausedError, NoJobsError, StaleJobError } from "../src/Errors.js"
 import * as JobPool from "../src/JobPool.js"
@@ -315,6 +315,32 @@ describe("Port decisions", () => {
 })
 
 describe("callback-style start and resume (JobPool.unsafeStart / unsafeResume)", () => {
+  it.scoped("the current job: fibers the job forks run in it; code under another scheduler runs outside it", () =>
+    Effect.gen(function*() {
+      const pool = yield* JobPool.make({ maxSize: 1 })
+      const seen: Array<string> = []
+      const where = (label: string) =>
+        Effect.map(AsyncJob.current, (job) => seen.push(`${label}: ${Option.isSome(job) ? "in the job" : "outside"}`))
+      const body = Effect.gen(function*() {
+        yield* where("body")
+        yield* Fiber.join(yield* Effect.fork(where("forked fiber")))
+        // as OpenSSL code on another thread: no current job, and pausing there is a no-op
+        yield* Effect.withScheduler(Effect.zipRight(where("other scheduler"), AsyncJob.pause), Scheduler.defaultScheduler)
+        yield* where("after it")
+        return "done"
+      })
+      strictEqual(yield* finishedValue(yield* pool.start(body)), "done")
+      yield* where("caller")
+      deepStrictEqual(seen, [
+        "body: in the job",
+        "forked fiber: in the job",
+        "other scheduler: outside",
+        "after it: in the job",
+        "caller: outside"
+      ])
+      deepStrictEqual(yield* pool.stats, allIdle(1, 1))
+    }))
+
   it.scoped("steps arrive at once when the job pauses or finishes on the caller's stack, later otherwise", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 1 })
