@@ -325,7 +325,10 @@ describe("callback-style start and resume (JobPool.unsafeStart / unsafeResume)",
         yield* where("body")
         yield* Fiber.join(yield* Effect.fork(where("forked fiber")))
         // as OpenSSL code on another thread: no current job, and pausing there is a no-op
-        yield* Effect.withScheduler(Effect.zipRight(where("other scheduler"), AsyncJob.pause), Scheduler.defaultScheduler)
+        yield* Effect.withScheduler(
+          Effect.zipRight(where("other scheduler"), AsyncJob.pause),
+          Scheduler.defaultScheduler
+        )
         yield* where("after it")
         return "done"
       })
