@@ -351,7 +351,7 @@ export class PoolImpl implements JobPool.JobPool {
     handle.fiber = fiber
     jobOfFiber.set(fiber, handle)
     FiberSet.unsafeAdd(this.fibers, fiber)
-    fiber.addObserver((exit) => finish(handle, exit))
+    observeEnd(handle, fiber)
     if (task !== undefined) handle.handOff.runNow(task, fiber)
   }
 
@@ -510,6 +510,15 @@ const cancelJob = (handle: JobHandle): Effect.Effect<void> =>
       return fiber === undefined || handle.status._tag === "Ended" ? Effect.void : Effect.asVoid(Fiber.interrupt(fiber))
     })
   )
+
+/**
+ * Runs `finish` when the job's fiber ends. Made here rather than in `launch`:
+ * a closure keeps its whole enclosing scope alive, and `launch`'s holds the
+ * job's runtime (the caller's FiberRefs snapshot), which a paused job would
+ * then keep for as long as it stays paused.
+ */
+const observeEnd = (handle: JobHandle, fiber: Fiber.RuntimeFiber<unknown, unknown>): void =>
+  fiber.addObserver((exit) => finish(handle, exit))
 
 const finish = (handle: JobHandle, exit: Exit.Exit<unknown, unknown>): void => {
   const pool = handle.pool
