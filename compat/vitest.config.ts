@@ -1,8 +1,10 @@
 /**
- * The core and openssl suites again, on the oldest effect of the packages' peer
- * range (`^3.19.0`): every `effect` and `@effect/vitest` import, in the sources,
- * the tests and `@effect/vitest` itself, resolves to effect 3.19.0 and the
- * `@effect/vitest` release made for it. The default projects run the newest.
+ * The suites of the packages that declare `effect` at `^3.19.0` (core, openssl,
+ * platform-node, testing) again, on the oldest effect of that range: every
+ * `effect` and `@effect/vitest` import, in the sources, the tests and
+ * `@effect/vitest` itself, resolves to effect 3.19.0 and the `@effect/vitest`
+ * release made for it. The default projects run the newest. (Worker threads a
+ * test starts load their modules outside vite, on the newest.)
  */
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
@@ -25,7 +27,13 @@ export default defineProject({
   test: {
     name: "effect-oldest",
     root: fileURLToPath(new URL("..", import.meta.url)),
-    include: ["compat/*.test.ts", "packages/core/test/**/*.test.ts", "packages/openssl/test/**/*.test.ts"],
+    include: [
+      "compat/*.test.ts",
+      "packages/core/test/**/*.test.ts",
+      "packages/openssl/test/**/*.test.ts",
+      "packages/platform-node/test/**/*.test.ts",
+      "packages/testing/test/**/*.test.ts"
+    ],
     // transformed by vite, so that their own imports of effect take the aliases above
     server: { deps: { inline: [/effect@3\.19\.0/, /@effect\+vitest@0\.27\.0/] } },
     testTimeout: 120_000
