@@ -186,6 +186,26 @@ describe("Port decisions", () => {
       strictEqual((yield* Effect.flip(pool.resume(b)))._tag, "StaleJobError")
     }))
 
+  it.effect("5: closing the pool cancels a job paused by one of its fibers while its own runs elsewhere", () =>
+    Effect.gen(function*() {
+      const log = yield* makeLog
+      const scope = yield* Scope.make()
+      const pool = yield* Scope.extend(JobPool.make({ maxSize: 1 }), scope)
+      const body = Effect.gen(function*() {
+        // a fiber of the job pauses it...
+        yield* Effect.fork(AsyncJob.pause.pipe(Effect.onInterrupt(() => log.add("pause cancelled"))))
+        // ...while the job's own fiber waits under another scheduler, outside the job
+        yield* Effect.withScheduler(Effect.never, Scheduler.defaultScheduler).pipe(
+          Effect.onInterrupt(() => log.add("job fiber interrupted"))
+        )
+      })
+      const job = yield* pausedJob(yield* pool.start(body))
+      yield* Scope.close(scope, Exit.void)
+      deepStrictEqual([...(yield* log.get)].sort(), ["job fiber interrupted", "pause cancelled"])
+      strictEqual(AsyncJob.unsafeState(job), "cancelled")
+      deepStrictEqual(yield* pool.stats, allIdle(1, 1))
+    }))
+
   it.scoped("6: the pause-block counter belongs to the job and ends with it", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 1 })
