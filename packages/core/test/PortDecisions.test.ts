@@ -332,9 +332,7 @@ describe("Port decisions", () => {
       strictEqual(AsyncJob.unsafeState(job), "paused")
       strictEqual(yield* finishedValue(yield* mine.resume(job)), 1)
     }))
-})
 
-describe("callback-style start and resume (JobPool.unsafeStart / unsafeResume)", () => {
   it.scoped("the current job: fibers the job forks run in it; code under another scheduler runs outside it", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 1 })
@@ -363,7 +361,9 @@ describe("callback-style start and resume (JobPool.unsafeStart / unsafeResume)",
       ])
       deepStrictEqual(yield* pool.stats, allIdle(1, 1))
     }))
+})
 
+describe("callback-style start and resume (JobPool.unsafeStart / unsafeResume)", () => {
   it.scoped("steps arrive at once when the job pauses or finishes on the caller's stack, later otherwise", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 1 })
