@@ -3,7 +3,20 @@
  * Every function resolves to one result row.
  */
 import { AsyncJob, JobPool, WaitCtx, WaitFd } from "@async-job/core"
-import { type Context, Deferred, Effect, Exit, Fiber, ManagedRuntime, type Option, Pool, Scope, Tracer } from "effect"
+import {
+  type Context,
+  Deferred,
+  Effect,
+  Exit,
+  Fiber,
+  ManagedRuntime,
+  type Option,
+  Pool,
+  Runtime,
+  Scheduler,
+  Scope,
+  Tracer
+} from "effect"
 import * as Crypto from "node:crypto"
 import { Session } from "node:inspector/promises"
 import { cryptoPool } from "./cryptoPool.js"
@@ -47,6 +60,44 @@ const forkJoin = effectLoop((n) =>
     for (let i = 0; i < n; i++) yield* Fiber.join(yield* Effect.fork(Effect.succeed(1)))
   })
 )
+
+/**
+ * The design's floor: what a job cycle costs in effect alone, with nothing of
+ * this engine. Each job is a fiber of its own with a snapshot of its caller's
+ * FiberRefs and context (Port decision 11), its pause an uninterruptible wait
+ * on a fresh `Deferred` (issue 10), and both run synchronously on the caller's
+ * stack (a `SyncScheduler` flushed by the caller), as the engine's hand-off
+ * scheduler runs them. No handle, pool, status, steps, metrics or spans: an
+ * engine with the same design cannot cost less than this.
+ */
+const designFloor = effectLoop((n) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < n; i++) yield* floorCycle
+  })
+)
+
+let floorPause: Deferred.Deferred<void> | undefined
+const floorBody = Effect.as(
+  Effect.withFiberRuntime<void>((fiber) => {
+    floorPause = Deferred.unsafeMake<void>(fiber.id())
+    return Effect.uninterruptible(Deferred.await(floorPause))
+  }),
+  1
+)
+const floorCycle = Effect.withFiberRuntime<unknown>((caller) => {
+  const scheduler = new Scheduler.SyncScheduler()
+  const runtime = Runtime.make({
+    context: caller.currentContext,
+    fiberRefs: caller.getFiberRefs(),
+    runtimeFlags: Runtime.defaultRuntimeFlags
+  })
+  const job = Runtime.runFork(runtime, floorBody, { scheduler })
+  if (floorPause !== undefined) Deferred.unsafeDone(floorPause, Exit.void)
+  floorPause = undefined
+  scheduler.flush()
+  const exit = job.unsafePoll()
+  return exit === null ? Effect.die("design floor: the job did not finish on the caller's stack") : exit
+})
 
 /** An async function awaiting a Promise that the driver resolves: the JS floor with promises. */
 const asyncPromise = async (n: number) => {
@@ -132,6 +183,7 @@ export const jobCycle = async (s: Settings): Promise<Result> => {
   const t = await nsPerOp([
     { name: "job-cycle", run: cycle },
     { name: "effect-fork-deferred", run: forkDeferred },
+    { name: "design-floor", run: designFloor },
     { name: "job-cycle-with-tracer", run: traced },
     { name: "js-async-promise", run: asyncPromise },
     { name: "js-generator", run: generator }
@@ -139,6 +191,7 @@ export const jobCycle = async (s: Settings): Promise<Result> => {
   await runtime.dispose()
   return row("job-cycle", "ns", t.get("job-cycle")!, {
     "effect-fork-deferred": t.get("effect-fork-deferred")!,
+    "design-floor": t.get("design-floor")!,
     "job-cycle-with-tracer": t.get("job-cycle-with-tracer")!,
     "js-async-promise": t.get("js-async-promise")!,
     "js-generator": t.get("js-generator")!
@@ -180,8 +233,9 @@ export const jobCycleAllocation = async (s: Settings): Promise<Result> => {
   const n = Math.max(200, s.iterations * 2)
   const ours = await bytesPerOp((k) => runtime.runPromise(cycles(k)), n)
   const theirs = await bytesPerOp(forkDeferred, n)
+  const floor = await bytesPerOp(designFloor, n)
   await runtime.dispose()
-  return row("job-cycle-allocation", "bytes", ours, { "effect-fork-deferred": theirs })
+  return row("job-cycle-allocation", "bytes", ours, { "effect-fork-deferred": theirs, "design-floor": floor })
 }
 
 export const jobNoPause = async (s: Settings): Promise<Result> => {
