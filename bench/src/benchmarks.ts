@@ -76,6 +76,7 @@ const designFloor = effectLoop((n) =>
   })
 )
 
+/** The pause a floor job made last (its body hands it out here). */
 let floorPause: Deferred.Deferred<void> | undefined
 const floorBody = Effect.as(
   Effect.withFiberRuntime<void>((fiber) => {
@@ -84,16 +85,28 @@ const floorBody = Effect.as(
   }),
   1
 )
-const floorCycle = Effect.withFiberRuntime<unknown>((caller) => {
-  const scheduler = new Scheduler.SyncScheduler()
+
+/** Forks a floor job from `caller` and runs it on `scheduler` until it pauses: its fiber and its pause. */
+const forkFloorJob = (
+  caller: Fiber.RuntimeFiber<unknown, unknown>,
+  scheduler: Scheduler.SyncScheduler
+): readonly [Fiber.RuntimeFiber<number>, Deferred.Deferred<void>] => {
   const runtime = Runtime.make({
     context: caller.currentContext,
     fiberRefs: caller.getFiberRefs(),
     runtimeFlags: Runtime.defaultRuntimeFlags
   })
   const job = Runtime.runFork(runtime, floorBody, { scheduler })
-  if (floorPause !== undefined) Deferred.unsafeDone(floorPause, Exit.void)
+  const pause = floorPause
   floorPause = undefined
+  if (pause === undefined) throw new Error("design floor: the job did not pause on the caller's stack")
+  return [job, pause]
+}
+
+const floorCycle = Effect.withFiberRuntime<unknown>((caller) => {
+  const scheduler = new Scheduler.SyncScheduler()
+  const [job, pause] = forkFloorJob(caller, scheduler)
+  Deferred.unsafeDone(pause, Exit.void)
   scheduler.flush()
   const exit = job.unsafePoll()
   return exit === null ? Effect.die("design floor: the job did not finish on the caller's stack") : exit
@@ -278,13 +291,29 @@ export const pausedJobHeap = async (s: Settings): Promise<Result> => {
       return () =>
         Effect.runPromise(Effect.forEach(deferreds, (d) => Deferred.succeed(d, undefined), { discard: true }))
     }))
+  // the design's floor (see `designFloor`): a fiber from its caller's snapshot, paused on a Deferred
+  const floorJobs = (count: number) =>
+    Effect.runPromise(Effect.withFiberRuntime<() => Promise<void>>((caller) => {
+      const scheduler = new Scheduler.SyncScheduler()
+      const pauses: Array<Deferred.Deferred<void>> = []
+      for (let i = 0; i < count; i++) pauses.push(forkFloorJob(caller, scheduler)[1])
+      return Effect.succeed(async () => {
+        for (const pause of pauses) Deferred.unsafeDone(pause, Exit.void)
+        scheduler.flush()
+      })
+    }))
   const ours: Array<number> = []
   const theirs: Array<number> = []
+  const floor: Array<number> = []
   for (let i = 0; i < Math.max(1, s.samples >> 1); i++) {
     ours.push(await heapPer(s.pausedJobs, jobs))
     theirs.push(await heapPer(s.pausedJobs, fibers))
+    floor.push(await heapPer(s.pausedJobs, floorJobs))
   }
-  return row("paused-job-heap", "bytes", median(ours), { "effect-fiber-heap": median(theirs) })
+  return row("paused-job-heap", "bytes", median(ours), {
+    "effect-fiber-heap": median(theirs),
+    "design-floor": median(floor)
+  })
 }
 
 export const facadeCycle = async (s: Settings): Promise<Result> => {
