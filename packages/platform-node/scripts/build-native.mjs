@@ -1,8 +1,10 @@
 // Builds the native addon (build/Release/async_job_fd.node) with node-gyp.
 //
-// Runs as this package's `install` script, so `pnpm install` builds it. To stay offline it points node-gyp at the
-// headers installed next to the running node (<prefix>/include/node) when they exist; node-gyp only downloads
-// headers when neither those nor `npm_config_nodedir` are available.
+// Runs as this package's `install` script, so `pnpm install` builds it. To stay offline, and to build against the
+// Node that runs it (the workspace's own Node 24, from the npm registry, when the machine's is older), it points
+// node-gyp at the headers installed next to the running node (<prefix>/include/node) when they exist, and only
+// otherwise at `npm_config_nodedir` (a user's ~/.npmrc may name another Node's headers there); node-gyp downloads
+// headers only when neither is available.
 import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { createRequire } from "node:module"
@@ -21,9 +23,9 @@ const findNodeGyp = () => {
 }
 
 const findNodeDir = () => {
-  if (process.env.npm_config_nodedir) return process.env.npm_config_nodedir
   const prefix = dirname(dirname(process.execPath))
-  return existsSync(join(prefix, "include", "node", "node_api.h")) ? prefix : undefined
+  if (existsSync(join(prefix, "include", "node", "node_api.h"))) return prefix
+  return process.env.npm_config_nodedir || undefined
 }
 
 const [command, ...prefixArgs] = findNodeGyp()
