@@ -311,7 +311,9 @@ describe("NodeWaitFd: wait fds", () => {
       assertTrue(isOpen(fd.fd) && isOpen(fd.writeFd))
       assertTrue(WaitFd.isWaitFd(fd))
       strictEqual(fd._tag, "PipeWaitFd")
-      const waiter = yield* Effect.forkChild(Effect.flip(WaitFd.awaitReady(fd).pipe(Effect.andThen(Effect.fail("woke")))))
+      const waiter = yield* Effect.forkChild(
+        Effect.flip(WaitFd.awaitReady(fd).pipe(Effect.andThen(Effect.fail("woke"))))
+      )
       yield* yieldUntil(() => NodeWaitFd.watchedFdCount() === 1)
       yield* Scope.close(scope, Exit.void)
       assertTrue(fd.isClosedUnsafe())
