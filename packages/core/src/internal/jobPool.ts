@@ -113,15 +113,19 @@ class JobHandle extends Pipeable.Class implements AsyncJob.Job<unknown, unknown>
   /** the pool's live jobs, a list through their handles (see `PoolImpl.live`) */
   prevLive: JobHandle | undefined = undefined
   nextLive: JobHandle | undefined = undefined
+  /** the job's code, until its fiber takes it (see `enter`) */
+  body: Effect.Effect<unknown, unknown> | undefined
 
   constructor(
     readonly id: number,
     readonly pool: PoolImpl,
     readonly ctx: waitCtx.WaitCtxImpl | undefined,
-    segmentSpan: Tracer.AnySpan | undefined
+    segmentSpan: Tracer.AnySpan | undefined,
+    body: Effect.Effect<unknown, unknown>
   ) {
     super()
     this.segmentSpan = segmentSpan
+    this.body = body
     this.bound = ctx === undefined ? undefined : { cancelForClose: cancelJob(this) }
   }
 
@@ -244,12 +248,18 @@ export class PoolImpl implements JobPool.JobPool {
     options: AsyncJob.StartOptions | undefined
   ): Effect.Effect<AsyncJob.JobResult<A, E>, E | NoJobsError, R> {
     const opened = span.open(caller, "AsyncJob.start", undefined)
-    const begun = this.begin(caller.context, opened, body as Effect.Effect<unknown, unknown>, options)
-    if (!isHandle(begun)) {
-      span.close(opened, begun)
-      return begun
+    const ctx = options?.waitCtx
+    const refused = this.admit(ctx)
+    if (refused !== undefined) {
+      span.close(opened, refused)
+      return refused
     }
-    return nextStep(caller, begun, opened) as Effect.Effect<AsyncJob.JobResult<A, E>, E>
+    const started = awaitStep(
+      caller,
+      opened,
+      () => this.begin(caller.context, opened, body as Effect.Effect<unknown, unknown>, waitCtx.implOrUndefined(ctx))
+    )
+    return started as Effect.Effect<AsyncJob.JobResult<A, E>, E>
   }
 
   /**
@@ -263,65 +273,47 @@ export class PoolImpl implements JobPool.JobPool {
     options: AsyncJob.StartOptions | undefined,
     onStep: (step: Exit.Exit<AsyncJob.JobResult<A, E>, E | NoJobsError>) => void
   ): void {
-    const begun = this.begin(context, undefined, body, options)
-    if (!isHandle(begun)) return onStep(begun)
-    deliverTo(begun, onStep as Reply)
+    const ctx = options?.waitCtx
+    const refused = this.admit(ctx)
+    if (refused !== undefined) return onStep(refused)
+    deliverTo(this.begin(context, undefined, body, waitCtx.implOrUndefined(ctx)), onStep as Reply)
   }
 
-  /**
-   * Takes a slot and runs the job on this stack until its first step, or
-   * answers why it may not start (nothing changed then).
-   */
-  private begin(
-    callerContext: Context.Context<never>,
-    opened: span.OpenSpan | undefined,
-    body: Effect.Effect<unknown, unknown>,
-    options: AsyncJob.StartOptions | undefined
-  ): JobHandle | Exit.Exit<never, NoJobsError> {
+  /** Why a job may not start now (nothing changes then), or `undefined`. */
+  private admit(ctx: WaitCtx.WaitCtx | undefined): Exit.Exit<never, NoJobsError> | undefined {
     if (this.closed) return Exit.die(new ClosedError({ what: "JobPool", id: this.id }))
     if (this.maxSize > 0 && this.running + this.paused >= this.maxSize) {
       this.ledger.noJobs++
       if (this.observer !== undefined) this.emit({ _tag: "NoJobs", poolId: this.id })
       return Exit.fail(new NoJobsError({ poolId: this.id, stats: this.statsUnsafe() }))
     }
-    const ctx = options?.waitCtx
     if (ctx !== undefined && !(ctx instanceof waitCtx.WaitCtxImpl)) {
       return Exit.die(new TypeError("AsyncJob.start: waitCtx is not a WaitCtx made by WaitCtx.make"))
     }
     if (ctx !== undefined && ctx.closed) return Exit.die(new ClosedError({ what: "WaitCtx", id: ctx.id }))
+    return undefined
+  }
+
+  /** Takes a slot (`admit` said yes) and runs the job on this stack until its first step. */
+  private begin(
+    callerContext: Context.Context<never>,
+    opened: span.OpenSpan | undefined,
+    body: Effect.Effect<unknown, unknown>,
+    ctx: waitCtx.WaitCtxImpl | undefined
+  ): JobHandle {
     const context = opened === undefined ? callerContext : Context.add(callerContext, Tracer.ParentSpan, opened.span)
-    const handle = new JobHandle(
-      nextJobId++,
-      this,
-      ctx,
-      opened === undefined ? undefined : Context.getOrUndefined(context, Tracer.ParentSpan)
-    )
+    const handle = new JobHandle(nextJobId++, this, ctx, opened?.span, body)
     this.running++
     if (this.created < this.running + this.paused) this.created = this.running + this.paused
     if (handle.bound !== undefined && ctx !== undefined) ctx.jobs.add(handle.bound)
     this.ledger.starts++
     if (this.observer !== undefined) this.emit({ _tag: "Started", poolId: this.id, jobId: handle.id })
-    this.launch(handle, body, Context.add(context, CurrentJob, handle))
-    return handle
-  }
-
-  /**
-   * Forks the job's fiber (a root fiber with its caller's context: Port
-   * decision 11), hands it to the pool's FiberSet, and runs it at once on the
-   * caller's stack until it pauses or finishes (effect 4's `runForkWith` does
-   * that), unless the stack is already deep: then its first run is scheduled.
-   */
-  private launch(handle: JobHandle, body: Effect.Effect<unknown, unknown>, context: Context.Context<never>): void {
     const newest = this.live
     handle.nextLive = newest
     if (newest !== undefined) newest.prevLive = handle
     this.live = handle
-    const fiber = depth < maxDepth
-      ? nested(() => Effect.runForkWith(context)(body))
-      : Effect.runForkWith(context)(Effect.andThen(Effect.yieldNow, body))
-    handle.fiber = fiber
-    FiberSet.addUnsafe(this.fibers, fiber)
-    observeEnd(handle, fiber)
+    launch(handle, Context.add(context, CurrentJob, handle))
+    return handle
   }
 
   resume = <A, E>(
@@ -336,12 +328,14 @@ export class PoolImpl implements JobPool.JobPool {
   ): Effect.Effect<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError> {
     if (!isHandle(job)) return Effect.die(new TypeError("AsyncJob.resume: not a job handle"))
     const opened = span.open(caller, "AsyncJob.resume", job.id)
-    const refused = this.wakeUp(job, opened)
-    if (refused !== undefined) {
+    const status = job.status
+    if (job.pool !== this || status._tag !== "Paused") {
+      const refused = this.refusal(job)
       span.close(opened, refused)
       return refused
     }
-    return nextStep(caller, job, opened) as Effect.Effect<AsyncJob.JobResult<A, E>, E>
+    const resumed = awaitStep(caller, opened, () => this.wakeUp(job, status.deferred, opened))
+    return resumed as Effect.Effect<AsyncJob.JobResult<A, E>, E>
   }
 
   /** `resume` for a caller outside any fiber (see `startUnsafe`). */
@@ -350,23 +344,21 @@ export class PoolImpl implements JobPool.JobPool {
     onStep: (step: Exit.Exit<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError>) => void
   ): void {
     if (!isHandle(job)) return onStep(Exit.die(new TypeError("AsyncJob.resume: not a job handle")))
-    const refused = this.wakeUp(job, undefined)
-    if (refused !== undefined) return onStep(refused)
-    deliverTo(job, onStep as Reply)
+    const status = job.status
+    if (job.pool !== this || status._tag !== "Paused") return onStep(this.refusal(job))
+    deliverTo(this.wakeUp(job, status.deferred, undefined), onStep as Reply)
   }
 
   /**
    * Resumes a paused job on this stack until its next step (effect 4 runs a
    * fiber woken by a `Deferred` on the completer's stack), or schedules the
-   * wake-up when the stack is already deep; or answers why the job may not be
-   * resumed.
+   * wake-up when the stack is already deep.
    */
   private wakeUp(
     handle: JobHandle,
+    deferred: Deferred.Deferred<void>,
     opened: span.OpenSpan | undefined
-  ): Exit.Exit<never, StaleJobError | JobNotPausedError | ForeignJobError> | undefined {
-    const status = handle.status
-    if (handle.pool !== this || status._tag !== "Paused") return this.refusal(handle)
+  ): JobHandle {
     handle.status = Running
     this.paused--
     this.running++
@@ -376,10 +368,9 @@ export class PoolImpl implements JobPool.JobPool {
     if (this.observer !== undefined) this.emit({ _tag: "Resumed", poolId: this.id, jobId: handle.id })
     handle.pending = undefined
     handle.resumedBy = opened?.span
-    const deferred = status.deferred
     if (depth < maxDepth) nested(() => Deferred.doneUnsafe(deferred, Exit.void))
     else handle.fiber!.currentDispatcher.scheduleTask(() => Deferred.doneUnsafe(deferred, Exit.void), 0)
-    return undefined
+    return handle
   }
 
   cancel = (
@@ -454,6 +445,40 @@ export class PoolImpl implements JobPool.JobPool {
     return { _id: "JobPool", id: this.id, ...this.statsUnsafe() }
   }
 }
+
+/**
+ * Forks the job's fiber (a root fiber with its caller's context: Port
+ * decision 11) and runs it at once on the caller's stack until it pauses or
+ * finishes (effect 4's `runForkWith` does that), unless the stack is already
+ * deep: then its first run is scheduled. The fiber joins the pool's FiberSet
+ * as its first operation (`enter`), before the job's code runs: code the job
+ * runs on this stack may close the pool, which must find it there.
+ */
+const launch = (handle: JobHandle, context: Context.Context<never>): void => {
+  if (depth < maxDepth) {
+    nested(() => Effect.runForkWith(context)(enter))
+  } else {
+    adopt(handle, Effect.runForkWith(context)(deferredEnter))
+  }
+}
+
+/** The pool's FiberSet owns the job's fiber, and the job learns its end. */
+const adopt = (handle: JobHandle, fiber: Fiber.Fiber<unknown, unknown>): void => {
+  handle.fiber = fiber
+  FiberSet.addUnsafe(handle.pool.fibers, fiber)
+  observeEnd(handle, fiber)
+}
+
+/** A job fiber's first operation: it is adopted, then runs the job's body (the handle lends it once). */
+const enter: Effect.Effect<unknown, unknown> = Effect.withFiber((fiber) => {
+  const handle = jobOf(fiber)!
+  if (handle.fiber === undefined) adopt(handle, fiber)
+  const body = handle.body!
+  handle.body = undefined
+  return body
+})
+
+const deferredEnter = Effect.andThen(Effect.yieldNow, enter)
 
 /**
  * Marks a job as being cancelled and, if it is paused, fails its pending pause
@@ -542,44 +567,38 @@ const deliverTo = (handle: JobHandle, onStep: Reply): void => {
 }
 
 /**
- * The step a start or resume answers. Usually the job has already paused or
- * finished on the caller's stack, and its step is returned as it is: the
- * caller ran the job inside one synchronous operation, so no interruption can
- * reach it between the job's step and its own next operation. Otherwise (the
- * job waits on something asynchronous first) the caller waits for the step in
- * `awaitStep`.
- */
-const nextStep = (
-  caller: Fiber.Fiber<unknown, unknown>,
-  handle: JobHandle,
-  opened: span.OpenSpan | undefined
-): Effect.Effect<AsyncJob.JobResult<unknown, unknown>, unknown> => {
-  const step = handle.pending
-  if (step !== undefined) {
-    handle.pending = undefined
-    span.close(opened, step, handle.id)
-    return step
-  }
-  return awaitStep(caller, handle, opened)
-}
-
-/**
- * The caller's wait for an asynchronous step. If the caller is interrupted
+ * The step a start or resume answers. `run` starts or resumes the job on the
+ * caller's stack; usually the job pauses or finishes there, and its step is
+ * the answer at once. Otherwise (the job waits on something asynchronous
+ * first) the caller waits for it, guarded: if the caller is interrupted
  * before it holds the step, the wait's canceller (which effect runs
  * uninterruptibly) cancels the job, and the caller's interruption completes
  * once the job has unwound. No orphans: a job whose caller went away is never
- * left running or paused with nobody holding its handle.
+ * left running with nobody to hand its step to.
  *
- * The step reaches the caller on the stack of whoever produced it (effect 4
- * resumes a waiting fiber synchronously), unless that stack is already deep:
- * then it is scheduled on the caller's fiber.
+ * The job runs inside the wait's registration, so the guard is in place
+ * before the caller can see an interruption requested while the job ran on
+ * its stack (effect 4 applies such an interruption at the caller's next
+ * operation).
+ *
+ * A step that comes later reaches the caller on the stack of whoever produced
+ * it (effect 4 resumes a waiting fiber synchronously), unless that stack is
+ * already deep: then it is scheduled on the caller's fiber.
  */
 const awaitStep = (
   caller: Fiber.Fiber<unknown, unknown>,
-  handle: JobHandle,
-  opened: span.OpenSpan | undefined
+  opened: span.OpenSpan | undefined,
+  run: () => JobHandle
 ): Effect.Effect<AsyncJob.JobResult<unknown, unknown>, unknown> =>
   Effect.callback<AsyncJob.JobResult<unknown, unknown>, unknown>((resume) => {
+    const handle = run()
+    const step = handle.pending
+    if (step !== undefined) {
+      handle.pending = undefined
+      span.close(opened, step, handle.id)
+      resume(step)
+      return
+    }
     handle.waiter = (step) => {
       span.close(opened, step, handle.id)
       if (depth < maxDepth) nested(() => resume(step))
@@ -743,21 +762,24 @@ export const stateOf = (job: AsyncJob.Job<unknown, unknown>): AsyncJob.JobState 
 export const make = (
   options: JobPool.Options = {}
 ): Effect.Effect<JobPool.JobPool, InvalidPoolSizeError, Scope.Scope> =>
-  Effect.flatMap(validate(options), ([maxSize, initSize]) =>
-    Effect.flatMap(FiberSet.make<unknown, unknown>(), (fibers) =>
-      Effect.withFiber((fiber) => {
-        const context = fiber.context
-        const pool = new PoolImpl(
-          maxSize,
-          initSize,
-          fibers,
-          Context.getOrUndefined(context, ObserverTag),
-          metrics.ledgerFor(context)
-        )
-        metrics.attach(pool.ledger, pool)
-        // runs before the FiberSet's finalizer, which then interrupts and awaits every job fiber
-        return Effect.as(Effect.addFinalizer(() => pool.close), pool)
-      })))
+  Effect.flatMap(
+    validate(options),
+    ([maxSize, initSize]) =>
+      Effect.flatMap(FiberSet.make<unknown, unknown>(), (fibers) =>
+        Effect.withFiber((fiber) => {
+          const context = fiber.context
+          const pool = new PoolImpl(
+            maxSize,
+            initSize,
+            fibers,
+            Context.getOrUndefined(context, ObserverTag),
+            metrics.ledgerFor(context)
+          )
+          metrics.attach(pool.ledger, pool)
+          // runs before the FiberSet's finalizer, which then interrupts and awaits every job fiber
+          return Effect.as(Effect.addFinalizer(() => pool.close), pool)
+        }))
+  )
 
 /** @internal */
 export const isPoolImpl = (u: unknown): u is PoolImpl => u instanceof PoolImpl
