@@ -41,7 +41,7 @@ describe("stack depth", () => {
   it.effect("a job nested in jobs deeper than the bound starts and finishes", () =>
     Effect.gen(function*() {
       const depth = 5_000
-      const nest = (n: number): Effect.Effect<number, never, JobPool.JobPool> =>
+      const nest = (n: number): Effect.Effect<number, unknown, JobPool.JobPool> =>
         n === 0
           ? Effect.as(AsyncJob.pause, 0)
           : Effect.flatMap(AsyncJob.start(nest(n - 1)), (step) =>
