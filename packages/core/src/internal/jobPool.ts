@@ -76,16 +76,6 @@ const variance = { _A: (_: never) => _, _E: (_: never) => _ }
 const maxDepth = 64
 let depth = 0
 
-/** Runs `f` as one nested hand-off. */
-const nested = <A>(f: () => A): A => {
-  depth++
-  try {
-    return f()
-  } finally {
-    depth--
-  }
-}
-
 /**
  * One run of a job: the handle a caller holds between PAUSE and resume, and
  * what `AsyncJob.current` names inside the job (Port decision 1: fresh per run).
@@ -113,15 +103,19 @@ class JobHandle extends Pipeable.Class implements AsyncJob.Job<unknown, unknown>
   /** the pool's live jobs, a list through their handles (see `PoolImpl.live`) */
   prevLive: JobHandle | undefined = undefined
   nextLive: JobHandle | undefined = undefined
+  /** the job's code, until its fiber takes it (see `enter`) */
+  body: Effect.Effect<unknown, unknown> | undefined
 
   constructor(
     readonly id: number,
     readonly pool: PoolImpl,
     readonly ctx: waitCtx.WaitCtxImpl | undefined,
-    segmentSpan: Tracer.AnySpan | undefined
+    segmentSpan: Tracer.AnySpan | undefined,
+    body: Effect.Effect<unknown, unknown>
   ) {
     super()
     this.segmentSpan = segmentSpan
+    this.body = body
     this.bound = ctx === undefined ? undefined : { cancelForClose: cancelJob(this) }
   }
 
@@ -235,21 +229,30 @@ export class PoolImpl implements JobPool.JobPool {
     body: Effect.Effect<A, E, R>,
     options?: AsyncJob.StartOptions
   ): Effect.Effect<AsyncJob.JobResult<A, E>, E | NoJobsError, R> =>
-    Effect.withFiber((caller) => this.startFrom(caller, body, options))
+    Effect.callback<AsyncJob.JobResult<A, E>, E | NoJobsError, R>((resume) =>
+      this.startOn(Fiber.getCurrent()!, body as Effect.Effect<unknown, unknown>, options, resume as Resume)
+    )
 
-  /** `start`, run by `caller` (`AsyncJob.start` looks the pool up and calls this in one step). */
-  startFrom<A, E, R>(
+  /**
+   * `start`, run by `caller` inside the registration of its wait for the
+   * step (see `handOver`): answers through `resume`, and returns the wait's
+   * canceller while the step has not come.
+   */
+  startOn(
     caller: Fiber.Fiber<unknown, unknown>,
-    body: Effect.Effect<A, E, R>,
-    options: AsyncJob.StartOptions | undefined
-  ): Effect.Effect<AsyncJob.JobResult<A, E>, E | NoJobsError, R> {
+    body: Effect.Effect<unknown, unknown>,
+    options: AsyncJob.StartOptions | undefined,
+    resume: Resume
+  ): Effect.Effect<void> | undefined {
     const opened = span.open(caller, "AsyncJob.start", undefined)
-    const begun = this.begin(caller.context, opened, body as Effect.Effect<unknown, unknown>, options)
-    if (!isHandle(begun)) {
-      span.close(opened, begun)
-      return begun
+    const ctx = options?.waitCtx
+    const refused = this.admit(ctx)
+    if (refused !== undefined) {
+      span.close(opened, refused)
+      resume(refused)
+      return undefined
     }
-    return nextStep(caller, begun, opened) as Effect.Effect<AsyncJob.JobResult<A, E>, E>
+    return handOver(caller, this.begin(caller.context, opened, body, waitCtx.implOrUndefined(ctx)), opened, resume)
   }
 
   /**
@@ -263,85 +266,75 @@ export class PoolImpl implements JobPool.JobPool {
     options: AsyncJob.StartOptions | undefined,
     onStep: (step: Exit.Exit<AsyncJob.JobResult<A, E>, E | NoJobsError>) => void
   ): void {
-    const begun = this.begin(context, undefined, body, options)
-    if (!isHandle(begun)) return onStep(begun)
-    deliverTo(begun, onStep as Reply)
+    const ctx = options?.waitCtx
+    const refused = this.admit(ctx)
+    if (refused !== undefined) return onStep(refused)
+    deliverTo(this.begin(context, undefined, body, waitCtx.implOrUndefined(ctx)), onStep as Reply)
   }
 
-  /**
-   * Takes a slot and runs the job on this stack until its first step, or
-   * answers why it may not start (nothing changed then).
-   */
-  private begin(
-    callerContext: Context.Context<never>,
-    opened: span.OpenSpan | undefined,
-    body: Effect.Effect<unknown, unknown>,
-    options: AsyncJob.StartOptions | undefined
-  ): JobHandle | Exit.Exit<never, NoJobsError> {
+  /** Why a job may not start now (nothing changes then), or `undefined`. */
+  private admit(ctx: WaitCtx.WaitCtx | undefined): Exit.Exit<never, NoJobsError> | undefined {
     if (this.closed) return Exit.die(new ClosedError({ what: "JobPool", id: this.id }))
     if (this.maxSize > 0 && this.running + this.paused >= this.maxSize) {
       this.ledger.noJobs++
       if (this.observer !== undefined) this.emit({ _tag: "NoJobs", poolId: this.id })
       return Exit.fail(new NoJobsError({ poolId: this.id, stats: this.statsUnsafe() }))
     }
-    const ctx = options?.waitCtx
     if (ctx !== undefined && !(ctx instanceof waitCtx.WaitCtxImpl)) {
       return Exit.die(new TypeError("AsyncJob.start: waitCtx is not a WaitCtx made by WaitCtx.make"))
     }
     if (ctx !== undefined && ctx.closed) return Exit.die(new ClosedError({ what: "WaitCtx", id: ctx.id }))
+    return undefined
+  }
+
+  /** Takes a slot (`admit` said yes) and runs the job on this stack until its first step. */
+  private begin(
+    callerContext: Context.Context<never>,
+    opened: span.OpenSpan | undefined,
+    body: Effect.Effect<unknown, unknown>,
+    ctx: waitCtx.WaitCtxImpl | undefined
+  ): JobHandle {
     const context = opened === undefined ? callerContext : Context.add(callerContext, Tracer.ParentSpan, opened.span)
-    const handle = new JobHandle(
-      nextJobId++,
-      this,
-      ctx,
-      opened === undefined ? undefined : Context.getOrUndefined(context, Tracer.ParentSpan)
-    )
+    const handle = new JobHandle(nextJobId++, this, ctx, opened?.span, body)
     this.running++
     if (this.created < this.running + this.paused) this.created = this.running + this.paused
     if (handle.bound !== undefined && ctx !== undefined) ctx.jobs.add(handle.bound)
     this.ledger.starts++
     if (this.observer !== undefined) this.emit({ _tag: "Started", poolId: this.id, jobId: handle.id })
-    this.launch(handle, body, Context.add(context, CurrentJob, handle))
-    return handle
-  }
-
-  /**
-   * Forks the job's fiber (a root fiber with its caller's context: Port
-   * decision 11), hands it to the pool's FiberSet, and runs it at once on the
-   * caller's stack until it pauses or finishes (effect 4's `runForkWith` does
-   * that), unless the stack is already deep: then its first run is scheduled.
-   */
-  private launch(handle: JobHandle, body: Effect.Effect<unknown, unknown>, context: Context.Context<never>): void {
     const newest = this.live
     handle.nextLive = newest
     if (newest !== undefined) newest.prevLive = handle
     this.live = handle
-    const fiber = depth < maxDepth
-      ? nested(() => Effect.runForkWith(context)(body))
-      : Effect.runForkWith(context)(Effect.andThen(Effect.yieldNow, body))
-    handle.fiber = fiber
-    FiberSet.addUnsafe(this.fibers, fiber)
-    observeEnd(handle, fiber)
+    launch(handle, Context.add(context, CurrentJob, handle))
+    return handle
   }
 
   resume = <A, E>(
     job: AsyncJob.Job<A, E>
   ): Effect.Effect<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError> =>
-    Effect.withFiber((caller) => this.resumeFrom(caller, job))
+    Effect.callback<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError>((resume) =>
+      this.resumeOn(Fiber.getCurrent()!, job, resume as Resume)
+    )
 
-  /** `resume`, run by `caller` (see `startFrom`). */
-  resumeFrom<A, E>(
+  /** `resume`, run by `caller` inside the registration of its wait for the step (see `startOn`). */
+  resumeOn(
     caller: Fiber.Fiber<unknown, unknown>,
-    job: AsyncJob.Job<A, E>
-  ): Effect.Effect<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError> {
-    if (!isHandle(job)) return Effect.die(new TypeError("AsyncJob.resume: not a job handle"))
-    const opened = span.open(caller, "AsyncJob.resume", job.id)
-    const refused = this.wakeUp(job, opened)
-    if (refused !== undefined) {
-      span.close(opened, refused)
-      return refused
+    job: AsyncJob.Job<unknown, unknown>,
+    resume: Resume
+  ): Effect.Effect<void> | undefined {
+    if (!isHandle(job)) {
+      resume(Effect.die(new TypeError("AsyncJob.resume: not a job handle")))
+      return undefined
     }
-    return nextStep(caller, job, opened) as Effect.Effect<AsyncJob.JobResult<A, E>, E>
+    const opened = span.open(caller, "AsyncJob.resume", job.id)
+    const status = job.status
+    if (job.pool !== this || status._tag !== "Paused") {
+      const refused = this.refusal(job)
+      span.close(opened, refused)
+      resume(refused)
+      return undefined
+    }
+    return handOver(caller, this.wakeUp(job, status.deferred, opened), opened, resume)
   }
 
   /** `resume` for a caller outside any fiber (see `startUnsafe`). */
@@ -350,23 +343,21 @@ export class PoolImpl implements JobPool.JobPool {
     onStep: (step: Exit.Exit<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError>) => void
   ): void {
     if (!isHandle(job)) return onStep(Exit.die(new TypeError("AsyncJob.resume: not a job handle")))
-    const refused = this.wakeUp(job, undefined)
-    if (refused !== undefined) return onStep(refused)
-    deliverTo(job, onStep as Reply)
+    const status = job.status
+    if (job.pool !== this || status._tag !== "Paused") return onStep(this.refusal(job))
+    deliverTo(this.wakeUp(job, status.deferred, undefined), onStep as Reply)
   }
 
   /**
    * Resumes a paused job on this stack until its next step (effect 4 runs a
    * fiber woken by a `Deferred` on the completer's stack), or schedules the
-   * wake-up when the stack is already deep; or answers why the job may not be
-   * resumed.
+   * wake-up when the stack is already deep.
    */
   private wakeUp(
     handle: JobHandle,
+    deferred: Deferred.Deferred<void>,
     opened: span.OpenSpan | undefined
-  ): Exit.Exit<never, StaleJobError | JobNotPausedError | ForeignJobError> | undefined {
-    const status = handle.status
-    if (handle.pool !== this || status._tag !== "Paused") return this.refusal(handle)
+  ): JobHandle {
     handle.status = Running
     this.paused--
     this.running++
@@ -376,10 +367,17 @@ export class PoolImpl implements JobPool.JobPool {
     if (this.observer !== undefined) this.emit({ _tag: "Resumed", poolId: this.id, jobId: handle.id })
     handle.pending = undefined
     handle.resumedBy = opened?.span
-    const deferred = status.deferred
-    if (depth < maxDepth) nested(() => Deferred.doneUnsafe(deferred, Exit.void))
-    else handle.fiber!.currentDispatcher.scheduleTask(() => Deferred.doneUnsafe(deferred, Exit.void), 0)
-    return undefined
+    if (depth < maxDepth) {
+      depth++
+      try {
+        Deferred.doneUnsafe(deferred, Exit.void)
+      } finally {
+        depth--
+      }
+    } else {
+      handle.fiber!.currentDispatcher.scheduleTask(() => Deferred.doneUnsafe(deferred, Exit.void), 0)
+    }
+    return handle
   }
 
   cancel = (
@@ -456,6 +454,50 @@ export class PoolImpl implements JobPool.JobPool {
 }
 
 /**
+ * Forks the job's fiber (a root fiber with its caller's context: Port
+ * decision 11) and runs it at once on the caller's stack until it pauses or
+ * finishes (effect 4's `runForkWith` does that), unless the stack is already
+ * deep: then its first run is scheduled. The fiber joins the pool's FiberSet
+ * as its first operation (`enter`), before the job's code runs: code the job
+ * runs on this stack may close the pool, which must find it there.
+ */
+const launch = (handle: JobHandle, context: Context.Context<never>): void => {
+  if (depth < maxDepth) {
+    depth++
+    try {
+      Effect.runForkWith(context)(enter)
+    } finally {
+      depth--
+    }
+  } else {
+    adopt(handle, Effect.runForkWith(context)(deferredEnter))
+  }
+}
+
+/** The pool's FiberSet owns the job's fiber. */
+const adopt = (handle: JobHandle, fiber: Fiber.Fiber<unknown, unknown>): void => {
+  handle.fiber = fiber
+  FiberSet.addUnsafe(handle.pool.fibers, fiber)
+}
+
+/**
+ * A job fiber's first operation: it is adopted, then runs the job's body (the
+ * handle lends it once) and, as the body's last act, `finish`. The end is
+ * observed by a frame of the job's own fiber rather than a fiber observer: a
+ * paused job keeps one small frame instead of a closure and a grown
+ * observers array (about a sixth of a paused job's heap).
+ */
+const enter: Effect.Effect<unknown, unknown> = Effect.withFiber((fiber) => {
+  const handle = jobOf(fiber)!
+  if (handle.fiber === undefined) adopt(handle, fiber)
+  const body = handle.body!
+  handle.body = undefined
+  return Effect.onExit(body, (exit) => finish(handle, exit))
+})
+
+const deferredEnter = Effect.andThen(Effect.yieldNow, enter)
+
+/**
  * Marks a job as being cancelled and, if it is paused, fails its pending pause
  * with an interruption: the pause wakes even inside an uninterruptible region
  * (an `acquire`, a finalizer), so the region ends and the job unwinds.
@@ -468,7 +510,12 @@ const beginCancel = (handle: JobHandle, by: number): void => {
       // a cancelling job is executing again (its finalizers): counted as running
       handle.pool.paused--
       handle.pool.running++
-      nested(() => Deferred.doneUnsafe(status.deferred, Exit.interrupt(by)))
+      depth++
+      try {
+        Deferred.doneUnsafe(status.deferred, Exit.interrupt(by))
+      } finally {
+        depth--
+      }
       return
     }
     case "Running":
@@ -487,16 +534,8 @@ const cancelJob = (handle: JobHandle): Effect.Effect<void> =>
     return fiber === undefined || handle.status._tag === "Ended" ? Effect.void : Fiber.interrupt(fiber)
   })
 
-/**
- * Runs `finish` when the job's fiber ends. Made here rather than in `launch`:
- * a closure keeps its whole enclosing scope alive, and a paused job would
- * keep whatever `launch` held for as long as it stays paused.
- */
-const observeEnd = (handle: JobHandle, fiber: Fiber.Fiber<unknown, unknown>): void => {
-  fiber.addObserver((exit) => finish(handle, exit))
-}
-
-const finish = (handle: JobHandle, exit: Exit.Exit<unknown, unknown>): void => {
+/** The job's end: its slot returns, its state is final, and its step goes to its caller. */
+const finish = (handle: JobHandle, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
   const pool = handle.pool
   const { nextLive, prevLive } = handle
   if (prevLive !== undefined) prevLive.nextLive = nextLive
@@ -518,6 +557,7 @@ const finish = (handle: JobHandle, exit: Exit.Exit<unknown, unknown>): void => {
     handle,
     Exit.isSuccess(exit) ? Exit.succeed({ _tag: "Finished", value: exit.value }) : Exit.failCause(exit.cause)
   )
+  return Effect.void
 }
 
 /** Hands a step to whoever waits for it, or keeps it for the caller still running the job on its stack. */
@@ -541,56 +581,59 @@ const deliverTo = (handle: JobHandle, onStep: Reply): void => {
   handle.waiter = onStep
 }
 
+/** How a caller's wait for a job's step is completed (effect's `Effect.callback` resume). */
+type Resume = (step: Effect.Effect<AsyncJob.JobResult<unknown, unknown>, unknown>) => void
+
 /**
- * The step a start or resume answers. Usually the job has already paused or
- * finished on the caller's stack, and its step is returned as it is: the
- * caller ran the job inside one synchronous operation, so no interruption can
- * reach it between the job's step and its own next operation. Otherwise (the
- * job waits on something asynchronous first) the caller waits for the step in
- * `awaitStep`.
+ * Hands the job's step to its caller. A start or resume runs inside the
+ * registration of the caller's wait for the step (`Effect.callback`), and
+ * the job runs on the caller's stack: usually it pauses or finishes there,
+ * and its step is the answer at once. Otherwise (the job waits on something
+ * asynchronous first) the caller waits, guarded: if it is interrupted before
+ * it holds the step, the wait's canceller (which effect runs
+ * uninterruptibly) cancels the job, and the caller's interruption completes
+ * once the job has unwound. No orphans: a job whose caller went away is never
+ * left running with nobody to hand its step to. Since the job ran inside the
+ * registration, the guard is in place before the caller can see an
+ * interruption requested while the job ran on its stack (effect 4 applies
+ * such an interruption at the caller's next operation).
+ *
+ * A step that comes later reaches the caller on the stack of whoever produced
+ * it (effect 4 resumes a waiting fiber synchronously), unless that stack is
+ * already deep: then it is scheduled on the caller's fiber.
  */
-const nextStep = (
+const handOver = (
   caller: Fiber.Fiber<unknown, unknown>,
   handle: JobHandle,
-  opened: span.OpenSpan | undefined
-): Effect.Effect<AsyncJob.JobResult<unknown, unknown>, unknown> => {
+  opened: span.OpenSpan | undefined,
+  resume: Resume
+): Effect.Effect<void> | undefined => {
   const step = handle.pending
   if (step !== undefined) {
     handle.pending = undefined
     span.close(opened, step, handle.id)
-    return step
+    resume(step)
+    return undefined
   }
-  return awaitStep(caller, handle, opened)
-}
-
-/**
- * The caller's wait for an asynchronous step. If the caller is interrupted
- * before it holds the step, the wait's canceller (which effect runs
- * uninterruptibly) cancels the job, and the caller's interruption completes
- * once the job has unwound. No orphans: a job whose caller went away is never
- * left running or paused with nobody holding its handle.
- *
- * The step reaches the caller on the stack of whoever produced it (effect 4
- * resumes a waiting fiber synchronously), unless that stack is already deep:
- * then it is scheduled on the caller's fiber.
- */
-const awaitStep = (
-  caller: Fiber.Fiber<unknown, unknown>,
-  handle: JobHandle,
-  opened: span.OpenSpan | undefined
-): Effect.Effect<AsyncJob.JobResult<unknown, unknown>, unknown> =>
-  Effect.callback<AsyncJob.JobResult<unknown, unknown>, unknown>((resume) => {
-    handle.waiter = (step) => {
-      span.close(opened, step, handle.id)
-      if (depth < maxDepth) nested(() => resume(step))
-      else caller.currentDispatcher.scheduleTask(() => resume(step), 0)
+  handle.waiter = (step) => {
+    span.close(opened, step, handle.id)
+    if (depth < maxDepth) {
+      depth++
+      try {
+        resume(step)
+      } finally {
+        depth--
+      }
+    } else {
+      caller.currentDispatcher.scheduleTask(() => resume(step), 0)
     }
-    return Effect.suspend(() => {
-      // the step will not be taken: a later PAUSE or FINISH must not be handed to this caller
-      handle.waiter = undefined
-      return handle.status._tag === "Ended" ? Effect.void : cancelJob(handle)
-    })
+  }
+  return Effect.suspend(() => {
+    // the step will not be taken: a later PAUSE or FINISH must not be handed to this caller
+    handle.waiter = undefined
+    return handle.status._tag === "Ended" ? Effect.void : cancelJob(handle)
   })
+}
 
 /**
  * After a resume that opened a span, the job's code runs under that span: its
@@ -743,21 +786,24 @@ export const stateOf = (job: AsyncJob.Job<unknown, unknown>): AsyncJob.JobState 
 export const make = (
   options: JobPool.Options = {}
 ): Effect.Effect<JobPool.JobPool, InvalidPoolSizeError, Scope.Scope> =>
-  Effect.flatMap(validate(options), ([maxSize, initSize]) =>
-    Effect.flatMap(FiberSet.make<unknown, unknown>(), (fibers) =>
-      Effect.withFiber((fiber) => {
-        const context = fiber.context
-        const pool = new PoolImpl(
-          maxSize,
-          initSize,
-          fibers,
-          Context.getOrUndefined(context, ObserverTag),
-          metrics.ledgerFor(context)
-        )
-        metrics.attach(pool.ledger, pool)
-        // runs before the FiberSet's finalizer, which then interrupts and awaits every job fiber
-        return Effect.as(Effect.addFinalizer(() => pool.close), pool)
-      })))
+  Effect.flatMap(
+    validate(options),
+    ([maxSize, initSize]) =>
+      Effect.flatMap(FiberSet.make<unknown, unknown>(), (fibers) =>
+        Effect.withFiber((fiber) => {
+          const context = fiber.context
+          const pool = new PoolImpl(
+            maxSize,
+            initSize,
+            fibers,
+            Context.getOrUndefined(context, ObserverTag),
+            metrics.ledgerFor(context)
+          )
+          metrics.attach(pool.ledger, pool)
+          // runs before the FiberSet's finalizer, which then interrupts and awaits every job fiber
+          return Effect.as(Effect.addFinalizer(() => pool.close), pool)
+        }))
+  )
 
 /** @internal */
 export const isPoolImpl = (u: unknown): u is PoolImpl => u instanceof PoolImpl
@@ -772,10 +818,14 @@ export const startInContext = <A, E, R>(
   body: Effect.Effect<A, E, R>,
   options: AsyncJob.StartOptions | undefined
 ): Effect.Effect<AsyncJob.JobResult<A, E>, E | NoJobsError, R | JobPool.JobPool> =>
-  Effect.withFiber((caller) => {
+  Effect.callback<AsyncJob.JobResult<A, E>, E | NoJobsError, R | JobPool.JobPool>((resume) => {
+    const caller = Fiber.getCurrent()!
     const pool = Context.getOrUndefined(caller.context, tag)
-    if (pool === undefined) return Effect.flatMap(tag, (pool) => pool.start(body, options))
-    return pool instanceof PoolImpl ? pool.startFrom(caller, body, options) : pool.start(body, options)
+    if (pool instanceof PoolImpl) {
+      return pool.startOn(caller, body as Effect.Effect<unknown, unknown>, options, resume as Resume)
+    }
+    // another implementation of the service, or none (which fails as a missing service does)
+    resume(Effect.flatMap(tag, (pool) => pool.start(body, options)))
   })
 
 /**
@@ -790,8 +840,13 @@ export const resumeInContext = <A, E>(
   E | StaleJobError | JobNotPausedError | ForeignJobError,
   JobPool.JobPool
 > =>
-  Effect.withFiber((caller) => {
+  Effect.callback<
+    AsyncJob.JobResult<A, E>,
+    E | StaleJobError | JobNotPausedError | ForeignJobError,
+    JobPool.JobPool
+  >((resume) => {
+    const caller = Fiber.getCurrent()!
     const pool = Context.getOrUndefined(caller.context, tag)
-    if (pool === undefined) return Effect.flatMap(tag, (pool) => pool.resume(job))
-    return pool instanceof PoolImpl ? pool.resumeFrom(caller, job) : pool.resume(job)
+    if (pool instanceof PoolImpl) return pool.resumeOn(caller, job, resume as Resume)
+    resume(Effect.flatMap(tag, (pool) => pool.resume(job)))
   })

@@ -45,10 +45,13 @@ export const open = (
 ): OpenSpan | undefined => {
   if (!isRecording(fiber)) return undefined
   const span = Effect.runSyncWith(fiber.context)(
-    Effect.makeSpan(name, jobId === undefined ? { kind: "internal" } : {
-      kind: "internal",
-      attributes: { "async_job.id": jobId }
-    })
+    Effect.makeSpan(
+      name,
+      jobId === undefined ? { kind: "internal" } : {
+        kind: "internal",
+        attributes: { "async_job.id": jobId }
+      }
+    )
   )
   const clock = fiber.getRef(References.TracerTimingEnabled) ? fiber.getRef(Clock.Clock) : undefined
   return { span, clock }

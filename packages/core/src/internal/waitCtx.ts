@@ -276,7 +276,9 @@ const close = (self: WaitCtxImpl): Effect.Effect<void> =>
       Effect.flatMap((exits) => {
         self.observer?.onEvent({ _tag: "WaitCtxClosed", waitCtxId: self.id })
         const failures = exits.filter(Exit.isFailure).map((exit) => exit.cause)
-        return failures.length === 0 ? Effect.void : Effect.failCause(failures.reduce((all, cause) => Cause.combine(all, cause)))
+        return failures.length === 0
+          ? Effect.void
+          : Effect.failCause(failures.reduce((all, cause) => Cause.combine(all, cause)))
       })
     )
   })
@@ -293,3 +295,7 @@ export const make: Effect.Effect<WaitCtx.WaitCtx, never, Scope.Scope> = Effect.u
 
 /** @internal */
 export const isWaitCtx = (u: unknown): u is WaitCtx.WaitCtx => typeof u === "object" && u !== null && TypeId in u
+
+/** @internal */
+export const implOrUndefined = (ctx: WaitCtx.WaitCtx | undefined): WaitCtxImpl | undefined =>
+  ctx instanceof WaitCtxImpl ? ctx : undefined
