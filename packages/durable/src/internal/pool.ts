@@ -89,9 +89,7 @@ export interface Ledger extends DurableJobPool.DurableJobPool {
   readonly secret: string
   /** The definitions this process knows, by name (the registry is this layer's value). */
   readonly definitions: Map<string, DurableJob.Any>
-  /** The tokens each run of a job pauses on, collected by `pause` (keyed by the run's `WorkflowInstance`). */
-  readonly pending: WeakMap<object, Set<string>>
-  /** The latest run of each job in this process (its `WorkflowInstance`), until the job ends. */
+  /** The latest run of each job in this process (its `WorkflowInstance`), until the run's scope closes. */
   readonly lastRun: Map<string, object>
   /**
    * Takes a slot for `jobId` and records its kind and payload (state
@@ -245,7 +243,6 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
       poolId,
       secret,
       definitions: new Map(),
-      pending: new WeakMap(),
       lastRun: new Map(),
       stats: Effect.sync(() => statsOf(maxSize, counts())),
       maxSize: Effect.sync(() => maxSize),
@@ -586,7 +583,6 @@ export const makeSql = (
       poolId,
       secret,
       definitions: new Map(),
-      pending: new WeakMap(),
       lastRun: new Map(),
       stats: Effect.andThen(
         guard,
