@@ -20,7 +20,8 @@
  *
  * @since 0.1.0
  */
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
+import * as Res from "effect/Result"
 import * as Schema from "effect/Schema"
 
 /**
@@ -192,11 +193,30 @@ export type Result = typeof Result.Type
  */
 export type ResultOf<O extends Op> = Extract<Result, { readonly op: O }>
 
+/** The operation alone: decoded first, so that a missing or unknown `op` is reported at `op`. */
+const OpField = Schema.Struct({ op: Schema.Literals(ops) })
+
+const decodeOp = Schema.decodeUnknownResult(OpField, { reportInput: true })
+const decodeUnion = Schema.decodeUnknownResult(Request, { errors: "all" })
+
 /**
- * Decodes an unknown value (a parsed JSON body) into a {@link Request}.
+ * Decodes an unknown value (a parsed JSON body) into a {@link Request}: its
+ * `op` first (a missing or unknown one is reported at `op`), then the inputs
+ * of that operation, every problem reported.
+ *
+ * @since 0.2.0
+ * @category decoding
+ */
+export const decodeRequestResult = (input: unknown): Res.Result<Request, Schema.SchemaError> => {
+  const op = decodeOp(input)
+  return Res.isFailure(op) ? Res.fail(op.failure) : decodeUnion(input)
+}
+
+/**
+ * {@link decodeRequestResult} as an Effect.
  *
  * @since 0.1.0
  * @category decoding
  */
-export const decodeRequest: (input: unknown) => Effect.Effect<Request, Schema.SchemaError> = Schema
-  .decodeUnknownEffect(Request, { errors: "all" })
+export const decodeRequest = (input: unknown): Effect.Effect<Request, Schema.SchemaError> =>
+  Effect.fromResult(decodeRequestResult(input))

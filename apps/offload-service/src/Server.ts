@@ -71,7 +71,6 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
-import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import * as Stream from "effect/Stream"
 import * as Crypto from "node:crypto"
@@ -133,8 +132,6 @@ const malformed = (message: string) => new Api.MalformedJson({ message })
 
 // ---------------------------------------------------------------------------
 // the body of POST /jobs
-
-const decodeRequest = Schema.decodeUnknownResult(Operation.Request, { errors: "all" })
 
 const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
 
@@ -203,7 +200,7 @@ const readRequest = (request: HttpServerRequest.HttpServerRequest, limit: number
       const reason = json.failure instanceof Error ? json.failure.message : String(json.failure)
       return yield* Effect.fail(malformed(`the body is not valid JSON: ${reason}`))
     }
-    const decoded = decodeRequest(json.success)
+    const decoded = Operation.decodeRequestResult(json.success)
     if (Result.isFailure(decoded)) return yield* Effect.fail(validationError(decoded.failure.issue))
     return decoded.success
   })

@@ -39,7 +39,7 @@ const shardsSplit = (url: string) =>
 const warnings = (output: string) => output.split("\n").filter((line) => line.includes("DeprecationWarning"))
 
 describe("durable mode on Postgres", () => {
-  it.scopedLive(
+  it.live(
     "a job posted to one service is read and cancelled through another",
     () =>
       Effect.gen(function*() {

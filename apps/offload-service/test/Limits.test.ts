@@ -5,7 +5,7 @@
  * timeouts answered as typed JSON, the connection bound and the bound on the
  * request bytes in progress.
  */
-import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServer from "effect/http/HttpServer"
 import { describe, it } from "@effect/vitest"
 import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Context from "effect/Context"
@@ -86,7 +86,7 @@ describe("start", () => {
         Layer.provide(ServiceConfig.layer({ port, shutdownGrace: Duration.zero }))
       )
       const scope = yield* Effect.scope
-      const built = yield* Effect.fork(Layer.buildWithScope(layer, scope))
+      const built = yield* Effect.forkChild(Layer.buildWithScope(layer, scope))
       yield* Deferred.await(building)
       assertTrue(yield* connectionRefused(host, port))
 

@@ -2,7 +2,7 @@
  * The HTTP API against a real server on an ephemeral loopback port, with the
  * real worker-thread engine behind it.
  */
-import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServer from "effect/http/HttpServer"
 import { describe, expect, layer } from "@effect/vitest"
 import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"

@@ -40,7 +40,7 @@ const pnpmStart = (port: number) =>
           }
         })
     )
-    const exited = Effect.async<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>((resume) => {
+    const exited = Effect.callback<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>((resume) => {
       if (child.exitCode !== null || child.signalCode !== null) {
         return resume(Effect.succeed({ code: child.exitCode, signal: child.signalCode }))
       }
@@ -68,7 +68,7 @@ describe("pnpm start", () => {
         const start = yield* pnpmStart(port)
         const url = `http://${host}:${port}`
         yield* healthy(url, () => start.child.exitCode === null).pipe(
-          Effect.orElse(() => Effect.dieMessage(`the service did not start:\n${start.output()}`))
+          Effect.orElse(() => Effect.die(new Error(`the service did not start:\n${start.output()}`)))
         )
         const started = start.started()
         assertTrue(started.length >= 1)
@@ -91,11 +91,11 @@ describe("pnpm start", () => {
     Effect.gen(function*() {
       const port = yield* Service.freePort(host)
       const holder = yield* Effect.acquireRelease(
-        Effect.async<Net.Server>((resume) => {
+        Effect.callback<Net.Server>((resume) => {
           const server = Net.createServer()
           server.listen(port, host, () => resume(Effect.succeed(server)))
         }),
-        (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+        (server) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
       )
       assertTrue(holder.listening)
       const start = yield* pnpmStart(port)

@@ -5,7 +5,7 @@
  * once Prometheus is not selected, and a bad setting fails the start with a
  * `ConfigError`.
  */
-import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServer from "effect/http/HttpServer"
 import { describe, expect, it } from "@effect/vitest"
 import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as ConfigError from "effect/ConfigError"
@@ -30,7 +30,7 @@ interface Post {
 
 /** An OTLP/HTTP collector on a free loopback port: it keeps every POST (its JSON body) and answers 200. */
 const receiver = Effect.acquireRelease(
-  Effect.async<{ readonly server: Http.Server; readonly posts: Array<Post>; readonly url: string }>((resume) => {
+  Effect.callback<{ readonly server: Http.Server; readonly posts: Array<Post>; readonly url: string }>((resume) => {
     const posts: Array<Post> = []
     const server = Http.createServer((request, response) => {
       const chunks: Array<Buffer> = []
@@ -55,7 +55,7 @@ const receiver = Effect.acquireRelease(
     })
   }),
   ({ server }) =>
-    Effect.async<void>((resume) => {
+    Effect.callback<void>((resume) => {
       server.closeAllConnections()
       server.close(() => resume(Effect.void))
     })
