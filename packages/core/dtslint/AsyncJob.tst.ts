@@ -17,7 +17,7 @@ import * as JobPool from "../src/JobPool.js"
 import * as WaitCtx from "../src/WaitCtx.js"
 import type * as WaitFd from "../src/WaitFd.js"
 
-class Engine extends Context.Tag("Engine")<Engine, { readonly ping: number }>() {}
+class Engine extends Context.Service<Engine, { readonly ping: number }>()("Engine") {}
 class EngineDown {
   readonly _tag = "EngineDown"
 }
@@ -59,12 +59,12 @@ else expectTypeOf(step.value).toEqualTypeOf<number>()
 expectTypeOf(AsyncJob.pause).toEqualTypeOf<Effect.Effect<void>>()
 expectTypeOf(AsyncJob.current).toEqualTypeOf<Effect.Effect<Option.Option<AsyncJob.Job>>>()
 expectTypeOf(AsyncJob.withPauseBlocked(body)).toEqualTypeOf<Effect.Effect<number, EngineDown, Engine>>()
-expectTypeOf(AsyncJob.unsafeWaitCtx(job)).toEqualTypeOf<Option.Option<WaitCtx.WaitCtx>>()
+expectTypeOf(AsyncJob.waitCtxUnsafe(job)).toEqualTypeOf<Option.Option<WaitCtx.WaitCtx>>()
 
 // reading a job's mutable state is an effect; the unsafe forms read it synchronously
 expectTypeOf(AsyncJob.waitCtx(job)).toEqualTypeOf<Effect.Effect<Option.Option<WaitCtx.WaitCtx>>>()
 expectTypeOf(AsyncJob.state(job)).toEqualTypeOf<Effect.Effect<AsyncJob.JobState>>()
-expectTypeOf(AsyncJob.unsafeState(job)).toEqualTypeOf<AsyncJob.JobState>()
+expectTypeOf(AsyncJob.stateUnsafe(job)).toEqualTypeOf<AsyncJob.JobState>()
 
 // handles and wait ctxs are Pipeable
 expectTypeOf(job.pipe(AsyncJob.state)).toEqualTypeOf<Effect.Effect<AsyncJob.JobState>>()

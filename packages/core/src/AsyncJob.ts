@@ -50,6 +50,7 @@
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
 import type * as Option from "effect/Option"
 import type { Pipeable } from "effect/Pipeable"
 import type { ForeignJobError, JobNotPausedError, JobTimeoutError, NoJobsError, StaleJobError } from "./Errors.js"
@@ -268,7 +269,7 @@ export const current: Effect.Effect<Option.Option<Job>> = internal.current
  * @category getters
  */
 export const waitCtx = (job: Job<unknown, unknown>): Effect.Effect<Option.Option<WaitCtx.WaitCtx>> =>
-  Effect.sync(() => internal.unsafeWaitCtx(job))
+  Effect.sync(() => internal.waitCtxUnsafe(job))
 
 /**
  * The synchronous form of {@link waitCtx}: reads the job's state as it is at
@@ -278,7 +279,7 @@ export const waitCtx = (job: Job<unknown, unknown>): Effect.Effect<Option.Option
  * @since 0.2.0
  * @category unsafe
  */
-export const unsafeWaitCtx: (job: Job<unknown, unknown>) => Option.Option<WaitCtx.WaitCtx> = internal.unsafeWaitCtx
+export const waitCtxUnsafe: (job: Job<unknown, unknown>) => Option.Option<WaitCtx.WaitCtx> = internal.waitCtxUnsafe
 
 /**
  * Where a job run is now: `running`, `paused`, `cancelling`, or how it ended.
@@ -299,7 +300,7 @@ export const state = (job: Job<unknown, unknown>): Effect.Effect<JobState> => Ef
  * @since 0.2.0
  * @category unsafe
  */
-export const unsafeState: (job: Job<unknown, unknown>) => JobState = internal.stateOf
+export const stateUnsafe: (job: Job<unknown, unknown>) => JobState = internal.stateOf
 
 /**
  * Prevents the current job from pausing until a matching
@@ -358,7 +359,7 @@ export interface RunOptions extends StartOptions {
    * Gives up after this long: the job is cancelled (interrupted, its
    * finalizers run) and `run` fails with {@link JobTimeoutError}.
    */
-  readonly timeout?: Duration.DurationInput | undefined
+  readonly timeout?: Duration.Input | undefined
 }
 
 /**
@@ -371,6 +372,20 @@ export interface RunOptions extends StartOptions {
  *
  * - Interrupting `run` cancels the job, whether it is running or paused.
  * - If someone else cancels the job, `run` is interrupted.
+ * - With a tracer installed, the whole run is a span named `AsyncJob.run`;
+ *   without one, no span is made.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import * as AsyncJob from "@async-job/core/AsyncJob"
+ *
+ * const body = Effect.andThen(AsyncJob.pause, Effect.succeed(42))
+ *
+ * // data-first, or piped
+ * const first = AsyncJob.run(body, { timeout: "1 second" })
+ * const piped = body.pipe(AsyncJob.run({ timeout: "1 second" }))
+ * ```
  *
  * @param body - The job's code: an Effect that may {@link pause}.
  * @param options - The wait ctx to bind the job to, and a timeout, if any.
@@ -380,8 +395,15 @@ export interface RunOptions extends StartOptions {
  * @since 0.1.0
  * @category constructors
  */
-export const run = <A, E, R>(
-  body: Effect.Effect<A, E, R>,
-  options?: RunOptions
-): Effect.Effect<A, E | NoJobsError | JobTimeoutError, R | JobPool> =>
-  Effect.withSpan(runInternal.run(body, options), "AsyncJob.run")
+export const run: {
+  (options?: RunOptions): <A, E, R>(body: Effect.Effect<A, E, R>) => Effect.Effect<
+    A,
+    E | NoJobsError | JobTimeoutError,
+    R | JobPool
+  >
+  <A, E, R>(body: Effect.Effect<A, E, R>, options?: RunOptions): Effect.Effect<
+    A,
+    E | NoJobsError | JobTimeoutError,
+    R | JobPool
+  >
+} = dual((args) => Effect.isEffect(args[0]), runInternal.run)

@@ -63,9 +63,9 @@ export interface JobObserver {
  * The observer's service tag: pools and wait ctxs made while it is in context report to it.
  *
  * @since 0.1.0
- * @category tags
+ * @category services
  */
-export const JobObserver: Context.Tag<JobObserver, JobObserver> = Context.GenericTag<JobObserver>(
+export const JobObserver: Context.Service<JobObserver, JobObserver> = Context.Service<JobObserver>(
   "@async-job/core/JobObserver"
 )
 

@@ -18,7 +18,6 @@ import type * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import type * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type * as AsyncJob from "./AsyncJob.js"
 import type { ForeignJobError, InvalidPoolSizeError, JobNotPausedError, NoJobsError, StaleJobError } from "./Errors.js"
@@ -106,7 +105,7 @@ export interface JobPool {
   /** The pool's counts now. */
   readonly stats: Effect.Effect<PoolStats>
   /** The synchronous form of `stats`. */
-  readonly unsafeStats: () => PoolStats
+  readonly statsUnsafe: () => PoolStats
   /**
    * Replaces the limits, as a second `ASYNC_init_thread` does
    * ([Port decision 4](/concepts/#port-decision-4)): jobs already outstanding count against the new
@@ -119,9 +118,9 @@ export interface JobPool {
  * The pool's service tag, which {@link AsyncJob}'s functions read the pool from.
  *
  * @since 0.1.0
- * @category tags
+ * @category services
  */
-export const JobPool: Context.Tag<JobPool, JobPool> = internal.tag
+export const JobPool: Context.Service<JobPool, JobPool> = internal.tag
 
 /**
  * Creates a pool owned by the current scope.
@@ -158,7 +157,7 @@ export const make: (options?: Options) => Effect.Effect<JobPool, InvalidPoolSize
  * @category layers
  */
 export const layer = (options?: Options): Layer.Layer<JobPool, InvalidPoolSizeError> =>
-  Layer.scoped(JobPool, make(options))
+  Layer.effect(JobPool, make(options))
 
 /**
  * Whether a value is a job pool.
@@ -172,35 +171,35 @@ export const isJobPool = (u: unknown): u is JobPool => typeof u === "object" && 
 /**
  * `start` for a caller outside any fiber, for bridges to callback or Promise
  * APIs (the OpenSSL facade uses it); Effect code uses `AsyncJob.start`. The job
- * gets `runtime`'s context and FiberRefs (and hands off over its scheduler), and
+ * runs with `context` (for example one taken with `Effect.context()`), and
  * `onStep` is called once with its first step: synchronously when the job
  * pauses or finishes at once, later otherwise. No span is made.
  *
  * @typeParam A The job's result.
  * @typeParam E The job's error.
  * @param self The pool to take the job's slot from.
- * @param runtime Whose context and FiberRefs the job starts with.
+ * @param context The services and references the job runs with.
  * @param body The job.
  * @param options The job's wait ctx, if any.
  * @param onStep Called once with the job's first step, or with why it did not start.
  * @since 0.2.0
  * @category unsafe
  */
-export const unsafeStart = <A, E>(
+export const startUnsafe = <A, E>(
   self: JobPool,
-  runtime: Runtime.Runtime<never>,
+  context: Context.Context<never>,
   body: Effect.Effect<A, E>,
   options: AsyncJob.StartOptions | undefined,
   onStep: (step: Exit.Exit<AsyncJob.JobResult<A, E>, E | NoJobsError>) => void
 ): void => {
   if (!internal.isPoolImpl(self)) {
-    return onStep(Exit.die(new TypeError("JobPool.unsafeStart: not a pool of this engine")))
+    return onStep(Exit.die(new TypeError("JobPool.startUnsafe: not a pool of this engine")))
   }
-  self.unsafeStart(runtime, body, options, onStep)
+  self.startUnsafe(context, body, options, onStep)
 }
 
 /**
- * `resume` for a caller outside any fiber (see {@link unsafeStart}): `onStep`
+ * `resume` for a caller outside any fiber (see {@link startUnsafe}): `onStep`
  * is called once with the job's next step, or with why it may not be resumed.
  *
  * @typeParam A The job's result.
@@ -211,13 +210,13 @@ export const unsafeStart = <A, E>(
  * @since 0.2.0
  * @category unsafe
  */
-export const unsafeResume = <A, E>(
+export const resumeUnsafe = <A, E>(
   self: JobPool,
   job: AsyncJob.Job<A, E>,
   onStep: (step: Exit.Exit<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError>) => void
 ): void => {
   if (!internal.isPoolImpl(self)) {
-    return onStep(Exit.die(new TypeError("JobPool.unsafeResume: not a pool of this engine")))
+    return onStep(Exit.die(new TypeError("JobPool.resumeUnsafe: not a pool of this engine")))
   }
-  self.unsafeResume(job, onStep)
+  self.resumeUnsafe(job, onStep)
 }

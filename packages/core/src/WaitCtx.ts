@@ -26,7 +26,7 @@ import * as Option from "effect/Option"
 import type { Pipeable } from "effect/Pipeable"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/waitCtx.js"
-import type * as WaitFd from "./WaitFd.js"
+import * as WaitFd from "./WaitFd.js"
 
 /**
  * The brand of wait ctxs: a wait ctx carries it as a key (see {@link isWaitCtx}).
@@ -172,7 +172,7 @@ const impl = (self: WaitCtx) => self as internal.WaitCtxImpl
  * check: a second fd under the same key is added in front and wins lookups.
  *
  * @param self - The wait ctx.
- * @param key - Any value; keys are compared by identity.
+ * @param key - Any value, a wait ctx included; keys are compared by identity.
  * @param fd - The wait fd to publish.
  * @param options - Custom data and a cleanup for the entry.
  * @since 0.1.0
@@ -182,9 +182,10 @@ export const setWaitFd: {
   (key: unknown, fd: WaitFd.WaitFd, options?: SetWaitFdOptions): (self: WaitCtx) => Effect.Effect<void>
   (self: WaitCtx, key: unknown, fd: WaitFd.WaitFd, options?: SetWaitFdOptions): Effect.Effect<void>
 } = dual(
-  (args) => isWaitCtx(args[0]),
+  // by arity, as effect's own duals: a key may be any value, a wait ctx included
+  (args) => args.length >= 4 || (args.length === 3 && WaitFd.isWaitFd(args[2])),
   (self: WaitCtx, key: unknown, fd: WaitFd.WaitFd, options?: SetWaitFdOptions) =>
-    Effect.sync(() => internal.unsafeSetWaitFd(impl(self), key, fd, options))
+    Effect.sync(() => internal.setWaitFdUnsafe(impl(self), key, fd, options))
 )
 
 /**
@@ -199,7 +200,7 @@ export const setWaitFd: {
 export const getFd: {
   (key: unknown): (self: WaitCtx) => Effect.Effect<Option.Option<FdEntry>>
   (self: WaitCtx, key: unknown): Effect.Effect<Option.Option<FdEntry>>
-} = dual(2, (self: WaitCtx, key: unknown) => Effect.sync(() => internal.unsafeGetFd(impl(self), key)))
+} = dual(2, (self: WaitCtx, key: unknown) => Effect.sync(() => internal.getFdUnsafe(impl(self), key)))
 
 /**
  * Every live fd, newest first (`ASYNC_WAIT_CTX_get_all_fds`).
@@ -209,7 +210,7 @@ export const getFd: {
  * @category getters
  */
 export const getAllFds = (self: WaitCtx): Effect.Effect<ReadonlyArray<WaitFd.WaitFd>> =>
-  Effect.sync(() => internal.unsafeGetAllFds(impl(self)))
+  Effect.sync(() => internal.getAllFdsUnsafe(impl(self)))
 
 /**
  * The fds added and deleted since the last reset (`ASYNC_WAIT_CTX_get_changed_fds`).
@@ -221,7 +222,7 @@ export const getAllFds = (self: WaitCtx): Effect.Effect<ReadonlyArray<WaitFd.Wai
  * @category getters
  */
 export const getChangedFds = (self: WaitCtx): Effect.Effect<ChangedFds> =>
-  Effect.sync(() => internal.unsafeGetChangedFds(impl(self)))
+  Effect.sync(() => internal.getChangedFdsUnsafe(impl(self)))
 
 /**
  * Removes the newest live fd under `key` (`ASYNC_WAIT_CTX_clear_fd`); succeeds
@@ -237,7 +238,7 @@ export const getChangedFds = (self: WaitCtx): Effect.Effect<ChangedFds> =>
 export const clearFd: {
   (key: unknown): (self: WaitCtx) => Effect.Effect<boolean>
   (self: WaitCtx, key: unknown): Effect.Effect<boolean>
-} = dual(2, (self: WaitCtx, key: unknown) => Effect.sync(() => internal.unsafeClearFd(impl(self), key)))
+} = dual(2, (self: WaitCtx, key: unknown) => Effect.sync(() => internal.clearFdUnsafe(impl(self), key)))
 
 /**
  * Stores a callback and its argument (`ASYNC_WAIT_CTX_set_callback`);
@@ -253,9 +254,10 @@ export const setCallback: {
   (callback: Callback | undefined, arg?: unknown): (self: WaitCtx) => Effect.Effect<void>
   (self: WaitCtx, callback: Callback | undefined, arg?: unknown): Effect.Effect<void>
 } = dual(
-  (args) => isWaitCtx(args[0]),
+  // by arity; with two arguments, data-last's first is the callback (a function, or undefined to unset it)
+  (args) => args.length >= 3 || (args.length === 2 && args[0] !== undefined && typeof args[0] !== "function"),
   (self: WaitCtx, callback: Callback | undefined, arg?: unknown) =>
-    Effect.sync(() => internal.unsafeSetCallback(impl(self), callback, arg))
+    Effect.sync(() => internal.setCallbackUnsafe(impl(self), callback, arg))
 )
 
 /**
@@ -288,7 +290,7 @@ export const getCallback = (
  * @category combinators
  */
 export const invokeCallback = (self: WaitCtx): Effect.Effect<number | undefined> =>
-  Effect.sync(() => internal.unsafeInvokeCallback(impl(self)))
+  Effect.sync(() => internal.invokeCallbackUnsafe(impl(self)))
 
 /**
  * Stores a status (`ASYNC_WAIT_CTX_set_status`), by name or as an integer of its own
@@ -306,7 +308,7 @@ export const setStatus: {
 } = dual(
   2,
   (self: WaitCtx, status: Status | number) =>
-    Effect.sync(() => internal.unsafeSetStatus(impl(self), typeof status === "number" ? status : StatusCode[status]))
+    Effect.sync(() => internal.setStatusUnsafe(impl(self), typeof status === "number" ? status : StatusCode[status]))
 )
 
 /**

@@ -37,7 +37,7 @@ export type TypeId = typeof TypeId
  *
  * **Details**
  *
- * Readiness is level-triggered: `unsafeOnReady` calls its callback once, as
+ * Readiness is level-triggered: `onReadyUnsafe` calls its callback once, as
  * soon as the fd is readable (at once if it already is), unless the returned
  * function is called first to unsubscribe. Consuming the readiness (reading
  * the byte, {@link clear}) is the job's business, after it resumes.
@@ -53,7 +53,7 @@ export interface WaitFd {
    * Calls `onReady` once when the fd is readable; returns an unsubscribe
    * function. Must not throw.
    */
-  readonly unsafeOnReady: (onReady: () => void) => () => void
+  readonly onReadyUnsafe: (onReady: () => void) => () => void
 }
 
 /**
@@ -65,11 +65,11 @@ export interface WaitFd {
 export interface InProcessWaitFd extends WaitFd {
   readonly _tag: "InProcessWaitFd"
   /** Whether the fd is signalled ("readable") right now. */
-  readonly unsafeIsSignalled: () => boolean
+  readonly isSignalledUnsafe: () => boolean
   /** Marks the fd readable and wakes every subscriber. */
-  readonly unsafeSignal: () => void
+  readonly signalUnsafe: () => void
   /** Consumes the signal, like reading the byte from a pipe. Returns whether one was pending. */
-  readonly unsafeClear: () => boolean
+  readonly clearUnsafe: () => boolean
 }
 
 /**
@@ -99,7 +99,7 @@ export const make: Effect.Effect<InProcessWaitFd> = internal.make
  * @since 0.1.0
  * @category constructors
  */
-export const unsafeMake: () => InProcessWaitFd = internal.unsafeMake
+export const makeUnsafe: () => InProcessWaitFd = internal.makeUnsafe
 
 /**
  * Signals an in-process wait fd: it becomes readable.

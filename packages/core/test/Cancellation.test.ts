@@ -6,7 +6,8 @@
  */
 import { describe, it } from "@effect/vitest"
 import { assertInstanceOf, assertNone, assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
-import { Deferred, Effect, Exit, Fiber, Option, Scope, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, Option, Scope } from "effect"
+import { TestClock } from "effect/testing"
 import * as AsyncJob from "../src/AsyncJob.js"
 import { JobTimeoutError, NoJobsError, StaleJobError } from "../src/Errors.js"
 import * as JobPool from "../src/JobPool.js"
@@ -17,24 +18,24 @@ import { allIdle, makeLog, pausedJob } from "./utils.js"
 const poolInOwnScope = (maxSize: number) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
-    const pool = yield* Scope.extend(JobPool.make({ maxSize }), scope)
+    const pool = yield* Scope.provide(JobPool.make({ maxSize }), scope)
     return { pool, scope }
   })
 
 describe("cancel and close complete whatever the job was doing when it paused", () => {
-  it.scoped("a job paused inside acquireRelease's acquire is cancelled: the acquire fails, outer finalizers run once", () =>
+  it.effect("a job paused inside acquireRelease's acquire is cancelled: the acquire fails, outer finalizers run once", () =>
     Effect.gen(function*() {
       const log = yield* makeLog
       const pool = yield* JobPool.make({ maxSize: 1 })
       const body = Effect.acquireRelease(
         // acquiring a session through an asynchronous engine: the acquire pauses
-        Effect.zipRight(Effect.zipRight(log.add("acquire"), AsyncJob.pause), log.add("acquired")),
+        Effect.andThen(Effect.andThen(log.add("acquire"), AsyncJob.pause), log.add("acquired")),
         () => log.add("release")
       ).pipe(Effect.scoped, Effect.ensuring(log.add("job finally")))
       const job = yield* pausedJob(yield* pool.start(body))
       yield* pool.cancel(job)
       deepStrictEqual(yield* log.get, ["acquire", "job finally"])
-      strictEqual(AsyncJob.unsafeState(job), "cancelled")
+      strictEqual(AsyncJob.stateUnsafe(job), "cancelled")
       assertInstanceOf(yield* Effect.flip(pool.resume(job)), StaleJobError)
       // the slot is back: with maxSize 1 the next start runs
       deepStrictEqual(yield* pool.stats, allIdle(1, 1))
@@ -42,17 +43,17 @@ describe("cancel and close complete whatever the job was doing when it paused", 
       deepStrictEqual(next, { _tag: "Finished", value: "next" })
     }))
 
-  it.scoped("a job paused inside Effect.uninterruptible is cancelled", () =>
+  it.effect("a job paused inside Effect.uninterruptible is cancelled", () =>
     Effect.gen(function*() {
       const log = yield* makeLog
       const pool = yield* JobPool.make({ maxSize: 1 })
-      const body = Effect.uninterruptible(Effect.zipRight(AsyncJob.pause, log.add("after pause"))).pipe(
+      const body = Effect.uninterruptible(Effect.andThen(AsyncJob.pause, log.add("after pause"))).pipe(
         Effect.ensuring(log.add("job finally"))
       )
       const job = yield* pausedJob(yield* pool.start(body))
       yield* pool.cancel(job)
       deepStrictEqual(yield* log.get, ["job finally"])
-      strictEqual(AsyncJob.unsafeState(job), "cancelled")
+      strictEqual(AsyncJob.stateUnsafe(job), "cancelled")
       deepStrictEqual(yield* pool.stats, allIdle(1, 1))
     }))
 
@@ -67,7 +68,7 @@ describe("cancel and close complete whatever the job was doing when it paused", 
       const job = yield* pausedJob(yield* pool.start(body))
       yield* Scope.close(scope, Exit.void)
       deepStrictEqual(yield* log.get, ["job finally"])
-      strictEqual(AsyncJob.unsafeState(job), "cancelled")
+      strictEqual(AsyncJob.stateUnsafe(job), "cancelled")
     }))
 
   it.effect("closing the pool completes with a job paused inside its own finalizer", () =>
@@ -77,21 +78,21 @@ describe("cancel and close complete whatever the job was doing when it paused", 
       // an asynchronous graceful shutdown of a session: the release pauses
       const body = Effect.acquireRelease(
         log.add("acquire"),
-        () => Effect.zipRight(Effect.zipRight(log.add("release begins"), AsyncJob.pause), log.add("release ends"))
-      ).pipe(Effect.zipRight(Effect.succeed("done")), Effect.scoped, Effect.ensuring(log.add("job finally")))
+        () => Effect.andThen(Effect.andThen(log.add("release begins"), AsyncJob.pause), log.add("release ends"))
+      ).pipe(Effect.andThen(Effect.succeed("done")), Effect.scoped, Effect.ensuring(log.add("job finally")))
       const job = yield* pausedJob(yield* pool.start(body))
-      strictEqual(AsyncJob.unsafeState(job), "paused")
+      strictEqual(AsyncJob.stateUnsafe(job), "paused")
       yield* Scope.close(scope, Exit.void)
       deepStrictEqual(yield* log.get, ["acquire", "release begins", "job finally"])
-      strictEqual(AsyncJob.unsafeState(job), "cancelled")
+      strictEqual(AsyncJob.stateUnsafe(job), "cancelled")
     }))
 
-  it.scoped("a job paused inside its own finalizer is cancelled, and a second pause there fails at once", () =>
+  it.effect("a job paused inside its own finalizer is cancelled, and a second pause there fails at once", () =>
     Effect.gen(function*() {
       const log = yield* makeLog
       const pool = yield* JobPool.make({ maxSize: 1 })
       const pauseAndLog = (name: string) =>
-        Effect.zipRight(AsyncJob.pause, log.add(`${name} resumed`)).pipe(
+        Effect.andThen(AsyncJob.pause, log.add(`${name} resumed`)).pipe(
           Effect.onInterrupt(() => log.add(`${name} interrupted`))
         )
       const body = Effect.void.pipe(
@@ -105,19 +106,19 @@ describe("cancel and close complete whatever the job was doing when it paused", 
       deepStrictEqual(yield* pool.stats, allIdle(1, 1))
     }))
 
-  it.scoped("during a slow cancel the job reads as cancelling, everywhere", () =>
+  it.effect("during a slow cancel the job reads as cancelling, everywhere", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 1 })
       const ctx = yield* WaitCtx.make
       const unwinding = yield* Deferred.make<void>()
       const letGo = yield* Deferred.make<void>()
       const body = AsyncJob.pause.pipe(
-        Effect.ensuring(Effect.zipRight(Deferred.succeed(unwinding, undefined), Deferred.await(letGo)))
+        Effect.ensuring(Effect.andThen(Deferred.succeed(unwinding, undefined), Deferred.await(letGo)))
       )
       const job = yield* pausedJob(yield* pool.start(body, { waitCtx: ctx }))
-      const cancelling = yield* Effect.fork(pool.cancel(job))
+      const cancelling = yield* Effect.forkChild(pool.cancel(job))
       yield* Deferred.await(unwinding)
-      strictEqual(AsyncJob.unsafeState(job), "cancelling")
+      strictEqual(AsyncJob.stateUnsafe(job), "cancelling")
       strictEqual(yield* AsyncJob.state(job), "cancelling")
       assertNone(yield* AsyncJob.waitCtx(job))
       const refused = yield* Effect.flip(pool.resume(job))
@@ -126,16 +127,17 @@ describe("cancel and close complete whatever the job was doing when it paused", 
       // the job still holds its slot, and is executing (its finalizers): counted as running
       deepStrictEqual(yield* pool.stats, { maxSize: 1, created: 1, idle: 0, running: 1, paused: 0 })
       assertInstanceOf(yield* Effect.flip(pool.start(Effect.void)), NoJobsError)
-      // a second cancel waits for the same end
-      const second = yield* Effect.fork(pool.cancel(job))
+      // a second cancel waits for the same end (started at once: effect 4 would otherwise run it only after
+      // letGo below, whose completion runs the job's finalizer to its end on this stack)
+      const second = yield* Effect.forkChild(pool.cancel(job), { startImmediately: true })
       yield* Deferred.succeed(letGo, undefined)
       yield* Fiber.join(cancelling)
       yield* Fiber.join(second)
-      strictEqual(AsyncJob.unsafeState(job), "cancelled")
+      strictEqual(AsyncJob.stateUnsafe(job), "cancelled")
       deepStrictEqual(yield* pool.stats, allIdle(1, 1))
     }))
 
-  it.scoped("a pause timed out by the job's own code still waits for the resume", () =>
+  it.effect("a pause timed out by the job's own code still waits for the resume", () =>
     Effect.gen(function*() {
       const log = yield* makeLog
       const pool = yield* JobPool.make({ maxSize: 1 })
@@ -147,7 +149,7 @@ describe("cancel and close complete whatever the job was doing when it paused", 
       const job = yield* pausedJob(yield* pool.start(body))
       yield* TestClock.adjust("5 seconds")
       // nobody resumed it: the job has not run on by itself
-      strictEqual(AsyncJob.unsafeState(job), "paused")
+      strictEqual(AsyncJob.stateUnsafe(job), "paused")
       deepStrictEqual(yield* log.get, [])
       deepStrictEqual(yield* pool.stats, { maxSize: 1, created: 1, idle: 0, running: 0, paused: 1 })
       // its next step goes to the resume, as any pause's does
@@ -157,19 +159,19 @@ describe("cancel and close complete whatever the job was doing when it paused", 
       deepStrictEqual(yield* pool.stats, allIdle(1, 1))
     }))
 
-  it.scoped("a pause raced by the job's own code still waits for the resume", () =>
+  it.effect("a pause raced by the job's own code still waits for the resume", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 1 })
       const body = Effect.race(Effect.as(AsyncJob.pause, "pause"), Effect.as(Effect.void, "other"))
       const job = yield* pausedJob(yield* pool.start(body))
-      yield* Effect.yieldNow()
-      strictEqual(AsyncJob.unsafeState(job), "paused")
+      yield* Effect.yieldNow
+      strictEqual(AsyncJob.stateUnsafe(job), "paused")
       const step = yield* pool.resume(job)
       assertTrue(step._tag === "Finished")
       deepStrictEqual(yield* pool.stats, allIdle(1, 1))
     }))
 
-  it.scoped("AsyncJob.run with a timeout completes with a job paused inside an uninterruptible region", () =>
+  it.effect("AsyncJob.run with a timeout completes with a job paused inside an uninterruptible region", () =>
     Effect.gen(function*() {
       const log = yield* makeLog
       const pool = yield* JobPool.make({ maxSize: 1 })
@@ -180,7 +182,7 @@ describe("cancel and close complete whatever the job was doing when it paused", 
         Effect.ensuring(log.add("job finally"))
       )
       yield* WaitCtx.setCallback(ctx, () => 1)
-      const fiber = yield* Effect.fork(
+      const fiber = yield* Effect.forkChild(
         AsyncJob.run(body, { waitCtx: ctx, timeout: "1 second" }).pipe(Effect.provideService(JobPool.JobPool, pool))
       )
       yield* TestClock.adjust("2 seconds")
@@ -190,17 +192,17 @@ describe("cancel and close complete whatever the job was doing when it paused", 
       deepStrictEqual(yield* pool.stats, allIdle(1, 1))
     }))
 
-  it.scoped("AsyncJob.run with a timeout completes with a job paused inside its own finalizer", () =>
+  it.effect("AsyncJob.run with a timeout completes with a job paused inside its own finalizer", () =>
     Effect.gen(function*() {
       const log = yield* makeLog
       const pool = yield* JobPool.make({ maxSize: 1 })
       const ctx = yield* WaitCtx.make
       yield* WaitCtx.setCallback(ctx, () => 1)
-      const release = Effect.zipRight(log.add("release begins"), AsyncJob.pause).pipe(
-        Effect.zipRight(log.add("release ends"))
+      const release = Effect.andThen(log.add("release begins"), AsyncJob.pause).pipe(
+        Effect.andThen(log.add("release ends"))
       )
       const body = Effect.acquireRelease(Effect.void, () => release).pipe(Effect.scoped, Effect.as("done"))
-      const fiber = yield* Effect.fork(
+      const fiber = yield* Effect.forkChild(
         AsyncJob.run(body, { waitCtx: ctx, timeout: "1 second" }).pipe(Effect.provideService(JobPool.JobPool, pool))
       )
       yield* TestClock.adjust("2 seconds")

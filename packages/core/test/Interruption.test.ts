@@ -13,7 +13,7 @@ import * as WaitFd from "../src/WaitFd.js"
 import { allIdle, makeLog, pausedJob } from "./utils.js"
 
 describe("interruption", () => {
-  it.scoped("before start completes: the job is interrupted with its caller", () =>
+  it.effect("before start completes: the job is interrupted with its caller", () =>
     Effect.gen(function*() {
       const log = yield* makeLog
       const pool = yield* JobPool.make({ maxSize: 1 })
@@ -23,7 +23,7 @@ describe("interruption", () => {
         yield* Deferred.succeed(running, undefined)
         yield* Effect.never
       }).pipe(Effect.ensuring(log.add("job finally")))
-      const caller = yield* Effect.fork(pool.start(body))
+      const caller = yield* Effect.forkChild(pool.start(body))
       yield* Deferred.await(running)
       deepStrictEqual(yield* pool.stats, { maxSize: 1, created: 1, idle: 0, running: 1, paused: 0 })
       yield* Fiber.interrupt(caller)
@@ -32,7 +32,7 @@ describe("interruption", () => {
       deepStrictEqual(yield* pool.stats, allIdle(1, 1))
     }))
 
-  it.scoped("while paused: cancel runs the finalizers once and the handle goes stale", () =>
+  it.effect("while paused: cancel runs the finalizers once and the handle goes stale", () =>
     Effect.gen(function*() {
       const log = yield* makeLog
       const pool = yield* JobPool.make({ maxSize: 1 })
@@ -44,28 +44,28 @@ describe("interruption", () => {
       const job = yield* pausedJob(yield* pool.start(body))
       yield* AsyncJob.cancel(job).pipe(Effect.provideService(JobPool.JobPool, pool))
       deepStrictEqual(yield* log.get, ["scoped finalizer", "job finally"])
-      strictEqual(AsyncJob.unsafeState(job), "cancelled")
+      strictEqual(AsyncJob.stateUnsafe(job), "cancelled")
       assertInstanceOf(yield* Effect.flip(pool.resume(job)), StaleJobError)
       assertInstanceOf(yield* Effect.flip(pool.cancel(job)), StaleJobError)
       deepStrictEqual(yield* pool.stats, allIdle(1, 1))
       deepStrictEqual(yield* log.get, ["scoped finalizer", "job finally"])
     }))
 
-  it.scoped("cancel refuses a running job and leaves it alone", () =>
+  it.effect("cancel refuses a running job and leaves it alone", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make()
       const gate = yield* Deferred.make<void>()
       const started = yield* Deferred.make<AsyncJob.Job>()
       const body = Effect.flatMap(AsyncJob.current, (me) =>
-        Effect.zipRight(Deferred.succeed(started, Option.getOrThrow(me)), Effect.as(Deferred.await(gate), "done")))
-      const caller = yield* Effect.fork(pool.start(body))
+        Effect.andThen(Deferred.succeed(started, Option.getOrThrow(me)), Effect.as(Deferred.await(gate), "done")))
+      const caller = yield* Effect.forkChild(pool.start(body))
       const running = yield* Deferred.await(started)
       assertInstanceOf(yield* Effect.flip(pool.cancel(running)), JobNotPausedError)
       yield* Deferred.succeed(gate, undefined)
       deepStrictEqual(yield* Fiber.join(caller), { _tag: "Finished", value: "done" })
     }))
 
-  it.scoped("during resume: interrupting the resumer interrupts the job", () =>
+  it.effect("during resume: interrupting the resumer interrupts the job", () =>
     Effect.gen(function*() {
       const log = yield* makeLog
       const pool = yield* JobPool.make({ maxSize: 1 })
@@ -78,11 +78,11 @@ describe("interruption", () => {
         yield* Effect.never
       }).pipe(Effect.onInterrupt(() => log.add("job interrupted")))
       const job = yield* pausedJob(yield* pool.start(body))
-      const resumer = yield* Effect.fork(pool.resume(job))
+      const resumer = yield* Effect.forkChild(pool.resume(job))
       yield* Deferred.await(segment2)
       yield* Fiber.interrupt(resumer)
       deepStrictEqual(yield* log.get, ["segment 1", "segment 2", "job interrupted"])
-      strictEqual(AsyncJob.unsafeState(job), "cancelled")
+      strictEqual(AsyncJob.stateUnsafe(job), "cancelled")
       deepStrictEqual(yield* pool.stats, allIdle(1, 1))
     }))
 
@@ -90,15 +90,15 @@ describe("interruption", () => {
     Effect.gen(function*() {
       const log = yield* makeLog
       const scope = yield* Scope.make()
-      const pool = yield* Scope.extend(JobPool.make({ maxSize: 3, initSize: 3 }), scope)
+      const pool = yield* Scope.provide(JobPool.make({ maxSize: 3, initSize: 3 }), scope)
       const running = yield* Deferred.make<void>()
       const pausing = (n: number) => Effect.ensuring(AsyncJob.pause, log.add(`paused job ${n} finally`))
       yield* pool.start(pausing(1))
       yield* pool.start(pausing(2))
-      const busy = Effect.zipRight(Deferred.succeed(running, undefined), Effect.never).pipe(
+      const busy = Effect.andThen(Deferred.succeed(running, undefined), Effect.never).pipe(
         Effect.ensuring(log.add("running job finally"))
       )
-      const caller = yield* Effect.fork(pool.start(busy))
+      const caller = yield* Effect.forkChild(pool.start(busy))
       yield* Deferred.await(running)
       deepStrictEqual(yield* pool.stats, { maxSize: 3, created: 3, idle: 0, running: 1, paused: 2 })
       yield* Scope.close(scope, Exit.void)
@@ -111,7 +111,7 @@ describe("interruption", () => {
       ])
       strictEqual(entries[3], "pool closed")
       const callerExit = yield* Fiber.await(caller)
-      assertTrue(Exit.isInterrupted(callerExit))
+      assertTrue(Exit.hasInterrupts(callerExit))
       const stats = yield* pool.stats
       deepStrictEqual([stats.running, stats.paused], [0, 0])
     }))
@@ -120,11 +120,11 @@ describe("interruption", () => {
     Effect.gen(function*() {
       const log = yield* makeLog
       const poolScope = yield* Scope.make()
-      const poolInstance = yield* Scope.extend(JobPool.make(), poolScope)
+      const poolInstance = yield* Scope.provide(JobPool.make(), poolScope)
       const ctxScope = yield* Scope.make()
-      const ctx = yield* Scope.extend(WaitCtx.make, ctxScope)
+      const ctx = yield* Scope.provide(WaitCtx.make, ctxScope)
       for (const name of ["a", "b"]) {
-        yield* WaitCtx.setWaitFd(ctx, name, WaitFd.unsafeMake(), { cleanup: () => log.add(`cleanup ${name}`) })
+        yield* WaitCtx.setWaitFd(ctx, name, WaitFd.makeUnsafe(), { cleanup: () => log.add(`cleanup ${name}`) })
       }
       const body = AsyncJob.pause.pipe(Effect.ensuring(log.add("job finally")))
       yield* poolInstance.start(body, { waitCtx: ctx })
@@ -139,20 +139,20 @@ describe("interruption", () => {
     Effect.gen(function*() {
       const log = yield* makeLog
       const scope = yield* Scope.make()
-      const ctx = yield* Scope.extend(WaitCtx.make, scope)
-      yield* WaitCtx.setWaitFd(ctx, 1, WaitFd.unsafeMake(), { cleanup: () => log.add("cleanup 1") })
-      yield* WaitCtx.setWaitFd(ctx, 2, WaitFd.unsafeMake(), { cleanup: () => Effect.die("cleanup 2 broke") })
-      yield* WaitCtx.setWaitFd(ctx, 3, WaitFd.unsafeMake(), { cleanup: () => log.add("cleanup 3") })
+      const ctx = yield* Scope.provide(WaitCtx.make, scope)
+      yield* WaitCtx.setWaitFd(ctx, 1, WaitFd.makeUnsafe(), { cleanup: () => log.add("cleanup 1") })
+      yield* WaitCtx.setWaitFd(ctx, 2, WaitFd.makeUnsafe(), { cleanup: () => Effect.die("cleanup 2 broke") })
+      yield* WaitCtx.setWaitFd(ctx, 3, WaitFd.makeUnsafe(), { cleanup: () => log.add("cleanup 3") })
       const exit = yield* Effect.exit(Scope.close(scope, Exit.void))
       deepStrictEqual(yield* log.get, ["cleanup 3", "cleanup 1"])
       assertTrue(Exit.isFailure(exit))
     }))
 
-  it.scoped("interrupting a job from inside (it interrupts itself) ends it as cancelled", () =>
+  it.effect("interrupting a job from inside (it interrupts itself) ends it as cancelled", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make()
       const exit = yield* Effect.exit(pool.start(Effect.interrupt))
-      assertTrue(Exit.isInterrupted(exit))
+      assertTrue(Exit.hasInterrupts(exit))
       deepStrictEqual(yield* pool.stats, allIdle(0, 1))
     }))
 })

@@ -1,7 +1,7 @@
 /** Spans named after the operations, and the metrics every pool reports. */
 import { describe, it } from "@effect/vitest"
 import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
-import { Effect, Exit, Layer, Metric, MetricLabel, Option, Scope, Tracer } from "effect"
+import { Effect, Exit, Layer, Metric, Option, Scope, Tracer } from "effect"
 import * as AsyncJob from "../src/AsyncJob.js"
 import * as JobMetrics from "../src/JobMetrics.js"
 import * as JobObserver from "../src/JobObserver.js"
@@ -11,15 +11,15 @@ import { pausedJob } from "./utils.js"
 const recordingTracer = (names: Array<string>) =>
   Effect.map(Effect.tracer, (base) =>
     Tracer.make({
-      span: (...args) => {
-        names.push(args[0])
-        return base.span(...args)
+      span(options) {
+        names.push(options.name)
+        return base.span(options)
       },
       context: base.context
     }))
 
 describe("observability", () => {
-  it.scoped("spans are off with the tracer disabled", () =>
+  it.effect("spans are off with the tracer disabled", () =>
     Effect.gen(function*() {
       const names: Array<string> = []
       const tracer = yield* recordingTracer(names)
@@ -34,7 +34,7 @@ describe("observability", () => {
       deepStrictEqual(names, ["AsyncJob.start", "AsyncJob.resume"])
     }))
 
-  it.scoped("AsyncJob operations open spans named after them", () =>
+  it.effect("AsyncJob operations open spans named after them", () =>
     Effect.gen(function*() {
       const names: Array<string> = []
       const tracer = yield* recordingTracer(names)
@@ -56,13 +56,13 @@ describe("observability", () => {
       ])
     }))
 
-  it.scoped("spans opened inside a job are children of the start or resume span that ran them", () =>
+  it.effect("spans opened inside a job are children of the start or resume span that ran them", () =>
     Effect.gen(function*() {
       const spans: Array<Tracer.Span> = []
       const base = yield* Effect.tracer
       const tracer = Tracer.make({
-        span: (...args) => {
-          const span = base.span(...args)
+        span(options) {
+          const span = base.span(options)
           spans.push(span)
           return span
         },
@@ -74,7 +74,7 @@ describe("observability", () => {
         yield* Effect.withSpan(Effect.void, "segment 2")
         // a pause inside a span of the job's own keeps that span the parent after the resume
         yield* Effect.withSpan(
-          Effect.zipRight(AsyncJob.pause, Effect.withSpan(Effect.void, "inside own span")),
+          Effect.andThen(AsyncJob.pause, Effect.withSpan(Effect.void, "inside own span")),
           "own span"
         )
       })
@@ -92,26 +92,26 @@ describe("observability", () => {
       strictEqual(parentOf("inside own span"), named("own span"))
     }))
 
-  it.scoped("counters and gauges count every pool's jobs, with no label per pool", () =>
+  it.effect("counters and gauges count every pool's jobs, with no label per pool", () =>
     Effect.gen(function*() {
-      const count = (metric: Metric.Metric.Counter<number>, extra: Array<MetricLabel.MetricLabel> = []) =>
-        Effect.map(Metric.value(Metric.taggedWithLabels(metric, extra)), (state) => state.count)
-      const gauge = (metric: Metric.Metric.Gauge<number>) => Effect.map(Metric.value(metric), (state) => state.value)
+      const count = (metric: Metric.Counter<number>, attributes: Metric.Metric.AttributeSet = {}) =>
+        Effect.map(Metric.value(Metric.withAttributes(metric, attributes)), (state) => state.count)
+      const gauge = (metric: Metric.Gauge<number>) => Effect.map(Metric.value(metric), (state) => state.value)
       const counters = Effect.all([
         count(JobMetrics.starts),
         count(JobMetrics.pauses),
         count(JobMetrics.resumes),
         count(JobMetrics.noJobs),
         count(JobMetrics.cancellations),
-        count(JobMetrics.finishes, [MetricLabel.make("outcome", "finished")]),
-        count(JobMetrics.finishes, [MetricLabel.make("outcome", "cancelled")])
+        count(JobMetrics.finishes, { outcome: "finished" }),
+        count(JobMetrics.finishes, { outcome: "cancelled" })
       ])
       const gauges = Effect.all([gauge(JobMetrics.running), gauge(JobMetrics.paused), gauge(JobMetrics.idle)])
       const before = yield* counters
       const [, pausedBefore, idleBefore] = yield* gauges
 
       const scope = yield* Scope.make()
-      const pool = yield* Scope.extend(JobPool.make({ maxSize: 1 }), scope)
+      const pool = yield* Scope.provide(JobPool.make({ maxSize: 1 }), scope)
       const job = yield* pausedJob(yield* pool.start(AsyncJob.pause))
       strictEqual((yield* gauges)[1], pausedBefore + 1)
       yield* Effect.flip(pool.start(Effect.void))
@@ -126,7 +126,7 @@ describe("observability", () => {
       strictEqual((yield* gauges)[2], idleBefore)
     }))
 
-  it.scoped("a JobObserver in context sees every event in order", () =>
+  it.effect("a JobObserver in context sees every event in order", () =>
     Effect.gen(function*() {
       const events: Array<JobObserver.JobEvent> = []
       const pool = yield* JobPool.make({ maxSize: 1 }).pipe(

@@ -5,7 +5,7 @@
  */
 import { describe, it } from "@effect/vitest"
 import { assertInstanceOf, assertNone, assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
-import { Cause, Deferred, Effect, Exit, Fiber, FiberRef, Option, Scheduler, Scope } from "effect"
+import { Cause, Context, Deferred, Effect, Exit, Fiber, Option, References, Scheduler, Scope } from "effect"
 import * as AsyncJob from "../src/AsyncJob.js"
 import { ForeignJobError, InvalidPoolSizeError, JobNotPausedError, NoJobsError, StaleJobError } from "../src/Errors.js"
 import * as JobPool from "../src/JobPool.js"
@@ -16,14 +16,14 @@ import { allIdle, finishedValue, makeLog, pausedJob } from "./utils.js"
 const onlyPause = Effect.as(AsyncJob.pause, 1)
 
 describe("Port decisions", () => {
-  it.scoped("1: handles are fresh per run; a stale handle is refused and changes nothing", () =>
+  it.effect("1: handles are fresh per run; a stale handle is refused and changes nothing", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 1 })
       const ctx = yield* WaitCtx.make
       const first = yield* pausedJob(yield* pool.start(onlyPause, { waitCtx: ctx }))
       yield* pool.resume(first)
-      strictEqual(AsyncJob.unsafeState(first), "finished")
-      assertNone(AsyncJob.unsafeWaitCtx(first))
+      strictEqual(AsyncJob.stateUnsafe(first), "finished")
+      assertNone(AsyncJob.waitCtxUnsafe(first))
       const second = yield* pausedJob(yield* pool.start(onlyPause, { waitCtx: ctx }))
       assertTrue(first !== second)
       const before = yield* pool.stats
@@ -31,11 +31,11 @@ describe("Port decisions", () => {
       assertInstanceOf(error, StaleJobError)
       strictEqual(error.state, "finished")
       deepStrictEqual(yield* pool.stats, before)
-      strictEqual(AsyncJob.unsafeState(second), "paused")
+      strictEqual(AsyncJob.stateUnsafe(second), "paused")
       strictEqual(yield* finishedValue(yield* pool.resume(second)), 1)
     }))
 
-  it.scoped("2: jobs nested 500 deep each pause and finish, in order, on a stack that stays bounded", () =>
+  it.effect("2: jobs nested 500 deep each pause and finish, in order, on a stack that stays bounded", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make()
       const depth = 500
@@ -64,7 +64,7 @@ describe("Port decisions", () => {
       deepStrictEqual(yield* pool.stats, allIdle(0, depth))
     }))
 
-  it.scoped("2: nested starts draw from the same pool and return to the outer job", () =>
+  it.effect("2: nested starts draw from the same pool and return to the outer job", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 2 })
       const seen: Array<string> = []
@@ -79,8 +79,8 @@ describe("Port decisions", () => {
         const me = yield* AsyncJob.current
         const step = yield* pool.start(inner)
         seen.push(`outer sees inner ${step._tag}, runs as ${name(yield* AsyncJob.current)}`)
-        const third = yield* Effect.either(pool.start(inner))
-        seen.push(`third start: ${third._tag === "Left" ? third.left._tag : "started"}`)
+        const third = yield* Effect.result(pool.start(inner))
+        seen.push(`third start: ${third._tag === "Failure" ? third.failure._tag : "started"}`)
         yield* AsyncJob.pause
         const innerJob = yield* pausedJob(step)
         const result = yield* finishedValue(yield* pool.resume(innerJob))
@@ -98,7 +98,7 @@ describe("Port decisions", () => {
       deepStrictEqual(yield* pool.stats, allIdle(2, 2))
     }))
 
-  it.scoped("3: concurrent starts; resuming a job that is not paused is refused and disturbs nothing", () =>
+  it.effect("3: concurrent starts; resuming a job that is not paused is refused and disturbs nothing", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make()
       const gate = yield* Deferred.make<void>()
@@ -112,9 +112,9 @@ describe("Port decisions", () => {
       })
       deepStrictEqual(steps.map((s) => s._tag), ["Paused", "Paused", "Finished"])
       const job = yield* pausedJob(steps[0])
-      const resuming = yield* Effect.fork(pool.resume(job))
-      yield* Effect.yieldNow()
-      strictEqual(AsyncJob.unsafeState(job), "running")
+      const resuming = yield* Effect.forkChild(pool.resume(job))
+      yield* Effect.yieldNow
+      strictEqual(AsyncJob.stateUnsafe(job), "running")
       const refused = yield* Effect.flip(pool.resume(job))
       assertInstanceOf(refused, JobNotPausedError)
       yield* Deferred.succeed(gate, undefined)
@@ -122,7 +122,7 @@ describe("Port decisions", () => {
       yield* pool.resume(yield* pausedJob(steps[1]))
     }))
 
-  it.scoped("4: reconfiguring replaces the limits; outstanding jobs count against the new maxSize", () =>
+  it.effect("4: reconfiguring replaces the limits; outstanding jobs count against the new maxSize", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 3 })
       const a = yield* pausedJob(yield* pool.start(onlyPause))
@@ -154,7 +154,7 @@ describe("Port decisions", () => {
         const exit = yield* Effect.exit(Effect.scoped(JobPool.make(options)))
         assertTrue(
           Exit.isFailure(exit) &&
-            Cause.failureOption(exit.cause).pipe(Option.exists((e) => e._tag === "InvalidPoolSizeError"))
+            Cause.findErrorOption(exit.cause).pipe(Option.exists((e) => e._tag === "InvalidPoolSizeError"))
         )
       }
       const valid: Array<JobPool.Options> = [{}, { maxSize: 0, initSize: 0 }, { initSize: 5 }, {
@@ -171,42 +171,40 @@ describe("Port decisions", () => {
     Effect.gen(function*() {
       const log = yield* makeLog
       const scope = yield* Scope.make()
-      const pool = yield* Scope.extend(JobPool.make({ maxSize: 2 }), scope)
+      const pool = yield* Scope.provide(JobPool.make({ maxSize: 2 }), scope)
       const body = (n: number) =>
         AsyncJob.pause.pipe(
-          Effect.zipRight(log.add(`resumed ${n}`)),
+          Effect.andThen(log.add(`resumed ${n}`)),
           // a finalizer that takes a few turns of the scheduler to finish
-          Effect.ensuring(Effect.zipRight(Effect.repeatN(Effect.yieldNow(), 5), log.add(`finally ${n}`)))
+          Effect.ensuring(Effect.andThen(Effect.repeat(Effect.yieldNow, { times: 5 }), log.add(`finally ${n}`)))
         )
       const a = yield* pausedJob(yield* pool.start(body(1)))
       const b = yield* pausedJob(yield* pool.start(body(2)))
       yield* Scope.close(scope, Exit.void)
       deepStrictEqual([...(yield* log.get)].sort(), ["finally 1", "finally 2"])
-      strictEqual(AsyncJob.unsafeState(a), "cancelled")
+      strictEqual(AsyncJob.stateUnsafe(a), "cancelled")
       strictEqual((yield* Effect.flip(pool.resume(b)))._tag, "StaleJobError")
     }))
 
-  it.effect("5: closing the pool cancels a job paused by one of its fibers while its own runs elsewhere", () =>
+  it.effect("5: closing the pool cancels a job paused by one of its fibers while its own waits elsewhere", () =>
     Effect.gen(function*() {
       const log = yield* makeLog
       const scope = yield* Scope.make()
-      const pool = yield* Scope.extend(JobPool.make({ maxSize: 1 }), scope)
+      const pool = yield* Scope.provide(JobPool.make({ maxSize: 1 }), scope)
       const body = Effect.gen(function*() {
         // a fiber of the job pauses it...
-        yield* Effect.fork(AsyncJob.pause.pipe(Effect.onInterrupt(() => log.add("pause cancelled"))))
-        // ...while the job's own fiber waits under another scheduler, outside the job
-        yield* Effect.withScheduler(Effect.never, Scheduler.defaultScheduler).pipe(
-          Effect.onInterrupt(() => log.add("job fiber interrupted"))
-        )
+        yield* Effect.forkChild(AsyncJob.pause.pipe(Effect.onInterrupt(() => log.add("pause cancelled"))))
+        // ...while the job's own fiber waits on something else, which only an interruption ends
+        yield* Effect.never.pipe(Effect.onInterrupt(() => log.add("job fiber interrupted")))
       })
       const job = yield* pausedJob(yield* pool.start(body))
       yield* Scope.close(scope, Exit.void)
       deepStrictEqual([...(yield* log.get)].sort(), ["job fiber interrupted", "pause cancelled"])
-      strictEqual(AsyncJob.unsafeState(job), "cancelled")
+      strictEqual(AsyncJob.stateUnsafe(job), "cancelled")
       deepStrictEqual(yield* pool.stats, allIdle(1, 1))
     }))
 
-  it.scoped("6: the pause-block counter belongs to the job and ends with it", () =>
+  it.effect("6: the pause-block counter belongs to the job and ends with it", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 1 })
       const forgetful = Effect.as(AsyncJob.blockPause, "left blocked")
@@ -226,7 +224,7 @@ describe("Port decisions", () => {
       yield* pool.resume(yield* pausedJob(yield* pool.start(extraUnblocks)))
       // withPauseBlocked balances itself, even when the blocked region fails
       const scoped = Effect.gen(function*() {
-        yield* Effect.either(AsyncJob.withPauseBlocked(Effect.zipRight(AsyncJob.pause, Effect.fail("boom"))))
+        yield* Effect.result(AsyncJob.withPauseBlocked(Effect.andThen(AsyncJob.pause, Effect.fail("boom"))))
         yield* AsyncJob.pause
         return 2
       })
@@ -234,11 +232,11 @@ describe("Port decisions", () => {
       strictEqual(yield* finishedValue(yield* pool.resume(again)), 2)
     }))
 
-  it.scoped("7: a job with no wait ctx may pause and resume", () =>
+  it.effect("7: a job with no wait ctx may pause and resume", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 1 })
       const body = Effect.gen(function*() {
-        assertNone(AsyncJob.unsafeWaitCtx(Option.getOrThrow(yield* AsyncJob.current)))
+        assertNone(AsyncJob.waitCtxUnsafe(Option.getOrThrow(yield* AsyncJob.current)))
         yield* AsyncJob.pause
         yield* AsyncJob.pause
         return "ok"
@@ -256,55 +254,58 @@ describe("Port decisions", () => {
     Effect.gen(function*() {
       const log = yield* makeLog
       const poolScope = yield* Scope.make()
-      const pool = yield* Scope.extend(JobPool.make(), poolScope)
+      const pool = yield* Scope.provide(JobPool.make(), poolScope)
       const ctxScope = yield* Scope.make()
-      const ctx = yield* Scope.extend(WaitCtx.make, ctxScope)
+      const ctx = yield* Scope.provide(WaitCtx.make, ctxScope)
       const body = Effect.gen(function*() {
-        yield* WaitCtx.setWaitFd(ctx, "k", WaitFd.unsafeMake(), { cleanup: () => log.add("cleanup") })
+        yield* WaitCtx.setWaitFd(ctx, "k", WaitFd.makeUnsafe(), { cleanup: () => log.add("cleanup") })
         yield* AsyncJob.pause
         yield* log.add("resumed")
       }).pipe(Effect.ensuring(log.add("job finally")))
       const job = yield* pausedJob(yield* pool.start(body, { waitCtx: ctx }))
       yield* Scope.close(ctxScope, Exit.void)
       deepStrictEqual(yield* log.get, ["job finally", "cleanup"])
-      strictEqual(AsyncJob.unsafeState(job), "cancelled")
+      strictEqual(AsyncJob.stateUnsafe(job), "cancelled")
       deepStrictEqual(yield* pool.stats, allIdle(0, 1))
       assertTrue(!(yield* WaitCtx.isOpen(ctx)))
       yield* Scope.close(poolScope, Exit.void)
     }))
 
-  it.scoped("10: a failing body fails start with its error and returns its slot", () =>
+  it.effect("10: a failing body fails start with its error and returns its slot", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 1 })
-      const failing = Effect.zipRight(AsyncJob.pause, Effect.fail({ _tag: "EngineDown" as const }))
+      const failing = Effect.andThen(AsyncJob.pause, Effect.fail({ _tag: "EngineDown" as const }))
       const job = yield* pausedJob(yield* pool.start(failing))
       deepStrictEqual(yield* Effect.flip(pool.resume(job)), { _tag: "EngineDown" })
-      strictEqual(AsyncJob.unsafeState(job), "failed")
+      strictEqual(AsyncJob.stateUnsafe(job), "failed")
       deepStrictEqual(yield* pool.stats, allIdle(1, 1))
       const dying = yield* Effect.exit(pool.start(Effect.die("defect")))
-      assertTrue(Exit.isFailure(dying) && Cause.isDie(dying.cause))
+      assertTrue(Exit.isFailure(dying) && Cause.hasDies(dying.cause))
       deepStrictEqual(yield* pool.stats, allIdle(1, 1))
     }))
 
-  it.scoped("11: FiberRefs a job sets never reach the caller, on PAUSE nor on FINISH", () =>
+  it.effect("11: ambient state a job sets never reaches the caller, on PAUSE nor on FINISH", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make()
-      const ref = yield* FiberRef.make("caller")
+      // effect 4's ambient state: a context reference, set for the rest of a fiber through the fiber's context
+      const Ambient = Context.Reference<string>("test/Ambient", { defaultValue: () => "caller" })
+      const set = (value: string) =>
+        Effect.withFiber((fiber) => Effect.sync(() => fiber.setContext(Context.add(fiber.context, Ambient, value))))
       const body = Effect.gen(function*() {
-        yield* FiberRef.set(ref, "job segment 1")
+        yield* set("job segment 1")
         yield* AsyncJob.pause
-        const seen = yield* FiberRef.get(ref)
-        yield* FiberRef.set(ref, "job segment 2")
+        const seen = yield* Ambient
+        yield* set("job segment 2")
         return seen
       })
       const job = yield* pausedJob(yield* pool.start(body))
-      strictEqual(yield* FiberRef.get(ref), "caller")
-      yield* FiberRef.set(ref, "caller changed")
+      strictEqual(yield* Ambient, "caller")
+      yield* set("caller changed")
       strictEqual(yield* finishedValue(yield* pool.resume(job)), "job segment 1")
-      strictEqual(yield* FiberRef.get(ref), "caller changed")
+      strictEqual(yield* Ambient, "caller changed")
     }))
 
-  it.scoped("12: NoJobs has no side effects", () =>
+  it.effect("12: NoJobs has no side effects", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 1 })
       let ran = false
@@ -320,7 +321,7 @@ describe("Port decisions", () => {
       yield* pool.resume(job)
     }))
 
-  it.scoped("13: a job belongs to its pool; another pool's resume is refused and the job stays resumable", () =>
+  it.effect("13: a job belongs to its pool; another pool's resume is refused and the job stays resumable", () =>
     Effect.gen(function*() {
       const mine = yield* JobPool.make()
       const theirs = yield* JobPool.make()
@@ -329,11 +330,11 @@ describe("Port decisions", () => {
       assertInstanceOf(error, ForeignJobError)
       deepStrictEqual([error.ownerPoolId, error.poolId], [mine.id, theirs.id])
       assertInstanceOf(yield* Effect.flip(theirs.cancel(job)), ForeignJobError)
-      strictEqual(AsyncJob.unsafeState(job), "paused")
+      strictEqual(AsyncJob.stateUnsafe(job), "paused")
       strictEqual(yield* finishedValue(yield* mine.resume(job)), 1)
     }))
 
-  it.scoped("the current job: fibers the job forks run in it; code under another scheduler runs outside it", () =>
+  it.effect("the current job: fibers the job forks run in it, under any scheduler; its caller runs outside it", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 1 })
       const seen: Array<string> = []
@@ -341,11 +342,10 @@ describe("Port decisions", () => {
         Effect.map(AsyncJob.current, (job) => seen.push(`${label}: ${Option.isSome(job) ? "in the job" : "outside"}`))
       const body = Effect.gen(function*() {
         yield* where("body")
-        yield* Fiber.join(yield* Effect.fork(where("forked fiber")))
-        // as OpenSSL code on another thread: no current job, and pausing there is a no-op
-        yield* Effect.withScheduler(
-          Effect.zipRight(where("other scheduler"), AsyncJob.pause),
-          Scheduler.defaultScheduler
+        yield* Fiber.join(yield* Effect.forkChild(where("forked fiber")))
+        // the job is named by the context its fibers inherit, whatever scheduler runs them
+        yield* where("other scheduler").pipe(
+          Effect.provideService(References.Scheduler, new Scheduler.MixedScheduler("sync"))
         )
         yield* where("after it")
         return "done"
@@ -355,7 +355,7 @@ describe("Port decisions", () => {
       deepStrictEqual(seen, [
         "body: in the job",
         "forked fiber: in the job",
-        "other scheduler: outside",
+        "other scheduler: in the job",
         "after it: in the job",
         "caller: outside"
       ])
@@ -363,38 +363,38 @@ describe("Port decisions", () => {
     }))
 })
 
-describe("callback-style start and resume (JobPool.unsafeStart / unsafeResume)", () => {
-  it.scoped("steps arrive at once when the job pauses or finishes on the caller's stack, later otherwise", () =>
+describe("callback-style start and resume (JobPool.startUnsafe / resumeUnsafe)", () => {
+  it.effect("steps arrive at once when the job pauses or finishes on the caller's stack, later otherwise", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 1 })
-      const runtime = yield* Effect.runtime<never>()
+      const context = yield* Effect.context<never>()
       const steps: Array<string> = []
       const record = (exit: Exit.Exit<AsyncJob.JobResult<string, never>, unknown>) =>
         steps.push(Exit.isSuccess(exit) ? exit.value._tag : `failure ${Cause.pretty(exit.cause).split("\n")[0]}`)
       let paused: AsyncJob.Job<string, never> | undefined
-      JobPool.unsafeStart(pool, runtime, Effect.as(AsyncJob.pause, "done"), undefined, (exit) => {
+      JobPool.startUnsafe(pool, context, Effect.as(AsyncJob.pause, "done"), undefined, (exit) => {
         record(exit)
         if (Exit.isSuccess(exit) && exit.value._tag === "Paused") paused = exit.value.job
       })
       deepStrictEqual(steps, ["Paused"])
       // the pool is full: refused at once, nothing started
-      JobPool.unsafeStart(pool, runtime, Effect.succeed("x"), undefined, record)
+      JobPool.startUnsafe(pool, context, Effect.succeed("x"), undefined, record)
       strictEqual(steps.length, 2)
       assertTrue(steps[1]!.includes("NoJobsError"))
       assertTrue(paused !== undefined)
       const job = paused
-      JobPool.unsafeResume(pool, job, record)
+      JobPool.resumeUnsafe(pool, job, record)
       deepStrictEqual(steps.slice(2), ["Finished"])
       // a job that waits on something asynchronous first: its step comes later
       const gate = yield* Deferred.make<void>()
-      const later = Effect.zipRight(Deferred.await(gate), Effect.succeed("late"))
-      JobPool.unsafeStart(pool, runtime, later, undefined, record)
+      const later = Effect.andThen(Deferred.await(gate), Effect.succeed("late"))
+      JobPool.startUnsafe(pool, context, later, undefined, record)
       strictEqual(steps.length, 3)
       yield* Deferred.succeed(gate, undefined)
-      yield* Effect.yieldNow()
+      yield* Effect.yieldNow
       deepStrictEqual(steps.slice(3), ["Finished"])
       // a stale handle is refused
-      JobPool.unsafeResume(pool, job, record)
+      JobPool.resumeUnsafe(pool, job, record)
       assertTrue(steps[4]!.includes("StaleJobError"))
       deepStrictEqual(yield* pool.stats, allIdle(1, 1))
     }))

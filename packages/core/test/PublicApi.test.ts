@@ -38,6 +38,9 @@ const forbidden: ReadonlyArray<readonly [string, RegExp]> = [
     "private fiber methods",
     /\b(setFiberRefs?|interruptAllChildren|unsafeInterruptAsFork|drainQueue\w*|evaluateEffect|tell)\s*\(/
   ],
+  // effect 4's fiber: its public interface is `Fiber.Fiber`; these are its implementation's own
+  ["private fiber methods (effect 4)", /\.\s*(evaluate|runLoop|getCont|yieldWith|succeedWith|removeObserver)\s*\(/],
+  ["effect 4's private context layout", /\b(cacheRoot|baseHits|_fiberCache)\b/],
   ["an underscore field of effect's objects", /\.\s*_(?!tag\b)[A-Za-z]\w*/],
   ["effect's private prototypes", /\b(Effectable\.\w*Prototype|CommitPrototype|EffectPrototype)\b/],
   ["a deep import of effect", /from\s+["']effect\/(dist|internal|src)\//],
@@ -68,7 +71,11 @@ describe("public API only", () => {
       "(caller as unknown as { _fiberRefs?: FiberRefs })._fiberRefs",
       "Object.create(Effectable.CommitPrototype)",
       "import * as core from \"effect/internal/core\"",
-      "worker.interruptAllChildren()"
+      "worker.interruptAllChildren()",
+      "caller.evaluate(effect)",
+      "fiber.runLoop(primitive)",
+      "(context as any).cacheRoot",
+      "fiber._stack.push(frame)"
     ]
     deepStrictEqual(samples.map((line) => forbidden.some(([, pattern]) => pattern.test(line))), samples.map(() => true))
   })

@@ -1,7 +1,8 @@
 /** `AsyncJob.run`: the driver loop, and a timeout that really interrupts the job. */
 import { describe, it } from "@effect/vitest"
 import { assertInstanceOf, assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
-import { type Duration, Effect, Exit, Fiber, Option, TestClock } from "effect"
+import { type Duration, Effect, Exit, Fiber, Option } from "effect"
+import { TestClock } from "effect/testing"
 import * as AsyncJob from "../src/AsyncJob.js"
 import { JobTimeoutError, NoJobsError } from "../src/Errors.js"
 import * as JobPool from "../src/JobPool.js"
@@ -10,12 +11,12 @@ import * as WaitFd from "../src/WaitFd.js"
 import { allIdle, makeLog } from "./utils.js"
 
 /** A job waiting on an engine that completes after `latency`, signalling the job's fd. */
-const offloaded = (latency: Duration.DurationInput, log: { add: (s: string) => Effect.Effect<void> }) =>
+const offloaded = (latency: Duration.Input, log: { add: (s: string) => Effect.Effect<void> }) =>
   Effect.gen(function*() {
-    const ctx = Option.getOrThrow(AsyncJob.unsafeWaitCtx(Option.getOrThrow(yield* AsyncJob.current)))
+    const ctx = Option.getOrThrow(AsyncJob.waitCtxUnsafe(Option.getOrThrow(yield* AsyncJob.current)))
     const fd = yield* WaitFd.make
     yield* WaitCtx.setWaitFd(ctx, "engine", fd)
-    yield* Effect.forkDaemon(Effect.zipRight(Effect.sleep(latency), WaitFd.signal(fd)))
+    yield* Effect.forkDetach(Effect.andThen(Effect.sleep(latency), WaitFd.signal(fd)))
     yield* log.add("submitted")
     // a resume is only a hint: pause again until the engine really completed
     while (!(yield* WaitFd.clear(fd))) yield* AsyncJob.pause
@@ -25,18 +26,18 @@ const offloaded = (latency: Duration.DurationInput, log: { add: (s: string) => E
   }).pipe(Effect.ensuring(log.add("job finally")))
 
 describe("AsyncJob.run", () => {
-  it.scoped("drives a job through its pauses until it finishes", () =>
+  it.effect("drives a job through its pauses until it finishes", () =>
     Effect.gen(function*() {
       const log = yield* makeLog
       const ctx = yield* WaitCtx.make
-      const fiber = yield* Effect.fork(AsyncJob.run(offloaded("10 millis", log), { waitCtx: ctx }))
+      const fiber = yield* Effect.forkChild(AsyncJob.run(offloaded("10 millis", log), { waitCtx: ctx }))
       yield* TestClock.adjust("10 millis")
       strictEqual(yield* Fiber.join(fiber), "result")
       deepStrictEqual(yield* log.get, ["submitted", "completed", "job finally"])
       deepStrictEqual(yield* (yield* JobPool.JobPool).stats, allIdle(0, 1))
     }).pipe(Effect.provide(JobPool.layer())))
 
-  it.scoped("without a wait ctx it polls: resumes a paused job at once", () =>
+  it.effect("without a wait ctx it polls: resumes a paused job at once", () =>
     Effect.gen(function*() {
       let segments = 0
       const body = Effect.gen(function*() {
@@ -49,11 +50,11 @@ describe("AsyncJob.run", () => {
       strictEqual(yield* AsyncJob.run(body), 3)
     }).pipe(Effect.provide(JobPool.layer())))
 
-  it.scoped("a timeout cancels the paused job, runs its finalizers, and fails with JobTimeoutError", () =>
+  it.effect("a timeout cancels the paused job, runs its finalizers, and fails with JobTimeoutError", () =>
     Effect.gen(function*() {
       const log = yield* makeLog
       const ctx = yield* WaitCtx.make
-      const fiber = yield* Effect.fork(
+      const fiber = yield* Effect.forkChild(
         Effect.flip(AsyncJob.run(offloaded("1 hour", log), { waitCtx: ctx, timeout: "1 second" }))
       )
       yield* TestClock.adjust("1 second")
@@ -63,11 +64,11 @@ describe("AsyncJob.run", () => {
       deepStrictEqual(yield* (yield* JobPool.JobPool).stats, allIdle(0, 1))
     }).pipe(Effect.provide(JobPool.layer())))
 
-  it.scoped("a timeout interrupts a job that is running, not paused", () =>
+  it.effect("a timeout interrupts a job that is running, not paused", () =>
     Effect.gen(function*() {
       const log = yield* makeLog
-      const busy = Effect.zipRight(log.add("busy"), Effect.never).pipe(Effect.ensuring(log.add("job finally")))
-      const fiber = yield* Effect.fork(Effect.exit(AsyncJob.run(busy, { timeout: "5 seconds" })))
+      const busy = Effect.andThen(log.add("busy"), Effect.never).pipe(Effect.ensuring(log.add("job finally")))
+      const fiber = yield* Effect.forkChild(Effect.exit(AsyncJob.run(busy, { timeout: "5 seconds" })))
       yield* TestClock.adjust("5 seconds")
       const exit = yield* Fiber.join(fiber)
       assertTrue(Exit.isFailure(exit))
@@ -75,13 +76,13 @@ describe("AsyncJob.run", () => {
       deepStrictEqual(yield* (yield* JobPool.JobPool).stats, allIdle(0, 1))
     }).pipe(Effect.provide(JobPool.layer())))
 
-  it.scoped("interrupting run cancels the job; NoJobs and the body's errors pass through", () =>
+  it.effect("interrupting run cancels the job; NoJobs and the body's errors pass through", () =>
     Effect.gen(function*() {
       const log = yield* makeLog
       const ctx = yield* WaitCtx.make
-      const fiber = yield* Effect.fork(AsyncJob.run(offloaded("1 hour", log), { waitCtx: ctx }))
-      yield* Effect.yieldNow()
-      yield* Effect.yieldNow()
+      const fiber = yield* Effect.forkChild(AsyncJob.run(offloaded("1 hour", log), { waitCtx: ctx }))
+      yield* Effect.yieldNow
+      yield* Effect.yieldNow
       yield* Fiber.interrupt(fiber)
       deepStrictEqual(yield* log.get, ["submitted", "job finally"])
       deepStrictEqual(yield* AsyncJob.run(Effect.fail("body error")).pipe(Effect.flip), "body error")
@@ -90,19 +91,19 @@ describe("AsyncJob.run", () => {
       if (blocker._tag === "Paused") yield* AsyncJob.cancel(blocker.job)
     }).pipe(Effect.provide(JobPool.layer({ maxSize: 1 }))))
 
-  it.scoped("a job cancelled behind run's back interrupts run", () =>
+  it.effect("a job cancelled behind run's back interrupts run", () =>
     Effect.gen(function*() {
       const ctx = yield* WaitCtx.make
       let me: AsyncJob.Job | undefined
       const body = Effect.gen(function*() {
         me = Option.getOrThrow(yield* AsyncJob.current)
-        yield* WaitCtx.setWaitFd(ctx, "k", WaitFd.unsafeMake())
+        yield* WaitCtx.setWaitFd(ctx, "k", WaitFd.makeUnsafe())
         yield* AsyncJob.pause
       })
-      const fiber = yield* Effect.fork(AsyncJob.run(body, { waitCtx: ctx }))
-      yield* Effect.yieldNow()
-      yield* Effect.yieldNow()
+      const fiber = yield* Effect.forkChild(AsyncJob.run(body, { waitCtx: ctx }))
+      yield* Effect.yieldNow
+      yield* Effect.yieldNow
       yield* AsyncJob.cancel(me!)
-      assertTrue(Exit.isInterrupted(yield* Fiber.await(fiber)))
+      assertTrue(Exit.hasInterrupts(yield* Fiber.await(fiber)))
     }).pipe(Effect.provide(JobPool.layer())))
 })

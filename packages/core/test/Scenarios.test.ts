@@ -5,7 +5,7 @@
  */
 import { describe, it } from "@effect/vitest"
 import { assertFalse, assertNone, assertSome, assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
-import { Effect, Exit, FiberRef, Option, Ref, Scope } from "effect"
+import { Context, Effect, Exit, Option, Ref, Scope } from "effect"
 import * as AsyncJob from "../src/AsyncJob.js"
 import { NoJobsError } from "../src/Errors.js"
 import * as JobPool from "../src/JobPool.js"
@@ -28,7 +28,7 @@ describe("spec §4 scenarios", () => {
       assertTrue(yield* AsyncJob.isCapable)
     }))
 
-  it.scoped("S2: pool limit and reuse", () =>
+  it.effect("S2: pool limit and reuse", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 2, initSize: 0 })
       const ctx = yield* WaitCtx.make
@@ -51,7 +51,7 @@ describe("spec §4 scenarios", () => {
       deepStrictEqual(yield* pool.stats, allIdle(2, 2))
     }))
 
-  it.scoped("S3: callback and status accessors; the library never calls the callback", () =>
+  it.effect("S3: callback and status accessors; the library never calls the callback", () =>
     Effect.gen(function*() {
       yield* JobPool.make({ maxSize: 1 })
       const ctx = yield* WaitCtx.make
@@ -75,7 +75,7 @@ describe("spec §4 scenarios", () => {
       strictEqual(yield* WaitCtx.getStatus(ctx), "err")
     }))
 
-  it.scoped("S4: pause/resume and side-effect ordering", () =>
+  it.effect("S4: pause/resume and side-effect ordering", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 1 })
       const ctx = yield* WaitCtx.make
@@ -92,7 +92,7 @@ describe("spec §4 scenarios", () => {
       strictEqual(ctr, 2)
     }))
 
-  it.scoped("S5: the handle a caller gets with PAUSE is the job the body saw", () =>
+  it.effect("S5: the handle a caller gets with PAUSE is the job the body saw", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 1 })
       let saved: Option.Option<AsyncJob.Job> = Option.none()
@@ -107,15 +107,15 @@ describe("spec §4 scenarios", () => {
       assertNone(yield* AsyncJob.current)
     }))
 
-  it.scoped("S6: wait-fd change bookkeeping", () =>
+  it.effect("S6: wait-fd change bookkeeping", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 1 })
       const w = yield* WaitCtx.make
-      const fd99 = WaitFd.unsafeMake()
+      const fd99 = WaitFd.makeUnsafe()
       const waitfd = Effect.gen(function*() {
         const job = yield* AsyncJob.current
         if (Option.isNone(job)) return 0
-        const c = AsyncJob.unsafeWaitCtx(job.value)
+        const c = AsyncJob.waitCtxUnsafe(job.value)
         if (Option.isNone(c)) return 0
         yield* AsyncJob.pause
         yield* WaitCtx.setWaitFd(c.value, c.value, fd99)
@@ -143,7 +143,7 @@ describe("spec §4 scenarios", () => {
       deepStrictEqual(yield* changed(w), { added: [], deleted: [] })
     }))
 
-  it.scoped("S7: block/unblock: exactly two starts are needed", () =>
+  it.effect("S7: block/unblock: exactly two starts are needed", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 1 })
       const blockpause = Effect.gen(function*() {
@@ -157,37 +157,45 @@ describe("spec §4 scenarios", () => {
       strictEqual(yield* finishedValue(yield* pool.resume(job)), 1)
     }))
 
-  it.scoped("S8: ambient context (FiberRefs) is isolated per job, both ways", () =>
+  it.effect("S8: ambient context is isolated per job, both ways", () =>
     Effect.gen(function*() {
+      // OpenSSL's default library context, as an effect 4 context reference. A job changes it for the rest of
+      // its own fiber (what OSSL_LIB_CTX_set0_default does for the rest of the job); the caller changes its own
+      // between segments. Neither sees the other's change.
+      const LibCtx = Context.Reference<string>("test/LibCtx", { defaultValue: () => "G" })
+      const setForTheRestOfTheFiber = (value: string) =>
+        Effect.withFiber((fiber) => Effect.sync(() => fiber.setContext(Context.add(fiber.context, LibCtx, value))))
       const pool = yield* JobPool.make()
-      const libctx = yield* FiberRef.make("G")
-      yield* FiberRef.set(libctx, "L")
       const checks: Array<string> = []
       const changeDefault = Effect.gen(function*() {
-        checks.push(`entered with ${yield* FiberRef.get(libctx)}`)
-        yield* FiberRef.set(libctx, "J")
+        checks.push(`entered with ${yield* LibCtx}`)
+        yield* setForTheRestOfTheFiber("J")
         yield* AsyncJob.pause
-        checks.push(`after 1st resume ${yield* FiberRef.get(libctx)}`)
+        checks.push(`after 1st resume ${yield* LibCtx}`)
         yield* AsyncJob.pause
-        checks.push(`after 2nd resume ${yield* FiberRef.get(libctx)}`)
+        checks.push(`after 2nd resume ${yield* LibCtx}`)
         return 1
       })
-      const job = yield* pausedJob(yield* pool.start(changeDefault))
-      strictEqual(yield* FiberRef.get(libctx), "L")
-      yield* pausedJob(yield* pool.resume(job))
-      strictEqual(yield* FiberRef.getAndSet(libctx, "G"), "L")
-      strictEqual(yield* finishedValue(yield* pool.resume(job)), 1)
-      strictEqual(yield* FiberRef.get(libctx), "G")
+      yield* Effect.gen(function*() {
+        const job = yield* pausedJob(yield* pool.start(changeDefault))
+        strictEqual(yield* LibCtx, "L")
+        yield* pausedJob(yield* pool.resume(job))
+        strictEqual(yield* LibCtx, "L")
+        // the caller changes its own default for the rest of its fiber; the job keeps its own
+        yield* setForTheRestOfTheFiber("G")
+        strictEqual(yield* finishedValue(yield* pool.resume(job)), 1)
+        strictEqual(yield* LibCtx, "G")
+      }).pipe(Effect.provideService(LibCtx, "L"))
       deepStrictEqual(checks, ["entered with L", "after 1st resume J", "after 2nd resume J"])
     }))
 
   // S9 (ASYNC_set_mem_functions) does not apply: jobs are fibers with no stacks to allocate.
 
-  it.scoped("S10: no reset at FINISH (the 1.1.0 variant of S6)", () =>
+  it.effect("S10: no reset at FINISH (the 1.1.0 variant of S6)", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 1 })
       const w = yield* WaitCtx.make
-      const fd99 = WaitFd.unsafeMake()
+      const fd99 = WaitFd.makeUnsafe()
       const body = Effect.gen(function*() {
         yield* AsyncJob.pause
         yield* WaitCtx.setWaitFd(w, w, fd99)
@@ -235,7 +243,7 @@ describe("spec §4 scenarios", () => {
         while (step._tag === "Paused") {
           yield* out.add("Job was paused")
           const all = yield* WaitCtx.getAllFds(ctx)
-          if (all.length > 1) return yield* Effect.dieMessage("too many fds")
+          if (all.length > 1) return yield* Effect.die("too many fds")
           yield* out.add("Waiting for the job to be woken up")
           yield* WaitCtx.awaitReady(ctx)
           step = yield* AsyncJob.resume(step.job)
@@ -261,13 +269,13 @@ describe("spec §4 scenarios", () => {
       const K = Symbol("engine")
       const cleanupCalls: Array<unknown> = []
       const scope = yield* Scope.make()
-      const w = yield* Scope.extend(WaitCtx.make, scope)
-      const pool = yield* Scope.extend(JobPool.make(), scope)
+      const w = yield* Scope.provide(WaitCtx.make, scope)
+      const pool = yield* Scope.provide(JobPool.make(), scope)
       const operation = (c: WaitCtx.WaitCtx) =>
         Effect.gen(function*() {
           let entry = yield* WaitCtx.getFd(c, K)
           if (Option.isNone(entry)) {
-            const fd = WaitFd.unsafeMake()
+            const fd = WaitFd.makeUnsafe()
             yield* WaitCtx.setWaitFd(c, K, fd, {
               customData: "writeEnd",
               cleanup: (e) => Effect.sync(() => cleanupCalls.push([e.ctx, e.key, e.fd, e.customData]))
@@ -275,12 +283,12 @@ describe("spec §4 scenarios", () => {
             entry = yield* WaitCtx.getFd(c, K)
           }
           const fd = Option.getOrThrow(entry).fd as WaitFd.InProcessWaitFd
-          fd.unsafeSignal()
+          fd.signalUnsafe()
           yield* AsyncJob.pause
-          fd.unsafeClear()
+          fd.clearUnsafe()
         })
       const body = Effect.gen(function*() {
-        const c = Option.getOrThrow(AsyncJob.unsafeWaitCtx(Option.getOrThrow(yield* AsyncJob.current)))
+        const c = Option.getOrThrow(AsyncJob.waitCtxUnsafe(Option.getOrThrow(yield* AsyncJob.current)))
         yield* operation(c)
         yield* operation(c)
         return 7
@@ -288,7 +296,7 @@ describe("spec §4 scenarios", () => {
       const job = yield* pausedJob(yield* pool.start(body, { waitCtx: w }))
       const [readEnd] = yield* WaitCtx.getAllFds(w)
       deepStrictEqual(yield* changed(w), { added: [readEnd!.fd], deleted: [] })
-      assertTrue((readEnd as WaitFd.InProcessWaitFd).unsafeIsSignalled())
+      assertTrue((readEnd as WaitFd.InProcessWaitFd).isSignalledUnsafe())
       yield* pausedJob(yield* pool.resume(job))
       deepStrictEqual((yield* WaitCtx.getAllFds(w))[0], readEnd)
       deepStrictEqual(yield* changed(w), { added: [], deleted: [] })
@@ -303,10 +311,10 @@ describe("spec §4 scenarios", () => {
       const K = "qat"
       let recorded = 0
       const scope = yield* Scope.make()
-      const w = yield* Scope.extend(WaitCtx.make, scope)
-      const pool = yield* Scope.extend(JobPool.make(), scope)
+      const w = yield* Scope.provide(WaitCtx.make, scope)
+      const pool = yield* Scope.provide(JobPool.make(), scope)
       const body = Effect.gen(function*() {
-        yield* WaitCtx.setWaitFd(w, K, WaitFd.unsafeMake(), { cleanup: () => Effect.sync(() => recorded++) })
+        yield* WaitCtx.setWaitFd(w, K, WaitFd.makeUnsafe(), { cleanup: () => Effect.sync(() => recorded++) })
         // submission fails; the fd was added in this segment, so the engine clears it itself
         const { added } = yield* WaitCtx.getChangedFds(w)
         if (added.length > 0) assertTrue(yield* WaitCtx.clearFd(w, K))
@@ -320,7 +328,7 @@ describe("spec §4 scenarios", () => {
       strictEqual(recorded, 0)
     }))
 
-  it.scoped("S14: speed-style event loop over four jobs", () =>
+  it.effect("S14: speed-style event loop over four jobs", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 4, initSize: 4 })
       const ctxs = yield* Effect.all(Array.from({ length: 4 }, () => WaitCtx.make))
@@ -331,14 +339,14 @@ describe("spec §4 scenarios", () => {
           for (let n = 0; n < 3; n++) {
             let entry = yield* WaitCtx.getFd(c, K)
             if (Option.isNone(entry)) {
-              yield* WaitCtx.setWaitFd(c, K, WaitFd.unsafeMake())
+              yield* WaitCtx.setWaitFd(c, K, WaitFd.makeUnsafe())
               entry = yield* WaitCtx.getFd(c, K)
             }
             const fd = Option.getOrThrow(entry).fd as WaitFd.InProcessWaitFd
             // "readable later": the engine completes on a later turn of the event loop
-            yield* Effect.forkDaemon(Effect.zipRight(Effect.yieldNow(), WaitFd.signal(fd)))
+            yield* Effect.forkDetach(Effect.andThen(Effect.yieldNow, WaitFd.signal(fd)))
             yield* AsyncJob.pause
-            fd.unsafeClear()
+            fd.clearUnsafe()
           }
           return i + 1
         })

@@ -1,7 +1,8 @@
 /** The wait ctx of spec §2: bookkeeping, cleanups, callback and status, readiness. */
 import { describe, it } from "@effect/vitest"
 import { assertFalse, assertNone, assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
-import { Cause, Effect, Exit, Fiber, Option, Scope, TestClock } from "effect"
+import { Cause, Effect, Exit, Fiber, Option, Scope } from "effect"
+import { TestClock } from "effect/testing"
 import * as AsyncJob from "../src/AsyncJob.js"
 import * as JobPool from "../src/JobPool.js"
 import * as WaitCtx from "../src/WaitCtx.js"
@@ -11,7 +12,7 @@ import { makeLog, pausedJob } from "./utils.js"
 const numbers = (fds: ReadonlyArray<WaitFd.WaitFd>) => fds.map((fd) => fd.fd)
 
 describe("WaitCtx", () => {
-  it.scoped("a new ctx is empty: no fds, no callback, status unsupported", () =>
+  it.effect("a new ctx is empty: no fds, no callback, status unsupported", () =>
     Effect.gen(function*() {
       const ctx = yield* WaitCtx.make
       deepStrictEqual(yield* WaitCtx.getAllFds(ctx), [])
@@ -21,10 +22,10 @@ describe("WaitCtx", () => {
       strictEqual(yield* WaitCtx.getStatusCode(ctx), 0)
     }))
 
-  it.scoped("keys are compared by identity; duplicates stack newest first", () =>
+  it.effect("keys are compared by identity; duplicates stack newest first", () =>
     Effect.gen(function*() {
       const ctx = yield* WaitCtx.make
-      const [a, b, c] = [WaitFd.unsafeMake(), WaitFd.unsafeMake(), WaitFd.unsafeMake()]
+      const [a, b, c] = [WaitFd.makeUnsafe(), WaitFd.makeUnsafe(), WaitFd.makeUnsafe()]
       const key = { name: "k" }
       yield* WaitCtx.setWaitFd(ctx, key, a, { customData: "first" })
       yield* WaitCtx.setWaitFd(ctx, { name: "k" }, b)
@@ -38,11 +39,11 @@ describe("WaitCtx", () => {
       deepStrictEqual(numbers(yield* WaitCtx.getAllFds(ctx)), [b.fd])
     }))
 
-  it.scoped("counters equal the lists; application changes accumulate until a resume", () =>
+  it.effect("counters equal the lists; application changes accumulate until a resume", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make()
       const ctx = yield* WaitCtx.make
-      const [a, b] = [WaitFd.unsafeMake(), WaitFd.unsafeMake()]
+      const [a, b] = [WaitFd.makeUnsafe(), WaitFd.makeUnsafe()]
       yield* WaitCtx.setWaitFd(ctx, "a", a)
       const job = yield* pausedJob(yield* pool.start(AsyncJob.pause, { waitCtx: ctx }))
       // no reset when a job starts
@@ -58,11 +59,11 @@ describe("WaitCtx", () => {
       deepStrictEqual(numbers(yield* WaitCtx.getAllFds(ctx)), [b.fd])
     }))
 
-  it.scoped("a blocked pause does not reset the bookkeeping", () =>
+  it.effect("a blocked pause does not reset the bookkeeping", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make()
       const ctx = yield* WaitCtx.make
-      const fd = WaitFd.unsafeMake()
+      const fd = WaitFd.makeUnsafe()
       const body = Effect.gen(function*() {
         yield* WaitCtx.setWaitFd(ctx, "k", fd)
         yield* AsyncJob.withPauseBlocked(AsyncJob.pause)
@@ -75,18 +76,18 @@ describe("WaitCtx", () => {
     Effect.gen(function*() {
       const log = yield* makeLog
       const scope = yield* Scope.make()
-      const ctx = yield* Scope.extend(WaitCtx.make, scope)
-      const pool = yield* Scope.extend(JobPool.make(), scope)
+      const ctx = yield* Scope.provide(WaitCtx.make, scope)
+      const pool = yield* Scope.provide(JobPool.make(), scope)
       const cleanup: WaitCtx.Cleanup = ({ customData, key }) => log.add(`cleanup ${String(key)} ${String(customData)}`)
-      yield* WaitCtx.setWaitFd(ctx, "old", WaitFd.unsafeMake(), { customData: 1, cleanup })
-      yield* WaitCtx.setWaitFd(ctx, "new", WaitFd.unsafeMake(), { customData: 2, cleanup })
-      yield* WaitCtx.setWaitFd(ctx, "fresh-cleared", WaitFd.unsafeMake(), { customData: 3, cleanup })
+      yield* WaitCtx.setWaitFd(ctx, "old", WaitFd.makeUnsafe(), { customData: 1, cleanup })
+      yield* WaitCtx.setWaitFd(ctx, "new", WaitFd.makeUnsafe(), { customData: 2, cleanup })
+      yield* WaitCtx.setWaitFd(ctx, "fresh-cleared", WaitFd.makeUnsafe(), { customData: 3, cleanup })
       yield* WaitCtx.clearFd(ctx, "fresh-cleared")
       // move "old" and "new" into an earlier epoch, then clear "old": reported deleted, no cleanup
       const job = yield* pausedJob(yield* pool.start(AsyncJob.pause, { waitCtx: ctx }))
       yield* pool.resume(job)
       yield* WaitCtx.clearFd(ctx, "old")
-      yield* WaitCtx.setWaitFd(ctx, "no-cleanup", WaitFd.unsafeMake())
+      yield* WaitCtx.setWaitFd(ctx, "no-cleanup", WaitFd.makeUnsafe())
       yield* Scope.close(scope, Exit.void)
       deepStrictEqual(yield* log.get, ["cleanup new 2"])
     }))
@@ -94,14 +95,14 @@ describe("WaitCtx", () => {
   it.effect("using a closed ctx is a defect", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const ctx = yield* Scope.extend(WaitCtx.make, scope)
+      const ctx = yield* Scope.provide(WaitCtx.make, scope)
       yield* Scope.close(scope, Exit.void)
       assertFalse(yield* WaitCtx.isOpen(ctx))
-      const exit = yield* Effect.exit(WaitCtx.setWaitFd(ctx, "k", WaitFd.unsafeMake()))
-      assertTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
+      const exit = yield* Effect.exit(WaitCtx.setWaitFd(ctx, "k", WaitFd.makeUnsafe()))
+      assertTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
     }))
 
-  it.scoped("status stores any integer verbatim; named statuses map to OpenSSL's codes", () =>
+  it.effect("status stores any integer verbatim; named statuses map to OpenSSL's codes", () =>
     Effect.gen(function*() {
       const ctx = yield* WaitCtx.make
       for (const [status, code] of Object.entries(WaitCtx.StatusCode)) {
@@ -117,45 +118,45 @@ describe("WaitCtx", () => {
     }))
 
   describe("awaitReady", () => {
-    it.scoped("completes when a live fd is signalled, not before", () =>
+    it.effect("completes when a live fd is signalled, not before", () =>
       Effect.gen(function*() {
         const ctx = yield* WaitCtx.make
         const fd = yield* WaitFd.make
         yield* WaitCtx.setWaitFd(ctx, "k", fd)
-        const waiter = yield* Effect.fork(WaitCtx.awaitReady(ctx))
+        const waiter = yield* Effect.forkChild(WaitCtx.awaitReady(ctx))
         yield* TestClock.adjust("1 hour")
-        assertTrue(Option.isNone(yield* Fiber.poll(waiter)))
+        assertTrue(waiter.pollUnsafe() === undefined)
         yield* WaitFd.signal(fd)
         yield* Fiber.join(waiter)
       }))
 
-    it.scoped("watches an fd added while it waits", () =>
+    it.effect("watches an fd added while it waits", () =>
       Effect.gen(function*() {
         const ctx = yield* WaitCtx.make
-        yield* WaitCtx.setWaitFd(ctx, "first", WaitFd.unsafeMake())
-        const waiter = yield* Effect.fork(WaitCtx.awaitReady(ctx))
-        yield* Effect.yieldNow()
-        const late = WaitFd.unsafeMake()
+        yield* WaitCtx.setWaitFd(ctx, "first", WaitFd.makeUnsafe())
+        const waiter = yield* Effect.forkChild(WaitCtx.awaitReady(ctx))
+        yield* Effect.yieldNow
+        const late = WaitFd.makeUnsafe()
         yield* WaitCtx.setWaitFd(ctx, "late", late)
-        late.unsafeSignal()
+        late.signalUnsafe()
         yield* Fiber.join(waiter)
       }))
 
-    it.scoped("completes at once with no fd and no callback (polling mode)", () =>
+    it.effect("completes at once with no fd and no callback (polling mode)", () =>
       Effect.gen(function*() {
         const ctx = yield* WaitCtx.make
         yield* WaitCtx.awaitReady(ctx)
       }))
 
-    it.scoped("callback mode: the engine's callback, or status EAGAIN/ERR, makes it ready", () =>
+    it.effect("callback mode: the engine's callback, or status EAGAIN/ERR, makes it ready", () =>
       Effect.gen(function*() {
         const ctx = yield* WaitCtx.make
         const calls: Array<unknown> = []
         yield* WaitCtx.setCallback(ctx, (arg) => calls.push(arg), "arg")
         yield* WaitCtx.setStatus(ctx, "ok")
-        const waiter = yield* Effect.fork(WaitCtx.awaitReady(ctx))
+        const waiter = yield* Effect.forkChild(WaitCtx.awaitReady(ctx))
         yield* TestClock.adjust("1 minute")
-        assertTrue(Option.isNone(yield* Fiber.poll(waiter)))
+        assertTrue(waiter.pollUnsafe() === undefined)
         strictEqual(yield* WaitCtx.invokeCallback(ctx), 1)
         yield* Fiber.join(waiter)
         deepStrictEqual(calls, ["arg"])
@@ -163,24 +164,24 @@ describe("WaitCtx", () => {
         yield* WaitCtx.invokeCallback(ctx)
         yield* WaitCtx.awaitReady(ctx)
         for (const status of ["eagain", "err"] as const) {
-          const again = yield* Effect.fork(WaitCtx.awaitReady(ctx))
-          yield* Effect.yieldNow()
+          const again = yield* Effect.forkChild(WaitCtx.awaitReady(ctx))
+          yield* Effect.yieldNow
           yield* WaitCtx.setStatus(ctx, status)
           yield* Fiber.join(again)
         }
       }))
 
-    it.scoped("is interruptible and unsubscribes", () =>
+    it.effect("is interruptible and unsubscribes", () =>
       Effect.gen(function*() {
         const ctx = yield* WaitCtx.make
-        const fd = WaitFd.unsafeMake()
+        const fd = WaitFd.makeUnsafe()
         let subscribed = 0
         const counting: WaitFd.WaitFd = {
           ...fd,
           fd: fd.fd,
-          unsafeOnReady: (cb) => {
+          onReadyUnsafe: (cb) => {
             subscribed++
-            const unsubscribe = fd.unsafeOnReady(cb)
+            const unsubscribe = fd.onReadyUnsafe(cb)
             return () => {
               subscribed--
               unsubscribe()
@@ -188,18 +189,18 @@ describe("WaitCtx", () => {
           }
         }
         yield* WaitCtx.setWaitFd(ctx, "k", counting)
-        const waiter = yield* Effect.fork(WaitCtx.awaitReady(ctx))
-        yield* Effect.yieldNow()
+        const waiter = yield* Effect.forkChild(WaitCtx.awaitReady(ctx))
+        yield* Effect.yieldNow
         strictEqual(subscribed, 1)
         yield* Fiber.interrupt(waiter)
         strictEqual(subscribed, 0)
       }))
   })
 
-  it.scoped("WaitCtx and Job are Pipeable, and the wait ctx functions read data-last", () =>
+  it.effect("WaitCtx and Job are Pipeable, and the wait ctx functions read data-last", () =>
     Effect.gen(function*() {
       const ctx = yield* WaitCtx.make
-      const fd = WaitFd.unsafeMake()
+      const fd = WaitFd.makeUnsafe()
       yield* ctx.pipe(WaitCtx.setWaitFd("key", fd, { customData: "data" }))
       const entry = yield* ctx.pipe(WaitCtx.getFd("key"))
       strictEqual(Option.getOrThrow(entry).customData, "data")
@@ -211,7 +212,7 @@ describe("WaitCtx", () => {
       assertTrue(yield* ctx.pipe(WaitCtx.clearFd("key")))
       const pool = yield* JobPool.make()
       const job = yield* pausedJob(yield* pool.start(AsyncJob.pause, { waitCtx: ctx }))
-      strictEqual(job.pipe(AsyncJob.unsafeState), "paused")
+      strictEqual(job.pipe(AsyncJob.stateUnsafe), "paused")
       strictEqual(Option.getOrThrow(yield* job.pipe(AsyncJob.waitCtx)), ctx)
       yield* pool.resume(job)
     }))

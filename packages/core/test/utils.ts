@@ -11,11 +11,11 @@ export const makeLog = Effect.map(Ref.make<ReadonlyArray<string>>([]), (ref) => 
 export const pausedJob = <A, E>(step: AsyncJob.JobResult<A, E>): Effect.Effect<AsyncJob.Job<A, E>> =>
   step._tag === "Paused"
     ? Effect.succeed(step.job)
-    : Effect.dieMessage(`expected Paused, got Finished(${String(step.value)})`)
+    : Effect.die(`expected Paused, got Finished(${String(step.value)})`)
 
 /** The value of a `Finished` step; dies on `Paused`. */
 export const finishedValue = <A, E>(step: AsyncJob.JobResult<A, E>): Effect.Effect<A> =>
-  step._tag === "Finished" ? Effect.succeed(step.value) : Effect.dieMessage("expected Finished, got Paused")
+  step._tag === "Finished" ? Effect.succeed(step.value) : Effect.die("expected Finished, got Paused")
 
 /** Pool counts with no job outstanding. */
 export const allIdle = (maxSize: number, created: number) => ({

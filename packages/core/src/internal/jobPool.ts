@@ -4,14 +4,9 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import type * as FiberId from "effect/FiberId"
-import * as FiberRef from "effect/FiberRef"
-import * as FiberRefs from "effect/FiberRefs"
 import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
 import * as Pipeable from "effect/Pipeable"
-import * as Runtime from "effect/Runtime"
-import type * as Scheduler from "effect/Scheduler"
 import type * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import type * as AsyncJob from "../AsyncJob.js"
@@ -21,14 +16,12 @@ import {
   InvalidPoolSizeError,
   JobNotPausedError,
   NoJobsError,
-  type PoolStats,
   StaleJobError
 } from "../Errors.js"
 import type * as JobObserver from "../JobObserver.js"
 import { JobObserver as ObserverTag } from "../JobObserver.js"
 import type * as JobPool from "../JobPool.js"
 import type * as WaitCtx from "../WaitCtx.js"
-import * as handOff from "./handOff.js"
 import * as metrics from "./metrics.js"
 import * as span from "./span.js"
 import * as waitCtx from "./waitCtx.js"
@@ -40,7 +33,7 @@ export const JobTypeId: typeof AsyncJob.TypeId = Symbol.for("@async-job/core/Asy
 export const PoolTypeId: typeof JobPool.TypeId = Symbol.for("@async-job/core/JobPool") as typeof JobPool.TypeId
 
 /** @internal */
-export const tag = Context.GenericTag<JobPool.JobPool>("@async-job/core/JobPool")
+export const tag: Context.Service<JobPool.JobPool, JobPool.JobPool> = Context.Service("@async-job/core/JobPool")
 
 const INT_MAX = 2 ** 31 - 1
 
@@ -72,16 +65,38 @@ type Reply = (step: Step) => void
 const variance = { _A: (_: never) => _, _E: (_: never) => _ }
 
 /**
+ * How many engine hand-offs (a job started, resumed, or its step handed to a
+ * waiting caller, each on the stack of whoever caused it) may nest on one
+ * JavaScript stack. Effect 4 runs a new fiber, and a fiber woken by a
+ * `Deferred`, on the stack of the code that forks or wakes it, so a chain of
+ * jobs resuming one another would otherwise grow the stack without bound
+ * (about 800 links overflow it). Beyond the bound, the hand-off is scheduled
+ * on the job's fiber instead, and the stack unwinds.
+ */
+const maxDepth = 64
+let depth = 0
+
+/** Runs `f` as one nested hand-off. */
+const nested = <A>(f: () => A): A => {
+  depth++
+  try {
+    return f()
+  } finally {
+    depth--
+  }
+}
+
+/**
  * One run of a job: the handle a caller holds between PAUSE and resume, and
  * what `AsyncJob.current` names inside the job (Port decision 1: fresh per run).
  */
-class JobHandle extends Pipeable.Class() implements AsyncJob.Job<unknown, unknown> {
+class JobHandle extends Pipeable.Class implements AsyncJob.Job<unknown, unknown> {
   readonly [JobTypeId] = variance
   status: Status = Running
   /** the job's own pause-block counter (Port decision 6) */
   blocked = 0
   /** the job's fiber, from the moment it is forked */
-  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
+  fiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
   /** whoever waits for the job's next step: the caller of start or resume */
   waiter: Reply | undefined = undefined
   /** a step delivered while its caller was still running the job on its own stack */
@@ -93,24 +108,24 @@ class JobHandle extends Pipeable.Class() implements AsyncJob.Job<unknown, unknow
   segmentSpan: Tracer.AnySpan | undefined
   /** the span of the resume that woke the job, for `adoptSpan` */
   resumedBy: Tracer.AnySpan | undefined = undefined
-  /** the scheduler the job's fibers run on, which names the job (see `jobOf`) */
-  readonly handOff: handOff.HandOff<JobHandle>
   /** how the wait ctx cancels this job when it closes (Port decision 8) */
   readonly bound: waitCtx.BoundJob | undefined
   /** the pool's live jobs, a list through their handles (see `PoolImpl.live`) */
   prevLive: JobHandle | undefined = undefined
   nextLive: JobHandle | undefined = undefined
+  /** the job's code, until its fiber takes it (see `enter`) */
+  body: Effect.Effect<unknown, unknown> | undefined
 
   constructor(
     readonly id: number,
     readonly pool: PoolImpl,
     readonly ctx: waitCtx.WaitCtxImpl | undefined,
-    callerScheduler: Scheduler.Scheduler,
-    segmentSpan: Tracer.AnySpan | undefined
+    segmentSpan: Tracer.AnySpan | undefined,
+    body: Effect.Effect<unknown, unknown>
   ) {
     super()
-    this.handOff = handOff.make(callerScheduler, this)
     this.segmentSpan = segmentSpan
+    this.body = body
     this.bound = ctx === undefined ? undefined : { cancelForClose: cancelJob(this) }
   }
 
@@ -127,31 +142,24 @@ class JobHandle extends Pipeable.Class() implements AsyncJob.Job<unknown, unknow
 export const isHandle = (u: unknown): u is JobHandle => u instanceof JobHandle
 
 /**
- * The job whose code is running on this fiber: the owner of the fiber's
- * scheduler, which the fibers it forks inherit (see `HandOff`).
+ * The job whose code runs in a context: every fiber of a job (its own, and
+ * those it forks, which inherit its context) finds it here. A reference with
+ * no fiber-cached value, so adding it to the caller's context for the job's
+ * fiber is one overlay, and the fiber shares its caller's context cache.
  */
-const jobOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): JobHandle | undefined => {
-  const scheduler = fiber.currentScheduler
-  return scheduler instanceof handOff.HandOff && scheduler.owner instanceof JobHandle ? scheduler.owner : undefined
-}
+const CurrentJob = Context.Reference<JobHandle | undefined>("@async-job/core/AsyncJob/CurrentJob", {
+  defaultValue: () => undefined
+})
 
-/** The scheduler of a runtime's fibers, looked up once per runtime (a driver outside fibers keeps one runtime). */
-const schedulers = new WeakMap<Runtime.Runtime<never>, Scheduler.Scheduler>()
-const schedulerOf = (runtime: Runtime.Runtime<never>): Scheduler.Scheduler => {
-  let scheduler = schedulers.get(runtime)
-  if (scheduler === undefined) {
-    scheduler = FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentScheduler)
-    schedulers.set(runtime, scheduler)
-  }
-  return scheduler
-}
+/** The job whose code is running on this fiber. */
+const jobOf = (fiber: Fiber.Fiber<unknown, unknown>): JobHandle | undefined => fiber.getRef(CurrentJob)
 
 let nextPoolId = 1
 let nextJobId = 1
 
-const validate = (options: JobPool.Options): Effect.Effect<readonly [number, number], InvalidPoolSizeError> => {
+const validate = (options: JobPool.Options): Exit.Exit<readonly [number, number], InvalidPoolSizeError> => {
   const { initSize, maxSize } = options
-  const invalid = (reason: string) => Effect.fail(new InvalidPoolSizeError({ maxSize, initSize, reason }))
+  const invalid = (reason: string) => Exit.fail(new InvalidPoolSizeError({ maxSize, initSize, reason }))
   for (const [name, value] of [["maxSize", maxSize], ["initSize", initSize]] as const) {
     if (value === undefined) continue
     if (typeof value !== "number" || !Number.isInteger(value)) return invalid(`${name} must be an integer`)
@@ -165,7 +173,7 @@ const validate = (options: JobPool.Options): Effect.Effect<readonly [number, num
       max === 0 ? "maxSize 0 (unbounded) accepts only initSize 0, as OpenSSL does" : "initSize exceeds maxSize"
     )
   }
-  return Effect.succeed([max, init] as const)
+  return Exit.succeed([max, init] as const)
 }
 
 /**
@@ -176,17 +184,15 @@ const validate = (options: JobPool.Options): Effect.Effect<readonly [number, num
  * `FiberSet`, so closing the pool interrupts and awaits every job. `created`
  * and `idle` keep OpenSSL's bookkeeping (`initSize` slots up front, a slot
  * added when every slot is in use, never shrinking), which is what
- * `NoJobsError` and `PoolStats` report. `effect/Pool` is not used: its `get`
- * walks every item (18 µs at 16 items, 74 µs at 10,000), and filling 10,000
- * items takes most of a second; a job slot here is a counter.
+ * `NoJobsError` and `PoolStats` report. `effect/Pool` is not used: a job slot
+ * here is a counter, where a `Pool` item is an acquired resource with a
+ * release to run.
  *
  * @internal
  */
 export class PoolImpl implements JobPool.JobPool {
   readonly [PoolTypeId]: JobPool.TypeId = PoolTypeId
   readonly id = nextPoolId++
-  /** what this pool has added to the process-wide occupancy gauges */
-  private readonly reported = { running: 0, paused: 0, idle: 0 }
   created = 0
   running = 0
   paused = 0
@@ -194,9 +200,7 @@ export class PoolImpl implements JobPool.JobPool {
   /**
    * The live jobs, newest first, linked through their handles: what `close`
    * marks as cancelling. The fibers are owned by `fibers`; this list only
-   * names their jobs, which `jobOf` cannot do for a job fiber running code
-   * under another scheduler. A list costs a start nothing to allocate (a
-   * WeakMap from fiber to job cost about 5% of a cycle).
+   * names their jobs. A list costs a start nothing to allocate.
    */
   live: JobHandle | undefined = undefined
 
@@ -204,30 +208,22 @@ export class PoolImpl implements JobPool.JobPool {
     public maxSize: number,
     initSize: number,
     readonly fibers: FiberSet.FiberSet<unknown, unknown>,
-    readonly observer: JobObserver.JobObserver | undefined
+    readonly observer: JobObserver.JobObserver | undefined,
+    /** the counters of the metric registry the pool reports to (see `metrics`) */
+    readonly ledger: metrics.Ledger
   ) {
     this.grow(initSize)
   }
 
   grow(size: number): void {
     if (this.created < size) this.created = size
-    this.gauges()
   }
 
   emit(event: JobObserver.JobEvent): void {
     this.observer?.onEvent(event)
   }
 
-  gauges(): void {
-    const reported = this.reported
-    const idle = this.closed ? 0 : this.created - this.running - this.paused
-    metrics.addOccupancy(this.running - reported.running, this.paused - reported.paused, idle - reported.idle)
-    reported.running = this.running
-    reported.paused = this.paused
-    reported.idle = idle
-  }
-
-  unsafeStats = (): PoolStats => ({
+  statsUnsafe = (): JobPool.PoolStats => ({
     maxSize: this.maxSize,
     created: this.created,
     idle: this.created - this.running - this.paused,
@@ -235,204 +231,176 @@ export class PoolImpl implements JobPool.JobPool {
     paused: this.paused
   })
 
-  get stats(): Effect.Effect<PoolStats> {
-    return Effect.sync(this.unsafeStats)
+  get stats(): Effect.Effect<JobPool.PoolStats> {
+    return Effect.sync(this.statsUnsafe)
   }
 
   start = <A, E, R>(
     body: Effect.Effect<A, E, R>,
     options?: AsyncJob.StartOptions
   ): Effect.Effect<AsyncJob.JobResult<A, E>, E | NoJobsError, R> =>
-    Effect.withFiberRuntime((caller) => this.startFrom(caller, body, options))
+    Effect.withFiber((caller) => this.startFrom(caller, body, options))
 
   /** `start`, run by `caller` (`AsyncJob.start` looks the pool up and calls this in one step). */
   startFrom<A, E, R>(
-    caller: Fiber.RuntimeFiber<unknown, unknown>,
+    caller: Fiber.Fiber<unknown, unknown>,
     body: Effect.Effect<A, E, R>,
     options: AsyncJob.StartOptions | undefined
   ): Effect.Effect<AsyncJob.JobResult<A, E>, E | NoJobsError, R> {
     const opened = span.open(caller, "AsyncJob.start", undefined)
-    const begun = this.begin(
-      caller.currentContext,
-      caller.currentScheduler,
-      () => caller.getFiberRefs(),
-      opened,
-      body as Effect.Effect<unknown, unknown>,
-      options
-    )
-    if (!isHandle(begun)) {
-      span.close(opened, begun)
-      return begun
+    const ctx = options?.waitCtx
+    const refused = this.admit(ctx)
+    if (refused !== undefined) {
+      span.close(opened, refused)
+      return refused
     }
-    return nextStep(begun, opened) as Effect.Effect<AsyncJob.JobResult<A, E>, E>
+    const started = awaitStep(
+      caller,
+      opened,
+      () => this.begin(caller.context, opened, body as Effect.Effect<unknown, unknown>, waitCtx.implOrUndefined(ctx))
+    )
+    return started as Effect.Effect<AsyncJob.JobResult<A, E>, E>
   }
 
   /**
-   * `start` for a caller outside any fiber: the job gets `runtime`'s context
-   * and FiberRefs, and `onStep` gets its first step, at once if the job
-   * paused or finished on this stack. No span is made.
+   * `start` for a caller outside any fiber: the job gets `context`, and
+   * `onStep` gets its first step, at once if the job paused or finished on
+   * this stack. No span is made.
    */
-  unsafeStart<A, E>(
-    runtime: Runtime.Runtime<never>,
+  startUnsafe<A, E>(
+    context: Context.Context<never>,
     body: Effect.Effect<A, E>,
     options: AsyncJob.StartOptions | undefined,
     onStep: (step: Exit.Exit<AsyncJob.JobResult<A, E>, E | NoJobsError>) => void
   ): void {
-    const begun = this.begin(
-      runtime.context,
-      schedulerOf(runtime),
-      () => runtime.fiberRefs,
-      undefined,
-      body,
-      options
-    )
-    if (!isHandle(begun)) return onStep(begun)
-    deliverTo(begun, onStep as Reply)
+    const ctx = options?.waitCtx
+    const refused = this.admit(ctx)
+    if (refused !== undefined) return onStep(refused)
+    deliverTo(this.begin(context, undefined, body, waitCtx.implOrUndefined(ctx)), onStep as Reply)
   }
 
-  /**
-   * Takes a slot and runs the job on this stack until its first step, or
-   * answers why it may not start (nothing changed then).
-   */
-  private begin(
-    callerContext: Context.Context<never>,
-    callerScheduler: Scheduler.Scheduler,
-    callerRefs: () => FiberRefs.FiberRefs,
-    opened: span.OpenSpan | undefined,
-    body: Effect.Effect<unknown, unknown>,
-    options: AsyncJob.StartOptions | undefined
-  ): JobHandle | Exit.Exit<never, NoJobsError> {
+  /** Why a job may not start now (nothing changes then), or `undefined`. */
+  private admit(ctx: WaitCtx.WaitCtx | undefined): Exit.Exit<never, NoJobsError> | undefined {
     if (this.closed) return Exit.die(new ClosedError({ what: "JobPool", id: this.id }))
     if (this.maxSize > 0 && this.running + this.paused >= this.maxSize) {
-      metrics.noJobs.unsafeUpdate(1, metrics.noLabels)
+      this.ledger.noJobs++
       if (this.observer !== undefined) this.emit({ _tag: "NoJobs", poolId: this.id })
-      return Exit.fail(new NoJobsError({ poolId: this.id, stats: this.unsafeStats() }))
+      return Exit.fail(new NoJobsError({ poolId: this.id, stats: this.statsUnsafe() }))
     }
-    const ctx = options?.waitCtx
     if (ctx !== undefined && !(ctx instanceof waitCtx.WaitCtxImpl)) {
       return Exit.die(new TypeError("AsyncJob.start: waitCtx is not a WaitCtx made by WaitCtx.make"))
     }
     if (ctx !== undefined && ctx.closed) return Exit.die(new ClosedError({ what: "WaitCtx", id: ctx.id }))
+    return undefined
+  }
+
+  /** Takes a slot (`admit` said yes) and runs the job on this stack until its first step. */
+  private begin(
+    callerContext: Context.Context<never>,
+    opened: span.OpenSpan | undefined,
+    body: Effect.Effect<unknown, unknown>,
+    ctx: waitCtx.WaitCtxImpl | undefined
+  ): JobHandle {
     const context = opened === undefined ? callerContext : Context.add(callerContext, Tracer.ParentSpan, opened.span)
-    const handle = new JobHandle(
-      nextJobId++,
-      this,
-      ctx,
-      callerScheduler,
-      Option.getOrUndefined(Context.getOption(context, Tracer.ParentSpan))
-    )
+    const handle = new JobHandle(nextJobId++, this, ctx, opened?.span, body)
     this.running++
     if (this.created < this.running + this.paused) this.created = this.running + this.paused
     if (handle.bound !== undefined && ctx !== undefined) ctx.jobs.add(handle.bound)
-    metrics.starts.unsafeUpdate(1, metrics.noLabels)
-    this.gauges()
+    this.ledger.starts++
     if (this.observer !== undefined) this.emit({ _tag: "Started", poolId: this.id, jobId: handle.id })
-    this.launch(handle, body, context, callerRefs())
-    return handle
-  }
-
-  /**
-   * Forks the job's fiber (a root fiber with a snapshot of its caller's
-   * FiberRefs and context: Port decision 11), hands it to the pool's FiberSet,
-   * and runs it at once on the caller's stack until it pauses or finishes.
-   */
-  private launch(
-    handle: JobHandle,
-    body: Effect.Effect<unknown, unknown>,
-    context: Context.Context<never>,
-    fiberRefs: FiberRefs.FiberRefs
-  ): void {
-    const runtime = Runtime.make({ context, fiberRefs, runtimeFlags: Runtime.defaultRuntimeFlags })
-    const [fiber, task] = handle.handOff.capture(() =>
-      Runtime.runFork(runtime, body, {
-        scheduler: handle.handOff,
-        immediate: false
-      })
-    )
-    handle.fiber = fiber
     const newest = this.live
     handle.nextLive = newest
     if (newest !== undefined) newest.prevLive = handle
     this.live = handle
-    FiberSet.unsafeAdd(this.fibers, fiber)
-    observeEnd(handle, fiber)
-    if (task !== undefined) handle.handOff.runNow(task, fiber)
+    launch(handle, Context.add(context, CurrentJob, handle))
+    return handle
   }
 
   resume = <A, E>(
     job: AsyncJob.Job<A, E>
   ): Effect.Effect<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError> =>
-    Effect.withFiberRuntime((caller) => this.resumeFrom(caller, job))
+    Effect.withFiber((caller) => this.resumeFrom(caller, job))
 
   /** `resume`, run by `caller` (see `startFrom`). */
   resumeFrom<A, E>(
-    caller: Fiber.RuntimeFiber<unknown, unknown>,
+    caller: Fiber.Fiber<unknown, unknown>,
     job: AsyncJob.Job<A, E>
   ): Effect.Effect<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError> {
     if (!isHandle(job)) return Effect.die(new TypeError("AsyncJob.resume: not a job handle"))
     const opened = span.open(caller, "AsyncJob.resume", job.id)
-    const refused = this.wakeUp(job, opened)
-    if (refused !== undefined) {
+    const status = job.status
+    if (job.pool !== this || status._tag !== "Paused") {
+      const refused = this.refusal(job)
       span.close(opened, refused)
       return refused
     }
-    return nextStep(job, opened) as Effect.Effect<AsyncJob.JobResult<A, E>, E>
+    const resumed = awaitStep(caller, opened, () => this.wakeUp(job, status.deferred, opened))
+    return resumed as Effect.Effect<AsyncJob.JobResult<A, E>, E>
   }
 
-  /** `resume` for a caller outside any fiber (see `unsafeStart`). */
-  unsafeResume<A, E>(
+  /** `resume` for a caller outside any fiber (see `startUnsafe`). */
+  resumeUnsafe<A, E>(
     job: AsyncJob.Job<A, E>,
     onStep: (step: Exit.Exit<AsyncJob.JobResult<A, E>, E | StaleJobError | JobNotPausedError | ForeignJobError>) => void
   ): void {
     if (!isHandle(job)) return onStep(Exit.die(new TypeError("AsyncJob.resume: not a job handle")))
-    const refused = this.wakeUp(job, undefined)
-    if (refused !== undefined) return onStep(refused)
-    deliverTo(job, onStep as Reply)
+    const status = job.status
+    if (job.pool !== this || status._tag !== "Paused") return onStep(this.refusal(job))
+    deliverTo(this.wakeUp(job, status.deferred, undefined), onStep as Reply)
   }
 
-  /** Resumes a paused job on this stack until its next step, or answers why it may not be resumed. */
+  /**
+   * Resumes a paused job on this stack until its next step (effect 4 runs a
+   * fiber woken by a `Deferred` on the completer's stack), or schedules the
+   * wake-up when the stack is already deep.
+   */
   private wakeUp(
     handle: JobHandle,
+    deferred: Deferred.Deferred<void>,
     opened: span.OpenSpan | undefined
-  ): Exit.Exit<never, StaleJobError | JobNotPausedError | ForeignJobError> | undefined {
-    const status = handle.status
-    if (handle.pool !== this || status._tag !== "Paused") return this.refusal(handle)
+  ): JobHandle {
     handle.status = Running
     this.paused--
     this.running++
-    // the epoch reset of spec §2.8 happens as the job is resumed
+    // the epoch reset of the changed-fds bookkeeping happens as the job is resumed
     if (handle.ctx !== undefined) waitCtx.resetChanges(handle.ctx)
-    metrics.resumes.unsafeUpdate(1, metrics.noLabels)
-    this.gauges()
+    this.ledger.resumes++
     if (this.observer !== undefined) this.emit({ _tag: "Resumed", poolId: this.id, jobId: handle.id })
     handle.pending = undefined
     handle.resumedBy = opened?.span
-    handle.handOff.wake(() => Deferred.unsafeDone(status.deferred, Exit.void))
-    return undefined
+    if (depth < maxDepth) nested(() => Deferred.doneUnsafe(deferred, Exit.void))
+    else handle.fiber!.currentDispatcher.scheduleTask(() => Deferred.doneUnsafe(deferred, Exit.void), 0)
+    return handle
   }
 
   cancel = (
     job: AsyncJob.Job<unknown, unknown>
   ): Effect.Effect<void, StaleJobError | JobNotPausedError | ForeignJobError> =>
-    Effect.withSpan(
-      Effect.suspend(() => {
-        if (!isHandle(job)) return Effect.die(new TypeError("AsyncJob.cancel: not a job handle"))
-        const status = job.status._tag
-        // a second cancel of a job still unwinding waits for the same end
-        if (job.pool === this && status === "Cancelling") return cancelJob(job)
-        if (job.pool !== this || status !== "Paused") return this.refusal(job)
-        metrics.cancellations.unsafeUpdate(1, metrics.noLabels)
-        if (this.observer !== undefined) this.emit({ _tag: "CancelRequested", poolId: this.id, jobId: job.id })
-        return cancelJob(job)
-      }),
-      "AsyncJob.cancel",
-      { attributes: { "async_job.id": job.id } }
-    )
+    Effect.withFiber((caller) => {
+      if (!isHandle(job)) return Effect.die(new TypeError("AsyncJob.cancel: not a job handle"))
+      const status = job.status._tag
+      // a second cancel of a job still unwinding waits for the same end
+      const cancel = job.pool === this && status === "Cancelling"
+        ? cancelJob(job)
+        : job.pool !== this || status !== "Paused"
+        ? this.refusal(job)
+        : Effect.suspend(() => {
+          this.ledger.cancellations++
+          if (this.observer !== undefined) this.emit({ _tag: "CancelRequested", poolId: this.id, jobId: job.id })
+          return cancelJob(job)
+        })
+      return span.isRecording(caller)
+        ? Effect.withSpan(cancel, "AsyncJob.cancel", { attributes: { "async_job.id": job.id } })
+        : cancel
+    })
 
   reconfigure = (options: JobPool.Options): Effect.Effect<void, InvalidPoolSizeError> =>
-    Effect.map(validate(options), ([maxSize, initSize]) => {
-      this.maxSize = maxSize
-      this.grow(initSize)
+    Effect.suspend(() => {
+      const valid = validate(options)
+      if (Exit.isFailure(valid)) return valid
+      this.maxSize = valid.value[0]
+      this.grow(valid.value[1])
+      return Effect.void
     })
 
   /** Why `handle` may not be resumed or cancelled through this pool now. */
@@ -455,37 +423,69 @@ export class PoolImpl implements JobPool.JobPool {
   /**
    * `ASYNC_cleanup_thread`: every paused job's pending pause fails with an
    * interruption (Port decision 5), so a job paused inside an uninterruptible
-   * region or a finalizer unwinds too; then the FiberSet's own finalizer
-   * interrupts every job fiber and waits until each has unwound.
+   * region or a finalizer unwinds too; then the FiberSet interrupts every job
+   * fiber and waits until each has unwound.
    */
-  close: Effect.Effect<void> = Effect.fiberIdWith((closer) =>
-    Effect.suspend(() => {
-      if (this.closed) return Effect.void
-      this.closed = true
-      // collected first (a cancel may end a job, which unlinks it), then cancelled in the order they started
-      const live: Array<JobHandle> = []
-      for (let handle = this.live; handle !== undefined; handle = handle.nextLive) live.push(handle)
-      for (const handle of live.reverse()) beginCancel(handle, closer)
-      return FiberSet.clear(this.fibers).pipe(
-        Effect.ensuring(Effect.sync(() => {
-          this.gauges()
-          this.emit({ _tag: "PoolClosed", poolId: this.id })
-        }))
-      )
-    })
-  )
+  close: Effect.Effect<void> = Effect.withFiber((closer) => {
+    if (this.closed) return Effect.void
+    this.closed = true
+    // collected first (a cancel may end a job, which unlinks it), then cancelled in the order they started
+    const live: Array<JobHandle> = []
+    for (let handle = this.live; handle !== undefined; handle = handle.nextLive) live.push(handle)
+    for (const handle of live.reverse()) beginCancel(handle, closer.id)
+    return FiberSet.clear(this.fibers).pipe(
+      Effect.ensuring(Effect.sync(() => {
+        metrics.detach(this.ledger, this)
+        this.emit({ _tag: "PoolClosed", poolId: this.id })
+      }))
+    )
+  })
 
   toJSON() {
-    return { _id: "JobPool", id: this.id, ...this.unsafeStats() }
+    return { _id: "JobPool", id: this.id, ...this.statsUnsafe() }
   }
 }
+
+/**
+ * Forks the job's fiber (a root fiber with its caller's context: Port
+ * decision 11) and runs it at once on the caller's stack until it pauses or
+ * finishes (effect 4's `runForkWith` does that), unless the stack is already
+ * deep: then its first run is scheduled. The fiber joins the pool's FiberSet
+ * as its first operation (`enter`), before the job's code runs: code the job
+ * runs on this stack may close the pool, which must find it there.
+ */
+const launch = (handle: JobHandle, context: Context.Context<never>): void => {
+  if (depth < maxDepth) {
+    nested(() => Effect.runForkWith(context)(enter))
+  } else {
+    adopt(handle, Effect.runForkWith(context)(deferredEnter))
+  }
+}
+
+/** The pool's FiberSet owns the job's fiber, and the job learns its end. */
+const adopt = (handle: JobHandle, fiber: Fiber.Fiber<unknown, unknown>): void => {
+  handle.fiber = fiber
+  FiberSet.addUnsafe(handle.pool.fibers, fiber)
+  observeEnd(handle, fiber)
+}
+
+/** A job fiber's first operation: it is adopted, then runs the job's body (the handle lends it once). */
+const enter: Effect.Effect<unknown, unknown> = Effect.withFiber((fiber) => {
+  const handle = jobOf(fiber)!
+  if (handle.fiber === undefined) adopt(handle, fiber)
+  const body = handle.body!
+  handle.body = undefined
+  return body
+})
+
+const deferredEnter = Effect.andThen(Effect.yieldNow, enter)
 
 /**
  * Marks a job as being cancelled and, if it is paused, fails its pending pause
  * with an interruption: the pause wakes even inside an uninterruptible region
  * (an `acquire`, a finalizer), so the region ends and the job unwinds.
  */
-const beginCancel = (handle: JobHandle, by: FiberId.FiberId): void => {
+const beginCancel = (handle: JobHandle, by: number): void => {
   const status = handle.status
   switch (status._tag) {
     case "Paused": {
@@ -493,8 +493,7 @@ const beginCancel = (handle: JobHandle, by: FiberId.FiberId): void => {
       // a cancelling job is executing again (its finalizers): counted as running
       handle.pool.paused--
       handle.pool.running++
-      handle.pool.gauges()
-      Deferred.unsafeDone(status.deferred, Exit.interrupt(by))
+      nested(() => Deferred.doneUnsafe(status.deferred, Exit.interrupt(by)))
       return
     }
     case "Running":
@@ -507,22 +506,20 @@ const beginCancel = (handle: JobHandle, by: FiberId.FiberId): void => {
 
 /** Cancels a job (see `beginCancel`), interrupts its fiber and waits until it has unwound. */
 const cancelJob = (handle: JobHandle): Effect.Effect<void> =>
-  Effect.fiberIdWith((by) =>
-    Effect.suspend(() => {
-      beginCancel(handle, by)
-      const fiber = handle.fiber
-      return fiber === undefined || handle.status._tag === "Ended" ? Effect.void : Effect.asVoid(Fiber.interrupt(fiber))
-    })
-  )
+  Effect.withFiber((by) => {
+    beginCancel(handle, by.id)
+    const fiber = handle.fiber
+    return fiber === undefined || handle.status._tag === "Ended" ? Effect.void : Fiber.interrupt(fiber)
+  })
 
 /**
  * Runs `finish` when the job's fiber ends. Made here rather than in `launch`:
- * a closure keeps its whole enclosing scope alive, and `launch`'s holds the
- * job's runtime (the caller's FiberRefs snapshot), which a paused job would
- * then keep for as long as it stays paused.
+ * a closure keeps its whole enclosing scope alive, and a paused job would
+ * keep whatever `launch` held for as long as it stays paused.
  */
-const observeEnd = (handle: JobHandle, fiber: Fiber.RuntimeFiber<unknown, unknown>): void =>
+const observeEnd = (handle: JobHandle, fiber: Fiber.Fiber<unknown, unknown>): void => {
   fiber.addObserver((exit) => finish(handle, exit))
+}
 
 const finish = (handle: JobHandle, exit: Exit.Exit<unknown, unknown>): void => {
   const pool = handle.pool
@@ -535,13 +532,12 @@ const finish = (handle: JobHandle, exit: Exit.Exit<unknown, unknown>): void => {
   else pool.running--
   const outcome: Outcome = Exit.isSuccess(exit)
     ? "finished"
-    : Cause.isInterruptedOnly(exit.cause)
+    : Cause.hasInterruptsOnly(exit.cause)
     ? "cancelled"
     : "failed"
   handle.status = Ended[outcome]
   if (handle.bound !== undefined && handle.ctx !== undefined) handle.ctx.jobs.delete(handle.bound)
-  metrics.finishes.unsafeUpdate(1, metrics.outcomeLabels[outcome])
-  pool.gauges()
+  pool.ledger[outcome]++
   if (pool.observer !== undefined) pool.emit({ _tag: "Ended", poolId: pool.id, jobId: handle.id, outcome })
   deliver(
     handle,
@@ -571,62 +567,49 @@ const deliverTo = (handle: JobHandle, onStep: Reply): void => {
 }
 
 /**
- * The step a start or resume answers. Usually the job has already paused or
- * finished on the caller's stack (see `HandOff`), and its step is returned as
- * it is: the caller ran the job inside one synchronous operation, so no
- * interruption can reach it between the job's step and its own next
- * operation. Otherwise (the job waits on something asynchronous first) the
- * caller waits for the step in `awaitStep`.
- */
-const nextStep = (
-  handle: JobHandle,
-  opened: span.OpenSpan | undefined
-): Effect.Effect<AsyncJob.JobResult<unknown, unknown>, unknown> => {
-  const step = handle.pending
-  if (step !== undefined) {
-    handle.pending = undefined
-    span.close(opened, step, handle.id)
-    return step
-  }
-  return awaitStep(handle, opened)
-}
-
-/**
- * The caller's wait for an asynchronous step, guarded: if the caller is
- * interrupted before it holds the step, the job is cancelled, and the
- * caller's interruption completes once the job has unwound. No orphans:
+ * The step a start or resume answers. `run` starts or resumes the job on the
+ * caller's stack; usually the job pauses or finishes there, and its step is
+ * the answer at once. Otherwise (the job waits on something asynchronous
+ * first) the caller waits for it, guarded: if the caller is interrupted
+ * before it holds the step, the wait's canceller (which effect runs
+ * uninterruptibly) cancels the job, and the caller's interruption completes
+ * once the job has unwound. No orphans: a job whose caller went away is never
+ * left running with nobody to hand its step to.
  *
- * - interrupted while the job runs (the caller waits for its next step);
- * - interrupted just as the job paused, before the `Paused` step reached the
- *   caller (an interruption racing an asynchronous PAUSE): nobody would hold
- *   the handle.
+ * The job runs inside the wait's registration, so the guard is in place
+ * before the caller can see an interruption requested while the job ran on
+ * its stack (effect 4 applies such an interruption at the caller's next
+ * operation).
  *
- * This is `Effect.onInterrupt` cut to what is needed here (one handler frame
- * inside an uninterruptible region, nothing on success), and it is the only
- * one: the wait itself has no canceller.
+ * A step that comes later reaches the caller on the stack of whoever produced
+ * it (effect 4 resumes a waiting fiber synchronously), unless that stack is
+ * already deep: then it is scheduled on the caller's fiber.
  */
 const awaitStep = (
-  handle: JobHandle,
-  opened: span.OpenSpan | undefined
+  caller: Fiber.Fiber<unknown, unknown>,
+  opened: span.OpenSpan | undefined,
+  run: () => JobHandle
 ): Effect.Effect<AsyncJob.JobResult<unknown, unknown>, unknown> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.catchAllCause(
-      restore(Effect.async<AsyncJob.JobResult<unknown, unknown>, unknown>((done) => {
-        handle.waiter = (exit) => {
-          span.close(opened, exit, handle.id)
-          done(exit)
-        }
-      })),
-      (cause) => {
-        if (!Cause.isInterrupted(cause)) return Effect.failCause(cause)
-        // the step will not be taken: a later PAUSE or FINISH must not be handed to this caller
-        handle.waiter = undefined
-        return handle.status._tag === "Ended"
-          ? Effect.failCause(cause)
-          : Effect.zipRight(cancelJob(handle), Effect.failCause(cause))
-      }
-    )
-  )
+  Effect.callback<AsyncJob.JobResult<unknown, unknown>, unknown>((resume) => {
+    const handle = run()
+    const step = handle.pending
+    if (step !== undefined) {
+      handle.pending = undefined
+      span.close(opened, step, handle.id)
+      resume(step)
+      return
+    }
+    handle.waiter = (step) => {
+      span.close(opened, step, handle.id)
+      if (depth < maxDepth) nested(() => resume(step))
+      else caller.currentDispatcher.scheduleTask(() => resume(step), 0)
+    }
+    return Effect.suspend(() => {
+      // the step will not be taken: a later PAUSE or FINISH must not be handed to this caller
+      handle.waiter = undefined
+      return handle.status._tag === "Ended" ? Effect.void : cancelJob(handle)
+    })
+  })
 
 /**
  * After a resume that opened a span, the job's code runs under that span: its
@@ -634,16 +617,29 @@ const awaitStep = (
  * its own (which stays the parent of what it opens).
  */
 const adoptSpan = (handle: JobHandle): Effect.Effect<void> =>
-  Effect.withFiberRuntime((fiber) => {
+  Effect.withFiber((fiber) => {
     const resumed = handle.resumedBy
     handle.resumedBy = undefined
     if (resumed === undefined) return Effect.void
-    const context = fiber.currentContext
-    const parent = Option.getOrUndefined(Context.getOption(context, Tracer.ParentSpan))
-    if (parent !== handle.segmentSpan) return Effect.void
+    const context = fiber.context
+    if (Context.getOrUndefined(context, Tracer.ParentSpan) !== handle.segmentSpan) return Effect.void
     handle.segmentSpan = resumed
-    return FiberRef.set(FiberRef.currentContext, Context.add(context, Tracer.ParentSpan, resumed))
+    fiber.setContext(Context.add(context, Tracer.ParentSpan, resumed))
+    return Effect.void
   })
+
+/**
+ * The pending pause: uninterruptible (see `pause`), then, where spans can be
+ * seen (a tracer is installed), the resume's span adopted.
+ */
+const awaitResume = (
+  fiber: Fiber.Fiber<unknown, unknown>,
+  handle: JobHandle,
+  deferred: Deferred.Deferred<void>
+): Effect.Effect<void> => {
+  const resumed = Effect.uninterruptible(Deferred.await(deferred))
+  return span.isRecording(fiber) ? Effect.andThen(resumed, adoptSpan(handle)) : resumed
+}
 
 /**
  * `ASYNC_pause_job`. The pending pause is uninterruptible from inside the job:
@@ -653,19 +649,18 @@ const adoptSpan = (handle: JobHandle): Effect.Effect<void> =>
  *
  * @internal
  */
-export const pause: Effect.Effect<void> = Effect.withFiberRuntime((fiber) => {
+export const pause: Effect.Effect<void> = Effect.withFiber((fiber) => {
   const handle = jobOf(fiber)
   if (handle === undefined || handle.blocked > 0) return Effect.void
   const status = handle.status
   switch (status._tag) {
     case "Running": {
-      const deferred = Deferred.unsafeMake<void>(fiber.id())
+      const deferred = Deferred.makeUnsafe<void>()
       const pool = handle.pool
       handle.status = { _tag: "Paused", deferred }
       pool.running--
       pool.paused++
-      metrics.pauses.unsafeUpdate(1, metrics.noLabels)
-      pool.gauges()
+      pool.ledger.pauses++
       if (pool.observer !== undefined) pool.emit({ _tag: "Paused", poolId: pool.id, jobId: handle.id })
       deliver(handle, Exit.succeed({ _tag: "Paused", job: handle }))
       return awaitResume(fiber, handle, deferred)
@@ -681,38 +676,25 @@ export const pause: Effect.Effect<void> = Effect.withFiberRuntime((fiber) => {
   }
 })
 
-/**
- * The pending pause: uninterruptible (see `pause`), then, where spans can be
- * seen (a tracer other than effect's built-in one), the resume's span adopted.
- */
-const awaitResume = (
-  fiber: Fiber.RuntimeFiber<unknown, unknown>,
-  handle: JobHandle,
-  deferred: Deferred.Deferred<void>
-): Effect.Effect<void> => {
-  const resumed = Effect.uninterruptible(Deferred.await(deferred))
-  return span.isRecording(fiber) ? Effect.zipRight(resumed, adoptSpan(handle)) : resumed
-}
-
-const liveHandle = (fiber: Fiber.RuntimeFiber<unknown, unknown>): JobHandle | undefined => {
+const liveHandle = (fiber: Fiber.Fiber<unknown, unknown>): JobHandle | undefined => {
   const handle = jobOf(fiber)
   return handle !== undefined && handle.status._tag !== "Ended" ? handle : undefined
 }
 
 /** @internal */
-export const current: Effect.Effect<Option.Option<AsyncJob.Job<unknown, unknown>>> = Effect.withFiberRuntime((
-  fiber
-) => Effect.succeed(Option.fromNullable(liveHandle(fiber))))
+export const current: Effect.Effect<Option.Option<AsyncJob.Job<unknown, unknown>>> = Effect.withFiber((fiber) =>
+  Effect.succeed(Option.fromNullishOr(liveHandle(fiber)))
+)
 
 /** @internal */
-export const blockPause: Effect.Effect<void> = Effect.withFiberRuntime((fiber) => {
+export const blockPause: Effect.Effect<void> = Effect.withFiber((fiber) => {
   const handle = liveHandle(fiber)
   if (handle !== undefined) handle.blocked++
   return Effect.void
 })
 
 /** @internal */
-export const unblockPause: Effect.Effect<void> = Effect.withFiberRuntime((fiber) => {
+export const unblockPause: Effect.Effect<void> = Effect.withFiber((fiber) => {
   const handle = liveHandle(fiber)
   if (handle !== undefined && handle.blocked > 0) handle.blocked--
   return Effect.void
@@ -721,7 +703,7 @@ export const unblockPause: Effect.Effect<void> = Effect.withFiberRuntime((fiber)
 /** @internal */
 export const withPauseBlocked = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.acquireUseRelease(
-    Effect.withFiberRuntime<JobHandle | undefined>((fiber) => {
+    Effect.withFiber<JobHandle | undefined>((fiber) => {
       const handle = liveHandle(fiber)
       if (handle !== undefined) handle.blocked++
       return Effect.succeed(handle)
@@ -734,10 +716,10 @@ export const withPauseBlocked = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.
   )
 
 /** @internal */
-export const unsafeWaitCtx = (job: AsyncJob.Job<unknown, unknown>): Option.Option<WaitCtx.WaitCtx> => {
+export const waitCtxUnsafe = (job: AsyncJob.Job<unknown, unknown>): Option.Option<WaitCtx.WaitCtx> => {
   if (!isHandle(job)) return Option.none()
   const status = job.status._tag
-  return status === "Running" || status === "Paused" ? Option.fromNullable(job.ctx) : Option.none()
+  return status === "Running" || status === "Paused" ? Option.fromNullishOr(job.ctx) : Option.none()
 }
 
 /**
@@ -747,7 +729,7 @@ export const unsafeWaitCtx = (job: AsyncJob.Job<unknown, unknown>): Option.Optio
  *
  * @internal
  */
-export const unsafeOnEndWhilePaused = (job: AsyncJob.Job<unknown, unknown>, onEnd: () => void): () => void => {
+export const onEndWhilePausedUnsafe = (job: AsyncJob.Job<unknown, unknown>, onEnd: () => void): () => void => {
   if (!isHandle(job) || job.status._tag !== "Paused") {
     onEnd()
     return () => {}
@@ -762,7 +744,7 @@ export const unsafeOnEndWhilePaused = (job: AsyncJob.Job<unknown, unknown>, onEn
 
 /** @internal */
 export const stateOf = (job: AsyncJob.Job<unknown, unknown>): AsyncJob.JobState => {
-  if (!isHandle(job)) throw new TypeError("AsyncJob.unsafeState: not a job handle")
+  if (!isHandle(job)) throw new TypeError("AsyncJob.stateUnsafe: not a job handle")
   const status = job.status
   switch (status._tag) {
     case "Running":
@@ -780,15 +762,24 @@ export const stateOf = (job: AsyncJob.Job<unknown, unknown>): AsyncJob.JobState 
 export const make = (
   options: JobPool.Options = {}
 ): Effect.Effect<JobPool.JobPool, InvalidPoolSizeError, Scope.Scope> =>
-  Effect.flatMap(validate(options), ([maxSize, initSize]) =>
-    Effect.flatMap(
-      Effect.zip(FiberSet.make<unknown, unknown>(), Effect.serviceOption(ObserverTag)),
-      ([fibers, observer]) => {
-        const pool = new PoolImpl(maxSize, initSize, fibers, Option.getOrUndefined(observer))
-        // runs before the FiberSet's finalizer, which then interrupts and awaits every job fiber
-        return Effect.as(Effect.addFinalizer(() => pool.close), pool)
-      }
-    ))
+  Effect.flatMap(
+    validate(options),
+    ([maxSize, initSize]) =>
+      Effect.flatMap(FiberSet.make<unknown, unknown>(), (fibers) =>
+        Effect.withFiber((fiber) => {
+          const context = fiber.context
+          const pool = new PoolImpl(
+            maxSize,
+            initSize,
+            fibers,
+            Context.getOrUndefined(context, ObserverTag),
+            metrics.ledgerFor(context)
+          )
+          metrics.attach(pool.ledger, pool)
+          // runs before the FiberSet's finalizer, which then interrupts and awaits every job fiber
+          return Effect.as(Effect.addFinalizer(() => pool.close), pool)
+        }))
+  )
 
 /** @internal */
 export const isPoolImpl = (u: unknown): u is PoolImpl => u instanceof PoolImpl
@@ -803,8 +794,9 @@ export const startInContext = <A, E, R>(
   body: Effect.Effect<A, E, R>,
   options: AsyncJob.StartOptions | undefined
 ): Effect.Effect<AsyncJob.JobResult<A, E>, E | NoJobsError, R | JobPool.JobPool> =>
-  Effect.withFiberRuntime((caller) => {
-    const pool = Context.get(caller.currentContext as Context.Context<JobPool.JobPool>, tag)
+  Effect.withFiber((caller) => {
+    const pool = Context.getOrUndefined(caller.context, tag)
+    if (pool === undefined) return Effect.flatMap(tag, (pool) => pool.start(body, options))
     return pool instanceof PoolImpl ? pool.startFrom(caller, body, options) : pool.start(body, options)
   })
 
@@ -820,7 +812,8 @@ export const resumeInContext = <A, E>(
   E | StaleJobError | JobNotPausedError | ForeignJobError,
   JobPool.JobPool
 > =>
-  Effect.withFiberRuntime((caller) => {
-    const pool = Context.get(caller.currentContext as Context.Context<JobPool.JobPool>, tag)
+  Effect.withFiber((caller) => {
+    const pool = Context.getOrUndefined(caller.context, tag)
+    if (pool === undefined) return Effect.flatMap(tag, (pool) => pool.resume(job))
     return pool instanceof PoolImpl ? pool.resumeFrom(caller, job) : pool.resume(job)
   })

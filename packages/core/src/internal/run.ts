@@ -1,16 +1,25 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import type * as AsyncJob from "../AsyncJob.js"
 import { JobTimeoutError, type NoJobsError } from "../Errors.js"
 import { JobPool } from "../JobPool.js"
-import { current, isHandle, stateOf, unsafeOnEndWhilePaused } from "./jobPool.js"
+import { current, isHandle, onEndWhilePausedUnsafe, stateOf } from "./jobPool.js"
+import * as span from "./span.js"
 import * as waitCtx from "./waitCtx.js"
 
 /** @internal */
 export const run = <A, E, R>(
   body: Effect.Effect<A, E, R>,
   options?: AsyncJob.RunOptions
+): Effect.Effect<A, E | NoJobsError | JobTimeoutError, R | JobPool> =>
+  Effect.withFiber((fiber) => {
+    const driven = drive(body, options)
+    return span.isRecording(fiber) ? Effect.withSpan(driven, "AsyncJob.run") : driven
+  })
+
+const drive = <A, E, R>(
+  body: Effect.Effect<A, E, R>,
+  options: AsyncJob.RunOptions | undefined
 ): Effect.Effect<A, E | NoJobsError | JobTimeoutError, R | JobPool> =>
   Effect.flatMap(JobPool, (pool) => {
     const ctx = options?.waitCtx instanceof waitCtx.WaitCtxImpl ? options.waitCtx : undefined
@@ -19,9 +28,9 @@ export const run = <A, E, R>(
     let paused: AsyncJob.Job<A, E> | undefined
     // named from inside the job as it starts, so a timeout can report it even before the first pause
     let jobId: number | undefined
-    const named = Effect.zipRight(
+    const named = Effect.andThen(
       Effect.map(current, (job) => {
-        jobId = Option.getOrUndefined(job)?.id
+        if (job._tag === "Some") jobId = job.value.id
       }),
       body
     )
@@ -29,24 +38,24 @@ export const run = <A, E, R>(
       // wait until the ctx is ready, or until the job is cancelled behind our back
       const ready = (job: AsyncJob.Job<A, E>) =>
         ctx === undefined
-          ? Effect.yieldNow()
-          : waitCtx.awaitReady(ctx, (wake) => unsafeOnEndWhilePaused(job, wake))
-      const drive = (step: AsyncJob.JobResult<A, E>): Effect.Effect<A, E> => {
-        if (step._tag === "Finished") return Effect.succeed(step.value)
-        paused = step.job
-        return Effect.zipRight(
-          restore(ready(step.job)),
+          ? Effect.yieldNow
+          : waitCtx.awaitReady(ctx, (wake) => onEndWhilePausedUnsafe(job, wake))
+      const step = (next: AsyncJob.JobResult<A, E>): Effect.Effect<A, E> => {
+        if (next._tag === "Finished") return Effect.succeed(next.value)
+        paused = next.job
+        return Effect.andThen(
+          restore(ready(next.job)),
           Effect.suspend(() => {
             paused = undefined
             // the job was cancelled behind our back: end like a join of an interrupted fiber
-            if (isHandle(step.job) && stateOf(step.job) !== "paused") return Effect.interrupt
+            if (isHandle(next.job) && stateOf(next.job) !== "paused") return Effect.interrupt
             // checked in this same step, so resume cannot refuse the job: it fails only with the job's own errors
-            const resumed = pool.resume(step.job) as Effect.Effect<AsyncJob.JobResult<A, E>, E>
-            return Effect.flatMap(restore(resumed), drive)
+            const resumed = pool.resume(next.job) as Effect.Effect<AsyncJob.JobResult<A, E>, E>
+            return Effect.flatMap(restore(resumed), step)
           })
         )
       }
-      return Effect.flatMap(restore(pool.start(named, options)), drive)
+      return Effect.flatMap(restore(pool.start(named, options)), step)
     }).pipe(
       Effect.onInterrupt(() => {
         const job = paused
@@ -58,8 +67,8 @@ export const run = <A, E, R>(
     if (timeout === undefined) {
       return driven
     }
-    return Effect.timeoutFail(driven, {
+    return Effect.timeoutOrElse(driven, {
       duration: timeout,
-      onTimeout: () => new JobTimeoutError({ jobId, timeout: Duration.decode(timeout) })
+      orElse: () => Effect.fail(new JobTimeoutError({ jobId, timeout: Duration.fromInputUnsafe(timeout) }))
     })
   })

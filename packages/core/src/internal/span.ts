@@ -1,26 +1,25 @@
 /**
  * Spans for `start` and `resume`, made by hand.
  *
- * `Effect.withSpan` costs about as much as a whole job cycle (it installs the
- * span as the parent in the fiber's context and registers an exit hook), so
- * the hot path asks the fiber's tracer for a span directly, with the same
- * parent, context and timing rules, and ends it when the step is handed over.
- * It honours `Effect.withTracerEnabled` and `Effect.withTracerTiming`.
+ * `Effect.withSpan` wraps its effect in frames that install the span as the
+ * parent in the fiber's context and end it on exit, which costs more than the
+ * rest of a job cycle; the hot path asks effect for a span directly
+ * (`Effect.makeSpan`'s rules: parent, annotations, links, sampling, timing)
+ * and ends it when the step is handed over.
  *
- * With effect's built-in tracer, which keeps spans nowhere, no span is made at
- * all: nobody could see it, and making it is a tenth of a cycle. Install a
- * tracer (for example `@effect/opentelemetry`'s) and every start and resume
- * gets its span.
+ * Spans are made only where they can be seen: when a tracer is installed
+ * (`Effect.withTracer`, a tracer layer such as `@effect/opentelemetry`'s) and
+ * tracing is enabled. Effect's native tracer, which every fiber falls back to
+ * when none is installed, keeps spans nowhere; making them for it would cost a
+ * tenth of a cycle for nothing.
  *
  * @internal
  */
 import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
-import * as Option from "effect/Option"
+import * as References from "effect/References"
 import type * as Tracer from "effect/Tracer"
 
 /** @internal */
@@ -29,37 +28,32 @@ export interface OpenSpan {
   readonly clock: Clock.Clock | undefined
 }
 
-/** effect's default tracer, as every fiber has it unless a tracer is installed */
-const builtInTracer = Effect.runSync(Effect.tracer)
-
 /**
- * Whether spans made on this fiber can be seen: a tracer other than effect's
- * built-in one is installed and tracing is enabled.
+ * Whether spans made on this fiber can be seen: a tracer is installed and
+ * tracing is enabled.
  *
  * @internal
  */
-export const isRecording = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean =>
-  fiber.currentTracer !== builtInTracer && fiber.getFiberRef(FiberRef.currentTracerEnabled)
+export const isRecording = (fiber: Fiber.Fiber<unknown, unknown>): boolean =>
+  fiber.cache.tracer !== undefined && fiber.cache.tracerEnabled
 
 /** @internal */
 export const open = (
-  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  fiber: Fiber.Fiber<unknown, unknown>,
   name: string,
   jobId: number | undefined
 ): OpenSpan | undefined => {
   if (!isRecording(fiber)) return undefined
-  const clock = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
-    ? Context.get(fiber.currentDefaultServices, Clock.Clock)
-    : undefined
-  const span = fiber.currentTracer.span(
-    name,
-    Option.fromNullable(fiber.currentSpan),
-    fiber.currentContext,
-    [],
-    clock === undefined ? 0n : clock.unsafeCurrentTimeNanos(),
-    "internal"
+  const span = Effect.runSyncWith(fiber.context)(
+    Effect.makeSpan(
+      name,
+      jobId === undefined ? { kind: "internal" } : {
+        kind: "internal",
+        attributes: { "async_job.id": jobId }
+      }
+    )
   )
-  if (jobId !== undefined) span.attribute("async_job.id", jobId)
+  const clock = fiber.getRef(References.TracerTimingEnabled) ? fiber.getRef(Clock.Clock) : undefined
   return { span, clock }
 }
 
@@ -67,5 +61,5 @@ export const open = (
 export const close = (open: OpenSpan | undefined, exit: Exit.Exit<unknown, unknown>, jobId?: number): void => {
   if (open === undefined) return
   if (jobId !== undefined) open.span.attribute("async_job.id", jobId)
-  open.span.end(open.clock === undefined ? 0n : open.clock.unsafeCurrentTimeNanos(), exit)
+  open.span.end(open.clock === undefined ? 0n : open.clock.currentTimeNanosUnsafe(), exit)
 }

@@ -43,7 +43,7 @@ interface Waiter {
 let nextId = 1
 
 /** @internal */
-export class WaitCtxImpl extends Pipeable.Class() implements WaitCtx.WaitCtx {
+export class WaitCtxImpl extends Pipeable.Class implements WaitCtx.WaitCtx {
   readonly [TypeId]: WaitCtx.TypeId = TypeId
   readonly id = nextId++
   /** oldest first; every enumeration walks it backwards (newest first) */
@@ -95,7 +95,7 @@ const wakeAll = (self: WaitCtxImpl): void => {
 }
 
 /** @internal */
-export const unsafeSetWaitFd = (
+export const setWaitFdUnsafe = (
   self: WaitCtxImpl,
   key: unknown,
   fd: WaitFd.WaitFd,
@@ -108,7 +108,7 @@ export const unsafeSetWaitFd = (
 }
 
 /** @internal */
-export const unsafeGetFd = (self: WaitCtxImpl, key: unknown): Option.Option<WaitCtx.FdEntry> => {
+export const getFdUnsafe = (self: WaitCtxImpl, key: unknown): Option.Option<WaitCtx.FdEntry> => {
   self.assertOpen()
   const i = findLive(self, key)
   if (i < 0) return Option.none()
@@ -117,13 +117,13 @@ export const unsafeGetFd = (self: WaitCtxImpl, key: unknown): Option.Option<Wait
 }
 
 /** @internal */
-export const unsafeGetAllFds = (self: WaitCtxImpl): Array<WaitFd.WaitFd> => {
+export const getAllFdsUnsafe = (self: WaitCtxImpl): Array<WaitFd.WaitFd> => {
   self.assertOpen()
   return live(self).map((entry) => entry.fd)
 }
 
 /** @internal */
-export const unsafeGetChangedFds = (self: WaitCtxImpl): WaitCtx.ChangedFds => {
+export const getChangedFdsUnsafe = (self: WaitCtxImpl): WaitCtx.ChangedFds => {
   self.assertOpen()
   const added: Array<WaitFd.WaitFd> = []
   const deleted: Array<WaitFd.WaitFd> = []
@@ -136,7 +136,7 @@ export const unsafeGetChangedFds = (self: WaitCtxImpl): WaitCtx.ChangedFds => {
 }
 
 /** @internal */
-export const unsafeClearFd = (self: WaitCtxImpl, key: unknown): boolean => {
+export const clearFdUnsafe = (self: WaitCtxImpl, key: unknown): boolean => {
   self.assertOpen()
   const i = findLive(self, key)
   if (i < 0) return false
@@ -172,14 +172,14 @@ export const resetChanges = (self: WaitCtxImpl): void => {
 }
 
 /** @internal */
-export const unsafeSetCallback = (self: WaitCtxImpl, callback: WaitCtx.Callback | undefined, arg: unknown): void => {
+export const setCallbackUnsafe = (self: WaitCtxImpl, callback: WaitCtx.Callback | undefined, arg: unknown): void => {
   self.assertOpen()
   self.callback = callback
   self.callbackArg = arg
 }
 
 /** @internal */
-export const unsafeInvokeCallback = (self: WaitCtxImpl): number | undefined => {
+export const invokeCallbackUnsafe = (self: WaitCtxImpl): number | undefined => {
   self.assertOpen()
   const callback = self.callback
   self.notified = true
@@ -188,7 +188,7 @@ export const unsafeInvokeCallback = (self: WaitCtxImpl): number | undefined => {
 }
 
 /** @internal */
-export const unsafeSetStatus = (self: WaitCtxImpl, status: number): void => {
+export const setStatusUnsafe = (self: WaitCtxImpl, status: number): void => {
   self.assertOpen()
   self.status = status
   // ERR and EAGAIN tell the application to resume the job now (spec §2.10)
@@ -203,7 +203,7 @@ export const awaitReady = (
   self: WaitCtxImpl,
   alsoWakeOn?: (wake: () => void) => () => void
 ): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
+  Effect.callback<void>((resume) => {
     self.assertOpen()
     if (self.notified) {
       self.notified = false
@@ -213,7 +213,7 @@ export const awaitReady = (
     const fds = live(self)
     // polling mode: nothing to wait on (OpenSSL's speed resumes such jobs every pass)
     if (fds.length === 0 && self.callback === undefined) {
-      resume(Effect.yieldNow())
+      resume(Effect.yieldNow)
       return
     }
     let done = false
@@ -233,7 +233,7 @@ export const awaitReady = (
       },
       watch: (fd) => {
         if (done) return
-        unsubscribes.push(fd.unsafeOnReady(waiter.wake))
+        unsubscribes.push(fd.onReadyUnsafe(waiter.wake))
       }
     }
     self.waiters.add(waiter)
@@ -256,7 +256,7 @@ const close = (self: WaitCtxImpl): Effect.Effect<void> =>
     if (self.closed) return Effect.void
     const jobs = Array.from(self.jobs)
     return Effect.forEach(jobs, (job) => job.cancelForClose, { discard: true, concurrency: "unbounded" }).pipe(
-      Effect.zipRight(Effect.suspend(() => {
+      Effect.andThen(Effect.suspend(() => {
         self.closed = true
         const entries = live(self)
         self.entries.length = 0
@@ -276,7 +276,9 @@ const close = (self: WaitCtxImpl): Effect.Effect<void> =>
       Effect.flatMap((exits) => {
         self.observer?.onEvent({ _tag: "WaitCtxClosed", waitCtxId: self.id })
         const failures = exits.filter(Exit.isFailure).map((exit) => exit.cause)
-        return failures.length === 0 ? Effect.void : Effect.failCause(failures.reduce(Cause.sequential))
+        return failures.length === 0
+          ? Effect.void
+          : Effect.failCause(failures.reduce((all, cause) => Cause.combine(all, cause)))
       })
     )
   })
@@ -293,3 +295,7 @@ export const make: Effect.Effect<WaitCtx.WaitCtx, never, Scope.Scope> = Effect.u
 
 /** @internal */
 export const isWaitCtx = (u: unknown): u is WaitCtx.WaitCtx => typeof u === "object" && u !== null && TypeId in u
+
+/** @internal */
+export const implOrUndefined = (ctx: WaitCtx.WaitCtx | undefined): WaitCtxImpl | undefined =>
+  ctx instanceof WaitCtxImpl ? ctx : undefined

@@ -13,9 +13,9 @@ class InProcess implements WaitFd.InProcessWaitFd {
   private signalled = false
   private readonly subscribers = new Set<() => void>()
 
-  unsafeIsSignalled = () => this.signalled
+  isSignalledUnsafe = () => this.signalled
 
-  unsafeSignal = () => {
+  signalUnsafe = () => {
     this.signalled = true
     if (this.subscribers.size === 0) return
     const subscribers = Array.from(this.subscribers)
@@ -23,13 +23,13 @@ class InProcess implements WaitFd.InProcessWaitFd {
     for (const onReady of subscribers) onReady()
   }
 
-  unsafeClear = () => {
+  clearUnsafe = () => {
     const was = this.signalled
     this.signalled = false
     return was
   }
 
-  unsafeOnReady = (onReady: () => void) => {
+  onReadyUnsafe = (onReady: () => void) => {
     if (this.signalled) {
       onReady()
       return noop
@@ -46,26 +46,26 @@ class InProcess implements WaitFd.InProcessWaitFd {
 const noop = () => {}
 
 /** @internal */
-export const unsafeMake = (): WaitFd.InProcessWaitFd => new InProcess()
+export const makeUnsafe = (): WaitFd.InProcessWaitFd => new InProcess()
 
 /** @internal */
-export const make: Effect.Effect<WaitFd.InProcessWaitFd> = Effect.sync(unsafeMake)
+export const make: Effect.Effect<WaitFd.InProcessWaitFd> = Effect.sync(makeUnsafe)
 
 /** @internal */
-export const signal = (self: WaitFd.InProcessWaitFd): Effect.Effect<void> => Effect.sync(() => self.unsafeSignal())
+export const signal = (self: WaitFd.InProcessWaitFd): Effect.Effect<void> => Effect.sync(() => self.signalUnsafe())
 
 /** @internal */
-export const clear = (self: WaitFd.InProcessWaitFd): Effect.Effect<boolean> => Effect.sync(() => self.unsafeClear())
+export const clear = (self: WaitFd.InProcessWaitFd): Effect.Effect<boolean> => Effect.sync(() => self.clearUnsafe())
 
 /** @internal */
 export const isSignalled = (self: WaitFd.InProcessWaitFd): Effect.Effect<boolean> =>
-  Effect.sync(() => self.unsafeIsSignalled())
+  Effect.sync(() => self.isSignalledUnsafe())
 
 /** @internal */
 export const awaitReady = (self: WaitFd.WaitFd): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
+  Effect.callback<void>((resume) => {
     let done = false
-    const unsubscribe = self.unsafeOnReady(() => {
+    const unsubscribe = self.onReadyUnsafe(() => {
       done = true
       resume(Effect.void)
     })
