@@ -146,7 +146,7 @@ const body = (ends: Ends) =>
         })
       }))
       const outcome = yield* DurableJob.pause(Offload, "engine")
-      return yield* outcome
+      return yield* Effect.fromResult(outcome)
     },
     Effect.tap(() => Effect.sync(() => ends.finished++)),
     Effect.tapError(() => Effect.sync(() => ends.failed++))

@@ -42,7 +42,7 @@
  * @since 0.1.0
  */
 import * as AsyncJob from "@async-job/core/AsyncJob"
-import type { NoJobsError } from "@async-job/core/Errors"
+import type { JobTimeoutError, NoJobsError } from "@async-job/core/Errors"
 import * as JobPool from "@async-job/core/JobPool"
 import * as WaitCtx from "@async-job/core/WaitCtx"
 import type * as WaitFd from "@async-job/core/WaitFd"
@@ -311,7 +311,9 @@ const errorOf = (cause: Cause.Cause<{ readonly _tag: string; readonly message: s
   return { tag: "InternalError", message: defect instanceof Error ? defect.message : String(defect) }
 }
 
-const isNoJobs = (cause: Cause.Cause<EngineError | NoJobsError>): cause is Cause.Cause<NoJobsError> =>
+const isNoJobs = (
+  cause: Cause.Cause<EngineError | NoJobsError | JobTimeoutError>
+): cause is Cause.Cause<NoJobsError> =>
   Option.match(Cause.findErrorOption(cause), {
     onNone: () => false,
     onSome: (error) => error._tag === "NoJobsError"
@@ -388,7 +390,8 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
 
     const settle = (entry: Entry, started: Deferred.Deferred<void, NoJobsError | ShuttingDownError>) =>
     (
-      exit: Exit.Exit<Operation.Result, EngineError | NoJobsError>
+      // no timeout is given to AsyncJob.run: JobTimeoutError is in its type only
+      exit: Exit.Exit<Operation.Result, EngineError | NoJobsError | JobTimeoutError>
     ): Effect.Effect<void> =>
       Effect.suspend(() => {
         if (Exit.isFailure(exit) && isNoJobs(exit.cause)) {

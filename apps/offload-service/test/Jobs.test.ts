@@ -300,7 +300,7 @@ describe("shutdown", () => {
       const context = yield* Layer.buildWithScope(TestServer(), scope)
       const { engine, jobs, url } = yield* Effect.provide(env, context)
       const address = Context.get(context, HttpServer.HttpServer).address
-      const port = address._tag === "TcpAddress" ? address.port : 0
+      const port = "port" in address ? address.port : 0
       for (let i = 0; i < 3; i++) strictEqual((yield* call(url, "POST", "/jobs", sha)).status, 202)
       const waiting = yield* Effect.forkChild(call(url, "POST", "/jobs?wait=true", sha))
       yield* Effect.repeat(Effect.sync(() => engine.pendingIds().length), {

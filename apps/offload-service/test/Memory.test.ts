@@ -27,7 +27,7 @@ const keys = await Effect.runPromise(CryptoEngine.generateKeys)
 
 const TestServer = (overrides: Partial<ServiceConfig.ServiceConfig> = {}) =>
   Server.layer.pipe(
-    Layer.provide(Layer.scoped(CryptoEngine.CryptoEngine, CryptoEngine.makeInline({ keys }))),
+    Layer.provide(Layer.effect(CryptoEngine.CryptoEngine, CryptoEngine.makeInline({ keys }))),
     Layer.provide(ServiceConfig.layer({ port: 0, ...overrides }))
   )
 

@@ -323,7 +323,7 @@ layer(TestServer, { excludeTestServices: true })("offload service (worker-thread
     it.effect("the server listens on the loopback address", () =>
       Effect.gen(function*() {
         const server = yield* HttpServer.HttpServer
-        strictEqual(server.address._tag === "TcpAddress" && server.address.hostname, "127.0.0.1")
+        strictEqual(new URL(HttpServer.formatAddress(server.address)).hostname, "127.0.0.1")
       }))
   })
 })

@@ -63,7 +63,7 @@ const startChild = (entry: string, env: Record<string, string>) =>
         schedule: Schedule.spaced("100 millis"),
         while: () => child.exitCode === null && child.signalCode === null
       }),
-      Effect.orElse(() => Effect.die(new Error(`the service did not start:\n${chunks.join("")}`)))
+      Effect.catch(() => Effect.die(new Error(`the service did not start:\n${chunks.join("")}`)))
     )
     return { process: child, port, url, output: () => chunks.join(""), exited } satisfies Child
   })

@@ -68,7 +68,7 @@ describe("pnpm start", () => {
         const start = yield* pnpmStart(port)
         const url = `http://${host}:${port}`
         yield* healthy(url, () => start.child.exitCode === null).pipe(
-          Effect.orElse(() => Effect.die(new Error(`the service did not start:\n${start.output()}`)))
+          Effect.catch(() => Effect.die(new Error(`the service did not start:\n${start.output()}`)))
         )
         const started = start.started()
         assertTrue(started.length >= 1)

@@ -8,7 +8,8 @@
 import { describe, it, layer } from "@effect/vitest"
 import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Cause from "effect/Cause"
-import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -50,24 +51,46 @@ const waitUntil = (condition: () => boolean): Effect.Effect<void> =>
   )
 
 /**
- * Waits until the TestClock holds a sleep that wakes at `instant` (the engine's next start). The platform's own
- * worker code also sleeps (a respawn every second, a 5 s exit timeout; both interrupted when the engine closes the
- * worker's scope), so the back-off below uses instants that none of those reach.
+ * The test's clock, recording the instant each sleep on it wakes at: the engine, run on it, says so when its
+ * back-off starts to wait. (effect 4's TestClock does not list its pending sleeps.)
  */
-const sleepPending = (instant: number): Effect.Effect<void> =>
-  Effect.flatMap(TestClock.sleeps(), (sleeps) =>
-    Chunk.some(sleeps, (at) => at === instant)
-      ? Effect.void
-      : Effect.andThen(Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5))), sleepPending(instant)))
+const recordingClock = TestClock.testClockWith((clock) =>
+  Effect.sync(() => {
+    const wakes: Array<number> = []
+    const recording: Clock.Clock = {
+      currentTimeMillisUnsafe: () => clock.currentTimeMillisUnsafe(),
+      currentTimeMillis: clock.currentTimeMillis,
+      currentTimeNanosUnsafe: () => clock.currentTimeNanosUnsafe(),
+      currentTimeNanos: clock.currentTimeNanos,
+      monotonicTimeNanosUnsafe: () => clock.monotonicTimeNanosUnsafe(),
+      monotonicTimeNanos: clock.monotonicTimeNanos,
+      sleep: (duration) =>
+        Effect.suspend(() => {
+          wakes.push(clock.currentTimeMillisUnsafe() + Duration.toMillis(duration))
+          return clock.sleep(duration)
+        })
+    }
+    /**
+     * Waits until a sleep that wakes at `instant` (the engine's next start) has begun. The platform's own worker
+     * code also sleeps (a respawn every second, a 5 s exit timeout; both interrupted when the engine closes the
+     * worker's scope), so the back-off below uses instants that none of those reach.
+     */
+    const sleepPending = (instant: number) => waitUntil(() => wakes.includes(instant))
+    return { recording, sleepPending }
+  })
+)
 
 const failureTag = <A>(exit: Exit.Exit<A, { readonly _tag: string }>) =>
-  Exit.isFailure(exit) ? Option.getOrUndefined(Option.map(Cause.failureOption(exit.cause), (e) => e._tag)) : undefined
+  Exit.isFailure(exit)
+    ? Option.getOrUndefined(Option.map(Cause.findErrorOption(exit.cause), (e) => e._tag))
+    : undefined
 
 for (const pool of ["hand-made", "platform"] as const) {
   describe(`${pool} pool`, () => {
     it.effect("a worker that dies at start is respawned with exponential back-off, then reported unhealthy", () =>
       Effect.gen(function*() {
         const env = yield* exitingAtStart
+        const { recording, sleepPending } = yield* recordingClock
         const workers = trackWorkers()
         const scope = yield* Scope.make()
         const engine = yield* Scope.provide(scope)(CryptoEngine.make({
@@ -77,7 +100,7 @@ for (const pool of ["hand-made", "platform"] as const) {
             workerScript: exitAtStart[pool],
             restart: { base: "1500 millis", max: "6 seconds", unhealthyAfter: 3 },
             onWorkerSpawn: workers.onWorkerSpawn
-          }))
+          }).pipe(Effect.provideService(Clock.Clock, recording)))
         const failures = () => engine.statsUnsafe().workerStartFailures
         // make returns once the first start failed (at 0); the next one is due 1.5 s later
         deepStrictEqual([workers.spawned.length, failures()], [1, 1])
@@ -136,7 +159,7 @@ for (const pool of ["hand-made", "platform"] as const) {
         const crashed = killWorkerUnsafe(engine, 0)
         const exit = yield* Fiber.await(running)
         strictEqual(failureTag(exit), "WorkerCrashedError")
-        const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+        const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
         assertTrue(
           Option.isSome(error) && error.value._tag === "WorkerCrashedError" && error.value.threadId === crashed
         )
@@ -157,7 +180,7 @@ for (const pool of ["hand-made", "platform"] as const) {
           Layer.provideMerge(
             Jobs.layerConfig,
             Layer.merge(
-              Layer.scoped(
+              Layer.effect(
                 CryptoEngine.CryptoEngine,
                 CryptoEngine.make({ threads: 1, keys, pool, onWorkerSpawn: workers.onWorkerSpawn })
               ),
@@ -190,7 +213,7 @@ for (const pool of ["hand-made", "platform"] as const) {
 describe("the service with an engine whose workers die at start", () => {
   const workers = trackWorkers()
   const TestServer = Server.layer.pipe(
-    Layer.provide(Layer.scoped(
+    Layer.provide(Layer.effect(
       CryptoEngine.CryptoEngine,
       Effect.andThen(
         exitingAtStart,

@@ -8,13 +8,15 @@
 import * as HttpServer from "effect/http/HttpServer"
 import { describe, expect, it } from "@effect/vitest"
 import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
-import * as ConfigError from "effect/ConfigError"
+import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Http from "node:http"
 import * as CryptoEngine from "../src/CryptoEngine.js"
@@ -223,13 +225,13 @@ describe("Telemetry", () => {
           Layer.provide(ServiceConfig.layerConfig),
           Layer.build,
           Effect.scoped,
-          Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries({ PORT: "0", ...env }))))
+          Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env: { PORT: "0", ...env } }))
         )
         const exit = yield* Effect.exit(started)
         assertTrue(Exit.isFailure(exit), JSON.stringify(env))
         if (Exit.isFailure(exit)) {
-          const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined
-          assertTrue(ConfigError.isConfigError(failure), JSON.stringify(env))
+          const failure = Option.getOrUndefined(Cause.findErrorOption(exit.cause))
+          assertTrue(failure instanceof Config.ConfigError, JSON.stringify(env))
           expect(String(failure)).toContain(Object.keys(env).at(-1)!)
         }
       }

@@ -10,6 +10,7 @@ import { describe, it } from "@effect/vitest"
 import { assertFalse, assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import { engineKey, offload } from "../src/internal/offload.js"
 import * as ManualEngine from "./fixtures/ManualEngine.js"
@@ -41,7 +42,7 @@ describe("offload (the body of a service job)", () => {
       strictEqual(first._tag, "Paused")
       deepStrictEqual(log, ["submitted in a job"])
       strictEqual(engine.pendingIds().length, 1)
-      assertFalse((yield* fd)!.unsafeIsSignalled())
+      assertFalse((yield* fd)!.isSignalledUnsafe())
 
       // resumed although the fd is not readable: back to PAUSE, request still pending
       const second = yield* AsyncJob.resume((first as AsyncJob.Paused<unknown, unknown>).job)
@@ -49,11 +50,11 @@ describe("offload (the body of a service job)", () => {
       strictEqual(engine.pendingIds().length, 1)
 
       yield* engine.release(engine.pendingIds()[0]!)
-      assertTrue((yield* fd)!.unsafeIsSignalled())
+      assertTrue((yield* fd)!.isSignalledUnsafe())
       const third = yield* AsyncJob.resume((second as AsyncJob.Paused<unknown, unknown>).job)
       deepStrictEqual(third, { _tag: "Finished", value: abcDigest })
       // the job consumed the signal; the fd stays registered until the ctx closes
-      assertFalse((yield* fd)!.unsafeIsSignalled())
+      assertFalse((yield* fd)!.isSignalledUnsafe())
       deepStrictEqual(engine.statsUnsafe().cancelled, 0)
     }).pipe(Effect.provide(JobPool.layer({ maxSize: 1 }))))
 
@@ -63,7 +64,7 @@ describe("offload (the body of a service job)", () => {
       const running = yield* Effect.forkChild(AsyncJob.run(body, { waitCtx: ctx }))
       yield* Effect.yieldNow.pipe(Effect.repeat({ until: () => engine.pendingIds().length === 1 }))
       yield* engine.release(engine.pendingIds()[0]!)
-      deepStrictEqual(yield* running.await, Exit.succeed(abcDigest))
+      deepStrictEqual(yield* Fiber.await(running), Exit.succeed(abcDigest))
     }).pipe(Effect.provide(JobPool.layer({ maxSize: 1 }))))
 
   it.effect("cancelled while paused: the engine request is dropped, and the fd is cleaned up when the ctx closes", () =>
@@ -84,6 +85,6 @@ describe("offload (the body of a service job)", () => {
       engine.fail(engine.pendingIds()[0]!, "refused")
       const exit = yield* Effect.exit(AsyncJob.resume((paused as AsyncJob.Paused<unknown, unknown>).job))
       assertTrue(Exit.isFailure(exit))
-      strictEqual(AsyncJob.unsafeState((paused as AsyncJob.Paused<unknown, unknown>).job), "failed")
+      strictEqual(AsyncJob.stateUnsafe((paused as AsyncJob.Paused<unknown, unknown>).job), "failed")
     }).pipe(Effect.provide(JobPool.layer({ maxSize: 1 }))))
 })

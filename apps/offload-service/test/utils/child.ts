@@ -47,7 +47,7 @@ export const serve = (entry: string, durable: string) =>
       Effect.timeout("2 seconds"),
       Effect.filterOrFail((response) => response.status === 200),
       Effect.retry({ schedule: Schedule.spaced("100 millis"), while: () => child.exitCode === null }),
-      Effect.orElse(() => Effect.die(new Error(`the service did not start:\n${output}`)))
+      Effect.catch(() => Effect.die(new Error(`the service did not start:\n${output}`)))
     )
     return { child, url, output: () => output }
   })
