@@ -203,6 +203,8 @@ for (const pool of ["hand-made", "platform"] as const) {
         strictEqual(view.error?.tag, "WorkerCrashedError")
         const stats = yield* Effect.flatMap(Jobs.Jobs, (jobs) => jobs.stats).pipe(Effect.provide(jobs))
         deepStrictEqual([stats.running, stats.paused, stats.failed], [0, 0, 1])
+        // the crashed worker is replaced (its thread's exit awaited first, so the replacement comes a moment later)
+        yield* waitUntil(() => workers.spawned.length === 2)
         yield* Scope.close(scope, Exit.void)
         deepStrictEqual(workers.alive(), [])
         strictEqual(workers.spawned.length, 2)
