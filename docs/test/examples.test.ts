@@ -19,7 +19,7 @@ const examples = Fs.readdirSync(examplesDir).filter((f) => f.endsWith(".ts")).so
 const timeout = 120_000
 
 const run = (file: string) =>
-  Effect.async<{ readonly stdout: string; readonly stderr: string; readonly code: number }>((resume, signal) => {
+  Effect.callback<{ readonly stdout: string; readonly stderr: string; readonly code: number }>((resume, signal) => {
     execFile(tsx, [file], { cwd: docsDir, signal, timeout }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1
       resume(Effect.succeed({ stdout, stderr, code }))
