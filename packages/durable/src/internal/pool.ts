@@ -1,6 +1,5 @@
 import type { PoolStats } from "@async-job/core/Errors"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
@@ -332,16 +331,19 @@ export const storeError = (operation: string) => (error: SqlError): StoreError =
 
 /**
  * The `SqlClient` of a SQLite file (`node:sqlite`); a file that cannot be
- * opened fails with a `StoreError`.
+ * opened fails with a `StoreError`. The driver is loaded as the layer builds,
+ * so that a process that uses no SQLite store does not load `node:sqlite`
+ * (which Node 22 reports as experimental, with a warning).
  *
  * @internal
  */
 export const layerSqliteClient = (filename: string): Layer.Layer<SqlClient.SqlClient, StoreError> =>
   Layer.effectContext(
-    Effect.map(
-      Effect.mapError(SqliteClient.make({ filename }), storeError("open")),
-      (client) => Context.make(SqlClient.SqlClient, client)
-    )
+    Effect.gen(function*() {
+      const SqliteClient = yield* Effect.promise(() => import("@effect/sql-sqlite-node/SqliteClient"))
+      const client = yield* Effect.mapError(SqliteClient.make({ filename }), storeError("open"))
+      return Context.make(SqlClient.SqlClient, client)
+    })
   ).pipe(Layer.provide(Reactivity.layer))
 
 /**
