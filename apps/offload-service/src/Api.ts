@@ -40,7 +40,6 @@
  *
  * @since 0.1.0
  */
-import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as HttpApi from "effect/http-api/HttpApi"
 import * as HttpApiEndpoint from "effect/http-api/HttpApiEndpoint"
 import * as HttpApiGroup from "effect/http-api/HttpApiGroup"
@@ -48,6 +47,7 @@ import * as HttpApiMiddleware from "effect/http-api/HttpApiMiddleware"
 import * as HttpApiSchema from "effect/http-api/HttpApiSchema"
 import * as HttpApiSecurity from "effect/http-api/HttpApiSecurity"
 import * as OpenApi from "effect/http-api/OpenApi"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import * as Operation from "./Operation.js"
@@ -167,9 +167,11 @@ export const Readiness = Schema.Struct({ status: Schema.Literal("ready") }).anno
  * @category schemas
  */
 export const WaitParams = Schema.Struct({
-  wait: Schema.optional(Schema.Literals(["true", "false"]).annotate({
-    description: "true: answer once the job has ended, with its result"
-  }))
+  wait: Schema.optional(
+    Schema.Literals(["true", "false"]).annotate({
+      description: "true: answer once the job has ended, with its result"
+    })
+  )
 })
 
 /**

@@ -291,7 +291,8 @@ const freePort = (host: string) =>
     })
   })
 
-const invalid = (message: string) => new Config.ConfigError(new Schema.SchemaError(new SchemaIssue.InvalidValue({ message })))
+const invalid = (message: string) =>
+  new Config.ConfigError(new Schema.SchemaError(new SchemaIssue.InvalidValue({ message })))
 
 /**
  * The address other runners reach this one at: `RUNNER_HOST` (default
