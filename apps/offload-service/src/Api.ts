@@ -389,7 +389,7 @@ export const Wire = {
 /**
  * Every error of the API.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type ApiError = (typeof Wire)[keyof typeof Wire]["Type"]
@@ -397,7 +397,7 @@ export type ApiError = (typeof Wire)[keyof typeof Wire]["Type"]
 /**
  * The HTTP status each error answers with.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constants
  */
 export const statusOf: { readonly [Tag in ApiError["_tag"]]: number } = {
@@ -423,7 +423,7 @@ export const statusOf: { readonly [Tag in ApiError["_tag"]]: number } = {
 /**
  * An error's body on the wire, `{"error":{"tag","message","issues"?}}`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category encoding
  */
 export const encodeError = (error: ApiError): { readonly error: ErrorDetail } =>
@@ -435,7 +435,7 @@ export const encodeError = (error: ApiError): { readonly error: ErrorDetail } =>
  * An error as a whole response, for what is answered outside `HttpApi` (the
  * router's and the server's own errors).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category encoding
  */
 export const toResponse = (error: ApiError): HttpServerResponse.HttpServerResponse =>
@@ -463,7 +463,7 @@ export class Authorization extends HttpApiMiddleware.Service<Authorization>()(
  * `ValidationError`; the others are declared here so that the OpenAPI
  * document lists them on every endpoint.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category middleware
  */
 export class RequestErrors extends HttpApiMiddleware.Service<RequestErrors>()(
