@@ -141,7 +141,7 @@ const body = (ends: Ends) =>
             const outcome = Exit.isSuccess(exit)
               ? Result.succeed(exit.value)
               : Result.fail(Option.getOrThrow(Cause.findErrorOption(exit.cause)))
-            runFork(Effect.ignore(DurableJob.signal(token, outcome), { log: true }))
+            runFork(Effect.ignore(DurableJob.signal(token, outcome), { log: "Debug" }))
           })
         })
       }))
