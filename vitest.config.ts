@@ -7,8 +7,8 @@ export default defineConfig({
       "packages/*/vitest.config.ts",
       "apps/*/vitest.config.ts",
       "docs/vitest.config.ts",
-      "bench/vitest.config.ts"
-      // "compat/vitest.config.ts": re-aimed at effect 4's oldest supported release by the lead (issue 23)
+      "bench/vitest.config.ts",
+      "compat/vitest.config.ts"
     ].filter((p) => !p.includes("*") ? existsSync(p) : true),
     reporters: ["default", ["json", { outputFile: ".vitest-results/results.json" }]]
   }

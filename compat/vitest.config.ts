@@ -1,10 +1,12 @@
 /**
- * The suites of the packages that declare `effect` at `^3.19.0` (core, openssl,
- * platform-node, testing) again, on the oldest effect of that range: every
- * `effect` and `@effect/vitest` import, in the sources, the tests and
- * `@effect/vitest` itself, resolves to effect 3.19.0 and the `@effect/vitest`
- * release made for it. The default projects run the newest. (Worker threads a
- * test starts load their modules outside vite, on the newest.)
+ * The suites of the packages that declare `effect` as a peer over the 4.x
+ * releases they support (core and openssl, whose engine and facade depend on
+ * effect's run loop, and platform-node and testing), again on the oldest
+ * effect of that range: every `effect` and `@effect/vitest` import, in the
+ * sources, the tests and `@effect/vitest` itself, resolves to effect 4.1.0 and
+ * the oldest `@effect/vitest` 4 release that accepts it (4.0.6). The default
+ * projects run the newest. (Worker threads a test starts load their modules
+ * outside vite, on the newest.)
  */
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
@@ -18,10 +20,11 @@ const effectVitest = dirname(require.resolve("@effect/vitest-oldest/package.json
 export default defineProject({
   resolve: {
     alias: [
-      { find: /^effect$/, replacement: join(effect, "dist/esm/index.js") },
-      { find: /^effect\/(.*)$/, replacement: join(effect, "dist/esm/$1.js") },
-      { find: /^@effect\/vitest$/, replacement: join(effectVitest, "dist/esm/index.js") },
-      { find: /^@effect\/vitest\/utils$/, replacement: join(effectVitest, "dist/esm/utils.js") }
+      { find: /^effect$/, replacement: join(effect, "dist/index.js") },
+      { find: /^effect\/testing$/, replacement: join(effect, "dist/testing/index.js") },
+      { find: /^effect\/(.*)$/, replacement: join(effect, "dist/$1.js") },
+      { find: /^@effect\/vitest$/, replacement: join(effectVitest, "dist/index.js") },
+      { find: /^@effect\/vitest\/utils$/, replacement: join(effectVitest, "dist/utils.js") }
     ]
   },
   test: {
@@ -35,7 +38,7 @@ export default defineProject({
       "packages/testing/test/**/*.test.ts"
     ],
     // transformed by vite, so that their own imports of effect take the aliases above
-    server: { deps: { inline: [/effect@3\.19\.0/, /@effect\+vitest@0\.27\.0/] } },
+    server: { deps: { inline: [/effect@4\.1\.0/, /@effect\+vitest@4\.0\.6/] } },
     testTimeout: 120_000
   }
 })
