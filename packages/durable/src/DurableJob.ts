@@ -58,7 +58,10 @@
  * its body again from the start, and everything journaled (activities, pauses
  * already signalled) answers from the journal at once. Code outside
  * activities therefore runs again on every resume and after a restart: put
- * side effects in an `Activity`.
+ * side effects in an `Activity`. A wait signalled while the run that awaits
+ * it is still going (for instance, while an activity awaited beside it runs)
+ * interrupts that run, and the job runs again at once: that run reports no
+ * pause.
  *
  * **Divergence**
  *

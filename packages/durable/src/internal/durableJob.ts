@@ -7,7 +7,7 @@ import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as DurableDeferred from "effect/workflow/DurableDeferred"
 import * as Workflow from "effect/workflow/Workflow"
 import { WorkflowEngine, WorkflowInstance } from "effect/workflow/WorkflowEngine"
@@ -119,7 +119,8 @@ const parseToken = (secret: string, token: string): Result.Result<TokenParts, st
   }
   return Result.match(Schema.decodeUnknownResult(TokenBody)(Buffer.from(body, "base64url").toString("utf8")), {
     onFailure: () => Result.fail("not a resume token"),
-    onSuccess: ([workflowName, executionId, deferredName]) => Result.succeed({ workflowName, executionId, deferredName })
+    onSuccess: ([workflowName, executionId, deferredName]) =>
+      Result.succeed({ workflowName, executionId, deferredName })
   })
 }
 
@@ -150,7 +151,12 @@ const operationsOf = (self: DurableJob.Any): Effect.Effect<Operations> => {
     : Effect.succeed(found)
 }
 
-const makeOperations = <Name extends string, P extends DurableJob.PayloadFields, S extends DurableJob.JobSchema, E extends DurableJob.JobSchema>(
+const makeOperations = <
+  Name extends string,
+  P extends DurableJob.PayloadFields,
+  S extends DurableJob.JobSchema,
+  E extends DurableJob.JobSchema
+>(
   workflow: Workflow.Workflow<Name, Schema.Struct<P>, S, E>
 ): Operations => {
   const payload = Schema.toCodecJson(workflow.payloadSchema)
@@ -198,30 +204,34 @@ export const toLayer = <
     Effect.gen(function*() {
       const pool = ledger(yield* DurableJobPool)
       const instance = yield* WorkflowInstance
-      // the workflow scope closes once, when the job ends (finished, failed or cancelled), never at a pause; the
-      // scopes of this job's earlier runs close after it (as superseded, with a void exit): only the last run's
-      // finalizer records the end
+      // each run has a scope of its own, which closes when the job ends (finished, failed or cancelled), never at a
+      // pause: the last run's with the job's exit, then those of the runs before it (superseded, with a void exit).
+      // Only the last run's finalizer records the end. A run abandoned to another process records nothing.
       pool.lastRun.set(executionId, instance)
+      yield* Scope.addFinalizer(
+        instance.scope,
+        Effect.sync(() => {
+          if (pool.lastRun.get(executionId) === instance) pool.lastRun.delete(executionId)
+        })
+      )
       yield* Workflow.addFinalizer((exit) =>
-        pool.lastRun.get(executionId) !== instance ? Effect.void : Effect.orDie(
-          Effect.flatMap(
-            encodeExit(self, exit),
-            (encoded) => Effect.andThen(pool.ended(executionId, encoded), Effect.sync(() => pool.lastRun.delete(executionId)))
-          )
-        )
+        pool.lastRun.get(executionId) !== instance
+          ? Effect.void
+          : Effect.orDie(Effect.flatMap(encodeExit(self, exit), (encoded) => pool.ended(executionId, encoded)))
       )
       const row = yield* Effect.orDie(pool.get(executionId))
       // started under a version this code does not run: leave it where it is (a cancel still ends it)
       if (row !== undefined && divergence(self, row) !== undefined) return yield* Workflow.suspend(instance)
       yield* Effect.orDie(pool.running(executionId))
-      const tokens = new Set<string>()
-      pool.pending.set(instance, tokens)
+      const run: Run = { tokens: new Set(), waits: new Map() }
+      runs.set(instance, run)
       const replay: Replay = {
         journal: (yield* Effect.orDie(pool.steps(executionId))).slice(),
         next: 0,
         divergence: undefined
       }
-      const engine = replaying(yield* WorkflowEngine, pool, executionId, yield* Effect.fiberId, replay)
+      const base = yield* WorkflowEngine
+      const engine = replaying(base, pool, executionId, yield* Effect.fiberId, replay)
       return yield* body(payload, executionId).pipe(
         Effect.exit,
         Effect.flatMap((exit) => endOfJournal(replay, exit, engine.diverge)),
@@ -231,7 +241,10 @@ export const toLayer = <
             ? Effect.void
             : replay.divergence !== undefined
             ? Effect.orDie(pool.diverged(executionId, replay.divergence))
-            : Effect.orDie(pool.paused(executionId, Array.from(tokens)))
+            : Effect.flatMap(
+              superseded(base, run),
+              (superseded) => superseded ? Effect.void : Effect.orDie(pool.paused(executionId, Array.from(run.tokens)))
+            )
         )
       )
     })
@@ -275,6 +288,42 @@ interface Replay {
   next: number
   divergence: Divergence | undefined
 }
+
+/**
+ * What a run's pauses saw: the tokens of the waits it suspends on, and each
+ * wait it read (its deferred, and whether the read has a value, has none, or
+ * did not return).
+ */
+interface Run {
+  readonly tokens: Set<string>
+  readonly waits: Map<string, Wait>
+}
+
+interface Wait {
+  readonly deferred: DurableDeferred.DurableDeferred<DurableJob.JobSchema>
+  state: "reading" | "none" | "value"
+}
+
+/** The runs of jobs in this process, by their `WorkflowInstance`. */
+const runs = new WeakMap<WorkflowInstance["Service"], Run>()
+
+/**
+ * Whether a run that suspended was preempted rather than paused: a wait it
+ * read without a value, or whose read it did not finish, has a value now
+ * (the engine interrupts a run whose awaited wait completes, and runs the job
+ * again). Such a run publishes no pause: the job stays `running` until the
+ * run that follows pauses or ends.
+ */
+const superseded = (
+  engine: WorkflowEngine["Service"],
+  run: Run
+): Effect.Effect<boolean, never, WorkflowInstance> =>
+  Effect.gen(function*() {
+    for (const wait of run.waits.values()) {
+      if (wait.state !== "value" && Option.isSome(yield* engine.deferredResult(wait.deferred))) return true
+    }
+    return false
+  })
 
 /** Whether the steps being taken are exempt from the journal's check ({@link unchecked}). */
 const Exempt = Context.Reference<boolean>("@async-job/durable/DurableJob/Exempt", { defaultValue: () => false })
@@ -352,9 +401,9 @@ const replaying = (
         checked.index,
         step,
         step,
-        `its journaled ${step.kind === "activity" ? "result" : "value"} does not decode with the code's Schema: ${
-          defect.message
-        }`
+        `its journaled ${
+          step.kind === "activity" ? "result" : "value"
+        } does not decode with the code's Schema: ${defect.message}`
       ))
       : Effect.die(defect)
   return {
@@ -407,24 +456,33 @@ export const pause = <W extends DurableJob.Waits, K extends keyof W & string>(
     const schema = waits[wait]
     if (schema === undefined) return yield* Effect.die(`${self.name} declares no wait fd ${wait}`)
     const name = deferredName(wait, options?.key)
+    const deferred = DurableDeferred.make(name, { success: schema })
     const engine = yield* WorkflowEngine
     const instance = yield* WorkflowInstance
     const pool = ledger(yield* DurableJobPool)
-    const token = tokenFor(pool.secret, { workflowName: self.name, executionId: instance.executionId, deferredName: name })
+    const token = tokenFor(pool.secret, {
+      workflowName: self.name,
+      executionId: instance.executionId,
+      deferredName: name
+    })
+    const run = runs.get(instance)
     // a wait with no value yet reports its token, then yields before the run suspends, still counted as in flight:
     // the waits awaited beside it (`Effect.all`, whose fibers may not have started yet) reach theirs and report too
     const reporting: WorkflowEngine["Service"] = {
       ...engine,
-      deferredResult: (deferred) =>
-        Effect.tap(engine.deferredResult(deferred), (result) => {
-          if (deferred.name !== name || Option.isSome(result)) return Effect.void
-          pool.pending.get(instance)?.add(token)
+      deferredResult: (read) => {
+        if (read.name !== name) return engine.deferredResult(read)
+        const seen: Wait = { deferred, state: "reading" }
+        run?.waits.set(name, seen)
+        return Effect.tap(engine.deferredResult(read), (result) => {
+          seen.state = Option.isSome(result) ? "value" : "none"
+          if (Option.isSome(result)) return Effect.void
+          run?.tokens.add(token)
           return Effect.yieldNow
         })
+      }
     }
-    return yield* DurableDeferred.await(DurableDeferred.make(name, { success: schema })).pipe(
-      Effect.provideService(WorkflowEngine, reporting)
-    )
+    return yield* DurableDeferred.await(deferred).pipe(Effect.provideService(WorkflowEngine, reporting))
   })
 
 /** @internal */

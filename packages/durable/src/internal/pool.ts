@@ -1,6 +1,5 @@
 import type { PoolStats } from "@async-job/core/Errors"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
@@ -89,9 +88,7 @@ export interface Ledger extends DurableJobPool.DurableJobPool {
   readonly secret: string
   /** The definitions this process knows, by name (the registry is this layer's value). */
   readonly definitions: Map<string, DurableJob.Any>
-  /** The tokens each run of a job pauses on, collected by `pause` (keyed by the run's `WorkflowInstance`). */
-  readonly pending: WeakMap<object, Set<string>>
-  /** The latest run of each job in this process (its `WorkflowInstance`), until the job ends. */
+  /** The latest run of each job in this process (its `WorkflowInstance`), until the run's scope closes. */
   readonly lastRun: Map<string, object>
   /**
    * Takes a slot for `jobId` and records its kind and payload (state
@@ -245,7 +242,6 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
       poolId,
       secret,
       definitions: new Map(),
-      pending: new WeakMap(),
       lastRun: new Map(),
       stats: Effect.sync(() => statsOf(maxSize, counts())),
       maxSize: Effect.sync(() => maxSize),
@@ -335,16 +331,19 @@ export const storeError = (operation: string) => (error: SqlError): StoreError =
 
 /**
  * The `SqlClient` of a SQLite file (`node:sqlite`); a file that cannot be
- * opened fails with a `StoreError`.
+ * opened fails with a `StoreError`. The driver is loaded as the layer builds,
+ * so that a process that uses no SQLite store does not load `node:sqlite`
+ * (which Node 22 reports as experimental, with a warning).
  *
  * @internal
  */
 export const layerSqliteClient = (filename: string): Layer.Layer<SqlClient.SqlClient, StoreError> =>
   Layer.effectContext(
-    Effect.map(
-      Effect.mapError(SqliteClient.make({ filename }), storeError("open")),
-      (client) => Context.make(SqlClient.SqlClient, client)
-    )
+    Effect.gen(function*() {
+      const SqliteClient = yield* Effect.promise(() => import("@effect/sql-sqlite-node/SqliteClient"))
+      const client = yield* Effect.mapError(SqliteClient.make({ filename }), storeError("open"))
+      return Context.make(SqlClient.SqlClient, client)
+    })
   ).pipe(Layer.provide(Reactivity.layer))
 
 /**
@@ -586,7 +585,6 @@ export const makeSql = (
       poolId,
       secret,
       definitions: new Map(),
-      pending: new WeakMap(),
       lastRun: new Map(),
       stats: Effect.andThen(
         guard,
