@@ -20,7 +20,7 @@ export class WaitCtxImpl implements Api.ASYNC_WAIT_CTX {
   /** facade jobs bound to this ctx whose function has not settled yet */
   readonly jobs = new Set<{ cancel(): void }>()
 
-  constructor(readonly core: WaitCtx.WaitCtx, readonly scope: Scope.CloseableScope) {}
+  constructor(readonly core: WaitCtx.WaitCtx, readonly scope: Scope.Closeable) {}
 
   toJSON() {
     return { _id: "ASYNC_WAIT_CTX", id: this.core.id, freed: this.freeing !== undefined }
@@ -41,8 +41,8 @@ const attempt = <A, B>(effect: Effect.Effect<A>, fallback: B): A | B => {
 
 /** @internal */
 export const make = (): WaitCtxImpl => {
-  const scope = Effect.runSync(Scope.make())
-  return new WaitCtxImpl(Effect.runSync(Scope.extend(WaitCtx.make, scope)), scope)
+  const scope = Scope.makeUnsafe()
+  return new WaitCtxImpl(Effect.runSync(Scope.provide(WaitCtx.make, scope)), scope)
 }
 
 /** @internal */

@@ -14,7 +14,7 @@
  */
 import { AsyncJob, JobPool } from "@async-job/core"
 import { Effect } from "effect"
-import * as fc from "effect/FastCheck"
+import * as fc from "fast-check"
 import { runProgram } from "../property/harness.js"
 import { program } from "../property/program.js"
 
