@@ -14,7 +14,10 @@ import { TestClock } from "effect/testing"
 /** The code under test: signs a message in a job, through the engine in context. */
 const signMessage = (message: string) =>
   Effect.scoped(
-    Effect.flatMap(WaitCtx.make, (ctx) => AsyncJob.run(TestEngine.submit<string>("sign", message), { waitCtx: ctx }))
+    Effect.flatMap(WaitCtx.make, (ctx) =>
+      TestEngine.submit<string>("sign", message).pipe(
+        AsyncJob.run({ waitCtx: ctx })
+      ))
   )
 // #endregion code
 
@@ -31,6 +34,8 @@ describe("signMessage", () => {
     Effect.gen(function*() {
       const fiber = yield* Effect.forkChild(signMessage("hello"))
       const [op] = yield* TestEngine.awaitSubmissions(1)
+      // the job has submitted but not paused yet: let it reach its pause
+      yield* Effect.yieldNow
       strictEqual(op!.mode, "fd")
       yield* TestEngine.complete(op!.id, "signature")
       strictEqual(yield* Fiber.join(fiber), "signature")
