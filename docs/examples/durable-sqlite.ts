@@ -3,8 +3,8 @@
  * second process, on the same file, approves one with the token the first handed over, resumes it to its end, and
  * cancels the other. One process at a time per SQLite file: the second starts after the first has exited.
  */
-import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Console, Effect, FileSystem } from "effect"
 import { run } from "./durable/processes.js"
 

@@ -1,12 +1,13 @@
 /**
  * What a pool reports: spans (through whatever Tracer is installed; here one that prints each span as it
- * ends), metrics (Effect Metrics labelled by pool), and every event through a JobObserver.
+ * ends), metrics (Effect Metrics, summed over the pools of a metric registry), and every event through a
+ * JobObserver.
  */
 import * as AsyncJob from "@async-job/core/AsyncJob"
 import * as JobMetrics from "@async-job/core/JobMetrics"
 import * as JobObserver from "@async-job/core/JobObserver"
 import * as JobPool from "@async-job/core/JobPool"
-import { Console, Effect, Exit, Layer, Metric, Option, Tracer } from "effect"
+import { Console, Effect, type Exit, Layer, Metric, Option, Tracer } from "effect"
 
 /** Wraps a tracer so that every span is printed when it ends. */
 const printing = (inner: Tracer.Tracer): Tracer.Tracer =>
@@ -39,9 +40,8 @@ const program = Effect.gen(function*() {
     Effect.andThen(AsyncJob.start(AsyncJob.pause), AsyncJob.start(AsyncJob.pause))
   )
 
-  // process-wide: summed over every pool of the process (here there is one)
-  const count = (metric: Metric.Counter<number>) =>
-    Effect.map(Metric.value(metric), (state) => state.count)
+  // summed over the pools of the metric registry in context (by default the process's one; here one pool)
+  const count = (metric: Metric.Counter<number>) => Effect.map(Metric.value(metric), (state) => state.count)
   const finished = Metric.withAttributes(JobMetrics.finishes, { outcome: "finished" })
   const pausedNow = yield* Metric.value(JobMetrics.paused)
   yield* Console.log(
