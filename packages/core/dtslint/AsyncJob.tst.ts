@@ -83,6 +83,18 @@ expectTypeOf(WaitCtx.setWaitFd("key", fd)).toEqualTypeOf<(self: WaitCtx.WaitCtx)
 expectTypeOf(WaitCtx.getStatus(ctx)).toEqualTypeOf<Effect.Effect<WaitCtx.Status | number>>()
 expectTypeOf(ctx.pipe(WaitCtx.setWaitFd("key", fd))).toEqualTypeOf<Effect.Effect<void>>()
 
+// any value is a key, a wait ctx included, data-first or data-last
+expectTypeOf(WaitCtx.setWaitFd(ctx, ctx, fd)).toEqualTypeOf<Effect.Effect<void>>()
+expectTypeOf(WaitCtx.setWaitFd(ctx, fd)).toEqualTypeOf<(self: WaitCtx.WaitCtx) => Effect.Effect<void>>()
+
+// run is dual, like FiberSet.run
+expectTypeOf(AsyncJob.run(body)).toEqualTypeOf<
+  Effect.Effect<number, EngineDown | NoJobsError | JobTimeoutError, Engine | JobPool.JobPool>
+>()
+expectTypeOf(body.pipe(AsyncJob.run({ timeout: "1 second" }))).toEqualTypeOf<
+  Effect.Effect<number, EngineDown | NoJobsError | JobTimeoutError, Engine | JobPool.JobPool>
+>()
+
 // a handle cannot be resumed as a job of another type
 declare const stringJob: AsyncJob.Job<string, never>
 // @ts-expect-error a Job<string> is not a Job<number>

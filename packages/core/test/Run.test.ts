@@ -1,7 +1,7 @@
 /** `AsyncJob.run`: the driver loop, and a timeout that really interrupts the job. */
 import { describe, it } from "@effect/vitest"
 import { assertInstanceOf, assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
-import { type Duration, Effect, Exit, Fiber, Option } from "effect"
+import { Data, type Duration, Effect, Exit, Fiber, Option } from "effect"
 import { TestClock } from "effect/testing"
 import * as AsyncJob from "../src/AsyncJob.js"
 import { JobTimeoutError, NoJobsError } from "../src/Errors.js"
@@ -105,5 +105,15 @@ describe("AsyncJob.run", () => {
       yield* Effect.yieldNow
       yield* AsyncJob.cancel(me!)
       assertTrue(Exit.hasInterrupts(yield* Fiber.await(fiber)))
+    }).pipe(Effect.provide(JobPool.layer())))
+
+  it.effect("data-last too; with no tracer installed its errors come back as they were failed, unwrapped", () =>
+    Effect.gen(function*() {
+      class EngineDown extends Data.TaggedError("EngineDown")<{}> {}
+      const down = new EngineDown()
+      const body = Effect.andThen(AsyncJob.pause, Effect.fail(down))
+      strictEqual(yield* Effect.flip(body.pipe(AsyncJob.run())), down)
+      strictEqual(yield* Effect.flip(AsyncJob.run(body, { timeout: "1 hour" })), down)
+      strictEqual(yield* Effect.as(AsyncJob.pause, 7).pipe(AsyncJob.run({ timeout: "1 hour" })), 7)
     }).pipe(Effect.provide(JobPool.layer())))
 })

@@ -216,4 +216,29 @@ describe("WaitCtx", () => {
       strictEqual(Option.getOrThrow(yield* job.pipe(AsyncJob.waitCtx)), ctx)
       yield* pool.resume(job)
     }))
+
+  it.effect("data-first or data-last is decided by arity: any value is a key, a wait ctx included", () =>
+    Effect.gen(function*() {
+      const ctx = yield* WaitCtx.make
+      const other = yield* WaitCtx.make
+      const fd = WaitFd.makeUnsafe()
+      // data-last, keyed by another wait ctx: two arguments, so the first is the key
+      yield* ctx.pipe(WaitCtx.setWaitFd(other, fd))
+      strictEqual(Option.getOrThrow(yield* WaitCtx.getFd(ctx, other)).fd, fd)
+      deepStrictEqual(yield* WaitCtx.getAllFds(other), [])
+      // data-last with options, keyed by a wait ctx: three arguments whose last is not a wait fd
+      const second = WaitFd.makeUnsafe()
+      yield* ctx.pipe(WaitCtx.setWaitFd(other, second, { customData: "second" }))
+      strictEqual(Option.getOrThrow(yield* WaitCtx.getFd(ctx, other)).customData, "second")
+      // data-first, keyed by a wait ctx
+      yield* WaitCtx.setWaitFd(other, ctx, fd)
+      strictEqual(Option.getOrThrow(yield* WaitCtx.getFd(other, ctx)).fd, fd)
+      // setCallback: with two arguments, data-last's first is the callback (or undefined, to unset it)
+      yield* ctx.pipe(WaitCtx.setCallback(() => 1, other))
+      strictEqual(Option.getOrThrow(yield* WaitCtx.getCallback(ctx)).arg, other)
+      yield* WaitCtx.setCallback(ctx, () => 2)
+      strictEqual(yield* WaitCtx.invokeCallback(ctx), 2)
+      yield* ctx.pipe(WaitCtx.setCallback(undefined, "ignored"))
+      assertTrue(Option.isNone(yield* WaitCtx.getCallback(ctx)))
+    }))
 })

@@ -2,7 +2,7 @@
  * Durable jobs: jobs that pause on resume tokens, survive restarts and resume
  * from any process.
  *
- * A durable job is a workflow of `@effect/workflow`, in the vocabulary of
+ * A durable job is a workflow of `effect/workflow`, in the vocabulary of
  * `AsyncJob`:
  *
  * | `AsyncJob` (in memory) | `DurableJob` |
@@ -19,7 +19,7 @@
  * @example
  * ```ts
  * import { Effect, Layer, Schema } from "effect"
- * import * as Activity from "@effect/workflow/Activity"
+ * import * as Activity from "effect/workflow/Activity"
  * import * as DurableJob from "@async-job/durable/DurableJob"
  * import * as DurableJobPool from "@async-job/durable/DurableJobPool"
  *
@@ -58,7 +58,10 @@
  * its body again from the start, and everything journaled (activities, pauses
  * already signalled) answers from the journal at once. Code outside
  * activities therefore runs again on every resume and after a restart: put
- * side effects in an `Activity`.
+ * side effects in an `Activity`. A wait signalled while the run that awaits
+ * it is still going (for instance, while an activity awaited beside it runs)
+ * interrupts that run, and the job runs again at once: that run reports no
+ * pause.
  *
  * **Divergence**
  *
@@ -75,14 +78,14 @@
  * @since 0.1.0
  */
 import type { AsyncJob } from "@async-job/core"
-import type * as Workflow from "@effect/workflow/Workflow"
-import type { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
 import type * as Brand from "effect/Brand"
 import type * as Cause from "effect/Cause"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import type * as Workflow from "effect/workflow/Workflow"
+import type { WorkflowEngine, WorkflowInstance } from "effect/workflow/WorkflowEngine"
 import type { DurableJobPool } from "./DurableJobPool.js"
 import type {
   ForeignJobError,
@@ -125,12 +128,33 @@ export type TypeId = typeof TypeId
 export type ResumeToken = Brand.Branded<string, "@async-job/durable/ResumeToken">
 
 /**
+ * A Schema of a durable job's values: its payload's fields, its result, its
+ * error and the values its wait fds are signalled with. They are journaled and
+ * read back by any process on the store, so such a Schema needs no services
+ * to decode or encode (its `DecodingServices` and `EncodingServices` are
+ * `never`), and its encoded form is turned into JSON (`Schema.toCodecJson`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type JobSchema = Schema.Codec<unknown, unknown, never, never>
+
+/**
+ * The fields of a job's payload: a {@link JobSchema} each (optional fields
+ * included).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type PayloadFields = { readonly [x: PropertyKey]: JobSchema }
+
+/**
  * The Schemas of the values a job's wait fds are signalled with, by name.
  *
  * @since 0.1.0
  * @category models
  */
-export type Waits = Record<string, Schema.Schema.Any>
+export type Waits = Record<string, JobSchema>
 
 /**
  * A durable job definition: a workflow with its payload, result and error
@@ -146,14 +170,14 @@ export type Waits = Record<string, Schema.Schema.Any>
  */
 export interface DurableJob<
   Name extends string,
-  Payload extends Schema.Struct.Fields,
-  Success extends Schema.Schema.Any,
-  Error extends Schema.Schema.All,
+  Payload extends PayloadFields,
+  Success extends JobSchema,
+  Error extends JobSchema,
   W extends Waits
 > {
   readonly [TypeId]: TypeId
   readonly name: Name
-  /** The underlying workflow, for the APIs of `@effect/workflow`. */
+  /** The underlying workflow, for the APIs of `effect/workflow`. */
   readonly workflow: Workflow.Workflow<Name, Schema.Struct<Payload>, Success, Error>
   readonly waits: W
   /** The version of the job's code (see {@link version}). */
@@ -171,7 +195,11 @@ export interface DurableJob<
 export interface Any {
   readonly [TypeId]: TypeId
   readonly name: string
-  readonly workflow: Workflow.Any
+  readonly workflow: Workflow.Any & {
+    readonly payloadSchema: Workflow.AnyStructSchema & JobSchema
+    readonly successSchema: JobSchema
+    readonly errorSchema: JobSchema
+  }
   readonly waits: Waits
   readonly version: number
   readonly minVersion: number
@@ -184,9 +212,7 @@ export interface Any {
  * @since 0.1.0
  * @category models
  */
-export type PayloadOf<J extends Any> = J extends DurableJob<infer _N, infer P, infer _S, infer _E, infer _W>
-  ? Schema.Simplify<Schema.Struct.Constructor<P>>
-  : unknown
+export type PayloadOf<J extends Any> = J["workflow"]["payloadSchema"]["~type.make.in"]
 
 /**
  * What a job succeeds with, as its Schema decodes it.
@@ -195,9 +221,7 @@ export type PayloadOf<J extends Any> = J extends DurableJob<infer _N, infer P, i
  * @since 0.1.0
  * @category models
  */
-export type SuccessOf<J extends Any> = J extends DurableJob<infer _N, infer _P, infer S, infer _E, infer _W>
-  ? Schema.Schema.Type<S>
-  : unknown
+export type SuccessOf<J extends Any> = J["workflow"]["successSchema"]["Type"]
 
 /**
  * What a job fails with, as its Schema decodes it.
@@ -206,9 +230,7 @@ export type SuccessOf<J extends Any> = J extends DurableJob<infer _N, infer _P, 
  * @since 0.1.0
  * @category models
  */
-export type ErrorOf<J extends Any> = J extends DurableJob<infer _N, infer _P, infer _S, infer E, infer _W>
-  ? Schema.Schema.Type<E>
-  : unknown
+export type ErrorOf<J extends Any> = J["workflow"]["errorSchema"]["Type"]
 
 /**
  * The job ran to its end and succeeded (`ASYNC_FINISH`): core's `Finished`,
@@ -315,7 +337,7 @@ export type LookupError = JobNotFoundError | JobKindError | ForeignJobError | Jo
  * @since 0.1.0
  * @category models
  */
-export interface MakeOptions<Name extends string, Payload extends Schema.Struct.Fields, Success, Error, W> {
+export interface MakeOptions<Name extends string, Payload extends PayloadFields, Success, Error, W> {
   readonly name: Name
   readonly payload: Payload
   readonly success?: Success | undefined
@@ -352,9 +374,9 @@ export interface MakeOptions<Name extends string, Payload extends Schema.Struct.
  */
 export const make: <
   const Name extends string,
-  Payload extends Schema.Struct.Fields,
-  Success extends Schema.Schema.Any = typeof Schema.Void,
-  Error extends Schema.Schema.All = typeof Schema.Never,
+  Payload extends PayloadFields,
+  Success extends JobSchema = Schema.Void,
+  Error extends JobSchema = Schema.Never,
   W extends Waits = {}
 >(options: MakeOptions<Name, Payload, Success, Error, W>) => DurableJob<Name, Payload, Success, Error, W> =
   internal.make
@@ -394,9 +416,9 @@ export const make: <
  */
 export const toLayer: <
   Name extends string,
-  P extends Schema.Struct.Fields,
-  S extends Schema.Schema.Any,
-  E extends Schema.Schema.All,
+  P extends PayloadFields,
+  S extends JobSchema,
+  E extends JobSchema,
   W extends Waits,
   R
 >(
@@ -404,7 +426,7 @@ export const toLayer: <
   body: (
     payload: Schema.Struct.Type<P>,
     jobId: string
-  ) => Effect.Effect<Schema.Schema.Type<S>, Schema.Schema.Type<E>, R>
+  ) => Effect.Effect<S["Type"], E["Type"], R>
 ) => Layer.Layer<
   never,
   StoreError,
@@ -448,12 +470,7 @@ export const pause: <W extends Waits, K extends keyof W & string>(
   self: Any & { readonly waits: W },
   wait: K,
   options?: { readonly key?: string | undefined }
-) => Effect.Effect<Schema.Schema.Type<W[K]>, never, WorkflowEngine | WorkflowInstance | DurableJobPool> = internal
-  .pause as <W extends Waits, K extends keyof W & string>(
-    self: Any & { readonly waits: W },
-    wait: K,
-    options?: { readonly key?: string | undefined }
-  ) => Effect.Effect<Schema.Schema.Type<W[K]>, never, WorkflowEngine | WorkflowInstance | DurableJobPool>
+) => Effect.Effect<W[K]["Type"], never, WorkflowEngine | WorkflowInstance | DurableJobPool> = internal.pause
 
 /**
  * The token of one of the job's wait fds, from inside the job; for handing it
@@ -511,7 +528,7 @@ export const version: (self: Any) => Effect.Effect<number, never, WorkflowInstan
  * @example
  * ```ts
  * import { Effect, Schema } from "effect"
- * import * as Activity from "@effect/workflow/Activity"
+ * import * as Activity from "effect/workflow/Activity"
  * import * as DurableJob from "@async-job/durable/DurableJob"
  *
  * const Ping = DurableJob.make({
@@ -571,7 +588,7 @@ export const jobId: <J extends Any>(self: J, payload: PayloadOf<J>) => Effect.Ef
  * @since 0.1.0
  * @category constructors
  */
-export const start: StartSignature = internal.start as StartSignature
+export const start: StartSignature = internal.start
 
 type StartSignature = <J extends Any>(
   self: J,
@@ -600,7 +617,7 @@ type StartSignature = <J extends Any>(
  * @since 0.1.0
  * @category combinators
  */
-export const resume: ResumeSignature = internal.resume as ResumeSignature
+export const resume: ResumeSignature = internal.resume
 
 type ResumeSignature = <J extends Any>(
   self: J,
@@ -619,7 +636,7 @@ type ResumeSignature = <J extends Any>(
  * @since 0.1.0
  * @category getters
  */
-export const poll: PollSignature = internal.poll as PollSignature
+export const poll: PollSignature = internal.poll
 
 type PollSignature = <J extends Any>(
   self: J,
@@ -641,7 +658,7 @@ type PollSignature = <J extends Any>(
  * @since 0.1.0
  * @category combinators
  */
-export const cancel: CancelSignature = internal.cancel as CancelSignature
+export const cancel: CancelSignature = internal.cancel
 
 type CancelSignature = <J extends Any>(
   self: J,

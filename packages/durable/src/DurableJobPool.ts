@@ -3,7 +3,7 @@
  * outstanding at once.
  *
  * A layer of this module provides two services: a `WorkflowEngine` (from
- * `@effect/workflow`), which runs the jobs and journals their activities and
+ * `effect/workflow`), which runs the jobs and journals their activities and
  * pauses, and the {@link DurableJobPool}, which bounds how many jobs are
  * outstanding (started and not yet ended) and answers a typed `NoJobsError`
  * when the bound is reached, like `ASYNC_start_job`'s `ASYNC_NO_JOBS`.
@@ -17,23 +17,23 @@
  * @since 0.1.0
  */
 import type { PoolStats as CorePoolStats } from "@async-job/core/Errors"
-import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
-import type * as MessageStorage from "@effect/cluster/MessageStorage"
-import type * as RunnerStorage from "@effect/cluster/RunnerStorage"
-import type * as Sharding from "@effect/cluster/Sharding"
-import * as ShardingConfig from "@effect/cluster/ShardingConfig"
-import * as SingleRunner from "@effect/cluster/SingleRunner"
-import * as SqlMessageStorage from "@effect/cluster/SqlMessageStorage"
-import * as SqlRunnerStorage from "@effect/cluster/SqlRunnerStorage"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import type * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
-import * as WorkflowEngine from "@effect/workflow/WorkflowEngine"
-import type * as ConfigError from "effect/ConfigError"
+import * as ClusterWorkflowEngine from "effect/cluster/ClusterWorkflowEngine"
+import type * as MessageStorage from "effect/cluster/MessageStorage"
+import type * as RunnerStorage from "effect/cluster/RunnerStorage"
+import type * as Sharding from "effect/cluster/Sharding"
+import * as ShardingConfig from "effect/cluster/ShardingConfig"
+import * as SingleRunner from "effect/cluster/SingleRunner"
+import * as SqlMessageStorage from "effect/cluster/SqlMessageStorage"
+import * as SqlRunnerStorage from "effect/cluster/SqlRunnerStorage"
+import type * as Config from "effect/Config"
 import type * as Context from "effect/Context"
+import * as Digest from "effect/crypto/Digest"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
+import * as WorkflowEngine from "effect/workflow/WorkflowEngine"
 import type { StoreError } from "./Errors.js"
 import * as internal from "./internal/pool.js"
 
@@ -79,7 +79,7 @@ export interface Options {
    * once a second; see
    * {@link DurableJobPool.purge}). Default: kept forever.
    */
-  readonly retention?: Duration.DurationInput | undefined
+  readonly retention?: Duration.Input | undefined
 }
 
 /**
@@ -132,7 +132,7 @@ export interface DurableJobPool {
    * starting it again answers the result the engine journaled, and runs
    * nothing.
    */
-  readonly purge: (olderThan: Duration.DurationInput) => Effect.Effect<number, StoreError>
+  readonly purge: (olderThan: Duration.Input) => Effect.Effect<number, StoreError>
 }
 
 /**
@@ -186,12 +186,12 @@ export interface JobPage {
 }
 
 /**
- * The pool's service tag, which `DurableJob`'s functions read the pool from.
+ * The pool's service key, which `DurableJob`'s functions read the pool from.
  *
  * @since 0.1.0
- * @category tags
+ * @category services
  */
-export const DurableJobPool: Context.Tag<DurableJobPool, DurableJobPool> = internal.tag
+export const DurableJobPool: Context.Service<DurableJobPool, DurableJobPool> = internal.tag
 
 /**
  * In memory: `WorkflowEngine.layerMemory` and an in-process ledger. For tests,
@@ -203,10 +203,7 @@ export const DurableJobPool: Context.Tag<DurableJobPool, DurableJobPool> = inter
  * @category layers
  */
 export const layerMemory = (options?: Options): Layer.Layer<DurableJobPool | WorkflowEngine.WorkflowEngine> =>
-  internal.layerEngineMemory.pipe(
-    Layer.provideMerge(Layer.scoped(DurableJobPool, internal.makeMemory(options))),
-    Layer.provide(WorkflowEngine.layerMemory)
-  )
+  Layer.merge(Layer.effect(DurableJobPool, internal.makeMemory(options)), WorkflowEngine.layerMemory)
 
 /**
  * A pool whose ledger lives in the database of the `SqlClient` in context
@@ -222,10 +219,10 @@ export const layerMemory = (options?: Options): Layer.Layer<DurableJobPool | Wor
  * @category layers
  */
 export const layerSqlPool = (options?: Options): Layer.Layer<DurableJobPool, StoreError, SqlClient.SqlClient> =>
-  Layer.scoped(DurableJobPool, internal.makeSql(options))
+  Layer.effect(DurableJobPool, internal.makeSql(options))
 
 /**
- * The durable engine of `@effect/cluster` over the sharding and message
+ * The durable engine of `effect/cluster` over the sharding and message
  * storage in context, with the ledger in the database of the `SqlClient` in
  * context. For several runners, provide `Sharding` from a runner layer over
  * Postgres (for instance `NodeClusterSocket.layer` of
@@ -255,37 +252,19 @@ export const layerCluster = (
 /**
  * The storage of a cluster runner on the `SqlClient` in context: the messages
  * (`SqlMessageStorage`) and the runners and shard locks (`SqlRunnerStorage`)
- * of `@effect/cluster`, as `storage: "sql"` of `NodeClusterSocket.layer`
- * builds them, except that the shard-lock operations (`acquire`, `refresh`,
- * `release`, `releaseAll`) run one at a time. Provide it to a runner layer
- * with `storage: "byo"`, with the same `shardingConfig`.
- *
- * **Details**
- *
- * On Postgres, `SqlRunnerStorage` runs every shard-lock query on one reserved
- * connection, and `Sharding` releases shards in concurrent fibers while the
- * lock refresh runs on a schedule. Queries issued at once on that connection
- * are queued by `pg`, which warns on the first (`DeprecationWarning: Calling
- * client.query() when the client is already executing a query`; pg 9 drops
- * the queue). In order, the queries run exactly as the queue ran them, and no
- * warning is printed.
- *
- * **Gotchas**
- *
- * A lock operation that outlives its deadline (`shardLockRefreshInterval`) is
- * left to finish in the background by `SqlRunnerStorage`, and the next one may
- * then start beside it; `SqlRunnerStorage` replaces the connection after such
- * a failure.
+ * of `effect/cluster`, as `storage: "sql"` of `NodeClusterSocket.layer`
+ * builds them (with the digests of `crypto.subtle`). Provide it to a runner
+ * layer with `storage: "byo"`, with the same `shardingConfig`.
  *
  * @example
  * ```ts
  * import * as DurableJobPool from "@async-job/durable/DurableJobPool"
- * import * as RunnerAddress from "@effect/cluster/RunnerAddress"
  * import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
  * import * as PgClient from "@effect/sql-pg/PgClient"
  * import * as Layer from "effect/Layer"
  * import * as Option from "effect/Option"
  * import * as Redacted from "effect/Redacted"
+ * import * as RunnerAddress from "effect/cluster/RunnerAddress"
  *
  * const shardingConfig = { runnerAddress: Option.some(RunnerAddress.make("127.0.0.1", 34431)) }
  * export const Durable = DurableJobPool.layerCluster({ maxSize: 100 }).pipe(
@@ -300,14 +279,14 @@ export const layerCluster = (
  * @category layers
  */
 export const layerClusterStorage = (
-  shardingConfig?: Partial<ShardingConfig.ShardingConfig["Type"]>
+  shardingConfig?: Partial<ShardingConfig.ShardingConfig["Service"]>
 ): Layer.Layer<
   MessageStorage.MessageStorage | RunnerStorage.RunnerStorage,
-  SqlError | ConfigError.ConfigError,
+  SqlError | Config.ConfigError,
   SqlClient.SqlClient
 > =>
-  Layer.merge(SqlMessageStorage.layer, Layer.provide(internal.layerLocksInOrder, SqlRunnerStorage.layer)).pipe(
-    Layer.provide(ShardingConfig.layerFromEnv(shardingConfig))
+  Layer.merge(SqlMessageStorage.layer, SqlRunnerStorage.layer).pipe(
+    Layer.provide([ShardingConfig.layerFromEnv(shardingConfig), Digest.layerWebCrypto])
   )
 
 /**
@@ -320,11 +299,11 @@ export interface SqliteOptions extends Options {
   /** The SQLite file; created if missing. */
   readonly filename: string
   /** Overrides of the single runner's sharding configuration. */
-  readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
+  readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Service"]> | undefined
 }
 
 /**
- * The embedded durable engine: a single runner of `@effect/cluster` whose
+ * The embedded durable engine: a single runner of `effect/cluster` whose
  * messages, replies (the journal of activities and pauses) and pool ledger live
  * in one SQLite file.
  *
@@ -352,17 +331,18 @@ export interface SqliteOptions extends Options {
  */
 export const layerSqlite = (
   options: SqliteOptions
-): Layer.Layer<DurableJobPool | WorkflowEngine.WorkflowEngine, StoreError | ConfigError.ConfigError> =>
-  Layer.unwrapEffect(Effect.as(
+): Layer.Layer<DurableJobPool | WorkflowEngine.WorkflowEngine, StoreError | Config.ConfigError> =>
+  Layer.unwrap(Effect.as(
     internal.checkSqliteFile(options.filename),
     Layer.merge(
-      Layer.scoped(
+      Layer.effect(
         DurableJobPool,
         Effect.flatMap(internal.guardSqliteFile(options.filename), (guard) => internal.makeSql(options, guard))
       ),
       ClusterWorkflowEngine.layer
     ).pipe(
       Layer.provide(SingleRunner.layer({ runnerStorage: "memory", shardingConfig: options.shardingConfig })),
-      Layer.provideMerge(SqliteClient.layer({ filename: options.filename }))
+      Layer.provide(Digest.layerWebCrypto),
+      Layer.provideMerge(internal.layerSqliteClient(options.filename))
     )
   ))

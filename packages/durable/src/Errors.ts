@@ -155,7 +155,7 @@ export class InvalidSignalError extends Schema.TaggedError<InvalidSignalError>(
  */
 export class StoreError extends Schema.TaggedError<StoreError>("@async-job/durable/StoreError")("StoreError", {
   operation: Schema.String,
-  reason: Schema.Literal("missing", "corrupt", "read-only", "replaced", "unavailable"),
+  reason: Schema.Literals(["missing", "corrupt", "read-only", "replaced", "unavailable"]),
   detail: Schema.String
 }) {
   /** @since 0.1.0 */
@@ -173,9 +173,9 @@ export class StoreError extends Schema.TaggedError<StoreError>("@async-job/durab
  * @category models
  */
 export const JournalStep: Schema.Struct<{
-  kind: Schema.Literal<["activity", "wait"]>
-  name: typeof Schema.String
-}> = Schema.Struct({ kind: Schema.Literal("activity", "wait"), name: Schema.String })
+  readonly kind: Schema.Literals<readonly ["activity", "wait"]>
+  readonly name: Schema.String
+}> = Schema.Struct({ kind: Schema.Literals(["activity", "wait"]), name: Schema.String })
 
 /**
  * The type of {@link JournalStep}.

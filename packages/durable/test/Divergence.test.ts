@@ -12,15 +12,15 @@ import * as DurableJobPool from "@async-job/durable/DurableJobPool"
 import type { JobDivergedError } from "@async-job/durable/Errors"
 import { describe, it } from "@effect/vitest"
 import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
-import * as Activity from "@effect/workflow/Activity"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import * as Activity from "effect/workflow/Activity"
 import * as path from "node:path"
 import { tempDir } from "./fixtures/tmp.js"
 
 /** What the changed code changes for a job: the payload picks it, so one deploy holds every case. */
-const Change = Schema.Literal("inserted", "schema", "renamed", "removed", "reordered", "ended")
+const Change = Schema.Literals(["inserted", "schema", "renamed", "removed", "reordered", "ended"])
 
 const Diverging = DurableJob.make({
   name: "test/Diverging",
@@ -31,7 +31,7 @@ const Diverging = DurableJob.make({
 })
 
 const expectPaused = (step: DurableJob.Step<unknown>): Effect.Effect<DurableJob.Paused> =>
-  step._tag === "Paused" ? Effect.succeed(step) : Effect.dieMessage(`expected Paused, got ${step._tag}`)
+  step._tag === "Paused" ? Effect.succeed(step) : Effect.die(`expected Paused, got ${step._tag}`)
 
 /** The fields of a divergence that name the step. */
 const named = (error: { readonly _tag: string }) => {
@@ -43,7 +43,7 @@ const named = (error: { readonly _tag: string }) => {
 const idOf = (change: typeof Change.Type) => DurableJob.jobId(Diverging, { id: change, change })
 
 describe("divergence from the journal (SQLite)", () => {
-  it.scopedLive(
+  it.live(
     "a replay that diverges in unguarded code is refused by the step; cancel frees its slot; a rollback continues it",
     () =>
       Effect.gen(function*() {

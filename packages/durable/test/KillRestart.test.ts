@@ -35,7 +35,7 @@ interface FinishReport {
 }
 
 describe("kill and restart on SQLite", () => {
-  it.scopedLive(
+  it.live(
     "jobs paused in a killed process finish in the next one, each activity once",
     () =>
       Effect.gen(function*() {

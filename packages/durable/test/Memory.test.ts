@@ -6,7 +6,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 import * as Jobs from "./fixtures/jobs.js"
 import { testDurableJobs } from "./fixtures/suite.js"
 
@@ -21,12 +21,12 @@ describe("DurableJobPool.layerMemory", () => {
             Effect.provide(Layer.provideMerge(Jobs.layer(() => {}), DurableJobPool.layerMemory({ maxSize })))
           )
         )
-        assertTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause), String(maxSize))
+        assertTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause), String(maxSize))
         if (Exit.isFailure(exit)) assertTrue(String(Cause.squash(exit.cause)).includes("maxSize"))
       }
     }))
 
-  it.scoped("retention: ended jobs are forgotten once they ended longer ago than it, outstanding ones never", () =>
+  it.effect("retention: ended jobs are forgotten once they ended longer ago than it, outstanding ones never", () =>
     Effect.gen(function*() {
       const context = yield* Layer.build(
         Layer.provideMerge(Jobs.layer(() => {}), DurableJobPool.layerMemory({ retention: "1 hour" }))

@@ -35,7 +35,7 @@ interface Runner {
   readonly pid: number
   /** What the runner printed on stderr so far. */
   readonly stderr: () => string
-  readonly send: (command: Record<string, unknown>, timeout?: Duration.DurationInput) => Effect.Effect<Exit>
+  readonly send: (command: Record<string, unknown>, timeout?: Duration.Input) => Effect.Effect<Exit>
 }
 
 /** A runner child on `url`, once it runs (again on another port if its port was taken); the scope kills it. */
@@ -44,7 +44,7 @@ const runner = (url: string, events: string) =>
     const port = yield* Postgres.freePort
     const child = yield* spawnChild(runnerScript, [url, String(port), String(MAX), events], undefined, "pipe")
     const ready = yield* firstLine(child).pipe(Effect.timeout("60 seconds"))
-    if (ready !== JSON.stringify({ ready: true })) return yield* Effect.dieMessage(`runner said ${ready}`)
+    if (ready !== JSON.stringify({ ready: true })) return yield* Effect.die(`runner said ${ready}`)
     return client(child)
   }).pipe(Effect.retry({ times: 2 }))
 
@@ -65,26 +65,25 @@ const client = (child: ChildProcess & { readonly stderrText: () => string }): Ru
     pid: child.pid!,
     stderr: child.stderrText,
     send: (command, timeout = "30 seconds") =>
-      Effect.async<Exit>((resume) => {
+      Effect.callback<Exit>((resume) => {
         const id = ++next
         waiting.set(id, (exit) => resume(Effect.succeed(exit)))
         child.stdin!.write(`${JSON.stringify({ ...command, id })}\n`)
       }).pipe(
-        Effect.timeoutFail({
+        Effect.timeoutOrElse({
           duration: timeout,
-          onTimeout: () => new Error(`no answer to ${JSON.stringify(command)}; stderr: ${child.stderrText()}`)
-        }),
-        Effect.orDie
+          orElse: () => Effect.die(new Error(`no answer to ${JSON.stringify(command)}; stderr: ${child.stderrText()}`))
+        })
       )
   }
 }
 
-class Cluster extends Context.Tag("test/Cluster")<
+class Cluster extends Context.Service<
   Cluster,
   { readonly a: Runner; readonly b: Runner; readonly events: string }
->() {}
+>()("test/Cluster") {}
 
-const ClusterLive = Layer.scoped(
+const ClusterLive = Layer.effect(
   Cluster,
   Effect.gen(function*() {
     const url = yield* Postgres.server
@@ -134,7 +133,7 @@ const paused = (exit: Exit): DurableJob.Paused => {
 const signalUntilAccepted = (runner: Runner, token: string, value: unknown) =>
   runner.send({ op: "signal", token, value }).pipe(
     Effect.filterOrFail((exit) => exit._tag === "Success" || errorTag(exit) !== "StoreError"),
-    Effect.retry(Schedule.spaced("1 second").pipe(Schedule.upTo("180 seconds"))),
+    Effect.retry(Schedule.spaced("1 second").pipe(Schedule.upTo({ duration: "180 seconds" }))),
     Effect.orDie,
     Effect.map((exit) => strictEqual(exit._tag, "Success", JSON.stringify(exit)))
   )

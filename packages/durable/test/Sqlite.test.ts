@@ -1,11 +1,11 @@
 import * as DurableJob from "@async-job/durable/DurableJob"
 import * as DurableJobPool from "@async-job/durable/DurableJobPool"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, it } from "@effect/vitest"
 import { deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as SqlClient from "effect/sql/SqlClient"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Jobs from "./fixtures/jobs.js"
@@ -14,13 +14,13 @@ import { makeReadOnly, tempDir } from "./fixtures/tmp.js"
 
 // the same contract in one process, on a fresh SQLite file per test
 testDurableJobs("SingleRunner on SQLite", (options) =>
-  Layer.unwrapScoped(
+  Layer.unwrap(
     Effect.map(tempDir("sqlite"), (dir) =>
       DurableJobPool.layerSqlite({ ...options, filename: path.join(dir, "jobs.db") }))
   ))
 
 describe("DurableJobPool.layerSqlite", () => {
-  it.scopedLive("a job belongs to its pool: another pool on the store answers ForeignJobError; bounds are stored", () =>
+  it.live("a job belongs to its pool: another pool on the store answers ForeignJobError; bounds are stored", () =>
     Effect.gen(function*() {
       const filename = path.join(yield* tempDir("foreign"), "jobs.db")
       const pool = (options: DurableJobPool.Options) =>
@@ -51,7 +51,7 @@ describe("DurableJobPool.layerSqlite", () => {
       deepStrictEqual(polled, paused)
     }))
 
-  it.scopedLive("storage faults are typed: missing directory, corrupt file, read-only file, file deleted in use", () =>
+  it.live("storage faults are typed: missing directory, corrupt file, read-only file, file deleted in use", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir("faults")
       const open = (filename: string) =>
@@ -77,7 +77,7 @@ describe("DurableJobPool.layerSqlite", () => {
       const deleted = path.join(dir, "deleted.db")
       const errors = yield* Effect.gen(function*() {
         const paused = yield* DurableJob.start(Jobs.Charge, { id: "d", amount: 1 })
-        if (paused._tag !== "Paused") return yield* Effect.dieMessage("expected Paused")
+        if (paused._tag !== "Paused") return yield* Effect.die("expected Paused")
         fs.rmSync(deleted)
         return yield* Effect.all([
           Effect.flip(DurableJob.poll(Jobs.Charge, paused.jobId)),
@@ -91,7 +91,7 @@ describe("DurableJobPool.layerSqlite", () => {
       deepStrictEqual(errors.map(reason), errors.map(() => "replaced"))
     }))
 
-  it.scopedLive("a store created before replays were checked gains the column of divergences as it opens", () =>
+  it.live("a store created before replays were checked gains the column of divergences as it opens", () =>
     Effect.gen(function*() {
       const filename = path.join(yield* tempDir("older"), "jobs.db")
       // the ledger as the release before divergence detection created it

@@ -29,7 +29,7 @@ describe("kill inside start (SQLite)", () => {
   // how often the job's first activity ran in all: an activity killed mid-run runs again (at least once)
   const reserves = { "before-send": 1, "after-send": 1, run: 1, reserve: 2 }
   for (const [point, reserved] of Object.entries(reserves)) {
-    it.scopedLive(
+    it.live(
       `killed at ${point}: after a restart the job is live, and cancel completes`,
       () =>
         Effect.gen(function*() {

@@ -10,10 +10,10 @@ import * as DurableJob from "@async-job/durable/DurableJob"
 import * as DurableJobPool from "@async-job/durable/DurableJobPool"
 import { describe, it } from "@effect/vitest"
 import { deepStrictEqual, strictEqual } from "@effect/vitest/utils"
-import * as Activity from "@effect/workflow/Activity"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import * as Activity from "effect/workflow/Activity"
 import * as path from "node:path"
 import { tempDir } from "./fixtures/tmp.js"
 
@@ -30,7 +30,7 @@ const definition = (version: number, minVersion = 1) =>
   })
 
 describe("versioning (SQLite)", () => {
-  it.scopedLive(
+  it.live(
     "new code replays old jobs as journaled, and refuses the versions it no longer runs",
     () =>
       Effect.gen(function*() {
@@ -74,7 +74,7 @@ describe("versioning (SQLite)", () => {
         // version 2 finishes the old job as version 1 journaled it, and runs the new step for a new job
         const v2 = definition(2)
         const [finishedOld, fresh] = yield* Effect.gen(function*() {
-          if (old._tag !== "Paused") return yield* Effect.dieMessage("expected Paused")
+          if (old._tag !== "Paused") return yield* Effect.die("expected Paused")
           yield* DurableJob.signal(old.tokens[0]!, true)
           return [yield* DurableJob.resume(v2, old), yield* DurableJob.start(v2, { id: "new" })] as const
         }).pipe(Effect.provide(deploy(v2)))
@@ -93,7 +93,7 @@ describe("versioning (SQLite)", () => {
         // version 3 no longer runs version 1: the stranded job is refused by name of the step, and can be cancelled
         const v3 = definition(3, 2)
         const [refused, resumed, cancelled, stillRuns] = yield* Effect.gen(function*() {
-          if (stranded._tag !== "Paused") return yield* Effect.dieMessage("expected Paused")
+          if (stranded._tag !== "Paused") return yield* Effect.die("expected Paused")
           return [
             yield* Effect.flip(DurableJob.poll(v3, stranded.jobId)),
             yield* Effect.flip(DurableJob.resume(v3, stranded)),

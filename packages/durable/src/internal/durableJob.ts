@@ -1,20 +1,16 @@
-import * as DurableDeferred from "@effect/workflow/DurableDeferred"
-import * as Workflow from "@effect/workflow/Workflow"
-import { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Equal from "effect/Equal"
 import * as Exit from "effect/Exit"
-import type * as FiberId from "effect/FiberId"
-import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
-import * as Predicate from "effect/Predicate"
-import * as Queue from "effect/Queue"
+import * as PubSub from "effect/PubSub"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
+import * as DurableDeferred from "effect/workflow/DurableDeferred"
+import * as Workflow from "effect/workflow/Workflow"
+import { WorkflowEngine, WorkflowInstance } from "effect/workflow/WorkflowEngine"
 import * as Crypto from "node:crypto"
 import type * as DurableJob from "../DurableJob.js"
 import { DurableJobPool } from "../DurableJobPool.js"
@@ -26,12 +22,11 @@ import {
   JobKindError,
   JobNotFoundError,
   JournalStep,
+  type NoJobsError,
   StaleJobError,
   StoreError
 } from "../Errors.js"
-import { type AnyWorkflow, type Ledger, ledger, type Row } from "./pool.js"
-
-type Status = DurableJob.JobStatus<unknown, unknown>
+import { type Ledger, ledger, type Row } from "./pool.js"
 
 /** @internal */
 export const TypeId: typeof DurableJob.TypeId = Symbol.for("@async-job/durable/DurableJob") as typeof DurableJob.TypeId
@@ -39,53 +34,58 @@ export const TypeId: typeof DurableJob.TypeId = Symbol.for("@async-job/durable/D
 /** @internal */
 export const make = <
   const Name extends string,
-  Payload extends Schema.Struct.Fields,
-  Success extends Schema.Schema.Any = typeof Schema.Void,
-  Error extends Schema.Schema.All = typeof Schema.Never,
+  Payload extends DurableJob.PayloadFields,
+  Success extends DurableJob.JobSchema = Schema.Void,
+  Error extends DurableJob.JobSchema = Schema.Never,
   W extends DurableJob.Waits = {}
 >(
   options: DurableJob.MakeOptions<Name, Payload, Success, Error, W>
 ): DurableJob.DurableJob<Name, Payload, Success, Error, W> => {
-  const workflow = Workflow.make({
-    name: options.name,
-    payload: Schema.Struct(options.payload),
-    success: (options.success ?? Schema.Void) as Success,
-    error: (options.error ?? Schema.Never) as Error,
-    idempotencyKey: (payload) => options.jobId(payload as Schema.Struct.Type<Payload>)
-  })
   const version = options.version ?? 1
   const minVersion = options.minVersion ?? 1
   if (!Number.isInteger(version) || !Number.isInteger(minVersion) || minVersion < 1 || minVersion > version) {
     throw new RangeError(`${options.name}: versions must be integers with 1 <= minVersion <= version`)
   }
-  return { [TypeId]: TypeId, name: options.name, workflow, waits: options.waits ?? ({} as W), version, minVersion }
+  // an omitted Schema is the default of its type parameter (`Schema.Void`, `Schema.Never`, no waits)
+  const success = (options.success ?? Schema.Void) as Success
+  const error = (options.error ?? Schema.Never) as Error
+  const workflow: Workflow.Workflow<Name, Schema.Struct<Payload>, Success, Error> = Workflow.make(options.name, {
+    payload: Schema.Struct(options.payload),
+    success,
+    error,
+    idempotencyKey: options.jobId
+  })
+  const self: DurableJob.DurableJob<Name, Payload, Success, Error, W> = {
+    [TypeId]: TypeId,
+    name: options.name,
+    workflow,
+    waits: options.waits ?? ({} as W),
+    version,
+    minVersion
+  }
+  operations.set(self, makeOperations(workflow))
+  return self
 }
 
 // -----------------------------------------------------------------------------
 // encoding
 // -----------------------------------------------------------------------------
 
-const exitSchemas = new WeakMap<DurableJob.Any, Schema.Schema<Exit.Exit<unknown, unknown>, unknown>>()
-
-/** The Schema of a job's exit, as the ledger keeps it. */
-const exitSchemaOf = (self: DurableJob.Any) => {
-  let schema = exitSchemas.get(self)
-  if (schema === undefined) {
-    schema = Schema.Exit({
-      success: self.workflow.successSchema,
-      failure: self.workflow.errorSchema,
-      defect: Schema.Defect
-    }) as unknown as Schema.Schema<Exit.Exit<unknown, unknown>, unknown>
-    exitSchemas.set(self, schema)
-  }
-  return schema
-}
-
-const payloadSchemaOf = (self: DurableJob.Any) =>
-  self.workflow.payloadSchema as unknown as Schema.Schema<Record<string, unknown>, unknown>
+/** The JSON codec of a job's exit, as the ledger keeps it. */
+const exitCodec = <J extends DurableJob.Any>(self: J) =>
+  Schema.toCodecJson(Schema.Exit(self.workflow.successSchema, self.workflow.errorSchema, Schema.Defect()))
 
 const encodeExit = (self: DurableJob.Any, exit: Exit.Exit<unknown, unknown>): Effect.Effect<unknown> =>
-  Effect.orDie(Schema.encode(exitSchemaOf(self))(exit))
+  Effect.orDie(Schema.encodeEffect(exitCodec(self))(exit))
+
+const decodeExit = <J extends DurableJob.Any>(
+  self: J,
+  encoded: unknown
+): Effect.Effect<Exit.Exit<DurableJob.SuccessOf<J>, DurableJob.ErrorOf<J>>> =>
+  Effect.orDie(Schema.decodeUnknownEffect(exitCodec(self))(encoded))
+
+/** The JSON codec of a job's payload, as the ledger keeps it (to complete a start cut short). */
+const payloadCodec = (self: DurableJob.Any) => Schema.toCodecJson(self.workflow.payloadSchema)
 
 // -----------------------------------------------------------------------------
 // tokens
@@ -107,23 +107,76 @@ const tokenFor = (secret: string, parts: TokenParts): DurableJob.ResumeToken => 
   return `${body}.${signature(secret, body)}` as DurableJob.ResumeToken
 }
 
-const TokenBody = Schema.parseJson(Schema.Tuple(Schema.String, Schema.String, Schema.String))
+const TokenBody = Schema.fromJsonString(Schema.Tuple([Schema.String, Schema.String, Schema.String]))
 
-const parseToken = (secret: string, token: string): Either.Either<TokenParts, string> => {
+const parseToken = (secret: string, token: string): Result.Result<TokenParts, string> => {
   const [body, mac, ...rest] = token.split(".")
-  if (body === undefined || mac === undefined || rest.length > 0) return Either.left("not a resume token")
+  if (body === undefined || mac === undefined || rest.length > 0) return Result.fail("not a resume token")
   const expected = Buffer.from(signature(secret, body))
   const given = Buffer.from(mac)
   if (expected.length !== given.length || !Crypto.timingSafeEqual(expected, given)) {
-    return Either.left("not signed by this store")
+    return Result.fail("not signed by this store")
   }
-  return Either.match(Schema.decodeUnknownEither(TokenBody)(Buffer.from(body, "base64url").toString("utf8")), {
-    onLeft: () => Either.left("not a resume token"),
-    onRight: ([workflowName, executionId, deferredName]) => Either.right({ workflowName, executionId, deferredName })
+  return Result.match(Schema.decodeUnknownResult(TokenBody)(Buffer.from(body, "base64url").toString("utf8")), {
+    onFailure: () => Result.fail("not a resume token"),
+    onSuccess: ([workflowName, executionId, deferredName]) =>
+      Result.succeed({ workflowName, executionId, deferredName })
   })
 }
 
 const deferredName = (wait: string, key: string | undefined) => key === undefined ? wait : `${wait}/${key}`
+
+// -----------------------------------------------------------------------------
+// the engine, by definition
+// -----------------------------------------------------------------------------
+
+/**
+ * What the implementation does with a definition's workflow through the
+ * engine, typed by its own Schemas: made by {@link make}, where they are
+ * known, and kept beside the definition.
+ */
+interface Operations {
+  /** Sends the job's workflow, with its payload as the ledger encoded it. */
+  readonly send: (executionId: string, payload: unknown) => Effect.Effect<void, never, WorkflowEngine>
+  /** The exit the engine journaled for the job, as the ledger encodes it; `undefined` while it has none. */
+  readonly journaledExit: (executionId: string) => Effect.Effect<unknown, never, WorkflowEngine>
+}
+
+const operations = new WeakMap<DurableJob.Any, Operations>()
+
+const operationsOf = (self: DurableJob.Any): Effect.Effect<Operations> => {
+  const found = operations.get(self)
+  return found === undefined
+    ? Effect.die(new TypeError(`${self.name} is not a definition made by DurableJob.make`))
+    : Effect.succeed(found)
+}
+
+const makeOperations = <
+  Name extends string,
+  P extends DurableJob.PayloadFields,
+  S extends DurableJob.JobSchema,
+  E extends DurableJob.JobSchema
+>(
+  workflow: Workflow.Workflow<Name, Schema.Struct<P>, S, E>
+): Operations => {
+  const payload = Schema.toCodecJson(workflow.payloadSchema)
+  const exit = Schema.toCodecJson(Schema.Exit(workflow.successSchema, workflow.errorSchema, Schema.Defect()))
+  return {
+    send: (executionId, encoded) =>
+      Effect.gen(function*() {
+        const engine = yield* WorkflowEngine
+        const decoded = yield* Effect.orDie(Schema.decodeUnknownEffect(payload)(encoded))
+        yield* Effect.orDie(engine.execute(workflow, { executionId, payload: decoded, discard: true }))
+      }),
+    journaledExit: (executionId) =>
+      Effect.gen(function*() {
+        const engine = yield* WorkflowEngine
+        const result = yield* engine.poll(workflow, executionId)
+        if (Option.isNone(result) || result.value._tag !== "Complete") return undefined
+        return yield* Effect.orDie(Schema.encodeEffect(exit)(result.value.exit))
+      })
+  }
+}
 
 // -----------------------------------------------------------------------------
 // the body
@@ -132,17 +185,14 @@ const deferredName = (wait: string, key: string | undefined) => key === undefine
 /** @internal */
 export const toLayer = <
   Name extends string,
-  P extends Schema.Struct.Fields,
-  S extends Schema.Schema.Any,
-  E extends Schema.Schema.All,
+  P extends DurableJob.PayloadFields,
+  S extends DurableJob.JobSchema,
+  E extends DurableJob.JobSchema,
   W extends DurableJob.Waits,
   R
 >(
   self: DurableJob.DurableJob<Name, P, S, E, W>,
-  body: (
-    payload: Schema.Struct.Type<P>,
-    jobId: string
-  ) => Effect.Effect<Schema.Schema.Type<S>, Schema.Schema.Type<E>, R>
+  body: (payload: Schema.Struct.Type<P>, jobId: string) => Effect.Effect<S["Type"], E["Type"], R>
 ): Layer.Layer<
   never,
   StoreError,
@@ -154,32 +204,47 @@ export const toLayer = <
     Effect.gen(function*() {
       const pool = ledger(yield* DurableJobPool)
       const instance = yield* WorkflowInstance
-      // the workflow scope closes once, when the job ends (finished, failed or cancelled), never at a pause
+      // each run has a scope of its own, which closes when the job ends (finished, failed or cancelled), never at a
+      // pause: the last run's with the job's exit, then those of the runs before it (superseded, with a void exit).
+      // Only the last run's finalizer records the end. A run abandoned to another process records nothing.
+      pool.lastRun.set(executionId, instance)
+      yield* Scope.addFinalizer(
+        instance.scope,
+        Effect.sync(() => {
+          if (pool.lastRun.get(executionId) === instance) pool.lastRun.delete(executionId)
+        })
+      )
       yield* Workflow.addFinalizer((exit) =>
-        Effect.orDie(Effect.flatMap(encodeExit(self, exit), (encoded) => pool.ended(executionId, encoded)))
+        pool.lastRun.get(executionId) !== instance
+          ? Effect.void
+          : Effect.orDie(Effect.flatMap(encodeExit(self, exit), (encoded) => pool.ended(executionId, encoded)))
       )
       const row = yield* Effect.orDie(pool.get(executionId))
       // started under a version this code does not run: leave it where it is (a cancel still ends it)
       if (row !== undefined && divergence(self, row) !== undefined) return yield* Workflow.suspend(instance)
       yield* Effect.orDie(pool.running(executionId))
-      const tokens = new Set<string>()
-      pool.pending.set(instance, tokens)
+      const run: Run = { tokens: new Set(), waits: new Map() }
+      runs.set(instance, run)
       const replay: Replay = {
         journal: (yield* Effect.orDie(pool.steps(executionId))).slice(),
         next: 0,
         divergence: undefined
       }
-      const engine = replaying(yield* WorkflowEngine, pool, executionId, yield* Effect.fiberId, replay)
-      return yield* body(payload as Schema.Struct.Type<P>, executionId).pipe(
+      const base = yield* WorkflowEngine
+      const engine = replaying(base, pool, executionId, yield* Effect.fiberId, replay)
+      return yield* body(payload, executionId).pipe(
         Effect.exit,
         Effect.flatMap((exit) => endOfJournal(replay, exit, engine.diverge)),
         Effect.provideService(WorkflowEngine, engine),
         Effect.onExit((exit) =>
-          !instance.suspended || !Exit.isInterrupted(exit)
+          !instance.suspended || !Exit.hasInterrupts(exit)
             ? Effect.void
             : replay.divergence !== undefined
             ? Effect.orDie(pool.diverged(executionId, replay.divergence))
-            : Effect.orDie(pool.paused(executionId, Array.from(tokens)))
+            : Effect.flatMap(
+              superseded(base, run),
+              (superseded) => superseded ? Effect.void : Effect.orDie(pool.paused(executionId, Array.from(run.tokens)))
+            )
         )
       )
     })
@@ -197,13 +262,7 @@ export const toLayer = <
       yield* engine.resume(self.workflow, row.jobId)
     }
   })
-  return Layer.provide(Layer.effectDiscard(recover), registered) as Layer.Layer<
-    never,
-    StoreError,
-    | WorkflowEngine
-    | DurableJobPool
-    | Exclude<R, WorkflowEngine | WorkflowInstance | Workflow.Execution<Name> | Scope.Scope>
-  >
+  return Layer.provide(Layer.effectDiscard(recover), registered)
 }
 
 /** @internal */
@@ -230,12 +289,48 @@ interface Replay {
   divergence: Divergence | undefined
 }
 
+/**
+ * What a run's pauses saw: the tokens of the waits it suspends on, and each
+ * wait it read (its deferred, and whether the read has a value, has none, or
+ * did not return).
+ */
+interface Run {
+  readonly tokens: Set<string>
+  readonly waits: Map<string, Wait>
+}
+
+interface Wait {
+  readonly deferred: DurableDeferred.DurableDeferred<DurableJob.JobSchema>
+  state: "reading" | "none" | "value"
+}
+
+/** The runs of jobs in this process, by their `WorkflowInstance`. */
+const runs = new WeakMap<WorkflowInstance["Service"], Run>()
+
+/**
+ * Whether a run that suspended was preempted rather than paused: a wait it
+ * read without a value, or whose read it did not finish, has a value now
+ * (the engine interrupts a run whose awaited wait completes, and runs the job
+ * again). Such a run publishes no pause: the job stays `running` until the
+ * run that follows pauses or ends.
+ */
+const superseded = (
+  engine: WorkflowEngine["Service"],
+  run: Run
+): Effect.Effect<boolean, never, WorkflowInstance> =>
+  Effect.gen(function*() {
+    for (const wait of run.waits.values()) {
+      if (wait.state !== "value" && Option.isSome(yield* engine.deferredResult(wait.deferred))) return true
+    }
+    return false
+  })
+
 /** Whether the steps being taken are exempt from the journal's check ({@link unchecked}). */
-const exempt = FiberRef.unsafeMake(false)
+const Exempt = Context.Reference<boolean>("@async-job/durable/DurableJob/Exempt", { defaultValue: () => false })
 
 /** @internal */
 export const unchecked = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.locally(self, exempt, true)
+  Effect.provideService(self, Exempt, true)
 
 const describeStep = (step: JournalStep) => `${step.kind} "${step.name}"`
 
@@ -258,9 +353,7 @@ interface Checked {
   readonly replayed: boolean
 }
 
-type ReplayingEngine = WorkflowEngine["Type"] & {
-  readonly diverge: (divergence: Divergence) => Effect.Effect<never, never, WorkflowInstance>
-}
+type Diverge = (divergence: Divergence) => Effect.Effect<never, never, WorkflowInstance>
 
 /**
  * The engine as the body of a run sees it: every activity and wait that the
@@ -270,52 +363,49 @@ type ReplayingEngine = WorkflowEngine["Type"] & {
  * before anything of it runs; a step past the end of the journal is appended.
  */
 const replaying = (
-  engine: WorkflowEngine["Type"],
+  engine: WorkflowEngine["Service"],
   pool: Ledger,
   executionId: string,
-  root: FiberId.FiberId,
+  root: number,
   replay: Replay
-): ReplayingEngine => {
-  const diverge = (divergence: Divergence) =>
+): WorkflowEngine["Service"] & { readonly diverge: Diverge } => {
+  const diverge: Diverge = (divergence) =>
     Effect.flatMap(WorkflowInstance, (instance) => {
       replay.divergence ??= divergence
       return Workflow.suspend(instance)
     })
   const check = (requested: JournalStep): Effect.Effect<Checked | undefined, never, WorkflowInstance> =>
-    Effect.flatMap(
-      Effect.zip(Effect.fiberId, FiberRef.get(exempt)),
-      ([fiber, isExempt]): Effect.Effect<Checked | undefined, never, WorkflowInstance> => {
-        if (replay.divergence !== undefined) return diverge(replay.divergence)
-        if (isExempt || !Equal.equals(fiber, root)) return Effect.succeed(undefined)
-        const index = replay.next++
-        const recorded = replay.journal[index]
-        if (recorded === undefined) {
-          replay.journal.push(requested)
-          return Effect.as(Effect.orDie(pool.recordStep(executionId, index, requested)), { index, replayed: false })
-        }
-        if (recorded.kind !== requested.kind || recorded.name !== requested.name) {
-          return diverge(divergenceAt(
-            index,
-            recorded,
-            requested,
-            `the journal records ${describeStep(recorded)} there; the code asks for ${describeStep(requested)}`
-          ))
-        }
-        return Effect.succeed({ index, replayed: true })
+    Effect.withFiber((fiber): Effect.Effect<Checked | undefined, never, WorkflowInstance> => {
+      if (replay.divergence !== undefined) return diverge(replay.divergence)
+      if (fiber.getRef(Exempt) || fiber.id !== root) return Effect.succeed(undefined)
+      const index = replay.next++
+      const recorded = replay.journal[index]
+      if (recorded === undefined) {
+        replay.journal.push(requested)
+        return Effect.as(Effect.orDie(pool.recordStep(executionId, index, requested)), { index, replayed: false })
       }
-    )
+      if (recorded.kind !== requested.kind || recorded.name !== requested.name) {
+        return diverge(divergenceAt(
+          index,
+          recorded,
+          requested,
+          `the journal records ${describeStep(recorded)} there; the code asks for ${describeStep(requested)}`
+        ))
+      }
+      return Effect.succeed({ index, replayed: true })
+    })
   /** A journaled result (or signalled value) that the code's Schema no longer decodes diverges too. */
   const undecodable = (checked: Checked | undefined, step: JournalStep) => (defect: unknown) =>
-    checked?.replayed === true && ParseResult.isParseError(defect)
-      ? Option.some(diverge(divergenceAt(
+    checked?.replayed === true && Schema.isSchemaError(defect)
+      ? diverge(divergenceAt(
         checked.index,
         step,
         step,
-        `its journaled ${step.kind === "activity" ? "result" : "value"} does not decode with the code's Schema: ${
-          ParseResult.TreeFormatter.formatErrorSync(defect)
-        }`
-      )))
-      : Option.none()
+        `its journaled ${
+          step.kind === "activity" ? "result" : "value"
+        } does not decode with the code's Schema: ${defect.message}`
+      ))
+      : Effect.die(defect)
   return {
     ...engine,
     diverge,
@@ -323,17 +413,17 @@ const replaying = (
       const step: JournalStep = { kind: "activity", name: activity.name }
       return Effect.flatMap(
         check(step),
-        (checked) => Effect.catchSomeDefect(engine.activityExecute(activity, attempt), undecodable(checked, step))
+        (checked) => Effect.catchDefect(engine.activityExecute(activity, attempt), undecodable(checked, step))
       )
     },
     deferredResult: (deferred) => {
       const step: JournalStep = { kind: "wait", name: deferred.name }
       return Effect.flatMap(
         check(step),
-        (checked) => Effect.catchSomeDefect(engine.deferredResult(deferred), undecodable(checked, step))
+        (checked) => Effect.catchDefect(engine.deferredResult(deferred), undecodable(checked, step))
       )
     }
-  } as ReplayingEngine
+  }
 }
 
 /**
@@ -343,10 +433,10 @@ const replaying = (
 const endOfJournal = <A, E>(
   replay: Replay,
   exit: Exit.Exit<A, E>,
-  diverge: (divergence: Divergence) => Effect.Effect<never, never, WorkflowInstance>
+  diverge: Diverge
 ): Effect.Effect<A, E, WorkflowInstance> => {
   const recorded = replay.journal[replay.next]
-  const ended = Exit.isSuccess(exit) || !(Cause.isInterrupted(exit.cause) || Cause.isDie(exit.cause))
+  const ended = Exit.isSuccess(exit) || !(Cause.hasInterrupts(exit.cause) || Cause.hasDies(exit.cause))
   if (!ended || recorded === undefined || replay.divergence !== undefined) return exit
   return diverge(divergenceAt(replay.next, recorded, undefined, "the code ended before it"))
 }
@@ -356,37 +446,49 @@ const endOfJournal = <A, E>(
 // -----------------------------------------------------------------------------
 
 /** @internal */
-export const pause = (
-  self: DurableJob.Any,
-  wait: string,
+export const pause = <W extends DurableJob.Waits, K extends keyof W & string>(
+  self: DurableJob.Any & { readonly waits: W },
+  wait: K,
   options?: { readonly key?: string | undefined }
-): Effect.Effect<unknown, never, WorkflowEngine | WorkflowInstance | DurableJobPool> =>
+): Effect.Effect<W[K]["Type"], never, WorkflowEngine | WorkflowInstance | DurableJobPool> =>
   Effect.gen(function*() {
-    const schema = self.waits[wait]
-    if (schema === undefined) return yield* Effect.dieMessage(`${self.name} declares no wait fd ${wait}`)
+    const waits: W = self.waits
+    const schema = waits[wait]
+    if (schema === undefined) return yield* Effect.die(`${self.name} declares no wait fd ${wait}`)
     const name = deferredName(wait, options?.key)
     const deferred = DurableDeferred.make(name, { success: schema })
     const engine = yield* WorkflowEngine
     const instance = yield* WorkflowInstance
     const pool = ledger(yield* DurableJobPool)
-    // inside an activity-like section, so that pauses awaited together all report their tokens
-    const exit = yield* Workflow.wrapActivityResult(
-      Effect.tap(engine.deferredResult(deferred), (exit) => {
-        if (exit !== undefined) return
-        pool.pending.get(instance)?.add(
-          tokenFor(pool.secret, { workflowName: self.name, executionId: instance.executionId, deferredName: name })
-        )
-      }),
-      Predicate.isUndefined
-    )
-    if (exit === undefined) return yield* Workflow.suspend(instance)
-    return yield* exit
+    const token = tokenFor(pool.secret, {
+      workflowName: self.name,
+      executionId: instance.executionId,
+      deferredName: name
+    })
+    const run = runs.get(instance)
+    // a wait with no value yet reports its token, then yields before the run suspends, still counted as in flight:
+    // the waits awaited beside it (`Effect.all`, whose fibers may not have started yet) reach theirs and report too
+    const reporting: WorkflowEngine["Service"] = {
+      ...engine,
+      deferredResult: (read) => {
+        if (read.name !== name) return engine.deferredResult(read)
+        const seen: Wait = { deferred, state: "reading" }
+        run?.waits.set(name, seen)
+        return Effect.tap(engine.deferredResult(read), (result) => {
+          seen.state = Option.isSome(result) ? "value" : "none"
+          if (Option.isSome(result)) return Effect.void
+          run?.tokens.add(token)
+          return Effect.yieldNow
+        })
+      }
+    }
+    return yield* DurableDeferred.await(deferred).pipe(Effect.provideService(WorkflowEngine, reporting))
   })
 
 /** @internal */
-export const token = (
-  self: DurableJob.Any,
-  wait: string,
+export const token = <W extends DurableJob.Waits, K extends keyof W & string>(
+  self: DurableJob.Any & { readonly waits: W },
+  wait: K,
   options?: { readonly key?: string | undefined }
 ): Effect.Effect<DurableJob.ResumeToken, never, WorkflowInstance | DurableJobPool> =>
   Effect.zipWith(
@@ -404,12 +506,14 @@ export const token = (
 // status
 // -----------------------------------------------------------------------------
 
+type StatusOf<J extends DurableJob.Any> = DurableJob.JobStatus<DurableJob.SuccessOf<J>, DurableJob.ErrorOf<J>>
+
 /** Where the ledger says the job is, read with the job's definition. */
-const statusOf = (
-  self: DurableJob.Any,
+const statusOf = <J extends DurableJob.Any>(
+  self: J,
   pool: Ledger,
   row: Row
-): Effect.Effect<Status, JobKindError | ForeignJobError> => {
+): Effect.Effect<StatusOf<J>, JobKindError | ForeignJobError> => {
   if (row.pool !== pool.name) {
     return Effect.fail(new ForeignJobError({ jobId: row.seq, ownerPoolId: row.poolId, poolId: pool.poolId }))
   }
@@ -428,11 +532,11 @@ const statusOf = (
       return Effect.succeed({ _tag: "Paused", jobId, tokens: [] })
     case "ended":
       return Effect.map(
-        Effect.orDie(Schema.decodeUnknown(exitSchemaOf(self))(row.exit)),
-        (exit): Status =>
+        decodeExit(self, row.exit),
+        (exit): StatusOf<J> =>
           Exit.isSuccess(exit)
             ? { _tag: "Finished", jobId, value: exit.value }
-            : Cause.isInterruptedOnly(exit.cause)
+            : Cause.hasInterruptsOnly(exit.cause)
             ? { _tag: "Cancelled", jobId }
             : { _tag: "Failed", jobId, cause: exit.cause }
       )
@@ -466,9 +570,9 @@ const divergence = (self: DurableJob.Any, row: Row): JobDivergedError | undefine
     })
   }
   if (row.state !== "diverged") return undefined
-  return Either.match(Schema.decodeUnknownEither(DivergenceJson)(row.diverged), {
-    onLeft: () => new JobDivergedError({ jobId: row.jobId, step: "unknown", reason: "the journal diverged" }),
-    onRight: (fields) => new JobDivergedError({ jobId: row.jobId, ...fields })
+  return Result.match(Schema.decodeUnknownResult(DivergenceJson)(row.diverged), {
+    onFailure: () => new JobDivergedError({ jobId: row.jobId, step: "unknown", reason: "the journal diverged" }),
+    onSuccess: (fields) => new JobDivergedError({ jobId: row.jobId, ...fields })
   })
 }
 
@@ -481,7 +585,10 @@ export const version = (self: DurableJob.Any): Effect.Effect<number, never, Work
   })
 
 /** @internal */
-export const poll = (self: DurableJob.Any, jobId: string) =>
+export const poll = <J extends DurableJob.Any>(
+  self: J,
+  jobId: string
+): Effect.Effect<StatusOf<J>, DurableJob.LookupError, DurableJobPool> =>
   Effect.gen(function*() {
     const pool = ledger(yield* DurableJobPool)
     const row = yield* getRow(self, pool, jobId)
@@ -491,18 +598,20 @@ export const poll = (self: DurableJob.Any, jobId: string) =>
     return status
   })
 
+type Settled<J extends DurableJob.Any> = Exclude<StatusOf<J>, DurableJob.Running>
+
 /**
- * Reads the job until `done` accepts its status, waking up when the ledger
- * says the job changed (no timer: the job's runs publish each change, across
- * processes on Postgres).
+ * Reads the job until it is settled (not `Running`) and `done` accepts its
+ * status, waking up when the ledger says the job changed (no timer: the job's
+ * runs publish each change, across processes on Postgres).
  */
-const waitFor = <S extends Status>(
-  self: DurableJob.Any,
+const waitFor = <J extends DurableJob.Any>(
+  self: J,
   pool: Ledger,
   jobId: string,
-  done: (status: Status) => status is S,
+  done: (status: Settled<J>) => boolean,
   cancelling = false
-) =>
+): Effect.Effect<readonly [Settled<J>, Row], DurableJob.LookupError> =>
   Effect.scoped(Effect.gen(function*() {
     // subscribe before reading, so that no change between the read and the wait is missed
     const changes = yield* pool.changes
@@ -511,31 +620,26 @@ const waitFor = <S extends Status>(
       const status = yield* statusOf(self, pool, row)
       const diverged = cancelling ? undefined : divergence(self, row)
       if (diverged !== undefined && row.state === "diverged") return yield* diverged
-      if (done(status)) return [status, row] as const
+      if (status._tag !== "Running" && done(status)) return [status, row] as const
       if (diverged !== undefined) return yield* diverged
-      while ((yield* Queue.take(changes)) !== jobId) {
+      while ((yield* PubSub.take(changes)) !== jobId) {
         // another job changed
       }
     }
   }))
 
-type Settled = DurableJob.Paused | DurableJob.Finished<unknown> | DurableJob.Failed<unknown> | DurableJob.Cancelled
-
-const isSettled = (status: Status): status is Settled => status._tag !== "Running"
-
-const isEnded = (
-  status: Status
-): status is DurableJob.Finished<unknown> | DurableJob.Failed<unknown> | DurableJob.Cancelled =>
-  status._tag !== "Running" && status._tag !== "Paused"
-
 /** Turns a settled status into the answer of `start` or `resume`. */
-const toStep = (pool: Ledger, row: Row, settled: Settled): Effect.Effect<DurableJob.Step<unknown>, unknown> => {
+const toStep = <A, E>(
+  pool: Ledger,
+  row: Row,
+  settled: Exclude<DurableJob.JobStatus<A, E>, DurableJob.Running>
+): Effect.Effect<DurableJob.Step<A>, E | StaleJobError> => {
   switch (settled._tag) {
     case "Paused":
     case "Finished":
       return Effect.succeed(settled)
     case "Cancelled":
-      return new StaleJobError({ jobId: row.seq, poolId: pool.poolId, state: "cancelled" })
+      return Effect.fail(new StaleJobError({ jobId: row.seq, poolId: pool.poolId, state: "cancelled" }))
     case "Failed":
       return Effect.failCause(settled.cause)
   }
@@ -544,38 +648,37 @@ const toStep = (pool: Ledger, row: Row, settled: Settled): Effect.Effect<Durable
 /** Sends the workflow of a job whose slot is taken (`starting`), and records that it was sent. */
 const send = (self: DurableJob.Any, pool: Ledger, row: Row): Effect.Effect<void, StoreError, WorkflowEngine> =>
   Effect.gen(function*() {
-    const payload = yield* Effect.orDie(Schema.decodeUnknown(payloadSchemaOf(self))(row.payload))
-    const engine = yield* WorkflowEngine
-    const workflow = self.workflow as AnyWorkflow
-    yield* engine.execute(workflow, { executionId: row.jobId, payload, discard: true })
+    const operations = yield* operationsOf(self)
+    yield* operations.send(row.jobId, row.payload)
     yield* pool.started(row.jobId)
     // a job the ledger forgot (purged) that the engine had finished: record the result the engine journaled
-    const result =
-      yield* (engine.poll(workflow, row.jobId) as Effect.Effect<Workflow.Result<unknown, unknown> | undefined>)
-    if (result?._tag === "Complete") {
-      yield* Effect.flatMap(encodeExit(self, result.exit), (exit) => pool.ended(row.jobId, exit))
-    }
+    const exit = yield* operations.journaledExit(row.jobId)
+    if (exit !== undefined) yield* pool.ended(row.jobId, exit)
   })
 
 /** @internal */
-export const jobId = (self: DurableJob.Any, payload: unknown): Effect.Effect<string> =>
+export const jobId = <J extends DurableJob.Any>(self: J, payload: DurableJob.PayloadOf<J>): Effect.Effect<string> =>
   self.workflow.executionId(payload)
 
 /** @internal */
-export const start = (
-  self: DurableJob.Any,
-  payload: unknown
-) =>
+export const start = <J extends DurableJob.Any>(
+  self: J,
+  payload: DurableJob.PayloadOf<J>
+): Effect.Effect<
+  DurableJob.Step<DurableJob.SuccessOf<J>>,
+  DurableJob.ErrorOf<J> | NoJobsError | StaleJobError | DurableJob.LookupError,
+  WorkflowEngine | DurableJobPool
+> =>
   Effect.gen(function*() {
     const pool = ledger(yield* DurableJobPool)
     pool.definitions.set(self.name, self)
     const value = self.workflow.payloadSchema.make(payload)
     const id = yield* self.workflow.executionId(value)
-    const encoded = yield* Effect.orDie(Schema.encode(payloadSchemaOf(self))(value))
+    const encoded = yield* Effect.orDie(Schema.encodeEffect(payloadCodec(self))(value))
     // the slot and the job's record in one transaction; a job started before keeps its slot and is not counted twice
     const row = yield* pool.admit(id, self.name, self.version, encoded)
     if (row.state === "starting") yield* send(self, pool, row)
-    const [settled, now] = yield* waitFor(self, pool, id, isSettled)
+    const [settled, now] = yield* waitFor(self, pool, id, () => true)
     return yield* toStep(pool, now, settled)
   }).pipe(Effect.withSpan("DurableJob.start", { attributes: { "async_job.job": self.name } }))
 
@@ -583,16 +686,20 @@ const sameTokens = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) =>
   a.length === b.length && a.every((token) => b.includes(token))
 
 /** @internal */
-export const resume = (
-  self: DurableJob.Any,
+export const resume = <J extends DurableJob.Any>(
+  self: J,
   handle: string | DurableJob.Paused
-) =>
+): Effect.Effect<
+  DurableJob.Step<DurableJob.SuccessOf<J>>,
+  DurableJob.ErrorOf<J> | StaleJobError | DurableJob.LookupError,
+  WorkflowEngine | DurableJobPool
+> =>
   Effect.gen(function*() {
     const pool = ledger(yield* DurableJobPool)
     const id = typeof handle === "string" ? handle : handle.jobId
     let from: ReadonlyArray<string>
     if (typeof handle === "string") {
-      const [now, row] = yield* waitFor(self, pool, id, isSettled)
+      const [now, row] = yield* waitFor(self, pool, id, () => true)
       if (now._tag !== "Paused") return yield* toStep(pool, row, now)
       from = now.tokens
     } else {
@@ -602,25 +709,25 @@ export const resume = (
       self,
       pool,
       id,
-      (status): status is Settled => isSettled(status) && !(status._tag === "Paused" && sameTokens(status.tokens, from))
+      (status) => !(status._tag === "Paused" && sameTokens(status.tokens, from))
     )
     return yield* toStep(pool, row, next)
   }).pipe(Effect.withSpan("DurableJob.resume", { attributes: { "async_job.job": self.name } }))
 
 /** @internal */
-export const cancel = (
-  self: DurableJob.Any,
+export const cancel = <J extends DurableJob.Any>(
+  self: J,
   id: string
-) =>
+): Effect.Effect<StatusOf<J>, DurableJob.LookupError, WorkflowEngine | DurableJobPool> =>
   Effect.gen(function*() {
     const pool = ledger(yield* DurableJobPool)
     const row = yield* getRow(self, pool, id)
     const now = yield* statusOf(self, pool, row)
-    if (isEnded(now)) return now
+    if (now._tag !== "Running" && now._tag !== "Paused") return now
     // a start cut short by a crash: complete it, so that the engine has a job to cancel
     if (row.state === "starting") yield* send(self, pool, row)
     yield* Effect.flatMap(WorkflowEngine, (engine) => engine.interrupt(self.workflow, id))
-    const [ended] = yield* waitFor(self, pool, id, isEnded, true)
+    const [ended] = yield* waitFor(self, pool, id, (status) => status._tag !== "Paused", true)
     return ended
   }).pipe(Effect.withSpan("DurableJob.cancel", { attributes: { "async_job.job": self.name } }))
 
@@ -640,8 +747,8 @@ export const signal = (
   Effect.gen(function*() {
     const pool = ledger(yield* DurableJobPool)
     const parsed = parseToken(pool.secret, token)
-    if (Either.isLeft(parsed)) return yield* new InvalidTokenError({ token, reason: parsed.left })
-    const { deferredName: name, executionId, workflowName } = parsed.right
+    if (Result.isFailure(parsed)) return yield* new InvalidTokenError({ token, reason: parsed.failure })
+    const { deferredName: name, executionId, workflowName } = parsed.success
     const row = yield* pool.get(executionId)
     if (row === undefined) return yield* new JobNotFoundError({ job: workflowName, jobId: executionId })
     const self = pool.definitions.get(workflowName)
@@ -653,24 +760,22 @@ export const signal = (
     if (schema === undefined) {
       return yield* new InvalidTokenError({ token, reason: `${workflowName} declares no wait fd ${wait}` })
     }
-    const valid = Schema.validateEither(schema)(value)
-    if (Either.isLeft(valid)) {
-      return yield* new InvalidSignalError({
-        job: workflowName,
-        waitFd: wait,
-        reason: ParseResult.TreeFormatter.formatErrorSync(valid.left)
-      })
+    const valid = Schema.decodeUnknownResult(Schema.toType(schema))(value)
+    if (Result.isFailure(valid)) {
+      return yield* new InvalidSignalError({ job: workflowName, waitFd: wait, reason: valid.failure.message })
     }
     const engine = yield* WorkflowEngine
     yield* engine.deferredDone(DurableDeferred.make(name, { success: schema }), {
       workflowName,
       executionId,
       deferredName: name,
-      exit: Exit.succeed(valid.right)
+      exit: Exit.succeed(valid.success)
     }).pipe(
       // e.g. the runner that owns the job is unreachable (failover): the signal may be recorded; sending it again is safe
-      Effect.catchAllDefect((defect) =>
-        new StoreError({ operation: "signal", reason: "unavailable", detail: Cause.pretty(Cause.die(defect)) })
+      Effect.catchDefect((defect) =>
+        Effect.fail(
+          new StoreError({ operation: "signal", reason: "unavailable", detail: Cause.pretty(Cause.die(defect)) })
+        )
       )
-    ) as Effect.Effect<void, StoreError>
+    )
   }).pipe(Effect.withSpan("DurableJob.signal"))

@@ -1,10 +1,5 @@
 import type { PoolStats } from "@async-job/core/Errors"
-import * as RunnerStorage from "@effect/cluster/RunnerStorage"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
-import type * as Workflow from "@effect/workflow/Workflow"
-import { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
@@ -13,12 +8,13 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
-import type * as Queue from "effect/Queue"
+import * as Queue from "effect/Queue"
+import * as Reactivity from "effect/reactivity/Reactivity"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
-import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
+import * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -33,7 +29,7 @@ export const TypeId: typeof DurableJobPool.TypeId = Symbol.for(
 ) as typeof DurableJobPool.TypeId
 
 /** @internal */
-export const tag = Context.GenericTag<DurableJobPool.DurableJobPool>("@async-job/durable/DurableJobPool")
+export const tag = Context.Service<DurableJobPool.DurableJobPool>("@async-job/durable/DurableJobPool")
 
 const INT_MAX = 2 ** 31 - 1
 
@@ -92,8 +88,8 @@ export interface Ledger extends DurableJobPool.DurableJobPool {
   readonly secret: string
   /** The definitions this process knows, by name (the registry is this layer's value). */
   readonly definitions: Map<string, DurableJob.Any>
-  /** The tokens each run of a job pauses on, collected by `pause` (keyed by the run's `WorkflowInstance`). */
-  readonly pending: WeakMap<object, Set<string>>
+  /** The latest run of each job in this process (its `WorkflowInstance`), until the run's scope closes. */
+  readonly lastRun: Map<string, object>
   /**
    * Takes a slot for `jobId` and records its kind and payload (state
    * `starting`), or answers the job's row if it exists; fails with
@@ -125,19 +121,16 @@ export interface Ledger extends DurableJobPool.DurableJobPool {
   /** The jobs of a kind that diverged from their journals. */
   readonly divergedOf: (kind: string) => Effect.Effect<ReadonlyArray<Row>, StoreError>
   /** The ids of the jobs that change from now on (in any process on the store, for Postgres). */
-  readonly changes: Effect.Effect<Queue.Dequeue<string>, never, Scope.Scope>
+  readonly changes: Effect.Effect<PubSub.Subscription<string>, never, Scope.Scope>
 }
 
 /** @internal */
 export const ledger = (pool: DurableJobPool.DurableJobPool): Ledger => pool as Ledger
 
-/** @internal */
-export type AnyWorkflow = Workflow.Workflow<string, Workflow.AnyStructSchema, Schema.Schema.Any, Schema.Schema.All>
-
 const randomSecret = () => Crypto.randomBytes(32).toString("base64url")
 
 /** `ASYNC_JOB_DURABLE_SECRET`, if set: the key that signs resume tokens. */
-const configuredSecret = Config.option(Config.redacted("ASYNC_JOB_DURABLE_SECRET")).pipe(
+const configuredSecret = Config.option(Config.Redacted("ASYNC_JOB_DURABLE_SECRET")).pipe(
   Effect.map(Option.map(Redacted.value)),
   Effect.orElseSucceed(() => Option.none<string>())
 )
@@ -195,10 +188,10 @@ const infoOf = (row: Row): DurableJobPool.JobInfo => ({
 })
 
 /** Purges now and then once per `retention`, for as long as the layer lives. */
-const retain = (self: Ledger, retention: Duration.DurationInput | undefined) =>
+const retain = (self: Ledger, retention: Duration.Input | undefined) =>
   retention === undefined ? Effect.void : self.purge(retention).pipe(
-    Effect.catchAllCause(Effect.logWarning),
-    Effect.repeat(Schedule.spaced(Duration.max(Duration.decode(retention), Duration.seconds(1)))),
+    Effect.catchCause(Effect.logWarning),
+    Effect.repeat(Schedule.spaced(Duration.max(Duration.fromInputUnsafe(retention), Duration.seconds(1)))),
     Effect.forkScoped,
     Effect.asVoid
   )
@@ -249,7 +242,7 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
       poolId,
       secret,
       definitions: new Map(),
-      pending: new WeakMap(),
+      lastRun: new Map(),
       stats: Effect.sync(() => statsOf(maxSize, counts())),
       maxSize: Effect.sync(() => maxSize),
       setMaxSize: (n) =>
@@ -313,68 +306,13 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
     return self
   })
 
-/**
- * `WorkflowEngine.layerMemory`, with one gap closed: its `resume` does
- * nothing while a run of the job is still in flight, so a signal or a cancel
- * that arrives as the job pauses (the ledger says Paused before the engine's
- * run has returned) would be lost. Such a signal or cancel resumes the job
- * again once that run has returned (`execute` on an existing execution joins
- * its run).
- *
- * @internal
- */
-export const layerEngineMemory: Layer.Layer<WorkflowEngine, never, WorkflowEngine | DurableJobPool.DurableJobPool> =
-  Layer.effect(
-    WorkflowEngine,
-    Effect.gen(function*() {
-      const engine = yield* WorkflowEngine
-      const pool = ledger(yield* tag)
-      /** Runs `action`; if a run of the job was in flight, resumes the job again once that run has returned. */
-      const thenResume = <R>(
-        workflowName: string,
-        executionId: string,
-        action: Effect.Effect<void, never, R>
-      ): Effect.Effect<void, never, R> =>
-        Effect.gen(function*() {
-          const workflow = pool.definitions.get(workflowName)?.workflow as AnyWorkflow | undefined
-          const row = yield* Effect.orDie(pool.get(executionId))
-          const inFlight = workflow !== undefined && row !== undefined &&
-            (row.state === "running" || row.state === "paused") &&
-            (yield* (engine.poll(workflow, executionId) as Effect.Effect<unknown>)) === undefined
-          yield* action
-          if (workflow === undefined || row === undefined || !inFlight) return
-          // joins the run in flight (a suspended run ends this with a defect, which is ignored), then resumes
-          yield* Effect.exit(engine.execute(workflow, {
-            executionId,
-            payload: row.payload,
-            discard: false,
-            suspendedRetrySchedule: Schedule.stop
-          }) as Effect.Effect<unknown, unknown>)
-          yield* engine.resume(workflow, executionId)
-        })
-      return WorkflowEngine.of({
-        ...engine,
-        deferredDone: (deferred, options) =>
-          thenResume(
-            options.workflowName,
-            options.executionId,
-            engine.deferredDone(deferred, options)
-          ) as Effect.Effect<
-            void
-          >,
-        interrupt: (workflow, executionId) =>
-          thenResume(workflow.name, executionId, engine.interrupt(workflow, executionId))
-      })
-    })
-  )
-
 // -----------------------------------------------------------------------------
 // SQL
 // -----------------------------------------------------------------------------
 
 /** What a driver's error says about the store. */
 const reasonOf = (error: SqlError): StoreError["reason"] => {
-  const cause = error.cause
+  const cause = error.reason.cause
   const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : ""
   const text = `${code} ${cause instanceof Error ? cause.message : String(cause)}`
   if (/READONLY|readonly database/i.test(text)) return "read-only"
@@ -388,8 +326,25 @@ export const storeError = (operation: string) => (error: SqlError): StoreError =
   new StoreError({
     operation,
     reason: reasonOf(error),
-    detail: error.cause instanceof Error ? error.cause.message : error.message
+    detail: error.reason.cause instanceof Error ? error.reason.cause.message : error.message
   })
+
+/**
+ * The `SqlClient` of a SQLite file (`node:sqlite`); a file that cannot be
+ * opened fails with a `StoreError`. The driver is loaded as the layer builds,
+ * so that a process that uses no SQLite store does not load `node:sqlite`
+ * (which Node 22 reports as experimental, with a warning).
+ *
+ * @internal
+ */
+export const layerSqliteClient = (filename: string): Layer.Layer<SqlClient.SqlClient, StoreError> =>
+  Layer.effectContext(
+    Effect.gen(function*() {
+      const SqliteClient = yield* Effect.promise(() => import("@effect/sql-sqlite-node/SqliteClient"))
+      const client = yield* Effect.mapError(SqliteClient.make({ filename }), storeError("open"))
+      return Context.make(SqlClient.SqlClient, client)
+    })
+  ).pipe(Layer.provide(Reactivity.layer))
 
 /**
  * Checks a SQLite file before it is opened: its directory exists, it is
@@ -552,7 +507,7 @@ export const makeSql = (
     ], { discard: true }).pipe(Effect.retry({ times: 5 }), Effect.mapError(storeError("create tables")))
     // a store created before replays were checked lacks the column of divergences
     yield* sql`SELECT diverged FROM ${jobs} WHERE 1 = 0`.pipe(
-      Effect.catchAll(() => sql`ALTER TABLE ${jobs} ADD COLUMN diverged TEXT`),
+      Effect.catch(() => sql`ALTER TABLE ${jobs} ADD COLUMN diverged TEXT`),
       Effect.retry({ times: 5 }),
       Effect.mapError(storeError("create tables"))
     )
@@ -582,8 +537,11 @@ export const makeSql = (
 
     const hub = yield* PubSub.unbounded<string>()
     if (Option.isSome(pg)) {
-      yield* pg.value.listen(CHANNEL).pipe(
-        Stream.runForEach((jobId) => PubSub.publish(hub, jobId)),
+      // each job id notified on the channel, by any runner; listening again (on a new connection) once it failed
+      yield* Effect.scoped(Effect.gen(function*() {
+        const notifications = yield* pg.value.listen(CHANNEL)
+        while (true) yield* PubSub.publish(hub, (yield* Queue.take(notifications)).payload)
+      })).pipe(
         Effect.retry(Schedule.spaced("1 second")),
         Effect.forkScoped
       )
@@ -627,8 +585,8 @@ export const makeSql = (
       poolId,
       secret,
       definitions: new Map(),
-      pending: new WeakMap(),
-      stats: Effect.zipRight(
+      lastRun: new Map(),
+      stats: Effect.andThen(
         guard,
         Effect.zipWith(maxSize, counts, statsOf).pipe(Effect.mapError(storeError("stats")))
       ),
@@ -642,7 +600,7 @@ export const makeSql = (
         WHERE pool = ${name} AND state <> ${"ended"} ORDER BY seq`.pipe(
         Effect.map((rows) => rows.map((row) => row.job_id)),
         Effect.mapError(storeError("outstandingIds")),
-        Effect.zipLeft(guard)
+        Effect.tap(() => guard)
       ),
       admit: (jobId, kind, version, payload) =>
         sql.withTransaction(Effect.gen(function*() {
@@ -688,7 +646,7 @@ export const makeSql = (
           return row
         })).pipe(
           Effect.catchTag("SqlError", (error) => Effect.fail(storeError("start")(error))),
-          Effect.zipLeft(guard)
+          Effect.tap(() => guard)
         ),
       started: (jobId) => update("start", jobId, ["starting"], { state: "running" }),
       running: (jobId) =>
@@ -704,12 +662,12 @@ export const makeSql = (
           WHERE job_id = ${jobId} ORDER BY step`.pipe(
           Effect.map((rows) => rows.map(({ kind, name }): JournalStep => ({ kind, name }))),
           Effect.mapError(storeError("replay")),
-          Effect.zipLeft(guard)
+          Effect.tap(() => guard)
         ),
       recordStep: (jobId, index, step) =>
         sql`INSERT INTO ${steps} ${sql.insert({ job_id: jobId, step: index, kind: step.kind, name: step.name })}
           ON CONFLICT (job_id, step) DO NOTHING`.pipe(Effect.asVoid, Effect.mapError(storeError("journal"))),
-      get: (jobId) => Effect.zipLeft(Effect.mapError(get(jobId), storeError("read")), guard),
+      get: (jobId) => Effect.tap(Effect.mapError(get(jobId), storeError("read")), () => guard),
       startingOf: (kind) =>
         sql<RawRow>`SELECT * FROM ${jobs} WHERE pool = ${name} AND kind = ${kind} AND state = ${"starting"}`.pipe(
           Effect.map((rows) => rows.map(rowOf)),
@@ -728,7 +686,7 @@ export const makeSql = (
           return sql<RawRow>`SELECT * FROM ${jobs} WHERE pool = ${name} AND seq > ${options?.after ?? 0}
             ${states === undefined ? sql`` : sql`AND ${sql.in("state", states)}`}
             ORDER BY seq LIMIT ${limit + 1}`.pipe(Effect.map((rows) => pageFrom(rows.map(rowOf), limit)))
-        }).pipe(Effect.mapError(storeError("list")), Effect.zipLeft(guard)),
+        }).pipe(Effect.mapError(storeError("list")), Effect.tap(() => guard)),
       purge: (olderThan) =>
         Effect.gen(function*() {
           const before = (yield* Clock.currentTimeMillis) - Duration.toMillis(olderThan)
@@ -738,30 +696,8 @@ export const makeSql = (
             yield* sql`DELETE FROM ${steps} WHERE ${sql.in("job_id", purged.map((row) => row.job_id))}`
           }
           return purged.length
-        }).pipe(sql.withTransaction, Effect.mapError(storeError("purge")), Effect.zipLeft(guard))
+        }).pipe(sql.withTransaction, Effect.mapError(storeError("purge")), Effect.tap(() => guard))
     }
     yield* retain(self, options?.retention)
     return self
   })
-
-/**
- * The `RunnerStorage` in context with its shard-lock operations (which share
- * one connection on Postgres) run one at a time.
- *
- * @internal
- */
-export const layerLocksInOrder: Layer.Layer<RunnerStorage.RunnerStorage, never, RunnerStorage.RunnerStorage> = Layer
-  .effect(
-    RunnerStorage.RunnerStorage,
-    Effect.gen(function*() {
-      const storage = yield* RunnerStorage.RunnerStorage
-      const inOrder = (yield* Effect.makeSemaphore(1)).withPermits(1)
-      return RunnerStorage.RunnerStorage.of({
-        ...storage,
-        acquire: (address, shardIds) => inOrder(storage.acquire(address, shardIds)),
-        refresh: (address, shardIds) => inOrder(storage.refresh(address, shardIds)),
-        release: (address, shardId) => inOrder(storage.release(address, shardId)),
-        releaseAll: (address) => inOrder(storage.releaseAll(address))
-      })
-    })
-  )
