@@ -63,8 +63,7 @@ export const parkFibers = (count: number): Promise<() => Promise<void>> =>
       deferreds.push(deferred)
       yield* Effect.forkDetach(Deferred.await(deferred), { startImmediately: true })
     }
-    return () =>
-      Effect.runPromise(Effect.forEach(deferreds, (d) => Deferred.succeed(d, undefined), { discard: true }))
+    return () => Effect.runPromise(Effect.forEach(deferreds, (d) => Deferred.succeed(d, undefined), { discard: true }))
   }))
 
 // ---------------------------------------------------------------------------- effect 3 recipes

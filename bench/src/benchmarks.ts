@@ -52,6 +52,8 @@ export interface Settings {
   readonly samplingInterval: number
   /** jobs (fibers) held paused at once by `paused-job-heap` */
   readonly pausedJobs: number
+  /** interleaved rounds of `paused-job-heap` (the median is reported) */
+  readonly heapSamples: number
   readonly poolSize: number
 }
 
@@ -223,7 +225,7 @@ export const pausedJobHeap = async (s: Settings): Promise<Result> => {
     ["design-floor", parkFloorJobs]
   ] as const
   const heaps = new Map<string, Array<number>>(candidates.map(([name]) => [name, []]))
-  for (let i = 0; i < Math.max(1, s.samples >> 1); i++) {
+  for (let i = 0; i < s.heapSamples; i++) {
     for (const [name, park] of candidates) heaps.get(name)!.push(await heapPer(s.pausedJobs, park))
   }
   const m = (name: string) => median(heaps.get(name)!)
@@ -273,7 +275,10 @@ export const poolInit = async (s: Settings): Promise<Result> => {
   }
   const ours = ms(JobPool.make({ maxSize: s.poolSize, initSize: s.poolSize }))
   const theirs = ms(
-    Effect.flatMap(Pool.make({ acquire: Effect.succeed({}), size: s.poolSize }), (pool) => Effect.scoped(pool.get))
+    Effect.flatMap(
+      Pool.make({ acquire: Effect.succeed({}), size: s.poolSize }),
+      (pool) => Effect.scoped(Pool.get(pool))
+    )
   )
   const a: Array<number> = []
   const b: Array<number> = []

@@ -210,7 +210,9 @@ const chartFor = (
         `<text x="${barLeft - 8}" y="${top + 13}" font-size="${font}" text-anchor="end"${
           bar.kind === "base" ? ` class="muted"` : ""
         }>${escape(bar.label)}</text>`,
-        `<rect x="${barLeft}" y="${top}" width="${w.toFixed(1)}" height="${rowHeight - 6}" rx="2" class="${bar.kind}"><title>${escape(`${group.name} · ${bar.label}: ${text}`)}</title></rect>`,
+        `<rect x="${barLeft}" y="${top}" width="${w.toFixed(1)}" height="${
+          rowHeight - 6
+        }" rx="2" class="${bar.kind}"><title>${escape(`${group.name} · ${bar.label}: ${text}`)}</title></rect>`,
         `<text x="${(barLeft + w + 6).toFixed(1)}" y="${top + 13}" font-size="${font}">${escape(text)}${
           bar.ratio === undefined ? "" : `<tspan class="ratio" dx="8">${formatRatio(bar.ratio)}×</tspan>`
         }</text>`

@@ -25,12 +25,13 @@ const names = benchmarks.all.map(([name]) => name)
 
 /** A full run's settings: the figures the README quotes. */
 const full: benchmarks.Settings = {
-  iterations: 10_000,
-  samples: 7,
+  iterations: 5_000,
+  samples: 15,
   allocationCycles: 20_000,
   allocationSamples: 5,
-  samplingInterval: 128,
+  samplingInterval: 512,
   pausedJobs: 100_000,
+  heapSamples: 3,
   poolSize: 10_000
 }
 
@@ -42,6 +43,7 @@ const quick: benchmarks.Settings = {
   allocationSamples: 1,
   samplingInterval: 1024,
   pausedJobs: 2_000,
+  heapSamples: 1,
   poolSize: 10_000
 }
 
@@ -77,10 +79,12 @@ const command = Command.make("bench", {
     const results: Array<benchmarks.Result> = []
     for (const [name, bench] of benchmarks.all) {
       if (Option.isSome(options.only) && !options.only.value.includes(name)) continue
+      const started = performance.now()
       const rows = yield* Effect.promise(() => bench(settings))
+      const seconds = ((performance.now() - started) / 1000).toFixed(1)
       for (const result of Array.isArray(rows) ? rows : [rows]) {
         results.push(result)
-        process.stderr.write(`${result.name}: done\n`)
+        process.stderr.write(`${result.name}: done in ${seconds} s\n`)
       }
     }
     const report: Report = {

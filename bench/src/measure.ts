@@ -21,7 +21,8 @@ export const median = (values: ReadonlyArray<number>): number => {
 /**
  * Nanoseconds per operation of each candidate, as the median over `samples`
  * rounds; in each round every candidate runs once, in turn, so that they share
- * the machine's conditions.
+ * the machine's conditions. Each timed run starts after a full GC, so that a
+ * candidate pays for collecting its own garbage, not the previous one's.
  */
 export const nsPerOp = async (
   candidates: ReadonlyArray<Sample>,
@@ -31,6 +32,7 @@ export const nsPerOp = async (
   for (const candidate of candidates) await candidate.run(Math.max(1, options.iterations >> 2)) // warm-up
   for (let round = 0; round < options.samples; round++) {
     for (const candidate of candidates) {
+      gc() // outside the timing: no candidate pays for collecting another's garbage
       const start = process.hrtime.bigint()
       await candidate.run(options.iterations)
       const elapsed = Number(process.hrtime.bigint() - start)
@@ -45,12 +47,17 @@ export const nsPerOp = async (
  * interleaved like {@link nsPerOp}'s: in each round, each candidate runs `iterations` operations under V8's
  * sampling heap profiler (`HeapProfiler.startSampling` through `node:inspector`), which keeps the samples of objects
  * the GC has freed too, at a mean interval of `samplingInterval` bytes; the profile's total over `iterations` is a
- * round's figure. Each candidate first runs `iterations` operations unsampled, so that its code is optimized.
+ * round's figure. Every candidate first runs `iterations` operations unsampled, so that its code is optimized.
  *
- * Unlike a time, this does not move with the machine's load. What does move it: the sampling itself (a round of
- * A bytes holds about A / samplingInterval samples, so 20,000 cycles of 3.6 KB at 128 bytes give ~560,000 samples,
- * a relative error near 0.1%), and a run's occasional large objects (an array or a set growing, the runtime's
- * batches), which the median of the rounds sets aside.
+ * Unlike a time, this does not move with the machine's load. What moves it:
+ * - the sampling: a round of A bytes holds about A / samplingInterval samples (20,000 cycles of 4 KB at 512 bytes:
+ *   ~160,000 samples, a relative error near 0.25%);
+ * - what V8 has optimized, and how: an optimized function allocates no object that does not escape it, and V8
+ *   optimizes code shared by several candidates (effect's run loop) according to all of them. A candidate measured
+ *   alone in a process has measured 10–20% apart from the same candidate measured beside the others (the design
+ *   floor: 1.9 KB alone, 1.6 KB beside the engine), and the first round after the warm-up runs a few percent
+ *   above the later ones. Measured together, in a fixed order, the median of 5 rounds repeats within about 2%
+ *   from one process to the next.
  */
 export const bytesPerOp = async (
   candidates: ReadonlyArray<Sample>,
