@@ -40,7 +40,6 @@
  *
  * @since 0.1.0
  */
-import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as HttpApi from "effect/http-api/HttpApi"
 import * as HttpApiEndpoint from "effect/http-api/HttpApiEndpoint"
 import * as HttpApiGroup from "effect/http-api/HttpApiGroup"
@@ -48,6 +47,7 @@ import * as HttpApiMiddleware from "effect/http-api/HttpApiMiddleware"
 import * as HttpApiSchema from "effect/http-api/HttpApiSchema"
 import * as HttpApiSecurity from "effect/http-api/HttpApiSecurity"
 import * as OpenApi from "effect/http-api/OpenApi"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import * as Operation from "./Operation.js"
@@ -167,9 +167,11 @@ export const Readiness = Schema.Struct({ status: Schema.Literal("ready") }).anno
  * @category schemas
  */
 export const WaitParams = Schema.Struct({
-  wait: Schema.optional(Schema.Literals(["true", "false"]).annotate({
-    description: "true: answer once the job has ended, with its result"
-  }))
+  wait: Schema.optional(
+    Schema.Literals(["true", "false"]).annotate({
+      description: "true: answer once the job has ended, with its result"
+    })
+  )
 })
 
 /**
@@ -387,7 +389,7 @@ export const Wire = {
 /**
  * Every error of the API.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type ApiError = (typeof Wire)[keyof typeof Wire]["Type"]
@@ -395,7 +397,7 @@ export type ApiError = (typeof Wire)[keyof typeof Wire]["Type"]
 /**
  * The HTTP status each error answers with.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constants
  */
 export const statusOf: { readonly [Tag in ApiError["_tag"]]: number } = {
@@ -421,7 +423,7 @@ export const statusOf: { readonly [Tag in ApiError["_tag"]]: number } = {
 /**
  * An error's body on the wire, `{"error":{"tag","message","issues"?}}`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category encoding
  */
 export const encodeError = (error: ApiError): { readonly error: ErrorDetail } =>
@@ -433,7 +435,7 @@ export const encodeError = (error: ApiError): { readonly error: ErrorDetail } =>
  * An error as a whole response, for what is answered outside `HttpApi` (the
  * router's and the server's own errors).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category encoding
  */
 export const toResponse = (error: ApiError): HttpServerResponse.HttpServerResponse =>
@@ -461,7 +463,7 @@ export class Authorization extends HttpApiMiddleware.Service<Authorization>()(
  * `ValidationError`; the others are declared here so that the OpenAPI
  * document lists them on every endpoint.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category middleware
  */
 export class RequestErrors extends HttpApiMiddleware.Service<RequestErrors>()(

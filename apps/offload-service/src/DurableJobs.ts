@@ -141,7 +141,7 @@ const body = (ends: Ends) =>
             const outcome = Exit.isSuccess(exit)
               ? Result.succeed(exit.value)
               : Result.fail(Option.getOrThrow(Cause.findErrorOption(exit.cause)))
-            runFork(Effect.ignore(DurableJob.signal(token, outcome), { log: true }))
+            runFork(Effect.ignore(DurableJob.signal(token, outcome), { log: "Debug" }))
           })
         })
       }))
@@ -291,7 +291,8 @@ const freePort = (host: string) =>
     })
   })
 
-const invalid = (message: string) => new Config.ConfigError(new Schema.SchemaError(new SchemaIssue.InvalidValue({ message })))
+const invalid = (message: string) =>
+  new Config.ConfigError(new Schema.SchemaError(new SchemaIssue.InvalidValue({ message })))
 
 /**
  * The address other runners reach this one at: `RUNNER_HOST` (default

@@ -67,7 +67,7 @@ export const Input = Schema.String.check(
     const bytes = Buffer.byteLength(s, "utf8")
     return bytes <= maxInputBytes || `must be at most ${maxInputBytes} bytes of UTF-8, got ${bytes}`
   }, { description: `a UTF-8 string of at most ${maxInputBytes} bytes` })
-).annotate({ identifier: "Input" })
+)
 
 /**
  * The scrypt cost parameter: an integer power of two, 2 ≤ N ≤ 65536.
@@ -82,7 +82,7 @@ export const ScryptN = Schema.Number.check(
       `must be a power of two between 2 and ${maxScryptN}, got ${n}`,
     { description: `a power of two between 2 and ${maxScryptN}` }
   )
-).annotate({ identifier: "ScryptN" })
+)
 
 /**
  * @since 0.1.0

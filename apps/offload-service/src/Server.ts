@@ -56,6 +56,9 @@ import * as Console from "effect/Console"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
+import * as HttpApiMiddleware from "effect/http-api/HttpApiMiddleware"
+import * as HttpApiSwagger from "effect/http-api/HttpApiSwagger"
 import * as HttpEffect from "effect/http/HttpEffect"
 import * as HttpIncomingMessage from "effect/http/HttpIncomingMessage"
 import * as HttpMethod from "effect/http/HttpMethod"
@@ -64,9 +67,6 @@ import * as HttpServer from "effect/http/HttpServer"
 import * as HttpServerError from "effect/http/HttpServerError"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
-import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
-import * as HttpApiMiddleware from "effect/http-api/HttpApiMiddleware"
-import * as HttpApiSwagger from "effect/http-api/HttpApiSwagger"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -123,8 +123,7 @@ const setHeader = (name: string, value: string) =>
 const failClosing = <E>(error: E) => Effect.andThen(setHeader("connection", "close"), Effect.fail(error))
 
 /** An error answered outside `HttpApi`, closing the connection. */
-const closing = (error: Api.ApiError) =>
-  HttpServerResponse.setHeader(Api.toResponse(error), "connection", "close")
+const closing = (error: Api.ApiError) => HttpServerResponse.setHeader(Api.toResponse(error), "connection", "close")
 
 const payloadTooLarge = (limit: number) => new Api.PayloadTooLarge({ message: `the body exceeds ${limit} bytes` })
 
@@ -227,7 +226,8 @@ const JobsHandlers = HttpApiBuilder.group(Api.Api, "jobs", (handlers) =>
       .handleRaw("submit", ({ query, request }) =>
         Effect.flatMap(readRequest(request, config.maxBodyBytes), (payload) =>
           (query.wait === "true"
-            ? Effect.map(jobs.run(payload), (view) => HttpServerResponse.jsonUnsafe(view))
+            ? Effect.map(jobs.run(payload), (view) =>
+              HttpServerResponse.jsonUnsafe(view))
             : Effect.map(
               jobs.submit(payload),
               (view) => HttpServerResponse.jsonUnsafe({ id: view.id, state: view.state }, { status: 202 })
@@ -238,7 +238,8 @@ const JobsHandlers = HttpApiBuilder.group(Api.Api, "jobs", (handlers) =>
                 ShuttingDownError: () => shuttingDown
               })
             )))
-      .handle("get", ({ params }) => Effect.catchTag(jobs.get(params.id), "JobNotFoundError", notFound))
+      .handle("get", ({ params }) =>
+        Effect.catchTag(jobs.get(params.id), "JobNotFoundError", notFound))
       .handle("cancel", ({ params }) =>
         jobs.cancel(params.id).pipe(
           Effect.map((view) => ({ id: view.id, state: "cancelled" as const })),

@@ -181,7 +181,8 @@ export const defaults: ServiceConfig = {
 }
 
 /** A configuration failure with this message. */
-const invalid = (message: string) => new Config.ConfigError(new Schema.SchemaError(new SchemaIssue.InvalidValue({ message })))
+const invalid = (message: string) =>
+  new Config.ConfigError(new Schema.SchemaError(new SchemaIssue.InvalidValue({ message })))
 
 /** A config that fails with `message` unless `valid` holds of its value. */
 const validate = <A>(message: string, valid: (a: A) => boolean) =>

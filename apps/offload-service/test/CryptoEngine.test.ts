@@ -237,7 +237,9 @@ for (const pool of ["hand-made", "platform"] as const) {
       Effect.gen(function*() {
         const { exited, onWorkerSpawn, spawned } = trackWorkers()
         const scope = yield* Scope.make()
-        const engine = yield* Scope.provide(scope)(CryptoEngine.make({ threads: 2, maxInFlightPerThread: 1, keys, pool, onWorkerSpawn }))
+        const engine = yield* Scope.provide(scope)(
+          CryptoEngine.make({ threads: 2, maxInFlightPerThread: 1, keys, pool, onWorkerSpawn })
+        )
         const requests = yield* Effect.forEach(
           [1, 2, 3, 4],
           () => submitTo(engine, { op: "scrypt", password: "p", salt: "s", N: 65536 })
@@ -257,7 +259,9 @@ for (const pool of ["hand-made", "platform"] as const) {
       Effect.gen(function*() {
         const { exited, onWorkerSpawn, spawned } = trackWorkers()
         const scope = yield* Scope.make()
-        const engine = yield* Scope.provide(scope)(CryptoEngine.make({ threads: 1, maxInFlightPerThread: 2, keys, pool, onWorkerSpawn }))
+        const engine = yield* Scope.provide(scope)(
+          CryptoEngine.make({ threads: 1, maxInFlightPerThread: 2, keys, pool, onWorkerSpawn })
+        )
         // the worker reads the crash message first, so the two requests posted after it are lost with it
         const crashed = crashWorkerUnsafe(engine, 0)
         const lost = yield* Effect.forEach([1, 2], () => submitTo(engine, { op: "sha256", data: "abc" }))

@@ -52,12 +52,14 @@ const pnpmStart = (port: number) =>
           }
         })
     )
-    const exited = Effect.callback<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>((resume) => {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        return resume(Effect.succeed({ code: child.exitCode, signal: child.signalCode }))
+    const exited = Effect.callback<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>(
+      (resume) => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          return resume(Effect.succeed({ code: child.exitCode, signal: child.signalCode }))
+        }
+        child.once("exit", (code, signal) => resume(Effect.succeed({ code, signal })))
       }
-      child.once("exit", (code, signal) => resume(Effect.succeed({ code, signal })))
-    })
+    )
     /** Records what pnpm started so far (for the checks and the cleanup). */
     const started = () => {
       for (const pid of descendants(child.pid!)) seen.add(pid)

