@@ -24,7 +24,7 @@ import {
 } from "./baselines.js"
 import { cryptoPool } from "./cryptoPool.js"
 import { durableCycle } from "./durable.js"
-import { bytesPerOp, heapUsed, median, nsPerOp, row } from "./measure.js"
+import { bytesPerOp, heapUsed, median, nsPerOp, row, timeRow } from "./measure.js"
 
 export interface Result {
   readonly name: string
@@ -37,6 +37,16 @@ export interface Result {
    * signatures given for scale. The chart labels the entry's bar with it.
    */
   readonly subject?: string | undefined
+  /**
+   * For a time measured in this process: the process's CPU time per operation (every thread's, in `unit`), of the
+   * entry and of each baseline, with its ratios. The wall-clock `value` is the entry's figure; the CPU time moves
+   * less with the machine's load (see `nsPerOp`).
+   */
+  readonly cpu?: {
+    readonly value: number
+    readonly baselines: Record<string, number>
+    readonly ratios: Record<string, number>
+  } | undefined
 }
 
 export interface Settings {
@@ -119,14 +129,14 @@ export const jobCycle = async (s: Settings): Promise<Result> => {
       { name: "js-async-promise", run: asyncPromise },
       { name: "js-generator", run: generator }
     ], s)
-    return row("job-cycle", "ns", t.get("job-cycle")!, {
-      "effect-fork-deferred": t.get("effect-fork-deferred")!,
-      "effect3-fork-deferred": t.get("effect3-fork-deferred")!,
-      "design-floor": t.get("design-floor")!,
-      "job-cycle-with-tracer": t.get("job-cycle-with-tracer")!,
-      "js-async-promise": t.get("js-async-promise")!,
-      "js-generator": t.get("js-generator")!
-    })
+    return timeRow("job-cycle", t, [
+      "effect-fork-deferred",
+      "effect3-fork-deferred",
+      "design-floor",
+      "job-cycle-with-tracer",
+      "js-async-promise",
+      "js-generator"
+    ])
   } finally {
     await runtime.dispose()
   }
@@ -168,10 +178,7 @@ export const jobNoPause = async (s: Settings): Promise<Result> => {
       { name: "effect-fork-join", run: forkJoin },
       { name: "effect3-fork-join", run: effect3ForkJoin }
     ], s)
-    return row("job-no-pause", "ns", t.get("job-no-pause")!, {
-      "effect-fork-join": t.get("effect-fork-join")!,
-      "effect3-fork-join": t.get("effect3-fork-join")!
-    })
+    return timeRow("job-no-pause", t, ["effect-fork-join", "effect3-fork-join"])
   } finally {
     await runtime.dispose()
   }
@@ -188,10 +195,7 @@ export const designFloorCycle = async (s: Settings): Promise<Result> => {
     { name: "effect-fork-deferred", run: forkDeferred }
   ], s)
   return {
-    ...row("design-floor", "ns", t.get("design-floor")!, {
-      "effect3-design-floor": t.get("effect3-design-floor")!,
-      "effect-fork-deferred": t.get("effect-fork-deferred")!
-    }),
+    ...timeRow("design-floor", t, ["effect3-design-floor", "effect-fork-deferred"]),
     subject: "design floor, effect 4 (no engine)"
   }
 }
@@ -261,10 +265,7 @@ export const facadeCycle = async (s: Settings): Promise<Result> => {
   ], s)
   await ossl.ASYNC_cleanup_thread()
   await runtime.dispose()
-  return row("facade-cycle", "ns", t.get("facade-cycle")!, {
-    "job-cycle": t.get("job-cycle")!,
-    "js-async-promise": t.get("js-async-promise")!
-  })
+  return timeRow("facade-cycle", t, ["job-cycle", "js-async-promise"])
 }
 
 export const poolInit = async (s: Settings): Promise<Result> => {
@@ -298,7 +299,7 @@ export const noJobsReject = async (s: Settings): Promise<Result> => {
     }))
   )
   const t = await nsPerOp([{ name: "no-jobs-reject", run: reject }], s)
-  return row("no-jobs-reject", "ns", t.get("no-jobs-reject")!, {})
+  return timeRow("no-jobs-reject", t, [])
 }
 
 export const waitCtxSetClear = async (s: Settings): Promise<Result> => {
@@ -314,7 +315,7 @@ export const waitCtxSetClear = async (s: Settings): Promise<Result> => {
     }))
   )
   const t = await nsPerOp([{ name: "wait-ctx-set-clear", run: setClear }], s)
-  return row("wait-ctx-set-clear", "ns", t.get("wait-ctx-set-clear")!, {})
+  return timeRow("wait-ctx-set-clear", t, [])
 }
 
 /**
@@ -331,7 +332,7 @@ const cryptoSign = (name: string, key: Crypto.KeyObject) => async (s: Settings):
     iterations: Math.max(1, Math.round(s.iterations / 100)),
     samples: s.samples
   })
-  return { ...row(name, "ns", t.get(name)!, {}), subject: "node:crypto" }
+  return { ...timeRow(name, t, []), subject: "node:crypto" }
 }
 
 export const rsa2048Sign = (s: Settings): Promise<Result> =>
@@ -340,22 +341,33 @@ export const rsa2048Sign = (s: Settings): Promise<Result> =>
 export const ecdsaP256Sign = (s: Settings): Promise<Result> =>
   cryptoSign("ecdsa-p256-sign", Crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey)(s)
 
-/**
- * The entries, in the order they run and are reported; `--only` takes their names. An entry resolves to its row,
- * or to several rows when it measures a family at once (each row with its own baselines).
- */
-export const all: ReadonlyArray<readonly [string, (s: Settings) => Promise<Result | ReadonlyArray<Result>>]> = [
-  ["job-cycle", jobCycle],
-  ["job-cycle-allocation", jobCycleAllocation],
-  ["design-floor", designFloorCycle],
-  ["job-no-pause", jobNoPause],
-  ["paused-job-heap", pausedJobHeap],
-  ["facade-cycle", facadeCycle],
-  ["pool-init-10k", poolInit],
-  ["no-jobs-reject", noJobsReject],
-  ["wait-ctx-set-clear", waitCtxSetClear],
-  ["durable-cycle-sqlite", durableCycle],
-  ["crypto-pool", cryptoPool],
-  ["rsa2048-sign", rsa2048Sign],
-  ["ecdsa-p256-sign", ecdsaP256Sign]
+/** An entry of `pnpm bench`. */
+export interface Entry {
+  /** what `--only` names it by */
+  readonly name: string
+  /** resolves to the entry's row, or to several rows when it measures a family at once (each with its baselines) */
+  readonly run: (s: Settings) => Promise<Result | ReadonlyArray<Result>>
+  /**
+   * `"own"`: measured in a process of its own (`isolated.ts`), so that its figures do not depend on which entries
+   * ran before it in the same process (see `bytesPerOp`: what V8 optimizes, and so allocates, depends on all the
+   * code a process has run).
+   */
+  readonly process?: "own" | undefined
+}
+
+/** The entries, in the order they run and are reported. */
+export const all: ReadonlyArray<Entry> = [
+  { name: "job-cycle", run: jobCycle },
+  { name: "job-cycle-allocation", run: jobCycleAllocation, process: "own" },
+  { name: "design-floor", run: designFloorCycle },
+  { name: "job-no-pause", run: jobNoPause },
+  { name: "paused-job-heap", run: pausedJobHeap },
+  { name: "facade-cycle", run: facadeCycle },
+  { name: "pool-init-10k", run: poolInit },
+  { name: "no-jobs-reject", run: noJobsReject },
+  { name: "wait-ctx-set-clear", run: waitCtxSetClear },
+  { name: "durable-cycle-sqlite", run: durableCycle },
+  { name: "crypto-pool", run: cryptoPool },
+  { name: "rsa2048-sign", run: rsa2048Sign },
+  { name: "ecdsa-p256-sign", run: ecdsaP256Sign }
 ]

@@ -46,8 +46,8 @@ export const cryptoPool = async (s: Settings): Promise<Result> => {
       { name: "platform-pool", run: batch(platform) },
       { name: "hand-made-pool", run: batch(handMade) }
     ], { iterations: Math.max(64, Math.round(s.iterations / 20)), samples: s.samples })
-    const value = t.get("platform-pool")! / 1000
-    const baseline = t.get("hand-made-pool")! / 1000
+    const value = t.get("platform-pool")!.wall / 1000
+    const baseline = t.get("hand-made-pool")!.wall / 1000
     return {
       ...row("crypto-pool", "µs", value, { "hand-made-pool": baseline }),
       subject: "effect/rpc worker pool (not shipped)"

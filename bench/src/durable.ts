@@ -64,8 +64,8 @@ export const durableCycle = async (s: Settings): Promise<Result> => {
       { name: "durable-cycle-sqlite", run: cycle },
       { name: "sqlite-insert-select", run: insertSelect }
     ], { iterations: iterationsOf(s), samples: s.samples })
-    const value = t.get("durable-cycle-sqlite")! / 1000
-    const baseline = t.get("sqlite-insert-select")! / 1000
+    const value = t.get("durable-cycle-sqlite")!.wall / 1000
+    const baseline = t.get("sqlite-insert-select")!.wall / 1000
     return row("durable-cycle-sqlite", "µs", value, { "sqlite-insert-select": baseline })
   } finally {
     await durable.dispose()

@@ -18,10 +18,11 @@ import { cpus, loadavg, tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as benchmarks from "./benchmarks.js"
+import { runIsolated } from "./isolated.js"
 import { type Report, svg, table } from "./report.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
-const names = benchmarks.all.map(([name]) => name)
+const names = benchmarks.all.map((entry) => entry.name)
 
 /** A full run's settings: the figures the README quotes. */
 const full: benchmarks.Settings = {
@@ -77,10 +78,12 @@ const command = Command.make("bench", {
     })
     const loadBefore = loadavg()
     const results: Array<benchmarks.Result> = []
-    for (const [name, bench] of benchmarks.all) {
-      if (Option.isSome(options.only) && !options.only.value.includes(name)) continue
+    for (const entry of benchmarks.all) {
+      if (Option.isSome(options.only) && !options.only.value.includes(entry.name)) continue
       const started = performance.now()
-      const rows = yield* Effect.promise(() => bench(settings))
+      const rows = yield* Effect.promise(() =>
+        entry.process === "own" ? runIsolated(entry, settings) : entry.run(settings)
+      )
       const seconds = ((performance.now() - started) / 1000).toFixed(1)
       for (const result of Array.isArray(rows) ? rows : [rows]) {
         results.push(result)

@@ -27,14 +27,17 @@ export const table = (report: Report): string => {
       report.loadAverage.before.toFixed(1)
     } → ${report.loadAverage.after.toFixed(1)}${report.quick ? ", --quick (figures not to be quoted)" : ""}`,
     "",
-    "| name | value | baselines | ratio to each baseline |",
-    "| --- | ---: | --- | --- |"
+    "| name | value | baselines | ratio to each baseline | CPU time: value, ratio to each baseline |",
+    "| --- | ---: | --- | --- | --- |"
   ]
   for (const r of report.results) {
     const baselines = Object.entries(r.baselines).map(([k, v]) => `${k} ${fmt(v)} ${r.unit}`).join(", ") || "—"
     const ratios = Object.entries(r.ratios).map(([k, v]) => `${fmt(v)}× ${k}`).join(", ") || "—"
     const subject = r.subject === undefined ? "" : ` (${r.subject})`
-    lines.push(`| ${r.name}${subject} | ${fmt(r.value)} ${r.unit} | ${baselines} | ${ratios} |`)
+    const cpu = r.cpu === undefined
+      ? "—"
+      : [`${fmt(r.cpu.value)} ${r.unit}`, ...Object.entries(r.cpu.ratios).map(([k, v]) => `${fmt(v)}× ${k}`)].join(", ")
+    lines.push(`| ${r.name}${subject} | ${fmt(r.value)} ${r.unit} | ${baselines} | ${ratios} | ${cpu} |`)
   }
   return lines.join("\n")
 }

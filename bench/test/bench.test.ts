@@ -46,6 +46,18 @@ const subjects: Record<string, RegExp> = {
   "ecdsa-p256-sign": /^node:crypto$/
 }
 
+/** Entries timed in the bench's own process: they report the process's CPU time beside the wall clock. */
+const withCpu = [
+  "job-cycle",
+  "design-floor",
+  "job-no-pause",
+  "facade-cycle",
+  "no-jobs-reject",
+  "wait-ctx-set-clear",
+  "rsa2048-sign",
+  "ecdsa-p256-sign"
+]
+
 describe("pnpm bench --quick", () => {
   it("writes latest.json with every required entry and latest.svg", () => {
     const out = mkdtempSync(join(tmpdir(), "bench-"))
@@ -69,6 +81,15 @@ describe("pnpm bench --quick", () => {
         for (const [name, value] of Object.entries(r.baselines)) {
           assertTrue(Number.isFinite(value as number) && (value as number) > 0, `${r.name}: ${name}`)
           strictEqual(r.ratios[name], r.value / (value as number))
+        }
+        if (withCpu.includes(r.name)) {
+          assertTrue(Number.isFinite(r.cpu.value) && r.cpu.value > 0, r.name)
+          deepStrictEqual(Object.keys(r.cpu.baselines), Object.keys(r.baselines))
+          for (const [name, value] of Object.entries(r.cpu.baselines)) {
+            strictEqual(r.cpu.ratios[name], r.cpu.value / (value as number))
+          }
+        } else {
+          strictEqual(r.cpu, undefined, r.name)
         }
         const subject = subjects[r.name]
         if (subject === undefined) strictEqual(r.subject, undefined, r.name)
