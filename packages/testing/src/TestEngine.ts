@@ -183,8 +183,9 @@ export interface TestEngine {
   /** The submissions still waiting for a result. */
   readonly pending: Effect.Effect<ReadonlyArray<Submission>>
   /**
-   * Waits until at least `count` operations have been submitted; succeeds with all of them. A waiter is woken
-   * as an operation is accepted (after any refusals), so it may complete that operation at once.
+   * Waits until at least `count` operations have been submitted; succeeds with all of them. A waiter goes on
+   * once an operation is accepted (after any refusals) and the job that submitted it has gone as far as it
+   * can, typically to its pause: completing the operation then resumes the job.
    */
   readonly awaitSubmissions: (count: number) => Effect.Effect<ReadonlyArray<Submission>>
   /** How many wait fds the engine has registered whose wait ctx has not closed yet. */

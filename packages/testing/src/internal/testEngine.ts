@@ -261,7 +261,9 @@ export const make = (options: api.Options = {}): Effect.Effect<api.TestEngine, n
             count,
             wake: () => {
               watchers.delete(watcher)
-              resume(Effect.sync(() => ops.map(snapshot)))
+              // woken on the submitter's stack (effect 4 resumes a waiting fiber there): the test goes on only
+              // after the submitting job has gone as far as it can, to its pause
+              resume(Effect.andThen(Effect.yieldNow, Effect.sync(() => ops.map(snapshot))))
             }
           }
           watchers.add(watcher)
