@@ -127,7 +127,7 @@ export interface DurableJobPool {
    */
   readonly list: (options?: ListOptions) => Effect.Effect<JobPage, StoreError>
   /**
-   * Forgets the ended jobs that ended longer than `olderThan` ago; answers
+   * Forgets the ended jobs that ended at least `olderThan` ago; answers
    * how many. A forgotten job's id answers `JobNotFoundError` to `poll`;
    * starting it again answers the result the engine journaled, and runs
    * nothing.

@@ -1,11 +1,13 @@
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Result from "effect/Result"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as DurableDeferred from "effect/workflow/DurableDeferred"
@@ -26,7 +28,7 @@ import {
   StaleJobError,
   StoreError
 } from "../Errors.js"
-import { type Ledger, ledger, type Row } from "./pool.js"
+import { ANY_JOB, type Ledger, ledger, type Row } from "./pool.js"
 
 /** @internal */
 export const TypeId: typeof DurableJob.TypeId = Symbol.for("@async-job/durable/DurableJob") as typeof DurableJob.TypeId
@@ -137,12 +139,29 @@ const deferredName = (wait: string, key: string | undefined) => key === undefine
  */
 interface Operations {
   /** Sends the job's workflow, with its payload as the ledger encoded it. */
-  readonly send: (executionId: string, payload: unknown) => Effect.Effect<void, never, WorkflowEngine>
+  readonly send: (executionId: string, payload: unknown) => Effect.Effect<void, StoreError, WorkflowEngine>
   /** The exit the engine journaled for the job, as the ledger encodes it; `undefined` while it has none. */
-  readonly journaledExit: (executionId: string) => Effect.Effect<unknown, never, WorkflowEngine>
+  readonly journaledExit: (executionId: string) => Effect.Effect<unknown, StoreError, WorkflowEngine>
+  /** Whether the engine's last word on the job is that its run suspended. */
+  readonly suspended: (executionId: string) => Effect.Effect<boolean, StoreError, WorkflowEngine>
 }
 
 const operations = new WeakMap<DurableJob.Any, Operations>()
+
+/**
+ * The engine's storage failing (it answers a top-level call with a `PersistenceError` defect while its database is
+ * away) as a `StoreError`; other defects stay defects.
+ */
+const engineUnavailable = (operation: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.catchDefect(
+    effect,
+    (defect) =>
+      typeof defect === "object" && defect !== null && "_tag" in defect && defect._tag === "PersistenceError"
+        ? Effect.fail(
+          new StoreError({ operation, reason: "unavailable", detail: Cause.pretty(Cause.die(defect)) })
+        )
+        : Effect.die(defect)
+  )
 
 const operationsOf = (self: DurableJob.Any): Effect.Effect<Operations> => {
   const found = operations.get(self)
@@ -166,15 +185,23 @@ const makeOperations = <
       Effect.gen(function*() {
         const engine = yield* WorkflowEngine
         const decoded = yield* Effect.orDie(Schema.decodeUnknownEffect(payload)(encoded))
-        yield* Effect.orDie(engine.execute(workflow, { executionId, payload: decoded, discard: true }))
+        yield* engine.execute(workflow, { executionId, payload: decoded, discard: true }).pipe(
+          Effect.orDie,
+          engineUnavailable("start")
+        )
       }),
     journaledExit: (executionId) =>
       Effect.gen(function*() {
         const engine = yield* WorkflowEngine
-        const result = yield* engine.poll(workflow, executionId)
+        const result = yield* engineUnavailable("read")(engine.poll(workflow, executionId))
         if (Option.isNone(result) || result.value._tag !== "Complete") return undefined
         return yield* Effect.orDie(Schema.encodeEffect(exit)(result.value.exit))
-      })
+      }),
+    suspended: (executionId) =>
+      Effect.map(
+        Effect.flatMap(WorkflowEngine, (engine) => engineUnavailable("read")(engine.poll(workflow, executionId))),
+        (result) => Option.isSome(result) && result.value._tag === "Suspended"
+      )
   }
 }
 
@@ -214,19 +241,29 @@ export const toLayer = <
           if (pool.lastRun.get(executionId) === instance) pool.lastRun.delete(executionId)
         })
       )
+      // the end is recorded once the store answers; if it stays away past ENDED_PATIENCE, the sweep records it
       yield* Workflow.addFinalizer((exit) =>
         pool.lastRun.get(executionId) !== instance
           ? Effect.void
-          : Effect.orDie(Effect.flatMap(encodeExit(self, exit), (encoded) => pool.ended(executionId, encoded)))
+          : Effect.flatMap(encodeExit(self, exit), (encoded) => pool.ended(executionId, encoded)).pipe(
+            ridingOut,
+            Effect.timeout(ENDED_PATIENCE),
+            Effect.catchCause((cause) => Effect.logWarning(`the end of job ${executionId} is not recorded yet`, cause))
+          )
       )
-      const row = yield* Effect.orDie(pool.get(executionId))
-      // started under a version this code does not run: leave it where it is (a cancel still ends it)
-      if (row !== undefined && divergence(self, row) !== undefined) return yield* Workflow.suspend(instance)
-      yield* Effect.orDie(pool.running(executionId))
+      const row = yield* persist(pool.get(executionId))
+      // started under a version this code does not run (recorded as diverged, and listed so), or diverged from its
+      // journal: left where it is until code that runs it is deployed, or it is cancelled
+      const refused = row === undefined ? undefined : divergence(self, row)
+      if (refused !== undefined) {
+        if (row!.state !== "diverged") yield* persist(pool.diverged(executionId, fieldsOf(refused)))
+        return yield* Workflow.suspend(instance)
+      }
+      yield* persist(pool.running(executionId))
       const run: Run = { tokens: new Set(), waits: new Map() }
       runs.set(instance, run)
       const replay: Replay = {
-        journal: (yield* Effect.orDie(pool.steps(executionId))).slice(),
+        journal: (yield* persist(pool.steps(executionId))).slice(),
         next: 0,
         divergence: undefined
       }
@@ -240,10 +277,10 @@ export const toLayer = <
           !instance.suspended || !Exit.hasInterrupts(exit)
             ? Effect.void
             : replay.divergence !== undefined
-            ? Effect.orDie(pool.diverged(executionId, replay.divergence))
+            ? persist(pool.diverged(executionId, replay.divergence))
             : Effect.flatMap(
               superseded(base, run),
-              (superseded) => superseded ? Effect.void : Effect.orDie(pool.paused(executionId, Array.from(run.tokens)))
+              (superseded) => superseded ? Effect.void : persist(pool.paused(executionId, Array.from(run.tokens)))
             )
         )
       )
@@ -254,6 +291,11 @@ export const toLayer = <
     const pool = ledger(yield* DurableJobPool)
     pool.definitions.set(self.name, self)
     for (const row of yield* pool.startingOf(self.name)) yield* send(self, pool, row)
+    // the paused jobs of versions this code retired (`minVersion`) are diverged: listed so, and left where they are
+    for (const row of yield* pool.retiredOf(self.name, self.minVersion)) {
+      const refused = divergence(self, row)
+      if (refused !== undefined) yield* pool.diverged(row.jobId, fieldsOf(refused))
+    }
     // this code may replay the jobs that earlier code diverged from: run them again (they diverge again, or continue)
     const engine = yield* WorkflowEngine
     for (const row of yield* pool.divergedOf(self.name)) {
@@ -262,8 +304,51 @@ export const toLayer = <
       yield* engine.resume(self.workflow, row.jobId)
     }
   })
-  return Layer.provide(Layer.effectDiscard(recover), registered)
+  return Layer.provide(Layer.effectDiscard(Effect.andThen(recover, sweep(self))), registered)
 }
+
+/** How long the end of a job's run waits for the store before it leaves the recording to the sweep. */
+const ENDED_PATIENCE = "30 seconds"
+
+/**
+ * How often each runner sweeps the ledger for the jobs of a kind that nothing moves (see {@link sweep}), and how
+ * long a job must have stayed unchanged to be swept.
+ */
+const SWEEP_EVERY = Duration.seconds(5)
+const STALE_AFTER = Duration.seconds(5)
+
+/**
+ * On a shared store, every runner of a kind sweeps the ledger now and then for its jobs that nothing moves:
+ * a start cut short between its admission and the workflow's send (a crashed runner; `starting`) is sent, so the
+ * job runs or is cancelled, and its slot is not held by nobody; a job recorded `running` whose run the engine
+ * finished, with its end not recorded (the store was away too long), gets its end; a job recorded `running` whose
+ * run the engine suspended without a pause recorded (a lost wake-up) is run again (a replay). A job is swept once
+ * it has stayed unchanged for {@link STALE_AFTER}, so within `STALE_AFTER + SWEEP_EVERY` (10 s) and the time of
+ * a read, of the store being back.
+ */
+const sweep = (self: DurableJob.Any) =>
+  Effect.gen(function*() {
+    const pool = ledger(yield* DurableJobPool)
+    if (pool.recheck === undefined) return // in memory: nothing outlives the process that would sweep
+    const engine = yield* WorkflowEngine
+    const operations = yield* operationsOf(self)
+    const once = Effect.gen(function*() {
+      for (const row of yield* pool.stale(self.name, STALE_AFTER)) {
+        if (row.state === "starting") {
+          yield* send(self, pool, row)
+          continue
+        }
+        const exit = yield* operations.journaledExit(row.jobId)
+        if (exit !== undefined) yield* pool.ended(row.jobId, exit)
+        else if (yield* operations.suspended(row.jobId)) yield* engine.resume(self.workflow, row.jobId)
+      }
+    })
+    yield* once.pipe(
+      Effect.catchCause((cause) => Effect.logDebug(`sweep of ${self.name} jobs`, cause)),
+      Effect.repeat(Schedule.spaced(SWEEP_EVERY)),
+      Effect.forkScoped
+    )
+  })
 
 /** @internal */
 export const register = (...jobs: ReadonlyArray<DurableJob.Any>): Layer.Layer<never, never, DurableJobPool> =>
@@ -382,7 +467,7 @@ const replaying = (
       const recorded = replay.journal[index]
       if (recorded === undefined) {
         replay.journal.push(requested)
-        return Effect.as(Effect.orDie(pool.recordStep(executionId, index, requested)), { index, replayed: false })
+        return Effect.as(persist(pool.recordStep(executionId, index, requested)), { index, replayed: false })
       }
       if (recorded.kind !== requested.kind || recorded.name !== requested.name) {
         return diverge(divergenceAt(
@@ -576,11 +661,23 @@ const divergence = (self: DurableJob.Any, row: Row): JobDivergedError | undefine
   })
 }
 
+/** The fields of a divergence as the ledger records them. */
+const fieldsOf = (error: JobDivergedError): Divergence => {
+  const { jobId: _, ...fields } = error
+  return {
+    step: fields.step,
+    reason: fields.reason,
+    ...(fields.index === undefined ? {} : { index: fields.index }),
+    ...(fields.recorded === undefined ? {} : { recorded: fields.recorded }),
+    ...(fields.requested === undefined ? {} : { requested: fields.requested })
+  }
+}
+
 /** @internal */
 export const version = (self: DurableJob.Any): Effect.Effect<number, never, WorkflowInstance | DurableJobPool> =>
   Effect.gen(function*() {
     const instance = yield* WorkflowInstance
-    const row = yield* Effect.orDie(ledger(yield* DurableJobPool).get(instance.executionId))
+    const row = yield* persist(ledger(yield* DurableJobPool).get(instance.executionId))
     return row?.version ?? self.version
   })
 
@@ -615,18 +712,44 @@ const waitFor = <J extends DurableJob.Any>(
   Effect.scoped(Effect.gen(function*() {
     // subscribe before reading, so that no change between the read and the wait is missed
     const changes = yield* pool.changes
+    const changed = nextChange(changes, jobId)
+    const wake = pool.recheck === undefined ? changed : Effect.timeoutOption(changed, pool.recheck)
     while (true) {
-      const row = yield* getRow(self, pool, jobId)
+      // a wait rides out an outage of the store: its reads are tried again until the store answers
+      const row = yield* ridingOut(getRow(self, pool, jobId))
       const status = yield* statusOf(self, pool, row)
       const diverged = cancelling ? undefined : divergence(self, row)
       if (diverged !== undefined && row.state === "diverged") return yield* diverged
       if (status._tag !== "Running" && done(status)) return [status, row] as const
       if (diverged !== undefined) return yield* diverged
-      while ((yield* PubSub.take(changes)) !== jobId) {
-        // another job changed
-      }
+      yield* wake
     }
   }))
+
+/** Until the job changes, or changes may have been missed (`ANY_JOB`). */
+const nextChange = (changes: PubSub.Subscription<string>, jobId: string): Effect.Effect<void> =>
+  Effect.flatMap(
+    PubSub.take(changes),
+    (id) => id === jobId || id === ANY_JOB ? Effect.void : nextChange(changes, jobId)
+  )
+
+/** Whether a store error says the store is away for now (a lost connection, a server restarting). */
+const isUnavailable = (error: { readonly _tag: string }): boolean =>
+  error._tag === "StoreError" && (error as StoreError).reason === "unavailable"
+
+/** How store operations that must not fail are tried again while the store is away: 100 ms, doubling to 1 s. */
+const OUTAGE_RETRY = Schedule.min([Schedule.exponential("100 millis", 2), Schedule.spaced("1 second")])
+
+/** Tries `effect` again, while the store is unavailable, until it answers. */
+const ridingOut = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.retry(effect, { while: isUnavailable, schedule: OUTAGE_RETRY })
+
+/**
+ * A ledger write of a job's run: tried again while the store is unavailable (the run waits for the store, as the
+ * engine's own writes do); any other store error is a defect of the run.
+ */
+const persist = <A, R>(effect: Effect.Effect<A, StoreError, R>): Effect.Effect<A, never, R> =>
+  Effect.orDie(ridingOut(effect))
 
 /** Turns a settled status into the answer of `start` or `resume`. */
 const toStep = <A, E>(
@@ -726,7 +849,9 @@ export const cancel = <J extends DurableJob.Any>(
     if (now._tag !== "Running" && now._tag !== "Paused") return now
     // a start cut short by a crash: complete it, so that the engine has a job to cancel
     if (row.state === "starting") yield* send(self, pool, row)
-    yield* Effect.flatMap(WorkflowEngine, (engine) => engine.interrupt(self.workflow, id))
+    yield* Effect.flatMap(WorkflowEngine, (engine) => engine.interrupt(self.workflow, id)).pipe(
+      engineUnavailable("cancel")
+    )
     const [ended] = yield* waitFor(self, pool, id, (status) => status._tag !== "Paused", true)
     return ended
   }).pipe(Effect.withSpan("DurableJob.cancel", { attributes: { "async_job.job": self.name } }))

@@ -118,11 +118,37 @@ export interface Ledger extends DurableJobPool.DurableJobPool {
   readonly get: (jobId: string) => Effect.Effect<Row | undefined, StoreError>
   /** The jobs of a kind whose start was cut short. */
   readonly startingOf: (kind: string) => Effect.Effect<ReadonlyArray<Row>, StoreError>
+  /** The jobs of a kind that are `starting` or `running`, unchanged for `olderThan` (the sweep's). */
+  readonly stale: (kind: string, olderThan: Duration.Duration) => Effect.Effect<ReadonlyArray<Row>, StoreError>
+  /** The paused jobs of a kind started under a version older than `minVersion`. */
+  readonly retiredOf: (kind: string, minVersion: number) => Effect.Effect<ReadonlyArray<Row>, StoreError>
   /** The jobs of a kind that diverged from their journals. */
   readonly divergedOf: (kind: string) => Effect.Effect<ReadonlyArray<Row>, StoreError>
-  /** The ids of the jobs that change from now on (in any process on the store, for Postgres). */
+  /**
+   * The ids of the jobs that change from now on (in any process on the store, for Postgres), and {@link ANY_JOB}
+   * when changes may have been missed (the connection that listens for them was lost and is back).
+   */
   readonly changes: Effect.Effect<PubSub.Subscription<string>, never, Scope.Scope>
+  /**
+   * How often a wait reads its job again when no change is announced: changes of other processes are announced
+   * only through Postgres `LISTEN`, which may drop one while its connection is lost. `undefined` in memory.
+   */
+  readonly recheck: Duration.Duration | undefined
 }
+
+/**
+ * Announced on {@link Ledger.changes} when changes may have been missed: every wait reads its job again.
+ *
+ * @internal
+ */
+export const ANY_JOB = "*"
+
+/**
+ * How often a wait on a SQL store reads its job again when no change is announced (see {@link Ledger.recheck}).
+ *
+ * @internal
+ */
+export const RECHECK = Duration.seconds(2)
 
 /** @internal */
 export const ledger = (pool: DurableJobPool.DurableJobPool): Ledger => pool as Ledger
@@ -284,16 +310,32 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
       get: (jobId) => Effect.sync(() => rows.get(jobId)),
       startingOf: (kind) =>
         Effect.sync(() => Array.from(rows.values()).filter((row) => row.kind === kind && row.state === "starting")),
+      stale: (kind, olderThan) =>
+        Effect.map(
+          Clock.currentTimeMillis,
+          (now) =>
+            Array.from(rows.values()).filter((row) =>
+              row.kind === kind && (row.state === "starting" || row.state === "running") &&
+              row.updatedAt < now - Duration.toMillis(olderThan)
+            )
+        ),
+      retiredOf: (kind, minVersion) =>
+        Effect.sync(() =>
+          Array.from(rows.values()).filter((row) =>
+            row.kind === kind && row.state === "paused" && row.version < minVersion
+          )
+        ),
       divergedOf: (kind) =>
         Effect.sync(() => Array.from(rows.values()).filter((row) => row.kind === kind && row.state === "diverged")),
       changes: PubSub.subscribe(hub),
+      recheck: undefined,
       list: (options) => Effect.sync(() => pageOf(Array.from(rows.values()), options)),
       purge: (olderThan) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
           const before = now - Duration.toMillis(olderThan)
           let purged = 0
           for (const row of rows.values()) {
-            if (row.state === "ended" && row.updatedAt < before) {
+            if (row.state === "ended" && row.updatedAt <= before) {
               rows.delete(row.jobId)
               journals.delete(row.jobId)
               purged++
@@ -414,6 +456,9 @@ export const guardSqliteFile = (filename: string): Effect.Effect<Effect.Effect<v
 
 /** The channel on which Postgres runners tell each other which jobs changed. */
 const CHANNEL = "async_job_durable"
+
+/** How a lost `LISTEN` connection is replaced: at once, then every 100 ms to 1 s while the server is away. */
+const LISTEN_RETRY = Schedule.min([Schedule.exponential("100 millis", 2), Schedule.spaced("1 second")])
 
 interface RawRow {
   readonly job_id: string
@@ -537,21 +582,20 @@ export const makeSql = (
 
     const hub = yield* PubSub.unbounded<string>()
     if (Option.isSome(pg)) {
-      // each job id notified on the channel, by any runner; listening again (on a new connection) once it failed
+      // each job id notified on the channel, by any runner. The queue fails once the listening connection is lost
+      // (a restart of the server, a terminated backend): listen again on a new connection, and then tell every wait
+      // to read its job again, for the notifications sent meanwhile are lost
+      let listened = false
       yield* Effect.scoped(Effect.gen(function*() {
         const notifications = yield* pg.value.listen(CHANNEL)
+        if (listened) yield* PubSub.publish(hub, ANY_JOB)
+        listened = true
         while (true) yield* PubSub.publish(hub, (yield* Queue.take(notifications)).payload)
       })).pipe(
-        Effect.retry(Schedule.spaced("1 second")),
+        Effect.retry(LISTEN_RETRY),
         Effect.forkScoped
       )
     }
-    const notify = (jobId: string) =>
-      Option.match(pg, {
-        onNone: () => Effect.asVoid(PubSub.publish(hub, jobId)),
-        // the listener above publishes it here too
-        onSome: () => sql`SELECT pg_notify(${CHANNEL}, ${jobId})`
-      })
 
     const maxSize = Effect.map(
       sql<{ readonly max_size: number | string }>`SELECT max_size FROM ${pools} WHERE name = ${name}`,
@@ -574,9 +618,15 @@ export const makeSql = (
     const update = (operation: string, jobId: string, from: ReadonlyArray<State>, set: Record<string, unknown>) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        yield* sql`UPDATE ${jobs} SET ${sql.update({ ...set, updated_at: now })}
+        const change = sql`UPDATE ${jobs} SET ${sql.update({ ...set, updated_at: now })}
           WHERE job_id = ${jobId} AND ${sql.in("state", from)}`
-        yield* notify(jobId)
+        if (Option.isSome(pg)) {
+          // the change and its notification in one statement (the listener above publishes it here too)
+          yield* sql`WITH changed AS (${change} RETURNING job_id) SELECT pg_notify(${CHANNEL}, job_id) FROM changed`
+        } else {
+          yield* change
+          yield* PubSub.publish(hub, jobId)
+        }
       }).pipe(Effect.mapError(storeError(operation)))
 
     const self: Ledger = {
@@ -673,12 +723,29 @@ export const makeSql = (
           Effect.map((rows) => rows.map(rowOf)),
           Effect.mapError(storeError("recover"))
         ),
+      stale: (kind, olderThan) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          sql<RawRow>`SELECT * FROM ${jobs} WHERE pool = ${name} AND kind = ${kind}
+            AND ${sql.in("state", ["starting", "running"])} AND updated_at < ${now - Duration.toMillis(olderThan)}`)
+          .pipe(
+            Effect.map((rows) =>
+              rows.map(rowOf)
+            ),
+            Effect.mapError(storeError("sweep"))
+          ),
+      retiredOf: (kind, minVersion) =>
+        sql<RawRow>`SELECT * FROM ${jobs} WHERE pool = ${name} AND kind = ${kind} AND state = ${"paused"}
+          AND version < ${minVersion}`.pipe(
+          Effect.map((rows) => rows.map(rowOf)),
+          Effect.mapError(storeError("recover"))
+        ),
       divergedOf: (kind) =>
         sql<RawRow>`SELECT * FROM ${jobs} WHERE pool = ${name} AND kind = ${kind} AND state = ${"diverged"}`.pipe(
           Effect.map((rows) => rows.map(rowOf)),
           Effect.mapError(storeError("recover"))
         ),
       changes: PubSub.subscribe(hub),
+      recheck: RECHECK,
       list: (options) =>
         Effect.suspend(() => {
           const limit = limitOf(options)
@@ -691,7 +758,7 @@ export const makeSql = (
         Effect.gen(function*() {
           const before = (yield* Clock.currentTimeMillis) - Duration.toMillis(olderThan)
           const purged = yield* sql<{ readonly job_id: string }>`DELETE FROM ${jobs}
-            WHERE pool = ${name} AND state = ${"ended"} AND updated_at < ${before} RETURNING job_id`
+            WHERE pool = ${name} AND state = ${"ended"} AND updated_at <= ${before} RETURNING job_id`
           if (purged.length > 0) {
             yield* sql`DELETE FROM ${steps} WHERE ${sql.in("job_id", purged.map((row) => row.job_id))}`
           }
