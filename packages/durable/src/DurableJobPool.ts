@@ -296,8 +296,21 @@ export const layerClusterStorage = (
  * @category models
  */
 export interface SqliteOptions extends Options {
-  /** The SQLite file; created if missing. */
+  /**
+   * The SQLite file; created if missing, unless a store was there before
+   * (see `create`).
+   */
   readonly filename: string
+  /**
+   * Whether to create a new, empty store when the file is missing although a
+   * store was there before (the file beside it, `<filename>-durable`, says so):
+   * by default such a file is refused with `StoreError` (`missing`), for a store
+   * deleted between runs would otherwise come back empty, its jobs gone.
+   * Default `false`.
+   *
+   * @since 0.2.0
+   */
+  readonly create?: boolean | undefined
   /** Overrides of the single runner's sharding configuration. */
   readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Service"]> | undefined
 }
@@ -333,7 +346,7 @@ export const layerSqlite = (
   options: SqliteOptions
 ): Layer.Layer<DurableJobPool | WorkflowEngine.WorkflowEngine, StoreError | Config.ConfigError> =>
   Layer.unwrap(Effect.as(
-    internal.checkSqliteFile(options.filename),
+    internal.checkSqliteFile(options.filename, options.create),
     Layer.merge(
       Layer.effect(
         DurableJobPool,

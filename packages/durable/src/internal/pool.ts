@@ -15,6 +15,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
+import * as SqlErrorModule from "effect/sql/SqlError"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -352,13 +353,32 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
 // SQL
 // -----------------------------------------------------------------------------
 
+/** SQLite's primary result codes that say what is wrong with the store (`errcode & 0xff`). */
+const SQLITE_REASONS: Partial<Record<number, StoreError["reason"]>> = {
+  5: "in-use", // SQLITE_BUSY: another connection, in another process, holds the file
+  6: "in-use", // SQLITE_LOCKED
+  8: "read-only", // SQLITE_READONLY
+  11: "corrupt", // SQLITE_CORRUPT
+  13: "full", // SQLITE_FULL
+  14: "missing", // SQLITE_CANTOPEN
+  26: "corrupt" // SQLITE_NOTADB
+}
+
 /** What a driver's error says about the store. */
 const reasonOf = (error: SqlError): StoreError["reason"] => {
   const cause = error.reason.cause
-  const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : ""
-  const text = `${code} ${cause instanceof Error ? cause.message : String(cause)}`
+  const field = (name: string) =>
+    typeof cause === "object" && cause !== null && name in cause ? (cause as Record<string, unknown>)[name] : undefined
+  const errcode = field("errcode")
+  if (typeof errcode === "number" && SQLITE_REASONS[errcode & 0xff] !== undefined) {
+    return SQLITE_REASONS[errcode & 0xff]!
+  }
+  if (error.reason._tag === "LockTimeoutError") return "in-use"
+  const text = `${String(field("code") ?? "")} ${cause instanceof Error ? cause.message : String(cause)}`
   if (/READONLY|readonly database/i.test(text)) return "read-only"
   if (/NOTADB|not a database|CORRUPT|malformed/i.test(text)) return "corrupt"
+  if (/SQLITE_FULL|disk is full/i.test(text)) return "full"
+  if (/SQLITE_BUSY|database is locked/i.test(text)) return "in-use"
   if (/CANTOPEN|unable to open|no such table/i.test(text)) return "missing"
   return "unavailable"
 }
@@ -370,6 +390,23 @@ export const storeError = (operation: string) => (error: SqlError): StoreError =
     reason: reasonOf(error),
     detail: error.reason.cause instanceof Error ? error.reason.cause.message : error.message
   })
+
+/**
+ * A store error from whatever a failed store operation of the engine carries (its `PersistenceError`'s cause): the
+ * driver's error says why; anything else, the store is unavailable.
+ *
+ * @internal
+ */
+export const storeErrorOf = (operation: string, cause: unknown): StoreError => {
+  const found = SqlErrorModule.isSqlError(cause)
+    ? cause
+    : typeof cause === "object" && cause !== null && "cause" in cause && SqlErrorModule.isSqlError(cause.cause)
+    ? cause.cause
+    : undefined
+  return found !== undefined
+    ? storeError(operation)(found)
+    : new StoreError({ operation, reason: "unavailable", detail: String(cause) })
+}
 
 /**
  * The `SqlClient` of a SQLite file (`node:sqlite`); a file that cannot be
@@ -384,29 +421,72 @@ export const layerSqliteClient = (filename: string): Layer.Layer<SqlClient.SqlCl
     Effect.gen(function*() {
       const SqliteClient = yield* Effect.promise(() => import("@effect/sql-sqlite-node/SqliteClient"))
       const client = yield* Effect.mapError(SqliteClient.make({ filename }), storeError("open"))
+      // the file is this process's until it ends (the lock goes with the process, also on kill -9): the connection
+      // keeps the lock its first write takes, so another process that opens the file is refused (`in-use`)
+      yield* client.unsafe("PRAGMA locking_mode = EXCLUSIVE").pipe(
+        Effect.andThen(client`CREATE TABLE IF NOT EXISTS async_job_durable_meta (
+          name VARCHAR(255) PRIMARY KEY, value TEXT NOT NULL
+        )`),
+        Effect.andThen(client`INSERT INTO async_job_durable_meta (name, value) VALUES (${"store"}, ${storeId()})
+          ON CONFLICT (name) DO NOTHING`),
+        Effect.mapError((error) => {
+          const failed = storeError("open")(error)
+          return failed.reason === "in-use"
+            ? new StoreError({
+              operation: "open",
+              reason: "in-use",
+              detail: `${filename} is open in another process (a SQLite store serves one process at a time)`
+            })
+            : failed
+        })
+      )
+      // where the store is: a file that vanishes from here later is refused, not recreated (see checkSqliteFile)
+      const [row] = yield* client<{ readonly value: string }>`SELECT value FROM async_job_durable_meta
+        WHERE name = ${"store"}`.pipe(Effect.mapError(storeError("open")))
+      yield* Effect.try({
+        try: () => Fs.writeFileSync(markerOf(filename), `${row?.value ?? ""}\n`),
+        catch: (error) => new StoreError({ operation: "open", reason: "read-only", detail: String(error) })
+      })
       return Context.make(SqlClient.SqlClient, client)
     })
   ).pipe(Layer.provide(Reactivity.layer))
 
+const storeId = () => Crypto.randomBytes(12).toString("base64url")
+
 /**
- * Checks a SQLite file before it is opened: its directory exists, it is
- * writable, and if it exists it is a SQLite database.
+ * The file beside a SQLite store that says a store was there (it holds the store's id): a store file that vanished
+ * leaves it behind.
  *
  * @internal
  */
-export const checkSqliteFile = (filename: string): Effect.Effect<void, StoreError> =>
+export const markerOf = (filename: string): string => `${filename}-durable`
+
+/**
+ * Checks a SQLite file before it is opened: its directory exists and is
+ * writable (SQLite writes its journal beside the file), it exists unless no
+ * store was there before (or `create` asks for a new one), and if it exists
+ * it is a SQLite database.
+ *
+ * @internal
+ */
+export const checkSqliteFile = (filename: string, create = false): Effect.Effect<void, StoreError> =>
   Effect.suspend(() => {
     const fail = (reason: StoreError["reason"], detail: string) =>
       Effect.fail(new StoreError({ operation: "open", reason, detail: `${filename}: ${detail}` }))
     const dir = Path.dirname(Path.resolve(filename))
     if (!Fs.existsSync(dir)) return fail("missing", `no directory ${dir}`)
+    try {
+      Fs.accessSync(dir, Fs.constants.W_OK)
+    } catch (error) {
+      return fail("read-only", `its directory cannot be written (${String(error)})`)
+    }
     if (!Fs.existsSync(filename)) {
-      try {
-        Fs.accessSync(dir, Fs.constants.W_OK)
-        return Effect.void
-      } catch (error) {
-        return fail("read-only", String(error))
-      }
+      if (create || !Fs.existsSync(markerOf(filename))) return Effect.void
+      return fail(
+        "missing",
+        `the store that was here (${markerOf(filename)}) is gone: restore the file, or open with create: true ` +
+          `for a new, empty store`
+      )
     }
     let fd: number
     try {
