@@ -60,10 +60,12 @@ export type TypeId = typeof TypeId
  *
  * - `maxSize`: the most durable jobs outstanding at once, counted across every
  *   runner that shares the store. Omitted or 0: unbounded, as in OpenSSL. On
- *   SQL stores the bound is stored in the database: a runner that gives
- *   `maxSize` writes it when its layer builds, and every runner enforces the
- *   stored value (see {@link DurableJobPool.setMaxSize}); a runner that omits
- *   it uses the stored one.
+ *   SQL stores the bound is stored in the database, and every runner enforces
+ *   the stored value. Of `maxSize` and {@link DurableJobPool.setMaxSize}, the
+ *   later change wins: a runner whose `maxSize` differs from the one the
+ *   runners were last given writes it when its layer builds (the
+ *   configuration changed); a runner given the same `maxSize` again, or none,
+ *   keeps the stored bound, also one that `setMaxSize` set since.
  * - `name`: pools with different names on one store count separately.
  *   Default `"default"`.
  *

@@ -619,7 +619,8 @@ export const makeSql = (
       sql`CREATE TABLE IF NOT EXISTS ${pools} (
         name VARCHAR(255) PRIMARY KEY,
         id INTEGER NOT NULL,
-        max_size INTEGER NOT NULL
+        max_size INTEGER NOT NULL,
+        configured INTEGER
       )`,
       sql`CREATE TABLE IF NOT EXISTS ${meta} (name VARCHAR(255) PRIMARY KEY, value TEXT NOT NULL)`,
       sql`CREATE TABLE IF NOT EXISTS ${steps} (
@@ -630,9 +631,15 @@ export const makeSql = (
         PRIMARY KEY (job_id, step)
       )`
     ], { discard: true }).pipe(Effect.retry({ times: 5 }), Effect.mapError(storeError("create tables")))
-    // a store created before replays were checked lacks the column of divergences
+    // a store created before replays were checked lacks the column of divergences, and one of 0.1 the column of
+    // the bound last configured
     yield* sql`SELECT diverged FROM ${jobs} WHERE 1 = 0`.pipe(
       Effect.catch(() => sql`ALTER TABLE ${jobs} ADD COLUMN diverged TEXT`),
+      Effect.retry({ times: 5 }),
+      Effect.mapError(storeError("create tables"))
+    )
+    yield* sql`SELECT configured FROM ${pools} WHERE 1 = 0`.pipe(
+      Effect.catch(() => sql`ALTER TABLE ${pools} ADD COLUMN configured INTEGER`),
       Effect.retry({ times: 5 }),
       Effect.mapError(storeError("create tables"))
     )
@@ -641,15 +648,21 @@ export const makeSql = (
     const configured = yield* configuredSecret
     const { poolId, secret } = yield* sql.withTransaction(Effect.gen(function*() {
       yield* lock
-      const existing = yield* sql<{ readonly id: number | string }>`SELECT id FROM ${pools} WHERE name = ${name}`
+      const existing = yield* sql<{ readonly id: number | string; readonly configured: number | string | null }>`
+        SELECT id, configured FROM ${pools} WHERE name = ${name}`
       let poolId: number
       if (existing[0] === undefined) {
         const next = yield* sql<{ readonly id: number | string }>`SELECT COALESCE(MAX(id), 0) + 1 AS id FROM ${pools}`
         poolId = Number(next[0]?.id ?? 1)
-        yield* sql`INSERT INTO ${pools} (name, id, max_size) VALUES (${name}, ${poolId}, ${max ?? 0})`
+        yield* sql`INSERT INTO ${pools} (name, id, max_size, configured) VALUES (${name}, ${poolId}, ${max ?? 0},
+          ${max ?? null})`
       } else {
         poolId = Number(existing[0].id)
-        if (max !== undefined) yield* sql`UPDATE ${pools} SET max_size = ${max} WHERE name = ${name}`
+        // the later of the two wins: a bound given to this runner applies if it differs from the one the runners
+        // were last given (a changed configuration); the same bound again keeps what setMaxSize set since
+        if (max !== undefined && Number(existing[0].configured ?? -1) !== max) {
+          yield* sql`UPDATE ${pools} SET max_size = ${max}, configured = ${max} WHERE name = ${name}`
+        }
       }
       const stored = yield* sql<{ readonly value: string }>`SELECT value FROM ${meta} WHERE name = ${"secret"}`
       let secret = stored[0]?.value
