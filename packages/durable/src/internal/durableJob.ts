@@ -28,7 +28,7 @@ import {
   StaleJobError,
   StoreError
 } from "../Errors.js"
-import { ANY_JOB, type Ledger, ledger, type Row } from "./pool.js"
+import { ANY_JOB, type Keys, type Ledger, ledger, type Row, storeErrorOf } from "./pool.js"
 
 /** @internal */
 export const TypeId: typeof DurableJob.TypeId = Symbol.for("@async-job/durable/DurableJob") as typeof DurableJob.TypeId
@@ -101,24 +101,37 @@ interface TokenParts {
 
 const signature = (secret: string, body: string) => Crypto.createHmac("sha256", secret).update(body).digest("base64url")
 
-/** A resume token: what it names, and the store key's signature over it. */
-const tokenFor = (secret: string, parts: TokenParts): DurableJob.ResumeToken => {
+/** A resume token: what it names, and the signature over it by the key that signs (the first of the keys). */
+const tokenFor = (keys: Keys, parts: TokenParts): DurableJob.ResumeToken => {
   const body = Buffer.from(JSON.stringify([parts.workflowName, parts.executionId, parts.deferredName])).toString(
     "base64url"
   )
-  return `${body}.${signature(secret, body)}` as DurableJob.ResumeToken
+  return `${body}.${signature(keys.sign, body)}` as DurableJob.ResumeToken
+}
+
+/** What a token names, without its signature. */
+const bodyOf = (token: string) => token.split(".")[0]!
+
+/**
+ * A token the ledger recorded (signed by the key of the runner that paused the job, maybe a key since retired),
+ * signed again by the key that signs now: what a caller is given.
+ */
+const resigned = (keys: Keys, token: string): DurableJob.ResumeToken => {
+  const body = bodyOf(token)
+  return `${body}.${signature(keys.sign, body)}` as DurableJob.ResumeToken
 }
 
 const TokenBody = Schema.fromJsonString(Schema.Tuple([Schema.String, Schema.String, Schema.String]))
 
-const parseToken = (secret: string, token: string): Result.Result<TokenParts, string> => {
+const parseToken = (keys: Keys, token: string): Result.Result<TokenParts, string> => {
   const [body, mac, ...rest] = token.split(".")
   if (body === undefined || mac === undefined || rest.length > 0) return Result.fail("not a resume token")
-  const expected = Buffer.from(signature(secret, body))
   const given = Buffer.from(mac)
-  if (expected.length !== given.length || !Crypto.timingSafeEqual(expected, given)) {
-    return Result.fail("not signed by this store")
-  }
+  const signedByOne = keys.verify.some((key) => {
+    const expected = Buffer.from(signature(key, body))
+    return expected.length === given.length && Crypto.timingSafeEqual(expected, given)
+  })
+  if (!signedByOne) return Result.fail("not signed by a key of this store")
   return Result.match(Schema.decodeUnknownResult(TokenBody)(Buffer.from(body, "base64url").toString("utf8")), {
     onFailure: () => Result.fail("not a resume token"),
     onSuccess: ([workflowName, executionId, deferredName]) =>
@@ -157,9 +170,7 @@ const engineUnavailable = (operation: string) => <A, E, R>(effect: Effect.Effect
     effect,
     (defect) =>
       typeof defect === "object" && defect !== null && "_tag" in defect && defect._tag === "PersistenceError"
-        ? Effect.fail(
-          new StoreError({ operation, reason: "unavailable", detail: Cause.pretty(Cause.die(defect)) })
-        )
+        ? Effect.fail(storeErrorOf(operation, defect))
         : Effect.die(defect)
   )
 
@@ -545,7 +556,7 @@ export const pause = <W extends DurableJob.Waits, K extends keyof W & string>(
     const engine = yield* WorkflowEngine
     const instance = yield* WorkflowInstance
     const pool = ledger(yield* DurableJobPool)
-    const token = tokenFor(pool.secret, {
+    const token = tokenFor(pool.keys, {
       workflowName: self.name,
       executionId: instance.executionId,
       deferredName: name
@@ -580,7 +591,7 @@ export const token = <W extends DurableJob.Waits, K extends keyof W & string>(
     WorkflowInstance,
     DurableJobPool,
     (instance, pool) =>
-      tokenFor(ledger(pool).secret, {
+      tokenFor(ledger(pool).keys, {
         workflowName: self.name,
         executionId: instance.executionId,
         deferredName: deferredName(wait, options?.key)
@@ -611,7 +622,7 @@ const statusOf = <J extends DurableJob.Any>(
     case "running":
       return Effect.succeed({ _tag: "Running", jobId })
     case "paused":
-      return Effect.succeed({ _tag: "Paused", jobId, tokens: row.tokens as ReadonlyArray<DurableJob.ResumeToken> })
+      return Effect.succeed({ _tag: "Paused", jobId, tokens: row.tokens.map((token) => resigned(pool.keys, token)) })
     case "diverged":
       // suspended on no token; `poll`, `start` and `resume` answer its divergence instead
       return Effect.succeed({ _tag: "Paused", jobId, tokens: [] })
@@ -733,9 +744,12 @@ const nextChange = (changes: PubSub.Subscription<string>, jobId: string): Effect
     (id) => id === jobId || id === ANY_JOB ? Effect.void : nextChange(changes, jobId)
   )
 
-/** Whether a store error says the store is away for now (a lost connection, a server restarting). */
+/**
+ * Whether a store error says the store is away for now (a lost connection, a server restarting) or cannot take
+ * writes until an operator frees space: a job's run waits for it, as the engine's own writes do.
+ */
 const isUnavailable = (error: { readonly _tag: string }): boolean =>
-  error._tag === "StoreError" && (error as StoreError).reason === "unavailable"
+  error instanceof StoreError && (error.reason === "unavailable" || error.reason === "full")
 
 /** How store operations that must not fail are tried again while the store is away: 100 ms, doubling to 1 s. */
 const OUTAGE_RETRY = Schedule.min([Schedule.exponential("100 millis", 2), Schedule.spaced("1 second")])
@@ -805,8 +819,11 @@ export const start = <J extends DurableJob.Any>(
     return yield* toStep(pool, now, settled)
   }).pipe(Effect.withSpan("DurableJob.start", { attributes: { "async_job.job": self.name } }))
 
-const sameTokens = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) =>
-  a.length === b.length && a.every((token) => b.includes(token))
+/** Whether two pauses wait on the same waits (their tokens name the same waits, whichever keys signed them). */
+const sameTokens = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) => {
+  const names = b.map(bodyOf)
+  return a.length === b.length && a.every((token) => names.includes(bodyOf(token)))
+}
 
 /** @internal */
 export const resume = <J extends DurableJob.Any>(
@@ -871,7 +888,7 @@ export const signal = (
 > =>
   Effect.gen(function*() {
     const pool = ledger(yield* DurableJobPool)
-    const parsed = parseToken(pool.secret, token)
+    const parsed = parseToken(pool.keys, token)
     if (Result.isFailure(parsed)) return yield* new InvalidTokenError({ token, reason: parsed.failure })
     const { deferredName: name, executionId, workflowName } = parsed.success
     const row = yield* pool.get(executionId)

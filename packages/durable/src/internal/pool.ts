@@ -85,8 +85,8 @@ export interface Row {
  * @internal
  */
 export interface Ledger extends DurableJobPool.DurableJobPool {
-  /** The key that signs resume tokens. */
-  readonly secret: string
+  /** The keys of resume tokens. */
+  readonly keys: Keys
   /** The definitions this process knows, by name (the registry is this layer's value). */
   readonly definitions: Map<string, DurableJob.Any>
   /** The latest run of each job in this process (its `WorkflowInstance`), until the run's scope closes. */
@@ -156,11 +156,37 @@ export const ledger = (pool: DurableJobPool.DurableJobPool): Ledger => pool as L
 
 const randomSecret = () => Crypto.randomBytes(32).toString("base64url")
 
-/** `ASYNC_JOB_DURABLE_SECRET`, if set: the key that signs resume tokens. */
-const configuredSecret = Config.option(Config.Redacted("ASYNC_JOB_DURABLE_SECRET")).pipe(
-  Effect.map(Option.map(Redacted.value)),
-  Effect.orElseSucceed(() => Option.none<string>())
+/**
+ * `ASYNC_JOB_DURABLE_SECRET`: the keys that sign resume tokens, separated by commas (none if unset). The first
+ * signs; any of them verifies.
+ */
+const configuredKeys = Config.option(Config.Redacted("ASYNC_JOB_DURABLE_SECRET")).pipe(
+  Effect.map(Option.match({
+    onNone: () => [],
+    onSome: (keys) => Redacted.value(keys).split(",").map((key) => key.trim()).filter((key) => key !== "")
+  })),
+  Effect.orElseSucceed((): ReadonlyArray<string> => [])
 )
+
+/**
+ * The keys of resume tokens: the first configured key signs (else the store's own); the configured keys and the
+ * store's own verify (the store's own key is in the store, which anyone who can forge a token there can read).
+ *
+ * @internal
+ */
+export interface Keys {
+  readonly sign: string
+  readonly verify: ReadonlyArray<string>
+}
+
+const keysOf = (configured: ReadonlyArray<string>, own: string): Keys => ({
+  sign: configured[0] ?? own,
+  verify: [...configured, own]
+})
+
+/** What the store keeps of a key: enough to tell whether two runners share one, nothing to sign with. */
+const fingerprint = (key: string) =>
+  Crypto.createHmac("sha256", key).update("@async-job/durable key fingerprint").digest("base64url").slice(0, 16)
 
 const statsOf = (maxSize: number, counts: Record<State, number>): PoolStats => ({
   maxSize,
@@ -250,7 +276,7 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
     const rows = new Map<string, Row>()
     const journals = new Map<string, Array<JournalStep>>()
     const hub = yield* PubSub.unbounded<string>()
-    const secret = Option.getOrElse(yield* configuredSecret, randomSecret)
+    const keys = keysOf(yield* configuredKeys, randomSecret())
     const counts = () => {
       const counts = emptyCounts()
       for (const row of rows.values()) counts[row.state]++
@@ -267,7 +293,7 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
       [TypeId]: TypeId,
       name,
       poolId,
-      secret,
+      keys,
       definitions: new Map(),
       lastRun: new Map(),
       stats: Effect.sync(() => statsOf(maxSize, counts())),
@@ -645,8 +671,8 @@ export const makeSql = (
     )
 
     // the pool's number and bound, and the store's token key: created by the first runner, shared by all
-    const configured = yield* configuredSecret
-    const { poolId, secret } = yield* sql.withTransaction(Effect.gen(function*() {
+    const configured = yield* configuredKeys
+    const { keyPrints, own, poolId } = yield* sql.withTransaction(Effect.gen(function*() {
       yield* lock
       const existing = yield* sql<{ readonly id: number | string; readonly configured: number | string | null }>`
         SELECT id, configured FROM ${pools} WHERE name = ${name}`
@@ -665,13 +691,35 @@ export const makeSql = (
         }
       }
       const stored = yield* sql<{ readonly value: string }>`SELECT value FROM ${meta} WHERE name = ${"secret"}`
-      let secret = stored[0]?.value
-      if (secret === undefined) {
-        secret = randomSecret()
-        yield* sql`INSERT INTO ${meta} (name, value) VALUES (${"secret"}, ${secret})`
+      let own = stored[0]?.value
+      if (own === undefined) {
+        own = randomSecret()
+        yield* sql`INSERT INTO ${meta} (name, value) VALUES (${"secret"}, ${own})`
       }
-      return { poolId, secret: Option.getOrElse(configured, () => secret) }
+      const prints = yield* sql<{ readonly value: string }>`SELECT value FROM ${meta} WHERE name = ${"keys"}`
+      const keyPrints: ReadonlyArray<string> = prints[0] === undefined ? [] : JSON.parse(prints[0].value)
+      return { poolId, own, keyPrints }
     })).pipe(Effect.retry({ times: 5 }), Effect.mapError(storeError("open pool")))
+    // the runners of a store share a key: a runner whose configured keys share none with those of the runner that
+    // opened the store last (or that has none, when that one had) would reject their tokens, and they its own
+    const prints = configured.map(fingerprint)
+    if (keyPrints.length > 0 && !prints.some((print) => keyPrints.includes(print))) {
+      return yield* new StoreError({
+        operation: "open",
+        reason: "key",
+        detail: prints.length === 0
+          ? "ASYNC_JOB_DURABLE_SECRET is not set, but the store's runners sign resume tokens with configured keys"
+          : "none of the keys in ASYNC_JOB_DURABLE_SECRET is one the store's runners use: to change keys, give " +
+            "every runner the new key beside the old one first (see the README's Resume tokens)"
+      })
+    }
+    if (prints.length > 0) {
+      yield* sql`INSERT INTO ${meta} (name, value) VALUES (${"keys"}, ${JSON.stringify(prints)})
+        ON CONFLICT (name) DO UPDATE SET value = ${JSON.stringify(prints)}`.pipe(
+        Effect.mapError(storeError("open pool"))
+      )
+    }
+    const keys = keysOf(configured, own)
 
     const hub = yield* PubSub.unbounded<string>()
     if (Option.isSome(pg)) {
@@ -726,7 +774,7 @@ export const makeSql = (
       [TypeId]: TypeId,
       name,
       poolId,
-      secret,
+      keys,
       definitions: new Map(),
       lastRun: new Map(),
       stats: Effect.andThen(
