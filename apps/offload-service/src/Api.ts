@@ -1,5 +1,5 @@
 /**
- * The HTTP API of the offload service, as an `@effect/platform` `HttpApi`:
+ * The HTTP API of the offload service, as an `effect/http-api` `HttpApi`:
  * the endpoints, their Schemas, and the error bodies. The OpenAPI document
  * served at `/docs` is generated from it.
  *
@@ -20,7 +20,8 @@
  * Every error answers `{"error":{"tag","message"}}` (validation errors add
  * `issues`, one per problem found by Schema). Each tag is a
  * `Schema.TaggedError` of its own (a handler `yield*`s it); {@link Wire}
- * holds their wire Schemas, each annotated with its HTTP status:
+ * holds their wire Schemas, each annotated with its HTTP status, and
+ * {@link toResponse} answers one outside `HttpApi` (the router's own errors):
  *
  * | status | tags |
  * |---|---|
@@ -39,27 +40,29 @@
  *
  * @since 0.1.0
  */
-import * as HttpApi from "@effect/platform/HttpApi"
-import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
-import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
-import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
-import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
-import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
-import * as OpenApi from "@effect/platform/OpenApi"
+import * as HttpApi from "effect/http-api/HttpApi"
+import * as HttpApiEndpoint from "effect/http-api/HttpApiEndpoint"
+import * as HttpApiGroup from "effect/http-api/HttpApiGroup"
+import * as HttpApiMiddleware from "effect/http-api/HttpApiMiddleware"
+import * as HttpApiSchema from "effect/http-api/HttpApiSchema"
+import * as HttpApiSecurity from "effect/http-api/HttpApiSecurity"
+import * as OpenApi from "effect/http-api/OpenApi"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Schema from "effect/Schema"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import * as Operation from "./Operation.js"
 
 /**
  * @since 0.1.0
  * @category schemas
  */
-export const JobId = Schema.String.annotations({ identifier: "JobId", description: "a job id answered by POST /jobs" })
+export const JobId = Schema.String.annotate({ identifier: "JobId", description: "a job id answered by POST /jobs" })
 
 /**
  * @since 0.1.0
  * @category schemas
  */
-export const JobState = Schema.Literal("running", "paused", "finished", "failed", "cancelled").annotations({
+export const JobState = Schema.Literals(["running", "paused", "finished", "failed", "cancelled"]).annotate({
   identifier: "JobState"
 })
 
@@ -70,9 +73,9 @@ export const JobState = Schema.Literal("running", "paused", "finished", "failed"
  * @category schemas
  */
 export const Issue = Schema.Struct({
-  path: Schema.Array(Schema.Union(Schema.String, Schema.Number)),
+  path: Schema.Array(Schema.Union([Schema.String, Schema.Number])),
   message: Schema.String
-}).annotations({ identifier: "Issue" })
+}).annotate({ identifier: "Issue" })
 
 /**
  * The inside of every error body, and of a failed job's `error`.
@@ -84,7 +87,7 @@ export const ErrorDetail = Schema.Struct({
   tag: Schema.String,
   message: Schema.String,
   issues: Schema.optional(Schema.Array(Issue))
-}).annotations({ identifier: "ErrorDetail" })
+}).annotate({ identifier: "ErrorDetail" })
 
 /**
  * @since 0.1.0
@@ -100,11 +103,11 @@ export type ErrorDetail = typeof ErrorDetail.Type
  */
 export const JobView = Schema.Struct({
   id: JobId,
-  op: Schema.Literal(...Operation.ops),
+  op: Schema.Literals(Operation.ops),
   state: JobState,
   result: Schema.optional(Operation.Result),
   error: Schema.optional(ErrorDetail)
-}).annotations({ identifier: "JobView" })
+}).annotate({ identifier: "JobView" })
 
 /**
  * What `POST /jobs` answers (202) without `?wait=true`.
@@ -112,7 +115,7 @@ export const JobView = Schema.Struct({
  * @since 0.1.0
  * @category schemas
  */
-export const Accepted = Schema.Struct({ id: JobId, state: JobState }).annotations({ identifier: "Accepted" })
+export const Accepted = Schema.Struct({ id: JobId, state: JobState }).annotate({ identifier: "Accepted" })
 
 /**
  * What `DELETE /jobs/:id` answers.
@@ -120,11 +123,11 @@ export const Accepted = Schema.Struct({ id: JobId, state: JobState }).annotation
  * @since 0.1.0
  * @category schemas
  */
-export const Cancelled = Schema.Struct({ id: JobId, state: Schema.Literal("cancelled") }).annotations({
+export const Cancelled = Schema.Struct({ id: JobId, state: Schema.Literal("cancelled") }).annotate({
   identifier: "Cancelled"
 })
 
-const Count = Schema.Int.pipe(Schema.nonNegative())
+const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 
 /**
  * `GET /stats`: the pool now (`maxSize`, `created`, `idle`, `running`,
@@ -143,31 +146,37 @@ export const Stats = Schema.Struct({
   failed: Count,
   cancelled: Count,
   noJobs: Count
-}).annotations({ identifier: "Stats" })
+}).annotate({ identifier: "Stats" })
 
 /**
  * @since 0.1.0
  * @category schemas
  */
-export const Health = Schema.Struct({ status: Schema.Literal("ok") }).annotations({ identifier: "Health" })
+export const Health = Schema.Struct({ status: Schema.Literal("ok") }).annotate({ identifier: "Health" })
 
 /**
  * @since 0.1.0
  * @category schemas
  */
-export const Readiness = Schema.Struct({ status: Schema.Literal("ready") }).annotations({ identifier: "Readiness" })
+export const Readiness = Schema.Struct({ status: Schema.Literal("ready") }).annotate({ identifier: "Readiness" })
 
 /**
+ * The query of `POST /jobs`.
+ *
  * @since 0.1.0
  * @category schemas
  */
 export const WaitParams = Schema.Struct({
-  wait: Schema.optional(Schema.Literal("true", "false")).annotations({
-    description: "true: answer once the job has ended, with its result"
-  })
+  wait: Schema.optional(
+    Schema.Literals(["true", "false"]).annotate({
+      description: "true: answer once the job has ended, with its result"
+    })
+  )
 })
 
 /**
+ * The path of `GET` and `DELETE /jobs/:id`.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -176,23 +185,6 @@ export const IdPath = Schema.Struct({ id: JobId })
 /** The fields of every error: a message (and, for a validation error, the issues). */
 const detail = { message: Schema.String }
 const withIssues = { message: Schema.String, issues: Schema.Array(Issue) }
-
-/**
- * A tagged error on the wire: `{"error":{"tag","message","issues"?}}`, with
- * its HTTP status annotated (which `HttpApi` answers it with, and which the
- * OpenAPI document lists it under).
- */
-const onWire = <E, I extends { readonly _tag: string }, const Tag extends string, F extends Schema.Struct.Fields>(
-  error: Schema.Schema<E, I>,
-  tag: Tag,
-  status: number,
-  fields: F
-) =>
-  Schema.transform(Schema.Struct({ error: Schema.Struct({ tag: Schema.Literal(tag), ...fields }) }), error, {
-    strict: false,
-    decode: ({ error }) => ({ ...error, _tag: tag }),
-    encode: ({ _tag, ...fields }) => ({ error: { tag: _tag, ...fields } })
-  }).annotations({ ...HttpApiSchema.annotations({ status }), identifier: tag })
 
 /**
  * 400: the body is not JSON (or is empty).
@@ -335,6 +327,28 @@ export class ShuttingDown extends Schema.TaggedError<ShuttingDown>()("ShuttingDo
 export class EngineUnavailable extends Schema.TaggedError<EngineUnavailable>()("EngineUnavailable", detail) {}
 
 /**
+ * A tagged error of `{ message }` on the wire: `{"error":{"tag","message"}}`,
+ * with its HTTP status annotated (which `HttpApi` answers it with, and which
+ * the OpenAPI document lists it under).
+ */
+const onWire = <const Tag extends string, Self>(
+  error: Schema.Codec<Self, { readonly _tag: Tag; readonly message: string }>,
+  tag: Tag,
+  status: number
+) =>
+  Schema.Struct({ error: Schema.Struct({ tag: Schema.Literal(tag), ...detail }) }).pipe(
+    Schema.decodeTo(
+      error,
+      SchemaTransformation.transform({
+        decode: ({ error }) => ({ _tag: error.tag, message: error.message }),
+        encode: ({ _tag, message }) => ({ error: { tag: _tag, message } })
+      })
+    ),
+    HttpApiSchema.status(status),
+    Schema.annotateEncoded({ identifier: tag })
+  )
+
+/**
  * Every error of the API as it crosses the wire, by tag: the Schemas the
  * endpoints declare, with their HTTP status.
  *
@@ -342,24 +356,90 @@ export class EngineUnavailable extends Schema.TaggedError<EngineUnavailable>()("
  * @category schemas
  */
 export const Wire = {
-  MalformedJson: onWire(MalformedJson, "MalformedJson", 400, detail),
-  ValidationError: onWire(ValidationError, "ValidationError", 400, withIssues),
-  MalformedHttp: onWire(MalformedHttp, "MalformedHttp", 400, detail),
-  Unauthorized: onWire(Unauthorized, "Unauthorized", 401, detail),
-  CrossOrigin: onWire(CrossOrigin, "CrossOrigin", 403, detail),
-  NotFound: onWire(NotFound, "NotFound", 404, detail),
-  MethodNotAllowed: onWire(MethodNotAllowed, "MethodNotAllowed", 405, detail),
-  RequestTimeout: onWire(RequestTimeout, "RequestTimeout", 408, detail),
-  JobEnded: onWire(JobEnded, "JobEnded", 409, detail),
-  PayloadTooLarge: onWire(PayloadTooLarge, "PayloadTooLarge", 413, detail),
-  UnsupportedMediaType: onWire(UnsupportedMediaType, "UnsupportedMediaType", 415, detail),
-  HeadersTooLarge: onWire(HeadersTooLarge, "HeadersTooLarge", 431, detail),
-  InternalError: onWire(InternalError, "InternalError", 500, detail),
-  NoJobs: onWire(NoJobs, "NoJobs", 503, detail),
-  Overloaded: onWire(Overloaded, "Overloaded", 503, detail),
-  ShuttingDown: onWire(ShuttingDown, "ShuttingDown", 503, detail),
-  EngineUnavailable: onWire(EngineUnavailable, "EngineUnavailable", 503, detail)
+  MalformedJson: onWire(MalformedJson, "MalformedJson", 400),
+  ValidationError: Schema.Struct({ error: Schema.Struct({ tag: Schema.Literal("ValidationError"), ...withIssues }) })
+    .pipe(
+      Schema.decodeTo(
+        ValidationError,
+        SchemaTransformation.transform({
+          decode: ({ error }) => ({ _tag: error.tag, message: error.message, issues: error.issues }),
+          encode: ({ _tag, issues, message }) => ({ error: { tag: _tag, message, issues } })
+        })
+      ),
+      HttpApiSchema.status(400),
+      Schema.annotateEncoded({ identifier: "ValidationError" })
+    ),
+  MalformedHttp: onWire(MalformedHttp, "MalformedHttp", 400),
+  Unauthorized: onWire(Unauthorized, "Unauthorized", 401),
+  CrossOrigin: onWire(CrossOrigin, "CrossOrigin", 403),
+  NotFound: onWire(NotFound, "NotFound", 404),
+  MethodNotAllowed: onWire(MethodNotAllowed, "MethodNotAllowed", 405),
+  RequestTimeout: onWire(RequestTimeout, "RequestTimeout", 408),
+  JobEnded: onWire(JobEnded, "JobEnded", 409),
+  PayloadTooLarge: onWire(PayloadTooLarge, "PayloadTooLarge", 413),
+  UnsupportedMediaType: onWire(UnsupportedMediaType, "UnsupportedMediaType", 415),
+  HeadersTooLarge: onWire(HeadersTooLarge, "HeadersTooLarge", 431),
+  InternalError: onWire(InternalError, "InternalError", 500),
+  NoJobs: onWire(NoJobs, "NoJobs", 503),
+  Overloaded: onWire(Overloaded, "Overloaded", 503),
+  ShuttingDown: onWire(ShuttingDown, "ShuttingDown", 503),
+  EngineUnavailable: onWire(EngineUnavailable, "EngineUnavailable", 503)
 } as const
+
+/**
+ * Every error of the API.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type ApiError = (typeof Wire)[keyof typeof Wire]["Type"]
+
+/**
+ * The HTTP status each error answers with.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const statusOf: { readonly [Tag in ApiError["_tag"]]: number } = {
+  MalformedJson: 400,
+  ValidationError: 400,
+  MalformedHttp: 400,
+  Unauthorized: 401,
+  CrossOrigin: 403,
+  NotFound: 404,
+  MethodNotAllowed: 405,
+  RequestTimeout: 408,
+  JobEnded: 409,
+  PayloadTooLarge: 413,
+  UnsupportedMediaType: 415,
+  HeadersTooLarge: 431,
+  InternalError: 500,
+  NoJobs: 503,
+  Overloaded: 503,
+  ShuttingDown: 503,
+  EngineUnavailable: 503
+}
+
+/**
+ * An error's body on the wire, `{"error":{"tag","message","issues"?}}`.
+ *
+ * @since 0.2.0
+ * @category encoding
+ */
+export const encodeError = (error: ApiError): { readonly error: ErrorDetail } =>
+  error._tag === "ValidationError"
+    ? { error: { tag: error._tag, message: error.message, issues: error.issues } }
+    : { error: { tag: error._tag, message: error.message } }
+
+/**
+ * An error as a whole response, for what is answered outside `HttpApi` (the
+ * router's and the server's own errors).
+ *
+ * @since 0.2.0
+ * @category encoding
+ */
+export const toResponse = (error: ApiError): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.jsonUnsafe(encodeError(error), { status: statusOf[error._tag] })
 
 /**
  * The bearer token check of `/jobs` and `/metrics`; it lets every request
@@ -368,23 +448,42 @@ export const Wire = {
  * @since 0.1.0
  * @category middleware
  */
-export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("@async-job/offload-service/Authorization", {
-  failure: Wire.Unauthorized,
-  security: { bearer: HttpApiSecurity.bearer }
-}) {}
+export class Authorization extends HttpApiMiddleware.Service<Authorization>()(
+  "@async-job/offload-service/Authorization",
+  {
+    error: Wire.Unauthorized,
+    security: { bearer: HttpApiSecurity.bearer }
+  }
+) {}
 
 /**
- * The body checks of `POST /jobs` that come before `HttpApi` decodes it: a
- * JSON content type (415), a declared length within the limit (413) and not
- * zero (400 `MalformedJson`), and JSON nested at most 32 deep (400
- * `ValidationError`).
+ * The errors any request may meet besides its endpoint's own: what the
+ * server, the router and the request's own checks answer. Its one job in
+ * `HttpApi` is to answer a path or query the endpoint's Schema refuses as a
+ * `ValidationError`; the others are declared here so that the OpenAPI
+ * document lists them on every endpoint.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category middleware
  */
-export class JsonBody extends HttpApiMiddleware.Tag<JsonBody>()("@async-job/offload-service/JsonBody", {
-  failure: Schema.Union(Wire.UnsupportedMediaType, Wire.PayloadTooLarge, Wire.MalformedJson, Wire.ValidationError)
-}) {}
+export class RequestErrors extends HttpApiMiddleware.Service<RequestErrors>()(
+  "@async-job/offload-service/RequestErrors",
+  {
+    error: [
+      Wire.MalformedJson,
+      Wire.ValidationError,
+      Wire.MalformedHttp,
+      Wire.CrossOrigin,
+      Wire.NotFound,
+      Wire.MethodNotAllowed,
+      Wire.RequestTimeout,
+      Wire.PayloadTooLarge,
+      Wire.HeadersTooLarge,
+      Wire.InternalError,
+      Wire.Overloaded
+    ]
+  }
+) {}
 
 /**
  * @since 0.1.0
@@ -392,30 +491,34 @@ export class JsonBody extends HttpApiMiddleware.Tag<JsonBody>()("@async-job/offl
  */
 export class JobsGroup extends HttpApiGroup.make("jobs")
   .add(
-    HttpApiEndpoint.post("submit", "/jobs")
-      .setPayload(Operation.Request)
-      .setUrlParams(WaitParams)
-      .addSuccess(Accepted, { status: 202 })
-      .addSuccess(JobView)
-      .addError(Wire.NoJobs)
-      .addError(Wire.ShuttingDown)
-      .middleware(JsonBody)
-      .annotate(OpenApi.Summary, "Start a job")
+    // the body is read and decoded by the handler (see `Server`): 415, 413 and the 400s below are its own
+    HttpApiEndpoint.post("submit", "/jobs", {
+      payload: Operation.Request,
+      query: WaitParams,
+      success: [Accepted.pipe(HttpApiSchema.status(202)), JobView],
+      error: [
+        Wire.NoJobs,
+        Wire.ShuttingDown,
+        Wire.UnsupportedMediaType,
+        Wire.PayloadTooLarge,
+        Wire.MalformedJson,
+        Wire.ValidationError
+      ]
+    }).annotate(OpenApi.Summary, "Start a job")
   )
   .add(
-    HttpApiEndpoint.get("get", "/jobs/:id")
-      .setPath(IdPath)
-      .addSuccess(JobView)
-      .addError(Wire.NotFound)
-      .annotate(OpenApi.Summary, "A job's state, and its result once finished")
+    HttpApiEndpoint.get("get", "/jobs/:id", {
+      params: IdPath,
+      success: JobView,
+      error: Wire.NotFound
+    }).annotate(OpenApi.Summary, "A job's state, and its result once finished")
   )
   .add(
-    HttpApiEndpoint.del("cancel", "/jobs/:id")
-      .setPath(IdPath)
-      .addSuccess(Cancelled)
-      .addError(Wire.NotFound)
-      .addError(Wire.JobEnded)
-      .annotate(OpenApi.Summary, "Cancel a running or paused job")
+    HttpApiEndpoint.delete("cancel", "/jobs/:id", {
+      params: IdPath,
+      success: Cancelled,
+      error: [Wire.NotFound, Wire.JobEnded]
+    }).annotate(OpenApi.Summary, "Cancel a running or paused job")
   )
   .middleware(Authorization)
 {}
@@ -425,82 +528,39 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
  * @category groups
  */
 export class OpsGroup extends HttpApiGroup.make("ops")
-  .add(HttpApiEndpoint.get("stats", "/stats").addSuccess(Stats).annotate(OpenApi.Summary, "Pool and job counts"))
+  .add(HttpApiEndpoint.get("stats", "/stats", { success: Stats }).annotate(OpenApi.Summary, "Pool and job counts"))
   .add(
-    HttpApiEndpoint.get("metrics", "/metrics")
-      .addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" }))
-      .addError(Wire.NotFound)
+    HttpApiEndpoint.get("metrics", "/metrics", {
+      success: Schema.String.pipe(HttpApiSchema.asText({ contentType: "text/plain; version=0.0.4; charset=utf-8" })),
+      error: Wire.NotFound
+    })
       .middleware(Authorization)
       .annotate(OpenApi.Summary, "Prometheus metrics")
   )
   .add(
-    HttpApiEndpoint.get("healthz", "/healthz")
-      .addSuccess(Health)
+    HttpApiEndpoint.get("healthz", "/healthz", { success: Health })
       .annotate(OpenApi.Summary, "Liveness: the process runs and answers")
   )
   .add(
-    HttpApiEndpoint.get("readyz", "/readyz")
-      .addSuccess(Readiness)
-      .addError(Wire.NoJobs)
-      .addError(Wire.ShuttingDown)
-      .addError(Wire.EngineUnavailable)
-      .annotate(
-        OpenApi.Summary,
-        "Readiness: jobs are taken (503 while shutting down, while the pool is full or while the engine's workers fail to start)"
-      )
+    HttpApiEndpoint.get("readyz", "/readyz", {
+      success: Readiness,
+      error: [Wire.NoJobs, Wire.ShuttingDown, Wire.EngineUnavailable]
+    }).annotate(
+      OpenApi.Summary,
+      "Readiness: jobs are taken (503 while shutting down, while the pool is full or while the engine's workers fail to start)"
+    )
   )
 {}
-
-/**
- * `HttpApi` documents its own decode error (`HttpApiDecodeError`) on every
- * endpoint; this service answers it as a `ValidationError` instead (see
- * `Server`), so the document drops it.
- */
-const withoutDecodeError = (spec: Record<string, any>): Record<string, any> => {
-  const ref = "#/components/schemas/HttpApiDecodeError"
-  const strip = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(strip)
-    if (typeof value !== "object" || value === null) return value
-    const out: Record<string, unknown> = {}
-    for (const [key, child] of Object.entries(value)) out[key] = strip(child)
-    const anyOf = out.anyOf
-    if (Array.isArray(anyOf)) {
-      const kept = anyOf.filter((entry) => (entry as { $ref?: string }).$ref !== ref)
-      if (kept.length === 1) {
-        delete out.anyOf
-        return { ...out, ...(kept[0] as object) }
-      }
-      out.anyOf = kept
-    }
-    return out
-  }
-  const stripped = strip(spec) as Record<string, any>
-  delete stripped.components?.schemas?.HttpApiDecodeError
-  return stripped
-}
 
 /**
  * @since 0.1.0
  * @category api
  */
 export class Api extends HttpApi.make("offload")
-  .add(JobsGroup)
-  .add(OpsGroup)
-  // what any request may meet, before or beside its endpoint
-  .addError(Wire.MalformedJson)
-  .addError(Wire.ValidationError)
-  .addError(Wire.MalformedHttp)
-  .addError(Wire.CrossOrigin)
-  .addError(Wire.NotFound)
-  .addError(Wire.MethodNotAllowed)
-  .addError(Wire.RequestTimeout)
-  .addError(Wire.PayloadTooLarge)
-  .addError(Wire.HeadersTooLarge)
-  .addError(Wire.InternalError)
-  .addError(Wire.Overloaded)
+  .add(JobsGroup, OpsGroup)
+  .middleware(RequestErrors)
   .annotate(OpenApi.Title, "async-job offload service")
   .annotate(OpenApi.Version, "0.1.0")
-  .annotate(OpenApi.Transform, withoutDecodeError)
   .annotate(
     OpenApi.Description,
     "Each POST /jobs is an async job paused on a worker-thread crypto engine, resumed when the engine signals its wait fd."

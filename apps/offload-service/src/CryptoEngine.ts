@@ -5,10 +5,10 @@
  * **Details**
  *
  * {@link layer} runs a pool of `worker_threads`, each doing real `node:crypto`
- * work. A caller {@link CryptoEngine.unsafeSubmit submits} a request together
+ * work. A caller {@link CryptoEngine.submitUnsafe submits} a request together
  * with a completion callback, gets a request id back at once, and is called
  * back on the main thread when a worker answers: the callback is where an async
- * job's wait fd gets signalled. {@link CryptoEngine.unsafeCancel Cancelling} a
+ * job's wait fd gets signalled. {@link CryptoEngine.cancelUnsafe Cancelling} a
  * request drops it: a queued request never reaches a worker, and the answer to
  * one already in a worker is discarded.
  *
@@ -22,7 +22,7 @@
  *
  * @since 0.1.0
  */
-import type * as ConfigError from "effect/ConfigError"
+import type * as Config from "effect/Config"
 import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
@@ -61,8 +61,10 @@ export type Mode = "threads" | "inline"
 
 /**
  * What runs the worker threads of a `"threads"` engine: `"platform"`,
- * `@effect/platform`'s `Worker` over `NodeWorker` with a Schema-typed
- * protocol, or `"hand-made"`, `node:worker_threads` with plain messages.
+ * effect's own worker support (an `effect/rpc` group over
+ * `RpcClient.layerProtocolWorker`, `NodeWorker` and `NodeWorkerRunner`) with a
+ * Schema-typed protocol, or `"hand-made"`, `node:worker_threads` with plain
+ * messages.
  * Both share the engine's queue, dispatch and supervision; see {@link make}
  * for which one is the default and why.
  *
@@ -94,9 +96,9 @@ export type Health =
  */
 export interface RestartOptions {
   /** Default 100 millis. */
-  readonly base?: Duration.DurationInput | undefined
+  readonly base?: Duration.Input | undefined
   /** Default 30 seconds. */
-  readonly max?: Duration.DurationInput | undefined
+  readonly max?: Duration.Input | undefined
   /** Default 5. */
   readonly unhealthyAfter?: number | undefined
 }
@@ -155,7 +157,7 @@ export interface CryptoEngine {
   /**
    * Submits a request and returns its id at once. `onComplete` runs exactly
    * once on the main thread with the outcome, unless the request is
-   * cancelled first, and never synchronously inside `unsafeSubmit`. After
+   * cancelled first, and never synchronously inside `submitUnsafe`. After
    * the engine closed it fails with `EngineClosedError`; while the engine is
    * unhealthy and no worker runs, with `EngineUnavailableError`.
    *
@@ -163,15 +165,15 @@ export interface CryptoEngine {
    * {@link Operation.Request} first. The inline engine does the crypto inside
    * this call and delivers the outcome in a microtask.
    */
-  readonly unsafeSubmit: (request: Operation.Request, onComplete: OnComplete) => RequestId
+  readonly submitUnsafe: (request: Operation.Request, onComplete: OnComplete) => RequestId
   /**
    * Drops a request: its callback will never run. Returns `false` if the
    * request had already completed, been cancelled, or is unknown.
    */
-  readonly unsafeCancel: (id: RequestId) => boolean
-  /** {@link CryptoEngine.unsafeSubmit} as an Effect. */
+  readonly cancelUnsafe: (id: RequestId) => boolean
+  /** {@link CryptoEngine.submitUnsafe} as an Effect. */
   readonly submit: (request: Operation.Request, onComplete: OnComplete) => Effect.Effect<RequestId>
-  /** {@link CryptoEngine.unsafeCancel} as an Effect. */
+  /** {@link CryptoEngine.cancelUnsafe} as an Effect. */
   readonly cancel: (id: RequestId) => Effect.Effect<boolean>
   /**
    * Submits a request and waits for its outcome. Interrupting the wait
@@ -180,16 +182,16 @@ export interface CryptoEngine {
   readonly run: <R extends Operation.Request>(
     request: R
   ) => Effect.Effect<Operation.ResultOf<R["op"]>, EngineError>
-  readonly unsafeStats: () => Stats
+  readonly statsUnsafe: () => Stats
   /** Whether the engine can take requests; the inline engine always can. */
-  readonly unsafeHealth: () => Health
+  readonly healthUnsafe: () => Health
 }
 
 /**
  * @since 0.1.0
  * @category tags
  */
-export const CryptoEngine: Context.Tag<CryptoEngine, CryptoEngine> = internal.tag
+export const CryptoEngine: Context.Service<CryptoEngine, CryptoEngine> = internal.tag
 
 /**
  * @since 0.1.0
@@ -231,7 +233,7 @@ export interface Options {
  * **Details**
  *
  * The default {@link Pool} is `"hand-made"`: the bench entry `crypto-pool`
- * measures the platform's `Worker` slower than the hand-made
+ * measures the platform's worker protocol slower than the hand-made
  * `worker_threads` protocol by far more than the 10% allowed (see the
  * README), so the platform pool is kept behind `pool: "platform"`.
  *
@@ -262,13 +264,13 @@ export const generateKeys: Effect.Effect<KeyMaterial> = internal.generateKeys
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options?: Options): Layer.Layer<CryptoEngine> => Layer.scoped(CryptoEngine, make(options))
+export const layer = (options?: Options): Layer.Layer<CryptoEngine> => Layer.effect(CryptoEngine, make(options))
 
 /**
  * @since 0.1.0
  * @category layers
  */
-export const layerInline: Layer.Layer<CryptoEngine> = Layer.scoped(CryptoEngine, makeInline())
+export const layerInline: Layer.Layer<CryptoEngine> = Layer.effect(CryptoEngine, makeInline())
 
 /**
  * Reads `ENGINE` (`threads`, the default, or `inline`) and `ENGINE_THREADS`
@@ -277,7 +279,7 @@ export const layerInline: Layer.Layer<CryptoEngine> = Layer.scoped(CryptoEngine,
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig: Layer.Layer<CryptoEngine, ConfigError.ConfigError> = Layer.scoped(
+export const layerConfig: Layer.Layer<CryptoEngine, Config.ConfigError> = Layer.effect(
   CryptoEngine,
   internal.makeFromConfig
 )

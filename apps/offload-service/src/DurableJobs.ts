@@ -43,26 +43,25 @@
 import * as DurableJob from "@async-job/durable/DurableJob"
 import * as DurableJobPool from "@async-job/durable/DurableJobPool"
 import type { StoreError } from "@async-job/durable/Errors"
-import * as RunnerAddress from "@effect/cluster/RunnerAddress"
-import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
-import * as PgClient from "@effect/sql-pg/PgClient"
-import * as Activity from "@effect/workflow/Activity"
-import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import * as Cause from "effect/Cause"
+import * as RunnerAddress from "effect/cluster/RunnerAddress"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Runtime from "effect/Runtime"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as Activity from "effect/workflow/Activity"
+import type { WorkflowEngine } from "effect/workflow/WorkflowEngine"
 import * as Crypto from "node:crypto"
 import * as Net from "node:net"
 import { CryptoEngine } from "./CryptoEngine.js"
 import { EngineError } from "./EngineError.js"
-import { JobEndedError, JobNotFoundError, Jobs, type JobView, layerConfig, ShuttingDownError } from "./Jobs.js"
+import { JobEndedError, JobNotFoundError, Jobs as JobsTag, type JobView, ShuttingDownError } from "./Jobs.js"
+import type { Jobs } from "./Jobs.js"
 import * as Operation from "./Operation.js"
 import { ServiceConfig } from "./ServiceConfig.js"
 
@@ -78,20 +77,22 @@ export const Offload = DurableJob.make({
   payload: { id: Schema.String, request: Schema.Unknown },
   success: Operation.Result,
   error: EngineError,
-  waits: { engine: Schema.Either({ right: Operation.Result, left: EngineError }) },
+  waits: { engine: Schema.Result(Operation.Result, EngineError) },
   jobId: ({ id }) => id
 })
 
 /** Different in every process: a restart submits the operation again. */
 const boot = Crypto.randomUUID()
 
+const isOp = (name: string): name is Operation.Op => (Operation.ops as ReadonlyArray<string>).includes(name)
+
 const opOf = (id: string): Option.Option<Operation.Op> => {
   const op = id.slice(0, id.lastIndexOf("."))
-  return (Operation.ops as ReadonlyArray<string>).includes(op) ? Option.some(op as Operation.Op) : Option.none()
+  return isOp(op) ? Option.some(op) : Option.none()
 }
 
 const errorOf = (cause: Cause.Cause<EngineError>) => {
-  const failure = Cause.failureOption(cause)
+  const failure = Cause.findErrorOption(cause)
   if (Option.isSome(failure)) return { tag: failure.value._tag, message: failure.value.message }
   const defect = Cause.squash(cause)
   return { tag: "InternalError", message: defect instanceof Error ? defect.message : String(defect) }
@@ -128,29 +129,27 @@ const body = (ends: Ends) =>
   Effect.fnUntraced(
     function*(payload: { readonly request: unknown }) {
       const engine = yield* CryptoEngine
-      const runtime = yield* Effect.runtime<WorkflowEngine | DurableJobPool.DurableJobPool>()
+      const runFork = Effect.runForkWith(yield* Effect.context<WorkflowEngine | DurableJobPool.DurableJobPool>())
       const request = yield* Effect.orDie(Operation.decodeRequest(payload.request))
       const token = yield* DurableJob.token(Offload, "engine")
       // named after the boot on purpose, so left out of the replay's check against the journal
       yield* DurableJob.unchecked(Activity.make({
         name: `submit/${boot}`,
         execute: Effect.sync(() => {
-          engine.unsafeSubmit(request, (exit) => {
-            const outcome = Exit.match(exit, {
-              onFailure: (cause) => Either.left(Option.getOrThrow(Cause.failureOption(cause))),
-              onSuccess: Either.right
-            })
-            Runtime.runFork(runtime)(Effect.ignoreLogged(DurableJob.signal(token, outcome)))
+          engine.submitUnsafe(request, (exit) => {
+            // the engine fails a request with an EngineError, never with a defect
+            const outcome = Exit.isSuccess(exit)
+              ? Result.succeed(exit.value)
+              : Result.fail(Option.getOrThrow(Cause.findErrorOption(exit.cause)))
+            runFork(Effect.ignore(DurableJob.signal(token, outcome), { log: "Debug" }))
           })
         })
       }))
       const outcome = yield* DurableJob.pause(Offload, "engine")
-      return yield* outcome
+      return yield* Effect.fromResult(outcome)
     },
-    Effect.tapBoth({
-      onFailure: () => Effect.sync(() => ends.failed++),
-      onSuccess: () => Effect.sync(() => ends.finished++)
-    })
+    Effect.tap(() => Effect.sync(() => ends.finished++)),
+    Effect.tapError(() => Effect.sync(() => ends.failed++))
   )
 
 /**
@@ -175,7 +174,7 @@ const make = (ends: Ends) =>
             Effect.map((status) => viewOf(id, op, status)),
             Effect.catchTag("JobNotFoundError", () => Effect.fail(new JobNotFoundError({ id }))),
             // another kind or pool under a service id, or a broken store: nothing a client can fix
-            Effect.catchTag("JobKindError", "ForeignJobError", "JobDivergedError", "StoreError", Effect.die)
+            Effect.catchTag(["JobKindError", "ForeignJobError", "JobDivergedError", "StoreError"], Effect.die)
           )
       })
 
@@ -188,13 +187,13 @@ const make = (ends: Ends) =>
             wait && step._tag === "Paused" ? DurableJob.resume(Offload, step) : Effect.succeed(step)
           ),
           Effect.tapErrorTag("NoJobsError", () => Effect.sync(() => noJobs++)),
-          Effect.catchTag("JobNotFoundError", "StaleJobError", () => Effect.void),
-          Effect.catchTag("JobKindError", "ForeignJobError", "JobDivergedError", "StoreError", Effect.die),
+          Effect.catchTag(["JobNotFoundError", "StaleJobError"], () => Effect.void),
+          Effect.catchTag(["JobKindError", "ForeignJobError", "JobDivergedError", "StoreError"], Effect.die),
           Effect.catchIf((error): error is EngineError => Schema.is(EngineError)(error), () => Effect.void)
         )
         if (step?._tag === "Finished") return viewOf(id, request.op, step)
         return yield* Effect.orDie(lookup(id))
-      }).pipe(Effect.provide(context))
+      }).pipe(Effect.provideContext(context))
 
     const cancel = (id: string) =>
       Effect.gen(function*() {
@@ -211,12 +210,12 @@ const make = (ends: Ends) =>
         }
         ends.cancelled++
         return view
-      }).pipe(Effect.provide(context))
+      }).pipe(Effect.provideContext(context))
 
     const jobs: Jobs = {
       submit: (request) => start(request, false),
       run: (request) => start(request, true),
-      get: (id) => Effect.provide(lookup(id), context),
+      get: (id) => Effect.provideContext(lookup(id), context),
       cancel,
       stats: Effect.map(Effect.orDie(pool.stats), (stats) => ({ ...stats, ...ends, noJobs })),
       // no wait fds (a durable job waits on a token); the ended jobs are kept in the store
@@ -247,10 +246,10 @@ const make = (ends: Ends) =>
 export const layerOn = <E, R>(
   durable: Layer.Layer<DurableJobPool.DurableJobPool | WorkflowEngine, E, R>
 ): Layer.Layer<Jobs, E | StoreError, R | CryptoEngine> =>
-  Layer.unwrapEffect(Effect.sync(() => {
+  Layer.unwrap(Effect.sync(() => {
     const ends: Ends = { finished: 0, failed: 0, cancelled: 0 }
     const registered = DurableJob.toLayer(Offload, body(ends)).pipe(Layer.provideMerge(durable))
-    return Layer.effect(Jobs, make(ends)).pipe(Layer.provide(registered))
+    return Layer.effect(JobsTag, make(ends)).pipe(Layer.provide(registered))
   }))
 
 /**
@@ -260,7 +259,7 @@ export const layerOn = <E, R>(
  * @since 0.1.0
  * @category layers
  */
-export const layerMemory: Layer.Layer<Jobs, StoreError, ServiceConfig | CryptoEngine> = Layer.unwrapEffect(
+export const layerMemory: Layer.Layer<Jobs, StoreError, ServiceConfig | CryptoEngine> = Layer.unwrap(
   Effect.map(
     ServiceConfig,
     (config) => layerOn(DurableJobPool.layerMemory({ maxSize: config.poolMax, name: "offload-service" }))
@@ -274,31 +273,37 @@ export const layerMemory: Layer.Layer<Jobs, StoreError, ServiceConfig | CryptoEn
  * @since 0.1.0
  * @category layers
  */
-export const layerSqlite = (filename: string) =>
-  Layer.unwrapEffect(Effect.map(
+export const layerSqlite = (filename: string): Layer.Layer<Jobs, unknown, ServiceConfig | CryptoEngine> =>
+  Layer.unwrap(Effect.map(
     ServiceConfig,
     (config) => layerOn(DurableJobPool.layerSqlite({ filename, maxSize: config.poolMax, name: "offload-service" }))
   ))
 
 /** A free TCP port on `host` (the kernel's pick; another process may take it before the runner binds it). */
 const freePort = (host: string) =>
-  Effect.async<number, Error>((resume) => {
+  Effect.callback<number, Error>((resume) => {
     const server = Net.createServer()
     server.once("error", (error) => resume(Effect.fail(error)))
     server.listen(0, host, () => {
-      const port = (server.address() as Net.AddressInfo).port
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
       server.close(() => resume(Effect.succeed(port)))
     })
   })
+
+const invalid = (message: string) =>
+  new Config.ConfigError(new Schema.SchemaError(new SchemaIssue.InvalidValue({ message })))
 
 /**
  * The address other runners reach this one at: `RUNNER_HOST` (default
  * `127.0.0.1`) and `RUNNER_PORT` (default 0: a free port picked at start).
  */
 const runnerAddress = Effect.gen(function*() {
-  const host = yield* Config.withDefault(Config.string("RUNNER_HOST"), "127.0.0.1")
-  const configured = yield* Config.integer("RUNNER_PORT").pipe(
-    Config.validate({ message: "RUNNER_PORT must be 0 to 65535", validation: (n) => n >= 0 && n <= 65535 }),
+  const host = yield* Config.String("RUNNER_HOST").pipe(Config.withDefault("127.0.0.1"))
+  const configured = yield* Config.Int("RUNNER_PORT").pipe(
+    Config.mapEffect((n) =>
+      n >= 0 && n <= 65535 ? Effect.succeed(n) : Effect.fail(invalid("RUNNER_PORT must be 0 to 65535"))
+    ),
     Config.withDefault(0)
   )
   const port = configured === 0 ? yield* freePort(host) : configured
@@ -309,15 +314,19 @@ const runnerAddress = Effect.gen(function*() {
  * The durable jobs over Postgres: this process is a cluster runner
  * (`DurableJobPool.layerCluster`) at {@link runnerAddress}; every service
  * process on the same database shares the jobs (any of them reads, cancels
- * and resumes a job started by another) and the bound `POOL_MAX`.
+ * and resumes a job started by another) and the bound `POOL_MAX`. The
+ * Postgres client and the cluster's sockets are loaded only here.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerPostgres = (url: string) =>
-  Layer.unwrapEffect(Effect.gen(function*() {
+export const layerPostgres = (url: string): Layer.Layer<Jobs, unknown, ServiceConfig | CryptoEngine> =>
+  Layer.unwrap(Effect.gen(function*() {
     const config = yield* ServiceConfig
     const address = yield* runnerAddress
+    const [PgClient, NodeClusterSocket] = yield* Effect.promise(() =>
+      Promise.all([import("@effect/sql-pg/PgClient"), import("@effect/platform-node/NodeClusterSocket")])
+    )
     const shardingConfig = { runnerAddress: Option.some(address) }
     // the shard locks one at a time on their connection: no pg "already executing a query" warning
     const durable = DurableJobPool.layerCluster({ maxSize: config.poolMax, name: "offload-service" }).pipe(
@@ -329,23 +338,16 @@ export const layerPostgres = (url: string) =>
   }))
 
 /**
- * The service's jobs as `DURABLE` selects them: `sqlite:<file>` ({@link
- * layerSqlite}) or `postgres://…` / `postgresql://…` ({@link layerPostgres});
- * unset, the in-memory jobs (`Jobs.layerConfig`). Every choice is the same
- * `Jobs` service, so the HTTP layer has one code path.
+ * The service's durable jobs as a `DURABLE` value selects them:
+ * `sqlite:<file>` ({@link layerSqlite}) or `postgres://…` / `postgresql://…`
+ * ({@link layerPostgres}). Any other value is a configuration error.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category layers
  */
-export const layerFromEnv: Layer.Layer<Jobs, never, ServiceConfig | CryptoEngine> = Layer.unwrapEffect(
-  Effect.map(
-    Config.option(Config.string("DURABLE")),
-    (durable): Layer.Layer<Jobs, unknown, ServiceConfig | CryptoEngine> => {
-      if (Option.isNone(durable)) return layerConfig
-      const [scheme, ...rest] = durable.value.split(":")
-      if (scheme === "sqlite" && rest.length > 0) return layerSqlite(rest.join(":"))
-      if (scheme === "postgres" || scheme === "postgresql") return layerPostgres(durable.value)
-      return Layer.die(new Error(`DURABLE must be sqlite:<file> or postgres://…, got ${durable.value}`))
-    }
-  )
-).pipe(Layer.orDie)
+export const layerFor = (durable: string): Layer.Layer<Jobs, unknown, ServiceConfig | CryptoEngine> => {
+  const [scheme, ...rest] = durable.split(":")
+  if (scheme === "sqlite" && rest.length > 0) return layerSqlite(rest.join(":"))
+  if (scheme === "postgres" || scheme === "postgresql") return layerPostgres(durable)
+  return Layer.effect(JobsTag, Effect.fail(invalid(`DURABLE must be sqlite:<file> or postgres://…, got ${durable}`)))
+}

@@ -56,12 +56,12 @@ export class OperationFailedError extends Schema.TaggedError<OperationFailedErro
  * @since 0.1.0
  * @category errors
  */
-export const EngineError = Schema.Union(
+export const EngineError = Schema.Union([
   WorkerCrashedError,
   EngineClosedError,
   EngineUnavailableError,
   OperationFailedError
-)
+])
 
 /**
  * @since 0.1.0

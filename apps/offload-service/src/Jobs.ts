@@ -12,14 +12,14 @@
  *    forked into a `FiberMap` keyed by the job's id. A full pool refuses the
  *    job at once (`NoJobsError`): nothing is queued;
  * 3. inside the job: submits the operation to the {@link CryptoEngine.CryptoEngine}
- *    (`unsafeSubmit`), registers an in-process `WaitFd` on the wait ctx, and
+ *    (`submitUnsafe`), registers an in-process `WaitFd` on the wait ctx, and
  *    pauses, again and again until the engine has answered (a resume is a
  *    hint, not a promise);
  * 4. the engine's completion callback signals the fd; `AsyncJob.run` sees the
  *    wait ctx ready and resumes the job, which finishes with the result.
  *
  * Cancelling a job interrupts its `AsyncJob.run`, which cancels the paused
- * job: the job's finalizer drops the engine request (`unsafeCancel`), then the
+ * job: the job's finalizer drops the engine request (`cancelUnsafe`), then the
  * job's scope closes its wait ctx, which runs the fd's cleanup.
  *
  * Ended jobs (finished, failed, cancelled) are kept for `resultTtl`, at
@@ -36,17 +36,19 @@
  * {@link Jobs} is the one interface the HTTP layer uses. This module's
  * {@link layer} and {@link layerConfig} are the in-memory jobs described
  * above; `DurableJobs` provides the same service over `@async-job/durable`
- * (and `DurableJobs.layerFromEnv` picks one by `DURABLE`). One contract suite,
+ * (and {@link layerFromEnv} picks one by `DURABLE`). One contract suite,
  * `test/fixtures/jobsContract.ts`, runs against both.
  *
  * @since 0.1.0
  */
 import * as AsyncJob from "@async-job/core/AsyncJob"
-import type { NoJobsError } from "@async-job/core/Errors"
+import type { JobTimeoutError, NoJobsError } from "@async-job/core/Errors"
 import * as JobPool from "@async-job/core/JobPool"
 import * as WaitCtx from "@async-job/core/WaitCtx"
 import type * as WaitFd from "@async-job/core/WaitFd"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
@@ -56,7 +58,6 @@ import * as Exit from "effect/Exit"
 import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
@@ -212,45 +213,43 @@ export interface Jobs {
  * @since 0.1.0
  * @category tags
  */
-export const Jobs: Context.Tag<Jobs, Jobs> = Context.GenericTag<Jobs>("@async-job/offload-service/Jobs")
+export const Jobs: Context.Service<Jobs, Jobs> = Context.Service<Jobs>("@async-job/offload-service/Jobs")
 
 // ---------------------------------------------------------------------------
 // metrics
 
-const opCounter = (name: string, description: string) =>
-  Object.fromEntries(
-    Operation.ops.map((op) => [op, Metric.tagged(Metric.counter(name, { description, incremental: true }), "op", op)])
-  ) as Record<Operation.Op, Metric.Metric.Counter<number>>
+const byOp = <A>(f: (op: Operation.Op) => A) =>
+  Object.fromEntries(Operation.ops.map((op) => [op, f(op)])) as Record<Operation.Op, A>
 
-const jobsStarted = opCounter("offload_jobs_started_total", "Jobs started, by operation")
+const jobsStarted = byOp((op) =>
+  Metric.counter("offload_jobs_started_total", {
+    description: "Jobs started, by operation",
+    incremental: true,
+    attributes: { op }
+  })
+)
 
 type Outcome = "finished" | "failed" | "cancelled"
 const outcomes: ReadonlyArray<Outcome> = ["finished", "failed", "cancelled"]
 
-const jobsEnded = Object.fromEntries(
-  Operation.ops.map((op) => [
-    op,
-    Object.fromEntries(outcomes.map((outcome) => [
-      outcome,
-      Metric.counter("offload_jobs_ended_total", {
-        description: "Jobs ended, by operation and outcome",
-        incremental: true
-      }).pipe(
-        Metric.tagged("op", op),
-        Metric.tagged("outcome", outcome)
-      )
-    ]))
-  ])
-) as Record<Operation.Op, Record<Outcome, Metric.Metric.Counter<number>>>
+const jobsEnded = byOp((op) =>
+  Object.fromEntries(outcomes.map((outcome) => [
+    outcome,
+    Metric.counter("offload_jobs_ended_total", {
+      description: "Jobs ended, by operation and outcome",
+      incremental: true,
+      attributes: { op, outcome }
+    })
+  ])) as Record<Outcome, Metric.Counter<number>>
+)
 
-const jobSeconds = Object.fromEntries(Operation.ops.map((op) => [
-  op,
-  Metric.histogram(
-    "offload_job_duration_seconds",
-    MetricBoundaries.exponential({ start: 0.0005, factor: 2, count: 17 }),
-    "From start to end of a job, by operation"
-  ).pipe(Metric.tagged("op", op))
-])) as Record<Operation.Op, Metric.Metric.Histogram<number>>
+const jobSeconds = byOp((op) =>
+  Metric.histogram("offload_job_duration_seconds", {
+    description: "From start to end of a job, by operation",
+    boundaries: Metric.exponentialBoundaries({ start: 0.0005, factor: 2, count: 18 }),
+    attributes: { op }
+  })
+)
 
 const fdCleanupsMetric = Metric.counter("offload_wait_fd_cleanups_total", {
   description: "Wait fd cleanups run by closing job wait ctxs",
@@ -301,24 +300,23 @@ const view = (entry: Entry): JobView => {
     return out
   }
   // between the job's end and its outcome being recorded (its wait ctx closing), it still counts as running
-  const state = entry.job === undefined ? "running" : AsyncJob.unsafeState(entry.job)
+  const state = entry.job === undefined ? "running" : AsyncJob.stateUnsafe(entry.job)
   return { id: entry.id, op: entry.op, state: state === "paused" ? "paused" : "running" }
 }
 
-const errorOf = (cause: Cause.Cause<unknown>): JobError => {
-  const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) {
-    const error = failure.value as EngineError
-    return { tag: error._tag, message: error.message }
-  }
+const errorOf = (cause: Cause.Cause<{ readonly _tag: string; readonly message: string }>): JobError => {
+  const failure = Cause.findErrorOption(cause)
+  if (Option.isSome(failure)) return { tag: failure.value._tag, message: failure.value.message }
   const defect = Cause.squash(cause)
   return { tag: "InternalError", message: defect instanceof Error ? defect.message : String(defect) }
 }
 
-const isNoJobs = (cause: Cause.Cause<unknown>): cause is Cause.Cause<NoJobsError> =>
-  Option.match(Cause.failureOption(cause), {
+const isNoJobs = (
+  cause: Cause.Cause<EngineError | NoJobsError | JobTimeoutError>
+): cause is Cause.Cause<NoJobsError> =>
+  Option.match(Cause.findErrorOption(cause), {
     onNone: () => false,
-    onSome: (error) => typeof error === "object" && error !== null && (error as NoJobsError)._tag === "NoJobsError"
+    onSome: (error) => error._tag === "NoJobsError"
   })
 
 /**
@@ -333,7 +331,9 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
     const pool = yield* JobPool.JobPool
     const engine = yield* CryptoEngine
     const config = yield* ServiceConfig
-    const clock = yield* Effect.clock
+    const clock = yield* Clock.Clock
+    // the metrics' registry is the one in context when the service is built
+    const context = yield* Effect.context<never>()
     const fibers = yield* FiberMap.make<string, unknown, unknown>()
     const entries = new Map<string, Entry>()
     /** ended entries, oldest first (insertion order) */
@@ -354,21 +354,21 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
 
     /** Forgets ended jobs beyond the count or the bytes, and those older than the ttl. */
     const sweep = () => {
-      const now = clock.unsafeCurrentTimeMillis()
+      const now = clock.currentTimeMillisUnsafe()
       for (const entry of ended.values()) {
         const over = ended.size > config.resultMax || endedBytes > config.resultMaxBytes
         if (over || now - entry.ended!.at >= ttl) forget(entry)
         else break
       }
-      retainedMetric.unsafeUpdate(ended.size, [])
+      retainedMetric.updateUnsafe(ended.size, context)
     }
 
     const cleanupFd: WaitCtx.Cleanup = ({ fd }) =>
       Effect.sync(() => {
         // an in-process fd holds no OS resource; consuming its signal is all there is to release
-        ;(fd as WaitFd.InProcessWaitFd).unsafeClear()
+        ;(fd as WaitFd.InProcessWaitFd).clearUnsafe()
         fdCleanups++
-        fdCleanupsMetric.unsafeUpdate(1, [])
+        fdCleanupsMetric.updateUnsafe(1, context)
       })
 
     /** The job itself: submit, publish the fd, pause until the engine has answered. */
@@ -383,27 +383,28 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
         onSubmitted: (job) =>
           Effect.suspend(() => {
             entry.job = job
-            jobsStarted[entry.op].unsafeUpdate(1, [])
+            jobsStarted[entry.op].updateUnsafe(1, context)
             return Deferred.succeed(started, undefined)
           })
       })
 
     const settle = (entry: Entry, started: Deferred.Deferred<void, NoJobsError | ShuttingDownError>) =>
     (
-      exit: Exit.Exit<Operation.Result, unknown>
+      // no timeout is given to AsyncJob.run: JobTimeoutError is in its type only
+      exit: Exit.Exit<Operation.Result, EngineError | NoJobsError | JobTimeoutError>
     ): Effect.Effect<void> =>
       Effect.suspend(() => {
         if (Exit.isFailure(exit) && isNoJobs(exit.cause)) {
           noJobs++
           forget(entry)
-          return Deferred.failCause(started, exit.cause as Cause.Cause<NoJobsError>)
+          return Deferred.failCause(started, exit.cause)
         }
-        const now = clock.unsafeCurrentTimeMillis()
+        const now = clock.currentTimeMillisUnsafe()
         let record: Ended
         if (Exit.isSuccess(exit)) {
           finished++
           record = { state: "finished", result: exit.value, at: now, bytes: recordBytes(exit.value) }
-        } else if (Cause.isInterruptedOnly(exit.cause)) {
+        } else if (Cause.hasInterruptsOnly(exit.cause)) {
           cancelled++
           record = { state: "cancelled", at: now, bytes: recordBytes(undefined) }
         } else {
@@ -415,8 +416,8 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
         // the job's handle refers to its pool record; an ended job needs neither
         entry.job = undefined
         const op = entry.op
-        jobsEnded[op][record.state].unsafeUpdate(1, [])
-        jobSeconds[op].unsafeUpdate((now - entry.startedAt) / 1000, [])
+        jobsEnded[op][record.state].updateUnsafe(1, context)
+        jobSeconds[op].updateUnsafe((now - entry.startedAt) / 1000, context)
         if (entries.has(entry.id)) {
           ended.set(entry.id, entry)
           endedBytes += record.bytes
@@ -425,14 +426,14 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
         const waiters = entry.waiters
         entry.waiters = []
         for (const wake of waiters) wake()
-        // a job cancelled before its body ran never said it started
-        return Deferred.fail(started, new ShuttingDownError())
+        // a job cancelled before its body ran never said it started (the error is made only then)
+        return Deferred.isDoneUnsafe(started) ? Effect.void : Deferred.fail(started, new ShuttingDownError())
       })
 
     const start = (request: Operation.Request): Effect.Effect<Entry, NoJobsError | ShuttingDownError> =>
       Effect.gen(function*() {
         if (!accepting) return yield* new ShuttingDownError()
-        const entry = new Entry(Crypto.randomUUID(), request.op, clock.unsafeCurrentTimeMillis())
+        const entry = new Entry(Crypto.randomUUID(), request.op, clock.currentTimeMillisUnsafe())
         const started = yield* Deferred.make<void, NoJobsError | ShuttingDownError>()
         entries.set(entry.id, entry)
         const job = Effect.scoped(
@@ -447,7 +448,7 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
       })
 
     const awaitEnd = (entry: Entry): Effect.Effect<JobView> =>
-      Effect.async<JobView>((resume) => {
+      Effect.callback<JobView>((resume) => {
         if (entry.ended !== undefined) return resume(Effect.succeed(view(entry)))
         const wake = () => resume(Effect.succeed(view(entry)))
         entry.waiters.push(wake)
@@ -478,7 +479,7 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
       return Effect.interruptible(FiberMap.awaitEmpty(fibers)).pipe(
         Effect.ignore,
         Effect.timeoutOption(config.shutdownGrace),
-        Effect.zipRight(Effect.suspend(() => {
+        Effect.andThen(Effect.suspend(() => {
           const left = outstanding()
           return Effect.as(FiberMap.clear(fibers), left)
         }))
@@ -510,8 +511,8 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
           entry.ended !== undefined
             ? cancelled_(entry)
             // interrupting the job's driver cancels the job and awaits its unwinding
-            : Effect.zipRight(FiberMap.remove(fibers, id), Effect.suspend(() => cancelled_(entry)))),
-      stats: Effect.sync(() => ({ ...pool.unsafeStats(), finished, failed, cancelled, noJobs })),
+            : Effect.andThen(FiberMap.remove(fibers, id), Effect.suspend(() => cancelled_(entry)))),
+      stats: Effect.sync(() => ({ ...pool.statsUnsafe(), finished, failed, cancelled, noJobs })),
       housekeeping: Effect.sync(() => {
         sweep()
         return { fdCleanups, retained: ended.size, outstanding: outstanding() }
@@ -526,7 +527,7 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Jobs, never, JobPool.JobPool | CryptoEngine | ServiceConfig> = Layer.scoped(Jobs, make)
+export const layer: Layer.Layer<Jobs, never, JobPool.JobPool | CryptoEngine | ServiceConfig> = Layer.effect(Jobs, make)
 
 /**
  * {@link layer} over a pool of its own, sized by the configuration
@@ -538,8 +539,27 @@ export const layer: Layer.Layer<Jobs, never, JobPool.JobPool | CryptoEngine | Se
  */
 export const layerConfig: Layer.Layer<Jobs, never, CryptoEngine | ServiceConfig> = layer.pipe(
   Layer.provide(
-    Layer.unwrapEffect(
+    Layer.unwrap(
       Effect.map(ServiceConfig, (config) => JobPool.layer({ maxSize: config.poolMax, initSize: config.poolInit }))
     ).pipe(Layer.orDie) // ServiceConfig has validated the sizes
   )
 )
+
+/**
+ * The service's jobs as `DURABLE` selects them: unset, the in-memory jobs
+ * ({@link layerConfig}); `sqlite:<file>` or `postgres://…` /
+ * `postgresql://…`, the durable ones (`DurableJobs.layerFor`), whose module,
+ * and with it the durable store's driver, is loaded only then. Every choice
+ * is the same `Jobs` service, so the HTTP layer has one code path.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerFromEnv: Layer.Layer<Jobs, never, CryptoEngine | ServiceConfig> = Layer.unwrap(
+  Effect.gen(function*() {
+    const durable = yield* Config.option(Config.String("DURABLE"))
+    if (Option.isNone(durable)) return layerConfig
+    const DurableJobs = yield* Effect.promise(() => import("./DurableJobs.js"))
+    return DurableJobs.layerFor(durable.value)
+  })
+).pipe(Layer.orDie)

@@ -20,6 +20,8 @@
  *
  * @since 0.1.0
  */
+import * as Effect from "effect/Effect"
+import * as Res from "effect/Result"
 import * as Schema from "effect/Schema"
 
 /**
@@ -58,13 +60,13 @@ export type Op = typeof ops[number]
  * @since 0.1.0
  * @category schemas
  */
-export const Input = Schema.String.pipe(
-  Schema.filter((s) => {
+export const Input = Schema.String.check(
+  Schema.makeFilter((s: string) => {
     // a string of n UTF-16 units encodes to at most 3n UTF-8 bytes: skip the count when that fits
     if (s.length * 3 <= maxInputBytes) return true
     const bytes = Buffer.byteLength(s, "utf8")
     return bytes <= maxInputBytes || `must be at most ${maxInputBytes} bytes of UTF-8, got ${bytes}`
-  }, { identifier: "Input", description: `a UTF-8 string of at most ${maxInputBytes} bytes` })
+  }, { description: `a UTF-8 string of at most ${maxInputBytes} bytes` })
 )
 
 /**
@@ -73,12 +75,12 @@ export const Input = Schema.String.pipe(
  * @since 0.1.0
  * @category schemas
  */
-export const ScryptN = Schema.Number.pipe(
-  Schema.filter(
-    (n) =>
+export const ScryptN = Schema.Number.check(
+  Schema.makeFilter(
+    (n: number) =>
       (Number.isInteger(n) && n >= 2 && n <= maxScryptN && (n & (n - 1)) === 0) ||
       `must be a power of two between 2 and ${maxScryptN}, got ${n}`,
-    { identifier: "ScryptN", description: `a power of two between 2 and ${maxScryptN}` }
+    { description: `a power of two between 2 and ${maxScryptN}` }
   )
 )
 
@@ -86,7 +88,7 @@ export const ScryptN = Schema.Number.pipe(
  * @since 0.1.0
  * @category schemas
  */
-export const Sha256Request = Schema.Struct({ op: Schema.Literal("sha256"), data: Input }).annotations({
+export const Sha256Request = Schema.Struct({ op: Schema.Literal("sha256"), data: Input }).annotate({
   identifier: "Sha256Request"
 })
 
@@ -95,13 +97,13 @@ export const Sha256Request = Schema.Struct({ op: Schema.Literal("sha256"), data:
  * @category schemas
  */
 export const EcdsaP256SignRequest = Schema.Struct({ op: Schema.Literal("ecdsa-p256-sign"), data: Input })
-  .annotations({ identifier: "EcdsaP256SignRequest" })
+  .annotate({ identifier: "EcdsaP256SignRequest" })
 
 /**
  * @since 0.1.0
  * @category schemas
  */
-export const Rsa2048SignRequest = Schema.Struct({ op: Schema.Literal("rsa2048-sign"), data: Input }).annotations({
+export const Rsa2048SignRequest = Schema.Struct({ op: Schema.Literal("rsa2048-sign"), data: Input }).annotate({
   identifier: "Rsa2048SignRequest"
 })
 
@@ -114,7 +116,7 @@ export const ScryptRequest = Schema.Struct({
   password: Input,
   salt: Input,
   N: ScryptN
-}).annotations({ identifier: "ScryptRequest" })
+}).annotate({ identifier: "ScryptRequest" })
 
 /**
  * A request to the engine, tagged by `op`. Also the body of `POST /jobs`.
@@ -122,8 +124,8 @@ export const ScryptRequest = Schema.Struct({
  * @since 0.1.0
  * @category schemas
  */
-export const Request = Schema.Union(Sha256Request, EcdsaP256SignRequest, Rsa2048SignRequest, ScryptRequest)
-  .annotations({ identifier: "Request" })
+export const Request = Schema.Union([Sha256Request, EcdsaP256SignRequest, Rsa2048SignRequest, ScryptRequest])
+  .annotate({ identifier: "Request" })
 
 /**
  * @since 0.1.0
@@ -135,7 +137,7 @@ export type Request = typeof Request.Type
  * @since 0.1.0
  * @category schemas
  */
-export const Sha256Result = Schema.Struct({ op: Schema.Literal("sha256"), digest: Schema.String }).annotations({
+export const Sha256Result = Schema.Struct({ op: Schema.Literal("sha256"), digest: Schema.String }).annotate({
   identifier: "Sha256Result"
 })
 
@@ -147,7 +149,7 @@ export const EcdsaP256SignResult = Schema.Struct({
   op: Schema.Literal("ecdsa-p256-sign"),
   signature: Schema.String,
   publicKey: Schema.String
-}).annotations({ identifier: "EcdsaP256SignResult" })
+}).annotate({ identifier: "EcdsaP256SignResult" })
 
 /**
  * @since 0.1.0
@@ -157,13 +159,13 @@ export const Rsa2048SignResult = Schema.Struct({
   op: Schema.Literal("rsa2048-sign"),
   signature: Schema.String,
   publicKey: Schema.String
-}).annotations({ identifier: "Rsa2048SignResult" })
+}).annotate({ identifier: "Rsa2048SignResult" })
 
 /**
  * @since 0.1.0
  * @category schemas
  */
-export const ScryptResult = Schema.Struct({ op: Schema.Literal("scrypt"), derivedKey: Schema.String }).annotations({
+export const ScryptResult = Schema.Struct({ op: Schema.Literal("scrypt"), derivedKey: Schema.String }).annotate({
   identifier: "ScryptResult"
 })
 
@@ -173,7 +175,7 @@ export const ScryptResult = Schema.Struct({ op: Schema.Literal("scrypt"), derive
  * @since 0.1.0
  * @category schemas
  */
-export const Result = Schema.Union(Sha256Result, EcdsaP256SignResult, Rsa2048SignResult, ScryptResult).annotations({
+export const Result = Schema.Union([Sha256Result, EcdsaP256SignResult, Rsa2048SignResult, ScryptResult]).annotate({
   identifier: "Result"
 })
 
@@ -191,10 +193,30 @@ export type Result = typeof Result.Type
  */
 export type ResultOf<O extends Op> = Extract<Result, { readonly op: O }>
 
+/** The operation alone: decoded first, so that a missing or unknown `op` is reported at `op`. */
+const OpField = Schema.Struct({ op: Schema.Literals(ops) })
+
+const decodeOp = Schema.decodeUnknownResult(OpField, { reportInput: true })
+const decodeUnion = Schema.decodeUnknownResult(Request, { errors: "all" })
+
 /**
- * Decodes an unknown value (a parsed JSON body) into a {@link Request}.
+ * Decodes an unknown value (a parsed JSON body) into a {@link Request}: its
+ * `op` first (a missing or unknown one is reported at `op`), then the inputs
+ * of that operation, every problem reported.
+ *
+ * @since 0.2.0
+ * @category decoding
+ */
+export const decodeRequestResult = (input: unknown): Res.Result<Request, Schema.SchemaError> => {
+  const op = decodeOp(input)
+  return Res.isFailure(op) ? Res.fail(op.failure) : decodeUnion(input)
+}
+
+/**
+ * {@link decodeRequestResult} as an Effect.
  *
  * @since 0.1.0
  * @category decoding
  */
-export const decodeRequest = Schema.decodeUnknown(Request, { errors: "all" })
+export const decodeRequest = (input: unknown): Effect.Effect<Request, Schema.SchemaError> =>
+  Effect.fromResult(decodeRequestResult(input))

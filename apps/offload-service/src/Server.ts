@@ -1,6 +1,6 @@
 /**
- * The offload service: the {@link Api} served by `@effect/platform-node`,
- * with the {@link Jobs} behind it.
+ * The offload service: the {@link Api} served by `effect/http-api` on
+ * `@effect/platform-node`'s `NodeHttpServer`, with the {@link Jobs} behind it.
  *
  * **Details**
  *
@@ -16,12 +16,12 @@
  *   `IDLE_TIMEOUT` for idle keep-alive connections. What node refuses before
  *   a request exists (timeouts, oversized or malformed requests) is answered
  *   in the API's JSON error format from node's `clientError` event;
- * - the body: `POST /jobs` requires `application/json` (415); `HttpApi`
- *   decodes it, within `MAX_BODY_BYTES` (the platform's max body size; a
- *   declared larger body answers 413 before it is read); the bodies of all
- *   requests in progress hold at most `MAX_BUFFERED_BYTES` (503 `Overloaded`).
- *   A chunked body (no declared length) is read before routing, so that one
- *   growing past the limit answers 413 too (see `readChunked`);
+ * - the body: `POST /jobs` requires `application/json` (415); its handler
+ *   reads it within `MAX_BODY_BYTES` (the platform's max body size; a
+ *   declared larger body answers 413 before it is kept; a chunked one answers
+ *   413 once it passes the limit, its rest read and dropped), checks how deep
+ *   it nests, parses and decodes it; the bodies of all requests in progress
+ *   hold at most `MAX_BUFFERED_BYTES` (503 `Overloaded`);
  * - the caller: requests from a browser page of another origin answer 403
  *   unless `ALLOWED_ORIGINS` lists it (then CORS answers its preflights);
  *   with `AUTH_TOKEN`, `/jobs` and `/metrics` require it as a bearer token.
@@ -50,34 +50,37 @@
  * @since 0.1.0
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import * as HttpApiError from "@effect/platform/HttpApiError"
-import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
-import * as HttpApp from "@effect/platform/HttpApp"
-import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
-import * as HttpMethod from "@effect/platform/HttpMethod"
-import * as HttpServer from "@effect/platform/HttpServer"
-import * as HttpServerError from "@effect/platform/HttpServerError"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as ByteSize from "effect/ByteSize"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
+import * as HttpApiMiddleware from "effect/http-api/HttpApiMiddleware"
+import * as HttpApiSwagger from "effect/http-api/HttpApiSwagger"
+import * as HttpEffect from "effect/http/HttpEffect"
+import * as HttpIncomingMessage from "effect/http/HttpIncomingMessage"
+import * as HttpMethod from "effect/http/HttpMethod"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServer from "effect/http/HttpServer"
+import * as HttpServerError from "effect/http/HttpServerError"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import type * as Schema from "effect/Schema"
+import * as Result from "effect/Result"
+import * as SchemaIssue from "effect/SchemaIssue"
 import * as Stream from "effect/Stream"
 import * as Crypto from "node:crypto"
 import type * as Http from "node:http"
 import * as Api from "./Api.js"
 import { CryptoEngine } from "./CryptoEngine.js"
-import * as DurableJobs from "./DurableJobs.js"
 import * as nodeServer from "./internal/nodeServer.js"
 import * as requests from "./internal/requests.js"
 import * as Jobs from "./Jobs.js"
+import * as Operation from "./Operation.js"
 import { ServiceConfig } from "./ServiceConfig.js"
 import * as Telemetry from "./Telemetry.js"
 
@@ -95,33 +98,117 @@ export const drainTimeout: Duration.Duration = Duration.seconds(2)
  * @since 0.1.0
  * @category tags
  */
-export class NodeServer extends Context.Tag("@async-job/offload-service/NodeServer")<NodeServer, Http.Server>() {}
+export const NodeServer: Context.Service<NodeServer, Http.Server> = Context.Service<NodeServer, Http.Server>(
+  "@async-job/offload-service/NodeServer"
+)
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export interface NodeServer {
+  readonly _: unique symbol
+}
 
 // ---------------------------------------------------------------------------
 // responses
 
+/** Sets a header on the response to the current request, whatever it will be (an error's included). */
 const setHeader = (name: string, value: string) =>
-  HttpApp.appendPreResponseHandler((_request, response) =>
+  HttpEffect.appendPreResponseHandler((_request, response) =>
     Effect.succeed(HttpServerResponse.setHeader(response, name, value))
   )
 
 /** A failure whose response also closes the connection (the client may still be sending). */
-const failClosing = <E>(error: E) => Effect.zipRight(setHeader("connection", "close"), Effect.fail(error))
+const failClosing = <E>(error: E) => Effect.andThen(setHeader("connection", "close"), Effect.fail(error))
+
+/** An error answered outside `HttpApi`, closing the connection. */
+const closing = (error: Api.ApiError) => HttpServerResponse.setHeader(Api.toResponse(error), "connection", "close")
 
 const payloadTooLarge = (limit: number) => new Api.PayloadTooLarge({ message: `the body exceeds ${limit} bytes` })
 
 const malformed = (message: string) => new Api.MalformedJson({ message })
 
-const respond = <A, I>(schema: Schema.Schema<A, I>, status: number) => (body: A) =>
-  Effect.orDie(HttpServerResponse.schemaJson(schema)(body, { status }))
+// ---------------------------------------------------------------------------
+// the body of POST /jobs
 
-const issuePath = (path: ReadonlyArray<PropertyKey>) => path.map((key) => typeof key === "number" ? key : String(key))
+const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/** One issue per problem Schema found, each with its path. */
+const issuesOf = (issue: SchemaIssue.Issue): Array<typeof Api.Issue.Type> =>
+  formatIssues(issue).issues.map((entry) => ({
+    path: (entry.path ?? []).map((segment) => {
+      const key = typeof segment === "object" ? segment.key : segment
+      return typeof key === "number" ? key : String(key)
+    }),
+    message: entry.message
+  }))
+
+const validationError = (issue: SchemaIssue.Issue) => {
+  const issues = issuesOf(issue)
+  const message = issues.map((entry) =>
+    entry.path.length === 0 ? entry.message : `${entry.message} at ${entry.path.join(".")}`
+  ).join("; ")
+  return new Api.ValidationError({ message, issues })
+}
+
+/** Why the platform could not read a body: over the limit, or not read at all. */
+const readFailure = (
+  error: HttpServerError.HttpServerError,
+  limit: number
+): Effect.Effect<never, Api.PayloadTooLarge | Api.MalformedJson, HttpServerRequest.HttpServerRequest> =>
+  error.reason._tag === "RequestParseError" && error.reason.reason === "BodyTooLarge"
+    ? failClosing(payloadTooLarge(limit))
+    : failClosing(malformed("the body could not be read"))
+
+/**
+ * The body of `POST /jobs` as an operation request: a JSON content type
+ * (415), a body within the limit (413) and not empty (400 `MalformedJson`),
+ * JSON nested at most 32 deep (400 `ValidationError`), JSON (400
+ * `MalformedJson`), and a valid request (400 `ValidationError`, one issue per
+ * problem).
+ */
+const readRequest = (request: HttpServerRequest.HttpServerRequest, limit: number) =>
+  Effect.gen(function*() {
+    const contentType = request.headers["content-type"]
+    if (contentType === undefined || !requests.isJson(contentType)) {
+      return yield* failClosing(
+        new Api.UnsupportedMediaType({ message: `the body must be application/json, got ${contentType ?? "none"}` })
+      )
+    }
+    const declared = request.headers["content-length"]
+    const length = declared === undefined ? undefined : Number(declared)
+    if (length === 0) return yield* Effect.fail(malformed("the body is empty"))
+    if (length !== undefined && length > limit) {
+      // read a body of up to 16 × the limit to its end, unkept, so that a client still sending gets the 413
+      if (length <= limit * 16) yield* Effect.ignore(Stream.runDrain(request.stream))
+      return yield* failClosing(payloadTooLarge(limit))
+    }
+    // the platform reads the body within the limit; a chunked one growing past it fails, its rest read and dropped
+    const text = yield* request.text.pipe(
+      Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(limit)),
+      Effect.catch((error) => readFailure(error, limit))
+    )
+    if (text === "") return yield* Effect.fail(malformed("the body is empty"))
+    if (!requests.nestedAtMost(text, requests.maxDepth)) {
+      const message = `the body nests arrays and objects deeper than ${requests.maxDepth}`
+      return yield* new Api.ValidationError({ message, issues: [{ path: [], message }] })
+    }
+    const json = Result.try({ try: (): unknown => JSON.parse(text), catch: (error) => error })
+    if (Result.isFailure(json)) {
+      const reason = json.failure instanceof Error ? json.failure.message : String(json.failure)
+      return yield* Effect.fail(malformed(`the body is not valid JSON: ${reason}`))
+    }
+    const decoded = Operation.decodeRequestResult(json.success)
+    if (Result.isFailure(decoded)) return yield* Effect.fail(validationError(decoded.failure.issue))
+    return decoded.success
+  })
 
 // ---------------------------------------------------------------------------
 // handlers
 
 const noJobs = (retryAfterSeconds: number) =>
-  Effect.zipRight(
+  Effect.andThen(
     setHeader("retry-after", String(retryAfterSeconds)),
     Effect.fail(new Api.NoJobs({ message: "the job pool is full: retry after the Retry-After delay" }))
   )
@@ -135,22 +222,26 @@ const JobsHandlers = HttpApiBuilder.group(Api.Api, "jobs", (handlers) =>
     const jobs = yield* Jobs.Jobs
     const config = yield* ServiceConfig
     return handlers
-      // two successes (202 and 200): the response is made here, each with its own schema and status
-      .handle("submit", ({ payload, urlParams }) =>
-        (urlParams.wait === "true"
-          ? Effect.flatMap(jobs.run(payload), respond(Api.JobView, 200))
-          : Effect.flatMap(jobs.submit(payload), (view) =>
-            respond(Api.Accepted, 202)({ id: view.id, state: view.state })))
-          .pipe(
-            Effect.catchTags({
-              NoJobsError: () =>
-                noJobs(config.retryAfterSeconds),
-              ShuttingDownError: () => shuttingDown
-            })
-          ))
-      .handle("get", ({ path }) => Effect.catchTag(jobs.get(path.id), "JobNotFoundError", notFound))
-      .handle("cancel", ({ path }) =>
-        jobs.cancel(path.id).pipe(
+      // the body is read and decoded here (see `readRequest`); two successes (202 and 200), each with its status
+      .handleRaw("submit", ({ query, request }) =>
+        Effect.flatMap(readRequest(request, config.maxBodyBytes), (payload) =>
+          (query.wait === "true"
+            ? Effect.map(jobs.run(payload), (view) =>
+              HttpServerResponse.jsonUnsafe(view))
+            : Effect.map(
+              jobs.submit(payload),
+              (view) => HttpServerResponse.jsonUnsafe({ id: view.id, state: view.state }, { status: 202 })
+            ))
+            .pipe(
+              Effect.catchTags({
+                NoJobsError: () => noJobs(config.retryAfterSeconds),
+                ShuttingDownError: () => shuttingDown
+              })
+            )))
+      .handle("get", ({ params }) =>
+        Effect.catchTag(jobs.get(params.id), "JobNotFoundError", notFound))
+      .handle("cancel", ({ params }) =>
+        jobs.cancel(params.id).pipe(
           Effect.map((view) => ({ id: view.id, state: "cancelled" as const })),
           Effect.catchTags({
             JobNotFoundError: notFound,
@@ -177,7 +268,7 @@ const OpsHandlers = HttpApiBuilder.group(Api.Api, "ops", (handlers) =>
       .handle("readyz", () =>
         Effect.gen(function*() {
           if (!(yield* jobs.isAccepting)) return yield* shuttingDown
-          const health = engine.unsafeHealth()
+          const health = engine.healthUnsafe()
           if (health._tag === "Unhealthy") return yield* new Api.EngineUnavailable({ message: health.reason })
           const stats = yield* jobs.stats
           if (stats.running + stats.paused >= stats.maxSize) return yield* noJobs(config.retryAfterSeconds)
@@ -195,261 +286,155 @@ const AuthorizationLive = Layer.effect(
   Api.Authorization,
   Effect.map(ServiceConfig, (config) => {
     const expected = Option.map(config.authToken, (token) => digest(Redacted.value(token)))
-    const refused = Effect.zipRight(
+    const refused = Effect.andThen(
       setHeader("www-authenticate", "Bearer"),
       Effect.fail(new Api.Unauthorized({ message: "a valid bearer token is required" }))
     )
-    return Api.Authorization.of({
-      bearer: (token) =>
+    return {
+      bearer: (httpEffect, { credential }) =>
         Option.match(expected, {
-          onNone: () => Effect.void,
-          onSome: (expected) => Crypto.timingSafeEqual(expected, digest(Redacted.value(token))) ? Effect.void : refused
+          onNone: () => httpEffect,
+          onSome: (expected) =>
+            Crypto.timingSafeEqual(expected, digest(Redacted.value(credential))) ? httpEffect : refused
         })
-    })
+    }
   })
 )
 
-const JsonBodyLive = Layer.effect(
-  Api.JsonBody,
-  Effect.map(ServiceConfig, (config) =>
-    Effect.gen(function*() {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      const contentType = request.headers["content-type"]
-      if (contentType === undefined || !requests.isJson(contentType)) {
-        return yield* failClosing(
-          new Api.UnsupportedMediaType({ message: `the body must be application/json, got ${contentType ?? "none"}` })
-        )
-      }
-      const declared = request.headers["content-length"]
-      const length = declared === undefined ? undefined : Number(declared)
-      if (length === 0) return yield* Effect.fail(malformed("the body is empty"))
-      if (length !== undefined && length > config.maxBodyBytes) {
-        // read a body of up to 16 × the limit to its end, unkept, so that a client still sending gets the 413
-        if (length <= config.maxBodyBytes * 16) yield* Effect.ignore(Stream.runDrain(request.stream))
-        return yield* failClosing(payloadTooLarge(config.maxBodyBytes))
-      }
-      // the platform reads the body once (HttpApi decodes it next from the same text), within the body limit
-      const text = yield* Effect.orDie(request.text)
-      if (!requests.nestedAtMost(text, requests.maxDepth)) {
-        const message = `the body nests arrays and objects deeper than ${requests.maxDepth}`
-        return yield* new Api.ValidationError({ message, issues: [{ path: [], message }] })
-      }
-    }))
+/** A path or query the endpoint's Schema refuses: 400 `ValidationError`, one issue per problem found. */
+const RequestErrorsLive = HttpApiMiddleware.layerSchemaErrorTransform(
+  Api.RequestErrors,
+  (error) => Effect.fail(validationError(error.cause.issue))
 )
 
-/** What the platform raises while decoding a body: a `RequestError` of reason `Decode` (a defect under HttpApi). */
-const bodyError = (defect: unknown, limit: number) => {
-  if (!HttpServerError.isServerError(defect) || defect._tag !== "RequestError") return undefined
-  const cause = defect.cause
-  if (cause instanceof SyntaxError) return malformed(`the body is not valid JSON: ${cause.message}`)
-  if (cause instanceof Error && cause.message === "maxBytes exceeded") return payloadTooLarge(limit)
-  return malformed("the body could not be read")
+/** The methods allowed on the path of a request no route took: 405 with `Allow` when there are some, 404 if not. */
+const routeNotFound = (request: HttpServerRequest.HttpServerRequest) => {
+  const { method, url } = request
+  const allowed = requests.allowedMethods(url)
+  // the router also misses a path whose parameter is too long for it (over 100 characters): not found
+  if (allowed === undefined || allowed.includes(method)) {
+    return Api.toResponse(new Api.NotFound({ message: `no route ${method} ${url}` }))
+  }
+  return HttpServerResponse.setHeader(
+    Api.toResponse(
+      new Api.MethodNotAllowed({ message: `${method} is not allowed here; allowed: ${allowed.join(", ")}` })
+    ),
+    "allow",
+    allowed.join(", ")
+  )
 }
 
-type Answered =
-  | Api.MalformedJson
-  | Api.ValidationError
-  | Api.NotFound
-  | Api.MethodNotAllowed
-  | Api.PayloadTooLarge
-  | Api.InternalError
+const isRouteNotFound = (error: unknown) =>
+  HttpServerError.isHttpServerError(error) && error.reason._tag === "RouteNotFound"
 
 /**
- * Puts what the router, `HttpApi` and the platform's body reader raise by
- * themselves into the API's error format: decoding failures of the path,
- * query and body (400, 413), unknown routes (404), known routes with another
- * method (405 with `Allow`) and defects (500, logged, no stack trace sent).
- */
-const ErrorFormat = HttpApiBuilder.middleware(
-  Api.Api,
-  Effect.map(ServiceConfig, (config) => (app: HttpApp.Default) =>
-    Effect.catchAllCause(app, (cause) => {
-      if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
-      const failure = Cause.failureOption(cause)
-      if (Option.isNone(failure)) {
-        const defect = Option.getOrUndefined(Cause.dieOption(cause))
-        const answer = bodyError(defect, config.maxBodyBytes)
-        if (answer !== undefined) return failClosing<Answered>(answer)
-        return Effect.zipRight(
-          Effect.logError("unexpected defect", cause),
-          Effect.fail<Answered>(new Api.InternalError({ message: "internal error" }))
-        )
-      }
-      const error: unknown = failure.value
-      if (error instanceof HttpApiError.HttpApiDecodeError) {
-        const issues = error.issues.map((issue) => ({ path: issuePath(issue.path), message: issue.message }))
-        return Effect.fail<Answered>(new Api.ValidationError({ message: error.message, issues }))
-      }
-      if (HttpServerError.isServerError(error) && error._tag === "RouteNotFound") {
-        const { method, url } = error.request
-        const allowed = requests.allowedMethods(url)
-        // the router also misses a path whose parameter is too long for it (over 100 characters): not found
-        if (allowed === undefined || allowed.includes(method)) {
-          return Effect.fail<Answered>(new Api.NotFound({ message: `no route ${method} ${url}` }))
-        }
-        return Effect.zipRight(
-          setHeader("allow", allowed.join(", ")),
-          Effect.fail<Answered>(
-            new Api.MethodNotAllowed({ message: `${method} is not allowed here; allowed: ${allowed.join(", ")}` })
-          )
-        )
-      }
-      return Effect.failCause(cause)
-    }))
-)
-
-/**
- * A chunked body, read to its end before routing: the bytes within `limit`
- * kept, the rest (up to 16 × the limit, so that a client still sending gets
- * its answer) read and dropped. Over the limit it answers 413; within it, the
- * app gets a request carrying the bytes read, which `HttpApi` decodes.
- *
- * Why not the platform's reader (`withMaxBodySize`, as for a declared
- * length): it destroys the request stream the moment the limit is passed, and
- * node then destroys the socket of a request destroyed before its end, so the
- * client would get a closed connection instead of a 413.
- */
-const readChunked = (request: HttpServerRequest.HttpServerRequest, limit: number) =>
-  Effect.gen(function*() {
-    const kept: Array<Uint8Array> = []
-    let bytes = 0
-    yield* Stream.runForEachWhile(request.stream, (chunk) =>
-      Effect.sync(() => {
-        bytes += chunk.length
-        if (bytes <= limit) kept.push(chunk)
-        return bytes <= limit * 16
-      })).pipe(Effect.catchAll(() => failClosing(malformed("the body could not be read"))))
-    if (bytes > limit) return yield* failClosing(payloadTooLarge(limit))
-    const headers = new globalThis.Headers(request.headers)
-    headers.delete("transfer-encoding")
-    headers.set("content-length", String(bytes))
-    const body = Buffer.concat(kept)
-    return HttpServerRequest.fromWeb(
-      new globalThis.Request(new URL(request.url, "http://localhost"), { method: request.method, headers, body })
-    )
-  })
-
-/**
- * Before routing: refuses browser requests from other origins (403), bounds
- * the body bytes of the requests in progress (503 `Overloaded`), and sets the
- * platform's max body size for `HttpApi`'s decoding.
+ * Around every route: refuses browser requests from other origins (403),
+ * bounds the body bytes of the requests in progress (503 `Overloaded`),
+ * answers what the router and the handlers leave unanswered in the API's
+ * error format (no route: 404, or 405 with `Allow`; a defect: 500, logged, no
+ * stack trace sent), and, while shutting down, closes every connection after
+ * its response so that the server can close soon.
  *
  * A request with a body reserves its declared length (at most the body
  * limit; the limit for a chunked body) until it has been answered.
  */
-const Guard = HttpApiBuilder.middleware(
-  Api.Api,
-  Effect.map(ServiceConfig, (config) => {
+const Guard = HttpRouter.middleware(
+  Effect.gen(function*() {
+    const config = yield* ServiceConfig
+    const jobs = yield* Jobs.Jobs
     let reserved = 0
     const allowedOrigins = new Set(config.allowedOrigins)
-    const maxBodySize = Option.some(config.maxBodyBytes)
-    return (app: HttpApp.Default) =>
-      Effect.gen(function*() {
-        const request = yield* HttpServerRequest.HttpServerRequest
+    const overloaded = HttpServerResponse.setHeader(
+      closing(new Api.Overloaded({ message: "too many request bytes in progress: retry after the Retry-After delay" })),
+      "retry-after",
+      String(config.retryAfterSeconds)
+    )
+    const answerCause = (request: HttpServerRequest.HttpServerRequest) => (cause: Cause.Cause<unknown>) => {
+      if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
+      const failure = Cause.findErrorOption(cause)
+      if (Option.isSome(failure) && isRouteNotFound(failure.value)) return Effect.succeed(routeNotFound(request))
+      return Effect.as(
+        Effect.logError("unexpected failure", cause),
+        Api.toResponse(new Api.InternalError({ message: "internal error" }))
+      )
+    }
+    const closeWhenShuttingDown = (response: HttpServerResponse.HttpServerResponse) =>
+      Effect.map(
+        jobs.isAccepting,
+        (accepting) => accepting ? response : HttpServerResponse.setHeader(response, "connection", "close")
+      )
+    return (app) =>
+      Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
         const origin = request.headers["origin"]
         if (origin !== undefined && !allowedOrigins.has(origin) && origin !== `http://${request.headers["host"]}`) {
-          return yield* failClosing(
-            new Api.CrossOrigin({ message: `requests from ${origin} are not allowed` })
-          )
+          return Effect.succeed(closing(new Api.CrossOrigin({ message: `requests from ${origin} are not allowed` })))
         }
-        if (!HttpMethod.hasBody(request.method)) return yield* app
+        const served = Effect.catchCause(app, answerCause(request))
+        if (!HttpMethod.hasBody(request.method)) return Effect.flatMap(served, closeWhenShuttingDown)
         // a declared length, at most the limit; a chunked body may reach the limit; neither: no body
         const declared = Number(request.headers["content-length"] ?? Number.NaN)
         const chunked = request.headers["transfer-encoding"] !== undefined
         const size = Number.isNaN(declared)
           ? (chunked ? config.maxBodyBytes : 0)
           : Math.min(declared, config.maxBodyBytes)
-        if (reserved + size > config.maxBufferedBytes) {
-          return yield* Effect.zipRight(
-            setHeader("retry-after", String(config.retryAfterSeconds)),
-            failClosing(
-              new Api.Overloaded({ message: "too many request bytes in progress: retry after the Retry-After delay" })
-            )
-          )
-        }
+        if (reserved + size > config.maxBufferedBytes) return Effect.succeed(overloaded)
         reserved += size
-        const served = chunked && Number.isNaN(declared)
-          ? Effect.flatMap(readChunked(request, config.maxBodyBytes), (read) =>
-            Effect.provideService(app, HttpServerRequest.HttpServerRequest, read))
-          : app
-        return yield* served.pipe(
-          HttpIncomingMessage.withMaxBodySize(maxBodySize),
+        return served.pipe(
+          Effect.flatMap(closeWhenShuttingDown),
           Effect.ensuring(Effect.sync(() => {
             reserved -= size
           }))
         )
       })
-  })
+  }),
+  { global: true }
 )
 
 /** Browsers' preflights for the configured origins; none configured, no CORS at all. */
-const Cors = Layer.unwrapEffect(
+const Cors = Layer.unwrap(
   Effect.map(ServiceConfig, (config) =>
     config.allowedOrigins.length === 0
       ? Layer.empty
-      : HttpApiBuilder.middlewareCors({
+      : HttpRouter.cors({
         allowedOrigins: config.allowedOrigins,
         allowedHeaders: ["content-type", "authorization"]
       }))
 )
 
 /** `GET /`: to the Swagger UI (with the links in the body, for curl). */
-const Index = HttpApiBuilder.Router.use((router) =>
-  router.get(
-    "/",
-    Effect.succeed(
-      HttpServerResponse.unsafeJson({ docs: "/docs/ui", openapi: "/docs" }, {
-        status: 302,
-        headers: { location: "/docs/ui" }
-      })
-    )
-  )
+const Index = HttpRouter.add(
+  "GET",
+  "/",
+  HttpServerResponse.jsonUnsafe({ docs: "/docs/ui", openapi: "/docs" }, {
+    status: 302,
+    headers: { location: "/docs/ui" }
+  })
 )
 
 const NodeServerLive = Layer.effect(NodeServer, Effect.map(ServiceConfig, nodeServer.make))
 
 // one Jobs service: DURABLE=sqlite:<file> or postgres://… selects the durable layer (see DurableJobs); unset, the
 // in-memory one
-const JobsLive = DurableJobs.layerFromEnv
+const JobsLive = Jobs.layerFromEnv
 
 /** Listens once the jobs are ready (it requires them), so the port opens only when requests can be served. */
-const HttpServerLive = Layer.unwrapEffect(
+const HttpServerLive = Layer.unwrap(
   Effect.map(
     Effect.all([NodeServer, ServiceConfig, Jobs.Jobs]),
     ([server, config]) => NodeHttpServer.layer(() => server, { port: config.port, host: config.host })
   )
 ).pipe(Layer.provide(NodeServerLive), Layer.provide(JobsLive))
 
-const ApiLive = HttpApiBuilder.api(Api.Api).pipe(
+const ApiLive = HttpApiBuilder.layer(Api.Api, { openapiPath: "/docs" }).pipe(
   Layer.provide([JobsHandlers, OpsHandlers]),
-  Layer.provide([AuthorizationLive, JsonBodyLive])
+  Layer.provide([AuthorizationLive, RequestErrorsLive])
 )
 
-/**
- * While shutting down, every response closes its connection, so that the
- * server can close soon. (A pre-response handler: the response is written
- * inside `app`, before a middleware could change it.)
- */
-const closeWhenShuttingDown = (app: HttpApp.Default) =>
-  Effect.flatMap(Jobs.Jobs, (jobs) =>
-    Effect.zipRight(
-      HttpApp.appendPreResponseHandler((_request, response) =>
-        Effect.map(
-          jobs.isAccepting,
-          (accepting) => accepting ? response : HttpServerResponse.setHeader(response, "connection", "close")
-        )
-      ),
-      app
-    ))
-
-const ServeLive = HttpApiBuilder.serve(closeWhenShuttingDown).pipe(
-  Layer.provide(Index),
-  Layer.provide(HttpApiSwagger.layer({ path: "/docs/ui" })),
-  Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/docs" })),
-  Layer.provide([ErrorFormat, Guard, Cors]),
-  Layer.provide(ApiLive),
-  Layer.provide([JobsLive, HttpServerLive])
-)
+const ServeLive = HttpRouter.serve(
+  Layer.mergeAll(ApiLive, Index, HttpApiSwagger.layer(Api.Api, { path: "/docs/ui" }), Guard, Cors),
+  // the service prints its own line once it listens, and logs no line per request
+  { disableLogger: true, disableListenLog: true }
+).pipe(Layer.provide([JobsLive, HttpServerLive]))
 
 /**
  * The URL a server listens on.
@@ -457,18 +442,10 @@ const ServeLive = HttpApiBuilder.serve(closeWhenShuttingDown).pipe(
  * @since 0.1.0
  * @category getters
  */
-export const url: Effect.Effect<string, never, HttpServer.HttpServer> = Effect.map(
-  HttpServer.HttpServer,
-  (server) => {
-    const address = server.address
-    if (address._tag === "UnixAddress") return `http+unix://${address.path}`
-    const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname
-    return `http://${host}:${address.port}`
-  }
-)
+export const url: Effect.Effect<string, never, HttpServer.HttpServer> = HttpServer.addressFormattedWith(Effect.succeed)
 
 const closeServer = (server: Http.Server): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
+  Effect.callback<void>((resume) => {
     if (!server.listening) return resume(Effect.void)
     // stops listening now; the callback runs once every connection has closed
     server.close(() => resume(Effect.void))
@@ -476,7 +453,7 @@ const closeServer = (server: Http.Server): Effect.Effect<void> =>
   })
 
 /** Acquired once everything else is up, so that its finalizer runs first. */
-const Lifecycle = Layer.scopedDiscard(Effect.gen(function*() {
+const Lifecycle = Layer.effectDiscard(Effect.gen(function*() {
   const server = yield* NodeServer
   const jobs = yield* Jobs.Jobs
   yield* Effect.addFinalizer(() =>

@@ -48,13 +48,14 @@
  * @since 0.1.0
  */
 import * as Config from "effect/Config"
-import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
-import * as Either from "effect/Either"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
 import * as Operation from "./Operation.js"
 
 /**
@@ -126,7 +127,7 @@ export type TracesExporter = "none" | "otlp"
  * @since 0.1.0
  * @category tags
  */
-export const ServiceConfig: Context.Tag<ServiceConfig, ServiceConfig> = Context.GenericTag<ServiceConfig>(
+export const ServiceConfig: Context.Service<ServiceConfig, ServiceConfig> = Context.Service<ServiceConfig>(
   "@async-job/offload-service/ServiceConfig"
 )
 
@@ -179,55 +180,59 @@ export const defaults: ServiceConfig = {
   serviceName: "async-job-offload-service"
 }
 
+/** A configuration failure with this message. */
+const invalid = (message: string) =>
+  new Config.ConfigError(new Schema.SchemaError(new SchemaIssue.InvalidValue({ message })))
+
+/** A config that fails with `message` unless `valid` holds of its value. */
+const validate = <A>(message: string, valid: (a: A) => boolean) =>
+  Config.mapEffect((a: A) => valid(a) ? Effect.succeed(a) : Effect.fail(invalid(message)))
+
 const atLeast = (name: string, min: number, fallback: number) =>
-  Config.integer(name).pipe(
-    Config.validate({ message: `${name} must be an integer ≥ ${min}`, validation: (n) => n >= min }),
+  Config.Int(name).pipe(
+    validate(`${name} must be an integer ≥ ${min}`, (n: number) => n >= min),
     Config.withDefault(fallback)
   )
 
-/** Seconds as a number ("30", "0.5"), or anything `Duration.decode` reads ("30 seconds"). */
+const decodeDuration = Schema.decodeUnknownOption(Schema.DurationFromString)
+
+/** Seconds as a number ("30", "0.5"), or a duration such as "30 seconds" (what `Duration.fromInput` reads). */
 const duration = (name: string, fallback: Duration.Duration) =>
-  Config.string(name).pipe(
-    Config.mapOrFail((text) => {
+  Config.String(name).pipe(
+    Config.mapEffect((text) => {
       const trimmed = text.trim()
-      if (/^\d+(\.\d+)?$/.test(trimmed)) return Either.right(Duration.millis(Number(trimmed) * 1000))
-      return Option.match(Duration.decodeUnknown(trimmed), {
-        onNone: () =>
-          Either.left(
-            ConfigError.InvalidData([], `${name} must be seconds or a duration such as "30 seconds", got "${text}"`)
-          ),
-        onSome: Either.right
+      if (/^\d+(\.\d+)?$/.test(trimmed)) return Effect.succeed(Duration.millis(Number(trimmed) * 1000))
+      return Option.match(decodeDuration(trimmed), {
+        onNone: () => Effect.fail(invalid(`${name} must be seconds or a duration such as "30 seconds", got "${text}"`)),
+        onSome: Effect.succeed
       })
     }),
     Config.withDefault(fallback)
   )
 
-const metricsExporters = Config.string("METRICS_EXPORTER").pipe(
-  Config.mapOrFail((text) => {
+const metricsExporters = Config.String("METRICS_EXPORTER").pipe(
+  Config.mapEffect((text) => {
     const names = text.split(",").map((name) => name.trim().toLowerCase()).filter((name) => name.length > 0)
-    if (names.length === 1 && names[0] === "none") return Either.right([])
-    const unknown = names.filter((name) => name !== "prometheus" && name !== "otlp")
-    if (names.length === 0 || unknown.length > 0) {
-      return Either.left(
-        ConfigError.InvalidData(
-          [],
-          `METRICS_EXPORTER must be prometheus, otlp, both (prometheus,otlp) or none, got "${text}"`
-        )
+    if (names.length === 1 && names[0] === "none") return Effect.succeed<ReadonlyArray<MetricsExporter>>([])
+    const known = names.filter((name): name is MetricsExporter => name === "prometheus" || name === "otlp")
+    if (names.length === 0 || known.length < names.length) {
+      return Effect.fail(
+        invalid(`METRICS_EXPORTER must be prometheus, otlp, both (prometheus,otlp) or none, got "${text}"`)
       )
     }
-    return Either.right(Array.from(new Set(names as ReadonlyArray<MetricsExporter>)))
+    return Effect.succeed<ReadonlyArray<MetricsExporter>>(Array.from(new Set(known)))
   }),
   Config.withDefault(defaults.metricsExporters)
 )
 
 /** An absolute http(s) URL. */
 const httpUrl = (name: string) =>
-  Config.string(name).pipe(
-    Config.mapOrFail((text) => {
+  Config.String(name).pipe(
+    Config.mapEffect((text) => {
       const url = URL.canParse(text.trim()) ? new URL(text.trim()) : undefined
       return url !== undefined && (url.protocol === "http:" || url.protocol === "https:")
-        ? Either.right(url.href)
-        : Either.left(ConfigError.InvalidData([], `${name} must be an http:// or https:// URL, got "${text}"`))
+        ? Effect.succeed(url.href)
+        : Effect.fail(invalid(`${name} must be an http:// or https:// URL, got "${text}"`))
     })
   )
 
@@ -244,6 +249,15 @@ const otlpEndpoints = Config.all({
   }
 }))
 
+const tracesExporter = Config.String("TRACES_EXPORTER").pipe(
+  Config.mapEffect((text) =>
+    text === "none" || text === "otlp"
+      ? Effect.succeed<TracesExporter>(text)
+      : Effect.fail(invalid(`TRACES_EXPORTER must be none or otlp, got "${text}"`))
+  ),
+  Config.withDefault(defaults.tracesExporter)
+)
+
 /**
  * The configuration read from the environment, with the defaults above.
  *
@@ -251,11 +265,11 @@ const otlpEndpoints = Config.all({
  * @category config
  */
 export const config: Config.Config<ServiceConfig> = Config.all({
-  port: Config.integer("PORT").pipe(
-    Config.validate({ message: "PORT must be an integer from 0 to 65535", validation: (n) => n >= 0 && n <= 65535 }),
+  port: Config.Int("PORT").pipe(
+    validate("PORT must be an integer from 0 to 65535", (n: number) => n >= 0 && n <= 65535),
     Config.withDefault(defaults.port)
   ),
-  host: Config.string("HOST").pipe(Config.withDefault(defaults.host)),
+  host: Config.String("HOST").pipe(Config.withDefault(defaults.host)),
   poolMax: atLeast("POOL_MAX", 1, defaults.poolMax),
   poolInit: atLeast("POOL_INIT", 0, defaults.poolInit),
   resultTtl: duration("RESULT_TTL", defaults.resultTtl),
@@ -270,17 +284,19 @@ export const config: Config.Config<ServiceConfig> = Config.all({
   requestTimeout: duration("REQUEST_TIMEOUT", defaults.requestTimeout),
   idleTimeout: duration("IDLE_TIMEOUT", defaults.idleTimeout),
   shutdownGrace: duration("SHUTDOWN_GRACE", defaults.shutdownGrace),
-  allowedOrigins: Config.string("ALLOWED_ORIGINS").pipe(
-    Config.map((text) => text.split(",").map((origin) => origin.trim()).filter((origin) => origin.length > 0)),
+  allowedOrigins: Config.String("ALLOWED_ORIGINS").pipe(
+    Config.map((text): ReadonlyArray<string> =>
+      text.split(",").map((origin) => origin.trim()).filter((origin) => origin.length > 0)
+    ),
     Config.withDefault(defaults.allowedOrigins)
   ),
-  authToken: Config.option(Config.redacted("AUTH_TOKEN")),
+  authToken: Config.option(Config.Redacted("AUTH_TOKEN")),
   metricsExporters,
   metricsExportInterval: duration("METRICS_EXPORT_INTERVAL", defaults.metricsExportInterval),
-  tracesExporter: Config.literal("none", "otlp")("TRACES_EXPORTER").pipe(Config.withDefault(defaults.tracesExporter)),
+  tracesExporter,
   otlp: otlpEndpoints,
-  serviceName: Config.string("OTEL_SERVICE_NAME").pipe(
-    Config.validate({ message: "OTEL_SERVICE_NAME must not be empty", validation: (name) => name.trim().length > 0 }),
+  serviceName: Config.String("OTEL_SERVICE_NAME").pipe(
+    validate("OTEL_SERVICE_NAME must not be empty", (name: string) => name.trim().length > 0),
     Config.withDefault(defaults.serviceName)
   )
 }).pipe(
@@ -289,20 +305,17 @@ export const config: Config.Config<ServiceConfig> = Config.all({
     otlpMetricsEndpoint: otlp.metrics,
     otlpTracesEndpoint: otlp.traces
   })),
-  Config.validate({
-    message: "POOL_INIT must not exceed POOL_MAX",
-    validation: (config) => config.poolInit <= config.poolMax
-  }),
-  Config.validate({
-    message: "HEADERS_TIMEOUT must not exceed REQUEST_TIMEOUT, and neither may be 0",
-    validation: (config) =>
+  validate("POOL_INIT must not exceed POOL_MAX", (config: ServiceConfig) => config.poolInit <= config.poolMax),
+  validate(
+    "HEADERS_TIMEOUT must not exceed REQUEST_TIMEOUT, and neither may be 0",
+    (config: ServiceConfig) =>
       Duration.toMillis(config.headersTimeout) >= 1 &&
-      Duration.lessThanOrEqualTo(config.headersTimeout, config.requestTimeout)
-  }),
-  Config.validate({
-    message: "METRICS_EXPORT_INTERVAL must be at least 1 millisecond",
-    validation: (config) => Duration.toMillis(config.metricsExportInterval) >= 1
-  })
+      Duration.isLessThanOrEqualTo(config.headersTimeout, config.requestTimeout)
+  ),
+  validate(
+    "METRICS_EXPORT_INTERVAL must be at least 1 millisecond",
+    (config: ServiceConfig) => Duration.toMillis(config.metricsExportInterval) >= 1
+  )
 )
 
 /**
@@ -311,7 +324,7 @@ export const config: Config.Config<ServiceConfig> = Config.all({
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig: Layer.Layer<ServiceConfig, ConfigError.ConfigError> = Layer.effect(ServiceConfig, config)
+export const layerConfig: Layer.Layer<ServiceConfig, Config.ConfigError> = Layer.effect(ServiceConfig, config)
 
 /**
  * Provides the defaults overridden by `overrides` (tests, embedding).

@@ -21,21 +21,18 @@
  * worker crashes) are copied into their metrics at each collection, whichever
  * reader collects.
  *
+ * OpenTelemetry (its SDK, exporters and `@effect/opentelemetry`) is loaded
+ * only when an exporter is configured: with `METRICS_EXPORTER=none` and no
+ * traces exporter, none of it is imported.
+ *
  * **Gotchas**
  *
- * Effect's metric registry is process-wide, and so are the exports: every
- * metric the process has recorded is exported, not only the service's.
+ * Effect's metric registry (the one in context, by default process-wide) is
+ * what is exported: every metric recorded in it, not only the service's.
  *
  * @since 0.1.0
  */
-import * as OtelMetrics from "@effect/opentelemetry/Metrics"
-import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
-import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http"
-import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus"
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
 import type { MetricProducer, MetricReader } from "@opentelemetry/sdk-metrics"
-import { PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics"
-import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import * as Arr from "effect/Array"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -78,7 +75,7 @@ export interface Telemetry {
  * @since 0.1.0
  * @category tags
  */
-export const Telemetry: Context.Tag<Telemetry, Telemetry> = Context.GenericTag<Telemetry>(
+export const Telemetry: Context.Service<Telemetry, Telemetry> = Context.Service<Telemetry>(
   "@async-job/offload-service/Telemetry"
 )
 
@@ -87,32 +84,37 @@ export const Telemetry: Context.Tag<Telemetry, Telemetry> = Context.GenericTag<T
 
 const engineQueued = Metric.gauge("offload_engine_queued", { description: "Engine requests waiting for a worker" })
 const engineInFlight = Metric.gauge("offload_engine_in_flight", { description: "Engine requests in a worker" })
-const engineRequests = Metric.counter("offload_engine_requests_total", {
-  description: "Engine requests ended, by outcome (succeeded, failed, cancelled)",
-  incremental: true
-})
+const engineRequests = (outcome: "succeeded" | "failed" | "cancelled") =>
+  Metric.counter("offload_engine_requests_total", {
+    description: "Engine requests ended, by outcome (succeeded, failed, cancelled)",
+    incremental: true,
+    attributes: { outcome }
+  })
 const engineCrashes = Metric.counter("offload_engine_worker_crashes_total", {
   description: "Engine worker threads that died and were replaced",
   incremental: true
 })
 
-/** Copies the engine's counts into Effect metrics (the counters by their increase since the last copy). */
-const engineMetrics = (engine: CryptoEngine) => {
+/**
+ * Copies the engine's counts into Effect metrics of the registry in
+ * `context` (the counters by their increase since the last copy).
+ */
+const engineMetrics = (engine: CryptoEngine, context: Context.Context<never>) => {
   const seen = { succeeded: 0, failed: 0, cancelled: 0, workerCrashes: 0 }
   const outcome = {
-    succeeded: Metric.tagged(engineRequests, "outcome", "succeeded"),
-    failed: Metric.tagged(engineRequests, "outcome", "failed"),
-    cancelled: Metric.tagged(engineRequests, "outcome", "cancelled")
+    succeeded: engineRequests("succeeded"),
+    failed: engineRequests("failed"),
+    cancelled: engineRequests("cancelled")
   }
   return (): void => {
-    const stats = engine.unsafeStats()
-    engineQueued.unsafeUpdate(stats.queued, [])
-    engineInFlight.unsafeUpdate(stats.inFlight, [])
+    const stats = engine.statsUnsafe()
+    engineQueued.updateUnsafe(stats.queued, context)
+    engineInFlight.updateUnsafe(stats.inFlight, context)
     for (const key of ["succeeded", "failed", "cancelled"] as const) {
-      outcome[key].unsafeUpdate(stats[key] - seen[key], [])
+      outcome[key].updateUnsafe(stats[key] - seen[key], context)
       seen[key] = stats[key]
     }
-    engineCrashes.unsafeUpdate(stats.workerCrashes - seen.workerCrashes, [])
+    engineCrashes.updateUnsafe(stats.workerCrashes - seen.workerCrashes, context)
     seen.workerCrashes = stats.workerCrashes
   }
 }
@@ -120,68 +122,96 @@ const engineMetrics = (engine: CryptoEngine) => {
 // ---------------------------------------------------------------------------
 // layers
 
-/** The resource (`service.name`) and, with `TRACES_EXPORTER=otlp`, the tracer. */
-const SdkLive = NodeSdk.layer(Effect.map(ServiceConfig, (config): NodeSdk.Configuration => ({
-  resource: { serviceName: config.serviceName },
-  shutdownTimeout,
-  spanProcessor: config.tracesExporter === "otlp"
-    ? new BatchSpanProcessor(new OTLPTraceExporter({ url: config.otlpTracesEndpoint }))
-    : undefined
-})))
+/** What the configured exporters need of OpenTelemetry, loaded only then. */
+const load = (config: ServiceConfig) =>
+  Effect.promise(async () => {
+    const metrics = config.metricsExporters.length > 0
+    const traces = config.tracesExporter === "otlp"
+    const [NodeSdk, OtelMetrics, SdkMetrics, Prometheus, OtlpMetrics, SdkTrace, OtlpTrace] = await Promise.all([
+      import("@effect/opentelemetry/NodeSdk"),
+      import("@effect/opentelemetry/OtelMetrics"),
+      metrics ? import("@opentelemetry/sdk-metrics") : undefined,
+      config.metricsExporters.includes("prometheus") ? import("@opentelemetry/exporter-prometheus") : undefined,
+      config.metricsExporters.includes("otlp") ? import("@opentelemetry/exporter-metrics-otlp-http") : undefined,
+      traces ? import("@opentelemetry/sdk-trace-base") : undefined,
+      traces ? import("@opentelemetry/exporter-trace-otlp-http") : undefined
+    ])
+    return { NodeSdk, OtelMetrics, SdkMetrics, Prometheus, OtlpMetrics, SdkTrace, OtlpTrace }
+  })
 
-const make = Effect.gen(function*() {
-  const config = yield* ServiceConfig
-  const refresh = engineMetrics(yield* CryptoEngine)
-  const readers: Array<MetricReader> = []
-  // a pull reader with no server of its own (no second port): GET /metrics collects through it
-  const prometheus = config.metricsExporters.includes("prometheus")
-    ? new PrometheusExporter({ preventServerStart: true })
-    : undefined
-  if (prometheus !== undefined) readers.push(prometheus)
-  if (config.metricsExporters.includes("otlp")) {
-    const interval = Math.max(1, Math.round(Duration.toMillis(config.metricsExportInterval)))
-    readers.push(
-      new PeriodicExportingMetricReader({
-        exporter: new OTLPMetricExporter({ url: config.otlpMetricsEndpoint }),
-        exportIntervalMillis: interval,
-        exportTimeoutMillis: Math.min(interval, 30_000)
-      })
-    )
-  }
-  if (Arr.isNonEmptyArray(readers)) {
-    // Effect's producer (every metric of the registry), with the engine's counts brought up to date first;
-    // the readers are shut down (the periodic one exports a last time) when the scope closes
-    const effectMetrics = yield* OtelMetrics.makeProducer
-    const producer: MetricProducer = {
-      collect: (options) => {
-        refresh()
-        return effectMetrics.collect(options)
-      }
+type Otel = Effect.Success<ReturnType<typeof load>>
+
+/** The exporters over the loaded OpenTelemetry modules. */
+const layerOtel = (otel: Otel, config: ServiceConfig): Layer.Layer<Telemetry, never, CryptoEngine> => {
+  // the resource (`service.name`) and, with TRACES_EXPORTER=otlp, the tracer
+  const Sdk = otel.NodeSdk.layer(() => ({
+    resource: { serviceName: config.serviceName },
+    shutdownTimeout,
+    spanProcessor: otel.SdkTrace !== undefined && otel.OtlpTrace !== undefined
+      ? new otel.SdkTrace.BatchSpanProcessor(new otel.OtlpTrace.OTLPTraceExporter({ url: config.otlpTracesEndpoint }))
+      : undefined
+  }))
+  const make = Effect.gen(function*() {
+    const refresh = engineMetrics(yield* CryptoEngine, yield* Effect.context<never>())
+    const readers: Array<MetricReader> = []
+    // a pull reader with no server of its own (no second port): GET /metrics collects through it
+    const prometheus = otel.Prometheus === undefined
+      ? undefined
+      : new otel.Prometheus.PrometheusExporter({ preventServerStart: true })
+    if (prometheus !== undefined) readers.push(prometheus)
+    if (otel.SdkMetrics !== undefined && otel.OtlpMetrics !== undefined) {
+      const interval = Math.max(1, Math.round(Duration.toMillis(config.metricsExportInterval)))
+      readers.push(
+        new otel.SdkMetrics.PeriodicExportingMetricReader({
+          exporter: new otel.OtlpMetrics.OTLPMetricExporter({ url: config.otlpMetricsEndpoint }),
+          exportIntervalMillis: interval,
+          exportTimeoutMillis: Math.min(interval, 30_000)
+        })
+      )
     }
-    yield* OtelMetrics.registerProducer(producer, () => readers)
-  }
-  // no scope info label on each series, as Prometheus itself would not add one; target_info carries the resource
-  const serializer = new PrometheusSerializer(undefined, false, undefined, false, true)
-  return Telemetry.of({
-    prometheus: Option.fromNullable(prometheus).pipe(
-      Option.map((reader) =>
+    if (Arr.isArrayNonEmpty(readers)) {
+      // Effect's producer (every metric of the registry), with the engine's counts brought up to date first;
+      // the readers are shut down (the periodic one exports a last time) when the scope closes
+      const effectMetrics = yield* otel.OtelMetrics.makeProducer()
+      const producer: MetricProducer = {
+        collect: (options) => {
+          refresh()
+          return effectMetrics.collect(options)
+        }
+      }
+      yield* otel.OtelMetrics.registerProducer(producer, () => readers, { shutdownTimeout })
+    }
+    if (prometheus === undefined || otel.Prometheus === undefined) return Telemetry.of({ prometheus: Option.none() })
+    // no scope info label on each series, as Prometheus itself would not add one; target_info carries the resource
+    const serializer = new otel.Prometheus.PrometheusSerializer(undefined, false, undefined, false, true)
+    return Telemetry.of({
+      prometheus: Option.some(
         Effect.map(
-          Effect.promise(() => reader.collect()),
+          Effect.promise(() => prometheus.collect()),
           ({ resourceMetrics }) => serializer.serialize(resourceMetrics)
         )
       )
-    )
+    })
   })
-})
+  // the SDK's outputs (the tracer among them) go on to what is built with the telemetry
+  return Layer.effect(Telemetry, make).pipe(Layer.provideMerge(Sdk))
+}
 
 /**
  * The exporters the `ServiceConfig` selects. Built before the rest of the
  * service so that its tracer (if any) is current for everything built after
- * it, and closed after it so that the last export sees every job.
+ * it, and closed after it so that the last export sees every job. With no
+ * exporter configured, no OpenTelemetry module is loaded.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Telemetry, never, ServiceConfig | CryptoEngine> = Layer.scoped(Telemetry, make).pipe(
-  Layer.provide(SdkLive)
+export const layer: Layer.Layer<Telemetry, never, ServiceConfig | CryptoEngine> = Layer.unwrap(
+  Effect.gen(function*() {
+    const config = yield* ServiceConfig
+    if (config.metricsExporters.length === 0 && config.tracesExporter === "none") {
+      return Layer.succeed(Telemetry, { prometheus: Option.none() })
+    }
+    return layerOtel(yield* load(config), config)
+  })
 )

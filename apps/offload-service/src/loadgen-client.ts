@@ -16,7 +16,7 @@ import * as Pin from "./loadgen/Pin.js"
 const say = Schema.encodeSync(Pin.ClientLine)
 
 Effect.gen(function*() {
-  const options = yield* Schema.decodeUnknown(Pin.ClientArgs)(process.argv[2])
+  const options = yield* Schema.decodeUnknownEffect(Pin.ClientArgs)(process.argv[2])
   const report = yield* Load.run({
     ...options,
     onProgress: (done) => process.stdout.write(`${say({ done })}\n`)

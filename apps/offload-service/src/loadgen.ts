@@ -13,16 +13,14 @@
  *
  * @since 0.1.0
  */
-import * as Command from "@effect/cli/Command"
-import * as Options from "@effect/cli/Options"
-import * as ValidationError from "@effect/cli/ValidationError"
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as Command from "effect/cli/Command"
+import * as Flag from "effect/cli/Flag"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Compare from "./loadgen/Compare.js"
 import * as Load from "./loadgen/Load.js"
 import * as Pin from "./loadgen/Pin.js"
@@ -32,31 +30,31 @@ import * as Stats from "./loadgen/Stats.js"
 import * as Operation from "./Operation.js"
 
 const positive = (name: string) =>
-  Options.integer(name).pipe(
-    Options.filterMap((n) => n >= 1 ? Option.some(n) : Option.none(), `--${name} must be a positive integer`)
-  )
+  Flag.Int(name).pipe(Flag.filter((n) => n >= 1, () => `--${name} must be a positive integer`))
 
 const command = Command.make("loadgen", {
-  requests: positive("requests").pipe(Options.withDefault(1000), Options.withDescription("jobs to finish")),
-  concurrency: positive("concurrency").pipe(Options.withDefault(64), Options.withDescription("requests in flight")),
-  op: Options.choice("op", Operation.ops).pipe(Options.withDefault("ecdsa-p256-sign" as const)),
-  url: Options.text("url").pipe(
-    Options.withDefault("http://127.0.0.1:8080"),
-    Options.withDescription("the service to load (ignored with --compare)")
+  requests: positive("requests").pipe(Flag.withDefault(1000), Flag.withDescription("jobs to finish")),
+  concurrency: positive("concurrency").pipe(Flag.withDefault(64), Flag.withDescription("requests in flight")),
+  op: Flag.Literals("op", Operation.ops).pipe(Flag.withDefault("ecdsa-p256-sign" as const)),
+  url: Flag.String("url").pipe(
+    Flag.withDefault("http://127.0.0.1:8080"),
+    Flag.withDescription("the service to load (ignored with --compare)")
   ),
-  size: positive("size").pipe(Options.withDefault(1024), Options.withDescription("bytes of data per request")),
-  scryptN: positive("scrypt-n").pipe(Options.withDefault(16384), Options.withDescription("scrypt's N for --op scrypt")),
-  compare: Options.boolean("compare").pipe(
-    Options.withDescription("start the service twice (worker threads, then ENGINE=inline) and compare")
+  size: positive("size").pipe(Flag.withDefault(1024), Flag.withDescription("bytes of data per request")),
+  scryptN: positive("scrypt-n").pipe(Flag.withDefault(16384), Flag.withDescription("scrypt's N for --op scrypt")),
+  compare: Flag.Boolean("compare").pipe(
+    Flag.withDefault(false),
+    Flag.withDescription("start the service twice (worker threads, then ENGINE=inline) and compare")
   ),
-  pin: Options.boolean("pin").pipe(
-    Options.withDescription(
+  pin: Flag.Boolean("pin").pipe(
+    Flag.withDefault(false),
+    Flag.withDescription(
       "run the client in a separate process pinned (taskset) to other CPUs than the service, when there are two or more"
     )
   ),
-  entry: Options.text("service").pipe(
-    Options.withDefault(Service.defaultEntry),
-    Options.withDescription("the service entry --compare starts")
+  entry: Flag.String("service").pipe(
+    Flag.withDefault(Service.defaultEntry),
+    Flag.withDescription("the service entry --compare starts")
   )
 }, (options) =>
   Effect.gen(function*() {
@@ -104,20 +102,19 @@ const exitCode = (code: number) =>
     process.exitCode = code
   })
 
-const cli = Command.run(command, { name: "loadgen", version: "0.1.0" })
-
-cli(process.argv).pipe(
-  Effect.catchIf(ValidationError.isValidationError, () => exitCode(2)), // @effect/cli has printed it
+Command.run(command, { version: "0.1.0" }).pipe(
+  // a bad command line: the CLI has printed it with the help
+  Effect.catchTag("ShowHelp", (help) => help.errors.length > 0 ? exitCode(2) : Effect.void),
   Effect.catchTag("ServiceStartError", (error) =>
-    Effect.zipRight(
+    Effect.andThen(
       Console.error(`loadgen: ${error.message}\n--- the service's last output ---\n${error.output}`),
       exitCode(1)
     )),
   Effect.catchTag("ClientError", (error) =>
-    Effect.zipRight(
+    Effect.andThen(
       Console.error(`loadgen: ${error.message}\n--- the client's last output ---\n${error.output}`),
       exitCode(1)
     )),
-  Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)),
+  Effect.provide(Layer.mergeAll(NodeServices.layer, NodeHttpClient.layerUndici)),
   NodeRuntime.runMain
 )

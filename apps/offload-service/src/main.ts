@@ -10,27 +10,37 @@
  * @since 0.1.0
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as HttpServerError from "effect/http/HttpServerError"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import * as CryptoEngine from "./CryptoEngine.js"
 import * as Server from "./Server.js"
 import * as ServiceConfig from "./ServiceConfig.js"
 
 // built first, so released last: after the engine's threads have stopped (and only after a run, not a failed start)
-const Stopped = Layer.scopedDiscard(
+const Stopped = Layer.effectDiscard(
   Effect.addFinalizer((exit) =>
-    Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause) ? Effect.void : Console.log("stopped")
+    Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause) ? Effect.void : Console.log("stopped")
   )
 )
 
+interface ListenError {
+  readonly code?: string | undefined
+  readonly message?: string | undefined
+  readonly address?: string | undefined
+  readonly port?: number | undefined
+}
+
+const isListenError = (u: unknown): u is ListenError => typeof u === "object" && u !== null
+
 /** The one line a failure to listen prints: node's error names the address. */
 const listenFailure = (error: HttpServerError.ServeError) => {
-  const cause = error.cause as NodeJS.ErrnoException & { readonly address?: string; readonly port?: number }
+  const cause: ListenError = isListenError(error.cause) ? error.cause : {}
   const where = cause.address === undefined ? "the configured address" : `${cause.address}:${cause.port}`
   return cause.code === "EADDRINUSE"
     ? `error: ${where} is already in use`
@@ -38,18 +48,22 @@ const listenFailure = (error: HttpServerError.ServeError) => {
 }
 
 const report = (cause: Cause.Cause<unknown>) => {
-  const failure = Cause.failureOption(cause)
+  const failure = Cause.findErrorOption(cause)
   if (Option.isSome(failure) && failure.value instanceof HttpServerError.ServeError) {
     return Console.error(listenFailure(failure.value))
   }
-  return Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError(cause)
+  return Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logError(cause)
 }
+
+/** Stopped by a signal (the main fiber interrupted) is the normal end: exit 0; a failure exits 1. */
+const teardown: Runtime.Teardown = (exit, onExit) =>
+  Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : Runtime.defaultTeardown(exit, onExit)
 
 Server.layer.pipe(
   Layer.provide(CryptoEngine.layerConfig),
   Layer.provide(ServiceConfig.layerConfig),
   Layer.provide(Stopped),
   Layer.launch,
-  Effect.tapErrorCause(report),
-  (program) => NodeRuntime.runMain(program, { disableErrorReporting: true })
+  Effect.tapCause(report),
+  (program) => NodeRuntime.runMain(program, { disableErrorReporting: true, teardown })
 )

@@ -11,9 +11,9 @@ import * as Api from "../src/Api.js"
 describe("Api.Wire", () => {
   it.effect("a tagged error encodes to the error body and decodes back to its class", () =>
     Effect.gen(function*() {
-      const encoded = yield* Schema.encode(Api.Wire.NoJobs)(new Api.NoJobs({ message: "full" }))
+      const encoded = yield* Schema.encodeEffect(Api.Wire.NoJobs)(new Api.NoJobs({ message: "full" }))
       deepStrictEqual(encoded, { error: { tag: "NoJobs", message: "full" } })
-      const decoded = yield* Schema.decodeUnknown(Api.Wire.NoJobs)(encoded)
+      const decoded = yield* Schema.decodeUnknownEffect(Api.Wire.NoJobs)(encoded)
       assertTrue(decoded instanceof Api.NoJobs)
       deepStrictEqual([decoded._tag, decoded.message], ["NoJobs", "full"])
     }))
@@ -24,7 +24,7 @@ describe("Api.Wire", () => {
         message: "bad",
         issues: [{ path: ["data"], message: "Expected string" }]
       })
-      const encoded = yield* Schema.encode(Api.Wire.ValidationError)(error)
+      const encoded = yield* Schema.encodeEffect(Api.Wire.ValidationError)(error)
       deepStrictEqual(encoded, {
         error: { tag: "ValidationError", message: "bad", issues: [{ path: ["data"], message: "Expected string" }] }
       })

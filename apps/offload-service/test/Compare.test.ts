@@ -1,9 +1,9 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as HttpClient from "@effect/platform/HttpClient"
 import { describe, it } from "@effect/vitest"
 import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as HttpClient from "effect/http/HttpClient"
 import * as Scope from "effect/Scope"
 import { fileURLToPath } from "node:url"
 import * as Compare from "../src/loadgen/Compare.js"
@@ -25,7 +25,7 @@ describe("Service.start", () => {
   it.live("starts the entry on a free loopback port with the given env, and stops it with the scope", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const service = yield* Service.start({ entry: standIn, env: { ENGINE: "inline" } }).pipe(Scope.extend(scope))
+      const service = yield* Service.start({ entry: standIn, env: { ENGINE: "inline" } }).pipe(Scope.provide(scope))
       assertTrue(service.url.startsWith("http://127.0.0.1:"))
       const client = yield* HttpClient.HttpClient
       const engine = yield* client.get(`${service.url}/engine`).pipe(Effect.flatMap((response) => response.json))

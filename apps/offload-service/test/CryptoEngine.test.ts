@@ -7,12 +7,13 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
 import type { Worker } from "node:worker_threads"
 import * as CryptoEngine from "../src/CryptoEngine.js"
 import type * as EngineError from "../src/EngineError.js"
-import { unsafeCrashWorker } from "../src/internal/cryptoEngine.js"
+import { crashWorkerUnsafe } from "../src/internal/cryptoEngine.js"
 import type * as Operation from "../src/Operation.js"
 import { trackWorkers } from "./utils/workers.js"
 
@@ -44,17 +45,17 @@ const submitTo = (engine: CryptoEngine.CryptoEngine, request: Operation.Request)
     const done = yield* Deferred.make<Outcome>()
     const calls = { count: 0, duringSubmit: false }
     let submitting = true
-    const id = engine.unsafeSubmit(request, (exit) => {
+    const id = engine.submitUnsafe(request, (exit) => {
       calls.count++
       if (submitting) calls.duringSubmit = true
-      Deferred.unsafeDone(done, Exit.succeed(exit))
+      Deferred.doneUnsafe(done, Exit.succeed(exit))
     })
     submitting = false
     return { id, done, calls }
   })
 
 const assertStats = (engine: CryptoEngine.CryptoEngine, expected: Partial<CryptoEngine.Stats>) =>
-  deepStrictEqual(engine.unsafeStats(), {
+  deepStrictEqual(engine.statsUnsafe(), {
     queued: 0,
     inFlight: 0,
     succeeded: 0,
@@ -67,13 +68,13 @@ const assertStats = (engine: CryptoEngine.CryptoEngine, expected: Partial<Crypto
 
 const failureTag = (exit: Outcome): string | undefined =>
   Exit.isFailure(exit)
-    ? Cause.failureOption(exit.cause).pipe((o) => o._tag === "Some" ? o.value._tag : "defect")
+    ? Option.match(Cause.findErrorOption(exit.cause), { onNone: () => "defect", onSome: (error) => error._tag })
     : undefined
 
 /** The contract both engines fulfil. */
 const testOperations = (name: string, makeEngine: Effect.Effect<CryptoEngine.CryptoEngine, never, Scope.Scope>) =>
   describe(`${name}: operations`, () => {
-    it.scoped("sha256 answers the base64 digest of the UTF-8 bytes", () =>
+    it.effect("sha256 answers the base64 digest of the UTF-8 bytes", () =>
       Effect.gen(function*() {
         const engine = yield* makeEngine
         deepStrictEqual(yield* engine.run({ op: "sha256", data: "abc" }), {
@@ -87,7 +88,7 @@ const testOperations = (name: string, makeEngine: Effect.Effect<CryptoEngine.Cry
         })
       }))
 
-    it.scoped("ecdsa-p256-sign answers a signature that verifies under the engine's public key", () =>
+    it.effect("ecdsa-p256-sign answers a signature that verifies under the engine's public key", () =>
       Effect.gen(function*() {
         const engine = yield* makeEngine
         const result = yield* engine.run({ op: "ecdsa-p256-sign", data: text })
@@ -98,7 +99,7 @@ const testOperations = (name: string, makeEngine: Effect.Effect<CryptoEngine.Cry
         assertFalse(verify(text + "!", result.publicKey, result.signature))
       }))
 
-    it.scoped("rsa2048-sign answers a signature that verifies under the engine's public key", () =>
+    it.effect("rsa2048-sign answers a signature that verifies under the engine's public key", () =>
       Effect.gen(function*() {
         const engine = yield* makeEngine
         const result = yield* engine.run({ op: "rsa2048-sign", data: text })
@@ -115,7 +116,7 @@ const testOperations = (name: string, makeEngine: Effect.Effect<CryptoEngine.Cry
         strictEqual(result.signature, expected)
       }))
 
-    it.scoped("scrypt matches node's own scrypt, N = 2^16 included", () =>
+    it.effect("scrypt matches node's own scrypt, N = 2^16 included", () =>
       Effect.gen(function*() {
         const engine = yield* makeEngine
         for (const N of [2, 1024, 65536]) {
@@ -126,7 +127,7 @@ const testOperations = (name: string, makeEngine: Effect.Effect<CryptoEngine.Cry
         }
       }))
 
-    it.scoped("an operation node:crypto refuses fails with OperationFailedError", () =>
+    it.effect("an operation node:crypto refuses fails with OperationFailedError", () =>
       Effect.gen(function*() {
         const engine = yield* makeEngine
         // N = 3 is no power of two: the Schema refuses it, so only a caller that skipped decoding gets here
@@ -136,7 +137,7 @@ const testOperations = (name: string, makeEngine: Effect.Effect<CryptoEngine.Cry
         deepStrictEqual(yield* engine.run({ op: "sha256", data: "abc" }), abcSha256)
       }))
 
-    it.scoped("submit calls back once, never inside submit, with the result", () =>
+    it.effect("submit calls back once, never inside submit, with the result", () =>
       Effect.gen(function*() {
         const engine = yield* makeEngine
         const { calls, done } = yield* submitTo(engine, { op: "sha256", data: "abc" })
@@ -146,7 +147,7 @@ const testOperations = (name: string, makeEngine: Effect.Effect<CryptoEngine.Cry
         assertFalse(calls.duringSubmit)
       }))
 
-    it.scoped("a cancelled request never calls back", () =>
+    it.effect("a cancelled request never calls back", () =>
       Effect.gen(function*() {
         const engine = yield* makeEngine
         const cancelled = yield* submitTo(engine, { op: "scrypt", password: "p", salt: "s", N: 65536 })
@@ -158,14 +159,14 @@ const testOperations = (name: string, makeEngine: Effect.Effect<CryptoEngine.Cry
         strictEqual(cancelled.calls.count, 0)
         assertFalse(yield* Deferred.isDone(cancelled.done))
         assertFalse(yield* engine.cancel(later.id))
-        const stats = engine.unsafeStats()
+        const stats = engine.statsUnsafe()
         deepStrictEqual([stats.cancelled, stats.succeeded, stats.failed], [1, 1, 0])
       }))
 
-    it.scoped("after close, submissions fail with EngineClosedError", () =>
+    it.effect("after close, submissions fail with EngineClosedError", () =>
       Effect.gen(function*() {
         const scope = yield* Scope.make()
-        const engine = yield* Scope.extend(makeEngine, scope)
+        const engine = yield* Scope.provide(scope)(makeEngine)
         yield* Scope.close(scope, Exit.void)
         const { calls, done } = yield* submitTo(engine, { op: "sha256", data: "abc" })
         strictEqual(failureTag(yield* Deferred.await(done)), "EngineClosedError")
@@ -181,7 +182,7 @@ testOperations("inline", CryptoEngine.makeInline({ keys }))
 
 for (const pool of ["hand-made", "platform"] as const) {
   describe(`threads (${pool} pool)`, () => {
-    it.scoped("several workers share the load and the keys", () =>
+    it.effect("several workers share the load and the keys", () =>
       Effect.gen(function*() {
         const spawned: Array<Worker> = []
         const engine = yield* CryptoEngine.make({
@@ -204,27 +205,27 @@ for (const pool of ["hand-made", "platform"] as const) {
         assertStats(engine, { succeeded: 24 })
       }))
 
-    it.scoped("interrupting run cancels the request", () =>
+    it.effect("interrupting run cancels the request", () =>
       Effect.gen(function*() {
         const engine = yield* CryptoEngine.make({ threads: 1, keys, pool })
-        const fiber = yield* Effect.fork(engine.run({ op: "scrypt", password: "p", salt: "s", N: 65536 }))
-        yield* Effect.yieldNow()
-        strictEqual(engine.unsafeStats().inFlight, 1)
-        const exit = yield* Fiber.interrupt(fiber)
-        assertTrue(Exit.isInterrupted(exit))
+        const fiber = yield* Effect.forkChild(engine.run({ op: "scrypt", password: "p", salt: "s", N: 65536 }))
+        yield* Effect.yieldNow
+        strictEqual(engine.statsUnsafe().inFlight, 1)
+        yield* Fiber.interrupt(fiber)
+        assertTrue(Exit.hasInterrupts(yield* Fiber.await(fiber)))
         yield* engine.run({ op: "sha256", data: "abc" })
-        const stats = engine.unsafeStats()
+        const stats = engine.statsUnsafe()
         deepStrictEqual([stats.cancelled, stats.succeeded, stats.failed], [1, 1, 0])
       }))
 
-    it.scoped("a queued request that is cancelled never reaches a worker", () =>
+    it.effect("a queued request that is cancelled never reaches a worker", () =>
       Effect.gen(function*() {
         const engine = yield* CryptoEngine.make({ threads: 1, maxInFlightPerThread: 1, keys, pool })
         const first = yield* submitTo(engine, { op: "scrypt", password: "p", salt: "s", N: 16384 })
         const second = yield* submitTo(engine, { op: "scrypt", password: "p", salt: "s", N: 16384 })
-        deepStrictEqual([engine.unsafeStats().inFlight, engine.unsafeStats().queued], [1, 1])
-        assertTrue(engine.unsafeCancel(second.id))
-        deepStrictEqual([engine.unsafeStats().inFlight, engine.unsafeStats().queued], [1, 0])
+        deepStrictEqual([engine.statsUnsafe().inFlight, engine.statsUnsafe().queued], [1, 1])
+        assertTrue(engine.cancelUnsafe(second.id))
+        deepStrictEqual([engine.statsUnsafe().inFlight, engine.statsUnsafe().queued], [1, 0])
         assertTrue(Exit.isSuccess(yield* Deferred.await(first.done)))
         const third = yield* submitTo(engine, { op: "sha256", data: "abc" })
         assertTrue(Exit.isSuccess(yield* Deferred.await(third.done)))
@@ -232,19 +233,18 @@ for (const pool of ["hand-made", "platform"] as const) {
         assertStats(engine, { succeeded: 2, cancelled: 1 })
       }))
 
-    it.scoped("closing the scope fails in-flight and queued requests and terminates every worker", () =>
+    it.effect("closing the scope fails in-flight and queued requests and terminates every worker", () =>
       Effect.gen(function*() {
         const { exited, onWorkerSpawn, spawned } = trackWorkers()
         const scope = yield* Scope.make()
-        const engine = yield* Scope.extend(
-          CryptoEngine.make({ threads: 2, maxInFlightPerThread: 1, keys, pool, onWorkerSpawn }),
-          scope
+        const engine = yield* Scope.provide(scope)(
+          CryptoEngine.make({ threads: 2, maxInFlightPerThread: 1, keys, pool, onWorkerSpawn })
         )
         const requests = yield* Effect.forEach(
           [1, 2, 3, 4],
           () => submitTo(engine, { op: "scrypt", password: "p", salt: "s", N: 65536 })
         )
-        deepStrictEqual([engine.unsafeStats().inFlight, engine.unsafeStats().queued], [2, 2])
+        deepStrictEqual([engine.statsUnsafe().inFlight, engine.statsUnsafe().queued], [2, 2])
         yield* Scope.close(scope, Exit.void)
         strictEqual(spawned.length, 2)
         deepStrictEqual([...exited].sort(), [...spawned].sort())
@@ -255,22 +255,21 @@ for (const pool of ["hand-made", "platform"] as const) {
         assertStats(engine, { failed: 4 })
       }))
 
-    it.scoped("a crashing worker fails its requests with WorkerCrashedError and is respawned", () =>
+    it.effect("a crashing worker fails its requests with WorkerCrashedError and is respawned", () =>
       Effect.gen(function*() {
         const { exited, onWorkerSpawn, spawned } = trackWorkers()
         const scope = yield* Scope.make()
-        const engine = yield* Scope.extend(
-          CryptoEngine.make({ threads: 1, maxInFlightPerThread: 2, keys, pool, onWorkerSpawn }),
-          scope
+        const engine = yield* Scope.provide(scope)(
+          CryptoEngine.make({ threads: 1, maxInFlightPerThread: 2, keys, pool, onWorkerSpawn })
         )
         // the worker reads the crash message first, so the two requests posted after it are lost with it
-        const crashed = unsafeCrashWorker(engine, 0)
+        const crashed = crashWorkerUnsafe(engine, 0)
         const lost = yield* Effect.forEach([1, 2], () => submitTo(engine, { op: "sha256", data: "abc" }))
         const queued = yield* submitTo(engine, { op: "sha256", data: "abc" })
         for (const request of lost) {
           const exit = yield* Deferred.await(request.done)
           strictEqual(failureTag(exit), "WorkerCrashedError")
-          const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : undefined
+          const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
           strictEqual(
             error?._tag === "Some" && error.value._tag === "WorkerCrashedError" && error.value.threadId,
             crashed
@@ -292,7 +291,7 @@ for (const pool of ["hand-made", "platform"] as const) {
 }
 
 describe("inline", () => {
-  it.scoped("gives the same results as the worker threads", () =>
+  it.effect("gives the same results as the worker threads", () =>
     Effect.gen(function*() {
       const threads = yield* CryptoEngine.make({ threads: 2, keys })
       const inline = yield* CryptoEngine.makeInline({ keys })
@@ -312,10 +311,10 @@ describe("inline", () => {
       assertTrue(verify(text, signed.publicKey, signed.signature))
     }))
 
-  it.scoped("closing fails requests not yet delivered", () =>
+  it.effect("closing fails requests not yet delivered", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const engine = yield* Scope.extend(CryptoEngine.makeInline({ keys }), scope)
+      const engine = yield* Scope.provide(scope)(CryptoEngine.makeInline({ keys }))
       const request = yield* submitTo(engine, { op: "sha256", data: "abc" })
       yield* Scope.close(scope, Exit.void)
       strictEqual(failureTag(yield* Deferred.await(request.done)), "EngineClosedError")
@@ -326,8 +325,7 @@ describe("inline", () => {
 describe("layers", () => {
   it.effect("layerConfig picks the engine from ENGINE and ENGINE_THREADS", () =>
     Effect.gen(function*() {
-      const withEnv = (env: Record<string, string>) =>
-        Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+      const withEnv = (env: Record<string, string>) => ConfigProvider.layer(ConfigProvider.fromEnv({ env }))
       const describeEngine = Effect.gen(function*() {
         const engine = yield* CryptoEngine.CryptoEngine
         deepStrictEqual(yield* CryptoEngine.run({ op: "sha256", data: "abc" }), abcSha256)

@@ -21,7 +21,7 @@ const stuckService = fileURLToPath(new URL("./fixtures/manualService.ts", import
 const sha256 = (data: string) => Crypto.createHash("sha256").update(data).digest("base64")
 
 describe("durable mode", () => {
-  it.scopedLive(
+  it.live(
     "a job paused on the engine survives kill -9 and finishes after a restart",
     () =>
       Effect.gen(function*() {

@@ -8,12 +8,12 @@
  */
 import * as Postgres from "@async-job/test-postgres"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, it } from "@effect/vitest"
 import { deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
+import * as SqlClient from "effect/sql/SqlClient"
 import { fileURLToPath } from "node:url"
 import { exited, serve } from "./utils/child.js"
 import { call } from "./utils/http.js"
@@ -31,7 +31,7 @@ const shardsSplit = (url: string) =>
     yield* sql<{ readonly pid: number }>`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
       GROUP BY pid HAVING count(*) > 1`.pipe(
       Effect.repeat({ until: (holders) => holders.length >= 2, schedule: Schedule.spaced("250 millis") }),
-      Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Error("the shards did not split") })
+      Effect.timeoutOrElse({ duration: "60 seconds", orElse: () => Effect.fail(new Error("the shards did not split")) })
     )
   }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 })), Effect.orDie)
 
@@ -39,7 +39,7 @@ const shardsSplit = (url: string) =>
 const warnings = (output: string) => output.split("\n").filter((line) => line.includes("DeprecationWarning"))
 
 describe("durable mode on Postgres", () => {
-  it.scopedLive(
+  it.live(
     "a job posted to one service is read and cancelled through another",
     () =>
       Effect.gen(function*() {

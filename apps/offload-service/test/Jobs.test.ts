@@ -5,7 +5,6 @@
  * test needs, with no timing involved.
  */
 import * as JobObserver from "@async-job/core/JobObserver"
-import * as HttpServer from "@effect/platform/HttpServer"
 import { describe, it } from "@effect/vitest"
 import { assertFalse, assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Context from "effect/Context"
@@ -13,6 +12,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as HttpServer from "effect/http/HttpServer"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
@@ -82,7 +82,7 @@ describe("paused jobs", () => {
   it.live("?wait=true answers once the engine has answered", () =>
     Effect.gen(function*() {
       const { engine, url } = yield* env
-      const waiting = yield* Effect.fork(call(url, "POST", "/jobs?wait=true", sha))
+      const waiting = yield* Effect.forkChild(call(url, "POST", "/jobs?wait=true", sha))
       // the job is paused on the engine while the request waits
       yield* Effect.repeat(Effect.sync(() => engine.pendingIds().length), {
         until: (n) => n === 1,
@@ -147,7 +147,7 @@ describe("cancel", () => {
       strictEqual(reply.status, 200)
       deepStrictEqual(reply.body, { id, state: "cancelled" })
       deepStrictEqual((yield* call(url, "GET", `/jobs/${id}`)).body, { id, op: "scrypt", state: "cancelled" })
-      deepStrictEqual(engine.unsafeStats(), {
+      deepStrictEqual(engine.statsUnsafe(), {
         queued: 0,
         inFlight: 0,
         succeeded: 0,
@@ -161,7 +161,7 @@ describe("cancel", () => {
       deepStrictEqual([stats.running, stats.paused, stats.idle, stats.cancelled], [0, 0, 1, 1])
       // a second DELETE answers the same
       deepStrictEqual((yield* call(url, "DELETE", `/jobs/${id}`)).body, { id, state: "cancelled" })
-      strictEqual(engine.unsafeStats().cancelled, 1)
+      strictEqual(engine.statsUnsafe().cancelled, 1)
     }).pipe(Effect.provide(TestServer())))
 
   it.live("DELETE on a finished job answers 409", () =>
@@ -173,7 +173,7 @@ describe("cancel", () => {
       const reply = yield* call(url, "DELETE", `/jobs/${accepted.body.id}`)
       strictEqual(reply.status, 409)
       strictEqual(errorShape(reply).tag, "JobEnded")
-      strictEqual(engine.unsafeStats().cancelled, 0)
+      strictEqual(engine.statsUnsafe().cancelled, 0)
     }).pipe(Effect.provide(TestServer())))
 })
 
@@ -198,7 +198,7 @@ describe("?wait=true clients", () => {
         (stats) => stats.cancelled === 1
       )
       deepStrictEqual([stats.paused, stats.running, stats.finished], [0, 0, 0])
-      strictEqual(engine.unsafeStats().cancelled, 1)
+      strictEqual(engine.statsUnsafe().cancelled, 1)
       strictEqual((yield* jobs.housekeeping).fdCleanups, 1)
     }).pipe(Effect.provide(TestServer())))
 })
@@ -257,7 +257,7 @@ describe("retention", () => {
   it.live("RESULT_TTL=0: an ended job is forgotten at once, and ?wait=true still gets its result", () =>
     Effect.gen(function*() {
       const { engine, jobs, url } = yield* env
-      const waiting = yield* Effect.fork(call(url, "POST", "/jobs?wait=true", sha))
+      const waiting = yield* Effect.forkChild(call(url, "POST", "/jobs?wait=true", sha))
       yield* Effect.repeat(Effect.sync(() => engine.pendingIds().length), {
         until: (n) => n === 1,
         schedule: Schedule.spaced("5 millis")
@@ -279,7 +279,7 @@ describe("shutdown", () => {
       const accepted = yield* call(url, "POST", "/jobs", sha)
       strictEqual(accepted.status, 202)
 
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       const refused = yield* pollUntil(call(url, "POST", "/jobs", sha), (reply) => reply.status === 503)
       strictEqual(errorShape(refused).tag, "ShuttingDown")
       strictEqual(refused.headers.get("connection"), "close")
@@ -290,8 +290,8 @@ describe("shutdown", () => {
       // the job ends within the grace: shutdown goes on without cancelling it
       yield* engine.release(engine.pendingIds()[0]!)
       yield* Fiber.join(closing)
-      strictEqual(engine.unsafeStats().cancelled, 0)
-      strictEqual(engine.unsafeStats().succeeded, 1)
+      strictEqual(engine.statsUnsafe().cancelled, 0)
+      strictEqual(engine.statsUnsafe().succeeded, 1)
     }))
 
   it.live("closing the service cancels paused jobs, cleans their fds, answers waiters, and closes the port", () =>
@@ -300,9 +300,9 @@ describe("shutdown", () => {
       const context = yield* Layer.buildWithScope(TestServer(), scope)
       const { engine, jobs, url } = yield* Effect.provide(env, context)
       const address = Context.get(context, HttpServer.HttpServer).address
-      const port = address._tag === "TcpAddress" ? address.port : 0
+      const port = "port" in address ? address.port : 0
       for (let i = 0; i < 3; i++) strictEqual((yield* call(url, "POST", "/jobs", sha)).status, 202)
-      const waiting = yield* Effect.fork(call(url, "POST", "/jobs?wait=true", sha))
+      const waiting = yield* Effect.forkChild(call(url, "POST", "/jobs?wait=true", sha))
       yield* Effect.repeat(Effect.sync(() => engine.pendingIds().length), {
         until: (n) => n === 4,
         schedule: Schedule.spaced("5 millis")
@@ -316,7 +316,7 @@ describe("shutdown", () => {
       strictEqual(reply.body.state, "cancelled")
       // responses during shutdown close their connection
       strictEqual(reply.headers.get("connection"), "close")
-      strictEqual(engine.unsafeStats().cancelled, 4)
+      strictEqual(engine.statsUnsafe().cancelled, 4)
       deepStrictEqual(yield* jobs.housekeeping, { fdCleanups: 4, retained: 4, outstanding: 0 })
       assertFalse(yield* jobs.isAccepting)
       assertTrue(yield* connectionRefused("127.0.0.1", port))

@@ -27,5 +27,5 @@ testJobsContract("durable, in memory (DurableJobs.layerMemory)", { ...durable, l
 
 testJobsContract("durable, on SQLite (DurableJobs.layerSqlite)", {
   ...durable,
-  layer: Layer.unwrapScoped(Effect.map(tempDir, (dir) => DurableJobs.layerSqlite(Path.join(dir, "jobs.db"))))
+  layer: Layer.unwrap(Effect.map(tempDir, (dir) => DurableJobs.layerSqlite(Path.join(dir, "jobs.db"))))
 })

@@ -5,7 +5,6 @@
  * timeouts answered as typed JSON, the connection bound and the bound on the
  * request bytes in progress.
  */
-import * as HttpServer from "@effect/platform/HttpServer"
 import { describe, it } from "@effect/vitest"
 import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Context from "effect/Context"
@@ -13,6 +12,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as HttpServer from "effect/http/HttpServer"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -33,7 +33,7 @@ const TestServer = (overrides: Partial<ServiceConfig.ServiceConfig> = {}) =>
 
 const env = Effect.gen(function*() {
   const server = yield* HttpServer.HttpServer
-  const port = server.address._tag === "TcpAddress" ? server.address.port : 0
+  const port = "port" in server.address ? server.address.port : 0
   return { url: yield* Server.url, port, engine: yield* ManualEngine.ManualEngine }
 })
 
@@ -73,7 +73,7 @@ describe("start", () => {
       const building = yield* Deferred.make<void>()
       const gate = yield* Deferred.make<void>()
       // an engine that is ready only when the test says so (a durable backend's database start, in miniature)
-      const SlowEngine = Layer.scopedContext(
+      const SlowEngine = Layer.effectContext(
         Effect.gen(function*() {
           yield* Deferred.succeed(building, undefined)
           yield* Deferred.await(gate)
@@ -86,7 +86,7 @@ describe("start", () => {
         Layer.provide(ServiceConfig.layer({ port, shutdownGrace: Duration.zero }))
       )
       const scope = yield* Effect.scope
-      const built = yield* Effect.fork(Layer.buildWithScope(layer, scope))
+      const built = yield* Effect.forkChild(Layer.buildWithScope(layer, scope))
       yield* Deferred.await(building)
       assertTrue(yield* connectionRefused(host, port))
 

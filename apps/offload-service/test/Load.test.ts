@@ -19,7 +19,7 @@ type Handler = (hit: Hit, answer: (status: number, body: unknown, headers?: Reco
 /** A tiny HTTP server on 127.0.0.1 and an ephemeral port, closed with the scope. */
 const testServer = (handler: Handler) =>
   Effect.acquireRelease(
-    Effect.async<{ url: string; hits: Array<Hit>; server: Http.Server }>((resume) => {
+    Effect.callback<{ url: string; hits: Array<Hit>; server: Http.Server }>((resume) => {
       const hits: Array<Hit> = []
       const server = Http.createServer((req, res) => {
         const chunks: Array<Buffer> = []
@@ -40,7 +40,7 @@ const testServer = (handler: Handler) =>
       })
     }),
     ({ server }) =>
-      Effect.async<void>((resume) => {
+      Effect.callback<void>((resume) => {
         server.close(() => resume(Effect.void))
         server.closeAllConnections()
       })
@@ -143,7 +143,7 @@ describe("Load.run", () => {
     Effect.gen(function*() {
       const server = yield* testServer((_, answer) => answer(200, finished(1, sha)))
       const url = server.url
-      yield* Effect.async<void>((resume) => {
+      yield* Effect.callback<void>((resume) => {
         server.server.close(() => resume(Effect.void))
         server.server.closeAllConnections()
       })

@@ -27,7 +27,7 @@ const keys = await Effect.runPromise(CryptoEngine.generateKeys)
 
 const TestServer = (overrides: Partial<ServiceConfig.ServiceConfig> = {}) =>
   Server.layer.pipe(
-    Layer.provide(Layer.scoped(CryptoEngine.CryptoEngine, CryptoEngine.makeInline({ keys }))),
+    Layer.provide(Layer.effect(CryptoEngine.CryptoEngine, CryptoEngine.makeInline({ keys }))),
     Layer.provide(ServiceConfig.layer({ port: 0, ...overrides }))
   )
 
@@ -91,7 +91,7 @@ describe("finished jobs keep only what their result needs", () => {
       /** 200 at once against a pool of 8 (within MAX_CONNECTIONS): the jobs that got a slot stay paused until released */
       const burst = (round: number) =>
         Effect.gen(function*() {
-          const replies = yield* Effect.fork(Effect.forEach(
+          const replies = yield* Effect.forkChild(Effect.forEach(
             Array.from({ length: 200 }),
             () => call(url, "POST", "/jobs?wait=true", body),
             { concurrency: "unbounded" }

@@ -1,12 +1,11 @@
 import { describe, it } from "@effect/vitest"
 import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Operation from "../src/Operation.js"
 
-const decode = Schema.decodeUnknownEither(Operation.Request, { errors: "all" })
+const decode = Operation.decodeRequestResult
 const mib = 1024 * 1024
 
 describe("Operation.Request", () => {
@@ -21,12 +20,12 @@ describe("Operation.Request", () => {
   ]
   for (const [name, body] of good) {
     it(`accepts ${name}`, () => {
-      deepStrictEqual(decode(body), Either.right(body as Operation.Request))
+      deepStrictEqual(decode(body), Result.succeed(body as Operation.Request))
     })
   }
 
   it("ignores fields it does not know", () => {
-    deepStrictEqual(decode({ op: "sha256", data: "x", extra: 1 }), Either.right({ op: "sha256", data: "x" } as const))
+    deepStrictEqual(decode({ op: "sha256", data: "x", extra: 1 }), Result.succeed({ op: "sha256", data: "x" } as const))
   })
 
   // each bad body, and a fragment the error message must contain
@@ -53,25 +52,25 @@ describe("Operation.Request", () => {
   for (const [name, body, fragment] of bad) {
     it(`rejects ${name}`, () => {
       const result = decode(body)
-      assertTrue(Either.isLeft(result))
-      if (Either.isLeft(result)) {
-        const message = ParseResult.TreeFormatter.formatErrorSync(result.left)
+      assertTrue(Result.isFailure(result))
+      if (Result.isFailure(result)) {
+        const message = result.failure.message
         assertTrue(message.includes(fragment), `${JSON.stringify(fragment)} not in: ${message}`)
       }
     })
   }
 
-  it.effect("decodeRequest fails with a ParseError", () =>
+  it.effect("decodeRequest fails with a SchemaError", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(Operation.decodeRequest({ op: "scrypt", password: "p", salt: "s", N: 3 }))
-      strictEqual(error._tag, "ParseError")
+      strictEqual(error._tag, "SchemaError")
     }))
 })
 
 describe("Operation.Result", () => {
   it("is tagged by op", () => {
-    const decodeResult = Schema.decodeUnknownEither(Operation.Result)
-    assertTrue(Either.isRight(decodeResult({ op: "scrypt", derivedKey: "AA==" })))
-    assertTrue(Either.isLeft(decodeResult({ op: "scrypt", digest: "AA==" })))
+    const decodeResult = Schema.decodeUnknownResult(Operation.Result)
+    assertTrue(Result.isSuccess(decodeResult({ op: "scrypt", derivedKey: "AA==" })))
+    assertTrue(Result.isFailure(decodeResult({ op: "scrypt", digest: "AA==" })))
   })
 })

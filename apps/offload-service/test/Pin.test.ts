@@ -21,7 +21,7 @@ const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href
 
 /** Runs `loadgen` with `args` to its end (at most 120 s); answers its exit code and output. */
 const runLoadgen = (args: ReadonlyArray<string>) =>
-  Effect.async<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((resume) => {
+  Effect.callback<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((resume) => {
     const child = ChildProcess.execFile(
       process.execPath,
       ["--import", tsx, loadgen, ...args],

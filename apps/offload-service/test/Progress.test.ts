@@ -3,7 +3,7 @@ import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 import * as Progress from "../src/loadgen/Progress.js"
 
 const terminal = (isTTY: boolean) => {
@@ -21,7 +21,7 @@ describe("Progress.aroundOn", () => {
   it.effect("draws on a TTY while the run lasts, erases the bar, and stops drawing", () =>
     Effect.gen(function*() {
       const { stream, writes } = terminal(true)
-      const fiber = yield* Effect.fork(Progress.aroundOn(stream)("load", 4, fakeLoad))
+      const fiber = yield* Effect.forkChild(Progress.aroundOn(stream)("load", 4, fakeLoad))
       yield* TestClock.adjust(Duration.seconds(1))
       strictEqual(yield* Fiber.join(fiber), "result")
       assertTrue(writes.length >= 2)
@@ -35,7 +35,7 @@ describe("Progress.aroundOn", () => {
   it.effect("draws nothing when the stream is not a TTY", () =>
     Effect.gen(function*() {
       const { stream, writes } = terminal(false)
-      const fiber = yield* Effect.fork(Progress.aroundOn(stream)("load", 4, fakeLoad))
+      const fiber = yield* Effect.forkChild(Progress.aroundOn(stream)("load", 4, fakeLoad))
       yield* TestClock.adjust(Duration.seconds(1))
       strictEqual(yield* Fiber.join(fiber), "result")
       deepStrictEqual(writes, [])

@@ -2,10 +2,10 @@
  * The HTTP API against a real server on an ephemeral loopback port, with the
  * real worker-thread engine behind it.
  */
-import * as HttpServer from "@effect/platform/HttpServer"
 import { describe, expect, layer } from "@effect/vitest"
 import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"
+import * as HttpServer from "effect/http/HttpServer"
 import * as Layer from "effect/Layer"
 import * as Crypto from "node:crypto"
 import * as CryptoEngine from "../src/CryptoEngine.js"
@@ -323,7 +323,7 @@ layer(TestServer, { excludeTestServices: true })("offload service (worker-thread
     it.effect("the server listens on the loopback address", () =>
       Effect.gen(function*() {
         const server = yield* HttpServer.HttpServer
-        strictEqual(server.address._tag === "TcpAddress" && server.address.hostname, "127.0.0.1")
+        strictEqual(new URL(HttpServer.formatAddress(server.address)).hostname, "127.0.0.1")
       }))
   })
 })

@@ -9,7 +9,7 @@ import * as Redacted from "effect/Redacted"
 import * as ServiceConfig from "../src/ServiceConfig.js"
 
 const load = (env: Record<string, string>) =>
-  Effect.withConfigProvider(ServiceConfig.config, ConfigProvider.fromMap(new Map(Object.entries(env))))
+  Effect.provideService(ServiceConfig.config, ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
 
 describe("ServiceConfig", () => {
   it.effect("an empty environment gives the defaults: 127.0.0.1:8080, a pool of 1024", () =>

@@ -49,7 +49,7 @@ const startChild = (entry: string, env: Record<string, string>) =>
     )
     child.stdout!.on("data", (chunk: Buffer) => chunks.push(chunk.toString("utf8")))
     child.stderr!.on("data", (chunk: Buffer) => chunks.push(chunk.toString("utf8")))
-    const exited = Effect.async<{ code: number | null; signal: NodeJS.Signals | null }>((resume) => {
+    const exited = Effect.callback<{ code: number | null; signal: NodeJS.Signals | null }>((resume) => {
       if (child.exitCode !== null || child.signalCode !== null) {
         return resume(Effect.succeed({ code: child.exitCode, signal: child.signalCode }))
       }
@@ -63,7 +63,7 @@ const startChild = (entry: string, env: Record<string, string>) =>
         schedule: Schedule.spaced("100 millis"),
         while: () => child.exitCode === null && child.signalCode === null
       }),
-      Effect.orElse(() => Effect.dieMessage(`the service did not start:\n${chunks.join("")}`))
+      Effect.catch(() => Effect.die(new Error(`the service did not start:\n${chunks.join("")}`)))
     )
     return { process: child, port, url, output: () => chunks.join(""), exited } satisfies Child
   })
@@ -104,7 +104,7 @@ describe("SIGTERM with paused jobs", () => {
     Effect.gen(function*() {
       const child = yield* startChild(manualEntry, { SHUTDOWN_GRACE: "0.5" })
       yield* postPaused(child.url, { op: "sha256", data: "abc" }, 2)
-      const waiting = yield* Effect.fork(call(child.url, "POST", "/jobs?wait=true", { op: "sha256", data: "abc" }))
+      const waiting = yield* Effect.forkChild(call(child.url, "POST", "/jobs?wait=true", { op: "sha256", data: "abc" }))
       yield* pollUntil(call(child.url, "GET", "/stats"), (reply) => reply.body.paused === 3)
 
       child.process.kill("SIGTERM")
@@ -124,7 +124,7 @@ describe("SIGTERM with paused jobs", () => {
       const child = yield* startChild(mainEntry, { ENGINE_THREADS: "1", SHUTDOWN_GRACE: "120" })
       const scrypt = { op: "scrypt", password: "p", salt: "s", N: 16384 }
       yield* postPaused(child.url, scrypt, 2)
-      const waiting = yield* Effect.fork(call(child.url, "POST", "/jobs?wait=true", scrypt))
+      const waiting = yield* Effect.forkChild(call(child.url, "POST", "/jobs?wait=true", scrypt))
       yield* pollUntil(call(child.url, "GET", "/stats"), (reply) => reply.body.created >= 3)
 
       child.process.kill("SIGTERM")

@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as ChildProcess from "node:child_process"
 import * as Net from "node:net"
+import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Service from "../src/loadgen/Service.js"
 import { connectionRefused } from "./utils/http.js"
@@ -16,6 +17,17 @@ import { descendants, isAlive } from "./utils/processes.js"
 
 const root = fileURLToPath(new URL("../../..", import.meta.url))
 const host = "127.0.0.1"
+
+/**
+ * The PATH of an operator's shell set up as the README says: Node 24 itself first, and none of the
+ * `node_modules/.bin` folders the test runner (`pnpm exec vitest`) put in front. There, `node` is pnpm's shim of
+ * the workspace's Node 24, a shell script that does not pass signals on, so a `pnpm` (`#!/usr/bin/env node`)
+ * started under it would not receive them itself.
+ */
+const operatorPath = [
+  Path.dirname(process.execPath),
+  ...(process.env.PATH ?? "").split(Path.delimiter).filter((dir) => !dir.endsWith(`node_modules${Path.sep}.bin`))
+].join(Path.delimiter)
 
 /** `pnpm start` in the repository's root; on scope close, SIGKILLs it and whatever it started, if still there. */
 const pnpmStart = (port: number) =>
@@ -26,7 +38,7 @@ const pnpmStart = (port: number) =>
       Effect.sync(() => {
         const child = ChildProcess.spawn("pnpm", ["start"], {
           cwd: root,
-          env: { ...process.env, PORT: String(port), HOST: host, ENGINE_THREADS: "1" },
+          env: { ...process.env, PATH: operatorPath, PORT: String(port), HOST: host, ENGINE_THREADS: "1" },
           stdio: ["ignore", "pipe", "pipe"]
         })
         child.stdout!.on("data", (chunk: Buffer) => output += chunk.toString("utf8"))
@@ -40,12 +52,14 @@ const pnpmStart = (port: number) =>
           }
         })
     )
-    const exited = Effect.async<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>((resume) => {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        return resume(Effect.succeed({ code: child.exitCode, signal: child.signalCode }))
+    const exited = Effect.callback<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>(
+      (resume) => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          return resume(Effect.succeed({ code: child.exitCode, signal: child.signalCode }))
+        }
+        child.once("exit", (code, signal) => resume(Effect.succeed({ code, signal })))
       }
-      child.once("exit", (code, signal) => resume(Effect.succeed({ code, signal })))
-    })
+    )
     /** Records what pnpm started so far (for the checks and the cleanup). */
     const started = () => {
       for (const pid of descendants(child.pid!)) seen.add(pid)
@@ -68,7 +82,7 @@ describe("pnpm start", () => {
         const start = yield* pnpmStart(port)
         const url = `http://${host}:${port}`
         yield* healthy(url, () => start.child.exitCode === null).pipe(
-          Effect.orElse(() => Effect.dieMessage(`the service did not start:\n${start.output()}`))
+          Effect.catch(() => Effect.die(new Error(`the service did not start:\n${start.output()}`)))
         )
         const started = start.started()
         assertTrue(started.length >= 1)
@@ -91,11 +105,11 @@ describe("pnpm start", () => {
     Effect.gen(function*() {
       const port = yield* Service.freePort(host)
       const holder = yield* Effect.acquireRelease(
-        Effect.async<Net.Server>((resume) => {
+        Effect.callback<Net.Server>((resume) => {
           const server = Net.createServer()
           server.listen(port, host, () => resume(Effect.succeed(server)))
         }),
-        (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+        (server) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
       )
       assertTrue(holder.listening)
       const start = yield* pnpmStart(port)

@@ -8,16 +8,17 @@
 import { describe, it, layer } from "@effect/vitest"
 import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Cause from "effect/Cause"
-import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 import * as CryptoEngine from "../src/CryptoEngine.js"
-import { unsafeKillWorker } from "../src/internal/cryptoEngine.js"
+import { killWorkerUnsafe } from "../src/internal/cryptoEngine.js"
 import * as Jobs from "../src/Jobs.js"
 import * as Server from "../src/Server.js"
 import * as ServiceConfig from "../src/ServiceConfig.js"
@@ -46,31 +47,53 @@ const waitUntil = (condition: () => boolean): Effect.Effect<void> =>
   Effect.suspend(() =>
     condition()
       ? Effect.void
-      : Effect.zipRight(Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5))), waitUntil(condition))
+      : Effect.andThen(Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5))), waitUntil(condition))
   )
 
 /**
- * Waits until the TestClock holds a sleep that wakes at `instant` (the engine's next start). The platform's own
- * worker code also sleeps (a respawn every second, a 5 s exit timeout; both interrupted when the engine closes the
- * worker's scope), so the back-off below uses instants that none of those reach.
+ * The test's clock, recording the instant each sleep on it wakes at: the engine, run on it, says so when its
+ * back-off starts to wait. (effect 4's TestClock does not list its pending sleeps.)
  */
-const sleepPending = (instant: number): Effect.Effect<void> =>
-  Effect.flatMap(TestClock.sleeps(), (sleeps) =>
-    Chunk.some(sleeps, (at) => at === instant)
-      ? Effect.void
-      : Effect.zipRight(Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5))), sleepPending(instant)))
+const recordingClock = TestClock.testClockWith((clock) =>
+  Effect.sync(() => {
+    const wakes: Array<number> = []
+    const recording: Clock.Clock = {
+      currentTimeMillisUnsafe: () => clock.currentTimeMillisUnsafe(),
+      currentTimeMillis: clock.currentTimeMillis,
+      currentTimeNanosUnsafe: () => clock.currentTimeNanosUnsafe(),
+      currentTimeNanos: clock.currentTimeNanos,
+      monotonicTimeNanosUnsafe: () => clock.monotonicTimeNanosUnsafe(),
+      monotonicTimeNanos: clock.monotonicTimeNanos,
+      sleep: (duration) =>
+        Effect.suspend(() => {
+          wakes.push(clock.currentTimeMillisUnsafe() + Duration.toMillis(duration))
+          return clock.sleep(duration)
+        })
+    }
+    /**
+     * Waits until a sleep that wakes at `instant` (the engine's next start) has begun. The platform's own worker
+     * code also sleeps (a respawn every second, a 5 s exit timeout; both interrupted when the engine closes the
+     * worker's scope), so the back-off below uses instants that none of those reach.
+     */
+    const sleepPending = (instant: number) => waitUntil(() => wakes.includes(instant))
+    return { recording, sleepPending }
+  })
+)
 
 const failureTag = <A>(exit: Exit.Exit<A, { readonly _tag: string }>) =>
-  Exit.isFailure(exit) ? Option.getOrUndefined(Option.map(Cause.failureOption(exit.cause), (e) => e._tag)) : undefined
+  Exit.isFailure(exit)
+    ? Option.getOrUndefined(Option.map(Cause.findErrorOption(exit.cause), (e) => e._tag))
+    : undefined
 
 for (const pool of ["hand-made", "platform"] as const) {
   describe(`${pool} pool`, () => {
-    it.scoped("a worker that dies at start is respawned with exponential back-off, then reported unhealthy", () =>
+    it.effect("a worker that dies at start is respawned with exponential back-off, then reported unhealthy", () =>
       Effect.gen(function*() {
         const env = yield* exitingAtStart
+        const { recording, sleepPending } = yield* recordingClock
         const workers = trackWorkers()
         const scope = yield* Scope.make()
-        const engine = yield* Scope.extend(
+        const engine = yield* Scope.provide(scope)(
           CryptoEngine.make({
             threads: 1,
             keys,
@@ -78,13 +101,12 @@ for (const pool of ["hand-made", "platform"] as const) {
             workerScript: exitAtStart[pool],
             restart: { base: "1500 millis", max: "6 seconds", unhealthyAfter: 3 },
             onWorkerSpawn: workers.onWorkerSpawn
-          }),
-          scope
+          }).pipe(Effect.provideService(Clock.Clock, recording))
         )
-        const failures = () => engine.unsafeStats().workerStartFailures
+        const failures = () => engine.statsUnsafe().workerStartFailures
         // make returns once the first start failed (at 0); the next one is due 1.5 s later
         deepStrictEqual([workers.spawned.length, failures()], [1, 1])
-        deepStrictEqual(engine.unsafeHealth(), { _tag: "Healthy" })
+        deepStrictEqual(engine.healthUnsafe(), { _tag: "Healthy" })
         yield* sleepPending(1500)
         yield* TestClock.adjust("1499 millis")
         yield* sleepPending(1500)
@@ -100,7 +122,7 @@ for (const pool of ["hand-made", "platform"] as const) {
         yield* waitUntil(() => failures() === 3)
         strictEqual(workers.spawned.length, 3)
         // the third failed start in a row: unhealthy, and requests fail at once rather than wait
-        const health = engine.unsafeHealth()
+        const health = engine.healthUnsafe()
         assertTrue(health._tag === "Unhealthy")
         if (health._tag === "Unhealthy") {
           strictEqual(health.failedStarts, 3)
@@ -117,32 +139,31 @@ for (const pool of ["hand-made", "platform"] as const) {
         // the worker starts again: healthy, and serving
         env.clear()
         yield* TestClock.adjust("6 seconds")
-        yield* waitUntil(() => engine.unsafeHealth()._tag === "Healthy")
+        yield* waitUntil(() => engine.healthUnsafe()._tag === "Healthy")
         strictEqual(workers.spawned.length, 5)
         deepStrictEqual(yield* engine.run({ op: "sha256", data: "abc" }), {
           op: "sha256",
           digest: "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="
         })
-        deepStrictEqual([engine.unsafeStats().workerStartFailures, engine.unsafeStats().workerCrashes], [4, 0])
+        deepStrictEqual([engine.statsUnsafe().workerStartFailures, engine.statsUnsafe().workerCrashes], [4, 0])
         // no thread outlives the scope
         yield* Scope.close(scope, Exit.void)
         deepStrictEqual(workers.alive(), [])
       }))
 
-    it.scoped("a worker crash mid-operation fails the operation, the worker is replaced, no thread is left", () =>
+    it.effect("a worker crash mid-operation fails the operation, the worker is replaced, no thread is left", () =>
       Effect.gen(function*() {
         const workers = trackWorkers()
         const scope = yield* Scope.make()
-        const engine = yield* Scope.extend(
-          CryptoEngine.make({ threads: 1, keys, pool, onWorkerSpawn: workers.onWorkerSpawn }),
-          scope
+        const engine = yield* Scope.provide(scope)(
+          CryptoEngine.make({ threads: 1, keys, pool, onWorkerSpawn: workers.onWorkerSpawn })
         )
-        const running = yield* Effect.fork(engine.run({ op: "scrypt", password: "p", salt: "s", N: 65536 }))
-        yield* waitUntil(() => engine.unsafeStats().inFlight === 1)
-        const crashed = unsafeKillWorker(engine, 0)
+        const running = yield* Effect.forkChild(engine.run({ op: "scrypt", password: "p", salt: "s", N: 65536 }))
+        yield* waitUntil(() => engine.statsUnsafe().inFlight === 1)
+        const crashed = killWorkerUnsafe(engine, 0)
         const exit = yield* Fiber.await(running)
         strictEqual(failureTag(exit), "WorkerCrashedError")
-        const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+        const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
         assertTrue(
           Option.isSome(error) && error.value._tag === "WorkerCrashedError" && error.value.threadId === crashed
         )
@@ -150,12 +171,12 @@ for (const pool of ["hand-made", "platform"] as const) {
         strictEqual((yield* engine.run({ op: "sha256", data: "abc" })).op, "sha256")
         strictEqual(workers.spawned.length, 2)
         deepStrictEqual(workers.exited, [crashed])
-        strictEqual(engine.unsafeStats().workerCrashes, 1)
+        strictEqual(engine.statsUnsafe().workerCrashes, 1)
         yield* Scope.close(scope, Exit.void)
         deepStrictEqual(workers.alive(), [])
       }))
 
-    it.scoped("a job whose worker crashes fails with WorkerCrashedError, and is not stranded", () =>
+    it.effect("a job whose worker crashes fails with WorkerCrashedError, and is not stranded", () =>
       Effect.gen(function*() {
         const workers = trackWorkers()
         const scope = yield* Scope.make()
@@ -163,7 +184,7 @@ for (const pool of ["hand-made", "platform"] as const) {
           Layer.provideMerge(
             Jobs.layerConfig,
             Layer.merge(
-              Layer.scoped(
+              Layer.effect(
                 CryptoEngine.CryptoEngine,
                 CryptoEngine.make({ threads: 1, keys, pool, onWorkerSpawn: workers.onWorkerSpawn })
               ),
@@ -174,18 +195,20 @@ for (const pool of ["hand-made", "platform"] as const) {
         )
         const jobs = Layer.succeedContext(context)
         const engine = yield* Effect.provide(CryptoEngine.CryptoEngine, jobs)
-        const running = yield* Effect.fork(
+        const running = yield* Effect.forkChild(
           Effect.flatMap(Jobs.Jobs, (jobs) => jobs.run({ op: "scrypt", password: "p", salt: "s", N: 65536 })).pipe(
             Effect.provide(jobs)
           )
         )
-        yield* waitUntil(() => engine.unsafeStats().inFlight === 1)
-        unsafeKillWorker(engine, 0)
+        yield* waitUntil(() => engine.statsUnsafe().inFlight === 1)
+        killWorkerUnsafe(engine, 0)
         const view = yield* Fiber.join(running)
         strictEqual(view.state, "failed")
         strictEqual(view.error?.tag, "WorkerCrashedError")
         const stats = yield* Effect.flatMap(Jobs.Jobs, (jobs) => jobs.stats).pipe(Effect.provide(jobs))
         deepStrictEqual([stats.running, stats.paused, stats.failed], [0, 0, 1])
+        // the crashed worker is replaced (its thread's exit awaited first, so the replacement comes a moment later)
+        yield* waitUntil(() => workers.spawned.length === 2)
         yield* Scope.close(scope, Exit.void)
         deepStrictEqual(workers.alive(), [])
         strictEqual(workers.spawned.length, 2)
@@ -196,9 +219,9 @@ for (const pool of ["hand-made", "platform"] as const) {
 describe("the service with an engine whose workers die at start", () => {
   const workers = trackWorkers()
   const TestServer = Server.layer.pipe(
-    Layer.provide(Layer.scoped(
+    Layer.provide(Layer.effect(
       CryptoEngine.CryptoEngine,
-      Effect.zipRight(
+      Effect.andThen(
         exitingAtStart,
         CryptoEngine.make({
           threads: 1,

@@ -10,6 +10,7 @@ import { describe, it } from "@effect/vitest"
 import { assertFalse, assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import { engineKey, offload } from "../src/internal/offload.js"
 import * as ManualEngine from "./fixtures/ManualEngine.js"
@@ -20,7 +21,7 @@ const abcDigest = { op: "sha256", digest: "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/Y
 const setup = Effect.gen(function*() {
   const engine = yield* ManualEngine.make
   const ctxScope = yield* Scope.make()
-  const ctx = yield* Scope.extend(WaitCtx.make, ctxScope)
+  const ctx = yield* Scope.provide(ctxScope)(WaitCtx.make)
   const log: Array<string> = []
   const body = offload(engine, abc, ctx, {
     cleanup: ({ key }) => Effect.sync(() => log.push(`cleanup ${key === engineKey ? "engine fd" : "?"}`)),
@@ -34,14 +35,14 @@ const setup = Effect.gen(function*() {
 })
 
 describe("offload (the body of a service job)", () => {
-  it.scoped("a resume before the engine answered is a hint: the job pauses again", () =>
+  it.effect("a resume before the engine answered is a hint: the job pauses again", () =>
     Effect.gen(function*() {
       const { body, ctx, engine, fd, log } = yield* setup
       const first = yield* AsyncJob.start(body, { waitCtx: ctx })
       strictEqual(first._tag, "Paused")
       deepStrictEqual(log, ["submitted in a job"])
       strictEqual(engine.pendingIds().length, 1)
-      assertFalse((yield* fd)!.unsafeIsSignalled())
+      assertFalse((yield* fd)!.isSignalledUnsafe())
 
       // resumed although the fd is not readable: back to PAUSE, request still pending
       const second = yield* AsyncJob.resume((first as AsyncJob.Paused<unknown, unknown>).job)
@@ -49,41 +50,41 @@ describe("offload (the body of a service job)", () => {
       strictEqual(engine.pendingIds().length, 1)
 
       yield* engine.release(engine.pendingIds()[0]!)
-      assertTrue((yield* fd)!.unsafeIsSignalled())
+      assertTrue((yield* fd)!.isSignalledUnsafe())
       const third = yield* AsyncJob.resume((second as AsyncJob.Paused<unknown, unknown>).job)
       deepStrictEqual(third, { _tag: "Finished", value: abcDigest })
       // the job consumed the signal; the fd stays registered until the ctx closes
-      assertFalse((yield* fd)!.unsafeIsSignalled())
-      deepStrictEqual(engine.unsafeStats().cancelled, 0)
+      assertFalse((yield* fd)!.isSignalledUnsafe())
+      deepStrictEqual(engine.statsUnsafe().cancelled, 0)
     }).pipe(Effect.provide(JobPool.layer({ maxSize: 1 }))))
 
-  it.scoped("AsyncJob.run drives it: resumed once the engine signals the fd", () =>
+  it.effect("AsyncJob.run drives it: resumed once the engine signals the fd", () =>
     Effect.gen(function*() {
       const { body, ctx, engine } = yield* setup
-      const running = yield* Effect.fork(AsyncJob.run(body, { waitCtx: ctx }))
-      yield* Effect.yieldNow().pipe(Effect.repeat({ until: () => engine.pendingIds().length === 1 }))
+      const running = yield* Effect.forkChild(AsyncJob.run(body, { waitCtx: ctx }))
+      yield* Effect.yieldNow.pipe(Effect.repeat({ until: () => engine.pendingIds().length === 1 }))
       yield* engine.release(engine.pendingIds()[0]!)
-      deepStrictEqual(yield* running.await, Exit.succeed(abcDigest))
+      deepStrictEqual(yield* Fiber.await(running), Exit.succeed(abcDigest))
     }).pipe(Effect.provide(JobPool.layer({ maxSize: 1 }))))
 
-  it.scoped("cancelled while paused: the engine request is dropped, and the fd is cleaned up when the ctx closes", () =>
+  it.effect("cancelled while paused: the engine request is dropped, and the fd is cleaned up when the ctx closes", () =>
     Effect.gen(function*() {
       const { body, ctx, ctxScope, engine, log } = yield* setup
       const paused = yield* AsyncJob.start(body, { waitCtx: ctx })
       yield* AsyncJob.cancel((paused as AsyncJob.Paused<unknown, unknown>).job)
-      deepStrictEqual([engine.pendingIds().length, engine.unsafeStats().cancelled], [0, 1])
+      deepStrictEqual([engine.pendingIds().length, engine.statsUnsafe().cancelled], [0, 1])
       deepStrictEqual(log, ["submitted in a job"])
       yield* Scope.close(ctxScope, Exit.void)
       deepStrictEqual(log, ["submitted in a job", "cleanup engine fd"])
     }).pipe(Effect.provide(JobPool.layer({ maxSize: 1 }))))
 
-  it.scoped("an engine failure fails the job", () =>
+  it.effect("an engine failure fails the job", () =>
     Effect.gen(function*() {
       const { body, ctx, engine } = yield* setup
       const paused = yield* AsyncJob.start(body, { waitCtx: ctx })
       engine.fail(engine.pendingIds()[0]!, "refused")
       const exit = yield* Effect.exit(AsyncJob.resume((paused as AsyncJob.Paused<unknown, unknown>).job))
       assertTrue(Exit.isFailure(exit))
-      strictEqual(AsyncJob.unsafeState((paused as AsyncJob.Paused<unknown, unknown>).job), "failed")
+      strictEqual(AsyncJob.stateUnsafe((paused as AsyncJob.Paused<unknown, unknown>).job), "failed")
     }).pipe(Effect.provide(JobPool.layer({ maxSize: 1 }))))
 })

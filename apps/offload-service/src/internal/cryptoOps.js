@@ -73,6 +73,61 @@ export const importKeys = (material) => ({
 })
 
 /**
+ * SHA-256 of the UTF-8 bytes of `data`.
+ *
+ * @param {string} data
+ * @returns {{ readonly op: "sha256"; readonly digest: string }}
+ */
+export const sha256 = (data) => ({
+  op: "sha256",
+  digest: Crypto.createHash("sha256").update(data, "utf8").digest("base64")
+})
+
+/**
+ * An ECDSA P-256 signature (DER, SHA-256) of the UTF-8 bytes of `data`.
+ *
+ * @param {string} data
+ * @param {Signers} signers
+ * @returns {{ readonly op: "ecdsa-p256-sign"; readonly signature: string; readonly publicKey: string }}
+ */
+export const ecdsaP256Sign = (data, signers) => ({
+  op: "ecdsa-p256-sign",
+  signature: Crypto.sign("sha256", Buffer.from(data, "utf8"), signers.ecdsaP256).toString("base64"),
+  publicKey: signers.ecdsaP256Public
+})
+
+/**
+ * An RSA-2048 signature (RSASSA-PKCS1-v1_5, SHA-256) of the UTF-8 bytes of `data`.
+ *
+ * @param {string} data
+ * @param {Signers} signers
+ * @returns {{ readonly op: "rsa2048-sign"; readonly signature: string; readonly publicKey: string }}
+ */
+export const rsa2048Sign = (data, signers) => ({
+  op: "rsa2048-sign",
+  signature: Crypto.sign("sha256", Buffer.from(data, "utf8"), signers.rsa2048).toString("base64"),
+  publicKey: signers.rsa2048Public
+})
+
+/**
+ * scrypt of `password` and `salt` at cost `N` (r = 8, p = 1, 64 bytes).
+ *
+ * @param {string} password
+ * @param {string} salt
+ * @param {number} N
+ * @returns {{ readonly op: "scrypt"; readonly derivedKey: string }}
+ */
+export const scrypt = (password, salt, N) => ({
+  op: "scrypt",
+  derivedKey: Crypto.scryptSync(password, salt, SCRYPT_KEY_LENGTH, {
+    N,
+    r: SCRYPT_R,
+    p: SCRYPT_P,
+    maxmem: scryptMaxmem(N)
+  }).toString("base64")
+})
+
+/**
  * Runs one operation synchronously on the calling thread. Throws what node:crypto throws.
  *
  * @param {OpRequest} request
@@ -82,27 +137,12 @@ export const importKeys = (material) => ({
 export const perform = (request, signers) => {
   switch (request.op) {
     case "sha256":
-      return { op: "sha256", digest: Crypto.createHash("sha256").update(request.data, "utf8").digest("base64") }
+      return sha256(request.data)
     case "ecdsa-p256-sign":
-      return {
-        op: "ecdsa-p256-sign",
-        signature: Crypto.sign("sha256", Buffer.from(request.data, "utf8"), signers.ecdsaP256).toString("base64"),
-        publicKey: signers.ecdsaP256Public
-      }
+      return ecdsaP256Sign(request.data, signers)
     case "rsa2048-sign":
-      return {
-        op: "rsa2048-sign",
-        signature: Crypto.sign("sha256", Buffer.from(request.data, "utf8"), signers.rsa2048).toString("base64"),
-        publicKey: signers.rsa2048Public
-      }
-    case "scrypt": {
-      const key = Crypto.scryptSync(request.password, request.salt, SCRYPT_KEY_LENGTH, {
-        N: request.N,
-        r: SCRYPT_R,
-        p: SCRYPT_P,
-        maxmem: scryptMaxmem(request.N)
-      })
-      return { op: "scrypt", derivedKey: key.toString("base64") }
-    }
+      return rsa2048Sign(request.data, signers)
+    case "scrypt":
+      return scrypt(request.password, request.salt, request.N)
   }
 }

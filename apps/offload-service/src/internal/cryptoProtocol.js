@@ -1,16 +1,20 @@
 // @ts-check
 /**
- * The crypto engine's worker protocol, as `Schema.TaggedRequest`s: one
- * request per operation, its success the operation's result and its failure
- * {@link OperationRefused}. `@effect/platform`'s `Worker` encodes a request
- * with `Schema.serialize`, the worker's `WorkerRunner` decodes it and encodes
- * the answer the same way back.
+ * The crypto engine's worker protocol on effect's own worker support: an
+ * `effect/rpc` group, one procedure per operation, its success the
+ * operation's result and its failure {@link OperationRefused}. The engine's
+ * `RpcClient` (over `RpcClient.layerProtocolWorker` and `NodeWorker`) encodes
+ * a request with the procedure's Schema, the worker's `RpcServer` (over
+ * `RpcServer.layerProtocolWorkerRunner` and `NodeWorkerRunner`) decodes it and
+ * encodes the answer the same way back.
  *
  * Plain JavaScript (type-checked through JSDoc) so that a worker thread can
  * load it without a TypeScript loader, as `cryptoOps.js`.
  *
  * @internal
  */
+import * as Rpc from "effect/rpc/Rpc"
+import * as RpcGroup from "effect/rpc/RpcGroup"
 import * as Schema from "effect/Schema"
 
 /**
@@ -26,84 +30,70 @@ const Signature = (/** @type {"ecdsa-p256-sign" | "rsa2048-sign"} */ op) =>
   Schema.Struct({ op: Schema.Literal(op), signature: Schema.String, publicKey: Schema.String })
 
 /** SHA-256 of the UTF-8 bytes of `data`. */
-export class Sha256 extends /** @type {typeof Schema.TaggedRequest<Sha256>} */ (Schema.TaggedRequest)()("Sha256", {
-  failure: OperationRefused,
+export const Sha256 = Rpc.make("Sha256", {
+  payload: { data: Schema.String },
   success: Schema.Struct({ op: Schema.Literal("sha256"), digest: Schema.String }),
-  payload: { data: Schema.String }
-}) {}
+  error: OperationRefused
+})
 
 /** An ECDSA P-256 signature of `data` under the engine's key. */
-export class EcdsaP256Sign
-  extends /** @type {typeof Schema.TaggedRequest<EcdsaP256Sign>} */ (Schema.TaggedRequest)()("EcdsaP256Sign", {
-    failure: OperationRefused,
-    success: Signature("ecdsa-p256-sign"),
-    payload: { data: Schema.String }
-  })
-{}
+export const EcdsaP256Sign = Rpc.make("EcdsaP256Sign", {
+  payload: { data: Schema.String },
+  success: Signature("ecdsa-p256-sign"),
+  error: OperationRefused
+})
 
 /** An RSA-2048 (PKCS#1 v1.5) signature of `data` under the engine's key. */
-export class Rsa2048Sign
-  extends /** @type {typeof Schema.TaggedRequest<Rsa2048Sign>} */ (Schema.TaggedRequest)()("Rsa2048Sign", {
-    failure: OperationRefused,
-    success: Signature("rsa2048-sign"),
-    payload: { data: Schema.String }
-  })
-{}
+export const Rsa2048Sign = Rpc.make("Rsa2048Sign", {
+  payload: { data: Schema.String },
+  success: Signature("rsa2048-sign"),
+  error: OperationRefused
+})
 
 /** scrypt of `password` and `salt` at cost `N`. */
-export class Scrypt extends /** @type {typeof Schema.TaggedRequest<Scrypt>} */ (Schema.TaggedRequest)()("Scrypt", {
-  failure: OperationRefused,
+export const Scrypt = Rpc.make("Scrypt", {
+  payload: { password: Schema.String, salt: Schema.String, N: Schema.Number },
   success: Schema.Struct({ op: Schema.Literal("scrypt"), derivedKey: Schema.String }),
-  payload: { password: Schema.String, salt: Schema.String, N: Schema.Number }
-}) {}
+  error: OperationRefused
+})
+
+/**
+ * Answers once the worker serves requests (its keys imported): the engine
+ * waits for it before it counts the worker as started.
+ */
+export const Ready = Rpc.make("Ready")
 
 /**
  * A test hook: the worker exits (code 70) as soon as it reads this request,
  * so that every request it holds is lost with it. Never answered.
  */
-export class Crash extends /** @type {typeof Schema.TaggedRequest<Crash>} */ (Schema.TaggedRequest)()("Crash", {
-  failure: OperationRefused,
-  success: Schema.Void,
-  payload: {}
-}) {}
+export const Crash = Rpc.make("Crash")
 
-/** Every request a worker answers. */
-export const WorkerRequest = Schema.Union(Sha256, EcdsaP256Sign, Rsa2048Sign, Scrypt, Crash)
+/** Every procedure a worker answers. */
+export const CryptoRpcs = RpcGroup.make(Sha256, EcdsaP256Sign, Rsa2048Sign, Scrypt, Ready, Crash)
 
 /**
- * The protocol request of an operation request.
+ * The engine's client of a worker: each procedure as a function of its payload.
  *
- * @param {import("./cryptoOps.js").OpRequest} request
- * @returns {Sha256 | EcdsaP256Sign | Rsa2048Sign | Scrypt}
+ * @typedef {import("effect/rpc/RpcClient").RpcClient<RpcGroup.Rpcs<typeof CryptoRpcs>, import("effect/rpc/RpcClientError").RpcClientError>} CryptoClient
  */
-export const toWorkerRequest = (request) => {
+
+/**
+ * Runs an operation request on a worker through its client.
+ *
+ * @param {CryptoClient} client
+ * @param {import("./cryptoOps.js").OpRequest} request
+ * @returns {import("effect/Effect").Effect<import("./cryptoOps.js").OpResult, OperationRefused | import("effect/rpc/RpcClientError").RpcClientError>}
+ */
+export const call = (client, request) => {
   switch (request.op) {
     case "sha256":
-      return new Sha256({ data: request.data })
+      return client.Sha256({ data: request.data })
     case "ecdsa-p256-sign":
-      return new EcdsaP256Sign({ data: request.data })
+      return client.EcdsaP256Sign({ data: request.data })
     case "rsa2048-sign":
-      return new Rsa2048Sign({ data: request.data })
+      return client.Rsa2048Sign({ data: request.data })
     case "scrypt":
-      return new Scrypt({ password: request.password, salt: request.salt, N: request.N })
-  }
-}
-
-/**
- * The operation request of a protocol request (in the worker).
- *
- * @param {Sha256 | EcdsaP256Sign | Rsa2048Sign | Scrypt} request
- * @returns {import("./cryptoOps.js").OpRequest}
- */
-export const toOpRequest = (request) => {
-  switch (request._tag) {
-    case "Sha256":
-      return { op: "sha256", data: request.data }
-    case "EcdsaP256Sign":
-      return { op: "ecdsa-p256-sign", data: request.data }
-    case "Rsa2048Sign":
-      return { op: "rsa2048-sign", data: request.data }
-    case "Scrypt":
-      return { op: "scrypt", password: request.password, salt: request.salt, N: request.N }
+      return client.Scrypt({ password: request.password, salt: request.salt, N: request.N })
   }
 }

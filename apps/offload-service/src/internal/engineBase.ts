@@ -46,13 +46,13 @@ export abstract class Base implements CryptoEngine.CryptoEngine {
 
   protected abstract start(entry: Pending): void
   protected abstract dropQueued(entry: Pending): void
-  abstract unsafeStats(): CryptoEngine.Stats
+  abstract statsUnsafe(): CryptoEngine.Stats
 
-  unsafeHealth(): CryptoEngine.Health {
+  healthUnsafe(): CryptoEngine.Health {
     return healthy
   }
 
-  unsafeSubmit = (request: Operation.Request, onComplete: CryptoEngine.OnComplete): number => {
+  submitUnsafe = (request: Operation.Request, onComplete: CryptoEngine.OnComplete): number => {
     const entry: Pending = { id: this.nextId++, request, onComplete, posted: false }
     this.pending.set(entry.id, entry)
     if (this.closed) queueMicrotask(() => this.complete(entry, Exit.fail(closedError())))
@@ -60,7 +60,7 @@ export abstract class Base implements CryptoEngine.CryptoEngine {
     return entry.id
   }
 
-  unsafeCancel = (id: number): boolean => {
+  cancelUnsafe = (id: number): boolean => {
     const entry = this.pending.get(id)
     if (entry === undefined) return false
     this.pending.delete(id)
@@ -71,15 +71,15 @@ export abstract class Base implements CryptoEngine.CryptoEngine {
   }
 
   submit = (request: Operation.Request, onComplete: CryptoEngine.OnComplete) =>
-    Effect.sync(() => this.unsafeSubmit(request, onComplete))
+    Effect.sync(() => this.submitUnsafe(request, onComplete))
 
-  cancel = (id: number) => Effect.sync(() => this.unsafeCancel(id))
+  cancel = (id: number) => Effect.sync(() => this.cancelUnsafe(id))
 
   run = <R extends Operation.Request>(request: R): Effect.Effect<Operation.ResultOf<R["op"]>, EngineError> =>
-    Effect.async<Operation.Result, EngineError>((resume) => {
-      const id = this.unsafeSubmit(request, resume)
+    Effect.callback<Operation.Result, EngineError>((resume) => {
+      const id = this.submitUnsafe(request, resume)
       return Effect.sync(() => {
-        this.unsafeCancel(id)
+        this.cancelUnsafe(id)
       })
     }) as Effect.Effect<Operation.ResultOf<R["op"]>, EngineError>
 

@@ -41,7 +41,7 @@ export const make = (options: {
       // the handlers are installed before any message or event can arrive (both come from the event loop)
       let lastError: string | undefined
       worker.on("message", (reply: WorkerReply) => {
-        if ("ready" in reply) return Deferred.unsafeDone(ready, Exit.void)
+        if ("ready" in reply) return Deferred.doneUnsafe(ready, Exit.void)
         onAnswer(
           reply.id,
           reply.ok ? Exit.succeed(reply.result) : Exit.fail({ _tag: "Refused", message: reply.message })
@@ -52,8 +52,8 @@ export const make = (options: {
       })
       worker.on("exit", (code) => {
         const reason = lastError ?? `exited with code ${code}`
-        Deferred.unsafeDone(ready, Exit.fail(reason))
-        Deferred.unsafeDone(died, Exit.succeed(reason))
+        Deferred.doneUnsafe(ready, Exit.fail(reason))
+        Deferred.doneUnsafe(died, Exit.succeed(reason))
       })
       options.onWorkerSpawn?.(worker)
       yield* Deferred.await(ready)

@@ -10,7 +10,7 @@ import * as Api from "../Api.js"
 import type { ServiceConfig } from "../ServiceConfig.js"
 
 /** A whole HTTP response, the error in the API's format, for node's `clientError` (no response object there). */
-const rawResponse = <E, I>(status: number, reason: string, wire: Schema.Schema<E, I>, error: E) => {
+const rawResponse = <E, I>(status: number, reason: string, wire: Schema.Codec<E, I>, error: E) => {
   const json = JSON.stringify(Schema.encodeSync(wire)(error))
   return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${
     Buffer.byteLength(json)

@@ -42,12 +42,12 @@ export const offload = (
 ): Effect.Effect<Operation.Result, EngineError> =>
   Effect.suspend(() => {
     let outcome: Exit.Exit<Operation.Result, EngineError> | undefined
-    const fd = WaitFd.unsafeMake()
+    const fd = WaitFd.makeUnsafe()
     return Effect.acquireUseRelease(
       Effect.sync(() =>
-        engine.unsafeSubmit(request, (exit) => {
+        engine.submitUnsafe(request, (exit) => {
           outcome = exit
-          fd.unsafeSignal()
+          fd.signalUnsafe()
         })
       ),
       (requestId) =>
@@ -55,10 +55,10 @@ export const offload = (
           yield* WaitCtx.setWaitFd(ctx, engineKey, fd, { customData: requestId, cleanup: options.cleanup })
           yield* options.onSubmitted(Option.getOrUndefined(yield* AsyncJob.current))
           while (outcome === undefined) yield* AsyncJob.pause
-          fd.unsafeClear()
+          fd.clearUnsafe()
           return yield* outcome
         }),
       // dropped if still pending (cancellation); a no-op once the engine has answered
-      (requestId) => Effect.sync(() => engine.unsafeCancel(requestId))
+      (requestId) => Effect.sync(() => engine.cancelUnsafe(requestId))
     )
   })

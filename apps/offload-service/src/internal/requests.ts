@@ -2,7 +2,7 @@
  * What the service checks of a request before `HttpApi` decodes it: its
  * media type, how deep its JSON nests, and which methods its path takes.
  */
-import * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApi from "effect/http-api/HttpApi"
 import * as Api from "../Api.js"
 
 /**

@@ -5,7 +5,7 @@
  * backs off (an Effect `Schedule`) while it dies at start.
  *
  * How a worker is started, handed a request and answers is a
- * {@link WorkerKind}: `@effect/platform`'s `Worker` (`platformWorker.ts`) or
+ * {@link WorkerKind}: effect's worker RPC protocol (`platformWorker.ts`) or
  * the hand-made `worker_threads` protocol (`handMadeWorker.ts`).
  *
  * @internal
@@ -113,7 +113,7 @@ export class ThreadPool extends Base {
 
   /** Delays between failed starts: doubling from `base`, at most `max`. */
   private get schedule() {
-    return Schedule.exponential(this.restart.base).pipe(Schedule.union(Schedule.spaced(this.restart.max)))
+    return Schedule.min([Schedule.exponential(this.restart.base), Schedule.spaced(this.restart.max)])
   }
 
   /** One worker's life: start it, serve until it dies; a failed start fails with its reason. */
@@ -121,11 +121,11 @@ export class ThreadPool extends Base {
     return Effect.acquireUseRelease(
       Scope.make(),
       (scope) =>
-        Effect.gen(this, function*() {
-          const handle = yield* Scope.extend(
-            this.kind.start(slot.index, (id, exit) => this.onAnswer(slot, id, exit)),
-            scope
-          ).pipe(Effect.tapError((reason) => Effect.sync(() => this.onStartFailed(slot, reason))))
+        Effect.gen({ self: this }, function*() {
+          const handle = yield* this.kind.start(slot.index, (id, exit) => this.onAnswer(slot, id, exit)).pipe(
+            Scope.provide(scope),
+            Effect.tapError((reason) => Effect.sync(() => this.onStartFailed(slot, reason)))
+          )
           this.onStarted(slot, handle)
           const reason = yield* handle.died
           this.onDied(slot, handle, reason)
@@ -144,7 +144,7 @@ export class ThreadPool extends Base {
     slot.handle = handle
     slot.failedStarts = 0
     slot.lastFailure = undefined
-    Deferred.unsafeDone(slot.settled, Exit.void)
+    Deferred.doneUnsafe(slot.settled, Exit.void)
     this.dispatch()
   }
 
@@ -153,7 +153,7 @@ export class ThreadPool extends Base {
     this.workerStartFailures++
     slot.failedStarts++
     slot.lastFailure = reason
-    Deferred.unsafeDone(slot.settled, Exit.void)
+    Deferred.doneUnsafe(slot.settled, Exit.void)
     // nothing can take the queue if no worker runs and the engine is unhealthy
     this.dispatch()
   }
@@ -188,7 +188,7 @@ export class ThreadPool extends Base {
 
   /** Starts every slot's supervisor in `fibers`; succeeds once every first start succeeded or failed. */
   launch(fibers: FiberSet.FiberSet<never>): Effect.Effect<void> {
-    return Effect.gen(this, function*() {
+    return Effect.gen({ self: this }, function*() {
       for (let index = 0; index < this.threads; index++) {
         const slot: Slot = {
           index,
@@ -205,7 +205,7 @@ export class ThreadPool extends Base {
     })
   }
 
-  override unsafeHealth(): CryptoEngine.Health {
+  override healthUnsafe(): CryptoEngine.Health {
     let worst: Slot | undefined
     for (const slot of this.slots) {
       if (slot.failedStarts >= this.restart.unhealthyAfter && slot.failedStarts > (worst?.failedStarts ?? 0)) {
@@ -259,7 +259,7 @@ export class ThreadPool extends Base {
   /** With no worker running and the engine unhealthy, queued requests fail rather than wait. */
   private failQueueIfUnavailable(): void {
     if (this.slots.some((slot) => slot.handle !== undefined)) return
-    const health = this.unsafeHealth()
+    const health = this.healthUnsafe()
     if (health._tag === "Healthy") return
     const entries = this.queue.slice(this.queueHead)
     this.queue = []
@@ -281,7 +281,7 @@ export class ThreadPool extends Base {
   }
 
   /** Test hook: makes one worker die as soon as it reads this message; returns its thread id. */
-  unsafeCrash(index: number): number {
+  crashUnsafe(index: number): number {
     const handle = this.slots[index]?.handle
     if (handle === undefined) throw new Error(`no worker runs in slot ${index}`)
     handle.crash()
@@ -289,14 +289,14 @@ export class ThreadPool extends Base {
   }
 
   /** Test hook: terminates one worker's thread now, as if it had been killed; returns its thread id. */
-  unsafeKill(index: number): number {
+  killUnsafe(index: number): number {
     const handle = this.slots[index]?.handle
     if (handle === undefined) throw new Error(`no worker runs in slot ${index}`)
     handle.kill()
     return handle.threadId
   }
 
-  unsafeStats(): CryptoEngine.Stats {
+  statsUnsafe(): CryptoEngine.Stats {
     let inFlight = 0
     for (const slot of this.slots) inFlight += slot.inFlight.size
     return {

@@ -5,8 +5,8 @@
  *
  * @since 0.1.0
  */
-import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
+import type * as HttpClient from "effect/http/HttpClient"
 import * as Load from "./Load.js"
 import * as Pin from "./Pin.js"
 import * as Service from "./Service.js"

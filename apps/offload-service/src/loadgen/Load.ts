@@ -5,13 +5,12 @@
  *
  * @since 0.1.0
  */
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
+import * as HttpClient from "effect/http/HttpClient"
+import * as HttpClientRequest from "effect/http/HttpClientRequest"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Operation from "../Operation.js"
 import * as Stats from "./Stats.js"
@@ -89,11 +88,11 @@ export const parseRetryAfter = (value: string | undefined, nowMs: number): Durat
 }
 
 const Finished = Schema.Struct({
-  id: Schema.Union(Schema.String, Schema.Number),
+  id: Schema.Union([Schema.String, Schema.Number]),
   state: Schema.Literal("finished"),
   result: Operation.Result
 })
-const decodeFinished = Schema.decodeUnknownEither(Schema.parseJson(Finished))
+const decodeFinished = Schema.decodeUnknownResult(Schema.fromJsonString(Finished))
 
 type Attempt =
   | { readonly _tag: "Finished" }
@@ -114,7 +113,7 @@ export const run = (options: Options): Effect.Effect<Report, never, HttpClient.H
     const client = yield* HttpClient.HttpClient
     const endpoint = new URL("/jobs?wait=true", options.url).toString()
     const request = HttpClientRequest.post(endpoint).pipe(
-      HttpClientRequest.bodyUnsafeJson(requestBody(options.op, options))
+      HttpClientRequest.bodyJsonUnsafe(requestBody(options.op, options))
     )
 
     const attempt: Effect.Effect<Attempt> = client.execute(request).pipe(
@@ -126,19 +125,14 @@ export const run = (options: Options): Effect.Effect<Report, never, HttpClient.H
           }
           if (response.status !== 200) return { _tag: "Failed", reason: `HTTP ${response.status}: ${snippet(text)}` }
           const body = decodeFinished(text)
-          if (Either.isLeft(body)) {
-            return {
-              _tag: "Failed",
-              reason: `unexpected 200 body: ${ParseResult.TreeFormatter.formatErrorSync(body.left)}`
-            }
-          }
-          if (body.right.result.op !== options.op) {
-            return { _tag: "Failed", reason: `asked for ${options.op}, got a result for ${body.right.result.op}` }
+          if (Result.isFailure(body)) return { _tag: "Failed", reason: `unexpected 200 body: ${body.failure.message}` }
+          if (body.success.result.op !== options.op) {
+            return { _tag: "Failed", reason: `asked for ${options.op}, got a result for ${body.success.result.op}` }
           }
           return { _tag: "Finished" }
         })
       ),
-      Effect.catchAll((error) => Effect.succeed<Attempt>({ _tag: "Failed", reason: error.message }))
+      Effect.catch((error) => Effect.succeed<Attempt>({ _tag: "Failed", reason: error.message }))
     )
 
     const latenciesMs: Array<number> = []

@@ -16,9 +16,9 @@
  */
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import { createRequire } from "node:module"
@@ -153,11 +153,15 @@ export const pinned = (
 ): readonly [string, ReadonlyArray<string>] => ["taskset", ["-c", cpuList(cpus), command, ...args]]
 
 // a number of a report; NaN (a percentile of no samples) travels as null
-const ReportNumber = Schema.transform(Schema.NullOr(Schema.Number), Schema.Number, {
-  strict: true,
-  decode: (n) => n ?? Number.NaN,
-  encode: (n) => Number.isFinite(n) ? n : null
-})
+const ReportNumber = Schema.NullOr(Schema.Number).pipe(
+  Schema.decodeTo(
+    Schema.Number,
+    SchemaTransformation.transform({
+      decode: (n: number | null) => n ?? Number.NaN,
+      encode: (n: number) => Number.isFinite(n) ? n : null
+    })
+  )
+)
 
 const Report = Schema.Struct({
   ok: Schema.Number,
@@ -182,10 +186,10 @@ const Report = Schema.Struct({
  * @since 0.1.0
  * @category models
  */
-export const ClientLine = Schema.parseJson(Schema.Union(
+export const ClientLine = Schema.fromJsonString(Schema.Union([
   Schema.Struct({ done: Schema.Number }),
   Schema.Struct({ report: Report })
-))
+]))
 
 /**
  * The client's options as its process takes them (one JSON argument).
@@ -193,14 +197,16 @@ export const ClientLine = Schema.parseJson(Schema.Union(
  * @since 0.1.0
  * @category models
  */
-export const ClientArgs = Schema.parseJson(Schema.Struct({
+export const ClientArgs = Schema.fromJsonString(Schema.Struct({
   url: Schema.String,
-  op: Schema.Literal(...Operation.ops),
+  op: Schema.Literals(Operation.ops),
   requests: Schema.Number,
   concurrency: Schema.Number,
   size: Schema.optional(Schema.Number),
   scryptN: Schema.optional(Schema.Number)
 }))
+
+const decodeLine = Schema.decodeResult(ClientLine)
 
 const clientEntry = fileURLToPath(new URL("../loadgen-client.ts", import.meta.url))
 const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href
@@ -217,7 +223,7 @@ export const runClient = (
   options: Load.Options,
   cpus: ReadonlyArray<number>
 ): Effect.Effect<Load.Report, ClientError> =>
-  Effect.async<Load.Report, ClientError>((resume) => {
+  Effect.callback<Load.Report, ClientError>((resume) => {
     const args = Schema.encodeSync(ClientArgs)({
       url: options.url,
       op: options.op,
@@ -235,11 +241,11 @@ export const runClient = (
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
       buffer += chunk
       for (let end = buffer.indexOf("\n"); end >= 0; end = buffer.indexOf("\n")) {
-        const line = Schema.decodeEither(ClientLine)(buffer.slice(0, end))
+        const line = decodeLine(buffer.slice(0, end))
         buffer = buffer.slice(end + 1)
-        if (Either.isLeft(line)) bad ??= ParseResult.TreeFormatter.formatErrorSync(line.left)
-        else if ("done" in line.right) options.onProgress?.(line.right.done)
-        else report = line.right.report
+        if (Result.isFailure(line)) bad ??= line.failure.message
+        else if ("done" in line.success) options.onProgress?.(line.success.done)
+        else report = line.success.report
       }
     })
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {

@@ -45,9 +45,9 @@ export const aroundOn = (stderr: Terminal) =>
   })
   return Effect.gen(function*() {
     // forked outside any uninterruptible region, so the interrupt below stops it
-    const drawing = yield* Effect.fork(Effect.repeat(draw, Schedule.spaced(Duration.millis(100))))
+    const drawing = yield* Effect.forkChild(Effect.repeat(draw, Schedule.spaced(Duration.millis(100))))
     return yield* run((n) => done = n).pipe(
-      Effect.ensuring(Effect.zipRight(Fiber.interrupt(drawing), Effect.sync(() => stderr.write("\r\x1b[2K"))))
+      Effect.ensuring(Effect.andThen(Fiber.interrupt(drawing), Effect.sync(() => stderr.write("\r\x1b[2K"))))
     )
   })
 }

@@ -12,10 +12,10 @@
  *
  * @since 0.1.0
  */
-import * as HttpClient from "@effect/platform/HttpClient"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as HttpClient from "effect/http/HttpClient"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as ChildProcess from "node:child_process"
@@ -53,7 +53,7 @@ export const defaultEntry: string = fileURLToPath(new URL("../main.ts", import.m
  * @category constructors
  */
 export const freePort = (host: string): Effect.Effect<number> =>
-  Effect.async<number>((resume) => {
+  Effect.callback<number>((resume) => {
     const server = Net.createServer()
     server.once("error", (error) => resume(Effect.die(error)))
     server.listen(0, host, () => {
@@ -85,7 +85,7 @@ export interface StartOptions {
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
   readonly host?: string | undefined
   /** How long to wait for `/healthz`; default 60 s. */
-  readonly readyTimeout?: Duration.DurationInput | undefined
+  readonly readyTimeout?: Duration.Input | undefined
   /** The CPUs to pin the service to (`taskset -c`); default: not pinned. */
   readonly cpus?: ReadonlyArray<number> | undefined
 }
@@ -120,12 +120,12 @@ export const start = (
       Effect.flatMap((response) => response.status === 200 ? Effect.void : Effect.fail(`HTTP ${response.status}`)),
       Effect.mapError((error) => typeof error === "string" ? error : error.message),
       Effect.retry(Schedule.spaced(Duration.millis(100))),
-      Effect.timeoutFail({
+      Effect.timeoutOrElse({
         duration: options.readyTimeout ?? Duration.seconds(60),
-        onTimeout: () => `/healthz did not answer 200 at ${url}`
+        orElse: () => Effect.fail(`/healthz did not answer 200 at ${url}`)
       })
     )
-    const exited = Effect.async<never, string>((resume) => {
+    const exited = Effect.callback<never, string>((resume) => {
       const onExit = (code: number | null, signal: string | null) =>
         resume(Effect.fail(`the service exited (${signal ?? `code ${code}`}) before it was healthy`))
       if (child.exitCode !== null || child.signalCode !== null) onExit(child.exitCode, child.signalCode)
@@ -161,7 +161,7 @@ const spawn = (
 }
 
 const stop = (child: ChildProcess.ChildProcess): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
+  Effect.callback<void>((resume) => {
     if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
     const timer = setTimeout(() => child.kill("SIGKILL"), 10_000)
     child.once("exit", () => {

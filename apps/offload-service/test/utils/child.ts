@@ -13,7 +13,7 @@ const host = "127.0.0.1"
 
 /** Resolves with how the child exited (at once if it already has). */
 export const exited = (child: ChildProcess.ChildProcess) =>
-  Effect.async<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>((resume) => {
+  Effect.callback<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>((resume) => {
     if (child.exitCode !== null || child.signalCode !== null) {
       return resume(Effect.succeed({ code: child.exitCode, signal: child.signalCode }))
     }
@@ -38,7 +38,7 @@ export const serve = (entry: string, durable: string) =>
         child.stderr!.on("data", (chunk: Buffer) => output += chunk.toString("utf8"))
         return child
       }),
-      (child) => Effect.asVoid(Effect.zipRight(Effect.sync(() => child.kill("SIGKILL")), exited(child)))
+      (child) => Effect.asVoid(Effect.andThen(Effect.sync(() => child.kill("SIGKILL")), exited(child)))
     )
     const url = `http://${host}:${port}`
     // each probe is bounded: the port listens a moment before the routes are served, and a request in that
@@ -47,7 +47,7 @@ export const serve = (entry: string, durable: string) =>
       Effect.timeout("2 seconds"),
       Effect.filterOrFail((response) => response.status === 200),
       Effect.retry({ schedule: Schedule.spaced("100 millis"), while: () => child.exitCode === null }),
-      Effect.orElse(() => Effect.dieMessage(`the service did not start:\n${output}`))
+      Effect.catch(() => Effect.die(new Error(`the service did not start:\n${output}`)))
     )
     return { child, url, output: () => output }
   })

@@ -56,7 +56,7 @@ export const pollUntil = <A>(effect: Effect.Effect<A>, until: (a: A) => boolean)
 
 /** Whether a TCP connection to host:port is refused. */
 export const connectionRefused = (host: string, port: number): Effect.Effect<boolean> =>
-  Effect.async<boolean>((resume) => {
+  Effect.callback<boolean>((resume) => {
     const socket = Net.connect({ host, port })
     socket.once("connect", () => {
       socket.destroy()
@@ -106,7 +106,7 @@ const parseRaw = (text: string): RawReply => {
  * The socket is destroyed if the effect is interrupted.
  */
 export const raw = (host: string, port: number, data: string | Uint8Array): Effect.Effect<RawReply> =>
-  Effect.async<RawReply>((resume) => {
+  Effect.callback<RawReply>((resume) => {
     const chunks: Array<Buffer> = []
     const socket = Net.connect({ host, port }, () => socket.write(data))
     socket.on("data", (chunk: Buffer) => chunks.push(chunk))
@@ -118,7 +118,7 @@ export const raw = (host: string, port: number, data: string | Uint8Array): Effe
 /** An open TCP connection that has written `data`; destroyed when the scope closes. */
 export const openConnection = (host: string, port: number, data: string) =>
   Effect.acquireRelease(
-    Effect.async<Net.Socket>((resume) => {
+    Effect.callback<Net.Socket>((resume) => {
       const socket = Net.connect({ host, port }, () => socket.write(data, () => resume(Effect.succeed(socket))))
       socket.on("error", () => {})
     }),
