@@ -139,7 +139,7 @@ export interface DurableJobPool {
 
 /**
  * One job as {@link DurableJobPool.list} shows it. `starting`: its slot is
- * taken and its workflow is being sent. `diverged`: a replay of the job's
+ * taken and its first run has not begun. `diverged`: a replay of the job's
  * journal met a step other than the one journaled (code changed without a
  * version guard); the job is suspended and holds its slot until code that
  * replays it is deployed or it is cancelled (see `JobDivergedError`).
@@ -356,7 +356,11 @@ export const layerSqlite = (
       ),
       ClusterWorkflowEngine.layer
     ).pipe(
-      Layer.provide(SingleRunner.layer({ runnerStorage: "memory", shardingConfig: options.shardingConfig })),
+      Layer.provide(SingleRunner.layer({
+        runnerStorage: "memory",
+        // one process: its messages are not sent anywhere, so they are not serialized for the trip either
+        shardingConfig: { simulateRemoteSerialization: false, ...options.shardingConfig }
+      })),
       Layer.provide(Digest.layerWebCrypto),
       Layer.provideMerge(internal.layerSqliteClient(options.filename))
     )

@@ -782,12 +782,14 @@ const toStep = <A, E>(
   }
 }
 
-/** Sends the workflow of a job whose slot is taken (`starting`), and records that it was sent. */
+/**
+ * Sends the workflow of a job whose slot is taken (`starting`): its first run records it `running`. Sending it
+ * again is harmless (the engine keeps one run request per job), so a start cut short is completed by sending.
+ */
 const send = (self: DurableJob.Any, pool: Ledger, row: Row): Effect.Effect<void, StoreError, WorkflowEngine> =>
   Effect.gen(function*() {
     const operations = yield* operationsOf(self)
     yield* operations.send(row.jobId, row.payload)
-    yield* pool.started(row.jobId)
     // a job the ledger forgot (purged) that the engine had finished: record the result the engine journaled
     const exit = yield* operations.journaledExit(row.jobId)
     if (exit !== undefined) yield* pool.ended(row.jobId, exit)

@@ -102,9 +102,7 @@ export interface Ledger extends DurableJobPool.DurableJobPool {
     version: number,
     payload: unknown
   ) => Effect.Effect<Row, NoJobsError | ForeignJobError | JobKindError | StoreError>
-  /** `starting` → `running`, once the job's workflow is sent. */
-  readonly started: (jobId: string) => Effect.Effect<void, StoreError>
-  /** A run of the job began (`starting`/`paused` → `running`). */
+  /** A run of the job began (`starting`/`paused` → `running`); no wait is woken by it (a wait ends on no run). */
   readonly running: (jobId: string) => Effect.Effect<void, StoreError>
   /** A run of the job suspended on `tokens`. */
   readonly paused: (jobId: string, tokens: ReadonlyArray<string>) => Effect.Effect<void, StoreError>
@@ -321,7 +319,6 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
           rows.set(jobId, created)
           return Effect.succeed(created)
         }),
-      started: (jobId) => update(jobId, ["starting"], { state: "running" }),
       running: (jobId) =>
         update(jobId, ["starting", "paused", "diverged"], { state: "running", tokens: [], diverged: undefined }),
       paused: (jobId, tokens) => update(jobId, ["starting", "running", "paused"], { state: "paused", tokens }),
@@ -756,12 +753,20 @@ export const makeSql = (
         sql<RawRow>`SELECT * FROM ${jobs} WHERE job_id = ${jobId}`,
         (rows) => rows[0] === undefined ? undefined : rowOf(rows[0])
       )
-    const update = (operation: string, jobId: string, from: ReadonlyArray<State>, set: Record<string, unknown>) =>
+    const update = (
+      operation: string,
+      jobId: string,
+      from: ReadonlyArray<State>,
+      set: Record<string, unknown>,
+      notify = true
+    ) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const change = sql`UPDATE ${jobs} SET ${sql.update({ ...set, updated_at: now })}
           WHERE job_id = ${jobId} AND ${sql.in("state", from)}`
-        if (Option.isSome(pg)) {
+        if (!notify) {
+          yield* change
+        } else if (Option.isSome(pg)) {
           // the change and its notification in one statement (the listener above publishes it here too)
           yield* sql`WITH changed AS (${change} RETURNING job_id) SELECT pg_notify(${CHANNEL}, job_id) FROM changed`
         } else {
@@ -839,9 +844,12 @@ export const makeSql = (
           Effect.catchTag("SqlError", (error) => Effect.fail(storeError("start")(error))),
           Effect.tap(() => guard)
         ),
-      started: (jobId) => update("start", jobId, ["starting"], { state: "running" }),
       running: (jobId) =>
-        update("run", jobId, ["starting", "paused", "diverged"], { state: "running", tokens: "[]", diverged: null }),
+        update("run", jobId, ["starting", "paused", "diverged"], {
+          state: "running",
+          tokens: "[]",
+          diverged: null
+        }, false),
       paused: (jobId, tokens) =>
         update("pause", jobId, ["starting", "running", "paused"], { state: "paused", tokens: JSON.stringify(tokens) }),
       ended: (jobId, exit) =>
