@@ -256,28 +256,33 @@ export const toLayer = <
       yield* Workflow.addFinalizer((exit) =>
         pool.lastRun.get(executionId) !== instance
           ? Effect.void
-          : Effect.flatMap(encodeExit(self, exit), (encoded) => pool.ended(executionId, encoded)).pipe(
+          : Effect.flatMap(
+            encodeExit(self, exit),
+            (encoded) => pool.ended(executionId, encoded, runs.get(instance)?.replay?.taken)
+          ).pipe(
             ridingOut,
             Effect.timeout(ENDED_PATIENCE),
             Effect.catchCause((cause) => Effect.logWarning(`the end of job ${executionId} is not recorded yet`, cause))
           )
       )
-      const row = yield* persist(pool.get(executionId))
+      // recorded running, in one statement, unless the job is diverged or of a version this code does not run
+      const { begun, row } = yield* persist(pool.begin(executionId, { min: self.minVersion, max: self.version }))
       // started under a version this code does not run (recorded as diverged, and listed so), or diverged from its
       // journal: left where it is until code that runs it is deployed, or it is cancelled
-      const refused = row === undefined ? undefined : divergence(self, row)
+      const refused = begun || row === undefined ? undefined : divergence(self, row)
       if (refused !== undefined) {
         if (row!.state !== "diverged") yield* persist(pool.diverged(executionId, fieldsOf(refused)))
         return yield* Workflow.suspend(instance)
       }
-      yield* persist(pool.running(executionId))
       const run: Run = { tokens: new Set(), waits: new Map() }
       runs.set(instance, run)
       const replay: Replay = {
         journal: (yield* persist(pool.steps(executionId))).slice(),
+        taken: [],
         next: 0,
         divergence: undefined
       }
+      run.replay = replay
       const base = yield* WorkflowEngine
       const engine = replaying(base, pool, executionId, yield* Effect.fiberId, replay)
       return yield* body(payload, executionId).pipe(
@@ -288,10 +293,11 @@ export const toLayer = <
           !instance.suspended || !Exit.hasInterrupts(exit)
             ? Effect.void
             : replay.divergence !== undefined
-            ? persist(pool.diverged(executionId, replay.divergence))
+            ? persist(pool.diverged(executionId, replay.divergence, replay.taken))
             : Effect.flatMap(
               superseded(base, run),
-              (superseded) => superseded ? Effect.void : persist(pool.paused(executionId, Array.from(run.tokens)))
+              (superseded) =>
+                superseded ? Effect.void : persist(pool.paused(executionId, Array.from(run.tokens), replay.taken))
             )
         )
       )
@@ -381,6 +387,8 @@ type Divergence = Omit<ConstructorParameters<typeof JobDivergedError>[0], "jobId
  */
 interface Replay {
   readonly journal: Array<JournalStep>
+  /** The steps this run took past the journal it read, journaled with its pause or end. */
+  readonly taken: Array<readonly [number, JournalStep]>
   next: number
   divergence: Divergence | undefined
 }
@@ -393,6 +401,8 @@ interface Replay {
 interface Run {
   readonly tokens: Set<string>
   readonly waits: Map<string, Wait>
+  /** The run's replay of the journal, once it has read it. */
+  replay?: Replay | undefined
 }
 
 interface Wait {
@@ -478,7 +488,8 @@ const replaying = (
       const recorded = replay.journal[index]
       if (recorded === undefined) {
         replay.journal.push(requested)
-        return Effect.as(persist(pool.recordStep(executionId, index, requested)), { index, replayed: false })
+        replay.taken.push([index, requested])
+        return Effect.succeed({ index, replayed: false })
       }
       if (recorded.kind !== requested.kind || recorded.name !== requested.name) {
         return diverge(divergenceAt(

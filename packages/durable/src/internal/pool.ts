@@ -1,5 +1,6 @@
 import type { PoolStats } from "@async-job/core/Errors"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Arr from "effect/Array"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
@@ -102,18 +103,32 @@ export interface Ledger extends DurableJobPool.DurableJobPool {
     version: number,
     payload: unknown
   ) => Effect.Effect<Row, NoJobsError | ForeignJobError | JobKindError | StoreError>
+  /**
+   * A run of the job begins: if the job is `starting`, `running` or `paused` and its version is one of
+   * `versions`, it is recorded `running` (`begun`); else nothing changes. Answers the row (undefined if there is
+   * none). No wait is woken by it (a wait ends on no run).
+   */
+  readonly begin: (
+    jobId: string,
+    versions: { readonly min: number; readonly max: number }
+  ) => Effect.Effect<{ readonly begun: boolean; readonly row: Row | undefined }, StoreError>
   /** A run of the job began (`starting`/`paused` → `running`); no wait is woken by it (a wait ends on no run). */
   readonly running: (jobId: string) => Effect.Effect<void, StoreError>
-  /** A run of the job suspended on `tokens`. */
-  readonly paused: (jobId: string, tokens: ReadonlyArray<string>) => Effect.Effect<void, StoreError>
-  /** The job ended with this (encoded) exit; its slot is free. */
-  readonly ended: (jobId: string, exit: unknown) => Effect.Effect<void, StoreError>
-  /** A run of the job diverged from its journal and suspended; it keeps its slot. */
-  readonly diverged: (jobId: string, divergence: unknown) => Effect.Effect<void, StoreError>
-  /** The steps journaled by the job's own fiber, in order. */
+  /**
+   * A run of the job suspended on `tokens`. The `steps` the run took past its journal are journaled with it, in
+   * one transaction (see {@link Ledger.steps}).
+   */
+  readonly paused: (jobId: string, tokens: ReadonlyArray<string>, steps?: Steps) => Effect.Effect<void, StoreError>
+  /** The job ended with this (encoded) exit; its slot is free. `steps` as for `paused`. */
+  readonly ended: (jobId: string, exit: unknown, steps?: Steps) => Effect.Effect<void, StoreError>
+  /** A run of the job diverged from its journal and suspended; it keeps its slot. `steps` as for `paused`. */
+  readonly diverged: (jobId: string, divergence: unknown, steps?: Steps) => Effect.Effect<void, StoreError>
+  /**
+   * The steps journaled by the job's own fiber, in order. A run journals the steps it takes past the journal when
+   * it pauses or ends, with that record; a run cut short (a crash, a preemption) journals none, and the next run
+   * takes them again.
+   */
   readonly steps: (jobId: string) => Effect.Effect<ReadonlyArray<JournalStep>, StoreError>
-  /** Journals the step at `index` (the next one); a step already journaled there is kept. */
-  readonly recordStep: (jobId: string, index: number, step: JournalStep) => Effect.Effect<void, StoreError>
   readonly get: (jobId: string) => Effect.Effect<Row | undefined, StoreError>
   /** The jobs of a kind whose start was cut short. */
   readonly startingOf: (kind: string) => Effect.Effect<ReadonlyArray<Row>, StoreError>
@@ -148,6 +163,13 @@ export const ANY_JOB = "*"
  * @internal
  */
 export const RECHECK = Duration.seconds(2)
+
+/**
+ * Steps a run took past its journal, by their index: journaled with the run's pause or end.
+ *
+ * @internal
+ */
+export type Steps = ReadonlyArray<readonly [index: number, step: JournalStep]>
 
 /** @internal */
 export const ledger = (pool: DurableJobPool.DurableJobPool): Ledger => pool as Ledger
@@ -280,6 +302,12 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
       for (const row of rows.values()) counts[row.state]++
       return counts
     }
+    const journal = (jobId: string, steps: Steps = []) =>
+      Effect.sync(() => {
+        const journal = journals.get(jobId) ?? []
+        for (const [index, step] of steps) if (index === journal.length) journal.push(step)
+        journals.set(jobId, journal)
+      })
     const update = (jobId: string, from: ReadonlyArray<State>, change: Partial<Row>) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const row = rows.get(jobId)
@@ -319,18 +347,36 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
           rows.set(jobId, created)
           return Effect.succeed(created)
         }),
+      begin: (jobId, versions) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.sync(() => {
+            const row = rows.get(jobId)
+            if (
+              row === undefined || !["starting", "running", "paused"].includes(row.state) ||
+              row.version < versions.min || row.version > versions.max
+            ) return { begun: false, row }
+            const begun: Row = { ...row, state: "running", tokens: [], diverged: undefined, updatedAt: now }
+            rows.set(jobId, begun)
+            return { begun: true, row: begun }
+          })),
       running: (jobId) =>
         update(jobId, ["starting", "paused", "diverged"], { state: "running", tokens: [], diverged: undefined }),
-      paused: (jobId, tokens) => update(jobId, ["starting", "running", "paused"], { state: "paused", tokens }),
-      ended: (jobId, exit) => update(jobId, live, { state: "ended", tokens: [], exit, diverged: undefined }),
-      diverged: (jobId, divergence) => update(jobId, live, { state: "diverged", tokens: [], diverged: divergence }),
+      paused: (jobId, tokens, steps) =>
+        Effect.andThen(
+          journal(jobId, steps),
+          update(jobId, ["starting", "running", "paused"], { state: "paused", tokens })
+        ),
+      ended: (jobId, exit, steps) =>
+        Effect.andThen(
+          journal(jobId, steps),
+          update(jobId, live, { state: "ended", tokens: [], exit, diverged: undefined })
+        ),
+      diverged: (jobId, divergence, steps) =>
+        Effect.andThen(
+          journal(jobId, steps),
+          update(jobId, live, { state: "diverged", tokens: [], diverged: divergence })
+        ),
       steps: (jobId) => Effect.sync(() => journals.get(jobId)?.slice() ?? []),
-      recordStep: (jobId, index, step) =>
-        Effect.sync(() => {
-          const journal = journals.get(jobId) ?? []
-          if (index === journal.length) journal.push(step)
-          journals.set(jobId, journal)
-        }),
       get: (jobId) => Effect.sync(() => rows.get(jobId)),
       startingOf: (kind) =>
         Effect.sync(() => Array.from(rows.values()).filter((row) => row.kind === kind && row.state === "starting")),
@@ -616,7 +662,7 @@ export const makeSql = (
     const jobs = sql("async_job_durable_jobs")
     const pools = sql("async_job_durable_pools")
     const meta = sql("async_job_durable_meta")
-    const steps = sql("async_job_durable_steps")
+    const stepsTable = sql("async_job_durable_steps")
     const lock = sql.onDialectOrElse({
       pg: () => sql`SELECT pg_advisory_xact_lock(hashtext(${"async_job_durable"}))`,
       orElse: () => Effect.void
@@ -646,7 +692,7 @@ export const makeSql = (
         configured INTEGER
       )`,
       sql`CREATE TABLE IF NOT EXISTS ${meta} (name VARCHAR(255) PRIMARY KEY, value TEXT NOT NULL)`,
-      sql`CREATE TABLE IF NOT EXISTS ${steps} (
+      sql`CREATE TABLE IF NOT EXISTS ${stepsTable} (
         job_id VARCHAR(255) NOT NULL,
         step INTEGER NOT NULL,
         kind VARCHAR(16) NOT NULL,
@@ -758,21 +804,30 @@ export const makeSql = (
       jobId: string,
       from: ReadonlyArray<State>,
       set: Record<string, unknown>,
-      notify = true
+      options?: { readonly notify?: boolean | undefined; readonly steps?: Steps | undefined }
     ) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
+        const notify = options?.notify ?? true
+        const steps = options?.steps ?? []
         const change = sql`UPDATE ${jobs} SET ${sql.update({ ...set, updated_at: now })}
           WHERE job_id = ${jobId} AND ${sql.in("state", from)}`
-        if (!notify) {
-          yield* change
-        } else if (Option.isSome(pg)) {
-          // the change and its notification in one statement (the listener above publishes it here too)
-          yield* sql`WITH changed AS (${change} RETURNING job_id) SELECT pg_notify(${CHANNEL}, job_id) FROM changed`
-        } else {
-          yield* change
-          yield* PubSub.publish(hub, jobId)
-        }
+        // the change and its notification in one statement on Postgres (the listener above publishes it here too)
+        const write = !notify || Option.isNone(pg)
+          ? change
+          : sql`WITH changed AS (${change} RETURNING job_id) SELECT pg_notify(${CHANNEL}, job_id) FROM changed`
+        // the steps the run took, journaled with it: one commit
+        const journaled = steps.map(([index, step]) => ({
+          job_id: jobId,
+          step: index,
+          kind: step.kind,
+          name: step.name
+        }))
+        yield* !Arr.isArrayNonEmpty(journaled) ? write : sql.withTransaction(Effect.andThen(
+          sql`INSERT INTO ${stepsTable} ${sql.insert(journaled)} ON CONFLICT (job_id, step) DO NOTHING`,
+          write
+        ))
+        if (notify && Option.isNone(pg)) yield* PubSub.publish(hub, jobId)
       }).pipe(Effect.mapError(storeError(operation)))
 
     const self: Ledger = {
@@ -801,6 +856,22 @@ export const makeSql = (
       admit: (jobId, kind, version, payload) =>
         sql.withTransaction(Effect.gen(function*() {
           yield* lock
+          // one statement takes the slot and records the job, if the job is new and the pool has room
+          const now = yield* Clock.currentTimeMillis
+          const admitted = yield* sql<RawRow>`INSERT INTO ${jobs}
+            (job_id, pool, pool_id, kind, seq, version, state, tokens, payload, created_at, updated_at)
+            SELECT ${jobId}, ${name}, CAST(${poolId} AS INTEGER), ${kind}, next.seq, CAST(${version} AS INTEGER),
+              ${"starting"}, ${"[]"}, ${JSON.stringify(payload)}, CAST(${now} AS BIGINT), CAST(${now} AS BIGINT)
+            FROM (SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM ${jobs}) AS next
+            WHERE NOT EXISTS (SELECT 1 FROM ${jobs} WHERE job_id = ${jobId})
+              AND (
+                (SELECT max_size FROM ${pools} WHERE name = ${name}) = 0
+                OR (SELECT count(*) FROM ${jobs} WHERE pool = ${name} AND state <> ${"ended"})
+                  < (SELECT max_size FROM ${pools} WHERE name = ${name})
+              )
+            RETURNING *`
+          if (admitted[0] !== undefined) return rowOf(admitted[0])
+          // not admitted: the job exists, or the pool is full
           const existing = yield* get(jobId)
           if (existing !== undefined) {
             if (existing.pool !== name) {
@@ -811,61 +882,49 @@ export const makeSql = (
             }
             return existing
           }
-          const bound = yield* maxSize
-          if (bound > 0) {
-            const now = yield* counts
-            if (outstanding(now) >= bound) return yield* noJobs(poolId, bound, now)
-          }
-          const next = yield* sql<
-            { readonly seq: number | string }
-          >`SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM ${jobs}`
-          const now = yield* Clock.currentTimeMillis
-          const row = newRow(
-            { jobId, pool: name, poolId, kind, seq: Number(next[0]?.seq ?? 1), version, payload },
-            now
-          )
-          yield* sql`INSERT INTO ${jobs} ${
-            sql.insert({
-              job_id: row.jobId,
-              pool: row.pool,
-              pool_id: poolId,
-              kind: row.kind,
-              seq: row.seq,
-              version: row.version,
-              state: row.state,
-              tokens: "[]",
-              payload: JSON.stringify(payload),
-              created_at: now,
-              updated_at: now
-            })
-          }`
-          return row
+          return yield* noJobs(poolId, yield* maxSize, yield* counts)
         })).pipe(
           Effect.catchTag("SqlError", (error) => Effect.fail(storeError("start")(error))),
           Effect.tap(() => guard)
         ),
+      begin: (jobId, versions) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const begun = yield* sql<RawRow>`UPDATE ${jobs}
+            SET state = ${"running"}, tokens = ${"[]"}, diverged = NULL, updated_at = ${now}
+            WHERE job_id = ${jobId} AND ${sql.in("state", ["starting", "running", "paused"])}
+              AND version >= ${versions.min} AND version <= ${versions.max}
+            RETURNING *`
+          return begun[0] === undefined ? { begun: false as const, row: yield* get(jobId) } : {
+            begun: true as const,
+            row: rowOf(begun[0])
+          }
+        }).pipe(Effect.mapError(storeError("run")), Effect.tap(() => guard)),
       running: (jobId) =>
         update("run", jobId, ["starting", "paused", "diverged"], {
           state: "running",
           tokens: "[]",
           diverged: null
-        }, false),
-      paused: (jobId, tokens) =>
-        update("pause", jobId, ["starting", "running", "paused"], { state: "paused", tokens: JSON.stringify(tokens) }),
-      ended: (jobId, exit) =>
-        update("end", jobId, live, { state: "ended", tokens: "[]", exit: JSON.stringify(exit), diverged: null }),
-      diverged: (jobId, divergence) =>
-        update("diverge", jobId, live, { state: "diverged", tokens: "[]", diverged: JSON.stringify(divergence) }),
+        }, { notify: false }),
+      paused: (jobId, tokens, steps) =>
+        update("pause", jobId, ["starting", "running", "paused"], { state: "paused", tokens: JSON.stringify(tokens) }, {
+          steps
+        }),
+      ended: (jobId, exit, steps) =>
+        update("end", jobId, live, { state: "ended", tokens: "[]", exit: JSON.stringify(exit), diverged: null }, {
+          steps
+        }),
+      diverged: (jobId, divergence, steps) =>
+        update("diverge", jobId, live, { state: "diverged", tokens: "[]", diverged: JSON.stringify(divergence) }, {
+          steps
+        }),
       steps: (jobId) =>
-        sql<{ readonly kind: JournalStep["kind"]; readonly name: string }>`SELECT kind, name FROM ${steps}
+        sql<{ readonly kind: JournalStep["kind"]; readonly name: string }>`SELECT kind, name FROM ${stepsTable}
           WHERE job_id = ${jobId} ORDER BY step`.pipe(
           Effect.map((rows) => rows.map(({ kind, name }): JournalStep => ({ kind, name }))),
           Effect.mapError(storeError("replay")),
           Effect.tap(() => guard)
         ),
-      recordStep: (jobId, index, step) =>
-        sql`INSERT INTO ${steps} ${sql.insert({ job_id: jobId, step: index, kind: step.kind, name: step.name })}
-          ON CONFLICT (job_id, step) DO NOTHING`.pipe(Effect.asVoid, Effect.mapError(storeError("journal"))),
       get: (jobId) => Effect.tap(Effect.mapError(get(jobId), storeError("read")), () => guard),
       startingOf: (kind) =>
         sql<RawRow>`SELECT * FROM ${jobs} WHERE pool = ${name} AND kind = ${kind} AND state = ${"starting"}`.pipe(
@@ -909,7 +968,7 @@ export const makeSql = (
           const purged = yield* sql<{ readonly job_id: string }>`DELETE FROM ${jobs}
             WHERE pool = ${name} AND state = ${"ended"} AND updated_at <= ${before} RETURNING job_id`
           if (purged.length > 0) {
-            yield* sql`DELETE FROM ${steps} WHERE ${sql.in("job_id", purged.map((row) => row.job_id))}`
+            yield* sql`DELETE FROM ${stepsTable} WHERE ${sql.in("job_id", purged.map((row) => row.job_id))}`
           }
           return purged.length
         }).pipe(sql.withTransaction, Effect.mapError(storeError("purge")), Effect.tap(() => guard))
