@@ -213,8 +213,13 @@ export const layerMemory = (options?: Options): Layer.Layer<DurableJobPool | Wor
  * `async_job_durable_meta`, created if missing). Combine it with a SQL-backed
  * `WorkflowEngine`; {@link layerSqlite} and {@link layerCluster} do. With a
  * `PgClient` in context, runners wake each other's waits through Postgres
- * `LISTEN`/`NOTIFY`; over other databases, a wait is woken only by changes
- * made in its own process.
+ * `LISTEN`/`NOTIFY` (a lost `LISTEN` connection is replaced, and every wait
+ * then reads its job again); over other databases, a wait is woken at once
+ * only by changes made in its own process. In every case a wait also reads
+ * its job again every 2 s without a wake-up, and rides out an outage of the
+ * database (its reads are tried again until it answers). Every runner sweeps
+ * the ledger every 5 s for its kinds' jobs that nothing moves (a start cut
+ * short by a crash, an end the ledger missed): see the README's Store faults.
  *
  * @param options - The pool's limits; omitted, the pool is unbounded.
  * @since 0.1.0
@@ -329,16 +334,21 @@ export interface SqliteOptions extends Options {
  * are not run again) and can resume, poll, signal and cancel every paused one.
  *
  * **Storage faults** are typed (`StoreError`): a missing directory, a file
- * that is not a SQLite database, or a read-only file fail the layer as it
- * builds; a file deleted or replaced while in use fails every later operation
- * (`reason: "replaced"`) instead of answering from a new, empty file.
+ * that is not a SQLite database, a read-only file or directory, or a file
+ * gone from where a store was (see `create`) fail the layer as it builds; a
+ * file deleted or replaced while in use fails every later operation
+ * (`reason: "replaced"`) instead of answering from a new, empty file; a full
+ * disk fails the operation that met it (`reason: "full"`), and the store goes
+ * on once space is freed (a job's run waits for it).
  *
  * **Gotchas**
  *
  * One process at a time per file: the runner keeps its shard assignment in
- * memory (so a restart does not wait for a dead runner's locks to expire),
- * and two processes on one file would both run its jobs. For several
- * processes at once, use {@link layerCluster} over Postgres.
+ * memory (so a restart does not wait for a dead runner's locks to expire).
+ * The file is locked to the process that opens it, until that process ends
+ * (`kill -9` too): another process that opens it is refused
+ * (`reason: "in-use"`). For several processes at once, use
+ * {@link layerCluster} over Postgres.
  *
  * @param options - The pool's limits, the SQLite file and the sharding overrides.
  * @since 0.1.0
