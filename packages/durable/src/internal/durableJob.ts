@@ -153,10 +153,13 @@ const deferredName = (wait: string, key: string | undefined) => key === undefine
 interface Operations {
   /** Sends the job's workflow, with its payload as the ledger encoded it. */
   readonly send: (executionId: string, payload: unknown) => Effect.Effect<void, StoreError, WorkflowEngine>
-  /** The exit the engine journaled for the job, as the ledger encodes it; `undefined` while it has none. */
-  readonly journaledExit: (executionId: string) => Effect.Effect<unknown, StoreError, WorkflowEngine>
-  /** Whether the engine's last word on the job is that its run suspended. */
-  readonly suspended: (executionId: string) => Effect.Effect<boolean, StoreError, WorkflowEngine>
+  /**
+   * The engine's last word on the job: the exit it journaled (as the ledger encodes it), that its run suspended,
+   * or nothing yet (`undefined`: not sent, or running).
+   */
+  readonly journaled: (
+    executionId: string
+  ) => Effect.Effect<{ readonly exit: unknown } | "suspended" | undefined, StoreError, WorkflowEngine>
 }
 
 const operations = new WeakMap<DurableJob.Any, Operations>()
@@ -201,18 +204,14 @@ const makeOperations = <
           engineUnavailable("start")
         )
       }),
-    journaledExit: (executionId) =>
+    journaled: (executionId) =>
       Effect.gen(function*() {
         const engine = yield* WorkflowEngine
         const result = yield* engineUnavailable("read")(engine.poll(workflow, executionId))
-        if (Option.isNone(result) || result.value._tag !== "Complete") return undefined
-        return yield* Effect.orDie(Schema.encodeEffect(exit)(result.value.exit))
-      }),
-    suspended: (executionId) =>
-      Effect.map(
-        Effect.flatMap(WorkflowEngine, (engine) => engineUnavailable("read")(engine.poll(workflow, executionId))),
-        (result) => Option.isSome(result) && result.value._tag === "Suspended"
-      )
+        if (Option.isNone(result)) return undefined
+        if (result.value._tag === "Suspended") return "suspended" as const
+        return { exit: yield* Effect.orDie(Schema.encodeEffect(exit)(result.value.exit)) }
+      })
   }
 }
 
@@ -355,9 +354,9 @@ const sweep = (self: DurableJob.Any) =>
           yield* send(self, pool, row)
           continue
         }
-        const exit = yield* operations.journaledExit(row.jobId)
-        if (exit !== undefined) yield* pool.ended(row.jobId, exit)
-        else if (yield* operations.suspended(row.jobId)) yield* engine.resume(self.workflow, row.jobId)
+        const journaled = yield* operations.journaled(row.jobId)
+        if (journaled === "suspended") yield* engine.resume(self.workflow, row.jobId)
+        else if (journaled !== undefined) yield* pool.ended(row.jobId, journaled.exit)
       }
     })
     yield* once.pipe(
@@ -802,8 +801,8 @@ const send = (self: DurableJob.Any, pool: Ledger, row: Row): Effect.Effect<void,
     const operations = yield* operationsOf(self)
     yield* operations.send(row.jobId, row.payload)
     // a job the ledger forgot (purged) that the engine had finished: record the result the engine journaled
-    const exit = yield* operations.journaledExit(row.jobId)
-    if (exit !== undefined) yield* pool.ended(row.jobId, exit)
+    const journaled = yield* operations.journaled(row.jobId)
+    if (journaled !== undefined && journaled !== "suspended") yield* pool.ended(row.jobId, journaled.exit)
   })
 
 /** @internal */
