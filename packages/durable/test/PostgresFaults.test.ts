@@ -33,9 +33,10 @@ const withRunner = <A, E>(
   Effect.scoped(Effect.gen(function*() {
     const server = yield* Postgres.make
     const probe = yield* Faults.makeProbe
+    // on a free port (another one if it was taken meanwhile)
     const context = yield* Layer.build(
       Faults.runner(server.url, probe, { maxSize: options?.maxSize, extra: Jobs.layer(() => {}) })
-    )
+    ).pipe(Effect.retry({ times: 2 }))
     return yield* Effect.provideContext(body(server, probe), context)
   }))
 
