@@ -23,7 +23,7 @@ import {
   parkFloorJobs
 } from "./baselines.js"
 import { cryptoPool } from "./cryptoPool.js"
-import { durableCycle } from "./durable.js"
+import { durableCycle, durablePostgres, durableThroughputSqlite } from "./durable.js"
 import { bytesPerOp, heapUsed, median, nsPerOp, row, timeRow } from "./measure.js"
 
 export interface Result {
@@ -367,6 +367,8 @@ export const all: ReadonlyArray<Entry> = [
   { name: "no-jobs-reject", run: noJobsReject },
   { name: "wait-ctx-set-clear", run: waitCtxSetClear },
   { name: "durable-cycle-sqlite", run: durableCycle },
+  { name: "durable-throughput-sqlite", run: durableThroughputSqlite },
+  { name: "durable-postgres", run: durablePostgres },
   { name: "crypto-pool", run: cryptoPool },
   { name: "rsa2048-sign", run: rsa2048Sign },
   { name: "ecdsa-p256-sign", run: ecdsaP256Sign }

@@ -20,6 +20,9 @@ const required = [
   "no-jobs-reject",
   "wait-ctx-set-clear",
   "durable-cycle-sqlite",
+  "durable-throughput-sqlite",
+  "durable-cycle-postgres",
+  "durable-throughput-postgres",
   "crypto-pool",
   "rsa2048-sign",
   "ecdsa-p256-sign"
@@ -35,6 +38,9 @@ const baselines: Record<string, ReadonlyArray<string>> = {
   "facade-cycle": ["job-cycle"],
   "pool-init-10k": ["effect-pool-10k"],
   "durable-cycle-sqlite": ["sqlite-insert-select"],
+  "durable-throughput-sqlite": ["sqlite-insert-select-64"],
+  "durable-cycle-postgres": ["pg-insert-select"],
+  "durable-throughput-postgres": ["pg-insert-select-64"],
   "crypto-pool": ["hand-made-pool"]
 }
 

@@ -60,10 +60,12 @@ export type TypeId = typeof TypeId
  *
  * - `maxSize`: the most durable jobs outstanding at once, counted across every
  *   runner that shares the store. Omitted or 0: unbounded, as in OpenSSL. On
- *   SQL stores the bound is stored in the database: a runner that gives
- *   `maxSize` writes it when its layer builds, and every runner enforces the
- *   stored value (see {@link DurableJobPool.setMaxSize}); a runner that omits
- *   it uses the stored one.
+ *   SQL stores the bound is stored in the database, and every runner enforces
+ *   the stored value. Of `maxSize` and {@link DurableJobPool.setMaxSize}, the
+ *   later change wins: a runner whose `maxSize` differs from the one the
+ *   runners were last given writes it when its layer builds (the
+ *   configuration changed); a runner given the same `maxSize` again, or none,
+ *   keeps the stored bound, also one that `setMaxSize` set since.
  * - `name`: pools with different names on one store count separately.
  *   Default `"default"`.
  *
@@ -127,7 +129,7 @@ export interface DurableJobPool {
    */
   readonly list: (options?: ListOptions) => Effect.Effect<JobPage, StoreError>
   /**
-   * Forgets the ended jobs that ended longer than `olderThan` ago; answers
+   * Forgets the ended jobs that ended at least `olderThan` ago; answers
    * how many. A forgotten job's id answers `JobNotFoundError` to `poll`;
    * starting it again answers the result the engine journaled, and runs
    * nothing.
@@ -137,7 +139,7 @@ export interface DurableJobPool {
 
 /**
  * One job as {@link DurableJobPool.list} shows it. `starting`: its slot is
- * taken and its workflow is being sent. `diverged`: a replay of the job's
+ * taken and its first run has not begun. `diverged`: a replay of the job's
  * journal met a step other than the one journaled (code changed without a
  * version guard); the job is suspended and holds its slot until code that
  * replays it is deployed or it is cancelled (see `JobDivergedError`).
@@ -211,8 +213,13 @@ export const layerMemory = (options?: Options): Layer.Layer<DurableJobPool | Wor
  * `async_job_durable_meta`, created if missing). Combine it with a SQL-backed
  * `WorkflowEngine`; {@link layerSqlite} and {@link layerCluster} do. With a
  * `PgClient` in context, runners wake each other's waits through Postgres
- * `LISTEN`/`NOTIFY`; over other databases, a wait is woken only by changes
- * made in its own process.
+ * `LISTEN`/`NOTIFY` (a lost `LISTEN` connection is replaced, and every wait
+ * then reads its job again); over other databases, a wait is woken at once
+ * only by changes made in its own process. In every case a wait also reads
+ * its job again every 2 s without a wake-up, and rides out an outage of the
+ * database (its reads are tried again until it answers). Every runner sweeps
+ * the ledger every 5 s for its kinds' jobs that nothing moves (a start cut
+ * short by a crash, an end the ledger missed): see the README's Store faults.
  *
  * @param options - The pool's limits; omitted, the pool is unbounded.
  * @since 0.1.0
@@ -296,8 +303,21 @@ export const layerClusterStorage = (
  * @category models
  */
 export interface SqliteOptions extends Options {
-  /** The SQLite file; created if missing. */
+  /**
+   * The SQLite file; created if missing, unless a store was there before
+   * (see `create`).
+   */
   readonly filename: string
+  /**
+   * Whether to create a new, empty store when the file is missing although a
+   * store was there before (the file beside it, `<filename>-durable`, says so):
+   * by default such a file is refused with `StoreError` (`missing`), for a store
+   * deleted between runs would otherwise come back empty, its jobs gone.
+   * Default `false`.
+   *
+   * @since 0.2.0
+   */
+  readonly create?: boolean | undefined
   /** Overrides of the single runner's sharding configuration. */
   readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Service"]> | undefined
 }
@@ -314,16 +334,21 @@ export interface SqliteOptions extends Options {
  * are not run again) and can resume, poll, signal and cancel every paused one.
  *
  * **Storage faults** are typed (`StoreError`): a missing directory, a file
- * that is not a SQLite database, or a read-only file fail the layer as it
- * builds; a file deleted or replaced while in use fails every later operation
- * (`reason: "replaced"`) instead of answering from a new, empty file.
+ * that is not a SQLite database, a read-only file or directory, or a file
+ * gone from where a store was (see `create`) fail the layer as it builds; a
+ * file deleted or replaced while in use fails every later operation
+ * (`reason: "replaced"`) instead of answering from a new, empty file; a full
+ * disk fails the operation that met it (`reason: "full"`), and the store goes
+ * on once space is freed (a job's run waits for it).
  *
  * **Gotchas**
  *
  * One process at a time per file: the runner keeps its shard assignment in
- * memory (so a restart does not wait for a dead runner's locks to expire),
- * and two processes on one file would both run its jobs. For several
- * processes at once, use {@link layerCluster} over Postgres.
+ * memory (so a restart does not wait for a dead runner's locks to expire).
+ * The file is locked to the process that opens it, until that process ends
+ * (`kill -9` too): another process that opens it is refused
+ * (`reason: "in-use"`). For several processes at once, use
+ * {@link layerCluster} over Postgres.
  *
  * @param options - The pool's limits, the SQLite file and the sharding overrides.
  * @since 0.1.0
@@ -333,7 +358,7 @@ export const layerSqlite = (
   options: SqliteOptions
 ): Layer.Layer<DurableJobPool | WorkflowEngine.WorkflowEngine, StoreError | Config.ConfigError> =>
   Layer.unwrap(Effect.as(
-    internal.checkSqliteFile(options.filename),
+    internal.checkSqliteFile(options.filename, options.create),
     Layer.merge(
       Layer.effect(
         DurableJobPool,
@@ -341,7 +366,11 @@ export const layerSqlite = (
       ),
       ClusterWorkflowEngine.layer
     ).pipe(
-      Layer.provide(SingleRunner.layer({ runnerStorage: "memory", shardingConfig: options.shardingConfig })),
+      Layer.provide(SingleRunner.layer({
+        runnerStorage: "memory",
+        // one process: its messages are not sent anywhere, so they are not serialized for the trip either
+        shardingConfig: { simulateRemoteSerialization: false, ...options.shardingConfig }
+      })),
       Layer.provide(Digest.layerWebCrypto),
       Layer.provideMerge(internal.layerSqliteClient(options.filename))
     )

@@ -14,7 +14,7 @@
  * | {@link JobKindError} | use the right definition (the id names a job of another kind) |
  * | {@link InvalidTokenError} | reject the request (the token is malformed, forged, or names no wait fd of the job) |
  * | {@link InvalidSignalError} | fix the value (it does not match the wait fd's Schema; the job still waits) |
- * | {@link StoreError} | alert an operator (the store is missing, corrupt, read-only or was replaced) |
+ * | {@link StoreError} | try again if `unavailable` or `full` (once space is freed); else alert an operator (see its `reason`) |
  * | {@link JobDivergedError} | deploy code that replays the job (or runs its version), or cancel the job |
  *
  * The errors of this module cross process boundaries (the offload service
@@ -146,16 +146,26 @@ export class InvalidSignalError extends Schema.TaggedError<InvalidSignalError>(
 }
 
 /**
- * The store cannot be used: its directory is missing, its file is not a
- * database, it is read-only, or it was deleted or replaced while in use.
- * `operation` says what was being done.
+ * The store cannot be used. `operation` says what was being done, `reason`
+ * why:
+ *
+ * | reason | the store |
+ * | --- | --- |
+ * | `missing` | its directory is missing, or its SQLite file is gone from where a store was (see `layerSqlite`'s `create`) |
+ * | `corrupt` | its file is not a database |
+ * | `read-only` | its file or its directory cannot be written |
+ * | `replaced` | its file was deleted or replaced while in use |
+ * | `full` | its disk is full (`SQLITE_FULL`); free space, and the operation can be tried again |
+ * | `in-use` | another process has its SQLite file open (one process per file) |
+ * | `key` | the runner's token keys share none with the other runners of the store (`ASYNC_JOB_DURABLE_SECRET`) |
+ * | `unavailable` | it does not answer now (a lost connection, a server restarting); the operation can be tried again |
  *
  * @since 0.1.0
  * @category errors
  */
 export class StoreError extends Schema.TaggedError<StoreError>("@async-job/durable/StoreError")("StoreError", {
   operation: Schema.String,
-  reason: Schema.Literals(["missing", "corrupt", "read-only", "replaced", "unavailable"]),
+  reason: Schema.Literals(["missing", "corrupt", "read-only", "replaced", "full", "in-use", "key", "unavailable"]),
   detail: Schema.String
 }) {
   /** @since 0.1.0 */

@@ -51,6 +51,25 @@ describe("DurableJobPool.layerSqlite", () => {
       deepStrictEqual(polled, paused)
     }))
 
+  it.live("issue 25, item 7: of maxSize and setMaxSize, the later change wins", () =>
+    Effect.gen(function*() {
+      const filename = path.join(yield* tempDir("bound"), "jobs.db")
+      const bound = (options: DurableJobPool.Options, set?: number) =>
+        Effect.gen(function*() {
+          const pool = yield* DurableJobPool.DurableJobPool
+          if (set !== undefined) yield* pool.setMaxSize(set)
+          return yield* pool.maxSize
+        }).pipe(Effect.provide(DurableJobPool.layerSqlite({ ...options, filename })))
+      strictEqual(yield* bound({ maxSize: 2 }), 2)
+      // set at run time, then a runner restarts with the same configuration: the change made at run time stays
+      strictEqual(yield* bound({ maxSize: 2 }, 5), 5)
+      strictEqual(yield* bound({ maxSize: 2 }), 5)
+      strictEqual(yield* bound({}), 5)
+      // the configuration changes: it applies
+      strictEqual(yield* bound({ maxSize: 3 }), 3)
+      strictEqual(yield* bound({ maxSize: 3 }), 3)
+    }))
+
   it.live("storage faults are typed: missing directory, corrupt file, read-only file, file deleted in use", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir("faults")

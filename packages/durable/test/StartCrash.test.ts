@@ -6,7 +6,8 @@
  * (paused) job, never one that stays Running, and `cancel` must complete for each, leaving the pool empty.
  *
  * Issue 15, item 2: activities are at-least-once. The activity killed mid-run ran twice, once in each process;
- * an activity that completed before the kill ran once.
+ * an activity that completed before the kill ran once. Both runs of the activity killed mid-run see the same
+ * idempotency key (`Activity.idempotencyKey(name, { includeAttempt: true })`), the key of its side effect.
  */
 import { describe, it } from "@effect/vitest"
 import { deepStrictEqual, strictEqual } from "@effect/vitest/utils"
@@ -47,7 +48,14 @@ describe("kill inside start (SQLite)", () => {
           const events = fs.readFileSync(args[1]!, "utf8").trim().split("\n").map((line) => line.split(" "))
           const ran = events.filter(([, event]) => event === "reserve").map(([pid]) => Number(pid))
           strictEqual(ran.length, reserved)
-          if (point === "reserve") deepStrictEqual(ran, [crashed.pid, check.pid])
+          if (point === "reserve") {
+            deepStrictEqual(ran, [crashed.pid, check.pid])
+            // issue 25, item 7: the activity's idempotency key (Activity.idempotencyKey with its attempt), which
+            // the README gives as the key of its side effect, is the same in the run after the crash
+            const keys = fs.readFileSync(`${args[1]}.keys`, "utf8").trim().split("\n").map((line) => line.split(" "))
+            deepStrictEqual(keys.map(([pid]) => Number(pid)), [crashed.pid, check.pid])
+            strictEqual(new Set(keys.map(([, , key]) => key)).size, 1)
+          }
         }),
       { timeout: 120_000 }
     )

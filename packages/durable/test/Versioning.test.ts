@@ -112,4 +112,54 @@ describe("versioning (SQLite)", () => {
       }),
     { timeout: 120_000 }
   )
+
+  it.live(
+    "issue 25, item 7: jobs of a version retired by minVersion are listed as diverged, not paused",
+    () =>
+      Effect.gen(function*() {
+        const filename = path.join(yield* tempDir("retired"), "jobs.db")
+        const deploy = (job: ReturnType<typeof definition>) =>
+          Layer.provideMerge(
+            DurableJob.toLayer(job, () => Effect.as(DurableJob.pause(job, "go"), "done")),
+            DurableJobPool.layerSqlite({ filename })
+          )
+        const v1 = definition(1)
+        const old = yield* DurableJob.start(v1, { id: "old" }).pipe(Effect.provide(deploy(v1)))
+        strictEqual(old._tag, "Paused")
+        // version 2 retires version 1: the old job is diverged, and listed so; a new job is paused
+        const v2 = definition(2, 2)
+        const [diverged, paused, all, polled, stats] = yield* Effect.gen(function*() {
+          const pool = yield* DurableJobPool.DurableJobPool
+          yield* DurableJob.start(v2, { id: "new" })
+          return [
+            yield* pool.list({ states: ["diverged"] }),
+            yield* pool.list({ states: ["paused"] }),
+            yield* pool.list(),
+            yield* Effect.flip(DurableJob.poll(v2, old.jobId)),
+            yield* pool.stats
+          ] as const
+        }).pipe(Effect.provide(deploy(v2)))
+        deepStrictEqual(diverged.jobs.map((job) => job.jobId), [old.jobId])
+        deepStrictEqual(paused.jobs.map((job) => job.seq), [2])
+        deepStrictEqual(all.jobs.map((job) => job.state), ["diverged", "paused"])
+        strictEqual(polled._tag === "JobDivergedError" && polled.step, "version")
+        // a diverged job still holds its slot
+        deepStrictEqual(stats, { maxSize: 0, created: 2, idle: 0, running: 0, paused: 2 })
+        // code that runs version 1 again continues it where it paused
+        const v2again = definition(2)
+        const finished = yield* Effect.gen(function*() {
+          const pool = yield* DurableJobPool.DurableJobPool
+          const status = yield* DurableJob.poll(v2again, old.jobId).pipe(
+            Effect.repeat({ until: (status) => status._tag === "Paused" && status.tokens.length === 1 }),
+            Effect.timeout("30 seconds")
+          )
+          if (status._tag !== "Paused") return yield* Effect.die("expected Paused")
+          yield* DurableJob.signal(status.tokens[0]!, true)
+          return [yield* DurableJob.resume(v2again, status), yield* pool.list({ states: ["diverged"] })] as const
+        }).pipe(Effect.provide(deploy(v2again)))
+        strictEqual(finished[0]._tag === "Finished" && finished[0].value, "done")
+        deepStrictEqual(finished[1].jobs, [])
+      }),
+    { timeout: 120_000 }
+  )
 })

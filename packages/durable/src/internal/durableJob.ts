@@ -1,11 +1,13 @@
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Result from "effect/Result"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as DurableDeferred from "effect/workflow/DurableDeferred"
@@ -26,7 +28,7 @@ import {
   StaleJobError,
   StoreError
 } from "../Errors.js"
-import { type Ledger, ledger, type Row } from "./pool.js"
+import { ANY_JOB, type Keys, type Ledger, ledger, type Row, storeErrorOf } from "./pool.js"
 
 /** @internal */
 export const TypeId: typeof DurableJob.TypeId = Symbol.for("@async-job/durable/DurableJob") as typeof DurableJob.TypeId
@@ -99,24 +101,37 @@ interface TokenParts {
 
 const signature = (secret: string, body: string) => Crypto.createHmac("sha256", secret).update(body).digest("base64url")
 
-/** A resume token: what it names, and the store key's signature over it. */
-const tokenFor = (secret: string, parts: TokenParts): DurableJob.ResumeToken => {
+/** A resume token: what it names, and the signature over it by the key that signs (the first of the keys). */
+const tokenFor = (keys: Keys, parts: TokenParts): DurableJob.ResumeToken => {
   const body = Buffer.from(JSON.stringify([parts.workflowName, parts.executionId, parts.deferredName])).toString(
     "base64url"
   )
-  return `${body}.${signature(secret, body)}` as DurableJob.ResumeToken
+  return `${body}.${signature(keys.sign, body)}` as DurableJob.ResumeToken
+}
+
+/** What a token names, without its signature. */
+const bodyOf = (token: string) => token.split(".")[0]!
+
+/**
+ * A token the ledger recorded (signed by the key of the runner that paused the job, maybe a key since retired),
+ * signed again by the key that signs now: what a caller is given.
+ */
+const resigned = (keys: Keys, token: string): DurableJob.ResumeToken => {
+  const body = bodyOf(token)
+  return `${body}.${signature(keys.sign, body)}` as DurableJob.ResumeToken
 }
 
 const TokenBody = Schema.fromJsonString(Schema.Tuple([Schema.String, Schema.String, Schema.String]))
 
-const parseToken = (secret: string, token: string): Result.Result<TokenParts, string> => {
+const parseToken = (keys: Keys, token: string): Result.Result<TokenParts, string> => {
   const [body, mac, ...rest] = token.split(".")
   if (body === undefined || mac === undefined || rest.length > 0) return Result.fail("not a resume token")
-  const expected = Buffer.from(signature(secret, body))
   const given = Buffer.from(mac)
-  if (expected.length !== given.length || !Crypto.timingSafeEqual(expected, given)) {
-    return Result.fail("not signed by this store")
-  }
+  const signedByOne = keys.verify.some((key) => {
+    const expected = Buffer.from(signature(key, body))
+    return expected.length === given.length && Crypto.timingSafeEqual(expected, given)
+  })
+  if (!signedByOne) return Result.fail("not signed by a key of this store")
   return Result.match(Schema.decodeUnknownResult(TokenBody)(Buffer.from(body, "base64url").toString("utf8")), {
     onFailure: () => Result.fail("not a resume token"),
     onSuccess: ([workflowName, executionId, deferredName]) =>
@@ -137,12 +152,30 @@ const deferredName = (wait: string, key: string | undefined) => key === undefine
  */
 interface Operations {
   /** Sends the job's workflow, with its payload as the ledger encoded it. */
-  readonly send: (executionId: string, payload: unknown) => Effect.Effect<void, never, WorkflowEngine>
-  /** The exit the engine journaled for the job, as the ledger encodes it; `undefined` while it has none. */
-  readonly journaledExit: (executionId: string) => Effect.Effect<unknown, never, WorkflowEngine>
+  readonly send: (executionId: string, payload: unknown) => Effect.Effect<void, StoreError, WorkflowEngine>
+  /**
+   * The engine's last word on the job: the exit it journaled (as the ledger encodes it), that its run suspended,
+   * or nothing yet (`undefined`: not sent, or running).
+   */
+  readonly journaled: (
+    executionId: string
+  ) => Effect.Effect<{ readonly exit: unknown } | "suspended" | undefined, StoreError, WorkflowEngine>
 }
 
 const operations = new WeakMap<DurableJob.Any, Operations>()
+
+/**
+ * The engine's storage failing (it answers a top-level call with a `PersistenceError` defect while its database is
+ * away) as a `StoreError`; other defects stay defects.
+ */
+const engineUnavailable = (operation: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.catchDefect(
+    effect,
+    (defect) =>
+      typeof defect === "object" && defect !== null && "_tag" in defect && defect._tag === "PersistenceError"
+        ? Effect.fail(storeErrorOf(operation, defect))
+        : Effect.die(defect)
+  )
 
 const operationsOf = (self: DurableJob.Any): Effect.Effect<Operations> => {
   const found = operations.get(self)
@@ -166,14 +199,18 @@ const makeOperations = <
       Effect.gen(function*() {
         const engine = yield* WorkflowEngine
         const decoded = yield* Effect.orDie(Schema.decodeUnknownEffect(payload)(encoded))
-        yield* Effect.orDie(engine.execute(workflow, { executionId, payload: decoded, discard: true }))
+        yield* engine.execute(workflow, { executionId, payload: decoded, discard: true }).pipe(
+          Effect.orDie,
+          engineUnavailable("start")
+        )
       }),
-    journaledExit: (executionId) =>
+    journaled: (executionId) =>
       Effect.gen(function*() {
         const engine = yield* WorkflowEngine
-        const result = yield* engine.poll(workflow, executionId)
-        if (Option.isNone(result) || result.value._tag !== "Complete") return undefined
-        return yield* Effect.orDie(Schema.encodeEffect(exit)(result.value.exit))
+        const result = yield* engineUnavailable("read")(engine.poll(workflow, executionId))
+        if (Option.isNone(result)) return undefined
+        if (result.value._tag === "Suspended") return "suspended" as const
+        return { exit: yield* Effect.orDie(Schema.encodeEffect(exit)(result.value.exit)) }
       })
   }
 }
@@ -214,22 +251,37 @@ export const toLayer = <
           if (pool.lastRun.get(executionId) === instance) pool.lastRun.delete(executionId)
         })
       )
+      // the end is recorded once the store answers; if it stays away past ENDED_PATIENCE, the sweep records it
       yield* Workflow.addFinalizer((exit) =>
         pool.lastRun.get(executionId) !== instance
           ? Effect.void
-          : Effect.orDie(Effect.flatMap(encodeExit(self, exit), (encoded) => pool.ended(executionId, encoded)))
+          : Effect.flatMap(
+            encodeExit(self, exit),
+            (encoded) => pool.ended(executionId, encoded, runs.get(instance)?.replay?.taken)
+          ).pipe(
+            ridingOut,
+            Effect.timeout(ENDED_PATIENCE),
+            Effect.catchCause((cause) => Effect.logWarning(`the end of job ${executionId} is not recorded yet`, cause))
+          )
       )
-      const row = yield* Effect.orDie(pool.get(executionId))
-      // started under a version this code does not run: leave it where it is (a cancel still ends it)
-      if (row !== undefined && divergence(self, row) !== undefined) return yield* Workflow.suspend(instance)
-      yield* Effect.orDie(pool.running(executionId))
+      // recorded running, in one statement, unless the job is diverged or of a version this code does not run
+      const { begun, row } = yield* persist(pool.begin(executionId, { min: self.minVersion, max: self.version }))
+      // started under a version this code does not run (recorded as diverged, and listed so), or diverged from its
+      // journal: left where it is until code that runs it is deployed, or it is cancelled
+      const refused = begun || row === undefined ? undefined : divergence(self, row)
+      if (refused !== undefined) {
+        if (row!.state !== "diverged") yield* persist(pool.diverged(executionId, fieldsOf(refused)))
+        return yield* Workflow.suspend(instance)
+      }
       const run: Run = { tokens: new Set(), waits: new Map() }
       runs.set(instance, run)
       const replay: Replay = {
-        journal: (yield* Effect.orDie(pool.steps(executionId))).slice(),
+        journal: (yield* persist(pool.steps(executionId))).slice(),
+        taken: [],
         next: 0,
         divergence: undefined
       }
+      run.replay = replay
       const base = yield* WorkflowEngine
       const engine = replaying(base, pool, executionId, yield* Effect.fiberId, replay)
       return yield* body(payload, executionId).pipe(
@@ -240,10 +292,11 @@ export const toLayer = <
           !instance.suspended || !Exit.hasInterrupts(exit)
             ? Effect.void
             : replay.divergence !== undefined
-            ? Effect.orDie(pool.diverged(executionId, replay.divergence))
+            ? persist(pool.diverged(executionId, replay.divergence, replay.taken))
             : Effect.flatMap(
               superseded(base, run),
-              (superseded) => superseded ? Effect.void : Effect.orDie(pool.paused(executionId, Array.from(run.tokens)))
+              (superseded) =>
+                superseded ? Effect.void : persist(pool.paused(executionId, Array.from(run.tokens), replay.taken))
             )
         )
       )
@@ -254,6 +307,11 @@ export const toLayer = <
     const pool = ledger(yield* DurableJobPool)
     pool.definitions.set(self.name, self)
     for (const row of yield* pool.startingOf(self.name)) yield* send(self, pool, row)
+    // the paused jobs of versions this code retired (`minVersion`) are diverged: listed so, and left where they are
+    for (const row of yield* pool.retiredOf(self.name, self.minVersion)) {
+      const refused = divergence(self, row)
+      if (refused !== undefined) yield* pool.diverged(row.jobId, fieldsOf(refused))
+    }
     // this code may replay the jobs that earlier code diverged from: run them again (they diverge again, or continue)
     const engine = yield* WorkflowEngine
     for (const row of yield* pool.divergedOf(self.name)) {
@@ -262,8 +320,51 @@ export const toLayer = <
       yield* engine.resume(self.workflow, row.jobId)
     }
   })
-  return Layer.provide(Layer.effectDiscard(recover), registered)
+  return Layer.provide(Layer.effectDiscard(Effect.andThen(recover, sweep(self))), registered)
 }
+
+/** How long the end of a job's run waits for the store before it leaves the recording to the sweep. */
+const ENDED_PATIENCE = "30 seconds"
+
+/**
+ * How often each runner sweeps the ledger for the jobs of a kind that nothing moves (see {@link sweep}), and how
+ * long a job must have stayed unchanged to be swept.
+ */
+const SWEEP_EVERY = Duration.seconds(5)
+const STALE_AFTER = Duration.seconds(5)
+
+/**
+ * On a shared store, every runner of a kind sweeps the ledger now and then for its jobs that nothing moves:
+ * a start cut short between its admission and the workflow's send (a crashed runner; `starting`) is sent, so the
+ * job runs or is cancelled, and its slot is not held by nobody; a job recorded `running` whose run the engine
+ * finished, with its end not recorded (the store was away too long), gets its end; a job recorded `running` whose
+ * run the engine suspended without a pause recorded (a lost wake-up) is run again (a replay). A job is swept once
+ * it has stayed unchanged for {@link STALE_AFTER}, so within `STALE_AFTER + SWEEP_EVERY` (10 s) and the time of
+ * a read, of the store being back.
+ */
+const sweep = (self: DurableJob.Any) =>
+  Effect.gen(function*() {
+    const pool = ledger(yield* DurableJobPool)
+    if (pool.recheck === undefined) return // in memory: nothing outlives the process that would sweep
+    const engine = yield* WorkflowEngine
+    const operations = yield* operationsOf(self)
+    const once = Effect.gen(function*() {
+      for (const row of yield* pool.stale(self.name, STALE_AFTER)) {
+        if (row.state === "starting") {
+          yield* send(self, pool, row)
+          continue
+        }
+        const journaled = yield* operations.journaled(row.jobId)
+        if (journaled === "suspended") yield* engine.resume(self.workflow, row.jobId)
+        else if (journaled !== undefined) yield* pool.ended(row.jobId, journaled.exit)
+      }
+    })
+    yield* once.pipe(
+      Effect.catchCause((cause) => Effect.logDebug(`sweep of ${self.name} jobs`, cause)),
+      Effect.repeat(Schedule.spaced(SWEEP_EVERY)),
+      Effect.forkScoped
+    )
+  })
 
 /** @internal */
 export const register = (...jobs: ReadonlyArray<DurableJob.Any>): Layer.Layer<never, never, DurableJobPool> =>
@@ -285,6 +386,8 @@ type Divergence = Omit<ConstructorParameters<typeof JobDivergedError>[0], "jobId
  */
 interface Replay {
   readonly journal: Array<JournalStep>
+  /** The steps this run took past the journal it read, journaled with its pause or end. */
+  readonly taken: Array<readonly [number, JournalStep]>
   next: number
   divergence: Divergence | undefined
 }
@@ -297,6 +400,8 @@ interface Replay {
 interface Run {
   readonly tokens: Set<string>
   readonly waits: Map<string, Wait>
+  /** The run's replay of the journal, once it has read it. */
+  replay?: Replay | undefined
 }
 
 interface Wait {
@@ -382,7 +487,8 @@ const replaying = (
       const recorded = replay.journal[index]
       if (recorded === undefined) {
         replay.journal.push(requested)
-        return Effect.as(Effect.orDie(pool.recordStep(executionId, index, requested)), { index, replayed: false })
+        replay.taken.push([index, requested])
+        return Effect.succeed({ index, replayed: false })
       }
       if (recorded.kind !== requested.kind || recorded.name !== requested.name) {
         return diverge(divergenceAt(
@@ -460,7 +566,7 @@ export const pause = <W extends DurableJob.Waits, K extends keyof W & string>(
     const engine = yield* WorkflowEngine
     const instance = yield* WorkflowInstance
     const pool = ledger(yield* DurableJobPool)
-    const token = tokenFor(pool.secret, {
+    const token = tokenFor(pool.keys, {
       workflowName: self.name,
       executionId: instance.executionId,
       deferredName: name
@@ -495,7 +601,7 @@ export const token = <W extends DurableJob.Waits, K extends keyof W & string>(
     WorkflowInstance,
     DurableJobPool,
     (instance, pool) =>
-      tokenFor(ledger(pool).secret, {
+      tokenFor(ledger(pool).keys, {
         workflowName: self.name,
         executionId: instance.executionId,
         deferredName: deferredName(wait, options?.key)
@@ -526,7 +632,7 @@ const statusOf = <J extends DurableJob.Any>(
     case "running":
       return Effect.succeed({ _tag: "Running", jobId })
     case "paused":
-      return Effect.succeed({ _tag: "Paused", jobId, tokens: row.tokens as ReadonlyArray<DurableJob.ResumeToken> })
+      return Effect.succeed({ _tag: "Paused", jobId, tokens: row.tokens.map((token) => resigned(pool.keys, token)) })
     case "diverged":
       // suspended on no token; `poll`, `start` and `resume` answer its divergence instead
       return Effect.succeed({ _tag: "Paused", jobId, tokens: [] })
@@ -576,11 +682,23 @@ const divergence = (self: DurableJob.Any, row: Row): JobDivergedError | undefine
   })
 }
 
+/** The fields of a divergence as the ledger records them. */
+const fieldsOf = (error: JobDivergedError): Divergence => {
+  const { jobId: _, ...fields } = error
+  return {
+    step: fields.step,
+    reason: fields.reason,
+    ...(fields.index === undefined ? {} : { index: fields.index }),
+    ...(fields.recorded === undefined ? {} : { recorded: fields.recorded }),
+    ...(fields.requested === undefined ? {} : { requested: fields.requested })
+  }
+}
+
 /** @internal */
 export const version = (self: DurableJob.Any): Effect.Effect<number, never, WorkflowInstance | DurableJobPool> =>
   Effect.gen(function*() {
     const instance = yield* WorkflowInstance
-    const row = yield* Effect.orDie(ledger(yield* DurableJobPool).get(instance.executionId))
+    const row = yield* persist(ledger(yield* DurableJobPool).get(instance.executionId))
     return row?.version ?? self.version
   })
 
@@ -615,18 +733,47 @@ const waitFor = <J extends DurableJob.Any>(
   Effect.scoped(Effect.gen(function*() {
     // subscribe before reading, so that no change between the read and the wait is missed
     const changes = yield* pool.changes
+    const changed = nextChange(changes, jobId)
+    const wake = pool.recheck === undefined ? changed : Effect.timeoutOption(changed, pool.recheck)
     while (true) {
-      const row = yield* getRow(self, pool, jobId)
+      // a wait rides out an outage of the store: its reads are tried again until the store answers
+      const row = yield* ridingOut(getRow(self, pool, jobId))
       const status = yield* statusOf(self, pool, row)
       const diverged = cancelling ? undefined : divergence(self, row)
       if (diverged !== undefined && row.state === "diverged") return yield* diverged
       if (status._tag !== "Running" && done(status)) return [status, row] as const
       if (diverged !== undefined) return yield* diverged
-      while ((yield* PubSub.take(changes)) !== jobId) {
-        // another job changed
-      }
+      yield* wake
     }
   }))
+
+/** Until the job changes, or changes may have been missed (`ANY_JOB`). */
+const nextChange = (changes: PubSub.Subscription<string>, jobId: string): Effect.Effect<void> =>
+  Effect.flatMap(
+    PubSub.take(changes),
+    (id) => id === jobId || id === ANY_JOB ? Effect.void : nextChange(changes, jobId)
+  )
+
+/**
+ * Whether a store error says the store is away for now (a lost connection, a server restarting) or cannot take
+ * writes until an operator frees space: a job's run waits for it, as the engine's own writes do.
+ */
+const isUnavailable = (error: { readonly _tag: string }): boolean =>
+  error instanceof StoreError && (error.reason === "unavailable" || error.reason === "full")
+
+/** How store operations that must not fail are tried again while the store is away: 100 ms, doubling to 1 s. */
+const OUTAGE_RETRY = Schedule.min([Schedule.exponential("100 millis", 2), Schedule.spaced("1 second")])
+
+/** Tries `effect` again, while the store is unavailable, until it answers. */
+const ridingOut = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.retry(effect, { while: isUnavailable, schedule: OUTAGE_RETRY })
+
+/**
+ * A ledger write of a job's run: tried again while the store is unavailable (the run waits for the store, as the
+ * engine's own writes do); any other store error is a defect of the run.
+ */
+const persist = <A, R>(effect: Effect.Effect<A, StoreError, R>): Effect.Effect<A, never, R> =>
+  Effect.orDie(ridingOut(effect))
 
 /** Turns a settled status into the answer of `start` or `resume`. */
 const toStep = <A, E>(
@@ -645,15 +792,17 @@ const toStep = <A, E>(
   }
 }
 
-/** Sends the workflow of a job whose slot is taken (`starting`), and records that it was sent. */
+/**
+ * Sends the workflow of a job whose slot is taken (`starting`): its first run records it `running`. Sending it
+ * again is harmless (the engine keeps one run request per job), so a start cut short is completed by sending.
+ */
 const send = (self: DurableJob.Any, pool: Ledger, row: Row): Effect.Effect<void, StoreError, WorkflowEngine> =>
   Effect.gen(function*() {
     const operations = yield* operationsOf(self)
     yield* operations.send(row.jobId, row.payload)
-    yield* pool.started(row.jobId)
     // a job the ledger forgot (purged) that the engine had finished: record the result the engine journaled
-    const exit = yield* operations.journaledExit(row.jobId)
-    if (exit !== undefined) yield* pool.ended(row.jobId, exit)
+    const journaled = yield* operations.journaled(row.jobId)
+    if (journaled !== undefined && journaled !== "suspended") yield* pool.ended(row.jobId, journaled.exit)
   })
 
 /** @internal */
@@ -682,8 +831,11 @@ export const start = <J extends DurableJob.Any>(
     return yield* toStep(pool, now, settled)
   }).pipe(Effect.withSpan("DurableJob.start", { attributes: { "async_job.job": self.name } }))
 
-const sameTokens = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) =>
-  a.length === b.length && a.every((token) => b.includes(token))
+/** Whether two pauses wait on the same waits (their tokens name the same waits, whichever keys signed them). */
+const sameTokens = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) => {
+  const names = b.map(bodyOf)
+  return a.length === b.length && a.every((token) => names.includes(bodyOf(token)))
+}
 
 /** @internal */
 export const resume = <J extends DurableJob.Any>(
@@ -726,7 +878,9 @@ export const cancel = <J extends DurableJob.Any>(
     if (now._tag !== "Running" && now._tag !== "Paused") return now
     // a start cut short by a crash: complete it, so that the engine has a job to cancel
     if (row.state === "starting") yield* send(self, pool, row)
-    yield* Effect.flatMap(WorkflowEngine, (engine) => engine.interrupt(self.workflow, id))
+    yield* Effect.flatMap(WorkflowEngine, (engine) => engine.interrupt(self.workflow, id)).pipe(
+      engineUnavailable("cancel")
+    )
     const [ended] = yield* waitFor(self, pool, id, (status) => status._tag !== "Paused", true)
     return ended
   }).pipe(Effect.withSpan("DurableJob.cancel", { attributes: { "async_job.job": self.name } }))
@@ -746,7 +900,7 @@ export const signal = (
 > =>
   Effect.gen(function*() {
     const pool = ledger(yield* DurableJobPool)
-    const parsed = parseToken(pool.secret, token)
+    const parsed = parseToken(pool.keys, token)
     if (Result.isFailure(parsed)) return yield* new InvalidTokenError({ token, reason: parsed.failure })
     const { deferredName: name, executionId, workflowName } = parsed.success
     const row = yield* pool.get(executionId)

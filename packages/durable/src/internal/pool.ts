@@ -1,5 +1,6 @@
 import type { PoolStats } from "@async-job/core/Errors"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Arr from "effect/Array"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
@@ -15,6 +16,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
+import * as SqlErrorModule from "effect/sql/SqlError"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -84,8 +86,8 @@ export interface Row {
  * @internal
  */
 export interface Ledger extends DurableJobPool.DurableJobPool {
-  /** The key that signs resume tokens. */
-  readonly secret: string
+  /** The keys of resume tokens. */
+  readonly keys: Keys
   /** The definitions this process knows, by name (the registry is this layer's value). */
   readonly definitions: Map<string, DurableJob.Any>
   /** The latest run of each job in this process (its `WorkflowInstance`), until the run's scope closes. */
@@ -101,39 +103,110 @@ export interface Ledger extends DurableJobPool.DurableJobPool {
     version: number,
     payload: unknown
   ) => Effect.Effect<Row, NoJobsError | ForeignJobError | JobKindError | StoreError>
-  /** `starting` → `running`, once the job's workflow is sent. */
-  readonly started: (jobId: string) => Effect.Effect<void, StoreError>
-  /** A run of the job began (`starting`/`paused` → `running`). */
+  /**
+   * A run of the job begins: if the job is `starting`, `running` or `paused` and its version is one of
+   * `versions`, it is recorded `running` (`begun`); else nothing changes. Answers the row (undefined if there is
+   * none). No wait is woken by it (a wait ends on no run).
+   */
+  readonly begin: (
+    jobId: string,
+    versions: { readonly min: number; readonly max: number }
+  ) => Effect.Effect<{ readonly begun: boolean; readonly row: Row | undefined }, StoreError>
+  /** A run of the job began (`starting`/`paused` → `running`); no wait is woken by it (a wait ends on no run). */
   readonly running: (jobId: string) => Effect.Effect<void, StoreError>
-  /** A run of the job suspended on `tokens`. */
-  readonly paused: (jobId: string, tokens: ReadonlyArray<string>) => Effect.Effect<void, StoreError>
-  /** The job ended with this (encoded) exit; its slot is free. */
-  readonly ended: (jobId: string, exit: unknown) => Effect.Effect<void, StoreError>
-  /** A run of the job diverged from its journal and suspended; it keeps its slot. */
-  readonly diverged: (jobId: string, divergence: unknown) => Effect.Effect<void, StoreError>
-  /** The steps journaled by the job's own fiber, in order. */
+  /**
+   * A run of the job suspended on `tokens`. The `steps` the run took past its journal are journaled with it, in
+   * one transaction (see {@link Ledger.steps}).
+   */
+  readonly paused: (jobId: string, tokens: ReadonlyArray<string>, steps?: Steps) => Effect.Effect<void, StoreError>
+  /** The job ended with this (encoded) exit; its slot is free. `steps` as for `paused`. */
+  readonly ended: (jobId: string, exit: unknown, steps?: Steps) => Effect.Effect<void, StoreError>
+  /** A run of the job diverged from its journal and suspended; it keeps its slot. `steps` as for `paused`. */
+  readonly diverged: (jobId: string, divergence: unknown, steps?: Steps) => Effect.Effect<void, StoreError>
+  /**
+   * The steps journaled by the job's own fiber, in order. A run journals the steps it takes past the journal when
+   * it pauses or ends, with that record; a run cut short (a crash, a preemption) journals none, and the next run
+   * takes them again.
+   */
   readonly steps: (jobId: string) => Effect.Effect<ReadonlyArray<JournalStep>, StoreError>
-  /** Journals the step at `index` (the next one); a step already journaled there is kept. */
-  readonly recordStep: (jobId: string, index: number, step: JournalStep) => Effect.Effect<void, StoreError>
   readonly get: (jobId: string) => Effect.Effect<Row | undefined, StoreError>
   /** The jobs of a kind whose start was cut short. */
   readonly startingOf: (kind: string) => Effect.Effect<ReadonlyArray<Row>, StoreError>
+  /** The jobs of a kind that are `starting` or `running`, unchanged for `olderThan` (the sweep's). */
+  readonly stale: (kind: string, olderThan: Duration.Duration) => Effect.Effect<ReadonlyArray<Row>, StoreError>
+  /** The paused jobs of a kind started under a version older than `minVersion`. */
+  readonly retiredOf: (kind: string, minVersion: number) => Effect.Effect<ReadonlyArray<Row>, StoreError>
   /** The jobs of a kind that diverged from their journals. */
   readonly divergedOf: (kind: string) => Effect.Effect<ReadonlyArray<Row>, StoreError>
-  /** The ids of the jobs that change from now on (in any process on the store, for Postgres). */
+  /**
+   * The ids of the jobs that change from now on (in any process on the store, for Postgres), and {@link ANY_JOB}
+   * when changes may have been missed (the connection that listens for them was lost and is back).
+   */
   readonly changes: Effect.Effect<PubSub.Subscription<string>, never, Scope.Scope>
+  /**
+   * How often a wait reads its job again when no change is announced: changes of other processes are announced
+   * only through Postgres `LISTEN`, which may drop one while its connection is lost. `undefined` in memory.
+   */
+  readonly recheck: Duration.Duration | undefined
 }
+
+/**
+ * Announced on {@link Ledger.changes} when changes may have been missed: every wait reads its job again.
+ *
+ * @internal
+ */
+export const ANY_JOB = "*"
+
+/**
+ * How often a wait on a SQL store reads its job again when no change is announced (see {@link Ledger.recheck}).
+ *
+ * @internal
+ */
+export const RECHECK = Duration.seconds(2)
+
+/**
+ * Steps a run took past its journal, by their index: journaled with the run's pause or end.
+ *
+ * @internal
+ */
+export type Steps = ReadonlyArray<readonly [index: number, step: JournalStep]>
 
 /** @internal */
 export const ledger = (pool: DurableJobPool.DurableJobPool): Ledger => pool as Ledger
 
 const randomSecret = () => Crypto.randomBytes(32).toString("base64url")
 
-/** `ASYNC_JOB_DURABLE_SECRET`, if set: the key that signs resume tokens. */
-const configuredSecret = Config.option(Config.Redacted("ASYNC_JOB_DURABLE_SECRET")).pipe(
-  Effect.map(Option.map(Redacted.value)),
-  Effect.orElseSucceed(() => Option.none<string>())
+/**
+ * `ASYNC_JOB_DURABLE_SECRET`: the keys that sign resume tokens, separated by commas (none if unset). The first
+ * signs; any of them verifies.
+ */
+const configuredKeys = Config.option(Config.Redacted("ASYNC_JOB_DURABLE_SECRET")).pipe(
+  Effect.map(Option.match({
+    onNone: () => [],
+    onSome: (keys) => Redacted.value(keys).split(",").map((key) => key.trim()).filter((key) => key !== "")
+  })),
+  Effect.orElseSucceed((): ReadonlyArray<string> => [])
 )
+
+/**
+ * The keys of resume tokens: the first configured key signs (else the store's own); the configured keys and the
+ * store's own verify (the store's own key is in the store, which anyone who can forge a token there can read).
+ *
+ * @internal
+ */
+export interface Keys {
+  readonly sign: string
+  readonly verify: ReadonlyArray<string>
+}
+
+const keysOf = (configured: ReadonlyArray<string>, own: string): Keys => ({
+  sign: configured[0] ?? own,
+  verify: [...configured, own]
+})
+
+/** What the store keeps of a key: enough to tell whether two runners share one, nothing to sign with. */
+const fingerprint = (key: string) =>
+  Crypto.createHmac("sha256", key).update("@async-job/durable key fingerprint").digest("base64url").slice(0, 16)
 
 const statsOf = (maxSize: number, counts: Record<State, number>): PoolStats => ({
   maxSize,
@@ -223,12 +296,18 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
     const rows = new Map<string, Row>()
     const journals = new Map<string, Array<JournalStep>>()
     const hub = yield* PubSub.unbounded<string>()
-    const secret = Option.getOrElse(yield* configuredSecret, randomSecret)
+    const keys = keysOf(yield* configuredKeys, randomSecret())
     const counts = () => {
       const counts = emptyCounts()
       for (const row of rows.values()) counts[row.state]++
       return counts
     }
+    const journal = (jobId: string, steps: Steps = []) =>
+      Effect.sync(() => {
+        const journal = journals.get(jobId) ?? []
+        for (const [index, step] of steps) if (index === journal.length) journal.push(step)
+        journals.set(jobId, journal)
+      })
     const update = (jobId: string, from: ReadonlyArray<State>, change: Partial<Row>) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const row = rows.get(jobId)
@@ -240,7 +319,7 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
       [TypeId]: TypeId,
       name,
       poolId,
-      secret,
+      keys,
       definitions: new Map(),
       lastRun: new Map(),
       stats: Effect.sync(() => statsOf(maxSize, counts())),
@@ -268,32 +347,65 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
           rows.set(jobId, created)
           return Effect.succeed(created)
         }),
-      started: (jobId) => update(jobId, ["starting"], { state: "running" }),
+      begin: (jobId, versions) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.sync(() => {
+            const row = rows.get(jobId)
+            if (
+              row === undefined || !["starting", "running", "paused"].includes(row.state) ||
+              row.version < versions.min || row.version > versions.max
+            ) return { begun: false, row }
+            const begun: Row = { ...row, state: "running", tokens: [], diverged: undefined, updatedAt: now }
+            rows.set(jobId, begun)
+            return { begun: true, row: begun }
+          })),
       running: (jobId) =>
         update(jobId, ["starting", "paused", "diverged"], { state: "running", tokens: [], diverged: undefined }),
-      paused: (jobId, tokens) => update(jobId, ["starting", "running", "paused"], { state: "paused", tokens }),
-      ended: (jobId, exit) => update(jobId, live, { state: "ended", tokens: [], exit, diverged: undefined }),
-      diverged: (jobId, divergence) => update(jobId, live, { state: "diverged", tokens: [], diverged: divergence }),
+      paused: (jobId, tokens, steps) =>
+        Effect.andThen(
+          journal(jobId, steps),
+          update(jobId, ["starting", "running", "paused"], { state: "paused", tokens })
+        ),
+      ended: (jobId, exit, steps) =>
+        Effect.andThen(
+          journal(jobId, steps),
+          update(jobId, live, { state: "ended", tokens: [], exit, diverged: undefined })
+        ),
+      diverged: (jobId, divergence, steps) =>
+        Effect.andThen(
+          journal(jobId, steps),
+          update(jobId, live, { state: "diverged", tokens: [], diverged: divergence })
+        ),
       steps: (jobId) => Effect.sync(() => journals.get(jobId)?.slice() ?? []),
-      recordStep: (jobId, index, step) =>
-        Effect.sync(() => {
-          const journal = journals.get(jobId) ?? []
-          if (index === journal.length) journal.push(step)
-          journals.set(jobId, journal)
-        }),
       get: (jobId) => Effect.sync(() => rows.get(jobId)),
       startingOf: (kind) =>
         Effect.sync(() => Array.from(rows.values()).filter((row) => row.kind === kind && row.state === "starting")),
+      stale: (kind, olderThan) =>
+        Effect.map(
+          Clock.currentTimeMillis,
+          (now) =>
+            Array.from(rows.values()).filter((row) =>
+              row.kind === kind && (row.state === "starting" || row.state === "running") &&
+              row.updatedAt < now - Duration.toMillis(olderThan)
+            )
+        ),
+      retiredOf: (kind, minVersion) =>
+        Effect.sync(() =>
+          Array.from(rows.values()).filter((row) =>
+            row.kind === kind && row.state === "paused" && row.version < minVersion
+          )
+        ),
       divergedOf: (kind) =>
         Effect.sync(() => Array.from(rows.values()).filter((row) => row.kind === kind && row.state === "diverged")),
       changes: PubSub.subscribe(hub),
+      recheck: undefined,
       list: (options) => Effect.sync(() => pageOf(Array.from(rows.values()), options)),
       purge: (olderThan) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
           const before = now - Duration.toMillis(olderThan)
           let purged = 0
           for (const row of rows.values()) {
-            if (row.state === "ended" && row.updatedAt < before) {
+            if (row.state === "ended" && row.updatedAt <= before) {
               rows.delete(row.jobId)
               journals.delete(row.jobId)
               purged++
@@ -310,13 +422,32 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
 // SQL
 // -----------------------------------------------------------------------------
 
+/** SQLite's primary result codes that say what is wrong with the store (`errcode & 0xff`). */
+const SQLITE_REASONS: Partial<Record<number, StoreError["reason"]>> = {
+  5: "in-use", // SQLITE_BUSY: another connection, in another process, holds the file
+  6: "in-use", // SQLITE_LOCKED
+  8: "read-only", // SQLITE_READONLY
+  11: "corrupt", // SQLITE_CORRUPT
+  13: "full", // SQLITE_FULL
+  14: "missing", // SQLITE_CANTOPEN
+  26: "corrupt" // SQLITE_NOTADB
+}
+
 /** What a driver's error says about the store. */
 const reasonOf = (error: SqlError): StoreError["reason"] => {
   const cause = error.reason.cause
-  const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : ""
-  const text = `${code} ${cause instanceof Error ? cause.message : String(cause)}`
+  const field = (name: string) =>
+    typeof cause === "object" && cause !== null && name in cause ? (cause as Record<string, unknown>)[name] : undefined
+  const errcode = field("errcode")
+  if (typeof errcode === "number" && SQLITE_REASONS[errcode & 0xff] !== undefined) {
+    return SQLITE_REASONS[errcode & 0xff]!
+  }
+  if (error.reason._tag === "LockTimeoutError") return "in-use"
+  const text = `${String(field("code") ?? "")} ${cause instanceof Error ? cause.message : String(cause)}`
   if (/READONLY|readonly database/i.test(text)) return "read-only"
   if (/NOTADB|not a database|CORRUPT|malformed/i.test(text)) return "corrupt"
+  if (/SQLITE_FULL|disk is full/i.test(text)) return "full"
+  if (/SQLITE_BUSY|database is locked/i.test(text)) return "in-use"
   if (/CANTOPEN|unable to open|no such table/i.test(text)) return "missing"
   return "unavailable"
 }
@@ -328,6 +459,23 @@ export const storeError = (operation: string) => (error: SqlError): StoreError =
     reason: reasonOf(error),
     detail: error.reason.cause instanceof Error ? error.reason.cause.message : error.message
   })
+
+/**
+ * A store error from whatever a failed store operation of the engine carries (its `PersistenceError`'s cause): the
+ * driver's error says why; anything else, the store is unavailable.
+ *
+ * @internal
+ */
+export const storeErrorOf = (operation: string, cause: unknown): StoreError => {
+  const found = SqlErrorModule.isSqlError(cause)
+    ? cause
+    : typeof cause === "object" && cause !== null && "cause" in cause && SqlErrorModule.isSqlError(cause.cause)
+    ? cause.cause
+    : undefined
+  return found !== undefined
+    ? storeError(operation)(found)
+    : new StoreError({ operation, reason: "unavailable", detail: String(cause) })
+}
 
 /**
  * The `SqlClient` of a SQLite file (`node:sqlite`); a file that cannot be
@@ -342,29 +490,72 @@ export const layerSqliteClient = (filename: string): Layer.Layer<SqlClient.SqlCl
     Effect.gen(function*() {
       const SqliteClient = yield* Effect.promise(() => import("@effect/sql-sqlite-node/SqliteClient"))
       const client = yield* Effect.mapError(SqliteClient.make({ filename }), storeError("open"))
+      // the file is this process's until it ends (the lock goes with the process, also on kill -9): the connection
+      // keeps the lock its first write takes, so another process that opens the file is refused (`in-use`)
+      yield* client.unsafe("PRAGMA locking_mode = EXCLUSIVE").pipe(
+        Effect.andThen(client`CREATE TABLE IF NOT EXISTS async_job_durable_meta (
+          name VARCHAR(255) PRIMARY KEY, value TEXT NOT NULL
+        )`),
+        Effect.andThen(client`INSERT INTO async_job_durable_meta (name, value) VALUES (${"store"}, ${storeId()})
+          ON CONFLICT (name) DO NOTHING`),
+        Effect.mapError((error) => {
+          const failed = storeError("open")(error)
+          return failed.reason === "in-use"
+            ? new StoreError({
+              operation: "open",
+              reason: "in-use",
+              detail: `${filename} is open in another process (a SQLite store serves one process at a time)`
+            })
+            : failed
+        })
+      )
+      // where the store is: a file that vanishes from here later is refused, not recreated (see checkSqliteFile)
+      const [row] = yield* client<{ readonly value: string }>`SELECT value FROM async_job_durable_meta
+        WHERE name = ${"store"}`.pipe(Effect.mapError(storeError("open")))
+      yield* Effect.try({
+        try: () => Fs.writeFileSync(markerOf(filename), `${row?.value ?? ""}\n`),
+        catch: (error) => new StoreError({ operation: "open", reason: "read-only", detail: String(error) })
+      })
       return Context.make(SqlClient.SqlClient, client)
     })
   ).pipe(Layer.provide(Reactivity.layer))
 
+const storeId = () => Crypto.randomBytes(12).toString("base64url")
+
 /**
- * Checks a SQLite file before it is opened: its directory exists, it is
- * writable, and if it exists it is a SQLite database.
+ * The file beside a SQLite store that says a store was there (it holds the store's id): a store file that vanished
+ * leaves it behind.
  *
  * @internal
  */
-export const checkSqliteFile = (filename: string): Effect.Effect<void, StoreError> =>
+export const markerOf = (filename: string): string => `${filename}-durable`
+
+/**
+ * Checks a SQLite file before it is opened: its directory exists and is
+ * writable (SQLite writes its journal beside the file), it exists unless no
+ * store was there before (or `create` asks for a new one), and if it exists
+ * it is a SQLite database.
+ *
+ * @internal
+ */
+export const checkSqliteFile = (filename: string, create = false): Effect.Effect<void, StoreError> =>
   Effect.suspend(() => {
     const fail = (reason: StoreError["reason"], detail: string) =>
       Effect.fail(new StoreError({ operation: "open", reason, detail: `${filename}: ${detail}` }))
     const dir = Path.dirname(Path.resolve(filename))
     if (!Fs.existsSync(dir)) return fail("missing", `no directory ${dir}`)
+    try {
+      Fs.accessSync(dir, Fs.constants.W_OK)
+    } catch (error) {
+      return fail("read-only", `its directory cannot be written (${String(error)})`)
+    }
     if (!Fs.existsSync(filename)) {
-      try {
-        Fs.accessSync(dir, Fs.constants.W_OK)
-        return Effect.void
-      } catch (error) {
-        return fail("read-only", String(error))
-      }
+      if (create || !Fs.existsSync(markerOf(filename))) return Effect.void
+      return fail(
+        "missing",
+        `the store that was here (${markerOf(filename)}) is gone: restore the file, or open with create: true ` +
+          `for a new, empty store`
+      )
     }
     let fd: number
     try {
@@ -414,6 +605,9 @@ export const guardSqliteFile = (filename: string): Effect.Effect<Effect.Effect<v
 
 /** The channel on which Postgres runners tell each other which jobs changed. */
 const CHANNEL = "async_job_durable"
+
+/** How a lost `LISTEN` connection is replaced: at once, then every 100 ms to 1 s while the server is away. */
+const LISTEN_RETRY = Schedule.min([Schedule.exponential("100 millis", 2), Schedule.spaced("1 second")])
 
 interface RawRow {
   readonly job_id: string
@@ -468,7 +662,7 @@ export const makeSql = (
     const jobs = sql("async_job_durable_jobs")
     const pools = sql("async_job_durable_pools")
     const meta = sql("async_job_durable_meta")
-    const steps = sql("async_job_durable_steps")
+    const stepsTable = sql("async_job_durable_steps")
     const lock = sql.onDialectOrElse({
       pg: () => sql`SELECT pg_advisory_xact_lock(hashtext(${"async_job_durable"}))`,
       orElse: () => Effect.void
@@ -494,10 +688,11 @@ export const makeSql = (
       sql`CREATE TABLE IF NOT EXISTS ${pools} (
         name VARCHAR(255) PRIMARY KEY,
         id INTEGER NOT NULL,
-        max_size INTEGER NOT NULL
+        max_size INTEGER NOT NULL,
+        configured INTEGER
       )`,
       sql`CREATE TABLE IF NOT EXISTS ${meta} (name VARCHAR(255) PRIMARY KEY, value TEXT NOT NULL)`,
-      sql`CREATE TABLE IF NOT EXISTS ${steps} (
+      sql`CREATE TABLE IF NOT EXISTS ${stepsTable} (
         job_id VARCHAR(255) NOT NULL,
         step INTEGER NOT NULL,
         kind VARCHAR(16) NOT NULL,
@@ -505,53 +700,86 @@ export const makeSql = (
         PRIMARY KEY (job_id, step)
       )`
     ], { discard: true }).pipe(Effect.retry({ times: 5 }), Effect.mapError(storeError("create tables")))
-    // a store created before replays were checked lacks the column of divergences
+    // a store created before replays were checked lacks the column of divergences, and one of 0.1 the column of
+    // the bound last configured
     yield* sql`SELECT diverged FROM ${jobs} WHERE 1 = 0`.pipe(
       Effect.catch(() => sql`ALTER TABLE ${jobs} ADD COLUMN diverged TEXT`),
       Effect.retry({ times: 5 }),
       Effect.mapError(storeError("create tables"))
     )
+    yield* sql`SELECT configured FROM ${pools} WHERE 1 = 0`.pipe(
+      Effect.catch(() => sql`ALTER TABLE ${pools} ADD COLUMN configured INTEGER`),
+      Effect.retry({ times: 5 }),
+      Effect.mapError(storeError("create tables"))
+    )
 
     // the pool's number and bound, and the store's token key: created by the first runner, shared by all
-    const configured = yield* configuredSecret
-    const { poolId, secret } = yield* sql.withTransaction(Effect.gen(function*() {
+    const configured = yield* configuredKeys
+    const { keyPrints, own, poolId } = yield* sql.withTransaction(Effect.gen(function*() {
       yield* lock
-      const existing = yield* sql<{ readonly id: number | string }>`SELECT id FROM ${pools} WHERE name = ${name}`
+      const existing = yield* sql<{ readonly id: number | string; readonly configured: number | string | null }>`
+        SELECT id, configured FROM ${pools} WHERE name = ${name}`
       let poolId: number
       if (existing[0] === undefined) {
         const next = yield* sql<{ readonly id: number | string }>`SELECT COALESCE(MAX(id), 0) + 1 AS id FROM ${pools}`
         poolId = Number(next[0]?.id ?? 1)
-        yield* sql`INSERT INTO ${pools} (name, id, max_size) VALUES (${name}, ${poolId}, ${max ?? 0})`
+        yield* sql`INSERT INTO ${pools} (name, id, max_size, configured) VALUES (${name}, ${poolId}, ${max ?? 0},
+          ${max ?? null})`
       } else {
         poolId = Number(existing[0].id)
-        if (max !== undefined) yield* sql`UPDATE ${pools} SET max_size = ${max} WHERE name = ${name}`
+        // the later of the two wins: a bound given to this runner applies if it differs from the one the runners
+        // were last given (a changed configuration); the same bound again keeps what setMaxSize set since
+        if (max !== undefined && Number(existing[0].configured ?? -1) !== max) {
+          yield* sql`UPDATE ${pools} SET max_size = ${max}, configured = ${max} WHERE name = ${name}`
+        }
       }
       const stored = yield* sql<{ readonly value: string }>`SELECT value FROM ${meta} WHERE name = ${"secret"}`
-      let secret = stored[0]?.value
-      if (secret === undefined) {
-        secret = randomSecret()
-        yield* sql`INSERT INTO ${meta} (name, value) VALUES (${"secret"}, ${secret})`
+      let own = stored[0]?.value
+      if (own === undefined) {
+        own = randomSecret()
+        yield* sql`INSERT INTO ${meta} (name, value) VALUES (${"secret"}, ${own})`
       }
-      return { poolId, secret: Option.getOrElse(configured, () => secret) }
+      const prints = yield* sql<{ readonly value: string }>`SELECT value FROM ${meta} WHERE name = ${"keys"}`
+      const keyPrints: ReadonlyArray<string> = prints[0] === undefined ? [] : JSON.parse(prints[0].value)
+      return { poolId, own, keyPrints }
     })).pipe(Effect.retry({ times: 5 }), Effect.mapError(storeError("open pool")))
+    // the runners of a store share a key: a runner whose configured keys share none with those of the runner that
+    // opened the store last (or that has none, when that one had) would reject their tokens, and they its own
+    const prints = configured.map(fingerprint)
+    if (keyPrints.length > 0 && !prints.some((print) => keyPrints.includes(print))) {
+      return yield* new StoreError({
+        operation: "open",
+        reason: "key",
+        detail: prints.length === 0
+          ? "ASYNC_JOB_DURABLE_SECRET is not set, but the store's runners sign resume tokens with configured keys"
+          : "none of the keys in ASYNC_JOB_DURABLE_SECRET is one the store's runners use: to change keys, give " +
+            "every runner the new key beside the old one first (see the README's Resume tokens)"
+      })
+    }
+    if (prints.length > 0) {
+      yield* sql`INSERT INTO ${meta} (name, value) VALUES (${"keys"}, ${JSON.stringify(prints)})
+        ON CONFLICT (name) DO UPDATE SET value = ${JSON.stringify(prints)}`.pipe(
+        Effect.mapError(storeError("open pool"))
+      )
+    }
+    const keys = keysOf(configured, own)
 
     const hub = yield* PubSub.unbounded<string>()
     if (Option.isSome(pg)) {
-      // each job id notified on the channel, by any runner; listening again (on a new connection) once it failed
+      // each job id notified on the channel, by any runner. The queue fails once the listening connection is lost
+      // (a restart of the server, a terminated backend): listen again on a new connection, and then tell every wait
+      // to read its job again, for the notifications sent meanwhile are lost
+      let listened = false
       yield* Effect.scoped(Effect.gen(function*() {
         const notifications = yield* pg.value.listen(CHANNEL)
+        if (listened) yield* PubSub.publish(hub, ANY_JOB)
+        listened = true
         while (true) yield* PubSub.publish(hub, (yield* Queue.take(notifications)).payload)
       })).pipe(
-        Effect.retry(Schedule.spaced("1 second")),
+        Effect.retry(LISTEN_RETRY),
         Effect.forkScoped
       )
     }
-    const notify = (jobId: string) =>
-      Option.match(pg, {
-        onNone: () => Effect.asVoid(PubSub.publish(hub, jobId)),
-        // the listener above publishes it here too
-        onSome: () => sql`SELECT pg_notify(${CHANNEL}, ${jobId})`
-      })
 
     const maxSize = Effect.map(
       sql<{ readonly max_size: number | string }>`SELECT max_size FROM ${pools} WHERE name = ${name}`,
@@ -571,19 +799,42 @@ export const makeSql = (
         sql<RawRow>`SELECT * FROM ${jobs} WHERE job_id = ${jobId}`,
         (rows) => rows[0] === undefined ? undefined : rowOf(rows[0])
       )
-    const update = (operation: string, jobId: string, from: ReadonlyArray<State>, set: Record<string, unknown>) =>
+    const update = (
+      operation: string,
+      jobId: string,
+      from: ReadonlyArray<State>,
+      set: Record<string, unknown>,
+      options?: { readonly notify?: boolean | undefined; readonly steps?: Steps | undefined }
+    ) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        yield* sql`UPDATE ${jobs} SET ${sql.update({ ...set, updated_at: now })}
+        const notify = options?.notify ?? true
+        const steps = options?.steps ?? []
+        const change = sql`UPDATE ${jobs} SET ${sql.update({ ...set, updated_at: now })}
           WHERE job_id = ${jobId} AND ${sql.in("state", from)}`
-        yield* notify(jobId)
+        // the change and its notification in one statement on Postgres (the listener above publishes it here too)
+        const write = !notify || Option.isNone(pg)
+          ? change
+          : sql`WITH changed AS (${change} RETURNING job_id) SELECT pg_notify(${CHANNEL}, job_id) FROM changed`
+        // the steps the run took, journaled with it: one commit
+        const journaled = steps.map(([index, step]) => ({
+          job_id: jobId,
+          step: index,
+          kind: step.kind,
+          name: step.name
+        }))
+        yield* !Arr.isArrayNonEmpty(journaled) ? write : sql.withTransaction(Effect.andThen(
+          sql`INSERT INTO ${stepsTable} ${sql.insert(journaled)} ON CONFLICT (job_id, step) DO NOTHING`,
+          write
+        ))
+        if (notify && Option.isNone(pg)) yield* PubSub.publish(hub, jobId)
       }).pipe(Effect.mapError(storeError(operation)))
 
     const self: Ledger = {
       [TypeId]: TypeId,
       name,
       poolId,
-      secret,
+      keys,
       definitions: new Map(),
       lastRun: new Map(),
       stats: Effect.andThen(
@@ -605,6 +856,22 @@ export const makeSql = (
       admit: (jobId, kind, version, payload) =>
         sql.withTransaction(Effect.gen(function*() {
           yield* lock
+          // one statement takes the slot and records the job, if the job is new and the pool has room
+          const now = yield* Clock.currentTimeMillis
+          const admitted = yield* sql<RawRow>`INSERT INTO ${jobs}
+            (job_id, pool, pool_id, kind, seq, version, state, tokens, payload, created_at, updated_at)
+            SELECT ${jobId}, ${name}, CAST(${poolId} AS INTEGER), ${kind}, next.seq, CAST(${version} AS INTEGER),
+              ${"starting"}, ${"[]"}, ${JSON.stringify(payload)}, CAST(${now} AS BIGINT), CAST(${now} AS BIGINT)
+            FROM (SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM ${jobs}) AS next
+            WHERE NOT EXISTS (SELECT 1 FROM ${jobs} WHERE job_id = ${jobId})
+              AND (
+                (SELECT max_size FROM ${pools} WHERE name = ${name}) = 0
+                OR (SELECT count(*) FROM ${jobs} WHERE pool = ${name} AND state <> ${"ended"})
+                  < (SELECT max_size FROM ${pools} WHERE name = ${name})
+              )
+            RETURNING *`
+          if (admitted[0] !== undefined) return rowOf(admitted[0])
+          // not admitted: the job exists, or the pool is full
           const existing = yield* get(jobId)
           if (existing !== undefined) {
             if (existing.pool !== name) {
@@ -615,61 +882,68 @@ export const makeSql = (
             }
             return existing
           }
-          const bound = yield* maxSize
-          if (bound > 0) {
-            const now = yield* counts
-            if (outstanding(now) >= bound) return yield* noJobs(poolId, bound, now)
-          }
-          const next = yield* sql<
-            { readonly seq: number | string }
-          >`SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM ${jobs}`
-          const now = yield* Clock.currentTimeMillis
-          const row = newRow(
-            { jobId, pool: name, poolId, kind, seq: Number(next[0]?.seq ?? 1), version, payload },
-            now
-          )
-          yield* sql`INSERT INTO ${jobs} ${
-            sql.insert({
-              job_id: row.jobId,
-              pool: row.pool,
-              pool_id: poolId,
-              kind: row.kind,
-              seq: row.seq,
-              version: row.version,
-              state: row.state,
-              tokens: "[]",
-              payload: JSON.stringify(payload),
-              created_at: now,
-              updated_at: now
-            })
-          }`
-          return row
+          return yield* noJobs(poolId, yield* maxSize, yield* counts)
         })).pipe(
           Effect.catchTag("SqlError", (error) => Effect.fail(storeError("start")(error))),
           Effect.tap(() => guard)
         ),
-      started: (jobId) => update("start", jobId, ["starting"], { state: "running" }),
+      begin: (jobId, versions) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const begun = yield* sql<RawRow>`UPDATE ${jobs}
+            SET state = ${"running"}, tokens = ${"[]"}, diverged = NULL, updated_at = ${now}
+            WHERE job_id = ${jobId} AND ${sql.in("state", ["starting", "running", "paused"])}
+              AND version >= ${versions.min} AND version <= ${versions.max}
+            RETURNING *`
+          return begun[0] === undefined ? { begun: false as const, row: yield* get(jobId) } : {
+            begun: true as const,
+            row: rowOf(begun[0])
+          }
+        }).pipe(Effect.mapError(storeError("run")), Effect.tap(() => guard)),
       running: (jobId) =>
-        update("run", jobId, ["starting", "paused", "diverged"], { state: "running", tokens: "[]", diverged: null }),
-      paused: (jobId, tokens) =>
-        update("pause", jobId, ["starting", "running", "paused"], { state: "paused", tokens: JSON.stringify(tokens) }),
-      ended: (jobId, exit) =>
-        update("end", jobId, live, { state: "ended", tokens: "[]", exit: JSON.stringify(exit), diverged: null }),
-      diverged: (jobId, divergence) =>
-        update("diverge", jobId, live, { state: "diverged", tokens: "[]", diverged: JSON.stringify(divergence) }),
+        update("run", jobId, ["starting", "paused", "diverged"], {
+          state: "running",
+          tokens: "[]",
+          diverged: null
+        }, { notify: false }),
+      paused: (jobId, tokens, steps) =>
+        update("pause", jobId, ["starting", "running", "paused"], { state: "paused", tokens: JSON.stringify(tokens) }, {
+          steps
+        }),
+      ended: (jobId, exit, steps) =>
+        update("end", jobId, live, { state: "ended", tokens: "[]", exit: JSON.stringify(exit), diverged: null }, {
+          steps
+        }),
+      diverged: (jobId, divergence, steps) =>
+        update("diverge", jobId, live, { state: "diverged", tokens: "[]", diverged: JSON.stringify(divergence) }, {
+          steps
+        }),
       steps: (jobId) =>
-        sql<{ readonly kind: JournalStep["kind"]; readonly name: string }>`SELECT kind, name FROM ${steps}
+        sql<{ readonly kind: JournalStep["kind"]; readonly name: string }>`SELECT kind, name FROM ${stepsTable}
           WHERE job_id = ${jobId} ORDER BY step`.pipe(
           Effect.map((rows) => rows.map(({ kind, name }): JournalStep => ({ kind, name }))),
           Effect.mapError(storeError("replay")),
           Effect.tap(() => guard)
         ),
-      recordStep: (jobId, index, step) =>
-        sql`INSERT INTO ${steps} ${sql.insert({ job_id: jobId, step: index, kind: step.kind, name: step.name })}
-          ON CONFLICT (job_id, step) DO NOTHING`.pipe(Effect.asVoid, Effect.mapError(storeError("journal"))),
       get: (jobId) => Effect.tap(Effect.mapError(get(jobId), storeError("read")), () => guard),
       startingOf: (kind) =>
         sql<RawRow>`SELECT * FROM ${jobs} WHERE pool = ${name} AND kind = ${kind} AND state = ${"starting"}`.pipe(
+          Effect.map((rows) => rows.map(rowOf)),
+          Effect.mapError(storeError("recover"))
+        ),
+      stale: (kind, olderThan) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          sql<RawRow>`SELECT * FROM ${jobs} WHERE pool = ${name} AND kind = ${kind}
+            AND ${sql.in("state", ["starting", "running"])} AND updated_at < ${now - Duration.toMillis(olderThan)}`)
+          .pipe(
+            Effect.map((rows) =>
+              rows.map(rowOf)
+            ),
+            Effect.mapError(storeError("sweep"))
+          ),
+      retiredOf: (kind, minVersion) =>
+        sql<RawRow>`SELECT * FROM ${jobs} WHERE pool = ${name} AND kind = ${kind} AND state = ${"paused"}
+          AND version < ${minVersion}`.pipe(
           Effect.map((rows) => rows.map(rowOf)),
           Effect.mapError(storeError("recover"))
         ),
@@ -679,6 +953,7 @@ export const makeSql = (
           Effect.mapError(storeError("recover"))
         ),
       changes: PubSub.subscribe(hub),
+      recheck: RECHECK,
       list: (options) =>
         Effect.suspend(() => {
           const limit = limitOf(options)
@@ -691,9 +966,9 @@ export const makeSql = (
         Effect.gen(function*() {
           const before = (yield* Clock.currentTimeMillis) - Duration.toMillis(olderThan)
           const purged = yield* sql<{ readonly job_id: string }>`DELETE FROM ${jobs}
-            WHERE pool = ${name} AND state = ${"ended"} AND updated_at < ${before} RETURNING job_id`
+            WHERE pool = ${name} AND state = ${"ended"} AND updated_at <= ${before} RETURNING job_id`
           if (purged.length > 0) {
-            yield* sql`DELETE FROM ${steps} WHERE ${sql.in("job_id", purged.map((row) => row.job_id))}`
+            yield* sql`DELETE FROM ${stepsTable} WHERE ${sql.in("job_id", purged.map((row) => row.job_id))}`
           }
           return purged.length
         }).pipe(sql.withTransaction, Effect.mapError(storeError("purge")), Effect.tap(() => guard))
