@@ -6,6 +6,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as TestClock from "effect/testing/TestClock"
 import * as Jobs from "./fixtures/jobs.js"
 import { testDurableJobs } from "./fixtures/suite.js"
@@ -13,6 +14,23 @@ import { testDurableJobs } from "./fixtures/suite.js"
 testDurableJobs("WorkflowEngine.layerMemory", DurableJobPool.layerMemory)
 
 describe("DurableJobPool.layerMemory", () => {
+  it.live("a job paused when the engine shuts down has not ended: nothing is recorded or reported of it", () =>
+    Effect.gen(function*() {
+      const warnings: Array<string> = []
+      const capture = Logger.layer([
+        Logger.make(({ logLevel, message }) => {
+          if (logLevel === "Warn" || logLevel === "Error") warnings.push(String(message))
+        })
+      ])
+      const step = yield* DurableJob.start(Jobs.Charge, { id: "at-shutdown", amount: 1 }).pipe(
+        Effect.provide(Layer.provideMerge(Jobs.layer(() => {}), DurableJobPool.layerMemory())),
+        Effect.provide(capture)
+      )
+      deepStrictEqual(step._tag, "Paused")
+      // the engine, shut down with the job paused, closed its run's scope with a void exit: no end of the job's
+      deepStrictEqual(warnings, [])
+    }))
+
   it.live("an invalid maxSize is a defect when the layer builds", () =>
     Effect.gen(function*() {
       for (const maxSize of [-1, 1.5, 2 ** 31]) {

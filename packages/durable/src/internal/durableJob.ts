@@ -251,9 +251,11 @@ export const toLayer = <
           if (pool.lastRun.get(executionId) === instance) pool.lastRun.delete(executionId)
         })
       )
-      // the end is recorded once the store answers; if it stays away past ENDED_PATIENCE, the sweep records it
+      // the end is recorded once the store answers; if it stays away past ENDED_PATIENCE, the sweep records it.
+      // A run that suspended (the job paused) has not ended the job: when the engine shuts down it closes that
+      // run's scope with a void exit, which is no outcome of the job's
       yield* Workflow.addFinalizer((exit) =>
-        pool.lastRun.get(executionId) !== instance
+        pool.lastRun.get(executionId) !== instance || instance.suspended
           ? Effect.void
           : Effect.flatMap(
             encodeExit(self, exit),
