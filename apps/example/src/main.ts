@@ -3,7 +3,7 @@
  * `@async-job/openssl`. The pipe, `write`, `read`, `close` and `select` come from
  * `@async-job/platform-node` (real OS descriptors).
  *
- * Expected output (spec §6):
+ * Expected output (the man page's own):
  *
  * ```
  * Starting...

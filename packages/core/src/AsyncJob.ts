@@ -51,8 +51,10 @@
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
+import type * as Inspectable from "effect/Inspectable"
 import type * as Option from "effect/Option"
 import type { Pipeable } from "effect/Pipeable"
+import type * as Types from "effect/Types"
 import type { ForeignJobError, JobNotPausedError, JobTimeoutError, NoJobsError, StaleJobError } from "./Errors.js"
 import * as internal from "./internal/jobPool.js"
 import * as runInternal from "./internal/run.js"
@@ -97,10 +99,10 @@ export type JobState = "running" | "paused" | "cancelling" | "finished" | "faile
  * @since 0.1.0
  * @category models
  */
-export interface Job<out A = unknown, out E = unknown> extends Pipeable {
+export interface Job<out A = unknown, out E = unknown> extends Pipeable, Inspectable.Inspectable {
   readonly [TypeId]: {
-    readonly _A: (_: never) => A
-    readonly _E: (_: never) => E
+    readonly _A: Types.Covariant<A>
+    readonly _E: Types.Covariant<E>
   }
   /** A number unique in this process. */
   readonly id: number

@@ -17,14 +17,6 @@ import type * as Duration from "effect/Duration"
 import type { PoolStats } from "./JobPool.js"
 
 /**
- * A snapshot of a pool's counts: declared in `JobPool`, re-exported here for compatibility.
- *
- * @since 0.1.0
- * @category models
- */
-export type { PoolStats }
-
-/**
  * The pool is full: `maxSize` jobs are outstanding. Nothing was started and
  * nothing changed; retry once a job of the same pool finishes
  * (`ASYNC_NO_JOBS`).

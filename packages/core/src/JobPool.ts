@@ -18,6 +18,7 @@ import type * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
 import type * as AsyncJob from "./AsyncJob.js"
 import type { ForeignJobError, InvalidPoolSizeError, JobNotPausedError, NoJobsError, StaleJobError } from "./Errors.js"
@@ -81,6 +82,15 @@ export interface PoolStats {
  * The service. `start`, `resume` and `cancel` are also available as
  * `AsyncJob.start`, `AsyncJob.resume` and `AsyncJob.cancel`, which take the
  * pool from the context.
+ *
+ * **Gotchas**
+ *
+ * The jobs are this engine's: `AsyncJob.pause`, `current` and the pause
+ * blocking recognise the jobs of pools made by {@link make} (or
+ * {@link layer}) only. A `JobPool` of your own therefore decorates one of
+ * them, delegating its operations (to meter, log or limit them), rather than
+ * running jobs of its own; `@async-job/testing`'s `testJobPool` checks that
+ * such a pool keeps the contract.
  *
  * @since 0.1.0
  * @category models
@@ -166,7 +176,7 @@ export const layer = (options?: Options): Layer.Layer<JobPool, InvalidPoolSizeEr
  * @since 0.1.0
  * @category guards
  */
-export const isJobPool = (u: unknown): u is JobPool => typeof u === "object" && u !== null && TypeId in u
+export const isJobPool = (u: unknown): u is JobPool => Predicate.hasProperty(u, TypeId)
 
 /**
  * `start` for a caller outside any fiber, for bridges to callback or Promise

@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import type { PoolStats as CorePoolStats } from "@async-job/core/Errors"
+import type { PoolStats as CorePoolStats } from "@async-job/core/JobPool"
 import * as ClusterWorkflowEngine from "effect/cluster/ClusterWorkflowEngine"
 import type * as MessageStorage from "effect/cluster/MessageStorage"
 import type * as RunnerStorage from "effect/cluster/RunnerStorage"

@@ -13,7 +13,8 @@
  *   `ASYNC_pause_job()` of a job that is being cancelled. Where C would crash (a NULL pointer, a wrong type)
  *   they return the documented failure value: 0, `null` or {@link ASYNC_ERR}.
  *
- * The semantics are OpenSSL 3's, with this project's [Port decisions](/concepts/#where-we-deliberately-differ).
+ * The semantics are OpenSSL 3's, except where OpenSSL crashes, leaks or leaves the outcome undefined: there each
+ * function says what it does instead.
  *
  * @example
  * ```ts
@@ -141,7 +142,7 @@ export interface ASYNC_WAIT_CTX {
  * **Details**
  *
  * Calling it again replaces the limits; jobs already outstanding count against the new `max_size`
- * ([Port decision 4](/concepts/#port-decision-4)). Without a call, the first {@link ASYNC_start_job} creates an unbounded pool.
+ * (OpenSSL leaks the old pool). Without a call, the first {@link ASYNC_start_job} creates an unbounded pool.
  *
  * @param max_size - The most jobs outstanding at once; 0: unbounded.
  * @param init_size - Job slots created up front; at most `max_size` when that is not 0.
@@ -153,7 +154,7 @@ export const ASYNC_init_thread: (max_size: number, init_size: number) => number 
 /**
  * Frees this thread's pool. Paused or running jobs are cancelled: their pending `ASYNC_pause_job()`
  * rejects with a `JobCancelledError`, so their `finally` blocks run, and their handles become stale. The
- * promise resolves once every cancelled job function has settled ([Port decision 5](/concepts/#port-decision-5)). The next start
+ * promise resolves once every cancelled job function has settled. The next start
  * creates a new unbounded pool.
  *
  * **Gotchas**
@@ -181,11 +182,11 @@ export const ASYNC_cleanup_thread: () => Promise<void> = job.cleanupThread
  *
  * **Details**
  *
- * - `args` is copied ([Port decision 9](/concepts/#port-decision-9)): `structuredClone(args)`; for an ArrayBuffer or typed array with
+ * - `args` is copied: `structuredClone(args)`; for an ArrayBuffer or typed array with
  *   `size`, its first `size` bytes; `null` / `undefined` give the function `null`.
  * - A restart ignores `ctx`, `func`, `args` and `size`, as in OpenSSL.
- * - Jobs may start jobs ([Port decision 2](/concepts/#port-decision-2)), several starts may be in flight at once ([Port decision 3](/concepts/#port-decision-3)), and
- *   `ctx` may be `null` ([Port decision 7](/concepts/#port-decision-7)).
+ * - Jobs may start jobs, several starts may be in flight at once, and
+ *   `ctx` may be `null`.
  *
  * @param job - In and out: `value` `null` starts a new job, a paused job's handle resumes it; it holds the
  *   handle of a paused job afterwards, `null` otherwise, and `error` the job's error when it failed.
@@ -237,7 +238,7 @@ export const ASYNC_get_wait_ctx: (job: ASYNC_JOB) => ASYNC_WAIT_CTX | null = job
 
 /**
  * Prevents the current job from pausing until a matching {@link ASYNC_unblock_pause}; calls nest. The
- * counter belongs to the job and ends with it ([Port decision 6](/concepts/#port-decision-6)). Outside a job: nothing.
+ * counter belongs to the job and ends with it. Outside a job: nothing.
  *
  * @since 0.1.0
  * @category jobs
@@ -271,7 +272,7 @@ export const ASYNC_WAIT_CTX_new: () => ASYNC_WAIT_CTX = waitCtx.make
 /**
  * Frees a wait ctx: cancels any job bound to it first (its pending `ASYNC_pause_job()` rejects, its
  * `finally` blocks run), then calls the cleanup routine of every live fd, newest first, each once; the
- * promise resolves after that ([Port decision 8](/concepts/#port-decision-8)). `null`, or a ctx already freed: nothing.
+ * promise resolves after that. `null`, or a ctx already freed: nothing.
  *
  * **Gotchas**
  *

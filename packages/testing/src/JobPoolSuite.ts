@@ -1,7 +1,9 @@
 /**
- * The contract of a job pool (OpenSSL's job semantics and the
- * [Port decisions](/concepts/#where-we-deliberately-differ) that bind it),
- * as a reusable vitest suite. Every implementation of `JobPool` runs it:
+ * The contract of a job pool (OpenSSL's job semantics, and this project's
+ * answers where OpenSSL crashes, leaks or leaves the outcome undefined), as a
+ * reusable vitest suite. A pool of your own that decorates the engine's (one
+ * made by `JobPool.make`, whose operations it delegates: to meter, log or
+ * limit them) runs it to show it keeps the contract:
  *
  * ```ts
  * import { JobPool } from "@async-job/core"
@@ -41,15 +43,15 @@ export type MakeLayer<E> = (
  *
  * **Details**
  *
- * Covers: pool limits and their validation ([Port decision 4](/concepts/#port-decision-4)), start, pause, resume and
- * finish with their pool counts, the current job and handle identity ([Port decision 1](/concepts/#port-decision-1)),
- * stale, running and foreign handles (Port decisions [1](/concepts/#port-decision-1),
- * [3](/concepts/#port-decision-3), [13](/concepts/#port-decision-13)), wait-ctx binding and change
- * bookkeeping through job runs, pause blocking ([Port decision 6](/concepts/#port-decision-6)), ambient isolation
- * ([Port decision 11](/concepts/#port-decision-11)), nesting ([Port decision 2](/concepts/#port-decision-2)), failing bodies ([Port decision 10](/concepts/#port-decision-10)),
- * cancellation, interruption of the caller, closing the pool with paused jobs
- * ([Port decision 5](/concepts/#port-decision-5)), a null wait ctx ([Port decision 7](/concepts/#port-decision-7)) and closing a
- * wait ctx under a paused job ([Port decision 8](/concepts/#port-decision-8)).
+ * Covers: pool limits and their validation (a second set of limits replaces
+ * the first), start, pause, resume and finish with their pool counts, the
+ * current job and handle identity (a fresh handle per run), stale, running and
+ * foreign handles (refused, the job left as it was), wait-ctx binding and
+ * change bookkeeping through job runs, pause blocking (the counter belongs to
+ * the job), ambient isolation, nesting, failing bodies, cancellation,
+ * interruption of the caller, closing the pool with paused jobs (they are
+ * cancelled and awaited), a null wait ctx, and closing a wait ctx under a
+ * paused job (cancelled before the cleanups run).
  *
  * @param name - The suite's name, for `describe`.
  * @param makeLayer - Builds the pool under test with the given limits.

@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
+import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
 import * as Pipeable from "effect/Pipeable"
 import type * as Scope from "effect/Scope"
@@ -136,8 +137,16 @@ class JobHandle extends Pipeable.Class implements AsyncJob.Job<unknown, unknown>
     return this.pool.id
   }
 
-  toJSON() {
+  toJSON(): unknown {
     return { _id: "AsyncJob", id: this.id, poolId: this.pool.id, state: stateOf(this) }
+  }
+
+  override toString(): string {
+    return Inspectable.toStringUnknown(this.toJSON())
+  }
+
+  [Inspectable.NodeInspectSymbol](): unknown {
+    return this.toJSON()
   }
 }
 
@@ -463,6 +472,14 @@ export class PoolImpl implements JobPool.JobPool {
 
   toJSON() {
     return { _id: "JobPool", id: this.id, ...this.statsUnsafe() }
+  }
+
+  toString(): string {
+    return Inspectable.toStringUnknown(this.toJSON())
+  }
+
+  [Inspectable.NodeInspectSymbol](): unknown {
+    return this.toJSON()
   }
 }
 

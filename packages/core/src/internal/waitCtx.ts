@@ -1,8 +1,10 @@
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
 import * as Pipeable from "effect/Pipeable"
+import * as Predicate from "effect/Predicate"
 import * as Scope from "effect/Scope"
 import { ClosedError } from "../Errors.js"
 import * as JobObserver from "../JobObserver.js"
@@ -43,7 +45,7 @@ interface Waiter {
 let nextId = 1
 
 /** @internal */
-export class WaitCtxImpl extends Pipeable.Class implements WaitCtx.WaitCtx {
+export class WaitCtxImpl extends Pipeable.Class implements WaitCtx.WaitCtx, Inspectable.Inspectable {
   readonly [TypeId]: WaitCtx.TypeId = TypeId
   readonly id = nextId++
   /** oldest first; every enumeration walks it backwards (newest first) */
@@ -67,8 +69,16 @@ export class WaitCtxImpl extends Pipeable.Class implements WaitCtx.WaitCtx {
     if (this.closed) throw new ClosedError({ what: "WaitCtx", id: this.id })
   }
 
-  toJSON() {
+  toJSON(): unknown {
     return { _id: "WaitCtx", id: this.id, closed: this.closed }
+  }
+
+  override toString(): string {
+    return Inspectable.toStringUnknown(this.toJSON())
+  }
+
+  [Inspectable.NodeInspectSymbol](): unknown {
+    return this.toJSON()
   }
 }
 
@@ -295,7 +305,7 @@ export const make: Effect.Effect<WaitCtx.WaitCtx, never, Scope.Scope> = Effect.u
 )
 
 /** @internal */
-export const isWaitCtx = (u: unknown): u is WaitCtx.WaitCtx => typeof u === "object" && u !== null && TypeId in u
+export const isWaitCtx = (u: unknown): u is WaitCtx.WaitCtx => Predicate.hasProperty(u, TypeId)
 
 /** @internal */
 export const implOrUndefined = (ctx: WaitCtx.WaitCtx | undefined): WaitCtxImpl | undefined =>

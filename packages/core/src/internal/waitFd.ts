@@ -1,4 +1,6 @@
 import * as Effect from "effect/Effect"
+import * as Inspectable from "effect/Inspectable"
+import * as Predicate from "effect/Predicate"
 import type * as WaitFd from "../WaitFd.js"
 
 /** @internal */
@@ -6,7 +8,7 @@ export const TypeId: typeof WaitFd.TypeId = Symbol.for("@async-job/core/WaitFd")
 
 let nextFd = -1
 
-class InProcess implements WaitFd.InProcessWaitFd {
+class InProcess implements WaitFd.InProcessWaitFd, Inspectable.Inspectable {
   readonly [TypeId]: WaitFd.TypeId = TypeId
   readonly _tag = "InProcessWaitFd" as const
   readonly fd = nextFd--
@@ -41,6 +43,18 @@ class InProcess implements WaitFd.InProcessWaitFd {
       this.subscribers.delete(entry)
     }
   }
+
+  toJSON() {
+    return { _id: "WaitFd", _tag: this._tag, fd: this.fd, signalled: this.signalled }
+  }
+
+  toString(): string {
+    return Inspectable.toStringUnknown(this.toJSON())
+  }
+
+  [Inspectable.NodeInspectSymbol]() {
+    return this.toJSON()
+  }
 }
 
 const noop = () => {}
@@ -73,4 +87,4 @@ export const awaitReady = (self: WaitFd.WaitFd): Effect.Effect<void> =>
   })
 
 /** @internal */
-export const isWaitFd = (u: unknown): u is WaitFd.WaitFd => typeof u === "object" && u !== null && TypeId in u
+export const isWaitFd = (u: unknown): u is WaitFd.WaitFd => Predicate.hasProperty(u, TypeId)

@@ -1,4 +1,4 @@
-import type { PoolStats } from "@async-job/core/Errors"
+import type { PoolStats } from "@async-job/core/JobPool"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Arr from "effect/Array"
 import * as Clock from "effect/Clock"

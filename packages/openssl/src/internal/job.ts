@@ -344,7 +344,7 @@ export const cleanupThread = (): Promise<void> => {
  *
  * @internal
  */
-export const threadStatsUnsafe = (): Errors.PoolStats | undefined => thread?.pool.statsUnsafe()
+export const threadStatsUnsafe = (): JobPool.PoolStats | undefined => thread?.pool.statsUnsafe()
 
 /**
  * How many jobs the thread knows as started and not yet settled. For tests.

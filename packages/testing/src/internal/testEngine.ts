@@ -10,14 +10,19 @@ import * as api from "../TestEngine.js"
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
+/** How an operation tells the application of its completion: its mode, with what that mode needs. */
+type Channel =
+  | { readonly _tag: "fd"; readonly ctx: WaitCtx.WaitCtx; readonly fd: WaitFd.InProcessWaitFd }
+  | { readonly _tag: "callback"; readonly ctx: WaitCtx.WaitCtx }
+  | { readonly _tag: "poll" }
+  /** submitted outside a job: fibers wait for it on the spot */
+  | { readonly _tag: "sync"; readonly waiters: Set<() => void> }
+
 interface Op {
   readonly submission: Mutable<api.Submission>
-  readonly ctx: WaitCtx.WaitCtx | undefined
-  fd: WaitFd.InProcessWaitFd | undefined
+  readonly channel: Channel
   result: Exit.Exit<unknown, api.OperationFailedError> | undefined
   timer: Fiber.Fiber<void> | undefined
-  /** fibers waiting on the spot (sync mode) */
-  readonly waiters: Set<() => void>
 }
 
 interface Watcher {
@@ -39,24 +44,22 @@ export const make = (options: api.Options = {}): Effect.Effect<api.TestEngine, n
 
     const snapshot = (op: Op): api.Submission => ({ ...op.submission })
 
-    const record = (name: string, input: unknown, mode: api.Mode, job?: AsyncJob.Job, ctx?: WaitCtx.WaitCtx): Op => {
+    const record = (name: string, input: unknown, channel: Channel, job?: AsyncJob.Job): Op => {
       const op: Op = {
         submission: {
           id: ops.length + 1,
           name,
           input,
           jobId: job?.id,
-          waitCtxId: ctx?.id,
-          mode,
+          waitCtxId: channel._tag === "fd" || channel._tag === "callback" ? channel.ctx.id : undefined,
+          mode: channel._tag,
           state: "pending",
           attempts: 0,
           pauses: 0
         },
-        ctx,
-        fd: undefined,
+        channel,
         result: undefined,
-        timer: undefined,
-        waiters: new Set()
+        timer: undefined
       }
       ops.push(op)
       return op
@@ -75,23 +78,22 @@ export const make = (options: api.Options = {}): Effect.Effect<api.TestEngine, n
     }
 
     /** Tells the application that the operation is done, the way its mode does. */
-    const notify = (op: Op): Effect.Effect<void> => {
-      switch (op.submission.mode) {
+    const notify = (op: Op, result: Exit.Exit<unknown, api.OperationFailedError>): Effect.Effect<void> => {
+      const channel = op.channel
+      switch (channel._tag) {
         case "fd":
-          return Effect.sync(() => op.fd!.signalUnsafe())
-        case "callback": {
-          const ctx = op.ctx!
-          return Effect.flatMap(WaitCtx.isOpen(ctx), (open) => {
+          return Effect.sync(() => channel.fd.signalUnsafe())
+        case "callback":
+          return Effect.flatMap(WaitCtx.isOpen(channel.ctx), (open) => {
             if (!open) return Effect.void
             // status OK: call the callback; any other outcome is reported through the status
-            return Exit.isSuccess(op.result!)
-              ? Effect.asVoid(WaitCtx.invokeCallback(ctx))
-              : WaitCtx.setStatus(ctx, "err")
+            return Exit.isSuccess(result)
+              ? Effect.asVoid(WaitCtx.invokeCallback(channel.ctx))
+              : WaitCtx.setStatus(channel.ctx, "err")
           })
-        }
         case "sync":
           return Effect.sync(() => {
-            for (const wake of Array.from(op.waiters)) wake()
+            for (const wake of Array.from(channel.waiters)) wake()
           })
         case "poll":
           return Effect.void
@@ -105,7 +107,7 @@ export const make = (options: api.Options = {}): Effect.Effect<api.TestEngine, n
         const timer = op.timer
         op.timer = undefined
         if (timer !== undefined) timer.interruptUnsafe()
-        return notify(op)
+        return notify(op, result)
       })
 
     const abandon = (op: Op): Effect.Effect<void> =>
@@ -152,28 +154,32 @@ export const make = (options: api.Options = {}): Effect.Effect<api.TestEngine, n
         return Effect.andThen(
           AsyncJob.pause,
           // reading the byte: consume the readiness once resumed
-          Effect.sync(() => op.fd?.clearUnsafe())
+          Effect.sync(() => {
+            if (op.channel._tag === "fd") op.channel.fd.clearUnsafe()
+          })
         )
       })
 
     const submitInJob = (job: AsyncJob.Job, name: string, input: unknown) =>
       Effect.gen(function*() {
         const ctx = Option.getOrUndefined(AsyncJob.waitCtxUnsafe(job))
-        const callback = ctx === undefined ? Option.none() : yield* WaitCtx.getCallback(ctx)
-        const mode: api.Mode = ctx === undefined ? "poll" : Option.isSome(callback) ? "callback" : "fd"
-        const op = record(name, input, mode, job, ctx)
+        const channel: Channel = ctx === undefined
+          ? { _tag: "poll" }
+          : Option.isSome(yield* WaitCtx.getCallback(ctx))
+          ? { _tag: "callback", ctx }
+          : { _tag: "fd", ctx, fd: yield* stableFd(ctx) }
+        const op = record(name, input, channel, job)
         return yield* Effect.gen(function*() {
-          if (mode === "fd") op.fd = yield* stableFd(ctx!)
           op.submission.attempts++
           while (refusals > 0) {
             // the ring is full (EAGAIN): tell the application to resume us, then submit again
             refusals--
-            if (mode === "callback") yield* WaitCtx.setStatus(ctx!, "eagain")
-            else op.fd?.signalUnsafe()
+            if (channel._tag === "callback") yield* WaitCtx.setStatus(channel.ctx, "eagain")
+            else if (channel._tag === "fd") channel.fd.signalUnsafe()
             yield* pauseFor(op)
             op.submission.attempts++
           }
-          if (mode === "callback") yield* WaitCtx.setStatus(ctx!, "ok")
+          if (channel._tag === "callback") yield* WaitCtx.setStatus(channel.ctx, "ok")
           yield* accept(op)
           announce()
           while (op.result === undefined) {
@@ -187,7 +193,8 @@ export const make = (options: api.Options = {}): Effect.Effect<api.TestEngine, n
 
     const submitInPlace = (name: string, input: unknown) =>
       Effect.suspend(() => {
-        const op = record(name, input, "sync")
+        const waiters = new Set<() => void>()
+        const op = record(name, input, { _tag: "sync", waiters })
         op.submission.attempts++
         while (refusals > 0) {
           refusals--
@@ -198,11 +205,11 @@ export const make = (options: api.Options = {}): Effect.Effect<api.TestEngine, n
           Effect.callback<unknown, api.OperationFailedError>((resume) => {
             if (op.result !== undefined) return resume(op.result)
             const wake = () => {
-              op.waiters.delete(wake)
-              resume(op.result!)
+              waiters.delete(wake)
+              if (op.result !== undefined) resume(op.result)
             }
-            op.waiters.add(wake)
-            return Effect.sync(() => op.waiters.delete(wake))
+            waiters.add(wake)
+            return Effect.sync(() => waiters.delete(wake))
           })
         ).pipe(Effect.onInterrupt(() => abandon(op)))
       })
