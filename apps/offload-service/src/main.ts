@@ -6,8 +6,6 @@
  * `SHUTDOWN_GRACE` to end and then cancelled (their wait fds cleaned up),
  * engine threads stopped, exit 0. A port already in use (or any other failure
  * to listen) is one line on stderr and exit code 1.
- *
- * @since 0.1.0
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
@@ -18,9 +16,9 @@ import * as HttpServerError from "effect/http/HttpServerError"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
-import * as CryptoEngine from "./CryptoEngine.js"
-import * as Server from "./Server.js"
-import * as ServiceConfig from "./ServiceConfig.js"
+import * as CryptoEngine from "./engine/CryptoEngine.js"
+import * as Server from "./http/server.js"
+import * as ServiceConfig from "./config.js"
 
 // built first, so released last: after the engine's threads have stopped (and only after a run, not a failed start)
 const Stopped = Layer.effectDiscard(

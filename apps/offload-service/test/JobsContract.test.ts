@@ -8,8 +8,8 @@ import * as Layer from "effect/Layer"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import * as DurableJobs from "../src/DurableJobs.js"
-import * as Jobs from "../src/Jobs.js"
+import * as DurableJobs from "../src/jobs/durable.js"
+import * as Jobs from "../src/jobs/Jobs.js"
 import { testJobsContract } from "./fixtures/jobsContract.js"
 
 /** A temporary directory removed when the scope closes. */

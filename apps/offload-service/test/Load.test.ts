@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Http from "node:http"
 import type * as Net from "node:net"
 import * as Load from "../src/loadgen/Load.js"
-import type * as Operation from "../src/Operation.js"
+import type * as Operation from "../src/engine/Operation.js"
 
 interface Hit {
   readonly method: string

@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as ServiceConfig from "../src/ServiceConfig.js"
+import * as ServiceConfig from "../src/config.js"
 
 const load = (env: Record<string, string>) =>
   Effect.provideService(ServiceConfig.config, ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))

@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
-import { engineKey, offload } from "../src/internal/offload.js"
+import { engineKey, offload } from "../src/jobs/offload.js"
 import * as ManualEngine from "./fixtures/ManualEngine.js"
 
 const abc = { op: "sha256", data: "abc" } as const

@@ -4,7 +4,7 @@
 import { describe, it } from "@effect/vitest"
 import { assertFalse, assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"
-import * as requests from "../src/internal/requests.js"
+import * as requests from "../src/http/requests.js"
 
 describe("requests", () => {
   it.effect("nestedAtMost counts arrays and objects, not brackets inside strings or escaped quotes", () =>

@@ -9,8 +9,6 @@
  * it listens on `HOST`:`PORT` from the environment, picks its engine from
  * `ENGINE` (unset: worker threads; `inline`: on the request thread), answers
  * `GET /healthz` with 200 once ready, and exits on SIGTERM.
- *
- * @since 0.1.0
  */
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -26,9 +24,6 @@ import * as Pin from "./Pin.js"
 
 /**
  * The service did not come up: it exited, or `/healthz` never answered 200.
- *
- * @since 0.1.0
- * @category errors
  */
 export class ServiceStartError extends Data.TaggedError("ServiceStartError")<{
   readonly message: string
@@ -38,9 +33,6 @@ export class ServiceStartError extends Data.TaggedError("ServiceStartError")<{
 
 /**
  * The service entry loadgen starts by default: `apps/offload-service/src/main.ts`.
- *
- * @since 0.1.0
- * @category constants
  */
 export const defaultEntry: string = fileURLToPath(new URL("../main.ts", import.meta.url))
 
@@ -48,9 +40,6 @@ export const defaultEntry: string = fileURLToPath(new URL("../main.ts", import.m
  * Finds a free TCP port on a host by binding port 0 and releasing it.
  *
  * **Gotchas**: another process may take the port before the service binds it.
- *
- * @since 0.1.0
- * @category constructors
  */
 export const freePort = (host: string): Effect.Effect<number> =>
   Effect.callback<number>((resume) => {
@@ -65,19 +54,12 @@ export const freePort = (host: string): Effect.Effect<number> =>
 
 /**
  * A running service.
- *
- * @since 0.1.0
- * @category models
  */
 export interface RunningService {
   readonly url: string
   readonly pid: number
 }
 
-/**
- * @since 0.1.0
- * @category models
- */
 export interface StartOptions {
   /** The TypeScript entry to run with tsx; default {@link defaultEntry}. */
   readonly entry?: string | undefined
@@ -97,9 +79,6 @@ const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).h
  * Starts the service on a free port and waits until `/healthz` answers 200.
  * Closing the scope sends SIGTERM, then SIGKILL after 10 s, and waits for
  * the process to exit.
- *
- * @since 0.1.0
- * @category constructors
  */
 export const start = (
   options: StartOptions = {}

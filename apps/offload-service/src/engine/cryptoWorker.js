@@ -6,8 +6,6 @@
  *   an uncaught error on purpose (tests use it to crash the worker);
  * - out: `{ ready: true }` once the keys are imported, then per request
  *   `{ id, ok: true, result }` or `{ id, ok: false, message }`, in order.
- *
- * @internal
  */
 import { parentPort, workerData } from "node:worker_threads"
 import { importKeys, perform } from "./cryptoOps.js"

@@ -44,8 +44,6 @@
  * gives them; the OTLP exporters also read its other variables themselves
  * (`OTEL_EXPORTER_OTLP_HEADERS`, `…_TIMEOUT`, `…_COMPRESSION`). See
  * `Telemetry` for what each exporter does.
- *
- * @since 0.1.0
  */
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
@@ -56,12 +54,8 @@ import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
-import * as Operation from "./Operation.js"
+import * as Operation from "./engine/Operation.js"
 
-/**
- * @since 0.1.0
- * @category models
- */
 export interface ServiceConfig {
   readonly port: number
   readonly host: string
@@ -108,50 +102,31 @@ export interface ServiceConfig {
 /**
  * A metrics exporter: `prometheus` serves the text format at `/metrics`,
  * `otlp` pushes metrics to an OpenTelemetry collector.
- *
- * @since 0.1.0
- * @category models
  */
 export type MetricsExporter = "prometheus" | "otlp"
 
 /**
  * The traces exporter: `otlp` pushes spans to an OpenTelemetry collector;
  * `none` installs no tracer.
- *
- * @since 0.1.0
- * @category models
  */
 export type TracesExporter = "none" | "otlp"
 
-/**
- * @since 0.1.0
- * @category tags
- */
 export const ServiceConfig: Context.Service<ServiceConfig, ServiceConfig> = Context.Service<ServiceConfig>(
   "@async-job/offload-service/ServiceConfig"
 )
 
 /**
  * The default body limit: 1 MiB of `data` plus 64 KiB for the JSON around it.
- *
- * @since 0.1.0
- * @category constants
  */
 export const defaultMaxBodyBytes = Operation.maxInputBytes + 64 * 1024
 
 /**
  * The default OTLP/HTTP collector, as the OpenTelemetry specification sets it.
- *
- * @since 0.1.0
- * @category constants
  */
 export const defaultOtlpEndpoint = "http://localhost:4318"
 
 /**
  * The defaults, as `pnpm start` runs with an empty environment.
- *
- * @since 0.1.0
- * @category constants
  */
 export const defaults: ServiceConfig = {
   port: 8080,
@@ -260,9 +235,6 @@ const tracesExporter = Config.String("TRACES_EXPORTER").pipe(
 
 /**
  * The configuration read from the environment, with the defaults above.
- *
- * @since 0.1.0
- * @category config
  */
 export const config: Config.Config<ServiceConfig> = Config.all({
   port: Config.Int("PORT").pipe(
@@ -320,17 +292,11 @@ export const config: Config.Config<ServiceConfig> = Config.all({
 
 /**
  * Provides the configuration read from the environment.
- *
- * @since 0.1.0
- * @category layers
  */
 export const layerConfig: Layer.Layer<ServiceConfig, Config.ConfigError> = Layer.effect(ServiceConfig, config)
 
 /**
  * Provides the defaults overridden by `overrides` (tests, embedding).
- *
- * @since 0.1.0
- * @category layers
  */
 export const layer = (overrides: Partial<ServiceConfig> = {}): Layer.Layer<ServiceConfig> =>
   Layer.succeed(ServiceConfig, { ...defaults, ...overrides })

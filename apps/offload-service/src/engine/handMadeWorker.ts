@@ -2,19 +2,16 @@
  * The hand-made worker: a `node:worker_threads` Worker running
  * `cryptoWorker.js`, spoken to with plain structured-cloned messages
  * (`{ id, request }` in; `{ ready }`, then `{ id, ok, result | message }` out).
- *
- * @internal
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { Worker } from "node:worker_threads"
-import type * as CryptoEngine from "../CryptoEngine.js"
-import type * as Operation from "../Operation.js"
+import type * as CryptoEngine from "./CryptoEngine.js"
+import type * as Operation from "./Operation.js"
 import { errorMessage } from "./engineBase.js"
 import type { WorkerKind } from "./threadPool.js"
 
-/** @internal */
 export const defaultScript = new URL("./cryptoWorker.js", import.meta.url)
 
 type WorkerReply =
@@ -22,7 +19,6 @@ type WorkerReply =
   | { readonly id: number; readonly ok: true; readonly result: Operation.Result }
   | { readonly id: number; readonly ok: false; readonly message: string }
 
-/** @internal */
 export const make = (options: {
   readonly script: URL
   readonly keys: CryptoEngine.KeyMaterial

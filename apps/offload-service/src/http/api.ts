@@ -37,8 +37,6 @@
  * | 431 | `HeadersTooLarge` (the request line counts: a long URL answers it too) |
  * | 500 | `InternalError` |
  * | 503 | `NoJobs` (with `Retry-After`), `Overloaded` (with `Retry-After`), `ShuttingDown`, `EngineUnavailable` |
- *
- * @since 0.1.0
  */
 import * as HttpApi from "effect/http-api/HttpApi"
 import * as HttpApiEndpoint from "effect/http-api/HttpApiEndpoint"
@@ -50,27 +48,16 @@ import * as OpenApi from "effect/http-api/OpenApi"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
-import * as Operation from "./Operation.js"
+import * as Operation from "../engine/Operation.js"
 
-/**
- * @since 0.1.0
- * @category schemas
- */
 export const JobId = Schema.String.annotate({ identifier: "JobId", description: "a job id answered by POST /jobs" })
 
-/**
- * @since 0.1.0
- * @category schemas
- */
 export const JobState = Schema.Literals(["running", "paused", "finished", "failed", "cancelled"]).annotate({
   identifier: "JobState"
 })
 
 /**
  * One problem found while validating a request.
- *
- * @since 0.1.0
- * @category schemas
  */
 export const Issue = Schema.Struct({
   path: Schema.Array(Schema.Union([Schema.String, Schema.Number])),
@@ -79,9 +66,6 @@ export const Issue = Schema.Struct({
 
 /**
  * The inside of every error body, and of a failed job's `error`.
- *
- * @since 0.1.0
- * @category schemas
  */
 export const ErrorDetail = Schema.Struct({
   tag: Schema.String,
@@ -89,17 +73,10 @@ export const ErrorDetail = Schema.Struct({
   issues: Schema.optional(Schema.Array(Issue))
 }).annotate({ identifier: "ErrorDetail" })
 
-/**
- * @since 0.1.0
- * @category models
- */
 export type ErrorDetail = typeof ErrorDetail.Type
 
 /**
  * A job, as `GET /jobs/:id` (and `POST /jobs?wait=true`) answer it.
- *
- * @since 0.1.0
- * @category schemas
  */
 export const JobView = Schema.Struct({
   id: JobId,
@@ -111,17 +88,11 @@ export const JobView = Schema.Struct({
 
 /**
  * What `POST /jobs` answers (202) without `?wait=true`.
- *
- * @since 0.1.0
- * @category schemas
  */
 export const Accepted = Schema.Struct({ id: JobId, state: JobState }).annotate({ identifier: "Accepted" })
 
 /**
  * What `DELETE /jobs/:id` answers.
- *
- * @since 0.1.0
- * @category schemas
  */
 export const Cancelled = Schema.Struct({ id: JobId, state: Schema.Literal("cancelled") }).annotate({
   identifier: "Cancelled"
@@ -132,9 +103,6 @@ const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 /**
  * `GET /stats`: the pool now (`maxSize`, `created`, `idle`, `running`,
  * `paused`), and jobs ended or refused since the start.
- *
- * @since 0.1.0
- * @category schemas
  */
 export const Stats = Schema.Struct({
   maxSize: Count,
@@ -148,23 +116,12 @@ export const Stats = Schema.Struct({
   noJobs: Count
 }).annotate({ identifier: "Stats" })
 
-/**
- * @since 0.1.0
- * @category schemas
- */
 export const Health = Schema.Struct({ status: Schema.Literal("ok") }).annotate({ identifier: "Health" })
 
-/**
- * @since 0.1.0
- * @category schemas
- */
 export const Readiness = Schema.Struct({ status: Schema.Literal("ready") }).annotate({ identifier: "Readiness" })
 
 /**
  * The query of `POST /jobs`.
- *
- * @since 0.1.0
- * @category schemas
  */
 export const WaitParams = Schema.Struct({
   wait: Schema.optional(
@@ -176,9 +133,6 @@ export const WaitParams = Schema.Struct({
 
 /**
  * The path of `GET` and `DELETE /jobs/:id`.
- *
- * @since 0.1.0
- * @category schemas
  */
 export const IdPath = Schema.Struct({ id: JobId })
 
@@ -188,141 +142,90 @@ const withIssues = { message: Schema.String, issues: Schema.Array(Issue) }
 
 /**
  * 400: the body is not JSON (or is empty).
- *
- * @since 0.1.0
- * @category errors
  */
 export class MalformedJson extends Schema.TaggedError<MalformedJson>()("MalformedJson", detail) {}
 
 /**
  * 400: a request Schema refused the body, path or query; one issue per problem found.
- *
- * @since 0.1.0
- * @category errors
  */
 export class ValidationError extends Schema.TaggedError<ValidationError>()("ValidationError", withIssues) {}
 
 /**
  * 400: the request is not HTTP/1.1. Written by the server itself.
- *
- * @since 0.1.0
- * @category errors
  */
 export class MalformedHttp extends Schema.TaggedError<MalformedHttp>()("MalformedHttp", detail) {}
 
 /**
  * 401: `AUTH_TOKEN` is set and the request does not carry it as a bearer token.
- *
- * @since 0.1.0
- * @category errors
  */
 export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", detail) {}
 
 /**
  * 403: a browser request from an origin that is neither the service's own
  * nor one of `ALLOWED_ORIGINS`.
- *
- * @since 0.1.0
- * @category errors
  */
 export class CrossOrigin extends Schema.TaggedError<CrossOrigin>()("CrossOrigin", detail) {}
 
 /**
  * 404: no such job (never, or ended and forgotten), or no such route.
- *
- * @since 0.1.0
- * @category errors
  */
 export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", detail) {}
 
 /**
  * 405: the path exists, not with this method; `Allow` lists the methods it takes.
- *
- * @since 0.1.0
- * @category errors
  */
 export class MethodNotAllowed extends Schema.TaggedError<MethodNotAllowed>()("MethodNotAllowed", detail) {}
 
 /**
  * 408: the request line and headers, or the whole request, did not arrive in
  * time (`HEADERS_TIMEOUT`, `REQUEST_TIMEOUT`). Written by the server itself.
- *
- * @since 0.1.0
- * @category errors
  */
 export class RequestTimeout extends Schema.TaggedError<RequestTimeout>()("RequestTimeout", detail) {}
 
 /**
  * 409: the job already finished or failed.
- *
- * @since 0.1.0
- * @category errors
  */
 export class JobEnded extends Schema.TaggedError<JobEnded>()("JobEnded", detail) {}
 
 /**
  * 413: the body exceeds `MAX_BODY_BYTES`.
- *
- * @since 0.1.0
- * @category errors
  */
 export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", detail) {}
 
 /**
  * 415: `POST /jobs` without `Content-Type: application/json`.
- *
- * @since 0.1.0
- * @category errors
  */
 export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaType>()("UnsupportedMediaType", detail) {}
 
 /**
  * 431: the request line and headers exceed `MAX_HEADER_BYTES`. Written by the
  * server itself.
- *
- * @since 0.1.0
- * @category errors
  */
 export class HeadersTooLarge extends Schema.TaggedError<HeadersTooLarge>()("HeadersTooLarge", detail) {}
 
 /**
  * 500: a bug (logged; the answer carries no detail).
- *
- * @since 0.1.0
- * @category errors
  */
 export class InternalError extends Schema.TaggedError<InternalError>()("InternalError", detail) {}
 
 /**
  * 503: the pool is full; retry after `Retry-After`.
- *
- * @since 0.1.0
- * @category errors
  */
 export class NoJobs extends Schema.TaggedError<NoJobs>()("NoJobs", detail) {}
 
 /**
  * 503: the request bodies in progress hold `MAX_BUFFERED_BYTES`; retry after `Retry-After`.
- *
- * @since 0.1.0
- * @category errors
  */
 export class Overloaded extends Schema.TaggedError<Overloaded>()("Overloaded", detail) {}
 
 /**
  * 503: the service is shutting down: go elsewhere.
- *
- * @since 0.1.0
- * @category errors
  */
 export class ShuttingDown extends Schema.TaggedError<ShuttingDown>()("ShuttingDown", detail) {}
 
 /**
  * 503 from `/readyz`: the crypto engine's workers keep failing to start (the
  * message says why); the engine keeps respawning them with back-off.
- *
- * @since 0.1.0
- * @category errors
  */
 export class EngineUnavailable extends Schema.TaggedError<EngineUnavailable>()("EngineUnavailable", detail) {}
 
@@ -351,9 +254,6 @@ const onWire = <const Tag extends string, Self>(
 /**
  * Every error of the API as it crosses the wire, by tag: the Schemas the
  * endpoints declare, with their HTTP status.
- *
- * @since 0.1.0
- * @category schemas
  */
 export const Wire = {
   MalformedJson: onWire(MalformedJson, "MalformedJson", 400),
@@ -388,17 +288,11 @@ export const Wire = {
 
 /**
  * Every error of the API.
- *
- * @since 0.2.0
- * @category models
  */
 export type ApiError = (typeof Wire)[keyof typeof Wire]["Type"]
 
 /**
  * The HTTP status each error answers with.
- *
- * @since 0.2.0
- * @category constants
  */
 export const statusOf: { readonly [Tag in ApiError["_tag"]]: number } = {
   MalformedJson: 400,
@@ -422,9 +316,6 @@ export const statusOf: { readonly [Tag in ApiError["_tag"]]: number } = {
 
 /**
  * An error's body on the wire, `{"error":{"tag","message","issues"?}}`.
- *
- * @since 0.2.0
- * @category encoding
  */
 export const encodeError = (error: ApiError): { readonly error: ErrorDetail } =>
   error._tag === "ValidationError"
@@ -434,9 +325,6 @@ export const encodeError = (error: ApiError): { readonly error: ErrorDetail } =>
 /**
  * An error as a whole response, for what is answered outside `HttpApi` (the
  * router's and the server's own errors).
- *
- * @since 0.2.0
- * @category encoding
  */
 export const toResponse = (error: ApiError): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.jsonUnsafe(encodeError(error), { status: statusOf[error._tag] })
@@ -444,9 +332,6 @@ export const toResponse = (error: ApiError): HttpServerResponse.HttpServerRespon
 /**
  * The bearer token check of `/jobs` and `/metrics`; it lets every request
  * through when no `AUTH_TOKEN` is set.
- *
- * @since 0.1.0
- * @category middleware
  */
 export class Authorization extends HttpApiMiddleware.Service<Authorization>()(
   "@async-job/offload-service/Authorization",
@@ -462,9 +347,6 @@ export class Authorization extends HttpApiMiddleware.Service<Authorization>()(
  * `HttpApi` is to answer a path or query the endpoint's Schema refuses as a
  * `ValidationError`; the others are declared here so that the OpenAPI
  * document lists them on every endpoint.
- *
- * @since 0.2.0
- * @category middleware
  */
 export class RequestErrors extends HttpApiMiddleware.Service<RequestErrors>()(
   "@async-job/offload-service/RequestErrors",
@@ -485,10 +367,6 @@ export class RequestErrors extends HttpApiMiddleware.Service<RequestErrors>()(
   }
 ) {}
 
-/**
- * @since 0.1.0
- * @category groups
- */
 export class JobsGroup extends HttpApiGroup.make("jobs")
   .add(
     // the body is read and decoded by the handler (see `Server`): 415, 413 and the 400s below are its own
@@ -523,10 +401,6 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
   .middleware(Authorization)
 {}
 
-/**
- * @since 0.1.0
- * @category groups
- */
 export class OpsGroup extends HttpApiGroup.make("ops")
   .add(HttpApiEndpoint.get("stats", "/stats", { success: Stats }).annotate(OpenApi.Summary, "Pool and job counts"))
   .add(
@@ -552,10 +426,6 @@ export class OpsGroup extends HttpApiGroup.make("ops")
   )
 {}
 
-/**
- * @since 0.1.0
- * @category api
- */
 export class Api extends HttpApi.make("offload")
   .add(JobsGroup, OpsGroup)
   .middleware(RequestErrors)

@@ -1,17 +1,12 @@
 /**
  * The ways a crypto engine request fails. Schema classes, because they cross
  * the wire: the HTTP API reports them in its error bodies.
- *
- * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
 
 /**
  * The worker running a request crashed (it threw, or exited) before
  * answering. The worker has been replaced by a fresh one.
- *
- * @since 0.1.0
- * @category errors
  */
 export class WorkerCrashedError extends Schema.TaggedError<WorkerCrashedError>()("WorkerCrashedError", {
   threadId: Schema.Number,
@@ -21,9 +16,6 @@ export class WorkerCrashedError extends Schema.TaggedError<WorkerCrashedError>()
 /**
  * The engine was shut down (its scope closed) before the request completed,
  * or the request was submitted after that.
- *
- * @since 0.1.0
- * @category errors
  */
 export class EngineClosedError extends Schema.TaggedError<EngineClosedError>()("EngineClosedError", {
   message: Schema.String
@@ -32,9 +24,6 @@ export class EngineClosedError extends Schema.TaggedError<EngineClosedError>()("
 /**
  * No worker can take the request: every worker of the engine fails to start
  * (the engine is unhealthy and keeps retrying with back-off). Retry later.
- *
- * @since 0.1.0
- * @category errors
  */
 export class EngineUnavailableError extends Schema.TaggedError<EngineUnavailableError>()("EngineUnavailableError", {
   message: Schema.String
@@ -43,19 +32,12 @@ export class EngineUnavailableError extends Schema.TaggedError<EngineUnavailable
 /**
  * `node:crypto` refused the operation. Requests that pass the
  * `Operation.Request` Schema are not expected to meet this.
- *
- * @since 0.1.0
- * @category errors
  */
 export class OperationFailedError extends Schema.TaggedError<OperationFailedError>()("OperationFailedError", {
   op: Schema.String,
   message: Schema.String
 }) {}
 
-/**
- * @since 0.1.0
- * @category errors
- */
 export const EngineError = Schema.Union([
   WorkerCrashedError,
   EngineClosedError,
@@ -63,8 +45,4 @@ export const EngineError = Schema.Union([
   OperationFailedError
 ])
 
-/**
- * @since 0.1.0
- * @category errors
- */
 export type EngineError = WorkerCrashedError | EngineClosedError | EngineUnavailableError | OperationFailedError

@@ -3,19 +3,15 @@
  * media type, how deep its JSON nests, and which methods its path takes.
  */
 import * as HttpApi from "effect/http-api/HttpApi"
-import * as Api from "../Api.js"
+import * as Api from "./api.js"
 
 /**
  * A JSON media type: `application/json`, or `application/<x>+json`, with parameters.
- *
- * @internal
  */
 export const isJson = (contentType: string) => /^application\/([\w.-]+\+)?json\s*(;|$)/i.test(contentType.trim())
 
 /**
  * How deep a request body may nest arrays and objects (a request is one object of strings and numbers).
- *
- * @internal
  */
 export const maxDepth = 32
 
@@ -23,8 +19,6 @@ export const maxDepth = 32
  * Whether JSON text nests arrays and objects at most `max` deep: a scan of
  * the text, before Schema sees the value (whose messages format it
  * recursively, and would overflow the stack on a very deep one).
- *
- * @internal
  */
 export const nestedAtMost = (text: string, max: number) => {
   let depth = 0
@@ -64,8 +58,6 @@ const routes: ReadonlyArray<{ readonly pattern: RegExp; readonly methods: Readon
 
 /**
  * The methods a request URL's path takes, or `undefined` when no route has that path (for 405 and `Allow`).
- *
- * @internal
  */
 export const allowedMethods = (url: string): ReadonlyArray<string> | undefined => {
   const path = url.split("?")[0]!

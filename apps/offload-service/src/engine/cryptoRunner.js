@@ -8,8 +8,6 @@
  *
  * It ends when the engine closes it (the parent's close message), with exit
  * code 0.
- *
- * @internal
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeWorkerRunner from "@effect/platform-node/NodeWorkerRunner"

@@ -3,15 +3,13 @@
  * with `taskset`): runs `Load.run` with the options of its one JSON argument
  * (`Pin.ClientArgs`) and prints `Pin.ClientLine`s on stdout: `{"done":n}` as
  * requests end, then `{"report":…}`.
- *
- * @since 0.1.0
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import * as Load from "./loadgen/Load.js"
-import * as Pin from "./loadgen/Pin.js"
+import * as Load from "./Load.js"
+import * as Pin from "./Pin.js"
 
 const say = Schema.encodeSync(Pin.ClientLine)
 

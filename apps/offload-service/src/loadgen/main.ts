@@ -10,8 +10,6 @@
  * `--pin` runs the client in a process of its own, pinned with `taskset` to
  * other CPUs than the service (see `loadgen/Pin.ts`), and says so; where it
  * cannot (one CPU, no `taskset`) it says why and runs unpinned.
- *
- * @since 0.1.0
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -21,13 +19,13 @@ import * as Flag from "effect/cli/Flag"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Compare from "./loadgen/Compare.js"
-import * as Load from "./loadgen/Load.js"
-import * as Pin from "./loadgen/Pin.js"
-import * as Progress from "./loadgen/Progress.js"
-import * as Service from "./loadgen/Service.js"
-import * as Stats from "./loadgen/Stats.js"
-import * as Operation from "./Operation.js"
+import * as Compare from "./Compare.js"
+import * as Load from "./Load.js"
+import * as Pin from "./Pin.js"
+import * as Progress from "./Progress.js"
+import * as Service from "./Service.js"
+import * as Stats from "./Stats.js"
+import * as Operation from "../engine/Operation.js"
 
 const positive = (name: string) =>
   Flag.Int(name).pipe(Flag.filter((n) => n >= 1, () => `--${name} must be a positive integer`))

@@ -19,8 +19,6 @@
  * generated when the engine starts (or passed in {@link Options}) and shared by
  * all its threads, respawned ones included. Every signature an engine makes
  * verifies under its {@link CryptoEngine.publicKeys}.
- *
- * @since 0.1.0
  */
 import type * as Config from "effect/Config"
 import type * as Context from "effect/Context"
@@ -31,31 +29,22 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { Worker } from "node:worker_threads"
 import type { EngineError } from "./EngineError.js"
-import * as internal from "./internal/cryptoEngine.js"
+import * as internal from "./make.js"
 import type * as Operation from "./Operation.js"
 
 /**
  * A request id, unique within one engine: a positive integer.
- *
- * @since 0.1.0
- * @category models
  */
 export type RequestId = number
 
 /**
  * Receives the outcome of a submitted request, once, on the main thread.
  * Must not throw.
- *
- * @since 0.1.0
- * @category models
  */
 export type OnComplete = (exit: Exit.Exit<Operation.Result, EngineError>) => void
 
 /**
  * `"threads"`: a pool of worker threads; `"inline"`: synchronously on the calling thread.
- *
- * @since 0.1.0
- * @category models
  */
 export type Mode = "threads" | "inline"
 
@@ -67,9 +56,6 @@ export type Mode = "threads" | "inline"
  * messages.
  * Both share the engine's queue, dispatch and supervision; see {@link make}
  * for which one is the default and why.
- *
- * @since 0.1.0
- * @category models
  */
 export type Pool = "platform" | "hand-made"
 
@@ -78,9 +64,6 @@ export type Pool = "platform" | "hand-made"
  * start `failedStarts` times in a row (at least `restart.unhealthyAfter`);
  * the engine keeps respawning it with back-off, and is healthy again once it
  * starts.
- *
- * @since 0.1.0
- * @category models
  */
 export type Health =
   | { readonly _tag: "Healthy" }
@@ -90,9 +73,6 @@ export type Health =
  * How a worker that dies at start is respawned: after `base`, then after
  * twice as long each time, at most `max` apart; after `unhealthyAfter` failed
  * starts in a row the engine reports itself unhealthy.
- *
- * @since 0.1.0
- * @category models
  */
 export interface RestartOptions {
   /** Default 100 millis. */
@@ -105,9 +85,6 @@ export interface RestartOptions {
 
 /**
  * The engine's public keys, SPKI DER in base64, as the sign operations also answer them.
- *
- * @since 0.1.0
- * @category models
  */
 export interface PublicKeys {
   readonly ecdsaP256: string
@@ -116,9 +93,6 @@ export interface PublicKeys {
 
 /**
  * The engine's key pairs as DER bytes: PKCS#8 private keys, SPKI public keys.
- *
- * @since 0.1.0
- * @category models
  */
 export interface KeyMaterial {
   readonly ecdsaP256: { readonly privateKey: Uint8Array; readonly publicKey: Uint8Array }
@@ -127,9 +101,6 @@ export interface KeyMaterial {
 
 /**
  * Counters since the engine started.
- *
- * @since 0.1.0
- * @category models
  */
 export interface Stats {
   /** Submitted, not yet handed to a worker, not cancelled. */
@@ -145,10 +116,6 @@ export interface Stats {
   readonly workerStartFailures: number
 }
 
-/**
- * @since 0.1.0
- * @category models
- */
 export interface CryptoEngine {
   readonly mode: Mode
   /** The number of worker threads; 0 for the inline engine. */
@@ -187,16 +154,8 @@ export interface CryptoEngine {
   readonly healthUnsafe: () => Health
 }
 
-/**
- * @since 0.1.0
- * @category tags
- */
 export const CryptoEngine: Context.Service<CryptoEngine, CryptoEngine> = internal.tag
 
-/**
- * @since 0.1.0
- * @category models
- */
 export interface Options {
   /** Worker threads; defaults to `os.availableParallelism()`. */
   readonly threads?: number | undefined
@@ -236,17 +195,11 @@ export interface Options {
  * measures the platform's worker protocol slower than the hand-made
  * `worker_threads` protocol by far more than the 10% allowed (see the
  * README), so the platform pool is kept behind `pool: "platform"`.
- *
- * @since 0.1.0
- * @category constructors
  */
 export const make: (options?: Options) => Effect.Effect<CryptoEngine, never, Scope.Scope> = internal.make
 
 /**
  * Starts an inline engine: the crypto runs on the calling thread.
- *
- * @since 0.1.0
- * @category constructors
  */
 export const makeInline: (
   options?: { readonly keys?: KeyMaterial | undefined }
@@ -254,30 +207,16 @@ export const makeInline: (
 
 /**
  * Generates one ECDSA P-256 and one RSA-2048 key pair.
- *
- * @since 0.1.0
- * @category constructors
  */
 export const generateKeys: Effect.Effect<KeyMaterial> = internal.generateKeys
 
-/**
- * @since 0.1.0
- * @category layers
- */
 export const layer = (options?: Options): Layer.Layer<CryptoEngine> => Layer.effect(CryptoEngine, make(options))
 
-/**
- * @since 0.1.0
- * @category layers
- */
 export const layerInline: Layer.Layer<CryptoEngine> = Layer.effect(CryptoEngine, makeInline())
 
 /**
  * Reads `ENGINE` (`threads`, the default, or `inline`) and `ENGINE_THREADS`
  * (default `os.availableParallelism()`) from the Effect `Config` provider.
- *
- * @since 0.1.0
- * @category layers
  */
 export const layerConfig: Layer.Layer<CryptoEngine, Config.ConfigError> = Layer.effect(
   CryptoEngine,
@@ -286,9 +225,6 @@ export const layerConfig: Layer.Layer<CryptoEngine, Config.ConfigError> = Layer.
 
 /**
  * Runs a request on the engine in context.
- *
- * @since 0.1.0
- * @category accessors
  */
 export const run = <R extends Operation.Request>(
   request: R

@@ -37,8 +37,6 @@
  * - `finished` and `failed` count the jobs this process ran to their end (on
  *   Postgres: the jobs its runner ran, whichever process accepted them),
  *   `cancelled` the jobs cancelled through it, `noJobs` the starts it refused.
- *
- * @since 0.1.0
  */
 import * as DurableJob from "@async-job/durable/DurableJob"
 import * as DurableJobPool from "@async-job/durable/DurableJobPool"
@@ -58,18 +56,15 @@ import * as Activity from "effect/workflow/Activity"
 import type { WorkflowEngine } from "effect/workflow/WorkflowEngine"
 import * as Crypto from "node:crypto"
 import * as Net from "node:net"
-import { CryptoEngine } from "./CryptoEngine.js"
-import { EngineError } from "./EngineError.js"
+import { CryptoEngine } from "../engine/CryptoEngine.js"
+import { EngineError } from "../engine/EngineError.js"
 import { JobEndedError, JobNotFoundError, Jobs as JobsTag, type JobView, ShuttingDownError } from "./Jobs.js"
 import type { Jobs } from "./Jobs.js"
-import * as Operation from "./Operation.js"
-import { ServiceConfig } from "./ServiceConfig.js"
+import * as Operation from "../engine/Operation.js"
+import { ServiceConfig } from "../config.js"
 
 /**
  * The durable job: one operation offloaded to the engine.
- *
- * @since 0.1.0
- * @category models
  */
 export const Offload = DurableJob.make({
   name: "offload-service/Offload",
@@ -239,9 +234,6 @@ const make = (ends: Ends) =>
 /**
  * The durable jobs over a durable pool and its workflow engine: the job's
  * body registered with the pool, then the service.
- *
- * @since 0.1.0
- * @category layers
  */
 export const layerOn = <E, R>(
   durable: Layer.Layer<DurableJobPool.DurableJobPool | WorkflowEngine, E, R>
@@ -255,9 +247,6 @@ export const layerOn = <E, R>(
 /**
  * The durable jobs in memory (`DurableJobPool.layerMemory`), with the pool
  * bound `POOL_MAX`: the durable vocabulary without durability, for tests.
- *
- * @since 0.1.0
- * @category layers
  */
 export const layerMemory: Layer.Layer<Jobs, StoreError, ServiceConfig | CryptoEngine> = Layer.unwrap(
   Effect.map(
@@ -269,9 +258,6 @@ export const layerMemory: Layer.Layer<Jobs, StoreError, ServiceConfig | CryptoEn
 /**
  * The durable jobs over a SQLite file, with the pool bound `POOL_MAX` counted
  * in the file.
- *
- * @since 0.1.0
- * @category layers
  */
 export const layerSqlite = (filename: string): Layer.Layer<Jobs, unknown, ServiceConfig | CryptoEngine> =>
   Layer.unwrap(Effect.map(
@@ -316,9 +302,6 @@ const runnerAddress = Effect.gen(function*() {
  * process on the same database shares the jobs (any of them reads, cancels
  * and resumes a job started by another) and the bound `POOL_MAX`. The
  * Postgres client and the cluster's sockets are loaded only here.
- *
- * @since 0.1.0
- * @category layers
  */
 export const layerPostgres = (url: string): Layer.Layer<Jobs, unknown, ServiceConfig | CryptoEngine> =>
   Layer.unwrap(Effect.gen(function*() {
@@ -341,9 +324,6 @@ export const layerPostgres = (url: string): Layer.Layer<Jobs, unknown, ServiceCo
  * The service's durable jobs as a `DURABLE` value selects them:
  * `sqlite:<file>` ({@link layerSqlite}) or `postgres://…` / `postgresql://…`
  * ({@link layerPostgres}). Any other value is a configuration error.
- *
- * @since 0.2.0
- * @category layers
  */
 export const layerFor = (durable: string): Layer.Layer<Jobs, unknown, ServiceConfig | CryptoEngine> => {
   const [scheme, ...rest] = durable.split(":")

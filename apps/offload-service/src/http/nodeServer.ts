@@ -6,8 +6,8 @@ import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
 import * as Http from "node:http"
 import type * as Net from "node:net"
-import * as Api from "../Api.js"
-import type { ServiceConfig } from "../ServiceConfig.js"
+import * as Api from "./api.js"
+import type { ServiceConfig } from "../config.js"
 
 /** A whole HTTP response, the error in the API's format, for node's `clientError` (no response object there). */
 const rawResponse = <E, I>(status: number, reason: string, wire: Schema.Codec<E, I>, error: E) => {
@@ -47,8 +47,6 @@ const clientErrorResponse = (error: NodeJS.ErrnoException, config: ServiceConfig
 /**
  * node's `http.Server` with the configured limits and timeouts, answering
  * what node refuses by itself in the API's error format.
- *
- * @internal
  */
 export const make = (config: ServiceConfig): Http.Server => {
   const headersTimeout = Duration.toMillis(config.headersTimeout)

@@ -46,8 +46,6 @@
  *    connections;
  * 4. close the job pool, then the exporters (the OTLP ones export a last
  *    time), then (outside this layer) the engine's threads.
- *
- * @since 0.1.0
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as ByteSize from "effect/ByteSize"
@@ -75,37 +73,27 @@ import * as SchemaIssue from "effect/SchemaIssue"
 import * as Stream from "effect/Stream"
 import * as Crypto from "node:crypto"
 import type * as Http from "node:http"
-import * as Api from "./Api.js"
-import { CryptoEngine } from "./CryptoEngine.js"
-import * as nodeServer from "./internal/nodeServer.js"
-import * as requests from "./internal/requests.js"
-import * as Jobs from "./Jobs.js"
-import * as Operation from "./Operation.js"
-import { ServiceConfig } from "./ServiceConfig.js"
-import * as Telemetry from "./Telemetry.js"
+import * as Api from "./api.js"
+import { CryptoEngine } from "../engine/CryptoEngine.js"
+import * as nodeServer from "./nodeServer.js"
+import * as requests from "./requests.js"
+import * as Jobs from "../jobs/Jobs.js"
+import * as Operation from "../engine/Operation.js"
+import { ServiceConfig } from "../config.js"
+import * as Telemetry from "../telemetry.js"
 
 /**
  * How long shutdown waits for in-flight responses before closing their connections.
- *
- * @since 0.1.0
- * @category constants
  */
 export const drainTimeout: Duration.Duration = Duration.seconds(2)
 
 /**
  * The node `http.Server` the service listens with.
- *
- * @since 0.1.0
- * @category tags
  */
 export const NodeServer: Context.Service<NodeServer, Http.Server> = Context.Service<NodeServer, Http.Server>(
   "@async-job/offload-service/NodeServer"
 )
 
-/**
- * @since 0.1.0
- * @category tags
- */
 export interface NodeServer {
   readonly _: unique symbol
 }
@@ -438,9 +426,6 @@ const ServeLive = HttpRouter.serve(
 
 /**
  * The URL a server listens on.
- *
- * @since 0.1.0
- * @category getters
  */
 export const url: Effect.Effect<string, never, HttpServer.HttpServer> = HttpServer.addressFormattedWith(Effect.succeed)
 
@@ -473,9 +458,6 @@ const Lifecycle = Layer.effectDiscard(Effect.gen(function*() {
 /**
  * The whole service: HTTP server, API, jobs and pool. Requires the engine and
  * the configuration; see the module header for what closing it does.
- *
- * @since 0.1.0
- * @category layers
  */
 export const layer: Layer.Layer<
   Jobs.Jobs | HttpServer.HttpServer | NodeServer,

@@ -29,8 +29,6 @@
  *
  * Effect's metric registry (the one in context, by default process-wide) is
  * what is exported: every metric recorded in it, not only the service's.
- *
- * @since 0.1.0
  */
 import type { MetricProducer, MetricReader } from "@opentelemetry/sdk-metrics"
 import * as Arr from "effect/Array"
@@ -40,29 +38,19 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import { CryptoEngine } from "./CryptoEngine.js"
-import { ServiceConfig } from "./ServiceConfig.js"
+import { CryptoEngine } from "./engine/CryptoEngine.js"
+import { ServiceConfig } from "./config.js"
 
 /**
  * The content type of the Prometheus text format `GET /metrics` answers.
- *
- * @since 0.1.0
- * @category constants
  */
 export const contentType = "text/plain; version=0.0.4; charset=utf-8"
 
 /**
  * How long stopping the service waits for the exporters' last export.
- *
- * @since 0.1.0
- * @category constants
  */
 export const shutdownTimeout: Duration.Duration = Duration.seconds(5)
 
-/**
- * @since 0.1.0
- * @category models
- */
 export interface Telemetry {
   /**
    * Collects every metric and renders it as Prometheus text: `Some` when the
@@ -71,10 +59,6 @@ export interface Telemetry {
   readonly prometheus: Option.Option<Effect.Effect<string>>
 }
 
-/**
- * @since 0.1.0
- * @category tags
- */
 export const Telemetry: Context.Service<Telemetry, Telemetry> = Context.Service<Telemetry>(
   "@async-job/offload-service/Telemetry"
 )
@@ -202,9 +186,6 @@ const layerOtel = (otel: Otel, config: ServiceConfig): Layer.Layer<Telemetry, ne
  * service so that its tracer (if any) is current for everything built after
  * it, and closed after it so that the last export sees every job. With no
  * exporter configured, no OpenTelemetry module is loaded.
- *
- * @since 0.1.0
- * @category layers
  */
 export const layer: Layer.Layer<Telemetry, never, ServiceConfig | CryptoEngine> = Layer.unwrap(
   Effect.gen(function*() {

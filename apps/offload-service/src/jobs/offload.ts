@@ -4,19 +4,16 @@ import * as WaitFd from "@async-job/core/WaitFd"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import type * as CryptoEngine from "../CryptoEngine.js"
-import type { EngineError } from "../EngineError.js"
-import type * as Operation from "../Operation.js"
+import type * as CryptoEngine from "../engine/CryptoEngine.js"
+import type { EngineError } from "../engine/EngineError.js"
+import type * as Operation from "../engine/Operation.js"
 
 /**
  * The key of the engine's wait fd in a job's wait ctx (OpenSSL engines key
  * theirs by engine id).
- *
- * @internal
  */
 export const engineKey: unique symbol = Symbol.for("@async-job/offload-service/CryptoEngine")
 
-/** @internal */
 export interface OffloadOptions {
   /** The cleanup of the wait fd, run when the wait ctx closes. */
   readonly cleanup: WaitCtx.Cleanup
@@ -31,8 +28,6 @@ export interface OffloadOptions {
  * again while no answer came), then return the answer. The engine's
  * completion callback signals the fd. Interrupted (cancelled), the job drops
  * its engine request.
- *
- * @internal
  */
 export const offload = (
   engine: CryptoEngine.CryptoEngine,

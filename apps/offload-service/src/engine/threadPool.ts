@@ -7,8 +7,6 @@
  * How a worker is started, handed a request and answers is a
  * {@link WorkerKind}: effect's worker RPC protocol (`platformWorker.ts`) or
  * the hand-made `worker_threads` protocol (`handMadeWorker.ts`).
- *
- * @internal
  */
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -17,13 +15,12 @@ import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import type * as CryptoEngine from "../CryptoEngine.js"
-import { type EngineError, EngineUnavailableError, OperationFailedError, WorkerCrashedError } from "../EngineError.js"
-import type * as Operation from "../Operation.js"
+import type * as CryptoEngine from "./CryptoEngine.js"
+import { type EngineError, EngineUnavailableError, OperationFailedError, WorkerCrashedError } from "./EngineError.js"
+import type * as Operation from "./Operation.js"
 import type { Signers } from "./cryptoOps.js"
 import { Base, healthy, type Pending } from "./engineBase.js"
 
-/** @internal */
 export interface WorkerHandle {
   readonly threadId: number
   /**
@@ -43,14 +40,11 @@ export interface WorkerHandle {
 /**
  * Why a request failed in a worker: node:crypto refused it, or it was lost
  * (its worker died, or the protocol failed).
- *
- * @internal
  */
 export type Failure =
   | { readonly _tag: "Refused"; readonly message: string }
   | { readonly _tag: "Lost"; readonly message: string }
 
-/** @internal */
 export interface WorkerKind {
   readonly name: CryptoEngine.Pool
   /**
@@ -63,14 +57,12 @@ export interface WorkerKind {
   ) => Effect.Effect<WorkerHandle, string, Scope.Scope>
 }
 
-/** @internal */
 export interface RestartPolicy {
   readonly base: Duration.Duration
   readonly max: Duration.Duration
   readonly unhealthyAfter: number
 }
 
-/** @internal */
 export const defaultRestart: RestartPolicy = {
   base: Duration.millis(100),
   max: Duration.seconds(30),
@@ -90,7 +82,6 @@ interface Slot {
   readonly settled: Deferred.Deferred<void>
 }
 
-/** @internal */
 export class ThreadPool extends Base {
   readonly mode = "threads" as const
   readonly slots: Array<Slot> = []
@@ -320,7 +311,6 @@ export class ThreadPool extends Base {
   }
 }
 
-/** @internal */
 export interface MakeOptions {
   readonly signers: Signers
   readonly threads: number
@@ -329,7 +319,6 @@ export interface MakeOptions {
   readonly restart: RestartPolicy
 }
 
-/** @internal */
 export const make = (options: MakeOptions): Effect.Effect<ThreadPool, never, Scope.Scope> =>
   Effect.gen(function*() {
     const pool = new ThreadPool(options.signers, options.threads, options.depth, options.kind, options.restart)

@@ -21,8 +21,6 @@
  * candidate the bench measures. Both get the same supervision: respawn after
  * a crash, exponential back-off after a failed start, unhealthy after
  * `restart.unhealthyAfter` of them.
- *
- * @internal
  */
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
@@ -34,19 +32,17 @@ import * as SchemaIssue from "effect/SchemaIssue"
 import type * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
 import * as Os from "node:os"
-import type * as CryptoEngine from "../CryptoEngine.js"
-import type { EngineError } from "../EngineError.js"
-import type * as Operation from "../Operation.js"
+import type * as CryptoEngine from "./CryptoEngine.js"
+import type { EngineError } from "./EngineError.js"
+import type * as Operation from "./Operation.js"
 import { importKeys } from "./cryptoOps.js"
 import { Base, closedError, compute, type Pending } from "./engineBase.js"
 import * as handMadeWorker from "./handMadeWorker.js"
 import * as platformWorker from "./platformWorker.js"
 import * as threadPool from "./threadPool.js"
 
-/** @internal */
 export const tag = Context.Service<CryptoEngine.CryptoEngine>("@async-job/offload-service/CryptoEngine")
 
-/** @internal */
 export const generateKeys: Effect.Effect<CryptoEngine.KeyMaterial> = Effect.all({
   ecdsaP256: generatePair("ec", { namedCurve: "P-256" }),
   rsa2048: generatePair("rsa", { modulusLength: 2048 })
@@ -103,10 +99,8 @@ class Inline extends Base {
   }
 }
 
-/** @internal */
 export const defaultPool: CryptoEngine.Pool = "hand-made"
 
-/** @internal */
 export const make = (
   options: CryptoEngine.Options = {}
 ): Effect.Effect<CryptoEngine.CryptoEngine, never, Scope.Scope> =>
@@ -144,7 +138,6 @@ export const make = (
     return yield* threadPool.make({ signers: importKeys(keys), threads, depth, kind, restart })
   })
 
-/** @internal */
 export const makeInline = (
   options: { readonly keys?: CryptoEngine.KeyMaterial | undefined } = {}
 ): Effect.Effect<CryptoEngine.CryptoEngine, never, Scope.Scope> =>
@@ -156,7 +149,6 @@ export const makeInline = (
     )
   })
 
-/** @internal */
 export const makeFromConfig: Effect.Effect<CryptoEngine.CryptoEngine, Config.ConfigError, Scope.Scope> = Effect.gen(
   function*() {
     const mode = yield* Config.Literals(["threads", "inline"], "ENGINE").pipe(Config.withDefault("threads"))
@@ -179,19 +171,16 @@ export const makeFromConfig: Effect.Effect<CryptoEngine.CryptoEngine, Config.Con
   }
 )
 
-/** @internal */
 export const run = <R extends Operation.Request>(
   request: R
 ): Effect.Effect<Operation.ResultOf<R["op"]>, EngineError, CryptoEngine.CryptoEngine> =>
   Effect.flatMap(tag, (engine) => engine.run(request))
 
-/** @internal */
 export const crashWorkerUnsafe = (engine: CryptoEngine.CryptoEngine, index: number): number => {
   if (!(engine instanceof threadPool.ThreadPool)) throw new Error("only a worker-thread engine has workers to crash")
   return engine.crashUnsafe(index)
 }
 
-/** @internal */
 export const killWorkerUnsafe = (engine: CryptoEngine.CryptoEngine, index: number): number => {
   if (!(engine instanceof threadPool.ThreadPool)) throw new Error("only a worker-thread engine has workers to kill")
   return engine.killUnsafe(index)

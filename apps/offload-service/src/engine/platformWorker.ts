@@ -12,8 +12,6 @@
  * schedule. So the supervisor closes the slot's scope when the thread dies
  * (before the pool's respawn is due, which the close interrupts), and starts
  * the next.
- *
- * @internal
  */
 import * as NodeWorker from "@effect/platform-node/NodeWorker"
 import * as Cause from "effect/Cause"
@@ -24,13 +22,12 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as RpcClient from "effect/rpc/RpcClient"
 import * as WorkerThreads from "node:worker_threads"
-import type * as CryptoEngine from "../CryptoEngine.js"
-import type * as Operation from "../Operation.js"
+import type * as CryptoEngine from "./CryptoEngine.js"
+import type * as Operation from "./Operation.js"
 import { call, CryptoRpcs, OperationRefused } from "./cryptoProtocol.js"
 import { errorMessage } from "./engineBase.js"
 import type { Failure, WorkerKind } from "./threadPool.js"
 
-/** @internal */
 export const defaultScript = new URL("./cryptoRunner.js", import.meta.url)
 
 const failureOf = (cause: Cause.Cause<unknown>): Failure =>
@@ -43,7 +40,6 @@ const failureOf = (cause: Cause.Cause<unknown>): Failure =>
         : { _tag: "Lost", message: errorMessage(error) }
   })
 
-/** @internal */
 export const make = (options: {
   readonly script: URL
   readonly keys: CryptoEngine.KeyMaterial

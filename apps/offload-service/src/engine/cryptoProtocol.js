@@ -10,8 +10,6 @@
  *
  * Plain JavaScript (type-checked through JSDoc) so that a worker thread can
  * load it without a TypeScript loader, as `cryptoOps.js`.
- *
- * @internal
  */
 import * as Rpc from "effect/rpc/Rpc"
 import * as RpcGroup from "effect/rpc/RpcGroup"

@@ -38,8 +38,6 @@
  * above; `DurableJobs` provides the same service over `@async-job/durable`
  * (and {@link layerFromEnv} picks one by `DURABLE`). One contract suite,
  * `test/fixtures/jobsContract.ts`, runs against both.
- *
- * @since 0.1.0
  */
 import * as AsyncJob from "@async-job/core/AsyncJob"
 import type { JobTimeoutError, NoJobsError } from "@async-job/core/Errors"
@@ -62,23 +60,16 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
-import { CryptoEngine } from "./CryptoEngine.js"
-import type { EngineError } from "./EngineError.js"
-import { offload } from "./internal/offload.js"
-import * as Operation from "./Operation.js"
-import { ServiceConfig } from "./ServiceConfig.js"
+import { CryptoEngine } from "../engine/CryptoEngine.js"
+import type { EngineError } from "../engine/EngineError.js"
+import { offload } from "./offload.js"
+import * as Operation from "../engine/Operation.js"
+import { ServiceConfig } from "../config.js"
 
-/**
- * @since 0.1.0
- * @category models
- */
 export type JobState = Exclude<AsyncJob.JobState, "cancelling">
 
 /**
  * Why a job failed, as the HTTP API reports it.
- *
- * @since 0.1.0
- * @category models
  */
 export interface JobError {
   readonly tag: string
@@ -87,9 +78,6 @@ export interface JobError {
 
 /**
  * A job as `GET /jobs/:id` shows it.
- *
- * @since 0.1.0
- * @category models
  */
 export interface JobView {
   readonly id: string
@@ -102,9 +90,6 @@ export interface JobView {
 /**
  * What `GET /stats` answers: the pool's counts now, and the jobs that ended
  * (by outcome) and were refused (`noJobs`) since the service started.
- *
- * @since 0.1.0
- * @category models
  */
 export interface Stats {
   readonly maxSize: number
@@ -120,9 +105,6 @@ export interface Stats {
 
 /**
  * Counters tests and operators use to see that cleanups ran.
- *
- * @since 0.1.0
- * @category models
  */
 export interface Housekeeping {
   /** Wait fd cleanups run by closing wait ctxs (one per job that reached the engine). */
@@ -135,12 +117,8 @@ export interface Housekeeping {
 
 /**
  * The service is shutting down and accepts no more jobs.
- *
- * @since 0.1.0
- * @category errors
  */
 export class ShuttingDownError extends Data.TaggedError("ShuttingDownError")<{}> {
-  /** @since 0.1.0 */
   override get message(): string {
     return "the service is shutting down"
   }
@@ -148,12 +126,8 @@ export class ShuttingDownError extends Data.TaggedError("ShuttingDownError")<{}>
 
 /**
  * No job has this id: it never existed, or it ended and was forgotten.
- *
- * @since 0.1.0
- * @category errors
  */
 export class JobNotFoundError extends Data.TaggedError("JobNotFoundError")<{ readonly id: string }> {
-  /** @since 0.1.0 */
   override get message(): string {
     return `no job ${this.id} (unknown, or ended and forgotten)`
   }
@@ -161,15 +135,11 @@ export class JobNotFoundError extends Data.TaggedError("JobNotFoundError")<{ rea
 
 /**
  * The job ended (finished or failed) before it could be cancelled.
- *
- * @since 0.1.0
- * @category errors
  */
 export class JobEndedError extends Data.TaggedError("JobEndedError")<{
   readonly id: string
   readonly state: "finished" | "failed"
 }> {
-  /** @since 0.1.0 */
   override get message(): string {
     return `job ${this.id} has already ${this.state === "finished" ? "finished" : "failed"}`
   }
@@ -178,9 +148,6 @@ export class JobEndedError extends Data.TaggedError("JobEndedError")<{
 /**
  * The service's jobs, whichever layer provides them: in memory
  * ({@link layer}, {@link layerConfig}) or durable (`DurableJobs`).
- *
- * @since 0.1.0
- * @category models
  */
 export interface Jobs {
   /**
@@ -209,10 +176,6 @@ export interface Jobs {
   readonly shutdown: Effect.Effect<number>
 }
 
-/**
- * @since 0.1.0
- * @category tags
- */
 export const Jobs: Context.Service<Jobs, Jobs> = Context.Service<Jobs>("@async-job/offload-service/Jobs")
 
 // ---------------------------------------------------------------------------
@@ -322,9 +285,6 @@ const isNoJobs = (
 /**
  * Builds the service from the pool, engine and configuration in context.
  * Closing the scope cancels every outstanding job and awaits them.
- *
- * @since 0.1.0
- * @category constructors
  */
 export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | CryptoEngine | ServiceConfig> = Effect
   .gen(function*() {
@@ -523,19 +483,12 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
     return jobs
   })
 
-/**
- * @since 0.1.0
- * @category layers
- */
 export const layer: Layer.Layer<Jobs, never, JobPool.JobPool | CryptoEngine | ServiceConfig> = Layer.effect(Jobs, make)
 
 /**
  * {@link layer} over a pool of its own, sized by the configuration
  * (`POOL_MAX`, `POOL_INIT`): the in-memory jobs as the service runs them.
  * Closing it cancels the outstanding jobs, then closes the pool.
- *
- * @since 0.1.0
- * @category layers
  */
 export const layerConfig: Layer.Layer<Jobs, never, CryptoEngine | ServiceConfig> = layer.pipe(
   Layer.provide(
@@ -551,15 +504,12 @@ export const layerConfig: Layer.Layer<Jobs, never, CryptoEngine | ServiceConfig>
  * `postgresql://…`, the durable ones (`DurableJobs.layerFor`), whose module,
  * and with it the durable store's driver, is loaded only then. Every choice
  * is the same `Jobs` service, so the HTTP layer has one code path.
- *
- * @since 0.2.0
- * @category layers
  */
 export const layerFromEnv: Layer.Layer<Jobs, never, CryptoEngine | ServiceConfig> = Layer.unwrap(
   Effect.gen(function*() {
     const durable = yield* Config.option(Config.String("DURABLE"))
     if (Option.isNone(durable)) return layerConfig
-    const DurableJobs = yield* Effect.promise(() => import("./DurableJobs.js"))
+    const DurableJobs = yield* Effect.promise(() => import("./durable.js"))
     return DurableJobs.layerFor(durable.value)
   })
 ).pipe(Layer.orDie)

@@ -4,8 +4,6 @@
  * inline engine. Plain JavaScript (type-checked through JSDoc) so that a
  * worker thread can load it without a TypeScript loader: under tsx, under
  * vitest and under plain node alike.
- *
- * @internal
  */
 import * as Crypto from "node:crypto"
 

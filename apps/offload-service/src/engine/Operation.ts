@@ -17,8 +17,6 @@
  * padded). Every string input is UTF-8 text of at most 1 MiB (1,048,576 bytes
  * once encoded). `N` is an integer power of two with 2 ≤ N ≤ 65536. Fields
  * other than these are ignored.
- *
- * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
 import * as Res from "effect/Result"
@@ -26,39 +24,23 @@ import * as Schema from "effect/Schema"
 
 /**
  * The largest string input, in UTF-8 bytes: 1 MiB.
- *
- * @since 0.1.0
- * @category constants
  */
 export const maxInputBytes = 1024 * 1024
 
 /**
  * The largest scrypt cost parameter: 2^16.
- *
- * @since 0.1.0
- * @category constants
  */
 export const maxScryptN = 65536
 
 /**
  * The names of the operations.
- *
- * @since 0.1.0
- * @category constants
  */
 export const ops = ["sha256", "ecdsa-p256-sign", "rsa2048-sign", "scrypt"] as const
 
-/**
- * @since 0.1.0
- * @category models
- */
 export type Op = typeof ops[number]
 
 /**
  * A UTF-8 string of at most {@link maxInputBytes} bytes.
- *
- * @since 0.1.0
- * @category schemas
  */
 export const Input = Schema.String.check(
   Schema.makeFilter((s: string) => {
@@ -71,9 +53,6 @@ export const Input = Schema.String.check(
 
 /**
  * The scrypt cost parameter: an integer power of two, 2 ≤ N ≤ 65536.
- *
- * @since 0.1.0
- * @category schemas
  */
 export const ScryptN = Schema.Number.check(
   Schema.makeFilter(
@@ -84,33 +63,17 @@ export const ScryptN = Schema.Number.check(
   )
 )
 
-/**
- * @since 0.1.0
- * @category schemas
- */
 export const Sha256Request = Schema.Struct({ op: Schema.Literal("sha256"), data: Input }).annotate({
   identifier: "Sha256Request"
 })
 
-/**
- * @since 0.1.0
- * @category schemas
- */
 export const EcdsaP256SignRequest = Schema.Struct({ op: Schema.Literal("ecdsa-p256-sign"), data: Input })
   .annotate({ identifier: "EcdsaP256SignRequest" })
 
-/**
- * @since 0.1.0
- * @category schemas
- */
 export const Rsa2048SignRequest = Schema.Struct({ op: Schema.Literal("rsa2048-sign"), data: Input }).annotate({
   identifier: "Rsa2048SignRequest"
 })
 
-/**
- * @since 0.1.0
- * @category schemas
- */
 export const ScryptRequest = Schema.Struct({
   op: Schema.Literal("scrypt"),
   password: Input,
@@ -120,76 +83,43 @@ export const ScryptRequest = Schema.Struct({
 
 /**
  * A request to the engine, tagged by `op`. Also the body of `POST /jobs`.
- *
- * @since 0.1.0
- * @category schemas
  */
 export const Request = Schema.Union([Sha256Request, EcdsaP256SignRequest, Rsa2048SignRequest, ScryptRequest])
   .annotate({ identifier: "Request" })
 
-/**
- * @since 0.1.0
- * @category models
- */
 export type Request = typeof Request.Type
 
-/**
- * @since 0.1.0
- * @category schemas
- */
 export const Sha256Result = Schema.Struct({ op: Schema.Literal("sha256"), digest: Schema.String }).annotate({
   identifier: "Sha256Result"
 })
 
-/**
- * @since 0.1.0
- * @category schemas
- */
 export const EcdsaP256SignResult = Schema.Struct({
   op: Schema.Literal("ecdsa-p256-sign"),
   signature: Schema.String,
   publicKey: Schema.String
 }).annotate({ identifier: "EcdsaP256SignResult" })
 
-/**
- * @since 0.1.0
- * @category schemas
- */
 export const Rsa2048SignResult = Schema.Struct({
   op: Schema.Literal("rsa2048-sign"),
   signature: Schema.String,
   publicKey: Schema.String
 }).annotate({ identifier: "Rsa2048SignResult" })
 
-/**
- * @since 0.1.0
- * @category schemas
- */
 export const ScryptResult = Schema.Struct({ op: Schema.Literal("scrypt"), derivedKey: Schema.String }).annotate({
   identifier: "ScryptResult"
 })
 
 /**
  * The engine's answer to a {@link Request}, tagged by the same `op`.
- *
- * @since 0.1.0
- * @category schemas
  */
 export const Result = Schema.Union([Sha256Result, EcdsaP256SignResult, Rsa2048SignResult, ScryptResult]).annotate({
   identifier: "Result"
 })
 
-/**
- * @since 0.1.0
- * @category models
- */
 export type Result = typeof Result.Type
 
 /**
  * The result type of one operation.
- *
- * @since 0.1.0
- * @category models
  */
 export type ResultOf<O extends Op> = Extract<Result, { readonly op: O }>
 
@@ -203,9 +133,6 @@ const decodeUnion = Schema.decodeUnknownResult(Request, { errors: "all" })
  * Decodes an unknown value (a parsed JSON body) into a {@link Request}: its
  * `op` first (a missing or unknown one is reported at `op`), then the inputs
  * of that operation, every problem reported.
- *
- * @since 0.2.0
- * @category decoding
  */
 export const decodeRequestResult = (input: unknown): Res.Result<Request, Schema.SchemaError> => {
   const op = decodeOp(input)
@@ -214,9 +141,6 @@ export const decodeRequestResult = (input: unknown): Res.Result<Request, Schema.
 
 /**
  * {@link decodeRequestResult} as an Effect.
- *
- * @since 0.1.0
- * @category decoding
  */
 export const decodeRequest = (input: unknown): Effect.Effect<Request, Schema.SchemaError> =>
   Effect.fromResult(decodeRequestResult(input))

@@ -1,20 +1,16 @@
 /**
  * What every crypto engine shares: request ids, the table of pending
  * requests, counters, health and closing.
- *
- * @internal
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as CryptoEngine from "../CryptoEngine.js"
-import { EngineClosedError, type EngineError, OperationFailedError } from "../EngineError.js"
-import type * as Operation from "../Operation.js"
+import type * as CryptoEngine from "./CryptoEngine.js"
+import { EngineClosedError, type EngineError, OperationFailedError } from "./EngineError.js"
+import type * as Operation from "./Operation.js"
 import { perform, type Signers } from "./cryptoOps.js"
 
-/** @internal */
 export const healthy: CryptoEngine.Health = { _tag: "Healthy" }
 
-/** @internal */
 export const closedError = () => new EngineClosedError({ message: "the crypto engine was shut down" })
 
 export interface Pending {
