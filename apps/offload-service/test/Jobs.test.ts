@@ -149,6 +149,7 @@ describe("cancel", () => {
       deepStrictEqual((yield* call(url, "GET", `/jobs/${id}`)).body, { id, op: "scrypt", state: "cancelled" })
       deepStrictEqual(engine.statsUnsafe(), {
         queued: 0,
+        queuedBytes: 0,
         inFlight: 0,
         succeeded: 0,
         failed: 0,

@@ -105,6 +105,8 @@ export interface KeyMaterial {
 export interface Stats {
   /** Submitted, not yet handed to a worker, not cancelled. */
   readonly queued: number
+  /** What the queued requests' inputs hold in memory (`Operation.requestBytes`). */
+  readonly queuedBytes: number
   /** Handed to a worker, answer not yet received (cancelled ones included: their worker is still busy). */
   readonly inFlight: number
   readonly succeeded: number
@@ -160,11 +162,18 @@ export interface Options {
   /** Worker threads; defaults to `os.availableParallelism()`. */
   readonly threads?: number | undefined
   /**
-   * Requests handed to one worker before it answers, default 2. More hides
+   * Requests handed to one worker before it answers, default 16. More hides
    * the message round trip; fewer lets cancellation drop more requests
    * before they cost CPU, and fails fewer on a crash.
    */
   readonly maxInFlightPerThread?: number | undefined
+  /**
+   * Most bytes of requests (`Operation.requestBytes`) waiting in the queue
+   * for a worker; a request beyond it fails at once with
+   * `EngineOverloadedError`. Default: unbounded (the service bounds its
+   * jobs' inputs before they reach the engine, `MAX_QUEUED_BYTES`).
+   */
+  readonly maxQueuedBytes?: number | undefined
   /** The key pairs to sign with; generated at start when absent. */
   readonly keys?: KeyMaterial | undefined
   /** Called with every worker the engine spawns, respawns included (observability, tests). */

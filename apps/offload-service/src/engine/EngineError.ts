@@ -30,6 +30,14 @@ export class EngineUnavailableError extends Schema.TaggedError<EngineUnavailable
 }) {}
 
 /**
+ * The engine's queue holds its byte bound (`maxQueuedBytes`) of requests not
+ * yet handed to a worker: retry later.
+ */
+export class EngineOverloadedError extends Schema.TaggedError<EngineOverloadedError>()("EngineOverloadedError", {
+  message: Schema.String
+}) {}
+
+/**
  * `node:crypto` refused the operation. Requests that pass the
  * `Operation.Request` Schema are not expected to meet this.
  */
@@ -42,7 +50,13 @@ export const EngineError = Schema.Union([
   WorkerCrashedError,
   EngineClosedError,
   EngineUnavailableError,
+  EngineOverloadedError,
   OperationFailedError
 ])
 
-export type EngineError = WorkerCrashedError | EngineClosedError | EngineUnavailableError | OperationFailedError
+export type EngineError =
+  | WorkerCrashedError
+  | EngineClosedError
+  | EngineUnavailableError
+  | EngineOverloadedError
+  | OperationFailedError

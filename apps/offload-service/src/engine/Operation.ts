@@ -123,6 +123,13 @@ export type Result = typeof Result.Type
  */
 export type ResultOf<O extends Op> = Extract<Result, { readonly op: O }>
 
+/**
+ * What a request's inputs hold in memory, at most: two bytes per UTF-16 unit
+ * of its strings. The byte budgets of queued work count requests by it.
+ */
+export const requestBytes = (request: Request): number =>
+  request.op === "scrypt" ? 2 * (request.password.length + request.salt.length) : 2 * request.data.length
+
 /** The operation alone: decoded first, so that a missing or unknown `op` is reported at `op`. */
 const OpField = Schema.Struct({ op: Schema.Literals(ops) })
 

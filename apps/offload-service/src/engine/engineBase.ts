@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as CryptoEngine from "./CryptoEngine.js"
 import { EngineClosedError, type EngineError, OperationFailedError } from "./EngineError.js"
-import type * as Operation from "./Operation.js"
+import * as Operation from "./Operation.js"
 import { perform, type Signers } from "./cryptoOps.js"
 
 export const healthy: CryptoEngine.Health = { _tag: "Healthy" }
@@ -16,6 +16,8 @@ export const closedError = () => new EngineClosedError({ message: "the crypto en
 export interface Pending {
   readonly id: number
   readonly request: Operation.Request
+  /** what the request's inputs hold in memory (`Operation.requestBytes`) */
+  readonly bytes: number
   /** undefined once completed or cancelled */
   onComplete: CryptoEngine.OnComplete | undefined
   /** handed to a worker */
@@ -49,7 +51,13 @@ export abstract class Base implements CryptoEngine.CryptoEngine {
   }
 
   submitUnsafe = (request: Operation.Request, onComplete: CryptoEngine.OnComplete): number => {
-    const entry: Pending = { id: this.nextId++, request, onComplete, posted: false }
+    const entry: Pending = {
+      id: this.nextId++,
+      request,
+      bytes: Operation.requestBytes(request),
+      onComplete,
+      posted: false
+    }
     this.pending.set(entry.id, entry)
     if (this.closed) queueMicrotask(() => this.complete(entry, Exit.fail(closedError())))
     else this.start(entry)

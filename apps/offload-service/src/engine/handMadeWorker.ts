@@ -1,7 +1,13 @@
 /**
  * The hand-made worker: a `node:worker_threads` Worker running
  * `cryptoWorker.js`, spoken to with plain structured-cloned messages
- * (`{ id, request }` in; `{ ready }`, then `{ id, ok, result | message }` out).
+ * (`{ batch: [[id, request], …] }` in; `{ ready }`, then
+ * `{ answers: [[id, ok, result | message], …] }` out).
+ *
+ * The requests handed to a worker during one turn of the event loop go in
+ * one message, posted when the turn's I/O callbacks are done
+ * (`setImmediate`): one structured clone and one wake-up of the worker for
+ * all of them, and one answer message back per batch.
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -14,10 +20,11 @@ import type { WorkerKind } from "./threadPool.js"
 
 export const defaultScript = new URL("./cryptoWorker.js", import.meta.url)
 
-type WorkerReply =
-  | { readonly ready: true }
-  | { readonly id: number; readonly ok: true; readonly result: Operation.Result }
-  | { readonly id: number; readonly ok: false; readonly message: string }
+type Answer =
+  | readonly [id: number, ok: true, result: Operation.Result]
+  | readonly [id: number, ok: false, message: string]
+
+type WorkerReply = { readonly ready: true } | { readonly answers: ReadonlyArray<Answer> }
 
 export const make = (options: {
   readonly script: URL
@@ -38,10 +45,12 @@ export const make = (options: {
       let lastError: string | undefined
       worker.on("message", (reply: WorkerReply) => {
         if ("ready" in reply) return Deferred.doneUnsafe(ready, Exit.void)
-        onAnswer(
-          reply.id,
-          reply.ok ? Exit.succeed(reply.result) : Exit.fail({ _tag: "Refused", message: reply.message })
-        )
+        for (const answer of reply.answers) {
+          onAnswer(
+            answer[0],
+            answer[1] ? Exit.succeed(answer[2]) : Exit.fail({ _tag: "Refused", message: answer[2] })
+          )
+        }
       })
       worker.on("error", (error) => {
         lastError = errorMessage(error)
@@ -53,11 +62,20 @@ export const make = (options: {
       })
       options.onWorkerSpawn?.(worker)
       yield* Deferred.await(ready)
+      let batch: Array<readonly [number, Operation.Request]> = []
+      const flush = () => {
+        const tasks = batch
+        batch = []
+        worker.postMessage({ batch: tasks })
+      }
       return {
         threadId,
-        post: (entry) => worker.postMessage({ id: entry.id, request: entry.request }),
+        post: (entry) => {
+          if (batch.length === 0) setImmediate(flush)
+          batch.push([entry.id, entry.request])
+        },
         died: Deferred.await(died),
-        crash: () => worker.postMessage({ id: -1, crash: true }),
+        crash: () => worker.postMessage({ crash: true }),
         kill: () => void worker.terminate()
       }
     })

@@ -85,6 +85,7 @@ class Inline extends Base {
   statsUnsafe(): CryptoEngine.Stats {
     return {
       queued: 0,
+      queuedBytes: 0,
       inFlight: this.pending.size,
       succeeded: this.succeeded,
       failed: this.failed,
@@ -101,12 +102,20 @@ class Inline extends Base {
 
 export const defaultPool: CryptoEngine.Pool = "hand-made"
 
+/**
+ * Requests handed to one worker before it answers: enough that a worker
+ * never waits for the main thread between two fast operations (the requests
+ * of one turn of the event loop go in one message, see `handMadeWorker.ts`).
+ */
+export const defaultDepth = 16
+
 export const make = (
   options: CryptoEngine.Options = {}
 ): Effect.Effect<CryptoEngine.CryptoEngine, never, Scope.Scope> =>
   Effect.gen(function*() {
     const threads = options.threads ?? Os.availableParallelism()
-    const depth = options.maxInFlightPerThread ?? 2
+    const depth = options.maxInFlightPerThread ?? defaultDepth
+    const maxQueuedBytes = options.maxQueuedBytes ?? Number.POSITIVE_INFINITY
     if (!Number.isInteger(threads) || threads < 1) {
       return yield* Effect.die(new Error(`threads must be ≥ 1, got ${threads}`))
     }
@@ -135,7 +144,7 @@ export const make = (
         keys,
         onWorkerSpawn: options.onWorkerSpawn
       })
-    return yield* threadPool.make({ signers: importKeys(keys), threads, depth, kind, restart })
+    return yield* threadPool.make({ signers: importKeys(keys), threads, depth, kind, restart, maxQueuedBytes })
   })
 
 export const makeInline = (

@@ -16,7 +16,13 @@ import * as FiberSet from "effect/FiberSet"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import type * as CryptoEngine from "./CryptoEngine.js"
-import { type EngineError, EngineUnavailableError, OperationFailedError, WorkerCrashedError } from "./EngineError.js"
+import {
+  type EngineError,
+  EngineOverloadedError,
+  EngineUnavailableError,
+  OperationFailedError,
+  WorkerCrashedError
+} from "./EngineError.js"
 import type * as Operation from "./Operation.js"
 import type { Signers } from "./cryptoOps.js"
 import { Base, healthy, type Pending } from "./engineBase.js"
@@ -89,6 +95,8 @@ export class ThreadPool extends Base {
   private queue: Array<Pending> = []
   private queueHead = 0
   private queuedCount = 0
+  /** what the queued requests' inputs hold */
+  private queuedBytes = 0
   private workerCrashes = 0
   private workerStartFailures = 0
 
@@ -97,7 +105,8 @@ export class ThreadPool extends Base {
     readonly threads: number,
     private readonly depth: number,
     readonly kind: WorkerKind,
-    private readonly restart: RestartPolicy
+    private readonly restart: RestartPolicy,
+    private readonly maxQueuedBytes: number
   ) {
     super(signers)
   }
@@ -212,14 +221,26 @@ export class ThreadPool extends Base {
   }
 
   protected start(entry: Pending): void {
+    // a request the queue has no room for is refused, never sooner than the submit returns
+    if (this.queuedCount > 0 && this.queuedBytes + entry.bytes > this.maxQueuedBytes) {
+      const message = `the crypto engine's queue holds ${this.queuedBytes} bytes of requests (at most ${this.maxQueuedBytes})`
+      queueMicrotask(() => this.complete(entry, Exit.fail(new EngineOverloadedError({ message }))))
+      return
+    }
     this.queue.push(entry)
     this.queuedCount++
+    this.queuedBytes += entry.bytes
     this.dispatch()
   }
 
   protected dropQueued(entry: Pending): void {
     // a queued entry is skipped when the queue reaches it; a posted one keeps its worker busy until it answers
-    if (!entry.posted) this.queuedCount--
+    if (!entry.posted) this.unqueue(entry)
+  }
+
+  private unqueue(entry: Pending): void {
+    this.queuedCount--
+    this.queuedBytes -= entry.bytes
   }
 
   private dispatch(): void {
@@ -232,7 +253,7 @@ export class ThreadPool extends Base {
       const slot = this.leastBusy()
       if (slot === undefined) break
       this.queueHead++
-      this.queuedCount--
+      this.unqueue(entry)
       entry.posted = true
       slot.inFlight.set(entry.id, entry)
       slot.handle!.post(entry)
@@ -257,7 +278,7 @@ export class ThreadPool extends Base {
     this.queueHead = 0
     for (const entry of entries) {
       if (entry.onComplete === undefined) continue
-      this.queuedCount--
+      this.unqueue(entry)
       this.complete(entry, Exit.fail(new EngineUnavailableError({ message: health.reason })))
     }
   }
@@ -292,6 +313,7 @@ export class ThreadPool extends Base {
     for (const slot of this.slots) inFlight += slot.inFlight.size
     return {
       queued: this.queuedCount,
+      queuedBytes: this.queuedBytes,
       inFlight,
       succeeded: this.succeeded,
       failed: this.failed,
@@ -307,6 +329,7 @@ export class ThreadPool extends Base {
     this.queue = []
     this.queueHead = 0
     this.queuedCount = 0
+    this.queuedBytes = 0
     for (const slot of this.slots) slot.inFlight.clear()
   }
 }
@@ -317,11 +340,19 @@ export interface MakeOptions {
   readonly depth: number
   readonly kind: WorkerKind
   readonly restart: RestartPolicy
+  readonly maxQueuedBytes: number
 }
 
 export const make = (options: MakeOptions): Effect.Effect<ThreadPool, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const pool = new ThreadPool(options.signers, options.threads, options.depth, options.kind, options.restart)
+    const pool = new ThreadPool(
+      options.signers,
+      options.threads,
+      options.depth,
+      options.kind,
+      options.restart,
+      options.maxQueuedBytes
+    )
     // released in reverse: first fail what is pending, then stop the supervisors and their workers
     const fibers = yield* FiberSet.make<never>()
     yield* Effect.addFinalizer(() => Effect.sync(() => pool.close()))
