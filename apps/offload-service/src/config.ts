@@ -1,37 +1,11 @@
 /**
  * The service's configuration, read from the environment through Effect
- * `Config`. Every setting has a default, so `pnpm start` needs nothing.
- *
- * | variable | default | meaning |
- * |---|---|---|
- * | `PORT` | `8080` | TCP port to listen on (0: any free port) |
- * | `HOST` | `127.0.0.1` | address to listen on |
- * | `POOL_MAX` | `1024` | most jobs outstanding (running + paused) at once; beyond it `POST /jobs` answers 503 |
- * | `POOL_INIT` | `0` | job records created at start (≤ `POOL_MAX`) |
- * | `RESULT_TTL` | `5 minutes` | how long an ended job (its result) is kept: seconds, or a duration such as `30 seconds` |
- * | `RESULT_MAX` | `10000` | most ended jobs kept; the oldest are forgotten first |
- * | `MAX_BODY_BYTES` | `1114112` (1 MiB + 64 KiB) | largest `POST /jobs` body; larger answers 413 |
- * | `RESULT_MAX_BYTES` | `33554432` (32 MiB) | most bytes of ended jobs' results and errors kept; the oldest are forgotten first |
- * | `RETRY_AFTER` | `1` | seconds advertised in the `Retry-After` header of a 503 |
- * | `MAX_CONNECTIONS` | `256` | most open TCP connections; beyond it new connections are closed at once |
- * | `MAX_BUFFERED_BYTES` | `67108864` (64 MiB) | most request body bytes read or reserved at once, over all requests; beyond it 503 `Overloaded` |
- * | `MAX_HEADER_BYTES` | `16384` | largest request line and headers; larger answers 431 `HeadersTooLarge` |
- * | `HEADERS_TIMEOUT` | `10 seconds` | time to receive a request's line and headers; then 408 `RequestTimeout` |
- * | `REQUEST_TIMEOUT` | `30 seconds` | time to receive a whole request, body included (≥ `HEADERS_TIMEOUT`); then 408 |
- * | `IDLE_TIMEOUT` | `5 seconds` | how long an idle keep-alive connection stays open |
- * | `SHUTDOWN_GRACE` | `10 seconds` | on SIGTERM/SIGINT, how long outstanding jobs may still finish before they are cancelled |
- * | `ALLOWED_ORIGINS` | (none) | comma-separated origins (`https://app.example`) allowed to call the service from a browser (CORS); other cross-origin requests answer 403 |
- * | `AUTH_TOKEN` | (none) | when set, `/jobs` and `/metrics` require `Authorization: Bearer <AUTH_TOKEN>` (401 otherwise) |
- * | `ENGINE` | `threads` | `threads` (worker pool) or `inline` (crypto on the request thread), see `CryptoEngine.layerConfig` |
- * | `ENGINE_THREADS` | number of cores | worker threads of the engine, see `CryptoEngine.layerConfig` |
- * | `METRICS_EXPORTER` | `prometheus` | where metrics go, comma-separated: `prometheus` (served as text at `/metrics`), `otlp` (pushed over OTLP/HTTP), or `none` |
- * | `METRICS_EXPORT_INTERVAL` | `60 seconds` | with `otlp`: how often metrics are pushed (and once more at shutdown) |
- * | `TRACES_EXPORTER` | `none` | `otlp`: spans (HTTP requests, job starts and resumes) are pushed over OTLP/HTTP; `none`: no tracer at all |
- * | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` | the OTLP/HTTP collector; metrics go to `/v1/metrics`, spans to `/v1/traces` under it |
- * | `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | (from the above) | a signal's whole URL, instead of the path under `OTEL_EXPORTER_OTLP_ENDPOINT` |
- * | `OTEL_SERVICE_NAME` | `async-job-offload-service` | the `service.name` the exports carry (`OTEL_RESOURCE_ATTRIBUTES` adds attributes) |
- *
- * **Details**
+ * `Config`: the one source of every setting. {@link settings} lists each
+ * variable with its default and meaning; the README's settings table (and
+ * the docs' offload guide) is generated from it (`pnpm --filter
+ * @async-job/offload-service settings` writes `settings.md`, and a test checks
+ * that the README carries the same table). Every setting has a default, so
+ * `pnpm start` needs nothing.
  *
  * `MAX_BODY_BYTES` exceeds 1 MiB on purpose: `data` may hold 1 MiB of UTF-8,
  * and the JSON around it (`{"op":"ecdsa-p256-sign","data":"…"}`) adds a few
@@ -43,9 +17,10 @@
  * The OpenTelemetry variables keep the meaning the OpenTelemetry specification
  * gives them; the OTLP exporters also read its other variables themselves
  * (`OTEL_EXPORTER_OTLP_HEADERS`, `…_TIMEOUT`, `…_COMPRESSION`). See
- * `Telemetry` for what each exporter does.
+ * `telemetry.ts` for what each exporter does.
  */
 import * as Config from "effect/Config"
+import * as Os from "node:os"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -83,6 +58,20 @@ export interface ServiceConfig {
   readonly shutdownGrace: Duration.Duration
   /** Origins allowed to call the service from a browser; other cross-origin requests are refused. */
   readonly allowedOrigins: ReadonlyArray<string>
+  /** Host names (the `Host` header, without its port) requests may name besides the loopback names. */
+  readonly allowedHosts: ReadonlyArray<string>
+  /** Most bytes of input held by jobs accepted and not yet ended. */
+  readonly maxQueuedBytes: number
+  /** `threads` (worker threads) or `inline` (crypto on the request thread). */
+  readonly engine: "threads" | "inline"
+  /** Worker threads of the `threads` engine. */
+  readonly engineThreads: number
+  /** `sqlite:<file>` or `postgres://…`: durable jobs; undefined, in memory. */
+  readonly durable: string | undefined
+  /** With `DURABLE=postgres://…`: the address other runners reach this one at. */
+  readonly runnerHost: string
+  /** With `DURABLE=postgres://…`: this runner's port; 0, a free one picked at start. */
+  readonly runnerPort: number
   /** When set, the bearer token `/jobs` and `/metrics` require. */
   readonly authToken: Option.Option<Redacted.Redacted>
   /** Where metrics go: served as Prometheus text at `/metrics`, pushed over OTLP, both, or (empty) nowhere. */
@@ -146,6 +135,13 @@ export const defaults: ServiceConfig = {
   idleTimeout: Duration.seconds(5),
   shutdownGrace: Duration.seconds(10),
   allowedOrigins: [],
+  allowedHosts: [],
+  maxQueuedBytes: 64 * 1024 * 1024,
+  engine: "threads",
+  engineThreads: Os.availableParallelism(),
+  durable: undefined,
+  runnerHost: "127.0.0.1",
+  runnerPort: 0,
   authToken: Option.none(),
   metricsExporters: ["prometheus"],
   metricsExportInterval: Duration.seconds(60),
@@ -170,6 +166,15 @@ const atLeast = (name: string, min: number, fallback: number) =>
   )
 
 const decodeDuration = Schema.decodeUnknownOption(Schema.DurationFromString)
+
+/** A comma-separated list, trimmed, empty items dropped. */
+const list = (name: string, fallback: ReadonlyArray<string>) =>
+  Config.String(name).pipe(
+    Config.map((text): ReadonlyArray<string> =>
+      text.split(",").map((item) => item.trim()).filter((item) => item.length > 0)
+    ),
+    Config.withDefault(fallback)
+  )
 
 /** Seconds as a number ("30", "0.5"), or a duration such as "30 seconds" (what `Duration.fromInput` reads). */
 const duration = (name: string, fallback: Duration.Duration) =>
@@ -233,6 +238,19 @@ const tracesExporter = Config.String("TRACES_EXPORTER").pipe(
   Config.withDefault(defaults.tracesExporter)
 )
 
+/** `ENGINE` and `ENGINE_THREADS`, which `CryptoEngine.layerConfig` reads on its own too. */
+export const engineConfig = {
+  engine: Config.String("ENGINE").pipe(
+    Config.mapEffect((text) =>
+      text === "threads" || text === "inline"
+        ? Effect.succeed<"threads" | "inline">(text)
+        : Effect.fail(invalid(`ENGINE must be threads or inline, got "${text}"`))
+    ),
+    Config.withDefault(defaults.engine)
+  ),
+  engineThreads: atLeast("ENGINE_THREADS", 1, defaults.engineThreads)
+}
+
 /**
  * The configuration read from the environment, with the defaults above.
  */
@@ -256,11 +274,25 @@ export const config: Config.Config<ServiceConfig> = Config.all({
   requestTimeout: duration("REQUEST_TIMEOUT", defaults.requestTimeout),
   idleTimeout: duration("IDLE_TIMEOUT", defaults.idleTimeout),
   shutdownGrace: duration("SHUTDOWN_GRACE", defaults.shutdownGrace),
-  allowedOrigins: Config.String("ALLOWED_ORIGINS").pipe(
-    Config.map((text): ReadonlyArray<string> =>
-      text.split(",").map((origin) => origin.trim()).filter((origin) => origin.length > 0)
+  allowedOrigins: list("ALLOWED_ORIGINS", defaults.allowedOrigins),
+  allowedHosts: list("ALLOWED_HOSTS", defaults.allowedHosts).pipe(
+    Config.map((hosts) => hosts.map((host) => host.toLowerCase()))
+  ),
+  maxQueuedBytes: atLeast("MAX_QUEUED_BYTES", 1, defaults.maxQueuedBytes),
+  engine: engineConfig.engine,
+  engineThreads: engineConfig.engineThreads,
+  durable: Config.String("DURABLE").pipe(
+    Config.mapEffect((text) =>
+      /^sqlite:.+/.test(text) || /^postgres(ql)?:\/\//.test(text)
+        ? Effect.succeed<string | undefined>(text)
+        : Effect.fail(invalid(`DURABLE must be sqlite:<file> or postgres://…, got "${text}"`))
     ),
-    Config.withDefault(defaults.allowedOrigins)
+    Config.withDefault(defaults.durable)
+  ),
+  runnerHost: Config.String("RUNNER_HOST").pipe(Config.withDefault(defaults.runnerHost)),
+  runnerPort: Config.Int("RUNNER_PORT").pipe(
+    validate("RUNNER_PORT must be an integer from 0 to 65535", (n: number) => n >= 0 && n <= 65535),
+    Config.withDefault(defaults.runnerPort)
   ),
   authToken: Config.option(Config.Redacted("AUTH_TOKEN")),
   metricsExporters,
@@ -300,3 +332,164 @@ export const layerConfig: Layer.Layer<ServiceConfig, Config.ConfigError> = Layer
  */
 export const layer = (overrides: Partial<ServiceConfig> = {}): Layer.Layer<ServiceConfig> =>
   Layer.succeed(ServiceConfig, { ...defaults, ...overrides })
+
+/** One environment variable: its name, its default as the README shows it, and what it sets. */
+export interface Setting {
+  readonly variable: string
+  readonly default: string
+  readonly meaning: string
+}
+
+/**
+ * Every variable {@link config} reads (and the OTLP ones the exporters also
+ * take), in the order the README's table lists them. `test/config.test.ts`
+ * checks that {@link config} reads each one, and that the README and
+ * `settings.md` show exactly this table.
+ */
+export const settings: ReadonlyArray<Setting> = [
+  { variable: "PORT", default: "`8080`", meaning: "TCP port to listen on (`0`: a free port)" },
+  { variable: "HOST", default: "`127.0.0.1`", meaning: "address to listen on" },
+  {
+    variable: "POOL_MAX",
+    default: "`1024`",
+    meaning: "most jobs running or paused at once; beyond it `POST /jobs` answers 503 `NoJobs`"
+  },
+  { variable: "POOL_INIT", default: "`0`", meaning: "job records made at start (at most `POOL_MAX`)" },
+  {
+    variable: "ENGINE",
+    default: "`threads`",
+    meaning: "the crypto engine: `threads` (worker threads) or `inline` (on the request thread)"
+  },
+  { variable: "ENGINE_THREADS", default: "one per core", meaning: "worker threads of the `threads` engine" },
+  {
+    variable: "MAX_QUEUED_BYTES",
+    default: "`67108864` (64 MiB)",
+    meaning: "most bytes of input (2 per character) held by jobs accepted and not yet ended; beyond it 503 `Overloaded`"
+  },
+  {
+    variable: "RESULT_TTL",
+    default: "`5 minutes`",
+    meaning: "how long an ended job (its result, never its input) is kept for `GET /jobs/:id`"
+  },
+  { variable: "RESULT_MAX", default: "`10000`", meaning: "most ended jobs kept; the least recently used go first" },
+  {
+    variable: "RESULT_MAX_BYTES",
+    default: "`33554432` (32 MiB)",
+    meaning: "most bytes of ended jobs' results and errors kept; the least recently used go first"
+  },
+  {
+    variable: "MAX_BODY_BYTES",
+    default: "`1114112` (1 MiB + 64 KiB)",
+    meaning: "largest `POST /jobs` body; larger answers 413 `PayloadTooLarge`"
+  },
+  {
+    variable: "MAX_BUFFERED_BYTES",
+    default: "`67108864` (64 MiB)",
+    meaning: "most request body bytes received and held at once, over all requests; beyond it 503 `Overloaded`"
+  },
+  {
+    variable: "MAX_CONNECTIONS",
+    default: "`256`",
+    meaning: "connections served at once; one beyond it gets 503 `Overloaded` (probes are answered) and is closed"
+  },
+  {
+    variable: "MAX_HEADER_BYTES",
+    default: "`16384`",
+    meaning: "largest request line and headers; larger answers 431 `HeadersTooLarge`"
+  },
+  {
+    variable: "HEADERS_TIMEOUT",
+    default: "`10 seconds`",
+    meaning: "time to receive a request's line and headers; then 408 `RequestTimeout`"
+  },
+  {
+    variable: "REQUEST_TIMEOUT",
+    default: "`30 seconds`",
+    meaning: "time to receive a whole request, body included (at least `HEADERS_TIMEOUT`); then 408"
+  },
+  { variable: "IDLE_TIMEOUT", default: "`5 seconds`", meaning: "how long an idle keep-alive connection stays open" },
+  {
+    variable: "SHUTDOWN_GRACE",
+    default: "`10 seconds`",
+    meaning: "on SIGTERM/SIGINT, how long outstanding jobs may still finish before they are cancelled"
+  },
+  {
+    variable: "ALLOWED_HOSTS",
+    default: "(none)",
+    meaning:
+      "comma-separated host names a request's `Host` may name besides the loopback names and `HOST`; others answer 421 `MisdirectedRequest`"
+  },
+  {
+    variable: "ALLOWED_ORIGINS",
+    default: "(none)",
+    meaning:
+      "comma-separated origins a browser page may call from (CORS); other cross-origin requests answer 403 `CrossOrigin`"
+  },
+  {
+    variable: "AUTH_TOKEN",
+    default: "(none)",
+    meaning: "when set, `/jobs` and `/metrics` require `Authorization: Bearer <AUTH_TOKEN>` (401 `Unauthorized`)"
+  },
+  { variable: "RETRY_AFTER", default: "`1`", meaning: "seconds in the `Retry-After` header of a 503" },
+  {
+    variable: "DURABLE",
+    default: "(none)",
+    meaning: "`sqlite:<file>` or `postgres://…`: durable jobs that survive a restart; unset, in memory"
+  },
+  {
+    variable: "RUNNER_HOST",
+    default: "`127.0.0.1`",
+    meaning: "with `DURABLE=postgres://…`: the address other service processes reach this one's runner at"
+  },
+  {
+    variable: "RUNNER_PORT",
+    default: "`0`",
+    meaning: "with `DURABLE=postgres://…`: this process's runner port (`0`: a free port picked at start)"
+  },
+  {
+    variable: "METRICS_EXPORTER",
+    default: "`prometheus`",
+    meaning:
+      "where metrics go: `prometheus` (text at `/metrics`), `otlp` (pushed), `prometheus,otlp`, or `none` (`/metrics` answers 404)"
+  },
+  {
+    variable: "METRICS_EXPORT_INTERVAL",
+    default: "`60 seconds`",
+    meaning: "with `otlp`: how often metrics are pushed (and once more on stopping)"
+  },
+  {
+    variable: "TRACES_EXPORTER",
+    default: "`none`",
+    meaning: "`otlp`: HTTP request and job spans are pushed; `none`: no tracer is installed"
+  },
+  {
+    variable: "OTEL_EXPORTER_OTLP_ENDPOINT",
+    default: "`http://localhost:4318`",
+    meaning: "the OTLP/HTTP collector: metrics go to `/v1/metrics` under it, spans to `/v1/traces`"
+  },
+  {
+    variable: "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    default: "(from the above)",
+    meaning: "the whole URL metrics are posted to"
+  },
+  {
+    variable: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    default: "(from the above)",
+    meaning: "the whole URL spans are posted to"
+  },
+  {
+    variable: "OTEL_SERVICE_NAME",
+    default: "`async-job-offload-service`",
+    meaning: "the exports' `service.name` (`OTEL_RESOURCE_ATTRIBUTES` adds attributes)"
+  }
+]
+
+/** {@link settings} as a markdown table: what `settings.md` holds and the README embeds. */
+export const settingsTable = (): string =>
+  [
+    "| variable | default | meaning |",
+    "| --- | --- | --- |",
+    ...settings.map((setting) => `| \`${setting.variable}\` | ${setting.default} | ${setting.meaning} |`),
+    "",
+    "Durations are seconds (`0.5`) or text (`30 seconds`)."
+  ].join("\n") + "\n"

@@ -157,7 +157,7 @@ describe("cancel", () => {
         workerCrashes: 0,
         workerStartFailures: 0
       })
-      deepStrictEqual(yield* jobs.housekeeping, { fdCleanups: 1, retained: 1, outstanding: 0 })
+      deepStrictEqual(yield* jobs.housekeeping, { fdCleanups: 1, retained: 1, outstanding: 0, queuedBytes: 0 })
       const stats = (yield* call(url, "GET", "/stats")).body
       deepStrictEqual([stats.running, stats.paused, stats.idle, stats.cancelled], [0, 0, 1, 1])
       // a second DELETE answers the same
@@ -318,7 +318,7 @@ describe("shutdown", () => {
       // responses during shutdown close their connection
       strictEqual(reply.headers.get("connection"), "close")
       strictEqual(engine.statsUnsafe().cancelled, 4)
-      deepStrictEqual(yield* jobs.housekeeping, { fdCleanups: 4, retained: 4, outstanding: 0 })
+      deepStrictEqual(yield* jobs.housekeeping, { fdCleanups: 4, retained: 4, outstanding: 0, queuedBytes: 0 })
       assertFalse(yield* jobs.isAccepting)
       assertTrue(yield* connectionRefused("127.0.0.1", port))
     }))

@@ -20,6 +20,7 @@ import * as TestClock from "effect/testing/TestClock"
 import * as CryptoEngine from "../src/engine/CryptoEngine.js"
 import { killWorkerUnsafe } from "../src/engine/make.js"
 import * as Jobs from "../src/jobs/Jobs.js"
+import * as Memory from "../src/jobs/memory.js"
 import * as Server from "../src/http/server.js"
 import * as ServiceConfig from "../src/config.js"
 import { call, pollUntil } from "./utils/http.js"
@@ -182,7 +183,7 @@ for (const pool of ["hand-made", "platform"] as const) {
         const scope = yield* Scope.make()
         const context = yield* Layer.buildWithScope(
           Layer.provideMerge(
-            Jobs.layerConfig,
+            Memory.layerConfig,
             Layer.merge(
               Layer.effect(
                 CryptoEngine.CryptoEngine,

@@ -23,9 +23,10 @@
 import type * as Config from "effect/Config"
 import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import { ServiceConfig } from "../config.js"
 import type * as Scope from "effect/Scope"
 import type { Worker } from "node:worker_threads"
 import type { EngineError } from "./EngineError.js"
@@ -230,6 +231,17 @@ export const layerInline: Layer.Layer<CryptoEngine> = Layer.effect(CryptoEngine,
 export const layerConfig: Layer.Layer<CryptoEngine, Config.ConfigError> = Layer.effect(
   CryptoEngine,
   internal.makeFromConfig
+)
+
+/**
+ * The engine as the service's configuration says: `ENGINE`, `ENGINE_THREADS`,
+ * and its queue bounded by `MAX_QUEUED_BYTES`.
+ */
+export const layerService: Layer.Layer<CryptoEngine, never, ServiceConfig> = Layer.unwrap(
+  Effect.map(ServiceConfig, (config) =>
+    config.engine === "inline"
+      ? layerInline
+      : layer({ threads: config.engineThreads, maxQueuedBytes: config.maxQueuedBytes }))
 )
 
 /**

@@ -22,16 +22,15 @@
  * a crash, exponential back-off after a failed start, unhealthy after
  * `restart.unhealthyAfter` of them.
  */
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Schema from "effect/Schema"
-import * as SchemaIssue from "effect/SchemaIssue"
 import type * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
 import * as Os from "node:os"
+import { engineConfig } from "../config.js"
 import type * as CryptoEngine from "./CryptoEngine.js"
 import type { EngineError } from "./EngineError.js"
 import type * as Operation from "./Operation.js"
@@ -160,23 +159,9 @@ export const makeInline = (
 
 export const makeFromConfig: Effect.Effect<CryptoEngine.CryptoEngine, Config.ConfigError, Scope.Scope> = Effect.gen(
   function*() {
-    const mode = yield* Config.Literals(["threads", "inline"], "ENGINE").pipe(Config.withDefault("threads"))
+    const mode = yield* engineConfig.engine
     if (mode === "inline") return yield* makeInline()
-    const threads = yield* Config.Int("ENGINE_THREADS").pipe(
-      Config.mapEffect((n) =>
-        n >= 1
-          ? Effect.succeed(n)
-          : Effect.fail(
-            new Config.ConfigError(
-              new Schema.SchemaError(
-                new SchemaIssue.InvalidValue({ message: "ENGINE_THREADS must be a positive integer" })
-              )
-            )
-          )
-      ),
-      Config.withDefault(Os.availableParallelism())
-    )
-    return yield* make({ threads })
+    return yield* make({ threads: yield* engineConfig.engineThreads })
   }
 )
 

@@ -50,7 +50,11 @@ import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import * as Operation from "../engine/Operation.js"
 
-export const JobId = Schema.String.annotate({ identifier: "JobId", description: "a job id answered by POST /jobs" })
+export const JobId = Schema.String.check(
+  Schema.isPattern(/^(?:[a-z0-9-]{1,32}\.)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, {
+    message: "must be a job id as POST /jobs answers it (a UUID, in durable mode after its operation and a dot)"
+  })
+).annotate({ identifier: "JobId", description: "a job id answered by POST /jobs" })
 
 export const JobState = Schema.Literals(["running", "paused", "finished", "failed", "cancelled"]).annotate({
   identifier: "JobState"
@@ -167,6 +171,13 @@ export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthoriz
 export class CrossOrigin extends Schema.TaggedError<CrossOrigin>()("CrossOrigin", detail) {}
 
 /**
+ * 421: the request's `Host` names no host this service answers for (the
+ * loopback names, `HOST`, `ALLOWED_HOSTS`): a DNS-rebinding page, or a
+ * misrouted request.
+ */
+export class MisdirectedRequest extends Schema.TaggedError<MisdirectedRequest>()("MisdirectedRequest", detail) {}
+
+/**
  * 404: no such job (never, or ended and forgotten), or no such route.
  */
 export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", detail) {}
@@ -273,6 +284,7 @@ export const Wire = {
   Unauthorized: onWire(Unauthorized, "Unauthorized", 401),
   CrossOrigin: onWire(CrossOrigin, "CrossOrigin", 403),
   NotFound: onWire(NotFound, "NotFound", 404),
+  MisdirectedRequest: onWire(MisdirectedRequest, "MisdirectedRequest", 421),
   MethodNotAllowed: onWire(MethodNotAllowed, "MethodNotAllowed", 405),
   RequestTimeout: onWire(RequestTimeout, "RequestTimeout", 408),
   JobEnded: onWire(JobEnded, "JobEnded", 409),
@@ -301,6 +313,7 @@ export const statusOf: { readonly [Tag in ApiError["_tag"]]: number } = {
   Unauthorized: 401,
   CrossOrigin: 403,
   NotFound: 404,
+  MisdirectedRequest: 421,
   MethodNotAllowed: 405,
   RequestTimeout: 408,
   JobEnded: 409,
@@ -356,6 +369,7 @@ export class RequestErrors extends HttpApiMiddleware.Service<RequestErrors>()(
       Wire.ValidationError,
       Wire.MalformedHttp,
       Wire.CrossOrigin,
+      Wire.MisdirectedRequest,
       Wire.NotFound,
       Wire.MethodNotAllowed,
       Wire.RequestTimeout,

@@ -6,9 +6,24 @@ import * as HttpApi from "effect/http-api/HttpApi"
 import * as Api from "./api.js"
 
 /**
- * A JSON media type: `application/json`, or `application/<x>+json`, with parameters.
+ * The media type of a `Content-Type` header as the platform reads it when it
+ * picks an endpoint's payload decoder: lowercased, its parameters dropped.
  */
-export const isJson = (contentType: string) => /^application\/([\w.-]+\+)?json\s*(;|$)/i.test(contentType.trim())
+const mediaType = (contentType: string): string => {
+  const normalized = contentType.toLowerCase().trim()
+  const index = normalized.indexOf(";")
+  return index === -1 ? normalized : normalized.slice(0, index).trim()
+}
+
+/** The media types `POST /jobs` declares for its payload in the {@link Api.Api} (its JSON body: `application/json`). */
+const submitTypes: ReadonlySet<string> = new Set(Api.JobsGroup.endpoints.submit.payload.keys())
+
+/**
+ * Whether a `Content-Type` is one `POST /jobs` takes: the platform's rule, the
+ * media types its payload is declared with, and nothing else (no
+ * `application/<x>+json`).
+ */
+export const isJson = (contentType: string): boolean => submitTypes.has(mediaType(contentType))
 
 /**
  * How deep a request body may nest arrays and objects (a request is one object of strings and numbers).

@@ -43,7 +43,6 @@ import * as DurableJobPool from "@async-job/durable/DurableJobPool"
 import type { StoreError } from "@async-job/durable/Errors"
 import * as Cause from "effect/Cause"
 import * as RunnerAddress from "effect/cluster/RunnerAddress"
-import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -51,7 +50,6 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import * as SchemaIssue from "effect/SchemaIssue"
 import * as Activity from "effect/workflow/Activity"
 import type { WorkflowEngine } from "effect/workflow/WorkflowEngine"
 import * as Crypto from "node:crypto"
@@ -216,7 +214,7 @@ const make = (ends: Ends) =>
       // no wait fds (a durable job waits on a token); the ended jobs are kept in the store
       housekeeping: Effect.map(
         Effect.orDie(pool.stats),
-        (stats) => ({ fdCleanups: 0, retained: stats.idle, outstanding: stats.running + stats.paused })
+        (stats) => ({ fdCleanups: 0, retained: stats.idle, outstanding: stats.running + stats.paused, queuedBytes: 0 })
       ),
       isAccepting: Effect.sync(() => accepting),
       // durable jobs outlive the process: stop accepting, cancel nothing
@@ -277,24 +275,15 @@ const freePort = (host: string) =>
     })
   })
 
-const invalid = (message: string) =>
-  new Config.ConfigError(new Schema.SchemaError(new SchemaIssue.InvalidValue({ message })))
-
 /**
- * The address other runners reach this one at: `RUNNER_HOST` (default
- * `127.0.0.1`) and `RUNNER_PORT` (default 0: a free port picked at start).
+ * The address other runners reach this one at: `RUNNER_HOST` and
+ * `RUNNER_PORT` (0: a free port picked at start).
  */
-const runnerAddress = Effect.gen(function*() {
-  const host = yield* Config.String("RUNNER_HOST").pipe(Config.withDefault("127.0.0.1"))
-  const configured = yield* Config.Int("RUNNER_PORT").pipe(
-    Config.mapEffect((n) =>
-      n >= 0 && n <= 65535 ? Effect.succeed(n) : Effect.fail(invalid("RUNNER_PORT must be 0 to 65535"))
-    ),
-    Config.withDefault(0)
+const runnerAddress = (config: ServiceConfig) =>
+  Effect.map(
+    config.runnerPort === 0 ? freePort(config.runnerHost) : Effect.succeed(config.runnerPort),
+    (port) => RunnerAddress.make(config.runnerHost, port)
   )
-  const port = configured === 0 ? yield* freePort(host) : configured
-  return RunnerAddress.make(host, port)
-})
 
 /**
  * The durable jobs over Postgres: this process is a cluster runner
@@ -306,7 +295,7 @@ const runnerAddress = Effect.gen(function*() {
 export const layerPostgres = (url: string): Layer.Layer<Jobs, unknown, ServiceConfig | CryptoEngine> =>
   Layer.unwrap(Effect.gen(function*() {
     const config = yield* ServiceConfig
-    const address = yield* runnerAddress
+    const address = yield* runnerAddress(config)
     const [PgClient, NodeClusterSocket] = yield* Effect.promise(() =>
       Promise.all([import("@effect/sql-pg/PgClient"), import("@effect/platform-node/NodeClusterSocket")])
     )
@@ -329,5 +318,5 @@ export const layerFor = (durable: string): Layer.Layer<Jobs, unknown, ServiceCon
   const [scheme, ...rest] = durable.split(":")
   if (scheme === "sqlite" && rest.length > 0) return layerSqlite(rest.join(":"))
   if (scheme === "postgres" || scheme === "postgresql") return layerPostgres(durable)
-  return Layer.effect(JobsTag, Effect.fail(invalid(`DURABLE must be sqlite:<file> or postgres://…, got ${durable}`)))
+  return Layer.effect(JobsTag, Effect.die(new Error(`DURABLE must be sqlite:<file> or postgres://…, got ${durable}`)))
 }

@@ -3,7 +3,6 @@ import * as WaitCtx from "@async-job/core/WaitCtx"
 import * as WaitFd from "@async-job/core/WaitFd"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
-import * as Option from "effect/Option"
 import type * as CryptoEngine from "../engine/CryptoEngine.js"
 import type { EngineError } from "../engine/EngineError.js"
 import type * as Operation from "../engine/Operation.js"
@@ -17,8 +16,8 @@ export const engineKey: unique symbol = Symbol.for("@async-job/offload-service/C
 export interface OffloadOptions {
   /** The cleanup of the wait fd, run when the wait ctx closes. */
   readonly cleanup: WaitCtx.Cleanup
-  /** Runs once the request is submitted and the fd published, just before the first pause. */
-  readonly onSubmitted: (job: AsyncJob.Job<unknown, unknown> | undefined) => Effect.Effect<void>
+  /** Called on the main thread once the engine has answered and the fd is signalled: resume the job. */
+  readonly onAnswer: () => void
 }
 
 /**
@@ -43,16 +42,20 @@ export const offload = (
         engine.submitUnsafe(request, (exit) => {
           outcome = exit
           fd.signalUnsafe()
+          options.onAnswer()
         })
       ),
       (requestId) =>
-        Effect.gen(function*() {
-          yield* WaitCtx.setWaitFd(ctx, engineKey, fd, { customData: requestId, cleanup: options.cleanup })
-          yield* options.onSubmitted(Option.getOrUndefined(yield* AsyncJob.current))
-          while (outcome === undefined) yield* AsyncJob.pause
-          fd.clearUnsafe()
-          return yield* outcome
-        }),
+        Effect.andThen(
+          WaitCtx.setWaitFd(ctx, engineKey, fd, { customData: requestId, cleanup: options.cleanup }),
+          Effect.suspend(function loop(): Effect.Effect<Operation.Result, EngineError> {
+            if (outcome !== undefined) {
+              fd.clearUnsafe()
+              return outcome
+            }
+            return Effect.andThen(AsyncJob.pause, Effect.suspend(loop))
+          })
+        ),
       // dropped if still pending (cancellation); a no-op once the engine has answered
       (requestId) => Effect.sync(() => engine.cancelUnsafe(requestId))
     )
