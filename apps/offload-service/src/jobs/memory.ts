@@ -128,6 +128,8 @@ interface Ended {
 class Entry {
   job: AsyncJob.Job<Operation.Result, EngineError> | undefined = undefined
   ended: Ended | undefined = undefined
+  /** its scope closed (the fd's cleanup ran) and its waiters woken: nothing of it runs any more */
+  finished = false
   waiters: Array<() => void> = []
   /** answered once with the job's first step: paused (undefined) or why it did not start */
   onFirstStep: ((failure: StartError | undefined) => void) | undefined = undefined
@@ -215,7 +217,7 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
     /** Closes the job's scope (its wait ctx: the fd's cleanup runs), once it has ended. */
     const closeScope = (entry: Entry): Effect.Effect<void> => Scope.close(entry.scope, Exit.void)
 
-    /** Records how the job ended, once: counts, metrics, the ended cache, the waiters. */
+    /** Records how the job ended, once (from the job's own last frame): counts, metrics, the ended cache. */
     const settle = (entry: Entry, exit: Exit.Exit<Operation.Result, unknown>): void => {
       if (entry.ended !== undefined) return
       let record: Ended
@@ -232,13 +234,25 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
         queuedBytes -= entry.bytes
         if (keeps) ended.set(entry.id, viewOf(entry.id, entry.op, record))
       }
+    }
+
+    /** Once the job's fiber is done and its scope closed: wakes whoever waits for its end. */
+    const finish = (entry: Entry): void => {
+      if (entry.finished) return
+      entry.finished = true
       const waiters = entry.waiters
       entry.waiters = []
       for (const wake of waiters) wake()
       // cancelled before it paused: the start answers with the end
-      entry.onFirstStep?.(undefined)
+      const first = entry.onFirstStep
+      entry.onFirstStep = undefined
+      first?.(undefined)
       if (outstanding.size === 0 && drained !== undefined) Deferred.doneUnsafe(drained, Exit.void)
     }
+
+    /** Closes the job's scope (its wait ctx: the fd's cleanup runs), then wakes its waiters. */
+    const closeAndFinish = (entry: Entry): Effect.Effect<void> =>
+      Effect.andThen(closeScope(entry), Effect.sync(() => finish(entry)))
 
     /** The job's steps, from `startUnsafe` and `resumeUnsafe`, outside any fiber. */
     const onStep = (entry: Entry) =>
@@ -269,7 +283,7 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
           settle(entry, step as Exit.Exit<never, unknown>)
         }
       }
-      runFork(closeScope(entry))
+      runFork(closeAndFinish(entry))
     }
 
     /** Resumes the job once the engine has answered (its fd signalled); a resume of an ended job does nothing. */
@@ -278,7 +292,14 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
       if (job !== undefined && AsyncJob.stateUnsafe(job) === "paused") JobPool.resumeUnsafe(pool, job, onStep(entry))
     }
 
+    // with a tracer exported, the start of each job (until its first step) is a span of the request's trace
+    const traced = config.tracesExporter !== "none"
     const start = (request: Operation.Request): Effect.Effect<Entry, StartError> =>
+      traced
+        ? Effect.withSpan(startJob(request), "AsyncJob.start", { attributes: { "offload.op": request.op } })
+        : startJob(request)
+
+    const startJob = (request: Operation.Request): Effect.Effect<Entry, StartError> =>
       Effect.suspend(() => {
         if (!accepting) return Effect.fail(new ShuttingDownError())
         const bytes = Operation.requestBytes(request)
@@ -304,7 +325,7 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
 
     const awaitEnd = (entry: Entry): Effect.Effect<JobView> =>
       Effect.callback<JobView>((resume) => {
-        if (entry.ended !== undefined) return resume(Effect.succeed(view(entry)))
+        if (entry.finished) return resume(Effect.succeed(view(entry)))
         const wake = () => resume(Effect.succeed(view(entry)))
         entry.waiters.push(wake)
         return Effect.sync(() => {
@@ -321,8 +342,7 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
           Effect.provideService(JobPool.JobPool, pool),
           // it ended meanwhile, or is being cancelled already: its end is what counts
           Effect.catch(() => Effect.void),
-          Effect.andThen(awaitEnd(entry)),
-          Effect.andThen(closeScope(entry))
+          Effect.andThen(Effect.suspend(() => entry.ended === undefined ? awaitEnd(entry) : closeAndFinish(entry)))
         )
       }).pipe(Effect.asVoid)
 
