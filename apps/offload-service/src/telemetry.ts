@@ -40,6 +40,8 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import { CryptoEngine } from "./engine/CryptoEngine.js"
 import { ServiceConfig } from "./config.js"
+import { Traffic } from "./http/traffic.js"
+import * as PerfHooks from "node:perf_hooks"
 
 /**
  * The content type of the Prometheus text format `GET /metrics` answers.
@@ -79,11 +81,38 @@ const engineCrashes = Metric.counter("offload_engine_worker_crashes_total", {
   incremental: true
 })
 
+// the process, and what the HTTP layer holds
+const residentBytes = Metric.gauge("process_resident_memory_bytes", { description: "Resident memory size in bytes" })
+const heapUsedBytes = Metric.gauge("nodejs_heap_used_bytes", { description: "V8 heap in use, in bytes" })
+const heapTotalBytes = Metric.gauge("nodejs_heap_total_bytes", { description: "V8 heap reserved, in bytes" })
+const externalBytes = Metric.gauge("nodejs_external_memory_bytes", {
+  description: "Memory of buffers and other objects outside the V8 heap, in bytes"
+})
+const loopDelayP99 = Metric.gauge("nodejs_eventloop_delay_p99_seconds", {
+  description: "99th percentile of the event loop's delay since the last collection, in seconds"
+})
+const loopDelayMax = Metric.gauge("nodejs_eventloop_delay_max_seconds", {
+  description: "Longest event loop delay since the last collection, in seconds"
+})
+const openConnections = Metric.gauge("offload_open_connections", {
+  description: "Open HTTP connections (those beyond MAX_CONNECTIONS included)"
+})
+const bufferedBytes = Metric.gauge("offload_buffered_bytes", {
+  description: "Request body bytes received and held (bounded by MAX_BUFFERED_BYTES)"
+})
+const engineQueuedBytes = Metric.gauge("offload_engine_queued_bytes", {
+  description: "Bytes of input of the engine requests waiting for a worker"
+})
+
 /**
- * Copies the engine's counts into Effect metrics of the registry in
- * `context` (the counters by their increase since the last copy).
+ * Copies the engine's counts, the process's memory and event-loop delay and
+ * the HTTP layer's holdings into Effect metrics of the registry in `context`
+ * (the counters by their increase since the last copy). The queued job
+ * inputs (`offload_queued_bytes`) are kept current by the jobs themselves.
  */
-const engineMetrics = (engine: CryptoEngine, context: Context.Context<never>) => {
+const engineMetrics = (engine: CryptoEngine, traffic: Traffic, context: Context.Context<never>) => {
+  const delay = PerfHooks.monitorEventLoopDelay({ resolution: 10 })
+  delay.enable()
   const seen = { succeeded: 0, failed: 0, cancelled: 0, workerCrashes: 0 }
   const outcome = {
     succeeded: engineRequests("succeeded"),
@@ -100,6 +129,17 @@ const engineMetrics = (engine: CryptoEngine, context: Context.Context<never>) =>
     }
     engineCrashes.updateUnsafe(stats.workerCrashes - seen.workerCrashes, context)
     seen.workerCrashes = stats.workerCrashes
+    engineQueuedBytes.updateUnsafe(stats.queuedBytes, context)
+    const memory = process.memoryUsage()
+    residentBytes.updateUnsafe(memory.rss, context)
+    heapUsedBytes.updateUnsafe(memory.heapUsed, context)
+    heapTotalBytes.updateUnsafe(memory.heapTotal, context)
+    externalBytes.updateUnsafe(memory.external, context)
+    loopDelayP99.updateUnsafe(delay.percentile(99) / 1e9, context)
+    loopDelayMax.updateUnsafe(delay.max / 1e9, context)
+    delay.reset()
+    openConnections.updateUnsafe(traffic.connections(), context)
+    bufferedBytes.updateUnsafe(traffic.buffered(), context)
   }
 }
 
@@ -126,7 +166,7 @@ const load = (config: ServiceConfig) =>
 type Otel = Effect.Success<ReturnType<typeof load>>
 
 /** The exporters over the loaded OpenTelemetry modules. */
-const layerOtel = (otel: Otel, config: ServiceConfig): Layer.Layer<Telemetry, never, CryptoEngine> => {
+const layerOtel = (otel: Otel, config: ServiceConfig): Layer.Layer<Telemetry, never, CryptoEngine | Traffic> => {
   // the resource (`service.name`) and, with TRACES_EXPORTER=otlp, the tracer
   const Sdk = otel.NodeSdk.layer(() => ({
     resource: { serviceName: config.serviceName },
@@ -136,7 +176,7 @@ const layerOtel = (otel: Otel, config: ServiceConfig): Layer.Layer<Telemetry, ne
       : undefined
   }))
   const make = Effect.gen(function*() {
-    const refresh = engineMetrics(yield* CryptoEngine, yield* Effect.context<never>())
+    const refresh = engineMetrics(yield* CryptoEngine, yield* Traffic, yield* Effect.context<never>())
     const readers: Array<MetricReader> = []
     // a pull reader with no server of its own (no second port): GET /metrics collects through it
     const prometheus = otel.Prometheus === undefined
@@ -187,7 +227,7 @@ const layerOtel = (otel: Otel, config: ServiceConfig): Layer.Layer<Telemetry, ne
  * it, and closed after it so that the last export sees every job. With no
  * exporter configured, no OpenTelemetry module is loaded.
  */
-export const layer: Layer.Layer<Telemetry, never, ServiceConfig | CryptoEngine> = Layer.unwrap(
+export const layer: Layer.Layer<Telemetry, never, ServiceConfig | CryptoEngine | Traffic> = Layer.unwrap(
   Effect.gen(function*() {
     const config = yield* ServiceConfig
     if (config.metricsExporters.length === 0 && config.tracesExporter === "none") {

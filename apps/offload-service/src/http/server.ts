@@ -148,12 +148,13 @@ const makeNodeServer = (config: ServiceConfig, onConnection: (socket: Net.Socket
   return server
 }
 
-const NodeServerLive = Layer.effectContext(Effect.map(ServiceConfig, (config) => {
-  const counted = traffic.make(config)
-  return Context.make(NodeServer, makeNodeServer(config, counted.onConnection)).pipe(
-    Context.add(traffic.Traffic, counted.traffic)
+const NodeServerLive = Layer.effect(
+  NodeServer,
+  Effect.map(
+    Effect.all([ServiceConfig, traffic.Traffic]),
+    ([config, counted]) => makeNodeServer(config, counted.onConnection)
   )
-}))
+)
 
 // ---------------------------------------------------------------------------
 // layers
@@ -236,5 +237,6 @@ export const layer: Layer.Layer<
   // built first: its tracer (TRACES_EXPORTER=otlp) is then current for the server; closed last: the last export
   // sees every job
   Layer.provide(Telemetry.layer),
+  Layer.provideMerge(traffic.layer),
   Layer.provide(TracingLive)
 )

@@ -7,6 +7,9 @@
  * reserves body bytes as they arrive.
  */
 import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { ServiceConfig } from "../config.js"
 import type * as Net from "node:net"
 
 /** Probe requests (`/healthz`, `/readyz`) answered at once on connections beyond the cap. */
@@ -25,6 +28,8 @@ export interface Traffic {
   readonly release: (bytes: number) => void
   /** Body bytes received and held now. */
   readonly buffered: () => number
+  /** To be called with every connection the server accepts. */
+  readonly onConnection: (socket: Net.Socket) => void
 }
 
 export const Traffic: Context.Service<Traffic, Traffic> = Context.Service<Traffic>(
@@ -32,12 +37,12 @@ export const Traffic: Context.Service<Traffic, Traffic> = Context.Service<Traffi
 )
 
 /** The counters, bound to a body byte budget; `onConnection` is wired to the server's `connection` event. */
-export const make = (options: { readonly maxConnections: number; readonly maxBufferedBytes: number }) => {
+export const make = (options: { readonly maxConnections: number; readonly maxBufferedBytes: number }): Traffic => {
   let open = 0
   let buffered = 0
   let probes = 0
   const overCap = new WeakSet<Net.Socket>()
-  const traffic: Traffic = {
+  return {
     connections: () => open,
     isOverCap: (socket) => overCap.has(socket),
     takeProbe: () => {
@@ -56,9 +61,8 @@ export const make = (options: { readonly maxConnections: number; readonly maxBuf
     release: (bytes) => {
       buffered -= bytes
     },
-    buffered: () => buffered
-  }
-  const onConnection = (socket: Net.Socket) => {
+    buffered: () => buffered,
+    onConnection: (socket) => {
     open++
     if (open > options.maxConnections) {
       overCap.add(socket)
@@ -68,6 +72,9 @@ export const make = (options: { readonly maxConnections: number; readonly maxBuf
     socket.once("close", () => {
       open--
     })
+    }
   }
-  return { traffic, onConnection }
 }
+
+/** The counters for the configured bounds. */
+export const layer: Layer.Layer<Traffic, never, ServiceConfig> = Layer.effect(Traffic, Effect.map(ServiceConfig, make))
