@@ -59,7 +59,7 @@ const body = {
         op: { const: "scrypt" },
         password: input,
         salt: input,
-        N: { type: "integer", minimum: 2, maximum: 65536, multipleOf: 2 }
+        N: { enum: Array.from({ length: 16 }, (_, i) => 2 ** (i + 1)) }
       }
     }
   ]
