@@ -1,27 +1,30 @@
 /**
- * The benchmark entries of issue 5, each with the baselines it is judged against.
- * Every function resolves to one result row.
+ * The benchmark entries (issues 5, 10, 23), each with the baselines it is judged against, measured in the same run.
+ * Every function resolves to one result row; `pnpm bench` reports ratios and asserts nothing.
+ *
+ * The engine runs on effect 4 (`effect`); effect 3.22.4 (`effect3`, an npm alias) serves only as a baseline, so
+ * that the two generations are measured side by side. See `baselines.ts` for every baseline's recipe.
  */
 import { AsyncJob, JobPool, WaitCtx, WaitFd } from "@async-job/core"
-import {
-  type Context,
-  Deferred,
-  Effect,
-  Exit,
-  Fiber,
-  ManagedRuntime,
-  type Option,
-  Pool,
-  Runtime,
-  Scheduler,
-  Scope,
-  Tracer
-} from "effect"
+import { type Context, Effect, Exit, ManagedRuntime, type Option, Pool, Scope, Tracer } from "effect"
 import * as Crypto from "node:crypto"
-import { Session } from "node:inspector/promises"
+import {
+  asyncPromise,
+  designFloor,
+  effect3DesignFloor,
+  effect3ForkDeferred,
+  effect3ForkJoin,
+  effectLoop,
+  forkDeferred,
+  forkJoin,
+  generator,
+  parkFibers,
+  parkFibers3,
+  parkFloorJobs
+} from "./baselines.js"
 import { cryptoPool } from "./cryptoPool.js"
 import { durableCycle } from "./durable.js"
-import { heapUsed, median, nsPerOp, row, type Sample } from "./measure.js"
+import { bytesPerOp, heapUsed, median, nsPerOp, row, timeRow } from "./measure.js"
 
 export interface Result {
   readonly name: string
@@ -29,119 +32,39 @@ export interface Result {
   readonly value: number
   readonly baselines: Record<string, number>
   readonly ratios: Record<string, number>
+  /**
+   * What `value` measures when it is not async-job's engine (absent: it is), e.g. `"node:crypto"` for the
+   * signatures given for scale. The chart labels the entry's bar with it.
+   */
+  readonly subject?: string | undefined
+  /**
+   * For a time measured in this process: the process's CPU time per operation (every thread's, in `unit`), of the
+   * entry and of each baseline, with its ratios. The wall-clock `value` is the entry's figure; the CPU time moves
+   * less with the machine's load (see `nsPerOp`).
+   */
+  readonly cpu?: {
+    readonly value: number
+    readonly baselines: Record<string, number>
+    readonly ratios: Record<string, number>
+  } | undefined
 }
 
 export interface Settings {
+  /** operations per timed round */
   readonly iterations: number
+  /** interleaved rounds of a time or heap entry (the median is reported) */
   readonly samples: number
+  /** job cycles per allocation round */
+  readonly allocationCycles: number
+  /** interleaved rounds of an allocation entry (the median is reported) */
+  readonly allocationSamples: number
+  /** the sampling heap profiler's mean interval, in bytes */
+  readonly samplingInterval: number
+  /** jobs (fibers) held paused at once by `paused-job-heap` */
   readonly pausedJobs: number
+  /** interleaved rounds of `paused-job-heap` (the median is reported) */
+  readonly heapSamples: number
   readonly poolSize: number
-}
-
-/** Runs an Effect benchmark loop of `n` iterations through one runtime. */
-const effectLoop = (make: (n: number) => Effect.Effect<void, unknown>): Sample["run"] => (n) =>
-  Effect.runPromise(make(n) as Effect.Effect<void>)
-
-// ---------------------------------------------------------------------------- baselines
-
-const forkDeferred = effectLoop((n) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < n; i++) {
-      const deferred = yield* Deferred.make<void>()
-      const fiber = yield* Effect.fork(Effect.as(Deferred.await(deferred), 1))
-      yield* Deferred.succeed(deferred, undefined)
-      yield* Fiber.join(fiber)
-    }
-  })
-)
-
-const forkJoin = effectLoop((n) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < n; i++) yield* Fiber.join(yield* Effect.fork(Effect.succeed(1)))
-  })
-)
-
-/**
- * The design's floor: what a job cycle costs in effect alone, with nothing of
- * this engine. Each job is a fiber of its own with a snapshot of its caller's
- * FiberRefs and context (Port decision 11), its pause an uninterruptible wait
- * on a fresh `Deferred` (issue 10), and both run synchronously on the caller's
- * stack (a `SyncScheduler` flushed by the caller), as the engine's hand-off
- * scheduler runs them. No handle, pool, status, steps, metrics or spans: an
- * engine with the same design cannot cost less than this.
- */
-const designFloor = effectLoop((n) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < n; i++) yield* floorCycle
-  })
-)
-
-/** The pause a floor job made last (its body hands it out here). */
-let floorPause: Deferred.Deferred<void> | undefined
-const floorBody = Effect.as(
-  Effect.withFiberRuntime<void>((fiber) => {
-    floorPause = Deferred.unsafeMake<void>(fiber.id())
-    return Effect.uninterruptible(Deferred.await(floorPause))
-  }),
-  1
-)
-
-/** Forks a floor job from `caller` and runs it on `scheduler` until it pauses: its fiber and its pause. */
-const forkFloorJob = (
-  caller: Fiber.RuntimeFiber<unknown, unknown>,
-  scheduler: Scheduler.SyncScheduler
-): readonly [Fiber.RuntimeFiber<number>, Deferred.Deferred<void>] => {
-  const runtime = Runtime.make({
-    context: caller.currentContext,
-    fiberRefs: caller.getFiberRefs(),
-    runtimeFlags: Runtime.defaultRuntimeFlags
-  })
-  const job = Runtime.runFork(runtime, floorBody, { scheduler })
-  const pause = floorPause
-  floorPause = undefined
-  if (pause === undefined) throw new Error("design floor: the job did not pause on the caller's stack")
-  return [job, pause]
-}
-
-const floorCycle = Effect.withFiberRuntime<unknown>((caller) => {
-  const scheduler = new Scheduler.SyncScheduler()
-  const [job, pause] = forkFloorJob(caller, scheduler)
-  Deferred.unsafeDone(pause, Exit.void)
-  scheduler.flush()
-  const exit = job.unsafePoll()
-  return exit === null ? Effect.die("design floor: the job did not finish on the caller's stack") : exit
-})
-
-/** An async function awaiting a Promise that the driver resolves: the JS floor with promises. */
-const asyncPromise = async (n: number) => {
-  for (let i = 0; i < n; i++) {
-    let wake!: () => void
-    let paused!: () => void
-    const pausedP = new Promise<void>((resolve) => (paused = resolve))
-    const job = (async () => {
-      await new Promise<void>((resolve) => {
-        wake = resolve
-        paused()
-      })
-      return 1
-    })()
-    await pausedP
-    wake()
-    await job
-  }
-}
-
-/** A generator resumed with next(): the JS floor. */
-const generator = (n: number) => {
-  function* job() {
-    yield
-    return 1
-  }
-  for (let i = 0; i < n; i++) {
-    const it = job()
-    it.next()
-    it.next()
-  }
 }
 
 // ---------------------------------------------------------------------------- entries
@@ -158,28 +81,28 @@ const cycles = (n: number) =>
   })
 
 /** A tracer that keeps nothing: what a span costs the engine when a tracer is installed, without exporting. */
-const discardingTracer = Tracer.make({
-  span: (name, parent, context, links, startTime, kind) =>
-    new DiscardedSpan(name, parent, context, links, startTime, kind),
-  context: (f) => f()
-})
+const discardingTracer = Tracer.make({ span: (options) => new DiscardedSpan(options) })
 
 class DiscardedSpan implements Tracer.Span {
   readonly _tag = "Span"
   readonly spanId = "0"
   readonly traceId = "0"
-  readonly sampled = true
   readonly attributes = new Map<string, unknown>()
+  readonly name: string
+  readonly parent: Option.Option<Tracer.AnySpan>
+  readonly annotations: Context.Context<never>
+  readonly links: ReadonlyArray<Tracer.SpanLink>
+  readonly sampled: boolean
+  readonly kind: Tracer.SpanKind
   status: Tracer.SpanStatus
-  constructor(
-    readonly name: string,
-    readonly parent: Option.Option<Tracer.AnySpan>,
-    readonly context: Context.Context<never>,
-    readonly links: ReadonlyArray<Tracer.SpanLink>,
-    startTime: bigint,
-    readonly kind: Tracer.SpanKind
-  ) {
-    this.status = { _tag: "Started", startTime }
+  constructor(options: Parameters<Tracer.Tracer["span"]>[0]) {
+    this.name = options.name
+    this.parent = options.parent
+    this.annotations = options.annotations
+    this.links = options.links
+    this.sampled = options.sampled
+    this.kind = options.kind
+    this.status = { _tag: "Started", startTime: options.startTime }
   }
   end(endTime: bigint, exit: Exit.Exit<unknown, unknown>) {
     this.status = { _tag: "Ended", startTime: this.status.startTime, endTime, exit }
@@ -189,80 +112,95 @@ class DiscardedSpan implements Tracer.Span {
   addLinks() {}
 }
 
+/** A runtime with a pool of 16 slots, for entries that go through `AsyncJob`. */
+const poolRuntime = () => ManagedRuntime.make(JobPool.layer({ maxSize: 16 }))
+
 export const jobCycle = async (s: Settings): Promise<Result> => {
-  const runtime = ManagedRuntime.make(JobPool.layer({ maxSize: 16 }))
+  const runtime = poolRuntime()
   const cycle = (n: number) => runtime.runPromise(cycles(n))
   const traced = (n: number) => runtime.runPromise(Effect.withTracer(cycles(n), discardingTracer))
-  const t = await nsPerOp([
-    { name: "job-cycle", run: cycle },
-    { name: "effect-fork-deferred", run: forkDeferred },
-    { name: "design-floor", run: designFloor },
-    { name: "job-cycle-with-tracer", run: traced },
-    { name: "js-async-promise", run: asyncPromise },
-    { name: "js-generator", run: generator }
-  ], s)
-  await runtime.dispose()
-  return row("job-cycle", "ns", t.get("job-cycle")!, {
-    "effect-fork-deferred": t.get("effect-fork-deferred")!,
-    "design-floor": t.get("design-floor")!,
-    "job-cycle-with-tracer": t.get("job-cycle-with-tracer")!,
-    "js-async-promise": t.get("js-async-promise")!,
-    "js-generator": t.get("js-generator")!
-  })
-}
-
-/**
- * Bytes allocated per run of `run(n)`, collected or not: V8's sampling heap
- * profiler, keeping the samples of objects the GC has freed too. Unlike a
- * time, this does not move with the machine's load, and half of a cycle's
- * time is the GC collecting what it allocated.
- */
-const bytesPerOp = async (run: (n: number) => unknown, n: number): Promise<number> => {
-  await run(n)
-  const session = new Session()
-  session.connect()
   try {
-    await session.post("HeapProfiler.startSampling", {
-      samplingInterval: 256,
-      includeObjectsCollectedByMajorGC: true,
-      includeObjectsCollectedByMinorGC: true
-    } as { samplingInterval: number })
-    await run(n)
-    const { profile } = await session.post("HeapProfiler.stopSampling")
-    let total = 0
-    const walk = (node: { selfSize: number; children: ReadonlyArray<typeof node> }): void => {
-      total += node.selfSize
-      node.children.forEach(walk)
-    }
-    walk(profile.head)
-    return total / n
+    const t = await nsPerOp([
+      { name: "job-cycle", run: cycle },
+      { name: "effect-fork-deferred", run: forkDeferred },
+      { name: "effect3-fork-deferred", run: effect3ForkDeferred },
+      { name: "design-floor", run: designFloor },
+      { name: "job-cycle-with-tracer", run: traced },
+      { name: "js-async-promise", run: asyncPromise },
+      { name: "js-generator", run: generator }
+    ], s)
+    return timeRow("job-cycle", t, [
+      "effect-fork-deferred",
+      "effect3-fork-deferred",
+      "design-floor",
+      "job-cycle-with-tracer",
+      "js-async-promise",
+      "js-generator"
+    ])
   } finally {
-    session.disconnect()
+    await runtime.dispose()
   }
 }
 
+/**
+ * Bytes allocated per job cycle, collected or not (see `bytesPerOp`: V8's sampling heap profiler, the median of
+ * interleaved rounds), against the same recipes as `job-cycle`. Half of a cycle's time is the GC collecting what
+ * it allocated, and unlike a time this does not move with the machine's load.
+ */
 export const jobCycleAllocation = async (s: Settings): Promise<Result> => {
-  const runtime = ManagedRuntime.make(JobPool.layer({ maxSize: 16 }))
-  const n = Math.max(200, s.iterations * 2)
-  const ours = await bytesPerOp((k) => runtime.runPromise(cycles(k)), n)
-  const theirs = await bytesPerOp(forkDeferred, n)
-  const floor = await bytesPerOp(designFloor, n)
-  await runtime.dispose()
-  return row("job-cycle-allocation", "bytes", ours, { "effect-fork-deferred": theirs, "design-floor": floor })
+  const runtime = poolRuntime()
+  try {
+    const bytes = await bytesPerOp([
+      { name: "job-cycle-allocation", run: (n) => runtime.runPromise(cycles(n)) },
+      { name: "effect-fork-deferred", run: forkDeferred },
+      { name: "effect3-fork-deferred", run: effect3ForkDeferred },
+      { name: "design-floor", run: designFloor }
+    ], { iterations: s.allocationCycles, samples: s.allocationSamples, samplingInterval: s.samplingInterval })
+    return row("job-cycle-allocation", "bytes", bytes.get("job-cycle-allocation")!, {
+      "effect-fork-deferred": bytes.get("effect-fork-deferred")!,
+      "effect3-fork-deferred": bytes.get("effect3-fork-deferred")!,
+      "design-floor": bytes.get("design-floor")!
+    })
+  } finally {
+    await runtime.dispose()
+  }
 }
 
 export const jobNoPause = async (s: Settings): Promise<Result> => {
-  const runtime = ManagedRuntime.make(JobPool.layer({ maxSize: 16 }))
+  const runtime = poolRuntime()
   const noPause = (n: number) =>
     runtime.runPromise(Effect.gen(function*() {
       for (let i = 0; i < n; i++) yield* AsyncJob.start(Effect.succeed(1))
     }))
-  const t = await nsPerOp([{ name: "job-no-pause", run: noPause }, { name: "effect-fork-join", run: forkJoin }], s)
-  await runtime.dispose()
-  return row("job-no-pause", "ns", t.get("job-no-pause")!, { "effect-fork-join": t.get("effect-fork-join")! })
+  try {
+    const t = await nsPerOp([
+      { name: "job-no-pause", run: noPause },
+      { name: "effect-fork-join", run: forkJoin },
+      { name: "effect3-fork-join", run: effect3ForkJoin }
+    ], s)
+    return timeRow("job-no-pause", t, ["effect-fork-join", "effect3-fork-join"])
+  } finally {
+    await runtime.dispose()
+  }
 }
 
-/** Bytes of heap per parked unit, with `count` of them alive at once. */
+/**
+ * The design floor's own cycle (see `baselines.ts`), which `job-cycle` is judged against, on effect 4 against the
+ * same design on effect 3.22.4: what the move to effect 4 gives any engine of this design. Not async-job's code.
+ */
+export const designFloorCycle = async (s: Settings): Promise<Result> => {
+  const t = await nsPerOp([
+    { name: "design-floor", run: designFloor },
+    { name: "effect3-design-floor", run: effect3DesignFloor },
+    { name: "effect-fork-deferred", run: forkDeferred }
+  ], s)
+  return {
+    ...timeRow("design-floor", t, ["effect3-design-floor", "effect-fork-deferred"]),
+    subject: "design floor, effect 4 (no engine)"
+  }
+}
+
+/** Bytes of heap per parked unit (`heapUsed` after a full GC), with `count` of them alive at once. */
 const heapPer = async (count: number, park: (count: number) => Promise<() => Promise<void>>) => {
   const before = heapUsed()
   const release = await park(count)
@@ -271,48 +209,34 @@ const heapPer = async (count: number, park: (count: number) => Promise<() => Pro
   return (after - before) / count
 }
 
+/**
+ * Heap held per paused job, with `pausedJobs` of them paused at once, against a fiber parked on a `Deferred` (the
+ * least a paused job can be on either generation) and against the design floor's job held paused. The median of
+ * rounds interleaved like the timings'.
+ */
 export const pausedJobHeap = async (s: Settings): Promise<Result> => {
   const jobs = (count: number) =>
     Effect.runPromise(Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const pool = yield* Scope.extend(JobPool.make(), scope)
+      const pool = yield* Scope.provide(JobPool.make(), scope)
       for (let i = 0; i < count; i++) yield* pool.start(onlyPause)
       return () => Effect.runPromise(Scope.close(scope, Exit.void))
     }))
-  const fibers = (count: number) =>
-    Effect.runPromise(Effect.gen(function*() {
-      const deferreds: Array<Deferred.Deferred<void>> = []
-      for (let i = 0; i < count; i++) {
-        const deferred = yield* Deferred.make<void>()
-        deferreds.push(deferred)
-        yield* Effect.forkDaemon(Deferred.await(deferred))
-      }
-      yield* Effect.yieldNow()
-      return () =>
-        Effect.runPromise(Effect.forEach(deferreds, (d) => Deferred.succeed(d, undefined), { discard: true }))
-    }))
-  // the design's floor (see `designFloor`): a fiber from its caller's snapshot, paused on a Deferred
-  const floorJobs = (count: number) =>
-    Effect.runPromise(Effect.withFiberRuntime<() => Promise<void>>((caller) => {
-      const scheduler = new Scheduler.SyncScheduler()
-      const pauses: Array<Deferred.Deferred<void>> = []
-      for (let i = 0; i < count; i++) pauses.push(forkFloorJob(caller, scheduler)[1])
-      return Effect.succeed(async () => {
-        for (const pause of pauses) Deferred.unsafeDone(pause, Exit.void)
-        scheduler.flush()
-      })
-    }))
-  const ours: Array<number> = []
-  const theirs: Array<number> = []
-  const floor: Array<number> = []
-  for (let i = 0; i < Math.max(1, s.samples >> 1); i++) {
-    ours.push(await heapPer(s.pausedJobs, jobs))
-    theirs.push(await heapPer(s.pausedJobs, fibers))
-    floor.push(await heapPer(s.pausedJobs, floorJobs))
+  const candidates = [
+    ["paused-job-heap", jobs],
+    ["effect-fiber-heap", parkFibers],
+    ["effect3-fiber-heap", parkFibers3],
+    ["design-floor", parkFloorJobs]
+  ] as const
+  const heaps = new Map<string, Array<number>>(candidates.map(([name]) => [name, []]))
+  for (let i = 0; i < s.heapSamples; i++) {
+    for (const [name, park] of candidates) heaps.get(name)!.push(await heapPer(s.pausedJobs, park))
   }
-  return row("paused-job-heap", "bytes", median(ours), {
-    "effect-fiber-heap": median(theirs),
-    "design-floor": median(floor)
+  const m = (name: string) => median(heaps.get(name)!)
+  return row("paused-job-heap", "bytes", m("paused-job-heap"), {
+    "effect-fiber-heap": m("effect-fiber-heap"),
+    "effect3-fiber-heap": m("effect3-fiber-heap"),
+    "design-floor": m("design-floor")
   })
 }
 
@@ -332,7 +256,7 @@ export const facadeCycle = async (s: Settings): Promise<Result> => {
     }
   }
   // the core cycle again, interleaved with the facade's, so that the two are compared under the same load
-  const runtime = ManagedRuntime.make(JobPool.layer({ maxSize: 16 }))
+  const runtime = poolRuntime()
   const cycle = (n: number) => runtime.runPromise(cycles(n))
   const t = await nsPerOp([
     { name: "facade-cycle", run: facade },
@@ -341,10 +265,7 @@ export const facadeCycle = async (s: Settings): Promise<Result> => {
   ], s)
   await ossl.ASYNC_cleanup_thread()
   await runtime.dispose()
-  return row("facade-cycle", "ns", t.get("facade-cycle")!, {
-    "job-cycle": t.get("job-cycle")!,
-    "js-async-promise": t.get("js-async-promise")!
-  })
+  return timeRow("facade-cycle", t, ["job-cycle", "js-async-promise"])
 }
 
 export const poolInit = async (s: Settings): Promise<Result> => {
@@ -355,7 +276,10 @@ export const poolInit = async (s: Settings): Promise<Result> => {
   }
   const ours = ms(JobPool.make({ maxSize: s.poolSize, initSize: s.poolSize }))
   const theirs = ms(
-    Effect.flatMap(Pool.make({ acquire: Effect.succeed({}), size: s.poolSize }), (pool) => Effect.scoped(pool.get))
+    Effect.flatMap(
+      Pool.make({ acquire: Effect.succeed({}), size: s.poolSize }),
+      (pool) => Effect.scoped(Pool.get(pool))
+    )
   )
   const a: Array<number> = []
   const b: Array<number> = []
@@ -371,18 +295,18 @@ export const noJobsReject = async (s: Settings): Promise<Result> => {
     Effect.scoped(Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 1 })
       yield* pool.start(onlyPause)
-      for (let i = 0; i < n; i++) yield* Effect.either(pool.start(onlyPause))
+      for (let i = 0; i < n; i++) yield* Effect.result(pool.start(onlyPause))
     }))
   )
   const t = await nsPerOp([{ name: "no-jobs-reject", run: reject }], s)
-  return row("no-jobs-reject", "ns", t.get("no-jobs-reject")!, {})
+  return timeRow("no-jobs-reject", t, [])
 }
 
 export const waitCtxSetClear = async (s: Settings): Promise<Result> => {
   const setClear = effectLoop((n) =>
     Effect.scoped(Effect.gen(function*() {
       const ctx = yield* WaitCtx.make
-      const fd = WaitFd.unsafeMake()
+      const fd = WaitFd.makeUnsafe()
       const key = {}
       for (let i = 0; i < n; i++) {
         yield* WaitCtx.setWaitFd(ctx, key, fd)
@@ -391,7 +315,7 @@ export const waitCtxSetClear = async (s: Settings): Promise<Result> => {
     }))
   )
   const t = await nsPerOp([{ name: "wait-ctx-set-clear", run: setClear }], s)
-  return row("wait-ctx-set-clear", "ns", t.get("wait-ctx-set-clear")!, {})
+  return timeRow("wait-ctx-set-clear", t, [])
 }
 
 /**
@@ -408,7 +332,7 @@ const cryptoSign = (name: string, key: Crypto.KeyObject) => async (s: Settings):
     iterations: Math.max(1, Math.round(s.iterations / 100)),
     samples: s.samples
   })
-  return row(name, "ns", t.get(name)!, {})
+  return { ...timeRow(name, t, []), subject: "node:crypto" }
 }
 
 export const rsa2048Sign = (s: Settings): Promise<Result> =>
@@ -417,17 +341,33 @@ export const rsa2048Sign = (s: Settings): Promise<Result> =>
 export const ecdsaP256Sign = (s: Settings): Promise<Result> =>
   cryptoSign("ecdsa-p256-sign", Crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey)(s)
 
-export const all: ReadonlyArray<readonly [string, (s: Settings) => Promise<Result>]> = [
-  ["job-cycle", jobCycle],
-  ["job-cycle-allocation", jobCycleAllocation],
-  ["job-no-pause", jobNoPause],
-  ["paused-job-heap", pausedJobHeap],
-  ["facade-cycle", facadeCycle],
-  ["pool-init-10k", poolInit],
-  ["no-jobs-reject", noJobsReject],
-  ["wait-ctx-set-clear", waitCtxSetClear],
-  ["durable-cycle-sqlite", durableCycle],
-  ["crypto-pool", cryptoPool],
-  ["rsa2048-sign", rsa2048Sign],
-  ["ecdsa-p256-sign", ecdsaP256Sign]
+/** An entry of `pnpm bench`. */
+export interface Entry {
+  /** what `--only` names it by */
+  readonly name: string
+  /** resolves to the entry's row, or to several rows when it measures a family at once (each with its baselines) */
+  readonly run: (s: Settings) => Promise<Result | ReadonlyArray<Result>>
+  /**
+   * `"own"`: measured in a process of its own (`isolated.ts`), so that its figures do not depend on which entries
+   * ran before it in the same process (see `bytesPerOp`: what V8 optimizes, and so allocates, depends on all the
+   * code a process has run).
+   */
+  readonly process?: "own" | undefined
+}
+
+/** The entries, in the order they run and are reported. */
+export const all: ReadonlyArray<Entry> = [
+  { name: "job-cycle", run: jobCycle },
+  { name: "job-cycle-allocation", run: jobCycleAllocation, process: "own" },
+  { name: "design-floor", run: designFloorCycle },
+  { name: "job-no-pause", run: jobNoPause },
+  { name: "paused-job-heap", run: pausedJobHeap },
+  { name: "facade-cycle", run: facadeCycle },
+  { name: "pool-init-10k", run: poolInit },
+  { name: "no-jobs-reject", run: noJobsReject },
+  { name: "wait-ctx-set-clear", run: waitCtxSetClear },
+  { name: "durable-cycle-sqlite", run: durableCycle },
+  { name: "crypto-pool", run: cryptoPool },
+  { name: "rsa2048-sign", run: rsa2048Sign },
+  { name: "ecdsa-p256-sign", run: ecdsaP256Sign }
 ]

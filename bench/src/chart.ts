@@ -17,6 +17,11 @@ export interface ChartEntry {
   readonly value: number
   readonly baselines: Readonly<Record<string, number>>
   readonly ratios: Readonly<Record<string, number>>
+  /**
+   * What `value` measures when it is not async-job's engine (e.g. `"node:crypto"`): its bar is labelled with it
+   * and drawn apart from async-job's. Absent: async-job.
+   */
+  readonly subject?: string | undefined
 }
 
 /** The part of `latest.json` the charts read. */
@@ -83,14 +88,15 @@ const style = [
   "--ours:var(--vp-c-brand-1,#a8b1ff);--base:var(--vp-c-text-3,#6a6a71);--grid:var(--vp-c-divider,#2e2e32);",
   "--bg:var(--vp-c-bg,#1b1b1f)}}",
   ".ajb-chart .bg{fill:var(--bg)}.ajb-chart text{fill:var(--ink)}.ajb-chart .muted{fill:var(--muted)}",
-  ".ajb-chart .ours{fill:var(--ours)}.ajb-chart .base{fill:var(--base)}.ajb-chart .grid{stroke:var(--grid)}",
+  ".ajb-chart .ours{fill:var(--ours)}.ajb-chart .base{fill:var(--base)}.ajb-chart .other{fill:var(--muted)}.ajb-chart .grid{stroke:var(--grid)}",
   ".ajb-chart .axis{stroke:var(--muted)}.ajb-chart .group{font-weight:600}.ajb-chart .ratio{font-weight:600}"
 ].join("")
 
 interface Bar {
   readonly label: string
   readonly value: number
-  readonly ours: boolean
+  /** `ours`: async-job's figure; `other`: an entry's figure that is not async-job's (see `ChartEntry.subject`) */
+  readonly kind: "ours" | "base" | "other"
   readonly ratio: number | undefined
 }
 
@@ -130,7 +136,7 @@ const scaleFor = (values: ReadonlyArray<number>, width: number): Scale => {
 
 const titles: Readonly<Record<string, string>> = {
   time: "Time per operation",
-  memory: "Memory per paused job"
+  memory: "Memory per job cycle (allocated) and per paused job (held)"
 }
 
 const chartFor = (
@@ -169,6 +175,8 @@ const chartFor = (
   // legend
   y += 24
   const legend: Array<readonly [string, string]> = [["ours", "async-job"], ["base", "baseline, same run"]]
+  const others = groups.some((g) => g.bars.some((b) => b.kind === "other"))
+  if (others) legend.push(["other", "not async-job (named)"])
   let lx = 0
   for (const [cls, text] of legend) {
     out.push(`<rect x="${lx}" y="${y - 11}" width="14" height="14" rx="2" class="${cls} legend"/>`)
@@ -178,7 +186,11 @@ const chartFor = (
   y += 20
   out.push(
     `<text x="0" y="${y}" font-size="${font}" class="muted"><tspan class="ratio">0.5×</tspan>${
-      escape(` on a baseline's bar: async-job's figure ÷ that baseline's (below 1: async-job is ${better})`)
+      escape(
+        others
+          ? ` on a baseline's bar: its group's first figure ÷ that baseline's (below 1: the first is ${better})`
+          : ` on a baseline's bar: async-job's figure ÷ that baseline's (below 1: async-job is ${better})`
+      )
     }</text>`
   )
   y += 14
@@ -196,11 +208,11 @@ const chartFor = (
       const text = formatValue(dimension, bar.value)
       rows.push(
         `<text x="${barLeft - 8}" y="${top + 13}" font-size="${font}" text-anchor="end"${
-          bar.ours ? "" : ` class="muted"`
+          bar.kind === "base" ? ` class="muted"` : ""
         }>${escape(bar.label)}</text>`,
-        `<rect x="${barLeft}" y="${top}" width="${w.toFixed(1)}" height="${rowHeight - 6}" rx="2" class="${
-          bar.ours ? "ours" : "base"
-        }"><title>${escape(`${group.name} · ${bar.label}: ${text}`)}</title></rect>`,
+        `<rect x="${barLeft}" y="${top}" width="${w.toFixed(1)}" height="${
+          rowHeight - 6
+        }" rx="2" class="${bar.kind}"><title>${escape(`${group.name} · ${bar.label}: ${text}`)}</title></rect>`,
         `<text x="${(barLeft + w + 6).toFixed(1)}" y="${top + 13}" font-size="${font}">${escape(text)}${
           bar.ratio === undefined ? "" : `<tspan class="ratio" dx="8">${formatRatio(bar.ratio)}×</tspan>`
         }</text>`
@@ -260,10 +272,15 @@ export const charts = (report: ChartReport): Array<Chart> => {
   for (const entry of report.results) {
     if (!Number.isFinite(entry.value) || entry.value <= 0) continue
     const { dimension, factor } = dimensionOf(entry.unit)
-    const bars: Array<Bar> = [{ label: "async-job", value: entry.value * factor, ours: true, ratio: undefined }]
+    const bars: Array<Bar> = [{
+      label: entry.subject ?? "async-job",
+      value: entry.value * factor,
+      kind: entry.subject === undefined ? "ours" : "other",
+      ratio: undefined
+    }]
     for (const [name, value] of Object.entries(entry.baselines)) {
       if (!Number.isFinite(value) || value <= 0) continue
-      bars.push({ label: name, value: value * factor, ours: false, ratio: entry.ratios[name] ?? entry.value / value })
+      bars.push({ label: name, value: value * factor, kind: "base", ratio: entry.ratios[name] ?? entry.value / value })
     }
     const groups = byDimension.get(dimension) ?? []
     groups.push({ name: entry.name, bars })

@@ -6,8 +6,8 @@
 import * as DurableJob from "@async-job/durable/DurableJob"
 import * as DurableJobPool from "@async-job/durable/DurableJobPool"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, Layer, ManagedRuntime, Schema } from "effect"
+import * as SqlClient from "effect/sql/SqlClient"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -45,10 +45,10 @@ export const durableCycle = async (s: Settings): Promise<Result> => {
       durable.runPromise(Effect.gen(function*() {
         for (let i = 0; i < n; i++) {
           const paused = yield* DurableJob.start(Cycle, { id: `j${next++}` })
-          if (paused._tag !== "Paused") return yield* Effect.dieMessage("expected Paused")
+          if (paused._tag !== "Paused") return yield* Effect.die("expected Paused")
           yield* DurableJob.signal(paused.tokens[0]!, true)
           const finished = yield* DurableJob.resume(Cycle, paused)
-          if (finished._tag !== "Finished") return yield* Effect.dieMessage("expected Finished")
+          if (finished._tag !== "Finished") return yield* Effect.die("expected Finished")
         }
       }))
     const insertSelect = (n: number) =>
@@ -64,8 +64,8 @@ export const durableCycle = async (s: Settings): Promise<Result> => {
       { name: "durable-cycle-sqlite", run: cycle },
       { name: "sqlite-insert-select", run: insertSelect }
     ], { iterations: iterationsOf(s), samples: s.samples })
-    const value = t.get("durable-cycle-sqlite")! / 1000
-    const baseline = t.get("sqlite-insert-select")! / 1000
+    const value = t.get("durable-cycle-sqlite")!.wall / 1000
+    const baseline = t.get("sqlite-insert-select")!.wall / 1000
     return row("durable-cycle-sqlite", "µs", value, { "sqlite-insert-select": baseline })
   } finally {
     await durable.dispose()

@@ -8,6 +8,8 @@ import { type Chart, type ChartEntry, charts, formatRatio, formatValue } from ".
 /** A row of the results table, its figures formatted in the unit that reads best. */
 export interface BenchRow {
   readonly name: string
+  /** What the entry measures when it is not async-job (`"node:crypto"`), as `pnpm bench` names it. */
+  readonly subject: string | undefined
   readonly value: string
   readonly baselines: ReadonlyArray<{ readonly name: string; readonly value: string; readonly ratio: string }>
 }
@@ -23,7 +25,10 @@ export interface BenchMeaning {
 }
 
 export interface BenchData {
-  /** Where the results came from: Node version, effect version, CPUs (as recorded by `pnpm bench`). */
+  /**
+   * Where the results came from: Node version, effect version (and effect 3's, for the `effect3-` baselines), CPUs,
+   * the load average before and after the run (as recorded by `pnpm bench`).
+   */
   readonly machine: ReadonlyArray<{ readonly label: string; readonly value: string }>
   readonly rows: ReadonlyArray<BenchRow>
   /** One chart per dimension (time, memory), as SVG markup. */
@@ -86,22 +91,43 @@ export const meaningOf = (results: ReadonlyArray<ChartEntry>): BenchMeaning | nu
   }
 }
 
+/** The machine table's rows: `latest.json`'s keys, and their labels. */
+const machineKeys: ReadonlyArray<readonly [string, string]> = [
+  ["node", "node"],
+  ["effect", "effect"],
+  ["effect3", "effect 3 (the effect3- baselines)"],
+  ["cpus", "cpus"],
+  ["cpuModel", "cpuModel"],
+  ["loadAverage", "load average (before → after)"],
+  ["date", "date"]
+]
+
+const machineValue = (key: string, value: unknown): string => {
+  if (typeof value === "string") return value
+  if (key === "loadAverage" && isRecord(value) && typeof value.before === "number" && typeof value.after === "number") {
+    return `${value.before.toFixed(1)} → ${value.after.toFixed(1)}`
+  }
+  return JSON.stringify(value)
+}
+
 /** Reads `latest.json`'s text into the page's data. */
 export const parse = (text: string): Omit<BenchData, "error" | "found"> => {
   const json: unknown = JSON.parse(text)
   if (!isRecord(json) || !Array.isArray(json.results)) throw new Error("latest.json has no results array")
-  const machine = (["node", "effect", "cpus", "cpuModel", "date"] as const)
-    .filter((key) => json[key] !== undefined)
-    .map((key) => ({ label: key, value: typeof json[key] === "string" ? json[key] : JSON.stringify(json[key]) }))
+  const machine = machineKeys
+    .filter(([key]) => json[key] !== undefined)
+    .map(([key, label]) => ({ label, value: machineValue(key, json[key]) }))
   const results = json.results.filter(isRecord).map((r): ChartEntry => ({
     name: String(r.name),
     unit: String(r.unit ?? ""),
     value: typeof r.value === "number" ? r.value : Number.NaN,
     baselines: numbers(r.baselines),
-    ratios: numbers(r.ratios)
+    ratios: numbers(r.ratios),
+    subject: typeof r.subject === "string" ? r.subject : undefined
   }))
   const rows = results.map((r): BenchRow => ({
     name: r.name,
+    subject: r.subject,
     value: format(r.value, r.unit),
     baselines: Object.entries(r.baselines).map(([name, value]) => ({
       name,

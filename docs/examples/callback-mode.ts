@@ -13,7 +13,7 @@ const makeEngine = Effect.map(Queue.unbounded<WaitCtx.WaitCtx>(), (accepted) => 
   busy: 1,
   results: new Map<WaitCtx.WaitCtx, string>()
 }))
-type Engine = Effect.Effect.Success<typeof makeEngine>
+type Engine = Effect.Success<typeof makeEngine>
 
 const submit = (engine: Engine, ctx: WaitCtx.WaitCtx) =>
   Effect.gen(function*() {
@@ -29,7 +29,7 @@ const submit = (engine: Engine, ctx: WaitCtx.WaitCtx) =>
 
 const sign = (engine: Engine) =>
   Effect.gen(function*() {
-    const ctx = Option.getOrThrow(Option.flatMap(yield* AsyncJob.current, AsyncJob.unsafeWaitCtx))
+    const ctx = Option.getOrThrow(Option.flatMap(yield* AsyncJob.current, AsyncJob.waitCtxUnsafe))
     while (!(yield* submit(engine, ctx))) {
       yield* Console.log(`job: status ${yield* WaitCtx.getStatus(ctx)}, pausing before submitting again`)
       yield* AsyncJob.pause
@@ -49,7 +49,7 @@ const program = Effect.gen(function*() {
   }, "connection 1")
 
   // AsyncJob.run is the driver: it resumes the job whenever its wait ctx is ready
-  const job = yield* Effect.fork(AsyncJob.run(sign(engine), { waitCtx: ctx }))
+  const job = yield* Effect.forkChild(AsyncJob.run(sign(engine), { waitCtx: ctx }))
 
   const submitted = yield* Queue.take(engine.accepted)
   engine.results.set(submitted, "signature")

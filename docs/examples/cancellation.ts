@@ -12,7 +12,7 @@ import { Console, Effect, Exit, Scope } from "effect"
 const job = (name: string) =>
   Effect.acquireUseRelease(
     Console.log(`${name}: acquired its resource`),
-    () => Effect.zipRight(AsyncJob.pause, Effect.never),
+    () => Effect.andThen(AsyncJob.pause, Effect.never),
     () => Console.log(`${name}: released its resource`)
   )
 
@@ -27,7 +27,7 @@ const cancelDirectly = Effect.gen(function*() {
 
 const closeItsWaitCtx = Effect.gen(function*() {
   const scope = yield* Scope.make()
-  const ctx = yield* Scope.extend(WaitCtx.make, scope)
+  const ctx = yield* Scope.provide(WaitCtx.make, scope)
   yield* WaitCtx.setWaitFd(ctx, "engine", yield* WaitFd.make, { cleanup: () => Console.log("wait ctx: fd cleanup") })
   yield* AsyncJob.start(job("job 2"), { waitCtx: ctx })
   yield* Scope.close(scope, Exit.void) // cancels job 2 first, then runs the cleanups
@@ -36,7 +36,7 @@ const closeItsWaitCtx = Effect.gen(function*() {
 
 const closeThePool = Effect.gen(function*() {
   const scope = yield* Scope.make()
-  const pool = yield* Scope.extend(JobPool.make(), scope)
+  const pool = yield* Scope.provide(JobPool.make(), scope)
   yield* pool.start(job("job 3"))
   yield* Scope.close(scope, Exit.void) // ASYNC_cleanup_thread: cancels every outstanding job and waits
   yield* Console.log(`pool closed`)

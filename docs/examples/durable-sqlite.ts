@@ -3,10 +3,9 @@
  * second process, on the same file, approves one with the token the first handed over, resumes it to its end, and
  * cancels the other. One process at a time per SQLite file: the second starts after the first has exited.
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as FileSystem from "@effect/platform/FileSystem"
-import { Console, Effect } from "effect"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { Console, Effect, FileSystem } from "effect"
 import { run } from "./durable/processes.js"
 
 const program = Effect.gen(function*() {
@@ -19,4 +18,4 @@ const program = Effect.gen(function*() {
 })
 
 // runMain: on Ctrl-C or SIGTERM too, the scope closes (the processes it started are stopped, the folder removed)
-NodeRuntime.runMain(program.pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+NodeRuntime.runMain(program.pipe(Effect.scoped, Effect.provide(NodeServices.layer)))

@@ -5,14 +5,14 @@
  */
 import * as DurableJob from "@async-job/durable/DurableJob"
 import * as DurableJobPool from "@async-job/durable/DurableJobPool"
-import * as Activity from "@effect/workflow/Activity"
 import { Console, Effect, Layer, Schema } from "effect"
+import * as Activity from "effect/workflow/Activity"
 
 const Review = DurableJob.make({
   name: "Review",
   payload: { document: Schema.String, reviewer: Schema.String },
   success: Schema.String,
-  waits: { decision: Schema.Literal("approve", "reject") },
+  waits: { decision: Schema.Literals(["approve", "reject"]) },
   jobId: ({ document }) => document
 })
 

@@ -14,7 +14,7 @@ const key = Symbol("my-engine")
 const job = (fd: WaitFd.InProcessWaitFd) =>
   Effect.gen(function*() {
     const self = yield* AsyncJob.current
-    const ctx = Option.flatMap(self, AsyncJob.unsafeWaitCtx)
+    const ctx = Option.flatMap(self, AsyncJob.waitCtxUnsafe)
     if (Option.isSome(ctx)) yield* WaitCtx.setWaitFd(ctx.value, key, fd)
     yield* Console.log("job: submitted the operation, pausing")
     yield* AsyncJob.pause

@@ -4,7 +4,7 @@
  */
 import * as AsyncJob from "@async-job/core/AsyncJob"
 import * as JobPool from "@async-job/core/JobPool"
-import { Console, Effect, Schedule } from "effect"
+import { Console, Effect, Fiber, Schedule } from "effect"
 
 const onlyPause = Effect.as(AsyncJob.pause, "done")
 
@@ -17,13 +17,13 @@ const program = Effect.gen(function*() {
   yield* Console.log(`${refused._tag}: ${refused.message}`)
 
   // the usual answer: retry later; here the first job finishes meanwhile
-  const retried = yield* Effect.fork(
+  const retried = yield* Effect.forkChild(
     AsyncJob.start(onlyPause).pipe(
       Effect.retry({ while: (error) => error._tag === "NoJobsError", schedule: Schedule.spaced("5 millis") })
     )
   )
   if (first._tag === "Paused") yield* AsyncJob.resume(first.job)
-  yield* retried.await
+  yield* Fiber.await(retried)
   yield* Console.log(`after the retry: ${JSON.stringify(yield* pool.stats)}`)
 })
 

@@ -1,29 +1,33 @@
 /**
  * What a pool reports: spans (through whatever Tracer is installed; here one that prints each span as it
- * ends), metrics (Effect Metrics labelled by pool), and every event through a JobObserver.
+ * ends), metrics (Effect Metrics, summed over the pools of a metric registry), and every event through a
+ * JobObserver.
  */
 import * as AsyncJob from "@async-job/core/AsyncJob"
 import * as JobMetrics from "@async-job/core/JobMetrics"
 import * as JobObserver from "@async-job/core/JobObserver"
 import * as JobPool from "@async-job/core/JobPool"
-import { Console, Effect, Layer, Metric, Tracer } from "effect"
+import { Console, Effect, type Exit, Layer, Metric, Option, Tracer } from "effect"
 
 /** Wraps a tracer so that every span is printed when it ends. */
 const printing = (inner: Tracer.Tracer): Tracer.Tracer =>
   Tracer.make({
-    span: (name, parent, context, links, startTime, kind, options) => {
-      const span = inner.span(name, parent, context, links, startTime, kind, options)
+    span: (options) => {
+      const span = inner.span(options)
       const end = span.end.bind(span)
       return Object.assign(span, {
-        end: (endTime: bigint, exit: Parameters<Tracer.Span["end"]>[1]) => {
+        end: (endTime: bigint, exit: Exit.Exit<unknown, unknown>) => {
           end(endTime, exit)
-          const parentName = parent._tag === "Some" && parent.value._tag === "Span" ? parent.value.name : "none"
+          const parent = Option.getOrUndefined(options.parent)
+          const parentName = parent?._tag === "Span" ? parent.name : "none"
           const id = span.attributes.get("async_job.id") ?? "-"
-          console.log(`span ${name} (parent ${parentName}, job ${id}): ${exit._tag}`)
+          console.log(
+            `span ${options.name} (parent ${parentName}, job ${id}): ${exit._tag}`
+          )
         }
       })
     },
-    context: (f, fiber) => inner.context(f, fiber)
+    context: inner.context
   })
 
 const events: Array<string> = []
@@ -32,11 +36,13 @@ const PoolLive = JobPool.layer({ maxSize: 1 }).pipe(Layer.provide(ObserverLive))
 
 const program = Effect.gen(function*() {
   yield* AsyncJob.run(Effect.as(AsyncJob.pause, "done"))
-  yield* Effect.ignore(Effect.zipRight(AsyncJob.start(AsyncJob.pause), AsyncJob.start(AsyncJob.pause)))
+  yield* Effect.ignore(
+    Effect.andThen(AsyncJob.start(AsyncJob.pause), AsyncJob.start(AsyncJob.pause))
+  )
 
-  // process-wide: summed over every pool of the process (here there is one)
-  const count = (metric: Metric.Metric.Counter<number>) => Effect.map(Metric.value(metric), (state) => state.count)
-  const finished = Metric.tagged(JobMetrics.finishes, "outcome", "finished")
+  // summed over the pools of the metric registry in context (by default the process's one; here one pool)
+  const count = (metric: Metric.Counter<number>) => Effect.map(Metric.value(metric), (state) => state.count)
+  const finished = Metric.withAttributes(JobMetrics.finishes, { outcome: "finished" })
   const pausedNow = yield* Metric.value(JobMetrics.paused)
   yield* Console.log(
     `metrics: starts ${yield* count(JobMetrics.starts)}, pauses ${yield* count(JobMetrics.pauses)}, ` +

@@ -11,7 +11,7 @@ import { spawn } from "node:child_process"
 
 /** A child process that writes one byte to its fd 3, which is the pipe's write end. */
 const wakeFromAnotherProcess = (writeFd: number) =>
-  Effect.async<number | null>((resume) => {
+  Effect.callback<number | null>((resume) => {
     const child = spawn(process.execPath, ["-e", "require('node:fs').writeSync(3, 'x')"], {
       stdio: ["ignore", "inherit", "inherit", writeFd]
     })
@@ -34,7 +34,7 @@ const program = Effect.gen(function*() {
 
   const step = yield* AsyncJob.start(job(pipe), { waitCtx: ctx })
   if (step._tag !== "Paused") return
-  yield* Console.log(`readable before the child writes: ${pipe.unsafeIsReadable()}`)
+  yield* Console.log(`readable before the child writes: ${pipe.isReadableUnsafe()}`)
   yield* Console.log(`child exited with ${yield* wakeFromAnotherProcess(pipe.writeFd)}`)
   yield* WaitCtx.awaitReady(ctx) // epoll under the hood: the event loop is not blocked
   yield* AsyncJob.resume(step.job)
@@ -42,5 +42,5 @@ const program = Effect.gen(function*() {
 })
 
 Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(JobPool.layer()))).then((pipe) =>
-  console.log(`after the scope: pipe closed: ${pipe?.unsafeIsClosed()}`)
+  console.log(`after the scope: pipe closed: ${pipe?.isClosedUnsafe()}`)
 )

@@ -25,7 +25,7 @@ const job = (ctx: WaitCtx.WaitCtx, a: WaitFd.WaitFd, b: WaitFd.WaitFd) =>
 
 const program = Effect.gen(function*() {
   const scope = yield* Scope.make()
-  const ctx = yield* Scope.extend(WaitCtx.make, scope)
+  const ctx = yield* Scope.provide(WaitCtx.make, scope)
   const a = yield* WaitFd.make
   const b = yield* WaitFd.make
   const name = (fd: WaitFd.WaitFd) => (fd === a ? "a" : "b")

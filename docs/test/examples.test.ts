@@ -15,11 +15,14 @@ const examplesDir = Path.join(docsDir, "examples")
 const tsx = Path.join(docsDir, "node_modules", ".bin", "tsx")
 
 const examples = Fs.readdirSync(examplesDir).filter((f) => f.endsWith(".ts")).sort()
-/** Per example: the multi-process ones (durable-sqlite, durable-postgres) start several node processes and a server. */
-const timeout = 120_000
+/**
+ * Per example: the multi-process ones (durable-sqlite, durable-postgres) start several node processes and a server,
+ * which takes about 20 s on a quiet machine and several times that on a busy one.
+ */
+const timeout = 300_000
 
 const run = (file: string) =>
-  Effect.async<{ readonly stdout: string; readonly stderr: string; readonly code: number }>((resume, signal) => {
+  Effect.callback<{ readonly stdout: string; readonly stderr: string; readonly code: number }>((resume, signal) => {
     execFile(tsx, [file], { cwd: docsDir, signal, timeout }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1
       resume(Effect.succeed({ stdout, stderr, code }))

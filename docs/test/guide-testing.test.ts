@@ -7,13 +7,17 @@ import { AsyncJob, JobPool, WaitCtx } from "@async-job/core"
 import { EventRecorder, TestEngine } from "@async-job/testing"
 import { describe, it } from "@effect/vitest"
 import { deepStrictEqual, strictEqual } from "@effect/vitest/utils"
-import { Effect, Exit, Fiber, Layer, TestClock } from "effect"
+import { Effect, Exit, Fiber, Layer } from "effect"
+import { TestClock } from "effect/testing"
 
 // #region code
 /** The code under test: signs a message in a job, through the engine in context. */
 const signMessage = (message: string) =>
   Effect.scoped(
-    Effect.flatMap(WaitCtx.make, (ctx) => AsyncJob.run(TestEngine.submit<string>("sign", message), { waitCtx: ctx }))
+    Effect.flatMap(WaitCtx.make, (ctx) =>
+      TestEngine.submit<string>("sign", message).pipe(
+        AsyncJob.run({ waitCtx: ctx })
+      ))
   )
 // #endregion code
 
@@ -28,7 +32,7 @@ describe("signMessage", () => {
   // #region manual
   it.effect("pauses until the engine answers, then finishes and cleans up", () =>
     Effect.gen(function*() {
-      const fiber = yield* Effect.fork(signMessage("hello"))
+      const fiber = yield* Effect.forkChild(signMessage("hello"))
       const [op] = yield* TestEngine.awaitSubmissions(1)
       strictEqual(op!.mode, "fd")
       yield* TestEngine.complete(op!.id, "signature")
@@ -48,7 +52,7 @@ describe("signMessage", () => {
   // #region latency
   it.effect("with a latency, under the TestClock", () =>
     Effect.gen(function*() {
-      const fiber = yield* Effect.fork(signMessage("hello"))
+      const fiber = yield* Effect.forkChild(signMessage("hello"))
       yield* TestEngine.awaitSubmissions(1)
       yield* TestClock.adjust("10 millis")
       strictEqual(yield* Fiber.join(fiber), "sig(hello)")
@@ -58,7 +62,7 @@ describe("signMessage", () => {
   // #region failure
   it.effect("an engine failure fails the job, which releases its slot", () =>
     Effect.gen(function*() {
-      const fiber = yield* Effect.fork(signMessage("hello"))
+      const fiber = yield* Effect.forkChild(signMessage("hello"))
       const [op] = yield* TestEngine.awaitSubmissions(1)
       yield* TestEngine.fail(op!.id, "device error")
       const exit = yield* Fiber.await(fiber)

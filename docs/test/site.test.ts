@@ -203,6 +203,7 @@ describe("Benchmarks page data", () => {
     const data = parse(JSON.stringify(report))
     deepStrictEqual(data.rows[0], {
       name: "job-cycle",
+      subject: undefined,
       value: "30 µs",
       baselines: [{ name: "effect-fork-deferred", value: "40 µs", ratio: "0.75×" }]
     })
@@ -217,6 +218,42 @@ describe("Benchmarks page data", () => {
         { name: "an ECDSA P-256 signature", time: "20 µs", jobShare: "1.5 times as much" }
       ]
     })
+  })
+
+  it("names what an entry measures when it is not async-job, and the effect 3 and load of the run", () => {
+    const data = parse(JSON.stringify({
+      ...report,
+      effect: "4.1.5",
+      effect3: "3.22.4",
+      loadAverage: { before: 1.234, after: 2 },
+      results: [
+        ...report.results,
+        {
+          name: "crypto-pool",
+          unit: "µs",
+          value: 90,
+          baselines: { "hand-made-pool": 30 },
+          ratios: { "hand-made-pool": 3 },
+          subject: "effect/rpc worker pool (not shipped)"
+        }
+      ]
+    }))
+    deepStrictEqual(data.rows.map((r) => r.subject), [
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      "effect/rpc worker pool (not shipped)"
+    ])
+    deepStrictEqual(data.machine, [
+      { label: "node", value: "v20.20.2" },
+      { label: "effect", value: "4.1.5" },
+      { label: "effect 3 (the effect3- baselines)", value: "3.22.4" },
+      { label: "cpus", value: "2" },
+      { label: "load average (before → after)", value: "1.2 → 2.0" }
+    ])
+    assertTrue(data.charts[0]!.svg.includes("effect/rpc worker pool (not shipped)"), "the chart names the subject")
   })
 
   it("says nothing of meaning without a job cycle, and no signature when none was measured", () => {

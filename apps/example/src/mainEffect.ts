@@ -17,6 +17,7 @@ import { NodeWaitFd } from "@async-job/platform-node"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import { cString, printf, reportOpenFds } from "./stdio.js"
 
@@ -27,7 +28,7 @@ const log = (text: string) => Effect.sync(() => printf(text))
 const unique = {}
 
 /** The wait fd's cleanup: closes both ends of the pipe. */
-const cleanup: WaitCtx.Cleanup = ({ fd }) => Effect.sync(() => (fd as NodeWaitFd.PipeWaitFd).unsafeClose())
+const cleanup: WaitCtx.Cleanup = ({ fd }) => Effect.sync(() => (fd as NodeWaitFd.PipeWaitFd).closeUnsafe())
 
 const jobfunc = (msg: Uint8Array) =>
   Effect.gen(function*() {
@@ -41,7 +42,7 @@ const jobfunc = (msg: Uint8Array) =>
 
     yield* log(`Passed in message is: ${cString(msg)}\n`)
 
-    const pipe = yield* Effect.option(Effect.try(() => NodeWaitFd.unsafeMakePipe()))
+    const pipe = yield* Effect.option(Effect.try(() => NodeWaitFd.makePipeUnsafe()))
     if (Option.isNone(pipe)) {
       yield* log("Failed to create pipe\n")
       return 0
@@ -68,24 +69,24 @@ const main = Effect.gen(function*() {
   yield* log("Starting...\n")
 
   const ctxScope = yield* Scope.make()
-  const ctx = yield* Scope.extend(WaitCtx.make, ctxScope)
+  const ctx = yield* Scope.provide(WaitCtx.make, ctxScope)
 
   let job: AsyncJob.Job<number, never> | undefined = undefined
   for (;;) {
     const startOrResume: Effect.Effect<AsyncJob.JobResult<number, never>, unknown, JobPool.JobPool> = job === undefined
       ? AsyncJob.start(jobfunc(msg.slice()), { waitCtx: ctx })
       : AsyncJob.resume(job)
-    const step = yield* Effect.either(startOrResume)
-    if (step._tag === "Left") {
+    const step = yield* Effect.result(startOrResume)
+    if (Result.isFailure(step)) {
       yield* log("An error occurred\n")
       break
     }
-    if (step.right._tag === "Paused") {
-      job = step.right.job
+    if (step.success._tag === "Paused") {
+      job = step.success.job
       yield* log("Job was paused\n")
     } else {
       job = undefined
-      yield* log(`Job finished with return value ${step.right.value}\n`)
+      yield* log(`Job finished with return value ${step.success.value}\n`)
       break
     }
 

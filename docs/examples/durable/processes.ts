@@ -1,44 +1,54 @@
 /**
- * The plumbing of the multi-process examples of the durable guide: runs a file of this folder in a node process
- * of its own (`node --import tsx <file> <args>`, from the docs folder), its stderr shown as ours, so that a
- * failing process fails the example loudly.
+ * The plumbing of the multi-process examples of the durable guide: runs a file
+ * of this folder in a node process of its own (`node --import tsx <file>
+ * <args>`, from the docs folder), its stderr shown as ours, so that a failing
+ * process fails the example loudly.
  */
-import * as Command from "@effect/platform/Command"
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import { Effect, Queue, type Scope, Stream } from "effect"
+import { ChildProcess, type ChildProcessSpawner } from "effect/process"
 import { fileURLToPath } from "node:url"
 
 const docsDir = fileURLToPath(new URL("../..", import.meta.url))
 
 const command = (file: string, args: ReadonlyArray<string>) =>
-  Command.make(process.execPath, "--import", "tsx", fileURLToPath(new URL(file, import.meta.url)), ...args).pipe(
-    Command.workingDirectory(docsDir),
-    Command.stderr("inherit")
+  ChildProcess.make(
+    process.execPath,
+    ["--import", "tsx", fileURLToPath(new URL(file, import.meta.url)), ...args],
+    { cwd: docsDir, stderr: "inherit" }
   )
 
 const exitedWith = (file: string, code: number) =>
-  code === 0 ? Effect.void : Effect.dieMessage(`${file} exited with code ${code}`)
+  code === 0 ? Effect.void : Effect.die(`${file} exited with code ${code}`)
 
-/** Runs `file` to its end; answers what it printed. A process that exits with another code than 0 is a defect. */
+/**
+ * Runs `file` to its end; answers what it printed. A process that exits with
+ * another code than 0 is a defect.
+ */
 export const run = (
   file: string,
   args: ReadonlyArray<string>
-): Effect.Effect<string, never, CommandExecutor.CommandExecutor> =>
-  Effect.scoped(Effect.gen(function*() {
-    const child = yield* Command.start(command(file, args))
+): Effect.Effect<string, never, ChildProcessSpawner.ChildProcessSpawner> =>
+  Effect.gen(function*() {
+    const child = yield* command(file, args)
     const [output, code] = yield* Effect.all([
       Stream.mkString(Stream.decodeText(child.stdout)),
       child.exitCode
     ], { concurrency: "unbounded" })
     yield* exitedWith(file, code)
     return output
-  })).pipe(Effect.orDie)
+  }).pipe(Effect.scoped, Effect.orDie)
 
-/** A process that keeps running: read its lines as it prints them, then close its stdin to let it end. */
+/**
+ * A process that keeps running: read its lines as it prints them, then close
+ * its stdin to let it end.
+ */
 export interface Running {
   /** The lines it printed, up to and including the first that is `last`. */
   readonly readUntil: (last: string) => Effect.Effect<ReadonlyArray<string>>
-  /** Closes its stdin, and answers the lines it printed until it exited (with code 0; any other is a defect). */
+  /**
+   * Closes its stdin, and answers the lines it printed until it exited (with
+   * code 0; any other is a defect).
+   */
   readonly stop: Effect.Effect<ReadonlyArray<string>>
 }
 
@@ -46,13 +56,17 @@ export interface Running {
 export const start = (
   file: string,
   args: ReadonlyArray<string>
-): Effect.Effect<Running, never, CommandExecutor.CommandExecutor | Scope.Scope> =>
+): Effect.Effect<
+  Running,
+  never,
+  ChildProcessSpawner.ChildProcessSpawner | Scope.Scope
+> =>
   Effect.gen(function*() {
-    const child = yield* Command.start(command(file, args))
+    const child = yield* command(file, args)
     // every line it prints, then `undefined` once its stdout ends
     const lines = yield* Queue.unbounded<string | undefined>()
     yield* child.stdout.pipe(
-      Stream.decodeText(),
+      Stream.decodeText,
       Stream.splitLines,
       Stream.runForEach((line) => Queue.offer(lines, line)),
       Effect.ensuring(Queue.offer(lines, undefined)),
@@ -70,13 +84,16 @@ export const start = (
       })
     return {
       readUntil: (last: string) =>
-        Effect.flatMap(takeUntil((line) => line === last), (taken) =>
-          taken.at(-1) === last ? Effect.succeed(taken) : Effect.dieMessage(`${file} ended before printing "${last}"`)),
+        Effect.flatMap(
+          takeUntil((line) => line === last),
+          (taken) =>
+            taken.at(-1) === last
+              ? Effect.succeed(taken)
+              : Effect.die(`${file} ended before printing "${last}"`)
+        ),
       stop: Effect.gen(function*() {
         yield* Stream.run(Stream.empty, child.stdin)
-        const rest = yield* takeUntil(() =>
-          false
-        )
+        const rest = yield* takeUntil(() => false)
         yield* exitedWith(file, yield* child.exitCode)
         return rest
       }).pipe(Effect.orDie)

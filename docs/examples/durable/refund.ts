@@ -4,9 +4,9 @@
  * needs; the body (`RefundLive`) is registered only by the processes that run them.
  */
 import * as DurableJob from "@async-job/durable/DurableJob"
-import * as Activity from "@effect/workflow/Activity"
-import * as Workflow from "@effect/workflow/Workflow"
 import { Console, Effect, Schema } from "effect"
+import * as Activity from "effect/workflow/Activity"
+import * as Workflow from "effect/workflow/Workflow"
 
 /** The refund was refused by whoever was asked to approve it. */
 export class RefundRefused extends Schema.TaggedError<RefundRefused>()("RefundRefused", {

@@ -5,9 +5,8 @@
  */
 import * as DurableJob from "@async-job/durable/DurableJob"
 import * as DurableJobPool from "@async-job/durable/DurableJobPool"
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as FileSystem from "@effect/platform/FileSystem"
-import { Console, Effect, Layer } from "effect"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { Console, Effect, FileSystem, Layer } from "effect"
 import * as path from "node:path"
 import { Refund, RefundLive } from "./refund.js"
 
@@ -29,4 +28,4 @@ const program = Effect.gen(function*() {
   yield* Console.log(`paused jobs: ${paused}; exiting`)
 })
 
-Effect.runPromise(program.pipe(Effect.provide(Layer.merge(Durable, NodeContext.layer))))
+Effect.runPromise(program.pipe(Effect.provide(Layer.merge(Durable, NodeServices.layer))))

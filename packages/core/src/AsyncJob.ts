@@ -89,7 +89,8 @@ export type JobState = "running" | "paused" | "cancelling" | "finished" | "faile
 
 /**
  * A job handle (`ASYNC_JOB*`): one run of a job. Every run gets a fresh
- * handle, equal (`===`) in the caller and inside the job ([Port decision 1](/concepts/#port-decision-1)).
+ * handle, equal (`===`) in the caller and inside the job; a handle is never
+ * reused for another run, so a stale one is refused rather than misdirected.
  *
  * @typeParam A - What the job's body succeeds with.
  * @typeParam E - What the job's body fails with.
@@ -152,7 +153,8 @@ export interface StartOptions {
   /**
    * The wait ctx the job publishes its wait fds on (`ASYNC_start_job`'s
    * `ctx`). Optional: without one the job can still pause, and the
-   * bookkeeping is skipped ([Port decision 7](/concepts/#port-decision-7)).
+   * wait-fd bookkeeping is skipped (OpenSSL 3.0 crashes on such a job's
+   * resume; here it is allowed).
    */
   readonly waitCtx?: WaitCtx.WaitCtx | undefined
 }
@@ -166,13 +168,15 @@ export interface StartOptions {
  * - Succeeds with `Finished(value)` or `Paused(job)`.
  * - Fails with {@link NoJobsError} when the pool is full (nothing happened:
  *   retry later), or with the body's own error when the job fails.
- * - The job runs on its own fiber, with a copy of the caller's context and
- *   FiberRefs: what the job sets does not leak back, and what the caller sets
- *   between segments does not reach the job ([Port decision 11](/concepts/#port-decision-11)).
+ * - The job runs on its own fiber, with its caller's context (services and
+ *   `Context.Reference`s): what the job changes for the rest of its fiber
+ *   does not leak back, and what the caller changes between segments does
+ *   not reach the job (OpenSSL swaps the default library context the same
+ *   way).
  * - If the calling fiber is interrupted while the job runs, the job is
  *   interrupted too, and the interruption completes once it has unwound.
- * - Jobs may start jobs (nesting, [Port decision 2](/concepts/#port-decision-2)) and several may run at
- *   once ([Port decision 3](/concepts/#port-decision-3)).
+ * - Jobs may start jobs (nested jobs draw from the same pool and return to
+ *   the outer job), and several may run at once, each on its own fiber.
  *
  * @param body - The job's code: an Effect that may {@link pause}.
  * @param options - The wait ctx to bind the job to, if any.
@@ -251,9 +255,8 @@ export const pause: Effect.Effect<void> = internal.pause
  * The job whose code is running (`ASYNC_get_current_job`); `None` outside a
  * job.
  *
- * Fibers the job forks run in it. Code the job runs under another scheduler
- * (`Effect.withScheduler`) runs outside it, as OpenSSL code on another thread
- * would: `current` is `None` there and `pause` does nothing.
+ * The job is named by the context its fibers inherit: fibers the job forks
+ * run in it, under whatever scheduler (`References.Scheduler`) they run on.
  *
  * @since 0.1.0
  * @category getters
@@ -305,7 +308,9 @@ export const stateUnsafe: (job: Job<unknown, unknown>) => JobState = internal.st
 /**
  * Prevents the current job from pausing until a matching
  * {@link unblockPause} (`ASYNC_block_pause`). Calls nest. The counter belongs
- * to the job and ends with it ([Port decision 6](/concepts/#port-decision-6)). Outside a job: no effect.
+ * to the job and ends with it, so a job that ends with pausing blocked
+ * leaves nothing behind for the next job (OpenSSL's counter is the thread's,
+ * and leaks). Outside a job: no effect.
  *
  * **Gotchas**
  *

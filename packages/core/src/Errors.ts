@@ -45,7 +45,7 @@ export class NoJobsError extends Data.TaggedError("NoJobsError")<{
 }
 
 /**
- * The pool limits are invalid (`ASYNC_init_thread`'s, [Port decision 4](/concepts/#port-decision-4)): sizes must be
+ * The pool limits are invalid (`ASYNC_init_thread`'s): sizes must be
  * integers from 0 to 2^31−1, and `initSize` may not exceed a given `maxSize`
  * (`maxSize` 0 means unbounded and then only `initSize` 0 is accepted, as in
  * OpenSSL).
@@ -67,7 +67,8 @@ export class InvalidPoolSizeError extends Data.TaggedError("InvalidPoolSizeError
 /**
  * The handle belongs to a job run that has ended (it finished, failed, was
  * cancelled, or its pool was closed) or is being cancelled (`"cancelling"`).
- * Nothing was run and no count changed ([Port decision 1](/concepts/#port-decision-1)).
+ * Nothing was run and no count changed: a handle is never reused for another
+ * run, so a stale one cannot touch a newer job.
  *
  * @since 0.1.0
  * @category errors
@@ -85,7 +86,7 @@ export class StaleJobError extends Data.TaggedError("StaleJobError")<{
 
 /**
  * The job is not paused: it is running, or another fiber is already resuming
- * it. The job was left undisturbed ([Port decision 3](/concepts/#port-decision-3)).
+ * it. The job was left undisturbed.
  *
  * @since 0.1.0
  * @category errors
@@ -102,7 +103,7 @@ export class JobNotPausedError extends Data.TaggedError("JobNotPausedError")<{
 
 /**
  * The job was started by another pool; only its own pool may resume or cancel
- * it. The job stays paused and resumable by its owner ([Port decision 13](/concepts/#port-decision-13)).
+ * it. The job stays paused and resumable by its owner.
  *
  * @since 0.1.0
  * @category errors

@@ -107,8 +107,8 @@ export interface JobPool {
   /** The synchronous form of `stats`. */
   readonly statsUnsafe: () => PoolStats
   /**
-   * Replaces the limits, as a second `ASYNC_init_thread` does
-   * ([Port decision 4](/concepts/#port-decision-4)): jobs already outstanding count against the new
+   * Replaces the limits, as a second `ASYNC_init_thread` does (where OpenSSL
+   * leaks the old pool): jobs already outstanding count against the new
    * `maxSize`; slots are added up to `initSize`; nothing is dropped.
    */
   readonly reconfigure: (options: Options) => Effect.Effect<void, InvalidPoolSizeError>

@@ -15,8 +15,8 @@
  *   paused job should be resumed.
  *
  * Closing a ctx while a job bound to it is paused cancels that job first (its
- * finalizers run), then runs the cleanups
- * ([Port decision 8](/concepts/#port-decision-8)).
+ * finalizers run), then runs the cleanups (OpenSSL leaves such a job dangling
+ * on a freed ctx).
  *
  * @since 0.1.0
  */

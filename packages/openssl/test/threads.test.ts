@@ -3,17 +3,38 @@
  */
 import { describe, it } from "@effect/vitest"
 import { deepStrictEqual, strictEqual } from "@effect/vitest/utils"
-import { once } from "node:events"
+import { on, once } from "node:events"
 import { Worker } from "node:worker_threads"
 import { ASYNC_FINISH, ASYNC_init_thread, ASYNC_NO_JOBS, ASYNC_PAUSE } from "../src/index.js"
 import { box, expectStart, jobBox, onlyPause, stats, useCleanState } from "./utils.js"
 
 useCleanState()
 
-const spawn = (maxSize: number) =>
-  new Worker(new URL("./fixtures/thread.mjs", import.meta.url), { workerData: { maxSize } })
-
-const message = async (worker: Worker) => (await once(worker, "message"))[0]
+/**
+ * A worker thread whose messages and exit are recorded from the moment it is spawned: on a busy machine one
+ * worker may post its last message and exit long before the other has answered, so a listener attached only
+ * once both have answered would miss that exit and wait forever.
+ */
+const spawn = (maxSize: number) => {
+  const worker = new Worker(new URL("./fixtures/thread.mjs", import.meta.url), { workerData: { maxSize } })
+  const inbox: AsyncIterator<Array<unknown>> = on(worker, "message")
+  const exited = once(worker, "exit")
+  // an error event rejects `exited` too; it is reported where it is awaited (or by the inbox), not as unhandled
+  exited.catch(() => {})
+  return {
+    worker,
+    next: async (): Promise<unknown> => {
+      const result = await inbox.next()
+      if (result.done === true) throw new Error("the worker's messages ended")
+      return result.value[0]
+    },
+    exited,
+    close: async () => {
+      await inbox.return?.()
+      await worker.terminate()
+    }
+  }
+}
 
 describe("threads", () => {
   it("each worker thread has its own pool and limits, independent of the main thread's", async () => {
@@ -22,7 +43,7 @@ describe("threads", () => {
     await expectStart(ASYNC_PAUSE, mine, null, box(0), onlyPause)
     const workers = [spawn(2), spawn(3)]
     try {
-      const reports = await Promise.all(workers.map(message))
+      const reports = await Promise.all(workers.map((worker) => worker.next()))
       deepStrictEqual(
         reports,
         [2, 3].map((maxSize) => ({
@@ -35,8 +56,8 @@ describe("threads", () => {
       // the main thread's pool did not change, and is still full
       deepStrictEqual(stats(), { maxSize: 1, created: 1, idle: 0, running: 0, paused: 1 })
       await expectStart(ASYNC_NO_JOBS, jobBox(), null, box(0), onlyPause)
-      for (const worker of workers) worker.postMessage("finish")
-      const ends = await Promise.all(workers.map(message))
+      for (const { worker } of workers) worker.postMessage("finish")
+      const ends = await Promise.all(workers.map((worker) => worker.next()))
       deepStrictEqual(
         ends,
         [2, 3].map((maxSize) => ({
@@ -46,10 +67,10 @@ describe("threads", () => {
           afterCleanup: null
         }))
       )
-      deepStrictEqual(await Promise.all(workers.map((worker) => once(worker, "exit"))), [[0], [0]])
+      deepStrictEqual(await Promise.all(workers.map((worker) => worker.exited)), [[0], [0]])
       await expectStart(ASYNC_FINISH, mine, null, box(0), onlyPause)
     } finally {
-      await Promise.all(workers.map((worker) => worker.terminate()))
+      await Promise.all(workers.map((worker) => worker.close()))
     }
   })
 })

@@ -4,7 +4,7 @@ import { strictEqual } from "@effect/vitest/utils"
 import * as fs from "node:fs"
 import type { ASYNC_JOB, ASYNC_WAIT_CTX } from "../src/index.js"
 import { ASYNC_cleanup_thread, ASYNC_pause_job, ASYNC_start_job, ASYNC_WAIT_CTX_free } from "../src/index.js"
-import { unsafeLiveJobs, unsafeThreadStats } from "../src/internal/job.js"
+import { liveJobsUnsafe, threadStatsUnsafe } from "../src/internal/job.js"
 
 /** `{ value }` boxes, C's out-parameters. */
 export interface JobBox {
@@ -16,10 +16,10 @@ export const box = <T>(value: T): { value: T } => ({ value })
 
 export const openFdCount = (): number => fs.readdirSync("/proc/self/fd").length
 
-export const stats = () => unsafeThreadStats()
+export const stats = () => threadStatsUnsafe()
 
 /** Jobs the thread holds as started and not settled. */
-export const liveJobs = () => unsafeLiveJobs()
+export const liveJobs = () => liveJobsUnsafe()
 
 /**
  * Every test ends with `ASYNC_cleanup_thread()` (spec §4: "every scenario ends with free(W) and cleanup()"),

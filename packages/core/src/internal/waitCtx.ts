@@ -153,7 +153,8 @@ export const clearFdUnsafe = (self: WaitCtxImpl, key: unknown): boolean => {
 }
 
 /**
- * The epoch reset of spec §2.8, run when a job bound to the ctx is resumed.
+ * The reset of the changed-fds bookkeeping, run when a job bound to the ctx
+ * is resumed (never at FINISH, as in OpenSSL).
  *
  * @internal
  */
@@ -191,7 +192,7 @@ export const invokeCallbackUnsafe = (self: WaitCtxImpl): number | undefined => {
 export const setStatusUnsafe = (self: WaitCtxImpl, status: number): void => {
   self.assertOpen()
   self.status = status
-  // ERR and EAGAIN tell the application to resume the job now (spec §2.10)
+  // ERR and EAGAIN tell the application to resume the job now, as OpenSSL's engines do
   if (status === 1 || status === 3) {
     self.notified = true
     wakeAll(self)

@@ -4,26 +4,26 @@
  * - The thread's pool is a core `JobPool` made in its own Scope; `ASYNC_cleanup_thread` closes that Scope.
  *   Module state is per JavaScript thread, since every worker thread loads its own copy of this module.
  * - Every facade job is a core job: its body (below) runs on the job fiber. The job function is an `async`
- *   JavaScript function, so `ASYNC_pause_job()` cannot run core's `AsyncJob.pause` itself: it sends the job
- *   fiber a "pause" signal, and the fiber pauses itself with `AsyncJob.pause`; when the job is resumed the
+ *   JavaScript function, so `ASYNC_pause_job()` cannot run core's `AsyncJob.pause` itself: it asks the job
+ *   fiber to pause, and the fiber pauses itself with `AsyncJob.pause`; when the job is resumed the
  *   fiber resolves the promise `ASYNC_pause_job()` returned. If the fiber is interrupted (cleanup, or the
  *   wait ctx freed), that promise rejects with a `JobCancelledError`, and the fiber ends only once the job
  *   function has settled, so its `finally` blocks have run.
  * - The job function runs in its own AsyncResource (capturing the caller's async context at start, as
  *   OpenSSL's job inherits the caller's default library context) and inside `storage.run(job)`, which is
- *   what `ASYNC_get_current_job()` reads.
+ *   what `ASYNC_get_current_job()` reads. (On Node 24 `storage.run` alone would isolate the caller, since
+ *   async context is a frame there; on Node 22's async-hooks storage, an `enterWith` in the job's first
+ *   segment would reach the caller's resource without the job's own.)
  */
 import * as AsyncJob from "@async-job/core/AsyncJob"
 import type * as Errors from "@async-job/core/Errors"
 import * as JobPool from "@async-job/core/JobPool"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import type * as Runtime from "effect/Runtime"
-import * as Scheduler from "effect/Scheduler"
 import * as Scope from "effect/Scope"
 import { AsyncLocalStorage, AsyncResource } from "node:async_hooks"
 import type * as Api from "../Async.js"
@@ -63,33 +63,14 @@ const rejected = (error: unknown): Promise<never> => {
 // ---------------------------------------------------------------------------------------------------------------------
 // jobs
 
-type Signal =
-  | { readonly _tag: "Pause" }
-  | { readonly _tag: "Done"; readonly exit: Exit.Exit<number, JobFunctionError> }
-
-const pauseSignal: Signal = { _tag: "Pause" }
-
-interface PendingPause {
-  readonly promise: Promise<number>
-  readonly resolve: (n: number) => void
-  readonly reject: (error: unknown) => void
-}
-
-const pendingPause = (): PendingPause => {
-  let resolve!: (n: number) => void
-  let reject!: (error: unknown) => void
-  const promise = new Promise<number>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  promise.catch(noop)
-  return { promise, resolve, reject }
-}
-
 const storage = new AsyncLocalStorage<JobImpl>()
 
 /**
  * One job run: the handle (`ASYNC_JOB*`) the caller holds and `ASYNC_get_current_job()` returns.
+ *
+ * The job function reaches its job fiber through two fields, `pauseRequested` (set by `ASYNC_pause_job()`)
+ * and `outcome` (set once the function has settled), and wakes the fiber if it waits for them; the fiber
+ * reads them in `step`. No message objects: the job's path allocates as little as it can.
  *
  * @internal
  */
@@ -103,12 +84,24 @@ export class JobImpl implements Api.ASYNC_JOB {
   cancelled = false
   /** the job function has returned, thrown or rejected */
   settled = false
-  /** the `ASYNC_pause_job()` the job's code waits in */
-  pause: PendingPause | undefined = undefined
+  /** `ASYNC_pause_job()` asked for a pause that the job fiber has not taken yet */
+  pauseRequested = false
+  /** how the job function settled, once it has */
+  outcome: Exit.Exit<number, JobFunctionError> | undefined = undefined
+  /** the promise of the `ASYNC_pause_job()` the job's code waits in, and how to settle it */
+  pausePromise: Promise<number> | undefined = undefined
+  private resolvePause: ((n: number) => void) | undefined = undefined
+  private rejectPausePromise: ((error: unknown) => void) | undefined = undefined
   /** resolves (never rejects) once the job function has settled; set when the function starts */
   ended: Promise<void> | undefined = undefined
-  private readonly signals: Array<Signal> = []
-  private wake: ((signal: Signal) => void) | undefined = undefined
+  /** resumes the job fiber while it waits for the function (see `step`) */
+  wake: ((effect: Effect.Effect<void>) => void) | undefined = undefined
+  /** the thread's other live jobs (see `Thread.live`) */
+  prevLive: JobImpl | undefined = undefined
+  nextLive: JobImpl | undefined = undefined
+  /** the fiber's pause and its wait for the function, made once per job when first needed */
+  pausing: Effect.Effect<number, JobFunctionError> | undefined = undefined
+  waiting: Effect.Effect<number, JobFunctionError> | undefined = undefined
 
   constructor(
     readonly thread: Thread,
@@ -120,40 +113,35 @@ export class JobImpl implements Api.ASYNC_JOB {
     return this.thread.pool
   }
 
-  send(signal: Signal): void {
+  /** Wakes the job fiber if it waits for the function. */
+  private poke(): void {
     const wake = this.wake
-    if (wake === undefined) {
-      this.signals.push(signal)
-      return
-    }
+    if (wake === undefined) return
     this.wake = undefined
-    wake(signal)
+    wake(Effect.void)
   }
 
-  /** A signal sent while nobody waited, if any. */
-  takeSignal(): Signal | undefined {
-    return this.signals.shift()
+  /** `ASYNC_pause_job()` of a running job: the fiber is asked to pause; resolves once the job is resumed. */
+  requestPause(): Promise<number> {
+    const pending = this.pausePromise
+    if (pending !== undefined) return pending
+    const promise = new Promise<number>((resolve, reject) => {
+      this.resolvePause = resolve
+      this.rejectPausePromise = reject
+    })
+    this.pausePromise = promise
+    this.pauseRequested = true
+    this.poke()
+    return promise
   }
-
-  /** The job fiber's next signal. */
-  readonly next: Effect.Effect<Signal> = Effect.async<Signal>((resume) => {
-    const queued = this.signals.shift()
-    if (queued !== undefined) {
-      resume(Effect.succeed(queued))
-      return
-    }
-    // no canceller: if the job fiber is interrupted here, `body`'s onInterrupt unwinds the job function, and
-    // a signal sent meanwhile goes to a resume that effect ignores once the wait was interrupted
-    this.wake = (signal) => resume(Effect.succeed(signal))
-  })
 
   launch(func: JobFn, arg: unknown, resource: AsyncResource): void {
     // known to the thread and the wait ctx from here to its end (a start refused with NO_JOBS never gets here)
-    this.thread.jobs.add(this)
+    this.thread.add(this)
     this.ctx?.jobs.add(this)
     let result: unknown
     try {
-      result = resource.runInAsyncScope(() => storage.run(this, func, arg))
+      result = resource.runInAsyncScope(storage.run, storage, this, func, arg)
     } catch (error) {
       result = Promise.reject(error)
     }
@@ -165,9 +153,10 @@ export class JobImpl implements Api.ASYNC_JOB {
 
   private end(exit: Exit.Exit<number, JobFunctionError>): void {
     this.settled = true
-    this.thread.jobs.delete(this)
+    this.thread.remove(this)
     this.ctx?.jobs.delete(this)
-    this.send({ _tag: "Done", exit })
+    this.outcome = exit
+    this.poke()
   }
 
   /**
@@ -180,16 +169,20 @@ export class JobImpl implements Api.ASYNC_JOB {
 
   /** Rejects the pause the job's code waits in, if any. */
   rejectPause(): void {
-    const pause = this.pause
-    this.pause = undefined
-    pause?.reject(new JobCancelledError())
+    const promise = this.pausePromise
+    const reject = this.rejectPausePromise
+    this.pausePromise = this.resolvePause = this.rejectPausePromise = undefined
+    if (promise === undefined || reject === undefined) return
+    // handled here, so that a job that never awaits its pause leaves no unhandled rejection
+    promise.catch(noop)
+    reject(new JobCancelledError())
   }
 
   /** The fiber came back from `AsyncJob.pause`: the job's `ASYNC_pause_job()` returns 1. */
   resumed(): void {
-    const pause = this.pause
-    this.pause = undefined
-    pause?.resolve(1)
+    const resolve = this.resolvePause
+    this.pausePromise = this.resolvePause = this.rejectPausePromise = undefined
+    resolve?.(1)
   }
 
   toJSON() {
@@ -198,29 +191,36 @@ export class JobImpl implements Api.ASYNC_JOB {
 }
 
 /**
- * The job fiber's loop: take the next signal (one the job function sent
- * while it ran on this stack is there already, so nothing waits); pause on
- * "Pause"; end with the function's outcome on "Done". Called from inside the
- * fiber's continuations only, so the queue is read when the fiber gets there.
+ * The job fiber's next move: pause when the function asked to (a request made while the function ran on
+ * this stack is there already, so nothing waits), end with the function's outcome once it has settled, or
+ * else wait until one of the two comes. Run from inside the fiber only, so the fields are read when the fiber
+ * gets there. A pause requested before the function settled is taken first, as the function made it first.
  */
-const loop = (job: JobImpl): Effect.Effect<number, JobFunctionError> => {
-  const queued = job.takeSignal()
-  return queued !== undefined ? onSignal(job, queued) : Effect.flatMap(job.next, (signal) => onSignal(job, signal))
-}
-
-const onSignal = (job: JobImpl, signal: Signal): Effect.Effect<number, JobFunctionError> => {
-  if (signal._tag === "Done") return signal.exit
-  if (job.cancelled) {
-    // cancelled between the pause request and now: do not report a PAUSE for a job being cancelled
-    job.rejectPause()
-    return loop(job)
+const step = (job: JobImpl): Effect.Effect<number, JobFunctionError> => {
+  if (job.pauseRequested) {
+    job.pauseRequested = false
+    if (job.cancelled) {
+      // cancelled between the pause request and now: do not report a PAUSE for a job being cancelled
+      job.rejectPause()
+      return step(job)
+    }
+    return job.pausing ??= Effect.andThen(
+      AsyncJob.pause,
+      Effect.suspend(() => {
+        job.resumed()
+        return step(job)
+      })
+    )
   }
-  return Effect.zipRight(
-    AsyncJob.pause,
-    Effect.suspend(() => {
-      job.resumed()
-      return loop(job)
-    })
+  const outcome = job.outcome
+  if (outcome !== undefined) return outcome
+  // no canceller: the job fiber waits here uninterruptibly (see `body`); effect 4 runs the fiber on the stack
+  // of whoever wakes it (the job function's code), so the request is taken on that same turn
+  return job.waiting ??= Effect.andThen(
+    Effect.callback<void>((resume) => {
+      job.wake = resume
+    }),
+    Effect.suspend(() => step(job))
   )
 }
 
@@ -234,9 +234,9 @@ const unwind = (job: JobImpl): Effect.Effect<void> =>
   })
 
 /**
- * The job fiber: launches the job function and follows its signals. It runs
+ * The job fiber: launches the job function and follows its requests. It runs
  * uninterruptibly: the job fiber only ever waits for the job function's next
- * signal or in core's pause, and a cancel (or the pool or wait ctx closing)
+ * request or in core's pause, and a cancel (or the pool or wait ctx closing)
  * reaches it as the pause failing with an interruption (core fails the
  * pending pause first), or, while the function runs, as an interruption that
  * takes effect once the function has settled. Either way the function is
@@ -250,25 +250,47 @@ const body = (
   arg: unknown,
   resource: AsyncResource
 ): Effect.Effect<number, JobFunctionError> =>
-  Effect.uninterruptible(Effect.catchAllCause(
+  Effect.uninterruptible(Effect.catchCause(
     Effect.suspend(() => {
       job.launch(func, arg, resource)
-      return loop(job)
+      return step(job)
     }),
     (cause) =>
-      Cause.isInterrupted(cause) ? Effect.zipRight(unwind(job), Effect.failCause(cause)) : Effect.failCause(cause)
+      Cause.hasInterrupts(cause) ? Effect.andThen(unwind(job), Effect.failCause(cause)) : Effect.failCause(cause)
   ))
 
 // ---------------------------------------------------------------------------------------------------------------------
 // the thread
 
-interface Thread {
-  readonly pool: JobPool.JobPool
-  /** what jobs start with: default context and FiberRefs, and the facade's immediate scheduler */
-  readonly runtime: Runtime.Runtime<never>
-  readonly scope: Scope.CloseableScope
-  /** jobs whose function has not settled yet */
-  readonly jobs: Set<JobImpl>
+class Thread {
+  /**
+   * The jobs whose function has not settled yet, newest first, linked through their handles: what
+   * `ASYNC_cleanup_thread` cancels. A list costs a start nothing to allocate or hash.
+   */
+  live: JobImpl | undefined = undefined
+  liveCount = 0
+  /** what jobs start with: effect's defaults (see `threadContext`) */
+  readonly context: Context.Context<never> = threadContext
+
+  constructor(readonly pool: JobPool.JobPool, readonly scope: Scope.Closeable) {}
+
+  add(job: JobImpl): void {
+    const newest = this.live
+    job.nextLive = newest
+    if (newest !== undefined) newest.prevLive = job
+    this.live = job
+    this.liveCount++
+  }
+
+  remove(job: JobImpl): void {
+    const { nextLive, prevLive } = job
+    if (prevLive !== undefined) prevLive.nextLive = nextLive
+    else if (this.live === job) this.live = nextLive
+    else return
+    if (nextLive !== undefined) nextLive.prevLive = prevLive
+    job.prevLive = job.nextLive = undefined
+    this.liveCount--
+  }
 }
 
 let thread: Thread | undefined
@@ -276,9 +298,9 @@ let thread: Thread | undefined
 const closing = new Set<Promise<void>>()
 
 const makeThread = (maxSize: number, initSize: number): Thread | undefined => {
-  const scope = Effect.runSync(Scope.make())
-  const exit = Effect.runSyncExit(Scope.extend(JobPool.make({ maxSize, initSize }), scope))
-  if (Exit.isSuccess(exit)) return { pool: exit.value, runtime: threadRuntime, scope, jobs: new Set() }
+  const scope = Scope.makeUnsafe()
+  const exit = Effect.runSyncExit(Scope.provide(JobPool.make({ maxSize, initSize }), scope))
+  if (Exit.isSuccess(exit)) return new Thread(exit.value, scope)
   Effect.runSync(Scope.close(scope, Exit.void))
   return undefined
 }
@@ -305,7 +327,7 @@ export const cleanupThread = (): Promise<void> => {
     const closed = thread
     thread = undefined
     if (closed !== undefined) {
-      for (const job of closed.jobs) job.cancel()
+      for (let job = closed.live; job !== undefined; job = job.nextLive) job.cancel()
       const done: Promise<void> = Effect.runPromise(Scope.close(closed.scope, Exit.void)).then(noop, noop).finally(
         () => closing.delete(done)
       )
@@ -322,14 +344,14 @@ export const cleanupThread = (): Promise<void> => {
  *
  * @internal
  */
-export const unsafeThreadStats = (): Errors.PoolStats | undefined => thread?.pool.unsafeStats()
+export const threadStatsUnsafe = (): Errors.PoolStats | undefined => thread?.pool.statsUnsafe()
 
 /**
  * How many jobs the thread knows as started and not yet settled. For tests.
  *
  * @internal
  */
-export const unsafeLiveJobs = (): number => thread?.jobs.size ?? 0
+export const liveJobsUnsafe = (): number => thread?.liveCount ?? 0
 
 // ---------------------------------------------------------------------------------------------------------------------
 // ASYNC_start_job and friends
@@ -356,7 +378,7 @@ const settle = (exit: Step, jobBox: JobBox, retBox: Box<unknown>, job: JobImpl):
     retBox.value = step.value
     return ASYNC_FINISH
   }
-  const failure = Cause.failureOption(exit.cause)
+  const failure = Cause.findErrorOption(exit.cause)
   if (Option.isSome(failure)) {
     const error = failure.value
     if (error._tag === "NoJobsError") return ASYNC_NO_JOBS
@@ -369,38 +391,18 @@ const settle = (exit: Step, jobBox: JobBox, retBox: Box<unknown>, job: JobImpl):
   }
   // the job was cancelled while it was running
   jobBox.value = null
-  jobBox.error = Cause.isInterruptedOnly(exit.cause) ? new JobCancelledError() : Cause.squash(exit.cause)
+  jobBox.error = Cause.hasInterruptsOnly(exit.cause) ? new JobCancelledError() : Cause.squash(exit.cause)
   return ASYNC_ERR
 }
 
 /**
- * The facade's scheduler: runs a task at once, on the stack that scheduled it
- * (up to a nesting bound, then through effect's default scheduler). The
- * fibers it runs are the facade's own: the fiber of each `ASYNC_start_job` call
- * and the job fibers that run the `loop` below (the job function itself is an
- * async function, outside any fiber). So when a job function's promise settles,
- * its fiber and the waiting call's fiber finish on that same turn, and the
- * call's promise resolves with no scheduler hop between.
+ * What every job of the thread starts with: effect's defaults, nothing of the caller's (a facade caller is
+ * plain JavaScript, outside any fiber). The facade needs no scheduler of its own on effect 4: a fiber waiting
+ * in `Effect.callback` or on a `Deferred` resumes on the stack of whoever wakes it, so when a job function's
+ * promise settles, its job fiber and the waiting `ASYNC_start_job` call finish on that same turn, with no
+ * scheduler hop between. One context for every job: the fibers share its cache (core adds the job to it).
  */
-class Immediate implements Scheduler.Scheduler {
-  private depth = 0
-  shouldYield(fiber: Fiber.RuntimeFiber<unknown, unknown>): number | false {
-    return Scheduler.defaultScheduler.shouldYield(fiber)
-  }
-  scheduleTask(task: Scheduler.Task, priority: number, fiber?: Fiber.RuntimeFiber<unknown, unknown>): void {
-    if (this.depth >= 32) return Scheduler.defaultScheduler.scheduleTask(task, priority, fiber)
-    this.depth++
-    try {
-      task()
-    } finally {
-      this.depth--
-    }
-  }
-}
-
-const immediate = new Immediate()
-
-const threadRuntime: Runtime.Runtime<never> = Effect.runSync(Effect.withScheduler(Effect.runtime<never>(), immediate))
+const threadContext: Context.Context<never> = Context.empty()
 
 /**
  * Makes one call of `ASYNC_start_job`: `begin` starts or resumes the job with
@@ -439,7 +441,7 @@ const resume = (jobBox: JobBox, retBox: Box<unknown>, handle: unknown): Promise<
     return resolved(ASYNC_ERR)
   }
   const core = handle.core
-  return call((onStep) => JobPool.unsafeResume(handle.pool, core, onStep), jobBox, retBox, handle)
+  return call((onStep) => JobPool.resumeUnsafe(handle.pool, core, onStep), jobBox, retBox, handle)
 }
 
 /** @internal */
@@ -465,12 +467,12 @@ export const startJob = (
     if (thread === undefined) return resolved(ASYNC_ERR)
     const waitCtx = isWaitCtx(ctx) ? ctx : null
     const job = new JobImpl(thread, waitCtx, currentJob() ?? undefined)
-    const { pool, runtime } = thread
+    const { context, pool } = thread
     // captures the caller's async context for the job's first segment, and keeps what the job sets in it apart
     const resource = new AsyncResource("ASYNC_JOB")
     const jobBody = body(job, func as JobFn, arg, resource)
-    const options = { waitCtx: waitCtx?.core }
-    return call((onStep) => JobPool.unsafeStart(pool, runtime, jobBody, options, onStep), jobBox, retBox, job)
+    const options = waitCtx === null ? undefined : waitCtx.startOptions
+    return call((onStep) => JobPool.startUnsafe(pool, context, jobBody, options, onStep), jobBox, retBox, job)
   } catch {
     return resolved(ASYNC_ERR)
   }
@@ -482,11 +484,7 @@ export const pauseJob = (): Promise<number> => {
   if (job === undefined || job.settled) return resolved(1)
   if (job.cancelled) return rejected(new JobCancelledError())
   if (job.blocked > 0) return resolved(1)
-  if (job.pause !== undefined) return job.pause.promise
-  const pause = pendingPause()
-  job.pause = pause
-  job.send(pauseSignal)
-  return pause.promise
+  return job.requestPause()
 }
 
 /** @internal */

@@ -143,7 +143,7 @@ export const close = (fd: number): boolean =>
 
 /** @internal */
 export const awaitReadable = (fd: number): Effect.Effect<void, FdError> =>
-  Effect.async<void, FdError>((resume) => {
+  Effect.callback<void, FdError>((resume) => {
     const unsubscribe = subscribe(fd, (error) => resume(error === undefined ? Effect.void : Effect.fail(error)))
     return Effect.sync(unsubscribe)
   })
@@ -180,7 +180,7 @@ class FromFd implements NodeWaitFd.NodeWaitFd {
   readonly [WaitFd.TypeId]: WaitFd.TypeId = WaitFd.TypeId
   readonly _tag = "NodeWaitFd" as const
   constructor(readonly fd: number) {}
-  unsafeOnReady = (onReady: () => void): () => void => subscribe(this.fd, () => onReady())
+  onReadyUnsafe = (onReady: () => void): () => void => subscribe(this.fd, () => onReady())
 }
 
 /** @internal */
@@ -192,28 +192,28 @@ class Pipe implements NodeWaitFd.PipeWaitFd {
   private closed = false
   constructor(readonly fd: number, readonly writeFd: number) {}
 
-  unsafeOnReady = (onReady: () => void): () => void => {
+  onReadyUnsafe = (onReady: () => void): () => void => {
     if (!this.closed) return subscribe(this.fd, () => onReady())
     onReady()
     return noop
   }
 
-  unsafeSignal = (): void => {
+  signalUnsafe = (): void => {
     if (this.closed) throw badFd("write", this.writeFd)
     // false means the pipe is full: it is readable anyway
     writeByte(this.writeFd)
   }
 
-  unsafeClear = (): boolean => {
+  clearUnsafe = (): boolean => {
     if (this.closed) return false
     return drain(this.fd) > 0
   }
 
-  unsafeIsReadable = (): boolean => !this.closed && isReadable(this.fd)
+  isReadableUnsafe = (): boolean => !this.closed && isReadable(this.fd)
 
-  unsafeIsClosed = (): boolean => this.closed
+  isClosedUnsafe = (): boolean => this.closed
 
-  unsafeClose = (): void => {
+  closeUnsafe = (): void => {
     if (this.closed) return
     this.closed = true
     try {
@@ -225,7 +225,7 @@ class Pipe implements NodeWaitFd.PipeWaitFd {
 }
 
 /** @internal */
-export const unsafeMakePipe = (): NodeWaitFd.PipeWaitFd => {
+export const makePipeUnsafe = (): NodeWaitFd.PipeWaitFd => {
   const [readFd, writeFd] = pipe()
   return new Pipe(readFd, writeFd)
 }
@@ -242,12 +242,12 @@ const attempt = <A>(f: () => A): Effect.Effect<A, FdError> =>
 
 /** @internal */
 export const makePipe: Effect.Effect<NodeWaitFd.PipeWaitFd, FdError, Scope.Scope> = Effect.acquireRelease(
-  attempt(unsafeMakePipe),
-  (pipe) => Effect.sync(() => pipe.unsafeClose())
+  attempt(makePipeUnsafe),
+  (pipe) => Effect.sync(() => pipe.closeUnsafe())
 )
 
 /** @internal */
-export const signal = (self: NodeWaitFd.PipeWaitFd): Effect.Effect<void, FdError> => attempt(self.unsafeSignal)
+export const signal = (self: NodeWaitFd.PipeWaitFd): Effect.Effect<void, FdError> => attempt(self.signalUnsafe)
 
 /** @internal */
-export const clear = (self: NodeWaitFd.PipeWaitFd): Effect.Effect<boolean, FdError> => attempt(self.unsafeClear)
+export const clear = (self: NodeWaitFd.PipeWaitFd): Effect.Effect<boolean, FdError> => attempt(self.clearUnsafe)

@@ -32,7 +32,7 @@ const describeKey = (key: unknown): string => {
 }
 
 /** @internal */
-export const unsafeMake = () => {
+export const makeUnsafe = () => {
   let recorded: Array<EventRecorder.Event> = []
   const pools = new Renumber()
   const jobs = new Renumber()
@@ -78,16 +78,16 @@ export const unsafeMake = () => {
       rendered = []
       recorded = []
     }),
-    unsafeEvents: () => recorded.slice()
+    eventsUnsafe: () => recorded.slice()
   }
   return { recorder, observer }
 }
 
 /** @internal */
 export const layer = (
-  tag: Context.Tag<EventRecorder.EventRecorder, EventRecorder.EventRecorder>
+  tag: Context.Service<EventRecorder.EventRecorder, EventRecorder.EventRecorder>
 ): Layer.Layer<EventRecorder.EventRecorder | JobObserver.JobObserver> =>
   Layer.effectContext(Effect.sync(() => {
-    const { observer, recorder } = unsafeMake()
+    const { observer, recorder } = makeUnsafe()
     return Context.make(tag, recorder).pipe(Context.add(JobObserver.JobObserver, observer))
   }))

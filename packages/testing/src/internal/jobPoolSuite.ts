@@ -10,7 +10,6 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
@@ -29,6 +28,19 @@ export const expectFinished = <A, E>(step: AsyncJob.JobResult<A, E>): A => {
   if (step._tag !== "Finished") fail(`expected Finished, got ${step._tag}`)
   return (step as AsyncJob.Finished<A>).value
 }
+
+/** A reference for the ambient-context tests (S8): effect 4's stand-in for a FiberRef. */
+const Level = Context.Reference<string>("@async-job/testing/JobPoolSuite/Level", { defaultValue: () => "G" })
+
+/**
+ * Gives `ref` a value for the rest of the current fiber, as effect 3's `FiberRef.set` did: effect 4 has no
+ * such operation (a region gets a value with `Effect.provideService`), but a fiber's context can be replaced.
+ */
+const setForRestOfFiber = <A>(ref: Context.Reference<A>, value: A): Effect.Effect<void> =>
+  Effect.withFiber((fiber) => {
+    fiber.setContext(Context.add(fiber.context, ref, value))
+    return Effect.void
+  })
 
 const stats = (maxSize: number, created: number, idle: number, running: number, paused: number) => ({
   maxSize,
@@ -56,7 +68,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
 
   describe(`JobPool contract: ${name}`, () => {
     describe("limits (§1.2, Port decision 4)", () => {
-      it.scoped("accepts valid limits and pre-creates initSize records", () =>
+      it.effect("accepts valid limits and pre-creates initSize records", () =>
         Effect.gen(function*() {
           const { pool } = yield* build({ maxSize: 4, initSize: 2 })
           deepStrictEqual(yield* pool.stats, stats(4, 2, 2, 0, 0))
@@ -64,7 +76,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           deepStrictEqual(yield* unbounded.pool.stats, stats(0, 0, 0, 0, 0))
         }))
 
-      it.scoped("refuses invalid limits with InvalidPoolSizeError", () =>
+      it.effect("refuses invalid limits with InvalidPoolSizeError", () =>
         Effect.gen(function*() {
           const invalid: ReadonlyArray<JobPool.Options> = [
             { maxSize: 1, initSize: 2 },
@@ -80,7 +92,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           }
         }))
 
-      it.scoped("reconfigure replaces the limits; outstanding jobs count against the new maxSize", () =>
+      it.effect("reconfigure replaces the limits; outstanding jobs count against the new maxSize", () =>
         Effect.gen(function*() {
           const { pool } = yield* build({ maxSize: 3 })
           yield* pool.start(onlyPause)
@@ -97,7 +109,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
     })
 
     describe("start, pause, resume (§1.4, §1.5)", () => {
-      it.scoped("S2: the pool bounds outstanding jobs and reuses finished ones", () =>
+      it.effect("S2: the pool bounds outstanding jobs and reuses finished ones", () =>
         Effect.gen(function*() {
           const { pool, recorder } = yield* build({ maxSize: 2 })
           const ctx = yield* WaitCtx.make
@@ -134,7 +146,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           ])
         }))
 
-      it.scoped("S4: side effects happen segment by segment", () =>
+      it.effect("S4: side effects happen segment by segment", () =>
         Effect.gen(function*() {
           const { pool } = yield* build({ maxSize: 1 })
           let ctr = 0
@@ -146,20 +158,20 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           })
           const job = expectPaused(yield* pool.start(addTwo))
           strictEqual(ctr, 1)
-          strictEqual(AsyncJob.unsafeState(job), "paused")
+          strictEqual(AsyncJob.stateUnsafe(job), "paused")
           strictEqual(expectFinished(yield* pool.resume(job)), 2)
           strictEqual(ctr, 2)
-          strictEqual(AsyncJob.unsafeState(job), "finished")
+          strictEqual(AsyncJob.stateUnsafe(job), "finished")
         }))
 
-      it.scoped("a job that never pauses finishes in its start", () =>
+      it.effect("a job that never pauses finishes in its start", () =>
         Effect.gen(function*() {
           const { pool } = yield* build({ maxSize: 1 })
           deepStrictEqual(yield* pool.start(Effect.succeed("done")), { _tag: "Finished", value: "done" })
           deepStrictEqual(yield* pool.stats, stats(1, 1, 1, 0, 0))
         }))
 
-      it.scoped("S5: the current job is the handle the caller receives, fresh for every run", () =>
+      it.effect("S5: the current job is the handle the caller receives, fresh for every run", () =>
         Effect.gen(function*() {
           const { pool } = yield* build({ maxSize: 1 })
           let saved: Option.Option<AsyncJob.Job> = Option.none()
@@ -190,7 +202,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
     })
 
     describe("handles (Port decisions 1, 3, 13)", () => {
-      it.scoped("a stale handle is refused and changes nothing", () =>
+      it.effect("a stale handle is refused and changes nothing", () =>
         Effect.gen(function*() {
           const { pool } = yield* build({ maxSize: 2 })
           let runs = 0
@@ -206,10 +218,10 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           strictEqual((yield* Effect.flip(pool.cancel(job)))._tag, "StaleJobError")
           strictEqual(runs, 1)
           deepStrictEqual(yield* pool.stats, before)
-          assertNone(AsyncJob.unsafeWaitCtx(job))
+          assertNone(AsyncJob.waitCtxUnsafe(job))
         }))
 
-      it.scoped("resuming a running job is refused and leaves it undisturbed", () =>
+      it.effect("resuming a running job is refused and leaves it undisturbed", () =>
         Effect.gen(function*() {
           const { pool } = yield* build({ maxSize: 2 })
           const inside = yield* Deferred.make<AsyncJob.Job>()
@@ -220,9 +232,9 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
             yield* Deferred.await(go)
             return "ok"
           })
-          const starter = yield* Effect.fork(pool.start(body))
+          const starter = yield* Effect.forkChild(pool.start(body))
           const job = (yield* Deferred.await(inside)) as AsyncJob.Job<string, never>
-          strictEqual(AsyncJob.unsafeState(job), "running")
+          strictEqual(AsyncJob.stateUnsafe(job), "running")
           deepStrictEqual(yield* pool.stats, stats(2, 1, 0, 1, 0))
           strictEqual((yield* Effect.flip(pool.resume(job)))._tag, "JobNotPausedError")
           strictEqual((yield* Effect.flip(pool.cancel(job)))._tag, "JobNotPausedError")
@@ -230,19 +242,19 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           deepStrictEqual(yield* Fiber.join(starter), { _tag: "Finished", value: "ok" })
         }))
 
-      it.scoped("a job can be resumed only through its own pool", () =>
+      it.effect("a job can be resumed only through its own pool", () =>
         Effect.gen(function*() {
           const a = yield* build({ maxSize: 1 })
           const b = yield* build({ maxSize: 1 })
           const job = expectPaused(yield* a.pool.start(onlyPause))
           strictEqual((yield* Effect.flip(b.pool.resume(job)))._tag, "ForeignJobError")
           strictEqual((yield* Effect.flip(b.pool.cancel(job)))._tag, "ForeignJobError")
-          strictEqual(AsyncJob.unsafeState(job), "paused")
+          strictEqual(AsyncJob.stateUnsafe(job), "paused")
           deepStrictEqual(yield* b.pool.stats, stats(1, 0, 0, 0, 0))
           strictEqual(expectFinished(yield* a.pool.resume(job)), 1)
         }))
 
-      it.scoped("several jobs run at once (Port decision 3)", () =>
+      it.effect("several jobs run at once (Port decision 3)", () =>
         Effect.gen(function*() {
           const { pool } = yield* build({ maxSize: 3 })
           const steps = yield* Effect.all([pool.start(onlyPause), pool.start(onlyPause), pool.start(onlyPause)], {
@@ -257,14 +269,14 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
     })
 
     describe("wait ctx (§1.7, §2.8, Port decisions 7, 8)", () => {
-      it.scoped("S6: the change bookkeeping resets when the job is resumed", () =>
+      it.effect("S6: the change bookkeeping resets when the job is resumed", () =>
         Effect.gen(function*() {
           const { pool } = yield* build({ maxSize: 1 })
           const ctx = yield* WaitCtx.make
           const fd = yield* WaitFd.make
           const body = Effect.gen(function*() {
             const self = Option.getOrThrow(yield* AsyncJob.current)
-            const c = Option.getOrThrow(AsyncJob.unsafeWaitCtx(self))
+            const c = Option.getOrThrow(AsyncJob.waitCtxUnsafe(self))
             yield* AsyncJob.pause
             yield* WaitCtx.setWaitFd(c, c, fd)
             yield* AsyncJob.pause
@@ -276,7 +288,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           })
           const view = Effect.all([WaitCtx.getAllFds(ctx), WaitCtx.getChangedFds(ctx)])
           const job = expectPaused(yield* pool.start(body, { waitCtx: ctx }))
-          assertTrue(Option.getOrThrow(AsyncJob.unsafeWaitCtx(job)) === ctx)
+          assertTrue(Option.getOrThrow(AsyncJob.waitCtxUnsafe(job)) === ctx)
           deepStrictEqual(yield* view, [[], { added: [], deleted: [] }])
           expectPaused(yield* pool.resume(job))
           deepStrictEqual(yield* view, [[fd], { added: [fd], deleted: [] }])
@@ -284,10 +296,10 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           deepStrictEqual(yield* view, [[], { added: [], deleted: [fd] }])
           strictEqual(expectFinished(yield* pool.resume(job)), 1)
           deepStrictEqual(yield* view, [[], { added: [], deleted: [] }])
-          assertNone(AsyncJob.unsafeWaitCtx(job))
+          assertNone(AsyncJob.waitCtxUnsafe(job))
         }))
 
-      it.scoped("S10: nothing resets at FINISH", () =>
+      it.effect("S10: nothing resets at FINISH", () =>
         Effect.gen(function*() {
           const { pool } = yield* build({ maxSize: 1 })
           const ctx = yield* WaitCtx.make
@@ -311,22 +323,22 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           deepStrictEqual(yield* WaitCtx.getChangedFds(ctx), { added: [], deleted: [] })
         }))
 
-      it.scoped("a job without a wait ctx pauses and resumes", () =>
+      it.effect("a job without a wait ctx pauses and resumes", () =>
         Effect.gen(function*() {
           const { pool } = yield* build()
-          const job = expectPaused(yield* pool.start(Effect.zipRight(AsyncJob.pause, AsyncJob.pause)))
-          assertNone(AsyncJob.unsafeWaitCtx(job))
+          const job = expectPaused(yield* pool.start(Effect.andThen(AsyncJob.pause, AsyncJob.pause)))
+          assertNone(AsyncJob.waitCtxUnsafe(job))
           expectPaused(yield* pool.resume(job))
           expectFinished(yield* pool.resume(job))
         }))
 
-      it.scoped("closing a wait ctx cancels its paused job, then runs the fd cleanups", () =>
+      it.effect("closing a wait ctx cancels its paused job, then runs the fd cleanups", () =>
         Effect.gen(function*() {
           const { context, pool, recorder } = yield* build({ maxSize: 1 })
           const log: Array<string> = []
           const ctxScope = yield* Scope.make()
           // made with the recorder in context, so that the ctx reports to it too
-          const ctx = yield* Scope.extend(WaitCtx.make, ctxScope).pipe(Effect.provide(context))
+          const ctx = yield* Scope.provide(WaitCtx.make, ctxScope).pipe(Effect.provide(context))
           const fd = yield* WaitFd.make
           const body = Effect.gen(function*() {
             yield* WaitCtx.setWaitFd(ctx, "engine", fd, { cleanup: () => Effect.sync(() => log.push("fd cleanup")) })
@@ -336,7 +348,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           const job = expectPaused(yield* pool.start(body, { waitCtx: ctx }))
           yield* Scope.close(ctxScope, Exit.void)
           deepStrictEqual(log, ["job finalizer", "fd cleanup"])
-          strictEqual(AsyncJob.unsafeState(job), "cancelled")
+          strictEqual(AsyncJob.stateUnsafe(job), "cancelled")
           strictEqual((yield* Effect.flip(pool.resume(job)))._tag, "StaleJobError")
           deepStrictEqual(yield* pool.stats, stats(1, 1, 1, 0, 0))
           assertFalse(yield* WaitCtx.isOpen(ctx))
@@ -349,7 +361,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
     })
 
     describe("pause blocking (§1.8, Port decision 6)", () => {
-      it.scoped("S7: a blocked pause does nothing", () =>
+      it.effect("S7: a blocked pause does nothing", () =>
         Effect.gen(function*() {
           const { pool } = yield* build({ maxSize: 1 })
           const body = Effect.gen(function*() {
@@ -363,10 +375,10 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           strictEqual(expectFinished(yield* pool.resume(job)), 1)
         }))
 
-      it.scoped("the counter belongs to the job; extra unblocks are ignored", () =>
+      it.effect("the counter belongs to the job; extra unblocks are ignored", () =>
         Effect.gen(function*() {
           const { pool } = yield* build({ maxSize: 1 })
-          expectFinished(yield* pool.start(Effect.zipRight(AsyncJob.blockPause, AsyncJob.pause)))
+          expectFinished(yield* pool.start(Effect.andThen(AsyncJob.blockPause, AsyncJob.pause)))
           // the next job on the same pool is not blocked
           const job = expectPaused(yield* pool.start(onlyPause))
           yield* pool.resume(job)
@@ -379,64 +391,90 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
             yield* AsyncJob.pause
           })
           expectFinished(yield* pool.resume(expectPaused(yield* pool.start(unbalanced))))
-          const scoped = AsyncJob.withPauseBlocked(AsyncJob.pause).pipe(Effect.zipRight(AsyncJob.pause))
+          const scoped = AsyncJob.withPauseBlocked(AsyncJob.pause).pipe(Effect.andThen(AsyncJob.pause))
           expectFinished(yield* pool.resume(expectPaused(yield* pool.start(scoped))))
         }))
     })
 
     describe("ambient context (§1.13, Port decision 11)", () => {
-      it.scoped("S8: FiberRefs are isolated between the job and its caller", () =>
+      it.effect("S8: references are isolated between the job and its caller", () =>
         Effect.gen(function*() {
           const { pool } = yield* build()
-          const ref = yield* FiberRef.make("G")
-          yield* FiberRef.set(ref, "L")
           const seen: Array<string> = []
           const body = Effect.gen(function*() {
-            seen.push(yield* FiberRef.get(ref))
-            yield* FiberRef.set(ref, "J")
+            // the caller's value at start
+            seen.push(yield* Level)
+            yield* Effect.gen(function*() {
+              seen.push(yield* Level)
+              yield* AsyncJob.pause
+              // the job's own value holds across its pause, whatever its resumer provides
+              seen.push(yield* Level)
+            }).pipe(Effect.provideService(Level, "J"))
             yield* AsyncJob.pause
-            seen.push(yield* FiberRef.get(ref))
+            // still the value of its start, not its resumer's
+            seen.push(yield* Level)
+            return 1
+          })
+          const job = expectPaused(yield* Effect.provideService(pool.start(body), Level, "L"))
+          strictEqual(yield* Level, "G")
+          expectPaused(yield* Effect.provideService(pool.resume(job), Level, "R1"))
+          expectFinished(yield* Effect.provideService(pool.resume(job), Level, "R2"))
+          strictEqual(yield* Level, "G")
+          deepStrictEqual(seen, ["L", "J", "J", "L"])
+        }))
+
+      it.effect("S8: a value set for the rest of a fiber stays with that fiber, the job's or its caller's", () =>
+        Effect.gen(function*() {
+          const { pool } = yield* build()
+          yield* setForRestOfFiber(Level, "L")
+          const seen: Array<string> = []
+          const body = Effect.gen(function*() {
+            seen.push(yield* Level)
+            yield* setForRestOfFiber(Level, "J")
             yield* AsyncJob.pause
-            seen.push(yield* FiberRef.get(ref))
+            seen.push(yield* Level)
+            yield* AsyncJob.pause
+            seen.push(yield* Level)
             return 1
           })
           const job = expectPaused(yield* pool.start(body))
-          strictEqual(yield* FiberRef.get(ref), "L")
+          strictEqual(yield* Level, "L")
           expectPaused(yield* pool.resume(job))
-          yield* FiberRef.set(ref, "G")
+          yield* setForRestOfFiber(Level, "G")
           expectFinished(yield* pool.resume(job))
-          strictEqual(yield* FiberRef.get(ref), "G")
+          strictEqual(yield* Level, "G")
           deepStrictEqual(seen, ["L", "J", "J"])
         }))
-      it.scoped("a job sees nothing of the previous runs on its pool", () =>
+
+      it.effect("a job sees nothing of the previous runs on its pool", () =>
         Effect.gen(function*() {
           const { pool } = yield* build({ maxSize: 1 })
-          const ref = yield* FiberRef.make("caller")
-          expectFinished(yield* pool.start(FiberRef.set(ref, "finished job")))
-          strictEqual(expectFinished(yield* pool.start(FiberRef.get(ref))), "caller")
+          yield* setForRestOfFiber(Level, "caller")
+          expectFinished(yield* pool.start(setForRestOfFiber(Level, "finished job")))
+          strictEqual(expectFinished(yield* pool.start(Level)), "caller")
           const cancelled = expectPaused(
-            yield* pool.start(Effect.zipRight(FiberRef.set(ref, "cancelled"), AsyncJob.pause))
+            yield* pool.start(Effect.andThen(setForRestOfFiber(Level, "cancelled"), AsyncJob.pause))
           )
           yield* pool.cancel(cancelled)
-          strictEqual(expectFinished(yield* pool.start(FiberRef.get(ref))), "caller")
-          yield* Effect.flip(pool.start(Effect.zipRight(FiberRef.set(ref, "failed"), Effect.fail("no"))))
-          strictEqual(expectFinished(yield* pool.start(FiberRef.get(ref))), "caller")
-          const blocked = Effect.zipRight(AsyncJob.blockPause, Effect.as(AsyncJob.pause, "blocked"))
+          strictEqual(expectFinished(yield* pool.start(Level)), "caller")
+          yield* Effect.flip(pool.start(Effect.andThen(setForRestOfFiber(Level, "failed"), Effect.fail("no"))))
+          strictEqual(expectFinished(yield* pool.start(Level)), "caller")
+          const blocked = Effect.andThen(AsyncJob.blockPause, Effect.as(AsyncJob.pause, "blocked"))
           expectFinished(yield* pool.start(blocked))
           // nor the pause block of a job that ended blocked (Port decision 6)
           expectFinished(yield* pool.resume(expectPaused(yield* pool.start(AsyncJob.pause))))
         }))
 
-      it.scoped("fibers forked by a job end with it", () =>
+      it.effect("fibers forked by a job end with it", () =>
         Effect.gen(function*() {
           const { pool } = yield* build({ maxSize: 1 })
           const forked = yield* Deferred.make<void>()
           let interrupted = 0
-          const child = Effect.zipRight(Deferred.succeed(forked, undefined), Effect.never).pipe(
+          const child = Effect.andThen(Deferred.succeed(forked, undefined), Effect.never).pipe(
             Effect.onInterrupt(() => Effect.sync(() => interrupted++))
           )
           const body = Effect.gen(function*() {
-            yield* Effect.fork(child)
+            yield* Effect.forkChild(child)
             yield* Deferred.await(forked)
             yield* AsyncJob.pause
             return "done"
@@ -449,7 +487,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
     })
 
     describe("nesting (Port decision 2)", () => {
-      it.scoped("a job starts and resumes an inner job from the same pool", () =>
+      it.effect("a job starts and resumes an inner job from the same pool", () =>
         Effect.gen(function*() {
           const { pool } = yield* build({ maxSize: 2 })
           const outer = Effect.gen(function*() {
@@ -477,13 +515,13 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
     })
 
     describe("endings (Port decisions 5, 10)", () => {
-      it.scoped("a failing body fails its start or resume; the slot returns", () =>
+      it.effect("a failing body fails its start or resume; the slot returns", () =>
         Effect.gen(function*() {
           const { pool, recorder } = yield* build({ maxSize: 1 })
-          const body = Effect.zipRight(AsyncJob.pause, Effect.fail("boom" as const))
+          const body = Effect.andThen(AsyncJob.pause, Effect.fail("boom" as const))
           const job = expectPaused(yield* pool.start(body))
           strictEqual(yield* Effect.flip(pool.resume(job)), "boom")
-          strictEqual(AsyncJob.unsafeState(job), "failed")
+          strictEqual(AsyncJob.stateUnsafe(job), "failed")
           deepStrictEqual(yield* pool.stats, stats(1, 1, 1, 0, 0))
           const died = yield* Effect.exit(pool.start(Effect.die("defect")))
           assertTrue(Exit.isFailure(died))
@@ -494,7 +532,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           ])
         }))
 
-      it.scoped("cancel interrupts a paused job; its finalizers run once", () =>
+      it.effect("cancel interrupts a paused job; its finalizers run once", () =>
         Effect.gen(function*() {
           const { pool, recorder } = yield* build({ maxSize: 1 })
           let finalized = 0
@@ -502,7 +540,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           const job = expectPaused(yield* pool.start(body))
           yield* pool.cancel(job)
           strictEqual(finalized, 1)
-          strictEqual(AsyncJob.unsafeState(job), "cancelled")
+          strictEqual(AsyncJob.stateUnsafe(job), "cancelled")
           strictEqual((yield* Effect.flip(pool.cancel(job)))._tag, "StaleJobError")
           strictEqual(finalized, 1)
           deepStrictEqual(yield* pool.stats, stats(1, 1, 1, 0, 0))
@@ -514,16 +552,16 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           ])
         }))
 
-      it.scoped("interrupting the caller of start interrupts the running job", () =>
+      it.effect("interrupting the caller of start interrupts the running job", () =>
         Effect.gen(function*() {
           const { pool } = yield* build({ maxSize: 1 })
           const entered = yield* Deferred.make<void>()
           let finalized = 0
           const body = Deferred.succeed(entered, undefined).pipe(
-            Effect.zipRight(Effect.never),
+            Effect.andThen(Effect.never),
             Effect.ensuring(Effect.sync(() => finalized++))
           )
-          const caller = yield* Effect.fork(pool.start(body))
+          const caller = yield* Effect.forkChild(pool.start(body))
           yield* Deferred.await(entered)
           yield* Fiber.interrupt(caller)
           strictEqual(finalized, 1)
@@ -537,14 +575,14 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
           const log: Array<string> = []
           const body = (n: number) =>
             Effect.ensuring(
-              Effect.zipRight(AsyncJob.pause, Effect.sync(() => log.push(`resumed ${n}`))),
+              Effect.andThen(AsyncJob.pause, Effect.sync(() => log.push(`resumed ${n}`))),
               Effect.sync(() => log.push(`finalizer ${n}`))
             )
           const j1 = expectPaused(yield* pool.start(body(1)))
           const j2 = expectPaused(yield* pool.start(body(2)))
           yield* Scope.close(scope, Exit.void)
           deepStrictEqual(log.slice().sort(), ["finalizer 1", "finalizer 2"])
-          strictEqual(AsyncJob.unsafeState(j1), "cancelled")
+          strictEqual(AsyncJob.stateUnsafe(j1), "cancelled")
           strictEqual((yield* Effect.flip(pool.resume(j2)))._tag, "StaleJobError")
           const stat = yield* pool.stats
           strictEqual(stat.running + stat.paused, 0)

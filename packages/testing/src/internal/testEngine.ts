@@ -3,7 +3,7 @@ import * as WaitCtx from "@async-job/core/WaitCtx"
 import * as WaitFd from "@async-job/core/WaitFd"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
+import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as api from "../TestEngine.js"
@@ -15,7 +15,7 @@ interface Op {
   readonly ctx: WaitCtx.WaitCtx | undefined
   fd: WaitFd.InProcessWaitFd | undefined
   result: Exit.Exit<unknown, api.OperationFailedError> | undefined
-  timer: Fiber.RuntimeFiber<void> | undefined
+  timer: Fiber.Fiber<void> | undefined
   /** fibers waiting on the spot (sync mode) */
   readonly waiters: Set<() => void>
 }
@@ -59,17 +59,26 @@ export const make = (options: api.Options = {}): Effect.Effect<api.TestEngine, n
         waiters: new Set()
       }
       ops.push(op)
+      return op
+    }
+
+    /**
+     * Wakes whoever waits for this many submissions. Called once an operation has been accepted (its fd
+     * registered, its status set, its latency timer started), not when it is recorded: effect 4 resumes a
+     * waiting fiber on the stack of whoever wakes it, so the test's code runs at once, in the middle of the
+     * submission, and may complete the operation there.
+     */
+    const announce = (): void => {
       for (const watcher of Array.from(watchers)) {
         if (ops.length >= watcher.count) watcher.wake()
       }
-      return op
     }
 
     /** Tells the application that the operation is done, the way its mode does. */
     const notify = (op: Op): Effect.Effect<void> => {
       switch (op.submission.mode) {
         case "fd":
-          return Effect.sync(() => op.fd!.unsafeSignal())
+          return Effect.sync(() => op.fd!.signalUnsafe())
         case "callback": {
           const ctx = op.ctx!
           return Effect.flatMap(WaitCtx.isOpen(ctx), (open) => {
@@ -95,7 +104,8 @@ export const make = (options: api.Options = {}): Effect.Effect<api.TestEngine, n
         op.submission.state = Exit.isSuccess(result) ? "completed" : "failed"
         const timer = op.timer
         op.timer = undefined
-        return Effect.zipRight(timer === undefined ? Effect.void : Fiber.interruptFork(timer), notify(op))
+        if (timer !== undefined) timer.interruptUnsafe()
+        return notify(op)
       })
 
     const abandon = (op: Op): Effect.Effect<void> =>
@@ -104,7 +114,8 @@ export const make = (options: api.Options = {}): Effect.Effect<api.TestEngine, n
         op.submission.state = "abandoned"
         const timer = op.timer
         op.timer = undefined
-        return timer === undefined ? Effect.void : Fiber.interruptFork(timer)
+        timer?.interruptUnsafe()
+        return Effect.void
       })
 
     /** The operation has been accepted: start its latency timer, if any. */
@@ -112,7 +123,7 @@ export const make = (options: api.Options = {}): Effect.Effect<api.TestEngine, n
       const latency = options.latency
       if (latency === undefined) return Effect.void
       const timer = Effect.sleep(latency).pipe(
-        Effect.zipRight(Effect.suspend(() => {
+        Effect.andThen(Effect.suspend(() => {
           if (op.result !== undefined || op.submission.state !== "pending") return Effect.void
           op.timer = undefined
           return settle(op, Exit.succeed(respond(snapshot(op))))
@@ -127,7 +138,7 @@ export const make = (options: api.Options = {}): Effect.Effect<api.TestEngine, n
     const stableFd = (ctx: WaitCtx.WaitCtx): Effect.Effect<WaitFd.InProcessWaitFd> =>
       Effect.flatMap(WaitCtx.getFd(ctx, key), (found) => {
         if (Option.isSome(found)) return Effect.succeed(found.value.fd as WaitFd.InProcessWaitFd)
-        const fd = WaitFd.unsafeMake()
+        const fd = WaitFd.makeUnsafe()
         fds.add(fd)
         return Effect.as(
           WaitCtx.setWaitFd(ctx, key, fd, { cleanup: () => Effect.sync(() => fds.delete(fd)) }),
@@ -138,16 +149,16 @@ export const make = (options: api.Options = {}): Effect.Effect<api.TestEngine, n
     const pauseFor = (op: Op): Effect.Effect<void> =>
       Effect.suspend(() => {
         op.submission.pauses++
-        return Effect.zipRight(
+        return Effect.andThen(
           AsyncJob.pause,
           // reading the byte: consume the readiness once resumed
-          Effect.sync(() => op.fd?.unsafeClear())
+          Effect.sync(() => op.fd?.clearUnsafe())
         )
       })
 
     const submitInJob = (job: AsyncJob.Job, name: string, input: unknown) =>
       Effect.gen(function*() {
-        const ctx = Option.getOrUndefined(AsyncJob.unsafeWaitCtx(job))
+        const ctx = Option.getOrUndefined(AsyncJob.waitCtxUnsafe(job))
         const callback = ctx === undefined ? Option.none() : yield* WaitCtx.getCallback(ctx)
         const mode: api.Mode = ctx === undefined ? "poll" : Option.isSome(callback) ? "callback" : "fd"
         const op = record(name, input, mode, job, ctx)
@@ -158,16 +169,17 @@ export const make = (options: api.Options = {}): Effect.Effect<api.TestEngine, n
             // the ring is full (EAGAIN): tell the application to resume us, then submit again
             refusals--
             if (mode === "callback") yield* WaitCtx.setStatus(ctx!, "eagain")
-            else op.fd?.unsafeSignal()
+            else op.fd?.signalUnsafe()
             yield* pauseFor(op)
             op.submission.attempts++
           }
           if (mode === "callback") yield* WaitCtx.setStatus(ctx!, "ok")
           yield* accept(op)
+          announce()
           while (op.result === undefined) {
             yield* pauseFor(op)
             // resumed before completion (a resume is only a hint), or the pause was blocked: try again
-            if (op.result === undefined) yield* Effect.yieldNow()
+            if (op.result === undefined) yield* Effect.yieldNow
           }
           return yield* op.result
         }).pipe(Effect.onInterrupt(() => abandon(op)))
@@ -181,9 +193,9 @@ export const make = (options: api.Options = {}): Effect.Effect<api.TestEngine, n
           refusals--
           op.submission.attempts++
         }
-        return Effect.zipRight(
-          accept(op),
-          Effect.async<unknown, api.OperationFailedError>((resume) => {
+        return Effect.andThen(
+          Effect.andThen(accept(op), Effect.sync(announce)),
+          Effect.callback<unknown, api.OperationFailedError>((resume) => {
             if (op.result !== undefined) return resume(op.result)
             const wake = () => {
               op.waiters.delete(wake)
@@ -243,13 +255,15 @@ export const make = (options: api.Options = {}): Effect.Effect<api.TestEngine, n
       submissions: Effect.sync(() => ops.map(snapshot)),
       pending: Effect.sync(() => ops.filter((op) => op.submission.state === "pending").map(snapshot)),
       awaitSubmissions: (count) =>
-        Effect.async<ReadonlyArray<api.Submission>>((resume) => {
+        Effect.callback<ReadonlyArray<api.Submission>>((resume) => {
           if (ops.length >= count) return resume(Effect.sync(() => ops.map(snapshot)))
           const watcher: Watcher = {
             count,
             wake: () => {
               watchers.delete(watcher)
-              resume(Effect.sync(() => ops.map(snapshot)))
+              // woken on the submitter's stack (effect 4 resumes a waiting fiber there): the test goes on only
+              // after the submitting job has gone as far as it can, to its pause
+              resume(Effect.andThen(Effect.yieldNow, Effect.sync(() => ops.map(snapshot))))
             }
           }
           watchers.add(watcher)

@@ -11,15 +11,16 @@ import { AsyncJob, JobObserver, JobPool, WaitCtx, WaitFd } from "@async-job/core
 import { EventRecorder } from "@async-job/testing"
 import { describe, it } from "@effect/vitest"
 import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
-import { Deferred, Effect, Exit, Fiber, Option, Scope, Supervisor } from "effect"
+import { Deferred, Effect, Exit, Fiber, Option, Scope } from "effect"
+import { makeFiberCounter } from "../fibers.js"
 import { classify } from "../property/harness.js"
 import { type Fault, faults, Injector } from "./faults.js"
 
 interface World {
   readonly pool: JobPool.JobPool
-  readonly poolScope: Scope.CloseableScope
+  readonly poolScope: Scope.Closeable
   readonly ctx: WaitCtx.WaitCtx
-  readonly ctxScope: Scope.CloseableScope
+  readonly ctxScope: Scope.Closeable
   readonly injector: Injector
   /** job handles, as each body saw itself */
   readonly jobs: Map<string, AsyncJob.Job>
@@ -30,14 +31,14 @@ interface World {
   /** fds registered with a cleanup and not cleared: their cleanup must run once when the ctx closes */
   readonly live: Set<string>
   readonly fds: Map<string, WaitFd.WaitFd>
-  readonly bodyFibers: Set<Fiber.RuntimeFiber<unknown, unknown>>
+  readonly bodyFibers: Set<Fiber.Fiber<unknown, unknown>>
 }
 
 const bump = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1)
 
 /** The body's preamble: remember the handle and the fiber. */
 const enter = (w: World, name: string) =>
-  Effect.withFiberRuntime<void>((fiber) => {
+  Effect.withFiber<void>((fiber) => {
     w.bodyFibers.add(fiber)
     return Effect.map(AsyncJob.current, (job) => {
       w.jobs.set(name, Option.getOrThrow(job))
@@ -54,10 +55,10 @@ const finalizer = (w: World, name: string) =>
 /** Registers fd `name` on the world's ctx, with a counted cleanup that is the point `cleanup.<name>`. */
 const setFd = (w: World, name: string, signalled = false) =>
   Effect.suspend(() => {
-    const fd = WaitFd.unsafeMake()
-    if (signalled) fd.unsafeSignal()
+    const fd = WaitFd.makeUnsafe()
+    if (signalled) fd.signalUnsafe()
     w.fds.set(name, fd)
-    return Effect.zipRight(
+    return Effect.andThen(
       WaitCtx.setWaitFd(w.ctx, name, fd, {
         cleanup: () =>
           Effect.suspend(() => {
@@ -160,9 +161,9 @@ const scenarios: ReadonlyArray<Scenario> = [
     ],
     drive: (w) =>
       Effect.gen(function*() {
-        const release = Effect.zipRight(w.injector.at("release.1"), AsyncJob.pause)
+        const release = Effect.andThen(w.injector.at("release.1"), AsyncJob.pause)
         const body = Effect.acquireRelease(enter(w, "job"), () => release).pipe(
-          Effect.zipRight(w.injector.at("body.1")),
+          Effect.andThen(w.injector.at("body.1")),
           Effect.scoped,
           Effect.ensuring(finalizer(w, "job"))
         )
@@ -268,7 +269,7 @@ const expectedOutcome: Record<Fault, string> = {
 const checkAllowedState = (w: World) =>
   Effect.gen(function*() {
     const open = yield* WaitCtx.isOpen(w.ctx)
-    const states = Array.from(w.jobs.values(), AsyncJob.unsafeState)
+    const states = Array.from(w.jobs.values(), AsyncJob.stateUnsafe)
     assertTrue(!states.includes("running"), `no job is left running: ${states}`)
     const paused = states.filter((state) => state === "paused").length
     const stats = yield* w.pool.stats
@@ -293,13 +294,13 @@ const checkStillWorks = (w: World) =>
 
 const runCase = (scenario: Scenario, label: string, body: boolean, fault: Fault) =>
   Effect.gen(function*() {
-    const supervisor = yield* Supervisor.track
-    const { observer, recorder } = EventRecorder.unsafeMake()
+    const fibers = makeFiberCounter()
+    const { observer, recorder } = EventRecorder.makeUnsafe()
     const w = yield* Effect.gen(function*() {
       const poolScope = yield* Scope.make()
       const ctxScope = yield* Scope.make()
-      const pool = yield* Scope.extend(JobPool.make({ maxSize: 4 }), poolScope)
-      const ctx = yield* Scope.extend(WaitCtx.make, ctxScope)
+      const pool = yield* Scope.provide(JobPool.make({ maxSize: 4 }), poolScope)
+      const ctx = yield* Scope.provide(WaitCtx.make, ctxScope)
       const world: World = {
         pool,
         poolScope,
@@ -317,10 +318,10 @@ const runCase = (scenario: Scenario, label: string, body: boolean, fault: Fault)
     }).pipe(Effect.provideService(JobObserver.JobObserver, observer), Effect.orDie)
 
     yield* Effect.gen(function*() {
-      const driver = yield* Effect.fork(scenario.drive(w))
+      const driver = yield* Effect.forkChild(scenario.drive(w))
       if (fault === "interruptCaller") {
         yield* Deferred.await(w.injector.reached)
-        yield* Fiber.interruptFork(driver)
+        driver.interruptUnsafe()
         yield* Deferred.succeed(w.injector.release, undefined)
       }
       const exit = yield* Fiber.await(driver)
@@ -331,7 +332,7 @@ const runCase = (scenario: Scenario, label: string, body: boolean, fault: Fault)
         for (const name of w.live) strictEqual(w.cleaned.get(name), 1, `cleanup of ${name}`)
       }
       yield* checkAllowedState(w)
-      const poolClosed = recorder.unsafeEvents().some((event) => event._tag === "PoolClosed")
+      const poolClosed = recorder.eventsUnsafe().some((event) => event._tag === "PoolClosed")
       if (!poolClosed) yield* checkStillWorks(w)
 
       // close everything; nothing may be left
@@ -340,7 +341,7 @@ const runCase = (scenario: Scenario, label: string, body: boolean, fault: Fault)
       yield* Effect.exit(Scope.close(w.ctxScope, Exit.void))
       yield* Effect.exit(Scope.close(w.poolScope, Exit.void))
       for (const [name, job] of w.jobs) {
-        assertTrue(["finished", "failed", "cancelled"].includes(AsyncJob.unsafeState(job)), `${name} ended`)
+        assertTrue(["finished", "failed", "cancelled"].includes(AsyncJob.stateUnsafe(job)), `${name} ended`)
         strictEqual(w.finalized.get(name), 1, `finalizer of ${name} ran once`)
       }
       if (openAtClose) {
@@ -349,22 +350,21 @@ const runCase = (scenario: Scenario, label: string, body: boolean, fault: Fault)
       for (const [name, runs] of w.cleaned) assertTrue(runs === 1, `cleanup of ${name} ran ${runs} times`)
       const stats = yield* w.pool.stats
       strictEqual(stats.running + stats.paused, 0)
-      const events = recorder.unsafeEvents()
+      const events = recorder.eventsUnsafe()
       const started = events.filter((e) => e._tag === "Started").map((e) => (e as { jobId: number }).jobId)
       const ended = events.filter((e) => e._tag === "Ended").map((e) => (e as { jobId: number }).jobId)
       deepStrictEqual(ended.slice().sort(), started.slice().sort(), "every started job ended once")
       strictEqual(events.filter((e) => e._tag === "PoolClosed").length, 1)
       strictEqual(events.filter((e) => e._tag === "WaitCtxClosed").length, 1)
-      for (const fiber of w.bodyFibers) assertTrue(fiber.unsafePoll() !== null, "job fibers are done")
+      for (const fiber of w.bodyFibers) assertTrue(fiber.pollUnsafe() !== undefined, "job fibers are done")
     }).pipe(
-      Effect.supervised(supervisor),
-      Effect.timeoutFail({
-        duration: "5 seconds",
-        onTimeout: () => new Error(`hang: ${scenario.name} / ${label} / ${fault}`)
+      fibers.count,
+      Effect.timeoutOrElse({
+        duration: "30 seconds",
+        orElse: () => Effect.die(new Error(`hang: ${scenario.name} / ${label} / ${fault}`))
       })
     )
-    const alive = (yield* supervisor.value).filter((fiber) => fiber.unsafePoll() === null)
-    strictEqual(alive.length, 0, "no fiber left")
+    strictEqual(fibers.alive(), 0, "no fiber left")
   })
 
 describe("fault injection", () => {
@@ -380,19 +380,19 @@ describe("fault injection", () => {
 
   it.live("interrupting AsyncJob.run while it waits for readiness cancels the paused job", () =>
     Effect.gen(function*() {
-      const { observer, recorder } = EventRecorder.unsafeMake()
+      const { observer, recorder } = EventRecorder.makeUnsafe()
       yield* Effect.gen(function*() {
         const pool = yield* JobPool.make({ maxSize: 1 })
         const ctx = yield* WaitCtx.make
         const fd = yield* WaitFd.make
         let finalized = 0
-        const body = Effect.zipRight(WaitCtx.setWaitFd(ctx, "k", fd), AsyncJob.pause).pipe(
+        const body = Effect.andThen(WaitCtx.setWaitFd(ctx, "k", fd), AsyncJob.pause).pipe(
           Effect.ensuring(Effect.sync(() => finalized++))
         )
-        const runner = yield* Effect.fork(
+        const runner = yield* Effect.forkChild(
           AsyncJob.run(body, { waitCtx: ctx }).pipe(Effect.provideService(JobPool.JobPool, pool))
         )
-        while ((yield* pool.stats).paused === 0) yield* Effect.yieldNow()
+        while ((yield* pool.stats).paused === 0) yield* Effect.yieldNow
         yield* Fiber.interrupt(runner)
         strictEqual(finalized, 1)
         deepStrictEqual(yield* pool.stats, { maxSize: 1, created: 1, idle: 1, running: 0, paused: 0 })
@@ -407,7 +407,7 @@ describe("fault injection", () => {
         )
       }).pipe(Effect.scoped, Effect.provideService(JobObserver.JobObserver, observer))
       // CancelRequested appears only if run received the Paused step before the interruption
-      const events = recorder.unsafeEvents().filter((e) => e._tag !== "CancelRequested")
+      const events = recorder.eventsUnsafe().filter((e) => e._tag !== "CancelRequested")
       const ended = events[2]
       assertTrue(ended?._tag === "Ended" && ended.outcome === "cancelled")
       deepStrictEqual(events.map((e) => e._tag), [
@@ -423,7 +423,7 @@ describe("fault injection", () => {
       ])
     }))
 
-  it.scoped("a callback that throws leaves the wait ctx ready and usable", () =>
+  it.effect("a callback that throws leaves the wait ctx ready and usable", () =>
     Effect.gen(function*() {
       const pool = yield* JobPool.make({ maxSize: 1 })
       const ctx = yield* WaitCtx.make
@@ -450,10 +450,10 @@ describe("fault injection", () => {
           let finalized = 0
           let resumed = 0
           const body = Effect.gen(function*() {
-            yield* Effect.yieldNow()
+            yield* Effect.yieldNow
             yield* AsyncJob.pause
             resumed++
-            yield* Effect.yieldNow()
+            yield* Effect.yieldNow
             yield* AsyncJob.pause
             return 1
           }).pipe(Effect.ensuring(Effect.sync(() => finalized++)))
@@ -466,8 +466,8 @@ describe("fault injection", () => {
           const call: Effect.Effect<AsyncJob.JobResult<number, never>, unknown> = op === "start"
             ? pool.start(body)
             : pool.resume(target!)
-          const caller = yield* Effect.fork(call)
-          for (let i = 0; i < turns; i++) yield* Effect.yieldNow()
+          const caller = yield* Effect.forkChild(call)
+          for (let i = 0; i < turns; i++) yield* Effect.yieldNow
           yield* Fiber.interrupt(caller)
           const exit = yield* Fiber.await(caller)
           const stats = yield* pool.stats
@@ -477,7 +477,7 @@ describe("fault injection", () => {
             // in both cases someone holds its handle, so it is not lost
             const handle = Exit.isSuccess(exit) && exit.value._tag === "Paused" ? exit.value.job : target
             assertTrue(
-              handle !== undefined && AsyncJob.unsafeState(handle) === "paused",
+              handle !== undefined && AsyncJob.stateUnsafe(handle) === "paused",
               `turns ${turns}: a paused job is held`
             )
             yield* pool.cancel(handle)

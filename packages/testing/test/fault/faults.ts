@@ -3,7 +3,7 @@
  * fault to inject there. Scenarios call {@link Injector.at} at each of their
  * points; the injector does the fault when the label matches.
  */
-import { Data, Deferred, Effect, FiberId } from "effect"
+import { Data, Deferred, Effect } from "effect"
 
 export class Injected extends Data.TaggedError("Injected") {}
 export class InjectedDefect extends Data.TaggedError("InjectedDefect") {}
@@ -28,9 +28,9 @@ export class Injector {
   /** labels passed, in order, with how often */
   readonly passed: Array<string> = []
   /** completed once the caller-interrupting point is reached */
-  readonly reached = Deferred.unsafeMake<void>(FiberId.none)
+  readonly reached = Deferred.makeUnsafe<void>()
   /** completed by the test once it has interrupted the caller */
-  readonly release = Deferred.unsafeMake<void>(FiberId.none)
+  readonly release = Deferred.makeUnsafe<void>()
   fired = false
 
   constructor(readonly plan: Plan) {}
@@ -58,7 +58,7 @@ export class Injector {
         case "interrupt":
           return Effect.interrupt
         case "interruptCaller":
-          return Effect.zipRight(Deferred.succeed(this.reached, undefined), Deferred.await(this.release))
+          return Effect.andThen(Deferred.succeed(this.reached, undefined), Deferred.await(this.release))
       }
     })
   }

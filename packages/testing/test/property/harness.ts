@@ -7,7 +7,8 @@
  * job, no slot, no open fd, no fiber, each finalizer run exactly once.
  */
 import { AsyncJob, JobObserver, JobPool, WaitCtx, WaitFd } from "@async-job/core"
-import { Cause, Data, Deferred, Effect, Exit, Fiber, Option, Scope, Supervisor } from "effect"
+import { Cause, Data, Deferred, Effect, Exit, Fiber, Option, Result, Scope } from "effect"
+import { makeFiberCounter } from "../fibers.js"
 import { canonical, Model, type Outcome, type StepPrediction } from "./model.js"
 import type { Op, Program, Script } from "./program.js"
 
@@ -34,11 +35,11 @@ export const classify = (exit: Exit.Exit<unknown, unknown>): Outcome => {
     return step._tag === "Paused" ? "paused" : `finished:${String(step.value)}`
   }
   const cause = exit.cause
-  if (Cause.isInterruptedOnly(cause)) return "interrupted"
-  const failure = Cause.failureOption(cause)
+  if (Cause.hasInterruptsOnly(cause)) return "interrupted"
+  const failure = Cause.findErrorOption(cause)
   if (Option.isSome(failure)) return `fail:${tagOf(failure.value)}`
-  const defect = Cause.dieOption(cause)
-  if (Option.isSome(defect)) return `die:${tagOf(defect.value)}`
+  const defect = Cause.findDefect(cause)
+  if (Result.isSuccess(defect)) return `die:${tagOf(defect.success)}`
   return `cause:${Cause.pretty(cause)}`
 }
 
@@ -52,10 +53,10 @@ export interface RunOptions {
 /** Runs one program; fails with a {@link Mismatch} defect on the first disagreement. */
 export const runProgram = (program: Program, options: RunOptions = {}): Effect.Effect<void> =>
   Effect.gen(function*() {
-    const supervisor = yield* Supervisor.track
-    yield* Effect.supervised(runChecked(program, options), supervisor)
-    const live = (yield* supervisor.value).filter((fiber) => fiber.unsafePoll() === null)
-    if (live.length > 0) throw new Mismatch(program.ops.length, "end", `${live.length} fibers still alive`)
+    const fibers = makeFiberCounter()
+    yield* fibers.count(runChecked(program, options))
+    const alive = fibers.alive()
+    if (alive > 0) throw new Mismatch(program.ops.length, "end", `${alive} fibers still alive`)
   })
 
 const runChecked = (program: Program, options: RunOptions): Effect.Effect<void> =>
@@ -69,7 +70,7 @@ const runChecked = (program: Program, options: RunOptions): Effect.Effect<void> 
     let nextEntry = 1
     const closedFds = new Set<number>()
     const handles = new Map<number, AsyncJob.Job>()
-    const bodyFibers = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
+    const bodyFibers = new Set<Fiber.Fiber<unknown, unknown>>()
     const finalized = new Map<number, number>()
     let hangReached: Deferred.Deferred<void> | undefined
     let step = 0
@@ -112,7 +113,7 @@ const runChecked = (program: Program, options: RunOptions): Effect.Effect<void> 
 
     const setFd = (ctx: WaitCtx.WaitCtx, ctxIndex: number, key: number, cleanup: boolean) =>
       Effect.suspend(() => {
-        const fd = WaitFd.unsafeMake()
+        const fd = WaitFd.makeUnsafe()
         const options = cleanup ?
           {
             cleanup: () =>
@@ -123,7 +124,7 @@ const runChecked = (program: Program, options: RunOptions): Effect.Effect<void> 
               })
           } :
           undefined
-        return Effect.zipRight(
+        return Effect.andThen(
           WaitCtx.setWaitFd(ctx, `k${key}`, fd, options),
           Effect.sync(() => {
             fdIds.set(fd.fd, nextEntry++)
@@ -140,13 +141,13 @@ const runChecked = (program: Program, options: RunOptions): Effect.Effect<void> 
 
     const body = (id: number, ctxIndex: number | null, script: Script) =>
       Effect.gen(function*() {
-        yield* Effect.withFiberRuntime<void>((fiber) => {
+        yield* Effect.withFiber<void>((fiber) => {
           bodyFibers.add(fiber)
           return Effect.void
         })
         const self = Option.getOrThrow(yield* AsyncJob.current)
         handles.set(id, self)
-        const ctx = Option.getOrUndefined(AsyncJob.unsafeWaitCtx(self))
+        const ctx = Option.getOrUndefined(AsyncJob.waitCtxUnsafe(self))
         if ((ctx === undefined) !== (ctxIndex === null)) throw mismatch(`job ${id} has the wrong wait ctx`)
         for (const instr of script.instrs) {
           switch (instr._tag) {
@@ -191,11 +192,11 @@ const runChecked = (program: Program, options: RunOptions): Effect.Effect<void> 
       })))
 
     // the world: pools and wait ctxs, each in its own scope so that a step can close it
-    const poolScopes: Array<Scope.CloseableScope> = []
+    const poolScopes: Array<Scope.Closeable> = []
     const pools: Array<JobPool.JobPool> = []
     for (const [i, spec] of program.pools.entries()) {
       const scope = yield* Scope.make()
-      const pool = yield* Scope.extend(JobPool.make(spec), scope).pipe(
+      const pool = yield* Scope.provide(JobPool.make(spec), scope).pipe(
         Effect.provideService(JobObserver.JobObserver, observer),
         Effect.orDie
       )
@@ -203,11 +204,11 @@ const runChecked = (program: Program, options: RunOptions): Effect.Effect<void> 
       poolScopes.push(scope)
       pools.push(pool)
     }
-    const ctxScopes: Array<Scope.CloseableScope> = []
+    const ctxScopes: Array<Scope.Closeable> = []
     const ctxs: Array<WaitCtx.WaitCtx> = []
     for (let i = 0; i < program.ctxs; i++) {
       const scope = yield* Scope.make()
-      const ctx = yield* Scope.extend(WaitCtx.make, scope).pipe(
+      const ctx = yield* Scope.provide(WaitCtx.make, scope).pipe(
         Effect.provideService(JobObserver.JobObserver, observer)
       )
       ctxIds.set(ctx.id, i)
@@ -287,7 +288,7 @@ const runChecked = (program: Program, options: RunOptions): Effect.Effect<void> 
       for (const job of model.jobs) {
         const handle = handles.get(job.id)
         if (handle === undefined) throw mismatch(`job ${job.id} never ran`)
-        const state = AsyncJob.unsafeState(handle)
+        const state = AsyncJob.stateUnsafe(handle)
         if (state !== job.state) throw mismatch(`job ${job.id} state ${state}, model ${job.state}`)
         const runs = finalized.get(job.id) ?? 0
         const ended = job.state !== "running" && job.state !== "paused"
@@ -314,7 +315,7 @@ const runChecked = (program: Program, options: RunOptions): Effect.Effect<void> 
         // the segment hangs: check the job is seen running, then stop it as the program says
         const job = prediction.job!
         hangReached = yield* Deferred.make<void>()
-        const caller = yield* Effect.fork(effect)
+        const caller = yield* Effect.forkChild(effect)
         yield* Deferred.await(hangReached)
         expectLog(prediction.log, false, "before the hang")
         const handle = handles.get(job.id)!
@@ -354,7 +355,7 @@ const runChecked = (program: Program, options: RunOptions): Effect.Effect<void> 
       if (stats.running + stats.paused !== 0) throw mismatch(`pool ${pool.id} still has jobs`)
     }
     for (const fiber of bodyFibers) {
-      if (fiber.unsafePoll() === null) throw mismatch(`a job fiber ${fiber.id().id} is still alive`)
+      if (fiber.pollUnsafe() === undefined) throw mismatch(`a job fiber ${fiber.id} is still alive`)
     }
   })
 

@@ -4,7 +4,7 @@
  * A program is plain data, so that fast-check can shrink it and a failing
  * one can be pasted into a regression test as is.
  */
-import * as fc from "effect/FastCheck"
+import * as fc from "fast-check"
 
 /** What a job body does, one instruction after another. */
 export type Instr =
