@@ -16,9 +16,15 @@ import { Piscina } from "piscina"
 
 const generate = (/** @type {"ec" | "rsa"} */ type) =>
   new Promise((resolve, reject) => {
-    const encoding = { publicKeyEncoding: { type: "spki", format: "der" }, privateKeyEncoding: { type: "pkcs8", format: "der" } }
-    const done = (/** @type {Error | null} */ error, /** @type {Buffer} */ publicKey, /** @type {Buffer} */ privateKey) =>
-      error ? reject(error) : resolve({ privateKey, publicKey })
+    const encoding = {
+      publicKeyEncoding: { type: "spki", format: "der" },
+      privateKeyEncoding: { type: "pkcs8", format: "der" }
+    }
+    const done = (
+      /** @type {Error | null} */ error,
+      /** @type {Buffer} */ publicKey,
+      /** @type {Buffer} */ privateKey
+    ) => error ? reject(error) : resolve({ privateKey, publicKey })
     if (type === "ec") Crypto.generateKeyPair("ec", { namedCurve: "P-256", ...encoding }, done)
     else Crypto.generateKeyPair("rsa", { modulusLength: 2048, ...encoding }, done)
   })
@@ -83,7 +89,8 @@ app.post("/jobs", { schema: { body, querystring } }, async (request, reply) => {
   jobs.set(id, record)
   pool.run(job).then(
     (result) => Object.assign(record, { state: "finished", result }),
-    (error) => Object.assign(record, { state: "failed", error: { tag: "OperationFailedError", message: String(error) } })
+    (error) =>
+      Object.assign(record, { state: "failed", error: { tag: "OperationFailedError", message: String(error) } })
   )
   return reply.code(202).send({ id, state: "running" })
 })

@@ -6,6 +6,10 @@
  * randomized (a fresh nonce per signature), so an ECDSA answer is the same
  * bytes but for its signature, which verifies under the same public key.
  */
+import * as ServiceConfig from "@async-job/offload-service/config"
+import * as CryptoEngine from "@async-job/offload-service/engine/CryptoEngine"
+import * as Server from "@async-job/offload-service/http/server"
+import * as Service from "@async-job/offload-service/loadgen/Service"
 import { describe, it } from "@effect/vitest"
 import { assertTrue, strictEqual } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"
@@ -16,10 +20,6 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import * as ServiceConfig from "@async-job/offload-service/config"
-import * as CryptoEngine from "@async-job/offload-service/engine/CryptoEngine"
-import * as Server from "@async-job/offload-service/http/server"
-import * as Service from "@async-job/offload-service/loadgen/Service"
 
 const peerEntry = fileURLToPath(new URL("../peer/server.mjs", import.meta.url))
 const keys = await Effect.runPromise(CryptoEngine.generateKeys)
@@ -29,7 +29,10 @@ const keyFile = Effect.acquireRelease(
   Effect.sync(() => {
     const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "peer-keys-"))
     const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64")
-    const pair = (p: CryptoEngine.KeyMaterial["rsa2048"]) => ({ privateKey: b64(p.privateKey), publicKey: b64(p.publicKey) })
+    const pair = (p: CryptoEngine.KeyMaterial["rsa2048"]) => ({
+      privateKey: b64(p.privateKey),
+      publicKey: b64(p.publicKey)
+    })
     const file = Path.join(dir, "keys.json")
     Fs.writeFileSync(file, JSON.stringify({ ecdsaP256: pair(keys.ecdsaP256), rsa2048: pair(keys.rsa2048) }))
     return { dir, file }

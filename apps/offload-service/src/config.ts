@@ -20,7 +20,6 @@
  * `telemetry.ts` for what each exporter does.
  */
 import * as Config from "effect/Config"
-import * as Os from "node:os"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -29,6 +28,7 @@ import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
+import * as Os from "node:os"
 import * as Operation from "./engine/Operation.js"
 
 export interface ServiceConfig {
@@ -369,13 +369,20 @@ export const settings: ReadonlyArray<Setting> = [
   {
     variable: "RESULT_TTL",
     default: "`5 minutes`",
-    meaning: "how long an ended job (its result, never its input) is kept for `GET /jobs/:id`"
+    meaning:
+      "how long an ended job (its result, never its input) is kept for `GET /jobs/:id`, in memory and in the durable store alike"
   },
-  { variable: "RESULT_MAX", default: "`10000`", meaning: "most ended jobs kept; the least recently used go first" },
+  {
+    variable: "RESULT_MAX",
+    default: "`10000`",
+    meaning:
+      "most ended jobs kept, in memory (the least recently used go first) and in the durable store (those that ended first go first)"
+  },
   {
     variable: "RESULT_MAX_BYTES",
     default: "`33554432` (32 MiB)",
-    meaning: "most bytes of ended jobs' results and errors kept; the least recently used go first"
+    meaning:
+      "most bytes of ended jobs' results and errors kept in memory; the least recently used go first (durable jobs keep theirs on disk)"
   },
   {
     variable: "MAX_BODY_BYTES",

@@ -5,9 +5,9 @@
  *
  * SIGINT and SIGTERM shut it down: the port closes at once, outstanding jobs
  * get `SHUTDOWN_GRACE` to end and are then cancelled (their wait fds cleaned
- * up), engine threads stopped, exit 0. A second signal cuts the grace short.
- * A port already in use, a bad setting or a store that cannot be opened is
- * one line on stderr and exit code 1.
+ * up), engine threads stopped, exit 0. A second signal cuts the grace short
+ * (`shutdown.ts`). A port already in use, a bad setting or a store that cannot
+ * be opened is one line on stderr and exit code 1.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
@@ -23,6 +23,7 @@ import * as ServiceConfig from "./config.js"
 import * as CryptoEngine from "./engine/CryptoEngine.js"
 import * as Server from "./http/server.js"
 import * as Jobs from "./jobs/Jobs.js"
+import * as Shutdown from "./shutdown.js"
 
 // built first, so released last: after the engine's threads have stopped (and only after a run, not a failed start)
 const Stopped = Layer.effectDiscard(
@@ -49,6 +50,10 @@ const listenFailure = (error: HttpServerError.ServeError) => {
     : `error: cannot listen on ${where}: ${cause.message}`
 }
 
+/** A bad setting in one line: the problem and where (`Expected … at ["PORT"]`), without the error's own wrapper. */
+const settingProblem = (error: Config.ConfigError): string =>
+  error.cause.message.split("\n").map((line) => line.trim()).filter((line) => line.length > 0).join(" ")
+
 /** Every way the service fails to start is one line; the cause's detail goes to the debug log. */
 const report = (cause: Cause.Cause<unknown>) => {
   if (Cause.hasInterruptsOnly(cause)) return Effect.void
@@ -56,7 +61,7 @@ const report = (cause: Cause.Cause<unknown>) => {
   if (Option.isSome(failure)) {
     const error = failure.value
     if (error instanceof HttpServerError.ServeError) return Console.error(listenFailure(error))
-    if (error instanceof Config.ConfigError) return Console.error(`error: bad setting: ${error.message}`)
+    if (error instanceof Config.ConfigError) return Console.error(`error: bad setting: ${settingProblem(error)}`)
     if (error instanceof Jobs.StartupError) {
       return Effect.andThen(Effect.logDebug(error.cause), Console.error(`error: ${error.message}`))
     }
@@ -71,6 +76,7 @@ const teardown: Runtime.Teardown = (exit, onExit) =>
 Server.layer.pipe(
   Layer.provide(CryptoEngine.layerService),
   Layer.provide(ServiceConfig.layerConfig),
+  Layer.provide(Shutdown.layerSecondSignal),
   Layer.provide(Stopped),
   Layer.launch,
   Effect.tapCause(report),

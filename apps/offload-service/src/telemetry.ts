@@ -38,10 +38,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import { CryptoEngine } from "./engine/CryptoEngine.js"
-import { ServiceConfig } from "./config.js"
-import { Traffic } from "./http/traffic.js"
 import * as PerfHooks from "node:perf_hooks"
+import { ServiceConfig } from "./config.js"
+import { CryptoEngine } from "./engine/CryptoEngine.js"
+import { Traffic } from "./http/traffic.js"
 
 /**
  * The content type of the Prometheus text format `GET /metrics` answers.

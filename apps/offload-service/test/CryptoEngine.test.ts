@@ -236,7 +236,13 @@ for (const pool of ["hand-made", "platform"] as const) {
 
     it.effect("the queue is bounded by bytes: a request past maxQueuedBytes fails at once with EngineOverloadedError", () =>
       Effect.gen(function*() {
-        const engine = yield* CryptoEngine.make({ threads: 1, maxInFlightPerThread: 1, maxQueuedBytes: 100, keys, pool })
+        const engine = yield* CryptoEngine.make({
+          threads: 1,
+          maxInFlightPerThread: 1,
+          maxQueuedBytes: 100,
+          keys,
+          pool
+        })
         const busy = yield* submitTo(engine, { op: "scrypt", password: "p", salt: "s", N: 16384 })
         // 40 UTF-16 units count 80 bytes: queued; 20 more (40 bytes) would pass the bound
         const queued = yield* submitTo(engine, { op: "sha256", data: "x".repeat(40) })

@@ -44,12 +44,15 @@ const post = (path: string, body: string | Uint8Array, headers: Record<string, s
 
 /** Connections that wrote `data` and stay open (until the scope closes); each answers what it received so far. */
 const openMany = (port: number, count: number, data: string | Uint8Array) =>
-  Effect.forEach(Array.from({ length: count }), () =>
-    Effect.map(openConnection(host, port, data.toString()), (socket) => {
-      const received: Array<Buffer> = []
-      socket.on("data", (chunk: Buffer) => received.push(chunk))
-      return { socket, received: () => Buffer.concat(received).toString("utf8") }
-    }))
+  Effect.forEach(
+    Array.from({ length: count }),
+    () =>
+      Effect.map(openConnection(host, port, data.toString()), (socket) => {
+        const received: Array<Buffer> = []
+        socket.on("data", (chunk: Buffer) => received.push(chunk))
+        return { socket, received: () => Buffer.concat(received).toString("utf8") }
+      })
+  )
 
 const statusOf = (text: string) => text.startsWith("HTTP/1.1 ") ? Number(text.slice(9, 12)) : undefined
 
@@ -70,7 +73,10 @@ describe("1. no request can hang", () => {
       strictEqual(engine.pendingIds().length, 0)
       strictEqual((yield* call(url, "GET", "/healthz")).status, 200)
       for (const contentType of ["application/json", "Application/JSON; charset=utf-8"]) {
-        strictEqual((yield* raw(host, port, post("/jobs", sha, { "Content-Type": contentType }, "Connection: close\r\n"))).status, 202)
+        strictEqual(
+          (yield* raw(host, port, post("/jobs", sha, { "Content-Type": contentType }, "Connection: close\r\n"))).status,
+          202
+        )
       }
     }).pipe(Effect.scoped, Effect.provide(TestServer({ maxConnections: 64 }))))
 })
@@ -170,7 +176,11 @@ describe("6. host check", () => {
       strictEqual(engine.pendingIds().length, 0)
       // the loopback names are this service's
       for (const name of ["localhost", "127.0.0.1", "[::1]"]) {
-        strictEqual((yield* raw(host, port, `GET /stats HTTP/1.1\r\nHost: ${name}:${port}\r\nConnection: close\r\n\r\n`)).status, 200, name)
+        strictEqual(
+          (yield* raw(host, port, `GET /stats HTTP/1.1\r\nHost: ${name}:${port}\r\nConnection: close\r\n\r\n`)).status,
+          200,
+          name
+        )
       }
     }).pipe(Effect.provide(TestServer())))
 
@@ -202,7 +212,11 @@ describe("7. input is what was sent", () => {
         Buffer.from([0xff, 0xfe, 0xc3, 0x28]),
         Buffer.from(`"}`)
       ])
-      const reply = yield* raw(host, port, post("/jobs?wait=true", body, { "Content-Type": "application/json" }, "Connection: close\r\n"))
+      const reply = yield* raw(
+        host,
+        port,
+        post("/jobs?wait=true", body, { "Content-Type": "application/json" }, "Connection: close\r\n")
+      )
       strictEqual(reply.status, 400)
       strictEqual(tagOf(reply), "MalformedJson")
       strictEqual(engine.pendingIds().length, 0)

@@ -8,9 +8,9 @@ import * as Effect from "effect/Effect"
 import * as HttpServer from "effect/http/HttpServer"
 import * as Layer from "effect/Layer"
 import * as Crypto from "node:crypto"
+import * as ServiceConfig from "../src/config.js"
 import * as CryptoEngine from "../src/engine/CryptoEngine.js"
 import * as Server from "../src/http/server.js"
-import * as ServiceConfig from "../src/config.js"
 import { awaitEnded, call, errorShape } from "./utils/http.js"
 
 const keys = await Effect.runPromise(CryptoEngine.generateKeys)

@@ -19,9 +19,9 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Http from "node:http"
+import * as ServiceConfig from "../src/config.js"
 import * as CryptoEngine from "../src/engine/CryptoEngine.js"
 import * as Server from "../src/http/server.js"
-import * as ServiceConfig from "../src/config.js"
 import { call, errorShape } from "./utils/http.js"
 
 interface Post {

@@ -5,9 +5,9 @@
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as CryptoEngine from "./CryptoEngine.js"
+import { perform, type Signers } from "./cryptoOps.js"
 import { EngineClosedError, type EngineError, OperationFailedError } from "./EngineError.js"
 import * as Operation from "./Operation.js"
-import { perform, type Signers } from "./cryptoOps.js"
 
 export const healthy: CryptoEngine.Health = { _tag: "Healthy" }
 

@@ -14,8 +14,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { Worker } from "node:worker_threads"
 import type * as CryptoEngine from "./CryptoEngine.js"
-import type * as Operation from "./Operation.js"
 import { errorMessage } from "./engineBase.js"
+import type * as Operation from "./Operation.js"
 import type { WorkerKind } from "./threadPool.js"
 
 export const defaultScript = new URL("./cryptoWorker.js", import.meta.url)

@@ -23,9 +23,9 @@ import * as Option from "effect/Option"
 import * as RpcClient from "effect/rpc/RpcClient"
 import * as WorkerThreads from "node:worker_threads"
 import type * as CryptoEngine from "./CryptoEngine.js"
-import type * as Operation from "./Operation.js"
 import { call, CryptoRpcs, OperationRefused } from "./cryptoProtocol.js"
 import { errorMessage } from "./engineBase.js"
+import type * as Operation from "./Operation.js"
 import type { Failure, WorkerKind } from "./threadPool.js"
 
 export const defaultScript = new URL("./cryptoRunner.js", import.meta.url)

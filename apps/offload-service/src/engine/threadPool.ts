@@ -16,6 +16,8 @@ import * as FiberSet from "effect/FiberSet"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import type * as CryptoEngine from "./CryptoEngine.js"
+import type { Signers } from "./cryptoOps.js"
+import { Base, healthy, type Pending } from "./engineBase.js"
 import {
   type EngineError,
   EngineOverloadedError,
@@ -24,8 +26,6 @@ import {
   WorkerCrashedError
 } from "./EngineError.js"
 import type * as Operation from "./Operation.js"
-import type { Signers } from "./cryptoOps.js"
-import { Base, healthy, type Pending } from "./engineBase.js"
 
 export interface WorkerHandle {
   readonly threadId: number
@@ -223,7 +223,8 @@ export class ThreadPool extends Base {
   protected start(entry: Pending): void {
     // a request the queue has no room for is refused, never sooner than the submit returns
     if (this.queuedCount > 0 && this.queuedBytes + entry.bytes > this.maxQueuedBytes) {
-      const message = `the crypto engine's queue holds ${this.queuedBytes} bytes of requests (at most ${this.maxQueuedBytes})`
+      const message =
+        `the crypto engine's queue holds ${this.queuedBytes} bytes of requests (at most ${this.maxQueuedBytes})`
       queueMicrotask(() => this.complete(entry, Exit.fail(new EngineOverloadedError({ message }))))
       return
     }

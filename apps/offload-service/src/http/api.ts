@@ -6,7 +6,7 @@
  * | endpoint | answers |
  * |---|---|
  * | `POST /jobs` | `202 {"id","state"}`; with `?wait=true`, `200 {"id","op","state","result"?,"error"?}` once the job ended |
- * | `GET /jobs/:id` | `200 {"id","op","state","result"?,"error"?}`, or 404 |
+ * | `GET /jobs/:id` | `200 {"id","op","state","result"?,"error"?}`, or 404; 409 `JobDiverged` (durable mode: a job this version cannot run) |
  * | `DELETE /jobs/:id` | `200 {"id","state":"cancelled"}`; 409 if it already finished or failed; 404 |
  * | `GET /stats` | `200 {"maxSize","created","idle","running","paused","finished","failed","cancelled","noJobs"}` |
  * | `GET /metrics` | Prometheus text |
@@ -31,7 +31,7 @@
  * | 404 | `NotFound` |
  * | 405 | `MethodNotAllowed` (with `Allow`) |
  * | 408 | `RequestTimeout` |
- * | 409 | `JobEnded` |
+ * | 409 | `JobEnded`, `JobDiverged` |
  * | 413 | `PayloadTooLarge` |
  * | 415 | `UnsupportedMediaType` |
  * | 431 | `HeadersTooLarge` (the request line counts: a long URL answers it too) |
@@ -199,6 +199,13 @@ export class RequestTimeout extends Schema.TaggedError<RequestTimeout>()("Reques
 export class JobEnded extends Schema.TaggedError<JobEnded>()("JobEnded", detail) {}
 
 /**
+ * 409: durable mode: the job was started by another version of the service,
+ * whose journal this one cannot replay; it waits, suspended, until a version
+ * that can runs. `DELETE` cancels it.
+ */
+export class JobDiverged extends Schema.TaggedError<JobDiverged>()("JobDiverged", detail) {}
+
+/**
  * 413: the body exceeds `MAX_BODY_BYTES`.
  */
 export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", detail) {}
@@ -288,6 +295,7 @@ export const Wire = {
   MethodNotAllowed: onWire(MethodNotAllowed, "MethodNotAllowed", 405),
   RequestTimeout: onWire(RequestTimeout, "RequestTimeout", 408),
   JobEnded: onWire(JobEnded, "JobEnded", 409),
+  JobDiverged: onWire(JobDiverged, "JobDiverged", 409),
   PayloadTooLarge: onWire(PayloadTooLarge, "PayloadTooLarge", 413),
   UnsupportedMediaType: onWire(UnsupportedMediaType, "UnsupportedMediaType", 415),
   HeadersTooLarge: onWire(HeadersTooLarge, "HeadersTooLarge", 431),
@@ -317,6 +325,7 @@ export const statusOf: { readonly [Tag in ApiError["_tag"]]: number } = {
   MethodNotAllowed: 405,
   RequestTimeout: 408,
   JobEnded: 409,
+  JobDiverged: 409,
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,
   HeadersTooLarge: 431,
@@ -402,14 +411,14 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
     HttpApiEndpoint.get("get", "/jobs/:id", {
       params: IdPath,
       success: JobView,
-      error: Wire.NotFound
+      error: [Wire.NotFound, Wire.JobDiverged]
     }).annotate(OpenApi.Summary, "A job's state, and its result once finished")
   )
   .add(
     HttpApiEndpoint.delete("cancel", "/jobs/:id", {
       params: IdPath,
       success: Cancelled,
-      error: [Wire.NotFound, Wire.JobEnded]
+      error: [Wire.NotFound, Wire.JobEnded, Wire.JobDiverged]
     }).annotate(OpenApi.Summary, "Cancel a running or paused job")
   )
   .middleware(Authorization)

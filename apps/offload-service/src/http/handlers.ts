@@ -12,8 +12,8 @@
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
-import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpRouter from "effect/http/HttpRouter"
+import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
@@ -212,6 +212,8 @@ const overloadedJobs = (error: Jobs.OverloadedError, retryAfterSeconds: number) 
 
 const notFound = (error: Jobs.JobNotFoundError) => Effect.fail(new Api.NotFound({ message: error.message }))
 
+const diverged = (error: Jobs.JobDivergedError) => Effect.fail(new Api.JobDiverged({ message: bounded(error.message) }))
+
 export const JobsHandlers = HttpApiBuilder.group(Api.Api, "jobs", (handlers) =>
   Effect.gen(function*() {
     const jobs = yield* Jobs.Jobs
@@ -230,20 +232,24 @@ export const JobsHandlers = HttpApiBuilder.group(Api.Api, "jobs", (handlers) =>
       .handleRaw("submit", ({ query, request }) =>
         Effect.flatMap(readRequest(request, config, traffic, overloaded), (payload) =>
           query.wait === "true"
-            ? Effect.map(jobs.run(payload), (view) => HttpServerResponse.jsonUnsafe(view)).pipe(
-              Effect.catchTags(startErrors)
-            )
+            ? Effect.map(jobs.run(payload), (view) =>
+              HttpServerResponse.jsonUnsafe(view)).pipe(
+                Effect.catchTags(startErrors)
+              )
             : Effect.map(
               jobs.submit(payload),
               (view) => HttpServerResponse.jsonUnsafe({ id: view.id, state: view.state }, { status: 202 })
             ).pipe(Effect.catchTags(startErrors))))
-      .handle("get", ({ params }) => Effect.catchTag(jobs.get(params.id), "JobNotFoundError", notFound))
+      .handle("get", ({ params }) =>
+        Effect.catchTags(jobs.get(params.id), { JobNotFoundError: notFound, JobDivergedError: diverged }))
       .handle("cancel", ({ params }) =>
         jobs.cancel(params.id).pipe(
           Effect.map((view) => ({ id: view.id, state: "cancelled" as const })),
           Effect.catchTags({
             JobNotFoundError: notFound,
-            JobEndedError: (error) => Effect.fail(new Api.JobEnded({ message: error.message }))
+            JobEndedError: (error) =>
+              Effect.fail(new Api.JobEnded({ message: error.message })),
+            JobDivergedError: diverged
           })
         ))
   }))

@@ -16,6 +16,7 @@
  * - {@link RequestErrorsLive}: a path or query the endpoint's Schema refuses
  *   is a 400 `ValidationError`, its messages bounded.
  */
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as HttpApiMiddleware from "effect/http-api/HttpApiMiddleware"
@@ -28,7 +29,6 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as SchemaIssue from "effect/SchemaIssue"
-import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as Crypto from "node:crypto"
 import type * as Net from "node:net"
 import { ServiceConfig } from "../config.js"

@@ -9,8 +9,8 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { ServiceConfig } from "../config.js"
 import type * as Net from "node:net"
+import { ServiceConfig } from "../config.js"
 
 /** Probe requests (`/healthz`, `/readyz`) answered at once on connections beyond the cap. */
 export const probeBudget = 8
@@ -63,15 +63,15 @@ export const make = (options: { readonly maxConnections: number; readonly maxBuf
     },
     buffered: () => buffered,
     onConnection: (socket) => {
-    open++
-    if (open > options.maxConnections) {
-      overCap.add(socket)
-      // an over-cap connection gets one answer: it may not sit idle on a file descriptor
-      socket.setTimeout(2000, () => socket.destroy())
-    }
-    socket.once("close", () => {
-      open--
-    })
+      open++
+      if (open > options.maxConnections) {
+        overCap.add(socket)
+        // an over-cap connection gets one answer: it may not sit idle on a file descriptor
+        socket.setTimeout(2000, () => socket.destroy())
+      }
+      socket.once("close", () => {
+        open--
+      })
     }
   }
 }

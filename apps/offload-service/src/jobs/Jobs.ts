@@ -12,9 +12,9 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as ServiceConfig from "../config.js"
 import type { CryptoEngine } from "../engine/CryptoEngine.js"
 import type * as Operation from "../engine/Operation.js"
-import * as ServiceConfig from "../config.js"
 
 export type JobState = "running" | "paused" | "finished" | "failed" | "cancelled"
 
@@ -105,6 +105,21 @@ export class JobEndedError extends Data.TaggedError("JobEndedError")<{
 }
 
 /**
+ * A durable job whose journal this service's code no longer replays: it was
+ * started by another version of the service (or its code changed without a
+ * version guard). It is suspended, holding its slot, until a version that
+ * replays it runs, or it is cancelled.
+ */
+export class JobDivergedError extends Data.TaggedError("JobDivergedError")<{
+  readonly id: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `job ${this.id} cannot be run by this version of the service (${this.reason}): DELETE cancels it`
+  }
+}
+
+/**
  * The service's jobs, whichever layer provides them: in memory
  * ({@link layer}, {@link layerConfig}) or durable (`DurableJobs`).
  */
@@ -116,13 +131,15 @@ export interface Jobs {
   readonly submit: (request: Operation.Request) => Effect.Effect<JobView, StartError>
   /** Starts a job and answers once it has ended. Interrupted while waiting, it cancels the job. */
   readonly run: (request: Operation.Request) => Effect.Effect<JobView, StartError>
-  readonly get: (id: string) => Effect.Effect<JobView, JobNotFoundError>
+  /** The job's view; a durable job this code cannot replay fails with `JobDivergedError`. */
+  readonly get: (id: string) => Effect.Effect<JobView, JobNotFoundError | JobDivergedError>
   /**
    * Cancels a running or paused job and answers once it has unwound (engine
    * request dropped, wait fd cleaned up). A job already cancelled answers its
-   * view again.
+   * view again. A diverged durable job is cancelled too (that is how its slot
+   * is given back).
    */
-  readonly cancel: (id: string) => Effect.Effect<JobView, JobNotFoundError | JobEndedError>
+  readonly cancel: (id: string) => Effect.Effect<JobView, JobNotFoundError | JobEndedError | JobDivergedError>
   readonly stats: Effect.Effect<Stats>
   readonly housekeeping: Effect.Effect<Housekeeping>
   /** Whether new jobs are still accepted. */
@@ -141,11 +158,23 @@ export const Jobs: Context.Service<Jobs, Jobs> = Context.Service<Jobs>("@async-j
  * The jobs' store could not be opened (durable mode: the database), with
  * what the driver said.
  */
-export class StartupError extends Data.TaggedError("StartupError")<{ readonly message: string; readonly cause: unknown }> {}
+export class StartupError
+  extends Data.TaggedError("StartupError")<{ readonly message: string; readonly cause: unknown }>
+{}
+
+/**
+ * What ends a shutdown's grace early: once it completes, the jobs still
+ * outstanding are cancelled at once instead of at the end of
+ * `SHUTDOWN_GRACE`. Nothing, by default; `pnpm start` makes it a second
+ * SIGINT or SIGTERM (`shutdown.ts`).
+ */
+export const GraceCutShort: Context.Reference<Effect.Effect<void>> = Context.Reference<Effect.Effect<void>>(
+  "@async-job/offload-service/GraceCutShort",
+  { defaultValue: () => Effect.never }
+)
 
 /** Why a job was not started. */
 export type StartError = NoJobsError | ShuttingDownError | OverloadedError
-
 
 /**
  * The service's jobs as `DURABLE` selects them: unset, the in-memory jobs
@@ -164,7 +193,10 @@ export const layerFromConfig: Layer.Layer<Jobs, StartupError, CryptoEngine | Ser
       return Layer.catchCause(layer, (cause) => {
         const failure = Cause.squash(cause)
         const reason = failure instanceof Error ? failure.message : String(failure)
-        return Layer.effect(Jobs, Effect.fail(new StartupError({ message: `cannot open ${durable}: ${reason}`, cause })))
+        return Layer.effect(
+          Jobs,
+          Effect.fail(new StartupError({ message: `cannot open ${durable}: ${reason}`, cause }))
+        )
       })
     })
   )

@@ -30,10 +30,19 @@
  * - cancelling a job does not drop its engine request: the request belongs to
  *   the process that submitted it, while the cancel may come from any runner;
  *   its late answer signals a cancelled job, which changes nothing;
- * - ended jobs are kept in the store (not swept after `RESULT_TTL`), and the
- *   pool counts come from the store: `created` counts the jobs kept there,
- *   `idle` the ended ones (the in-memory pool reuses an ended job for the
- *   next, so there `created` stops growing at the bound);
+ * - ended jobs are kept in the store, under the same retention as in memory:
+ *   `RESULT_TTL` after they ended and at most `RESULT_MAX` of them (the
+ *   store's sweep, once a second to once a minute, forgets the rest in the
+ *   job table and in the engine's messages alike; `RESULT_MAX_BYTES` bounds
+ *   memory, and a durable job's result is on disk), and the pool counts come
+ *   from the store: `created` counts the jobs kept there, `idle` the ended
+ *   ones (the in-memory pool reuses an ended job for the next, so there
+ *   `created` stops growing at the bound);
+ * - a job's input is stored once, in the engine's message that starts its
+ *   workflow (the job table keeps it only until that message is stored);
+ * - a job started by another version of the service that this one cannot
+ *   replay (`JobDivergedError`) answers `GET` with that error; `DELETE`
+ *   cancels it, which gives its slot back;
  * - `finished` and `failed` count the jobs this process ran to their end (on
  *   Postgres: the jobs its runner ran, whichever process accepted them),
  *   `cancelled` the jobs cancelled through it, `noJobs` the starts it refused.
@@ -54,12 +63,19 @@ import * as Activity from "effect/workflow/Activity"
 import type { WorkflowEngine } from "effect/workflow/WorkflowEngine"
 import * as Crypto from "node:crypto"
 import * as Net from "node:net"
+import { ServiceConfig } from "../config.js"
 import { CryptoEngine } from "../engine/CryptoEngine.js"
 import { EngineError } from "../engine/EngineError.js"
-import { JobEndedError, JobNotFoundError, Jobs as JobsTag, type JobView, ShuttingDownError } from "./Jobs.js"
-import type { Jobs } from "./Jobs.js"
 import * as Operation from "../engine/Operation.js"
-import { ServiceConfig } from "../config.js"
+import {
+  JobDivergedError,
+  JobEndedError,
+  JobNotFoundError,
+  Jobs as JobsTag,
+  type JobView,
+  ShuttingDownError
+} from "./Jobs.js"
+import type { Jobs } from "./Jobs.js"
 
 /**
  * The durable job: one operation offloaded to the engine.
@@ -159,15 +175,21 @@ const make = (ends: Ends) =>
     /** The durable job id of a service id (a digest of it). */
     const jobIdOf = (id: string) => DurableJob.jobId(Offload, { id, request: undefined })
 
-    const lookup = (id: string) =>
+    const lookup = (
+      id: string
+    ): Effect.Effect<JobView, JobNotFoundError | JobDivergedError, DurableJobPool.DurableJobPool> =>
       Option.match(opOf(id), {
         onNone: () => Effect.fail(new JobNotFoundError({ id })),
         onSome: (op) =>
           Effect.flatMap(jobIdOf(id), (jobId) => DurableJob.poll(Offload, jobId)).pipe(
             Effect.map((status) => viewOf(id, op, status)),
-            Effect.catchTag("JobNotFoundError", () => Effect.fail(new JobNotFoundError({ id }))),
+            Effect.catchTags({
+              JobNotFoundError: () => Effect.fail(new JobNotFoundError({ id })),
+              // started by another version of the service: suspended until one that replays it runs, or cancelled
+              JobDivergedError: (error) => Effect.fail(new JobDivergedError({ id, reason: error.reason }))
+            }),
             // another kind or pool under a service id, or a broken store: nothing a client can fix
-            Effect.catchTag(["JobKindError", "ForeignJobError", "JobDivergedError", "StoreError"], Effect.die)
+            Effect.catchTag(["JobKindError", "ForeignJobError", "StoreError"], Effect.die)
           )
       })
 
@@ -185,17 +207,29 @@ const make = (ends: Ends) =>
           Effect.catchIf((error): error is EngineError => Schema.is(EngineError)(error), () => Effect.void)
         )
         if (step?._tag === "Finished") return viewOf(id, request.op, step)
+        // a fresh id: neither forgotten (it has not ended) nor diverged (this code started it)
         return yield* Effect.orDie(lookup(id))
       }).pipe(Effect.provideContext(context))
 
     const cancel = (id: string) =>
       Effect.gen(function*() {
-        const before = yield* lookup(id)
+        // a diverged job is still running or paused as far as its journal goes: cancelling it frees its slot
+        const before = yield* Effect.catchTag(
+          lookup(id),
+          "JobDivergedError",
+          () => Effect.succeed<JobView>({ id, op: Option.getOrThrow(opOf(id)), state: "paused" })
+        )
         if (before.state === "cancelled") return before
         if (before.state === "finished" || before.state === "failed") {
           return yield* new JobEndedError({ id, state: before.state })
         }
-        const status = yield* Effect.orDie(DurableJob.cancel(Offload, yield* jobIdOf(id)))
+        const status = yield* DurableJob.cancel(Offload, yield* jobIdOf(id)).pipe(
+          Effect.catchTag(
+            "JobDivergedError",
+            (error) => Effect.fail(new JobDivergedError({ id, reason: error.reason }))
+          ),
+          Effect.catchTag(["JobNotFoundError", "JobKindError", "ForeignJobError", "StoreError"], Effect.die)
+        )
         const view = viewOf(id, before.op, status)
         // it ended on its own meanwhile
         if (view.state === "finished" || view.state === "failed") {
@@ -243,14 +277,24 @@ export const layerOn = <E, R>(
   }))
 
 /**
+ * The durable pool's options from the configuration: the bound `POOL_MAX`,
+ * and the retention of ended jobs (`RESULT_TTL`, `RESULT_MAX`), purged from
+ * the engine's store too: a service id is a fresh UUID, never started again.
+ */
+const poolOptions = (config: ServiceConfig): DurableJobPool.Options => ({
+  maxSize: config.poolMax,
+  name: "offload-service",
+  retention: config.resultTtl,
+  maxRetained: config.resultMax,
+  purgeEngine: true
+})
+
+/**
  * The durable jobs in memory (`DurableJobPool.layerMemory`), with the pool
  * bound `POOL_MAX`: the durable vocabulary without durability, for tests.
  */
 export const layerMemory: Layer.Layer<Jobs, StoreError, ServiceConfig | CryptoEngine> = Layer.unwrap(
-  Effect.map(
-    ServiceConfig,
-    (config) => layerOn(DurableJobPool.layerMemory({ maxSize: config.poolMax, name: "offload-service" }))
-  )
+  Effect.map(ServiceConfig, (config) => layerOn(DurableJobPool.layerMemory(poolOptions(config))))
 )
 
 /**
@@ -260,7 +304,7 @@ export const layerMemory: Layer.Layer<Jobs, StoreError, ServiceConfig | CryptoEn
 export const layerSqlite = (filename: string): Layer.Layer<Jobs, unknown, ServiceConfig | CryptoEngine> =>
   Layer.unwrap(Effect.map(
     ServiceConfig,
-    (config) => layerOn(DurableJobPool.layerSqlite({ filename, maxSize: config.poolMax, name: "offload-service" }))
+    (config) => layerOn(DurableJobPool.layerSqlite({ ...poolOptions(config), filename }))
   ))
 
 /** A free TCP port on `host` (the kernel's pick; another process may take it before the runner binds it). */
@@ -301,7 +345,7 @@ export const layerPostgres = (url: string): Layer.Layer<Jobs, unknown, ServiceCo
     )
     const shardingConfig = { runnerAddress: Option.some(address) }
     // the shard locks one at a time on their connection: no pg "already executing a query" warning
-    const durable = DurableJobPool.layerCluster({ maxSize: config.poolMax, name: "offload-service" }).pipe(
+    const durable = DurableJobPool.layerCluster(poolOptions(config)).pipe(
       Layer.provide(NodeClusterSocket.layer({ storage: "byo", shardingConfig })),
       Layer.provide(DurableJobPool.layerClusterStorage(shardingConfig)),
       Layer.provideMerge(PgClient.layer({ url: Redacted.make(url) }))

@@ -27,7 +27,8 @@
  * input is dropped as soon as it ends.
  *
  * Shutdown refuses new jobs at once, gives the outstanding ones up to
- * `SHUTDOWN_GRACE` to end, then cancels the rest.
+ * `SHUTDOWN_GRACE` to end (less if `GraceCutShort` completes first), then
+ * cancels the rest.
  */
 import * as AsyncJob from "@async-job/core/AsyncJob"
 import type { NoJobsError } from "@async-job/core/Errors"
@@ -52,6 +53,7 @@ import { CryptoEngine } from "../engine/CryptoEngine.js"
 import type { EngineError } from "../engine/EngineError.js"
 import * as Operation from "../engine/Operation.js"
 import {
+  GraceCutShort,
   type Housekeeping,
   JobEndedError,
   type JobError,
@@ -187,6 +189,7 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
     const engine = yield* CryptoEngine
     const config = yield* ServiceConfig
     const clock = yield* Clock.Clock
+    const graceCutShort = yield* GraceCutShort
     // the jobs run with this context (the pool's metrics registry among it), and the metrics are recorded in it
     const context = yield* Effect.context<never>()
     const runFork = Effect.runForkWith(context)
@@ -317,7 +320,9 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
             entry.onFirstStep = (failure) =>
               answer(failure === undefined ? Effect.succeed(entry) : Effect.fail(failure))
             const body = offload(engine, request, ctx, { cleanup: cleanupFd, onAnswer: resume(entry) }).pipe(
-              Effect.onExit((exit) => Effect.sync(() => settle(entry, exit)))
+              Effect.onExit((exit) =>
+                Effect.sync(() => settle(entry, exit))
+              )
             )
             JobPool.startUnsafe(pool, context, body, { waitCtx: ctx }, onStep(entry))
           }))
@@ -351,7 +356,9 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
         const entry = outstanding.get(id)
         if (entry !== undefined) return Effect.succeed<Entry | JobView>(entry)
         const record = ended.get(id)
-        return record === undefined ? Effect.fail(new JobNotFoundError({ id })) : Effect.succeed<Entry | JobView>(record)
+        return record === undefined
+          ? Effect.fail(new JobNotFoundError({ id }))
+          : Effect.succeed<Entry | JobView>(record)
       })
 
     const cancelledView = (record: JobView): Effect.Effect<JobView, JobEndedError> =>
@@ -363,9 +370,11 @@ export const make: Effect.Effect<Jobs, never, Scope.Scope | JobPool.JobPool | Cr
       accepting = false
       if (outstanding.size === 0) return Effect.succeed(0)
       drained ??= Deferred.makeUnsafe<void>()
-      // interruptible: shutdown runs as a finalizer, where the timeout could not stop the wait otherwise
+      // interruptible: shutdown runs as a finalizer, where the timeout could not stop the wait otherwise; the grace
+      // ends with the last job, at SHUTDOWN_GRACE, or when it is cut short (a second signal), whichever comes first
       return Effect.interruptible(Deferred.await(drained)).pipe(
         Effect.timeoutOption(config.shutdownGrace),
+        (grace) => Effect.raceFirst(grace, Effect.interruptible(graceCutShort)),
         Effect.andThen(Effect.suspend(() => {
           const left = Array.from(outstanding.values())
           // one after another, each yielding: probes and answers keep being served while they unwind

@@ -19,13 +19,13 @@ import * as Flag from "effect/cli/Flag"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Operation from "../engine/Operation.js"
 import * as Compare from "./Compare.js"
 import * as Load from "./Load.js"
 import * as Pin from "./Pin.js"
 import * as Progress from "./Progress.js"
 import * as Service from "./Service.js"
 import * as Stats from "./Stats.js"
-import * as Operation from "../engine/Operation.js"
 
 const positive = (name: string) =>
   Flag.Int(name).pipe(Flag.filter((n) => n >= 1, () => `--${name} must be a positive integer`))
