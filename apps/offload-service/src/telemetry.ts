@@ -149,18 +149,14 @@ const engineMetrics = (engine: CryptoEngine, traffic: Traffic, context: Context.
 /** What the configured exporters need of OpenTelemetry, loaded only then. */
 const load = (config: ServiceConfig) =>
   Effect.promise(async () => {
-    const metrics = config.metricsExporters.length > 0
-    const traces = config.tracesExporter === "otlp"
-    const [NodeSdk, OtelMetrics, SdkMetrics, Prometheus, OtlpMetrics, SdkTrace, OtlpTrace] = await Promise.all([
+    const [NodeSdk, OtelMetrics, Prometheus, OtlpMetrics, OtlpTraces] = await Promise.all([
       import("@effect/opentelemetry/NodeSdk"),
       import("@effect/opentelemetry/OtelMetrics"),
-      metrics ? import("@opentelemetry/sdk-metrics") : undefined,
-      config.metricsExporters.includes("prometheus") ? import("@opentelemetry/exporter-prometheus") : undefined,
-      config.metricsExporters.includes("otlp") ? import("@opentelemetry/exporter-metrics-otlp-http") : undefined,
-      traces ? import("@opentelemetry/sdk-trace-base") : undefined,
-      traces ? import("@opentelemetry/exporter-trace-otlp-http") : undefined
+      config.metricsExporters.includes("prometheus") ? import("./exporters/prometheus.js") : undefined,
+      config.metricsExporters.includes("otlp") ? import("./exporters/otlpMetrics.js") : undefined,
+      config.tracesExporter === "otlp" ? import("./exporters/otlpTraces.js") : undefined
     ])
-    return { NodeSdk, OtelMetrics, SdkMetrics, Prometheus, OtlpMetrics, SdkTrace, OtlpTrace }
+    return { NodeSdk, OtelMetrics, Prometheus, OtlpMetrics, OtlpTraces }
   })
 
 type Otel = Effect.Success<ReturnType<typeof load>>
@@ -171,9 +167,9 @@ const layerOtel = (otel: Otel, config: ServiceConfig): Layer.Layer<Telemetry, ne
   const Sdk = otel.NodeSdk.layer(() => ({
     resource: { serviceName: config.serviceName },
     shutdownTimeout,
-    spanProcessor: otel.SdkTrace !== undefined && otel.OtlpTrace !== undefined
-      ? new otel.SdkTrace.BatchSpanProcessor(new otel.OtlpTrace.OTLPTraceExporter({ url: config.otlpTracesEndpoint }))
-      : undefined
+    spanProcessor: otel.OtlpTraces === undefined
+      ? undefined
+      : new otel.OtlpTraces.BatchSpanProcessor(new otel.OtlpTraces.OTLPTraceExporter({ url: config.otlpTracesEndpoint }))
   }))
   const make = Effect.gen(function*() {
     const refresh = engineMetrics(yield* CryptoEngine, yield* Traffic, yield* Effect.context<never>())
@@ -183,10 +179,10 @@ const layerOtel = (otel: Otel, config: ServiceConfig): Layer.Layer<Telemetry, ne
       ? undefined
       : new otel.Prometheus.PrometheusExporter({ preventServerStart: true })
     if (prometheus !== undefined) readers.push(prometheus)
-    if (otel.SdkMetrics !== undefined && otel.OtlpMetrics !== undefined) {
+    if (otel.OtlpMetrics !== undefined) {
       const interval = Math.max(1, Math.round(Duration.toMillis(config.metricsExportInterval)))
       readers.push(
-        new otel.SdkMetrics.PeriodicExportingMetricReader({
+        new otel.OtlpMetrics.PeriodicExportingMetricReader({
           exporter: new otel.OtlpMetrics.OTLPMetricExporter({ url: config.otlpMetricsEndpoint }),
           exportIntervalMillis: interval,
           exportTimeoutMillis: Math.min(interval, 30_000)

@@ -17,6 +17,7 @@ import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
+import { isUtf8 } from "node:buffer"
 import type * as Http from "node:http"
 import { ServiceConfig } from "../config.js"
 import { CryptoEngine } from "../engine/CryptoEngine.js"
@@ -35,8 +36,6 @@ const payloadTooLarge = (limit: number) => new Api.PayloadTooLarge({ message: `t
 
 const malformed = (message: string) => new Api.MalformedJson({ message: bounded(message) })
 
-/** Decodes UTF-8, refusing what is not: a body is what was sent, never a guess at it. */
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
 type ReadError = Api.PayloadTooLarge | Api.MalformedJson | Api.Overloaded
 
@@ -177,13 +176,14 @@ const readRequest = (
       })
     )
     if (bytes.length === 0) return yield* Effect.fail(malformed("the body is empty"))
-    const text = Result.try({ try: () => utf8.decode(bytes), catch: () => "invalid" as const })
-    if (Result.isFailure(text)) return yield* Effect.fail(malformed("the body is not valid UTF-8"))
-    if (!requests.nestedAtMost(text.success, requests.maxDepth)) {
+    // a body is what was sent, never a guess at it: not UTF-8 is refused (node's check, then its decoder)
+    if (!isUtf8(bytes)) return yield* Effect.fail(malformed("the body is not valid UTF-8"))
+    const text = bytes.toString("utf8")
+    if (!requests.nestedAtMost(text, requests.maxDepth)) {
       const message = `the body nests arrays and objects deeper than ${requests.maxDepth}`
       return yield* new Api.ValidationError({ message, issues: [{ path: [], message }] })
     }
-    const json = Result.try({ try: (): unknown => JSON.parse(text.success), catch: (error) => error })
+    const json = Result.try({ try: (): unknown => JSON.parse(text), catch: (error) => error })
     if (Result.isFailure(json)) {
       const reason = json.failure instanceof Error ? json.failure.message : String(json.failure)
       return yield* Effect.fail(malformed(`the body is not valid JSON: ${reason}`))
