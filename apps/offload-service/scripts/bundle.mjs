@@ -20,8 +20,10 @@ import { fileURLToPath, pathToFileURL } from "node:url"
 
 const app = fileURLToPath(new URL("..", import.meta.url))
 const root = Path.resolve(app, "..", "..")
-const dist = Path.join(app, "dist")
-const manifestFile = Path.join(dist, "bundle.json")
+/** Where `pnpm start`'s bundle is built. */
+export const defaultDist = Path.join(app, "dist")
+
+const manifestOf = (/** @type {string} */ dist) => Path.join(dist, "bundle.json")
 
 /** Builds older than this, other than the current one, are removed by the next build. */
 const keepOldBuildsMs = 10 * 60 * 1000
@@ -33,10 +35,13 @@ const keepOldBuildsMs = 10 * 60 * 1000
  * @property {ReadonlyArray<string>} inputs every file the build read (absolute paths)
  */
 
-/** @returns {Manifest | undefined} */
-const readManifest = () => {
+/**
+ * @param {string} dist
+ * @returns {Manifest | undefined}
+ */
+export const readManifest = (dist) => {
   try {
-    return JSON.parse(Fs.readFileSync(manifestFile, "utf8"))
+    return JSON.parse(Fs.readFileSync(manifestOf(dist), "utf8"))
   } catch {
     return undefined
   }
@@ -46,8 +51,9 @@ const readManifest = () => {
  * Whether the manifest's bundle may run: it is there, and every input exists and is no newer than the build.
  *
  * @param {Manifest} manifest
+ * @param {string} dist
  */
-const isFresh = (manifest) => {
+export const isFresh = (manifest, dist) => {
   if (!Fs.existsSync(Path.join(dist, manifest.dir, "main.js"))) return false
   for (const input of manifest.inputs) {
     let stat
@@ -79,22 +85,33 @@ const buildInputs = () => {
   return files
 }
 
-/** Removes the builds other than `keep` and the current one once they are old enough that no process starts them. */
-const prune = (/** @type {ReadonlyArray<string>} */ keep) => {
+/**
+ * Removes the builds other than `keep` once they are old enough that no process starts them any more.
+ *
+ * @param {string} dist
+ * @param {ReadonlyArray<string>} keep
+ */
+const prune = (dist, keep) => {
   const now = Date.now()
   for (const name of Fs.readdirSync(dist)) {
     const dir = Path.join(dist, name)
-    if (keep.includes(name) || !Fs.statSync(dir).isDirectory()) continue
-    if (now - Fs.statSync(dir).mtimeMs > keepOldBuildsMs) Fs.rmSync(dir, { recursive: true, force: true })
+    try {
+      const stat = Fs.statSync(dir)
+      if (keep.includes(name) || !stat.isDirectory() || now - stat.mtimeMs <= keepOldBuildsMs) continue
+      Fs.rmSync(dir, { recursive: true, force: true })
+    } catch {
+      // removed meanwhile by another build
+    }
   }
 }
 
 /**
- * Builds the bundle into a new directory and makes it the current one.
+ * Builds the bundle into a new directory of `dist` and makes it the current one.
  *
+ * @param {string} [dist]
  * @returns {Promise<string>} the path of its `main.js`
  */
-export const build = async () => {
+export const build = async (dist = defaultDist) => {
   const esbuild = await import("esbuild")
   const builtAt = Date.now()
   const dir = `${builtAt.toString(36)}-${process.pid}`
@@ -119,22 +136,25 @@ export const build = async () => {
   const inputs = Object.keys(result.metafile.inputs).map((input) => Path.resolve(app, input))
   /** @type {Manifest} */
   const manifest = { dir, builtAt, inputs: [...inputs, ...buildInputs()] }
-  const temporary = `${manifestFile}.${process.pid}.tmp`
+  const temporary = `${manifestOf(dist)}.${process.pid}.tmp`
   Fs.writeFileSync(temporary, JSON.stringify(manifest))
-  Fs.renameSync(temporary, manifestFile)
-  prune([dir])
+  Fs.renameSync(temporary, manifestOf(dist))
+  prune(dist, [dir])
   return Path.join(outdir, "main.js")
 }
 
 /**
- * The URL of the current bundle's `main.js`, built first if there is none or it is stale.
+ * The URL of the current bundle's `main.js` in `dist`, built first if there is none or it is stale.
  *
+ * @param {string} [dist]
  * @returns {Promise<string>}
  */
-export const freshBundle = async () => {
-  const manifest = readManifest()
-  if (manifest !== undefined && isFresh(manifest)) return pathToFileURL(Path.join(dist, manifest.dir, "main.js")).href
-  return pathToFileURL(await build()).href
+export const freshBundle = async (dist = defaultDist) => {
+  const manifest = readManifest(dist)
+  if (manifest !== undefined && isFresh(manifest, dist)) {
+    return pathToFileURL(Path.join(dist, manifest.dir, "main.js")).href
+  }
+  return pathToFileURL(await build(dist)).href
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
