@@ -24,8 +24,8 @@ import {
 } from "./baselines.js"
 import { cryptoPool } from "./cryptoPool.js"
 import { durableCycle } from "./durable.js"
-import { service } from "./service.js"
 import { bytesPerOp, heapUsed, median, nsPerOp, row, timeRow } from "./measure.js"
+import { service } from "./service.js"
 
 export interface Result {
   readonly name: string

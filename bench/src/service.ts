@@ -264,7 +264,9 @@ export const service = async (s: Settings): Promise<ReadonlyArray<Result>> => {
       const of = (name: SubjectName, pick: (run: Run) => number) => median(runs[name].map(pick))
       const usPerRequest = (name: SubjectName) => 1e6 / of(name, (run) => run.rps)
       rows.push({
-        ...row(`service-${load.op}`, "µs", usPerRequest("service"), { "fastify-piscina": usPerRequest("fastify-piscina") }),
+        ...row(`service-${load.op}`, "µs", usPerRequest("service"), {
+          "fastify-piscina": usPerRequest("fastify-piscina")
+        }),
         detail: {
           "service req/s": round1(of("service", (run) => run.rps)),
           "fastify-piscina req/s": round1(of("fastify-piscina", (run) => run.rps)),
@@ -285,7 +287,9 @@ export const service = async (s: Settings): Promise<ReadonlyArray<Result>> => {
   const loadAfter = Os.loadavg()[0]!
   rows.push(
     {
-      ...row("service-startup", "ms", median(startups.service), { "fastify-piscina": median(startups["fastify-piscina"]) }),
+      ...row("service-startup", "ms", median(startups.service), {
+        "fastify-piscina": median(startups["fastify-piscina"])
+      }),
       detail: {
         "service min ms": round1(Math.min(...startups.service)),
         "service max ms": round1(Math.max(...startups.service)),

@@ -131,7 +131,10 @@ export const build = async (dist = defaultDist) => {
     // pg's optional native binding, which it requires only when asked to
     external: ["pg-native"],
     // CommonJS dependencies (OpenTelemetry, pg) call require() for node's modules
-    banner: { js: "import { createRequire as __bundleRequire } from \"node:module\"; const require = __bundleRequire(import.meta.url);" }
+    banner: {
+      js:
+        "import { createRequire as __bundleRequire } from \"node:module\"; const require = __bundleRequire(import.meta.url);"
+    }
   })
   const inputs = Object.keys(result.metafile.inputs).map((input) => Path.resolve(app, input))
   /** @type {Manifest} */

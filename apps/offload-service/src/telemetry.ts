@@ -171,7 +171,9 @@ const layerOtel = (otel: Otel, config: ServiceConfig): Layer.Layer<Telemetry, ne
     shutdownTimeout,
     spanProcessor: otel.OtlpTraces === undefined
       ? undefined
-      : new otel.OtlpTraces.BatchSpanProcessor(new otel.OtlpTraces.OTLPTraceExporter({ url: config.otlpTracesEndpoint }))
+      : new otel.OtlpTraces.BatchSpanProcessor(
+        new otel.OtlpTraces.OTLPTraceExporter({ url: config.otlpTracesEndpoint })
+      )
   }))
   const make = Effect.gen(function*() {
     const refresh = engineMetrics(yield* CryptoEngine, yield* Traffic, yield* Effect.context<never>())
@@ -251,7 +253,8 @@ const layerPrometheusOnDemand = (config: ServiceConfig): Layer.Layer<Telemetry, 
         prometheus: Option.some(
           Effect.flatMap(
             loaded,
-            (prometheus) => Option.getOrElse(prometheus, () => Effect.die(new Error("no Prometheus exporter was built")))
+            (prometheus) =>
+              Option.getOrElse(prometheus, () => Effect.die(new Error("no Prometheus exporter was built")))
           )
         )
       })

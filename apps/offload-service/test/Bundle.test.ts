@@ -40,25 +40,29 @@ describe("the bundle pnpm start runs", () => {
       assertFalse(Bundle.isFresh({ ...manifest, dir: "b2" }, dist), "no build")
     }))
 
-  it.live("a stale bundle is built again before it runs: a new build, made from the service's sources", () =>
-    Effect.gen(function*() {
-      const dist = yield* tempDir
-      Fs.mkdirSync(Path.join(dist, "old"))
-      Fs.writeFileSync(Path.join(dist, "old", "main.js"), "throw new Error('a stale bundle ran')")
-      const edited = Path.join(dist, "edited.ts")
-      Fs.writeFileSync(edited, "")
-      const builtAt = Date.now() - 60_000
-      Fs.writeFileSync(Path.join(dist, "bundle.json"), JSON.stringify({ dir: "old", builtAt, inputs: [edited] }))
-      const main = fileURLToPath(yield* Effect.promise(() => Bundle.freshBundle(dist)))
-      assertFalse(main.startsWith(Path.join(dist, "old")))
-      assertTrue(Fs.existsSync(main) && Fs.existsSync(Path.join(Path.dirname(main), "cryptoWorker.js")))
-      const manifest = Bundle.readManifest(dist)!
-      strictEqual(Path.join(dist, manifest.dir, "main.js"), main)
-      const sources = fileURLToPath(new URL("../src/", import.meta.url))
-      assertTrue(manifest.inputs.includes(Path.join(sources, "main.ts")))
-      assertTrue(manifest.inputs.includes(Path.join(sources, "http", "server.ts")))
-      assertTrue(Bundle.isFresh(manifest, dist))
-      // and now it is current: the same build is run again
-      strictEqual(fileURLToPath(yield* Effect.promise(() => Bundle.freshBundle(dist))), main)
-    }), { timeout: 120_000 })
+  it.live(
+    "a stale bundle is built again before it runs: a new build, made from the service's sources",
+    () =>
+      Effect.gen(function*() {
+        const dist = yield* tempDir
+        Fs.mkdirSync(Path.join(dist, "old"))
+        Fs.writeFileSync(Path.join(dist, "old", "main.js"), "throw new Error('a stale bundle ran')")
+        const edited = Path.join(dist, "edited.ts")
+        Fs.writeFileSync(edited, "")
+        const builtAt = Date.now() - 60_000
+        Fs.writeFileSync(Path.join(dist, "bundle.json"), JSON.stringify({ dir: "old", builtAt, inputs: [edited] }))
+        const main = fileURLToPath(yield* Effect.promise(() => Bundle.freshBundle(dist)))
+        assertFalse(main.startsWith(Path.join(dist, "old")))
+        assertTrue(Fs.existsSync(main) && Fs.existsSync(Path.join(Path.dirname(main), "cryptoWorker.js")))
+        const manifest = Bundle.readManifest(dist)!
+        strictEqual(Path.join(dist, manifest.dir, "main.js"), main)
+        const sources = fileURLToPath(new URL("../src/", import.meta.url))
+        assertTrue(manifest.inputs.includes(Path.join(sources, "main.ts")))
+        assertTrue(manifest.inputs.includes(Path.join(sources, "http", "server.ts")))
+        assertTrue(Bundle.isFresh(manifest, dist))
+        // and now it is current: the same build is run again
+        strictEqual(fileURLToPath(yield* Effect.promise(() => Bundle.freshBundle(dist))), main)
+      }),
+    { timeout: 120_000 }
+  )
 })

@@ -256,34 +256,38 @@ describe("Telemetry, in the process pnpm start runs", () => {
   /** What the default settings never need. */
   const unused = /\/node_modules\/(?:fast-check|pg|@effect\/sql-pg|@effect\/sql-sqlite-node)\/|^node:sqlite$/
 
-  it.live("the default settings load no OpenTelemetry module until the first GET /metrics, and no store driver", () =>
-    Effect.gen(function*() {
-      const dir = yield* Effect.acquireRelease(
-        Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "offload-modules-"))),
-        (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-      )
-      const log = Path.join(dir, "modules.log")
-      const port = yield* LoadService.freePort("127.0.0.1")
-      const url = `http://127.0.0.1:${port}`
-      const child = yield* Effect.acquireRelease(
-        Effect.sync(() =>
-          ChildProcess.spawn(process.execPath, ["--import", moduleLog, "--import", tsx, main], {
-            env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", MODULE_LOG: log, ENGINE_THREADS: "1" },
-            stdio: "ignore"
-          })
-        ),
-        (child) => Effect.sync(() => child.kill("SIGKILL"))
-      )
-      yield* pollUntil(
-        Effect.promise(() => fetch(`${url}/healthz`).then((response) => response.status, () => 0)),
-        (status) => status === 200 || child.exitCode !== null
-      )
-      const lines = () => Fs.readFileSync(log, "utf8").split("\n")
-      const loaded = () => lines().filter((line) => otel.test(line))
-      deepStrictEqual(loaded(), [])
-      // nor the durable store's drivers, nor a test library
-      deepStrictEqual(lines().filter((line) => unused.test(line)), [])
-      strictEqual((yield* call(url, "GET", "/metrics")).status, 200)
-      assertTrue(loaded().some((line) => line.includes("/exporter-prometheus/")), loaded().join("\n"))
-    }).pipe(Effect.scoped), { timeout: 120_000 })
+  it.live(
+    "the default settings load no OpenTelemetry module until the first GET /metrics, and no store driver",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* Effect.acquireRelease(
+          Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "offload-modules-"))),
+          (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+        )
+        const log = Path.join(dir, "modules.log")
+        const port = yield* LoadService.freePort("127.0.0.1")
+        const url = `http://127.0.0.1:${port}`
+        const child = yield* Effect.acquireRelease(
+          Effect.sync(() =>
+            ChildProcess.spawn(process.execPath, ["--import", moduleLog, "--import", tsx, main], {
+              env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", MODULE_LOG: log, ENGINE_THREADS: "1" },
+              stdio: "ignore"
+            })
+          ),
+          (child) => Effect.sync(() => child.kill("SIGKILL"))
+        )
+        yield* pollUntil(
+          Effect.promise(() => fetch(`${url}/healthz`).then((response) => response.status, () => 0)),
+          (status) => status === 200 || child.exitCode !== null
+        )
+        const lines = () => Fs.readFileSync(log, "utf8").split("\n")
+        const loaded = () => lines().filter((line) => otel.test(line))
+        deepStrictEqual(loaded(), [])
+        // nor the durable store's drivers, nor a test library
+        deepStrictEqual(lines().filter((line) => unused.test(line)), [])
+        strictEqual((yield* call(url, "GET", "/metrics")).status, 200)
+        assertTrue(loaded().some((line) => line.includes("/exporter-prometheus/")), loaded().join("\n"))
+      }).pipe(Effect.scoped),
+    { timeout: 120_000 }
+  )
 })

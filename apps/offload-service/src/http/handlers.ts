@@ -36,7 +36,6 @@ const payloadTooLarge = (limit: number) => new Api.PayloadTooLarge({ message: `t
 
 const malformed = (message: string) => new Api.MalformedJson({ message: bounded(message) })
 
-
 type ReadError = Api.PayloadTooLarge | Api.MalformedJson | Api.Overloaded
 
 /**

@@ -4,8 +4,9 @@
  *
  * **Details**
  *
- * What loadgen expects of the service entry (`src/main.ts`, run as
- * `node --import tsx src/main.ts`):
+ * What loadgen expects of the service entry (by default what `pnpm start`
+ * runs, `node scripts/start.mjs`: the bundle; a TypeScript entry is run with
+ * `node --import tsx`):
  * it listens on `HOST`:`PORT` from the environment, picks its engine from
  * `ENGINE` (unset: worker threads; `inline`: on the request thread), answers
  * `GET /healthz` with 200 once ready, and exits on SIGTERM.
@@ -32,9 +33,11 @@ export class ServiceStartError extends Data.TaggedError("ServiceStartError")<{
 }> {}
 
 /**
- * The service entry loadgen starts by default: `apps/offload-service/src/main.ts`.
+ * The service entry loadgen starts by default: what `pnpm start` runs,
+ * `apps/offload-service/scripts/start.mjs` (the service's bundle, rebuilt
+ * first if stale).
  */
-export const defaultEntry: string = fileURLToPath(new URL("../main.ts", import.meta.url))
+export const defaultEntry: string = fileURLToPath(new URL("../../scripts/start.mjs", import.meta.url))
 
 /**
  * Finds a free TCP port on a host by binding port 0 and releasing it.
@@ -61,7 +64,7 @@ export interface RunningService {
 }
 
 export interface StartOptions {
-  /** The TypeScript entry to run with tsx; default {@link defaultEntry}. */
+  /** The entry to run (a TypeScript one with tsx); default {@link defaultEntry}. */
   readonly entry?: string | undefined
   /** Extra environment; a value of `undefined` removes the variable. */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
@@ -123,7 +126,7 @@ const spawn = (
   output: Array<string>,
   cpus: ReadonlyArray<number> | undefined
 ) => {
-  const node = [process.execPath, ["--import", tsxLoader, entry]] as const
+  const node = [process.execPath, /\.[cm]?ts$/.test(entry) ? ["--import", tsxLoader, entry] : [entry]] as const
   // taskset execs node: the pid is the service's
   const [command, args] = cpus === undefined ? node : Pin.pinned(cpus, ...node)
   const child = ChildProcess.spawn(command, args, {
