@@ -315,35 +315,6 @@ for (const pool of ["hand-made", "platform"] as const) {
   })
 }
 
-describe("threads (hand-made pool): one message per turn, each way", () => {
-  it.effect("two slow operations sent in one message are answered one by one, each when it is done", () =>
-    Effect.gen(function*() {
-      const answerMessages: Array<number> = []
-      const engine = yield* CryptoEngine.make({
-        threads: 1,
-        keys,
-        // before the engine's own listener, which completes the requests (and may resume this test at once)
-        onWorkerSpawn: (worker) =>
-          worker.prependListener("message", (message: { readonly answers?: ReadonlyArray<unknown> }) => {
-            if (message.answers !== undefined) answerMessages.push(message.answers.length)
-          })
-      })
-      const done = [Deferred.makeUnsafe<Outcome>(), Deferred.makeUnsafe<Outcome>()]
-      // one turn: one batch of two scrypts (each takes far longer than the worker's 0.5 ms before it answers)
-      yield* Effect.sync(() =>
-        done.forEach((deferred, i) =>
-          engine.submitUnsafe(
-            { op: "scrypt", password: `p${i}`, salt: "s", N: 16384 },
-            (exit) => Deferred.doneUnsafe(deferred, Effect.succeed(exit))
-          )
-        )
-      )
-      const outcomes = yield* Effect.forEach(done, Deferred.await)
-      deepStrictEqual(outcomes.map(Exit.isSuccess), [true, true])
-      deepStrictEqual(answerMessages, [1, 1])
-    }))
-})
-
 describe("inline", () => {
   it.effect("gives the same results as the worker threads", () =>
     Effect.gen(function*() {
