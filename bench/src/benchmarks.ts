@@ -25,6 +25,7 @@ import {
 import { cryptoPool } from "./cryptoPool.js"
 import { durableCycle, durablePostgres, durableThroughputSqlite } from "./durable.js"
 import { bytesPerOp, heapUsed, median, nsPerOp, row, timeRow } from "./measure.js"
+import { service } from "./service.js"
 
 export interface Result {
   readonly name: string
@@ -47,6 +48,8 @@ export interface Result {
     readonly baselines: Record<string, number>
     readonly ratios: Record<string, number>
   } | undefined
+  /** Figures that explain the value (the service entries: throughput, latency, CPU per request, errors), by name. */
+  readonly detail?: Record<string, number> | undefined
 }
 
 export interface Settings {
@@ -65,6 +68,13 @@ export interface Settings {
   /** interleaved rounds of `paused-job-heap` (the median is reported) */
   readonly heapSamples: number
   readonly poolSize: number
+  /** `service`: alternating rounds of load per operation and side */
+  readonly serviceRounds: number
+  /** `service`: seconds of each measured load run, and of the warm-up before it */
+  readonly serviceSeconds: number
+  readonly serviceWarmupSeconds: number
+  /** `service`: measured starts of each side */
+  readonly serviceStartups: number
 }
 
 // ---------------------------------------------------------------------------- entries
@@ -371,5 +381,8 @@ export const all: ReadonlyArray<Entry> = [
   { name: "durable-postgres", run: durablePostgres },
   { name: "crypto-pool", run: cryptoPool },
   { name: "rsa2048-sign", run: rsa2048Sign },
-  { name: "ecdsa-p256-sign", run: ecdsaP256Sign }
+  { name: "ecdsa-p256-sign", run: ecdsaP256Sign },
+  // the offload service against its Fastify + piscina peer, both as child processes: rows service-sha256,
+  // service-ecdsa-p256-sign, service-rsa2048-sign, service-scrypt, service-startup, service-rss
+  { name: "service", run: service, process: "own" }
 ]

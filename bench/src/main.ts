@@ -33,7 +33,11 @@ const full: benchmarks.Settings = {
   samplingInterval: 512,
   pausedJobs: 100_000,
   heapSamples: 3,
-  poolSize: 10_000
+  poolSize: 10_000,
+  serviceRounds: 3,
+  serviceSeconds: 10,
+  serviceWarmupSeconds: 3,
+  serviceStartups: 5
 }
 
 /** `--quick`: a smoke run, every entry measured briefly (its figures are not to be quoted). */
@@ -45,7 +49,11 @@ const quick: benchmarks.Settings = {
   samplingInterval: 1024,
   pausedJobs: 2_000,
   heapSamples: 1,
-  poolSize: 10_000
+  poolSize: 10_000,
+  serviceRounds: 1,
+  serviceSeconds: 1,
+  serviceWarmupSeconds: 1,
+  serviceStartups: 1
 }
 
 const versionOf = (pkg: string): string =>

@@ -39,6 +39,11 @@ export const table = (report: Report): string => {
       : [`${fmt(r.cpu.value)} ${r.unit}`, ...Object.entries(r.cpu.ratios).map(([k, v]) => `${fmt(v)}× ${k}`)].join(", ")
     lines.push(`| ${r.name}${subject} | ${fmt(r.value)} ${r.unit} | ${baselines} | ${ratios} | ${cpu} |`)
   }
+  const details = report.results.filter((r) => r.detail !== undefined)
+  if (details.length > 0) lines.push("")
+  for (const r of details) {
+    lines.push(`- ${r.name}: ${Object.entries(r.detail!).map(([k, v]) => `${k} ${fmt(v)}`).join(", ")}`)
+  }
   return lines.join("\n")
 }
 

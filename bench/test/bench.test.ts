@@ -25,7 +25,13 @@ const required = [
   "durable-throughput-postgres",
   "crypto-pool",
   "rsa2048-sign",
-  "ecdsa-p256-sign"
+  "ecdsa-p256-sign",
+  "service-sha256",
+  "service-ecdsa-p256-sign",
+  "service-rsa2048-sign",
+  "service-scrypt",
+  "service-startup",
+  "service-rss"
 ]
 
 /** The baselines each entry is judged against (issue 23): effect 4's recipes and effect 3.22.4's, in the same run. */
@@ -41,8 +47,17 @@ const baselines: Record<string, ReadonlyArray<string>> = {
   "durable-throughput-sqlite": ["sqlite-insert-select-64"],
   "durable-cycle-postgres": ["pg-insert-select"],
   "durable-throughput-postgres": ["pg-insert-select-64"],
-  "crypto-pool": ["hand-made-pool"]
+  "crypto-pool": ["hand-made-pool"],
+  "service-sha256": ["fastify-piscina"],
+  "service-ecdsa-p256-sign": ["fastify-piscina"],
+  "service-rsa2048-sign": ["fastify-piscina"],
+  "service-scrypt": ["fastify-piscina"],
+  "service-startup": ["fastify-piscina"],
+  "service-rss": ["fastify-piscina"]
 }
+
+/** The service against its peer under load (issue 27): each side answered every request 2xx. */
+const underLoad = ["service-sha256", "service-ecdsa-p256-sign", "service-rsa2048-sign", "service-scrypt"]
 
 /** Entries whose figure is not async-job's engine, and say so. */
 const subjects: Record<string, RegExp> = {
@@ -96,6 +111,13 @@ describe("pnpm bench --quick", () => {
           }
         } else {
           strictEqual(r.cpu, undefined, r.name)
+        }
+        if (r.detail !== undefined) {
+          for (const [name, value] of Object.entries(r.detail)) assertTrue(Number.isFinite(value), `${r.name}: ${name}`)
+        }
+        if (underLoad.includes(r.name)) {
+          strictEqual(r.unit, "µs")
+          deepStrictEqual([r.detail["service answers not 2xx"], r.detail["fastify-piscina answers not 2xx"]], [0, 0])
         }
         const subject = subjects[r.name]
         if (subject === undefined) strictEqual(r.subject, undefined, r.name)

@@ -1,16 +1,17 @@
 /**
- * `pnpm start`: the async offload job service on `127.0.0.1:8080`, or where
- * `HOST` and `PORT` say (see `ServiceConfig` for every variable).
+ * `pnpm start`: config → layers → launch. The async offload job service on
+ * `127.0.0.1:8080`, or where `HOST` and `PORT` say (`config.ts` lists every
+ * setting).
  *
- * SIGINT and SIGTERM shut it down: no more jobs, outstanding jobs given
- * `SHUTDOWN_GRACE` to end and then cancelled (their wait fds cleaned up),
- * engine threads stopped, exit 0. A port already in use (or any other failure
- * to listen) is one line on stderr and exit code 1.
- *
- * @since 0.1.0
+ * SIGINT and SIGTERM shut it down: the port closes at once, outstanding jobs
+ * get `SHUTDOWN_GRACE` to end and are then cancelled (their wait fds cleaned
+ * up), engine threads stopped, exit 0. A second signal cuts the grace short
+ * (`shutdown.ts`). A port already in use, a bad setting or a store that cannot
+ * be opened is one line on stderr and exit code 1.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -18,9 +19,11 @@ import * as HttpServerError from "effect/http/HttpServerError"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
-import * as CryptoEngine from "./CryptoEngine.js"
-import * as Server from "./Server.js"
-import * as ServiceConfig from "./ServiceConfig.js"
+import * as ServiceConfig from "./config.js"
+import * as CryptoEngine from "./engine/CryptoEngine.js"
+import * as Server from "./http/server.js"
+import * as Jobs from "./jobs/Jobs.js"
+import * as Shutdown from "./shutdown.js"
 
 // built first, so released last: after the engine's threads have stopped (and only after a run, not a failed start)
 const Stopped = Layer.effectDiscard(
@@ -47,12 +50,23 @@ const listenFailure = (error: HttpServerError.ServeError) => {
     : `error: cannot listen on ${where}: ${cause.message}`
 }
 
+/** A bad setting in one line: the problem and where (`Expected … at ["PORT"]`), without the error's own wrapper. */
+const settingProblem = (error: Config.ConfigError): string =>
+  error.cause.message.split("\n").map((line) => line.trim()).filter((line) => line.length > 0).join(" ")
+
+/** Every way the service fails to start is one line; the cause's detail goes to the debug log. */
 const report = (cause: Cause.Cause<unknown>) => {
+  if (Cause.hasInterruptsOnly(cause)) return Effect.void
   const failure = Cause.findErrorOption(cause)
-  if (Option.isSome(failure) && failure.value instanceof HttpServerError.ServeError) {
-    return Console.error(listenFailure(failure.value))
+  if (Option.isSome(failure)) {
+    const error = failure.value
+    if (error instanceof HttpServerError.ServeError) return Console.error(listenFailure(error))
+    if (error instanceof Config.ConfigError) return Console.error(`error: bad setting: ${settingProblem(error)}`)
+    if (error instanceof Jobs.StartupError) {
+      return Effect.andThen(Effect.logDebug(error.cause), Console.error(`error: ${error.message}`))
+    }
   }
-  return Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logError(cause)
+  return Effect.logError(cause)
 }
 
 /** Stopped by a signal (the main fiber interrupted) is the normal end: exit 0; a failure exits 1. */
@@ -60,8 +74,9 @@ const teardown: Runtime.Teardown = (exit, onExit) =>
   Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : Runtime.defaultTeardown(exit, onExit)
 
 Server.layer.pipe(
-  Layer.provide(CryptoEngine.layerConfig),
+  Layer.provide(CryptoEngine.layerService),
   Layer.provide(ServiceConfig.layerConfig),
+  Layer.provide(Shutdown.layerSecondSignal),
   Layer.provide(Stopped),
   Layer.launch,
   Effect.tapCause(report),

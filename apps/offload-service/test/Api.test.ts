@@ -6,7 +6,7 @@ import { describe, it } from "@effect/vitest"
 import { assertTrue, deepStrictEqual, throws } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import * as Api from "../src/Api.js"
+import * as Api from "../src/http/api.js"
 
 describe("Api.Wire", () => {
   it.effect("a tagged error encodes to the error body and decodes back to its class", () =>

@@ -11,10 +11,10 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
 import type { Worker } from "node:worker_threads"
-import * as CryptoEngine from "../src/CryptoEngine.js"
-import type * as EngineError from "../src/EngineError.js"
-import { crashWorkerUnsafe } from "../src/internal/cryptoEngine.js"
-import type * as Operation from "../src/Operation.js"
+import * as CryptoEngine from "../src/engine/CryptoEngine.js"
+import type * as EngineError from "../src/engine/EngineError.js"
+import { crashWorkerUnsafe } from "../src/engine/make.js"
+import type * as Operation from "../src/engine/Operation.js"
 import { trackWorkers } from "./utils/workers.js"
 
 type Outcome = Exit.Exit<Operation.Result, EngineError.EngineError>
@@ -57,6 +57,7 @@ const submitTo = (engine: CryptoEngine.CryptoEngine, request: Operation.Request)
 const assertStats = (engine: CryptoEngine.CryptoEngine, expected: Partial<CryptoEngine.Stats>) =>
   deepStrictEqual(engine.statsUnsafe(), {
     queued: 0,
+    queuedBytes: 0,
     inFlight: 0,
     succeeded: 0,
     failed: 0,
@@ -231,6 +232,30 @@ for (const pool of ["hand-made", "platform"] as const) {
         assertTrue(Exit.isSuccess(yield* Deferred.await(third.done)))
         strictEqual(second.calls.count, 0)
         assertStats(engine, { succeeded: 2, cancelled: 1 })
+      }))
+
+    it.effect("the queue is bounded by bytes: a request past maxQueuedBytes fails at once with EngineOverloadedError", () =>
+      Effect.gen(function*() {
+        const engine = yield* CryptoEngine.make({
+          threads: 1,
+          maxInFlightPerThread: 1,
+          maxQueuedBytes: 100,
+          keys,
+          pool
+        })
+        const busy = yield* submitTo(engine, { op: "scrypt", password: "p", salt: "s", N: 16384 })
+        // 40 UTF-16 units count 80 bytes: queued; 20 more (40 bytes) would pass the bound
+        const queued = yield* submitTo(engine, { op: "sha256", data: "x".repeat(40) })
+        const refused = yield* submitTo(engine, { op: "sha256", data: "y".repeat(20) })
+        deepStrictEqual([engine.statsUnsafe().queued, engine.statsUnsafe().queuedBytes], [1, 80])
+        strictEqual(failureTag(yield* Deferred.await(refused.done)), "EngineOverloadedError")
+        assertFalse(refused.calls.duringSubmit)
+        assertTrue(Exit.isSuccess(yield* Deferred.await(busy.done)))
+        assertTrue(Exit.isSuccess(yield* Deferred.await(queued.done)))
+        // with the queue empty, one request of any size is taken
+        const large = yield* submitTo(engine, { op: "sha256", data: "z".repeat(1000) })
+        assertTrue(Exit.isSuccess(yield* Deferred.await(large.done)))
+        strictEqual(engine.statsUnsafe().queuedBytes, 0)
       }))
 
     it.effect("closing the scope fails in-flight and queued requests and terminates every worker", () =>

@@ -55,7 +55,7 @@ describe("durable mode", () => {
           }])
         )
         strictEqual((yield* call(second.url, "DELETE", `/jobs/${ids[0]}`)).status, 409)
-        strictEqual((yield* call(second.url, "GET", "/jobs/sha256.unknown")).status, 404)
+        strictEqual((yield* call(second.url, "GET", `/jobs/sha256.${Crypto.randomUUID()}`)).status, 404)
         second.child.kill("SIGTERM")
         deepStrictEqual(yield* exited(second.child), { code: 0, signal: null })
       }),

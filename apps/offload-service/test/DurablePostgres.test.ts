@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as SqlClient from "effect/sql/SqlClient"
+import * as Crypto from "node:crypto"
 import { fileURLToPath } from "node:url"
 import { exited, serve } from "./utils/child.js"
 import { call } from "./utils/http.js"
@@ -58,7 +59,7 @@ describe("durable mode on Postgres", () => {
         deepStrictEqual([cancelled.status, cancelled.body], [200, { id, state: "cancelled" }])
         const seen = yield* call(a.url, "GET", `/jobs/${id}`)
         deepStrictEqual([seen.status, seen.body], [200, { id, op: "sha256", state: "cancelled" }])
-        strictEqual((yield* call(b.url, "GET", "/jobs/sha256.unknown")).status, 404)
+        strictEqual((yield* call(b.url, "GET", `/jobs/sha256.${Crypto.randomUUID()}`)).status, 404)
 
         for (const service of [a, b]) service.child.kill("SIGTERM")
         deepStrictEqual(yield* Effect.forEach([a, b], (service) => exited(service.child)), [

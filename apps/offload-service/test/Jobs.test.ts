@@ -16,11 +16,11 @@ import * as HttpServer from "effect/http/HttpServer"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import * as Jobs from "../src/Jobs.js"
-import * as Server from "../src/Server.js"
-import * as ServiceConfig from "../src/ServiceConfig.js"
+import * as ServiceConfig from "../src/config.js"
+import * as Server from "../src/http/server.js"
+import * as Jobs from "../src/jobs/Jobs.js"
 import * as ManualEngine from "./fixtures/ManualEngine.js"
-import { awaitEnded, call, connectionRefused, errorShape, pollUntil } from "./utils/http.js"
+import { ask, awaitEnded, call, connectionRefused, errorShape, openConnection, pollUntil } from "./utils/http.js"
 
 const TestServer = (overrides: Partial<ServiceConfig.ServiceConfig> = {}) =>
   Server.layer.pipe(
@@ -149,6 +149,7 @@ describe("cancel", () => {
       deepStrictEqual((yield* call(url, "GET", `/jobs/${id}`)).body, { id, op: "scrypt", state: "cancelled" })
       deepStrictEqual(engine.statsUnsafe(), {
         queued: 0,
+        queuedBytes: 0,
         inFlight: 0,
         succeeded: 0,
         failed: 0,
@@ -156,7 +157,7 @@ describe("cancel", () => {
         workerCrashes: 0,
         workerStartFailures: 0
       })
-      deepStrictEqual(yield* jobs.housekeeping, { fdCleanups: 1, retained: 1, outstanding: 0 })
+      deepStrictEqual(yield* jobs.housekeeping, { fdCleanups: 1, retained: 1, outstanding: 0, queuedBytes: 0 })
       const stats = (yield* call(url, "GET", "/stats")).body
       deepStrictEqual([stats.running, stats.paused, stats.idle, stats.cancelled], [0, 0, 1, 1])
       // a second DELETE answers the same
@@ -271,27 +272,35 @@ describe("retention", () => {
 })
 
 describe("shutdown", () => {
-  it.live("during SHUTDOWN_GRACE: new jobs and /readyz answer 503 ShuttingDown, jobs can still be read and finish", () =>
+  it.live("during SHUTDOWN_GRACE: the port is closed at once; a request in progress that starts a job answers 503 ShuttingDown, one waiting for its job gets its end", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
       const context = yield* Layer.buildWithScope(TestServer({ shutdownGrace: Duration.minutes(5) }), scope)
       const { engine, url } = yield* Effect.provide(env, context)
+      const port = Number(new URL(url).port)
       const accepted = yield* call(url, "POST", "/jobs", sha)
       strictEqual(accepted.status, 202)
+      const waiting = yield* Effect.forkChild(call(url, "POST", "/jobs?wait=true", sha))
+      yield* pollUntil(Effect.sync(() => engine.pendingIds().length), (n) => n === 2)
+      // an upload in progress: its headers and half its body sent before the shutdown
+      const text = JSON.stringify(sha)
+      const head = `POST /jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${text.length}\r\n\r\n`
+      const uploading = yield* openConnection("127.0.0.1", port, `${head}${text.slice(0, 5)}`)
 
       const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
-      const refused = yield* pollUntil(call(url, "POST", "/jobs", sha), (reply) => reply.status === 503)
-      strictEqual(errorShape(refused).tag, "ShuttingDown")
-      strictEqual(refused.headers.get("connection"), "close")
-      const ready = yield* call(url, "GET", "/readyz")
-      deepStrictEqual([ready.status, errorShape(ready).tag], [503, "ShuttingDown"])
-      strictEqual((yield* call(url, "GET", `/jobs/${accepted.body.id}`)).body.state, "paused")
+      yield* pollUntil(connectionRefused("127.0.0.1", port), (refused) => refused)
+      const refused = yield* ask(uploading, text.slice(5))
+      deepStrictEqual([refused.status, refused.body.error.tag], [503, "ShuttingDown"])
+      strictEqual(refused.headers["connection"], "close")
 
       // the job ends within the grace: shutdown goes on without cancelling it
-      yield* engine.release(engine.pendingIds()[0]!)
+      for (const id of engine.pendingIds()) yield* engine.release(id)
+      const reply = yield* Fiber.join(waiting)
+      deepStrictEqual([reply.status, reply.body.state], [200, "finished"])
       yield* Fiber.join(closing)
       strictEqual(engine.statsUnsafe().cancelled, 0)
-      strictEqual(engine.statsUnsafe().succeeded, 1)
+      strictEqual(engine.statsUnsafe().succeeded, 2)
     }))
 
   it.live("closing the service cancels paused jobs, cleans their fds, answers waiters, and closes the port", () =>
@@ -317,7 +326,7 @@ describe("shutdown", () => {
       // responses during shutdown close their connection
       strictEqual(reply.headers.get("connection"), "close")
       strictEqual(engine.statsUnsafe().cancelled, 4)
-      deepStrictEqual(yield* jobs.housekeeping, { fdCleanups: 4, retained: 4, outstanding: 0 })
+      deepStrictEqual(yield* jobs.housekeeping, { fdCleanups: 4, retained: 4, outstanding: 0, queuedBytes: 0 })
       assertFalse(yield* jobs.isAccepting)
       assertTrue(yield* connectionRefused("127.0.0.1", port))
     }))

@@ -8,8 +8,8 @@ import * as Layer from "effect/Layer"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import * as DurableJobs from "../src/DurableJobs.js"
-import * as Jobs from "../src/Jobs.js"
+import * as DurableJobs from "../src/jobs/durable.js"
+import * as Memory from "../src/jobs/memory.js"
 import { testJobsContract } from "./fixtures/jobsContract.js"
 
 /** A temporary directory removed when the scope closes. */
@@ -21,7 +21,7 @@ const tempDir = Effect.acquireRelease(
 const inMemory = { shutdownCancels: true, dropsEngineRequest: true }
 const durable = { shutdownCancels: false, dropsEngineRequest: false }
 
-testJobsContract("in memory (Jobs.layerConfig)", { ...inMemory, layer: Jobs.layerConfig })
+testJobsContract("in memory (Memory.layerConfig)", { ...inMemory, layer: Memory.layerConfig })
 
 testJobsContract("durable, in memory (DurableJobs.layerMemory)", { ...durable, layer: DurableJobs.layerMemory })
 

@@ -16,10 +16,10 @@ import * as HttpServer from "effect/http/HttpServer"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as CryptoEngine from "../src/CryptoEngine.js"
+import * as ServiceConfig from "../src/config.js"
+import * as CryptoEngine from "../src/engine/CryptoEngine.js"
+import * as Server from "../src/http/server.js"
 import * as Service from "../src/loadgen/Service.js"
-import * as Server from "../src/Server.js"
-import * as ServiceConfig from "../src/ServiceConfig.js"
 import * as ManualEngine from "./fixtures/ManualEngine.js"
 import { call, connectionRefused, errorShape, openConnection, pollUntil, raw, type RawReply } from "./utils/http.js"
 
@@ -28,7 +28,8 @@ const host = "127.0.0.1"
 const TestServer = (overrides: Partial<ServiceConfig.ServiceConfig> = {}) =>
   Server.layer.pipe(
     Layer.provideMerge(ManualEngine.layer),
-    Layer.provide(ServiceConfig.layer({ port: 0, shutdownGrace: Duration.zero, ...overrides }))
+    // the raw requests below name the host "x"
+    Layer.provide(ServiceConfig.layer({ port: 0, shutdownGrace: Duration.zero, allowedHosts: ["x"], ...overrides }))
   )
 
 const env = Effect.gen(function*() {
@@ -296,7 +297,7 @@ describe("bounds", () => {
       const server = yield* Server.NodeServer
       deepStrictEqual(
         [server.headersTimeout, server.requestTimeout, server.keepAliveTimeout, server.maxConnections],
-        [1500, 2500, 700, 9]
+        [1500, 2500, 700, Server.hardConnectionCap(9)]
       )
       // an idle keep-alive connection is closed by the server (raw answers once the server closed it)
       const { port } = yield* env
@@ -310,16 +311,16 @@ describe("bounds", () => {
       }))
     ))
 
-  it.live("MAX_CONNECTIONS: a connection beyond it is closed at once; once one closes, requests are served", () =>
+  it.live("MAX_CONNECTIONS: a request on a connection beyond it answers 503 Overloaded; once one closes, it is served", () =>
     Effect.gen(function*() {
       const { port, url } = yield* env
       const first = yield* openConnection(host, port, "")
       yield* openConnection(host, port, "")
-      // node counts a connection once it has accepted it: wait until the refused one is refused
-      const refused = yield* raw(host, port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").pipe((effect) =>
-        pollUntil(effect, (reply) => reply.status === undefined)
+      // node counts a connection once it has accepted it: wait until one beyond the cap is over it
+      const refused = yield* raw(host, port, "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n").pipe((effect) =>
+        pollUntil(effect, (reply) => reply.status === 503)
       )
-      strictEqual(refused.text, "")
+      strictEqual(refused.body.error.tag, "Overloaded")
       first.destroy()
       const served = yield* raw(host, port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").pipe((
         effect
@@ -328,20 +329,22 @@ describe("bounds", () => {
       assertTrue(url.length > 0)
     }).pipe(Effect.scoped, Effect.provide(TestServer({ maxConnections: 2 }))))
 
-  it.live("MAX_BUFFERED_BYTES: while stalled uploads hold it, 503 Overloaded with Retry-After; freed when they go", () =>
+  it.live("MAX_BUFFERED_BYTES: a stalled upload holds the bytes it sent; past the budget 503 Overloaded with Retry-After; freed when it goes", () =>
     Effect.gen(function*() {
       const { url, port } = yield* env
       const head = "POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 990\r\n\r\n"
-      const stalled = yield* openConnection(host, port, `${head}{"op":"sha256","data":"`)
-      const overloaded = yield* call(url, "POST", "/jobs", JSON.parse(sha)).pipe((effect) =>
+      const stalled = yield* openConnection(host, port, `${head}{"op":"sha256","data":"${"s".repeat(577)}`)
+      const body = JSON.stringify({ op: "sha256", data: "b".repeat(480) })
+      const overloaded = yield* call(url, "POST", "/jobs", body).pipe((effect) =>
         pollUntil(effect, (reply) => reply.status === 503)
       )
       assertTyped(overloaded, "Overloaded")
       strictEqual(overloaded.headers.get("retry-after"), "1")
-      // a request without a body reserves nothing: a DELETE is still answered
-      strictEqual((yield* call(url, "DELETE", "/jobs/no-such-job")).status, 404)
+      // a small body fits beside the stalled one; a request without a body reserves nothing
+      strictEqual((yield* call(url, "POST", "/jobs", sha)).status, 202)
+      strictEqual((yield* call(url, "DELETE", `/jobs/${crypto.randomUUID()}`)).status, 404)
       stalled.destroy()
-      const accepted = yield* call(url, "POST", "/jobs", JSON.parse(sha)).pipe((effect) =>
+      const accepted = yield* call(url, "POST", "/jobs", body).pipe((effect) =>
         pollUntil(effect, (reply) => reply.status === 202)
       )
       strictEqual(accepted.status, 202)

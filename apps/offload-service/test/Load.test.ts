@@ -5,8 +5,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Http from "node:http"
 import type * as Net from "node:net"
+import type * as Operation from "../src/engine/Operation.js"
 import * as Load from "../src/loadgen/Load.js"
-import type * as Operation from "../src/Operation.js"
 
 interface Hit {
   readonly method: string

@@ -3,7 +3,7 @@ import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import * as Operation from "../src/Operation.js"
+import * as Operation from "../src/engine/Operation.js"
 
 const decode = Operation.decodeRequestResult
 const mib = 1024 * 1024

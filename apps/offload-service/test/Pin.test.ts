@@ -16,7 +16,7 @@ import * as Pin from "../src/loadgen/Pin.js"
 import * as Service from "../src/loadgen/Service.js"
 
 const standIn = fileURLToPath(new URL("./fixtures/standInService.ts", import.meta.url))
-const loadgen = fileURLToPath(new URL("../src/loadgen.ts", import.meta.url))
+const loadgen = fileURLToPath(new URL("../src/loadgen/main.ts", import.meta.url))
 const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href
 
 /** Runs `loadgen` with `args` to its end (at most 120 s); answers its exit code and output. */

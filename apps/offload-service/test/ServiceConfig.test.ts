@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as ServiceConfig from "../src/ServiceConfig.js"
+import * as ServiceConfig from "../src/config.js"
 
 const load = (env: Record<string, string>) =>
   Effect.provideService(ServiceConfig.config, ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
@@ -47,7 +47,14 @@ describe("ServiceConfig", () => {
         TRACES_EXPORTER: "otlp",
         OTEL_EXPORTER_OTLP_ENDPOINT: "https://collector.example:4318/",
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://traces.example/ingest",
-        OTEL_SERVICE_NAME: "offload-eu"
+        OTEL_SERVICE_NAME: "offload-eu",
+        ALLOWED_HOSTS: "Offload.example, proxy.example:443",
+        MAX_QUEUED_BYTES: "2048",
+        ENGINE: "inline",
+        ENGINE_THREADS: "3",
+        DURABLE: "sqlite:/tmp/jobs.db",
+        RUNNER_HOST: "10.1.2.3",
+        RUNNER_PORT: "9999"
       })
       const { authToken, ...rest } = config
       strictEqual(Option.map(authToken, Redacted.value).pipe(Option.getOrUndefined), "s3cret")
@@ -69,6 +76,13 @@ describe("ServiceConfig", () => {
         idleTimeout: Duration.millis(500),
         shutdownGrace: Duration.zero,
         allowedOrigins: ["https://a.example", "http://localhost:3000"],
+        allowedHosts: ["offload.example", "proxy.example:443"],
+        maxQueuedBytes: 2048,
+        engine: "inline",
+        engineThreads: 3,
+        durable: "sqlite:/tmp/jobs.db",
+        runnerHost: "10.1.2.3",
+        runnerPort: 9999,
         metricsExporters: ["otlp", "prometheus"],
         metricsExportInterval: Duration.seconds(15),
         tracesExporter: "otlp",
@@ -120,7 +134,13 @@ describe("ServiceConfig", () => {
           { OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" },
           { OTEL_EXPORTER_OTLP_ENDPOINT: "ftp://collector" },
           { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "not a url" },
-          { OTEL_SERVICE_NAME: " " }
+          { OTEL_SERVICE_NAME: " " },
+          { MAX_QUEUED_BYTES: "0" },
+          { ENGINE: "gpu" },
+          { ENGINE_THREADS: "0" },
+          { DURABLE: "mysql://x" },
+          { DURABLE: "sqlite:" },
+          { RUNNER_PORT: "-1" }
         ]
       ) {
         assertTrue(Exit.isFailure(yield* Effect.exit(load(env))), JSON.stringify(env))

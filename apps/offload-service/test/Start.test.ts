@@ -30,7 +30,7 @@ const operatorPath = [
 ].join(Path.delimiter)
 
 /** `pnpm start` in the repository's root; on scope close, SIGKILLs it and whatever it started, if still there. */
-const pnpmStart = (port: number) =>
+const pnpmStart = (port: number | string, env: Record<string, string> = {}) =>
   Effect.gen(function*() {
     let output = ""
     const seen = new Set<number>()
@@ -38,7 +38,7 @@ const pnpmStart = (port: number) =>
       Effect.sync(() => {
         const child = ChildProcess.spawn("pnpm", ["start"], {
           cwd: root,
-          env: { ...process.env, PATH: operatorPath, PORT: String(port), HOST: host, ENGINE_THREADS: "1" },
+          env: { ...process.env, PATH: operatorPath, PORT: String(port), HOST: host, ENGINE_THREADS: "1", ...env },
           stdio: ["ignore", "pipe", "pipe"]
         })
         child.stdout!.on("data", (chunk: Buffer) => output += chunk.toString("utf8"))
@@ -121,5 +121,25 @@ describe("pnpm start", () => {
       )
       deepStrictEqual(own, [`error: ${host}:${port} is already in use`])
       strictEqual(start.started().filter(isAlive).length, 0)
+    }).pipe(Effect.scoped))
+
+  it.live("a bad setting: one line naming it, exit code 1", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [number | string, Record<string, string>, string]> = [
+        ["abc", {}, `error: bad setting: Expected a string representing a finite number at ["PORT"]`],
+        [
+          0,
+          { DURABLE: "mysql://x" },
+          `error: bad setting: DURABLE must be sqlite:<file> or postgres://…, got "mysql://x"`
+        ]
+      ]
+      for (const [port, env, line] of cases) {
+        const start = yield* pnpmStart(port, env)
+        deepStrictEqual(yield* start.exited, { code: 1, signal: null })
+        const own = start.output().split("\n").filter((text) =>
+          text.trim() !== "" && !text.startsWith("> ") && !text.includes("ELIFECYCLE")
+        )
+        deepStrictEqual(own, [line])
+      }
     }).pipe(Effect.scoped))
 })

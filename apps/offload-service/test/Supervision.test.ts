@@ -17,11 +17,12 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/testing/TestClock"
-import * as CryptoEngine from "../src/CryptoEngine.js"
-import { killWorkerUnsafe } from "../src/internal/cryptoEngine.js"
-import * as Jobs from "../src/Jobs.js"
-import * as Server from "../src/Server.js"
-import * as ServiceConfig from "../src/ServiceConfig.js"
+import * as ServiceConfig from "../src/config.js"
+import * as CryptoEngine from "../src/engine/CryptoEngine.js"
+import { killWorkerUnsafe } from "../src/engine/make.js"
+import * as Server from "../src/http/server.js"
+import * as Jobs from "../src/jobs/Jobs.js"
+import * as Memory from "../src/jobs/memory.js"
 import { call, pollUntil } from "./utils/http.js"
 import { trackWorkers } from "./utils/workers.js"
 
@@ -182,7 +183,7 @@ for (const pool of ["hand-made", "platform"] as const) {
         const scope = yield* Scope.make()
         const context = yield* Layer.buildWithScope(
           Layer.provideMerge(
-            Jobs.layerConfig,
+            Memory.layerConfig,
             Layer.merge(
               Layer.effect(
                 CryptoEngine.CryptoEngine,

@@ -18,11 +18,18 @@ import * as HttpServer from "effect/http/HttpServer"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
 import * as Http from "node:http"
-import * as CryptoEngine from "../src/CryptoEngine.js"
-import * as Server from "../src/Server.js"
-import * as ServiceConfig from "../src/ServiceConfig.js"
-import { call, errorShape } from "./utils/http.js"
+import { createRequire } from "node:module"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+import * as ServiceConfig from "../src/config.js"
+import * as CryptoEngine from "../src/engine/CryptoEngine.js"
+import * as Server from "../src/http/server.js"
+import * as LoadService from "../src/loadgen/Service.js"
+import { call, errorShape, pollUntil } from "./utils/http.js"
 
 interface Post {
   readonly path: string
@@ -238,4 +245,49 @@ describe("Telemetry", () => {
         }
       }
     }))
+})
+
+describe("Telemetry, in the process pnpm start runs", () => {
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href
+  const moduleLog = fileURLToPath(new URL("./fixtures/moduleLog.mjs", import.meta.url))
+  const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
+  /** OpenTelemetry's packages, and this service's module of its Prometheus exporter. */
+  const otel = /\/node_modules\/@(?:opentelemetry|effect\/opentelemetry)\/|\/src\/exporters\//
+  /** What the default settings never need. */
+  const unused = /\/node_modules\/(?:fast-check|pg|@effect\/sql-pg|@effect\/sql-sqlite-node)\/|^node:sqlite$/
+
+  it.live(
+    "the default settings load no OpenTelemetry module until the first GET /metrics, and no store driver",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* Effect.acquireRelease(
+          Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "offload-modules-"))),
+          (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+        )
+        const log = Path.join(dir, "modules.log")
+        const port = yield* LoadService.freePort("127.0.0.1")
+        const url = `http://127.0.0.1:${port}`
+        const child = yield* Effect.acquireRelease(
+          Effect.sync(() =>
+            ChildProcess.spawn(process.execPath, ["--import", moduleLog, "--import", tsx, main], {
+              env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", MODULE_LOG: log, ENGINE_THREADS: "1" },
+              stdio: "ignore"
+            })
+          ),
+          (child) => Effect.sync(() => child.kill("SIGKILL"))
+        )
+        yield* pollUntil(
+          Effect.promise(() => fetch(`${url}/healthz`).then((response) => response.status, () => 0)),
+          (status) => status === 200 || child.exitCode !== null
+        )
+        const lines = () => Fs.readFileSync(log, "utf8").split("\n")
+        const loaded = () => lines().filter((line) => otel.test(line))
+        deepStrictEqual(loaded(), [])
+        // nor the durable store's drivers, nor a test library
+        deepStrictEqual(lines().filter((line) => unused.test(line)), [])
+        strictEqual((yield* call(url, "GET", "/metrics")).status, 200)
+        assertTrue(loaded().some((line) => line.includes("/exporter-prometheus/")), loaded().join("\n"))
+      }).pipe(Effect.scoped),
+    { timeout: 120_000 }
+  )
 })

@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
-import { engineKey, offload } from "../src/internal/offload.js"
+import { engineKey, offload } from "../src/jobs/offload.js"
 import * as ManualEngine from "./fixtures/ManualEngine.js"
 
 const abc = { op: "sha256", data: "abc" } as const
@@ -25,7 +25,7 @@ const setup = Effect.gen(function*() {
   const log: Array<string> = []
   const body = offload(engine, abc, ctx, {
     cleanup: ({ key }) => Effect.sync(() => log.push(`cleanup ${key === engineKey ? "engine fd" : "?"}`)),
-    onSubmitted: (job) => Effect.sync(() => log.push(`submitted ${job === undefined ? "outside a job" : "in a job"}`))
+    onAnswer: () => log.push("engine answered")
   })
   const fd = Effect.map(
     WaitCtx.getFd(ctx, engineKey),
@@ -40,7 +40,7 @@ describe("offload (the body of a service job)", () => {
       const { body, ctx, engine, fd, log } = yield* setup
       const first = yield* AsyncJob.start(body, { waitCtx: ctx })
       strictEqual(first._tag, "Paused")
-      deepStrictEqual(log, ["submitted in a job"])
+      deepStrictEqual(log, [])
       strictEqual(engine.pendingIds().length, 1)
       assertFalse((yield* fd)!.isSignalledUnsafe())
 
@@ -51,6 +51,7 @@ describe("offload (the body of a service job)", () => {
 
       yield* engine.release(engine.pendingIds()[0]!)
       assertTrue((yield* fd)!.isSignalledUnsafe())
+      deepStrictEqual(log, ["engine answered"])
       const third = yield* AsyncJob.resume((second as AsyncJob.Paused<unknown, unknown>).job)
       deepStrictEqual(third, { _tag: "Finished", value: abcDigest })
       // the job consumed the signal; the fd stays registered until the ctx closes
@@ -73,9 +74,9 @@ describe("offload (the body of a service job)", () => {
       const paused = yield* AsyncJob.start(body, { waitCtx: ctx })
       yield* AsyncJob.cancel((paused as AsyncJob.Paused<unknown, unknown>).job)
       deepStrictEqual([engine.pendingIds().length, engine.statsUnsafe().cancelled], [0, 1])
-      deepStrictEqual(log, ["submitted in a job"])
+      deepStrictEqual(log, [])
       yield* Scope.close(ctxScope, Exit.void)
-      deepStrictEqual(log, ["submitted in a job", "cleanup engine fd"])
+      deepStrictEqual(log, ["cleanup engine fd"])
     }).pipe(Effect.provide(JobPool.layer({ maxSize: 1 }))))
 
   it.effect("an engine failure fails the job", () =>

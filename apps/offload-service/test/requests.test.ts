@@ -4,7 +4,7 @@
 import { describe, it } from "@effect/vitest"
 import { assertFalse, assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"
-import * as requests from "../src/internal/requests.js"
+import * as requests from "../src/http/requests.js"
 
 describe("requests", () => {
   it.effect("nestedAtMost counts arrays and objects, not brackets inside strings or escaped quotes", () =>
@@ -16,12 +16,21 @@ describe("requests", () => {
       assertFalse(requests.nestedAtMost(`{"a":{"b":[1]}}`, 2))
     }))
 
-  it.effect("isJson takes application/json and +json types, with parameters, and nothing else", () =>
+  it.effect("isJson is the platform's rule: application/json in any case, with parameters, and nothing else (no +json)", () =>
     Effect.sync(() => {
-      for (const type of ["application/json", "Application/JSON; charset=utf-8", "application/problem+json"]) {
+      for (const type of ["application/json", "Application/JSON; charset=utf-8", " application/json ;x=y"]) {
         assertTrue(requests.isJson(type), type)
       }
-      for (const type of ["text/plain", "application/jsonx", "text/json", "application/x-www-form-urlencoded"]) {
+      for (
+        const type of [
+          "text/plain",
+          "application/jsonx",
+          "text/json",
+          "application/x-www-form-urlencoded",
+          "application/problem+json",
+          "application/vnd.x+json"
+        ]
+      ) {
         assertFalse(requests.isJson(type), type)
       }
     }))

@@ -77,11 +77,52 @@ export interface Options {
   readonly name?: string | undefined
   /**
    * How long ended jobs stay listed and pollable: when given, the layer
-   * purges older ones as it builds and then once per `retention` (at most
-   * once a second; see
+   * purges older ones as it builds and then once per `retention`, at least
+   * once a minute and at most once a second (see
    * {@link DurableJobPool.purge}). Default: kept forever.
    */
   readonly retention?: Duration.Input | undefined
+  /**
+   * The most ended jobs kept: when given, the layer purges the ended jobs
+   * beyond it, those that ended first, as it builds and then every second
+   * (with `retention`, the same sweep applies both). Default: no bound.
+   *
+   * @since 0.2.0
+   */
+  readonly maxRetained?: number | undefined
+  /**
+   * Whether the sweep of `retention` and `maxRetained` also deletes the purged
+   * jobs' workflows from the engine's store (see {@link PurgeOptions}).
+   * Default `false`.
+   *
+   * @since 0.2.0
+   */
+  readonly purgeEngine?: boolean | undefined
+}
+
+/**
+ * Options of {@link DurableJobPool.purge}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface PurgeOptions {
+  /**
+   * Keeps at most this many ended jobs, those that ended last: the others are
+   * purged whatever their age. Default: no bound.
+   */
+  readonly keep?: number | undefined
+  /**
+   * Deletes the purged jobs' workflows from the engine's store too (their
+   * messages, journaled activities, signals and replies: on SQL stores, the
+   * `cluster_messages` and `cluster_replies` rows of each job), so that an
+   * ended job takes no room at all once purged. Starting a job again under a
+   * purged id then runs it again. Default `false`: the engine keeps them, and
+   * a start under a purged id answers the result it journaled. A pool whose
+   * engine keeps no store of its own (`layerMemory`) has nothing more to
+   * delete.
+   */
+  readonly engine?: boolean | undefined
 }
 
 /**
@@ -129,12 +170,13 @@ export interface DurableJobPool {
    */
   readonly list: (options?: ListOptions) => Effect.Effect<JobPage, StoreError>
   /**
-   * Forgets the ended jobs that ended at least `olderThan` ago; answers
-   * how many. A forgotten job's id answers `JobNotFoundError` to `poll`;
-   * starting it again answers the result the engine journaled, and runs
-   * nothing.
+   * Forgets the ended jobs that ended at least `olderThan` ago (and, with
+   * `keep`, those beyond the `keep` that ended last); answers how many. A
+   * forgotten job's id answers `JobNotFoundError` to `poll`; starting it
+   * again answers the result the engine journaled, and runs nothing (unless
+   * `engine` deleted it there too: see {@link PurgeOptions}).
    */
-  readonly purge: (olderThan: Duration.Input) => Effect.Effect<number, StoreError>
+  readonly purge: (olderThan: Duration.Input, options?: PurgeOptions) => Effect.Effect<number, StoreError>
 }
 
 /**

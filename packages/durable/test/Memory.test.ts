@@ -64,4 +64,28 @@ describe("DurableJobPool.layerMemory", () => {
       }).pipe(Effect.provide(context))
       deepStrictEqual(states, [["ended", "paused"], ["ended", "paused"], ["paused"]])
     }))
+
+  it.effect("maxRetained: the ended jobs beyond it, those that ended first, are forgotten; outstanding ones never", () =>
+    Effect.gen(function*() {
+      const context = yield* Layer.build(
+        Layer.provideMerge(Jobs.layer(() => {}), DurableJobPool.layerMemory({ maxRetained: 2 }))
+      )
+      const listed = Effect.map(
+        Effect.flatMap(DurableJobPool.DurableJobPool, (pool) => pool.list()),
+        (page) => page.jobs.map((job) => job.jobId)
+      )
+      const ids = yield* Effect.gen(function*() {
+        const ids: Array<string> = []
+        for (const id of ["e1", "e2", "e3"]) {
+          const step = yield* DurableJob.start(Jobs.Echo, { id, text: "" })
+          ids.push(step.jobId)
+          yield* TestClock.adjust("1 second")
+        }
+        const paused = yield* DurableJob.start(Jobs.Charge, { id: "waiting", amount: 1 })
+        ids.push(paused.jobId)
+        yield* TestClock.adjust("1 second")
+        return [ids, yield* listed]
+      }).pipe(Effect.provide(context))
+      deepStrictEqual(ids[1], ids[0]!.slice(1))
+    }))
 })

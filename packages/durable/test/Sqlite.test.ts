@@ -125,4 +125,46 @@ describe("DurableJobPool.layerSqlite", () => {
       )
       strictEqual(step._tag === "Finished" && step.value, "hi")
     }))
+
+  it.live("a job's input is kept once; purge with keep and engine forgets the other ended jobs in the engine too", () =>
+    Effect.gen(function*() {
+      const filename = path.join(yield* tempDir("once"), "jobs.db")
+      const events: Array<string> = []
+      const text = "x".repeat(10_000)
+      const store = Layer.provideMerge(
+        Jobs.layer((event) => events.push(event)),
+        DurableJobPool.layerSqlite({ filename })
+      )
+      const [ids, purged, polled] = yield* Effect.gen(function*() {
+        const ids: Array<string> = []
+        for (const id of ["a", "b", "c"]) {
+          ids.push((yield* DurableJob.start(Jobs.Echo, { id, text })).jobId)
+          // the jobs end in this order, a clock tick apart
+          yield* Effect.sleep("5 millis")
+        }
+        const pool = yield* DurableJobPool.DurableJobPool
+        const purged = yield* pool.purge("1 hour", { keep: 1, engine: true })
+        const polled = yield* Effect.forEach(
+          ids,
+          (id) =>
+            Effect.match(DurableJob.poll(Jobs.Echo, id), { onFailure: (error) => error._tag, onSuccess: (s) => s._tag })
+        )
+        // the engine forgot "a": started again, it runs again; "c" is still journaled there and runs nothing
+        yield* DurableJob.start(Jobs.Echo, { id: "a", text })
+        yield* DurableJob.start(Jobs.Echo, { id: "c", text })
+        return [ids, purged, polled] as const
+      }).pipe(Effect.provide(store))
+      strictEqual(purged, 2)
+      deepStrictEqual(polled, ["JobNotFoundError", "JobNotFoundError", "Finished"])
+      deepStrictEqual(events, ["echo a", "echo b", "echo c", "echo a"])
+      const [payloads, messages] = yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
+        Effect.all([
+          sql<{ readonly payload: string }>`SELECT payload FROM async_job_durable_jobs ORDER BY seq`,
+          sql<{ readonly entity_id: string; readonly n: number }>`SELECT entity_id, count(*) AS n
+            FROM cluster_messages GROUP BY entity_id`
+        ])).pipe(Effect.provide(SqliteClient.layer({ filename })))
+      // the ledger keeps no copy of a started job's payload: the engine's message holds it
+      deepStrictEqual(payloads.map((row) => row.payload), ["null", "null"])
+      deepStrictEqual(messages.map((row) => row.entity_id).sort(), [ids[0]!, ids[2]!].sort())
+    }))
 })

@@ -2,8 +2,6 @@
  * `loadgen --compare`: the same load against the service with its worker
  * thread engine and with `ENGINE=inline`, one after the other, each on a
  * fresh process and a free loopback port.
- *
- * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
 import type * as HttpClient from "effect/http/HttpClient"
@@ -13,19 +11,12 @@ import * as Service from "./Service.js"
 
 /**
  * The engines compared, in the order they run, with the environment each needs.
- *
- * @since 0.1.0
- * @category constants
  */
 export const engines = [
   { label: "threads", env: { ENGINE: undefined } },
   { label: "inline", env: { ENGINE: "inline" } }
 ] as const
 
-/**
- * @since 0.1.0
- * @category models
- */
 export interface Row {
   readonly label: string
   readonly url: string
@@ -33,10 +24,6 @@ export interface Row {
   readonly report: Load.Report
 }
 
-/**
- * @since 0.1.0
- * @category models
- */
 export interface Options extends Omit<Load.Options, "url" | "onProgress"> {
   /** The service entry; default {@link Service.defaultEntry}. */
   readonly entry?: string | undefined
@@ -59,9 +46,6 @@ export interface Options extends Omit<Load.Options, "url" | "onProgress"> {
 /**
  * Runs the load against each of {@link engines} in turn. Each service is
  * stopped (and its exit awaited) before the next one starts.
- *
- * @since 0.1.0
- * @category running
  */
 export const run = (
   options: Options

@@ -2,8 +2,6 @@
  * The load itself: `concurrency` clients sending `POST /jobs?wait=true` until
  * `requests` jobs have finished, retrying each 503 (pool full) after the
  * delay its `Retry-After` header advertises.
- *
- * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -12,13 +10,9 @@ import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import * as Operation from "../Operation.js"
+import * as Operation from "../engine/Operation.js"
 import * as Stats from "./Stats.js"
 
-/**
- * @since 0.1.0
- * @category models
- */
 export interface Options {
   /** The service's base URL, e.g. `http://127.0.0.1:8080`. */
   readonly url: string
@@ -37,9 +31,6 @@ export interface Options {
 
 /**
  * A finished run.
- *
- * @since 0.1.0
- * @category models
  */
 export interface Report extends Stats.Summary {
   /** Up to five distinct failure descriptions, for the operator. */
@@ -48,17 +39,11 @@ export interface Report extends Stats.Summary {
 
 /**
  * The delay used when a 503 carries no usable `Retry-After`.
- *
- * @since 0.1.0
- * @category constants
  */
 export const defaultRetryAfter: Duration.Duration = Duration.millis(100)
 
 /**
  * The JSON body loadgen sends for an operation: `{ "op": ..., ...inputs }`.
- *
- * @since 0.1.0
- * @category constructors
  */
 export const requestBody = (
   op: Operation.Op,
@@ -73,9 +58,6 @@ export const requestBody = (
 /**
  * Parses a `Retry-After` value: delay-seconds (fractions accepted) or an
  * HTTP-date. `undefined` when absent or unreadable. Never negative.
- *
- * @since 0.1.0
- * @category parsing
  */
 export const parseRetryAfter = (value: string | undefined, nowMs: number): Duration.Duration | undefined => {
   if (value === undefined) return undefined
@@ -104,9 +86,6 @@ const snippet = (text: string) => text.length > 200 ? `${text.slice(0, 200)}…`
 /**
  * Runs the load and summarises it. Never fails: failed requests are counted
  * and described in the report.
- *
- * @since 0.1.0
- * @category running
  */
 export const run = (options: Options): Effect.Effect<Report, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {

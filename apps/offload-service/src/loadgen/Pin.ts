@@ -11,8 +11,6 @@
  * threads) gets the others: with two cores, the service on CPU 0 and the
  * client on CPU 1. With one CPU, or without a working `taskset`, nothing is
  * pinned and {@link Plan} says why.
- *
- * @since 0.1.0
  */
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -24,15 +22,12 @@ import * as Fs from "node:fs"
 import { createRequire } from "node:module"
 import * as Os from "node:os"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import * as Operation from "../Operation.js"
+import * as Operation from "../engine/Operation.js"
 import type * as Load from "./Load.js"
 
 /**
  * Where the service and the client run: on CPUs apart, or unpinned, with the
  * reason.
- *
- * @since 0.1.0
- * @category models
  */
 export type Plan =
   | { readonly _tag: "Pinned"; readonly service: ReadonlyArray<number>; readonly client: ReadonlyArray<number> }
@@ -40,9 +35,6 @@ export type Plan =
 
 /**
  * The pinned client could not run or did not report.
- *
- * @since 0.1.0
- * @category errors
  */
 export class ClientError extends Data.TaggedError("ClientError")<{
   readonly message: string
@@ -53,9 +45,6 @@ export class ClientError extends Data.TaggedError("ClientError")<{
 /**
  * Parses a CPU list as `taskset` and `/proc` write it (`0-3,6`), ascending and
  * without repeats; `undefined` if it is not one.
- *
- * @since 0.1.0
- * @category parsing
  */
 export const parseCpuList = (text: string): ReadonlyArray<number> | undefined => {
   const cpus = new Set<number>()
@@ -72,18 +61,12 @@ export const parseCpuList = (text: string): ReadonlyArray<number> | undefined =>
 
 /**
  * Formats CPUs as a `taskset -c` list (`0,1,2`).
- *
- * @since 0.1.0
- * @category formatting
  */
 export const cpuList = (cpus: ReadonlyArray<number>): string => cpus.join(",")
 
 /**
  * The plan for the CPUs this process may use, given whether `taskset` works:
  * the client on the last CPU, the service on the others.
- *
- * @since 0.1.0
- * @category constructors
  */
 export const planFor = (cpus: ReadonlyArray<number>, taskset: boolean): Plan => {
   if (!taskset) return { _tag: "Unpinned", reason: "taskset is not available (util-linux)" }
@@ -118,9 +101,6 @@ const tasksetWorks = (cpu: number) =>
 
 /**
  * The plan on this machine ({@link planFor} the CPUs this process may use).
- *
- * @since 0.1.0
- * @category constructors
  */
 export const plan: Effect.Effect<Plan> = Effect.flatMap(
   allowedCpus,
@@ -129,9 +109,6 @@ export const plan: Effect.Effect<Plan> = Effect.flatMap(
 
 /**
  * The line loadgen prints about a plan.
- *
- * @since 0.1.0
- * @category formatting
  */
 export const describePlan = (plan: Plan): string =>
   plan._tag === "Pinned"
@@ -142,9 +119,6 @@ export const describePlan = (plan: Plan): string =>
 
 /**
  * The command line that runs `command` on `cpus` (through `taskset -c`).
- *
- * @since 0.1.0
- * @category constructors
  */
 export const pinned = (
   cpus: ReadonlyArray<number>,
@@ -182,9 +156,6 @@ const Report = Schema.Struct({
 /**
  * One line the client process prints on stdout: its progress, or its report
  * (the last line).
- *
- * @since 0.1.0
- * @category models
  */
 export const ClientLine = Schema.fromJsonString(Schema.Union([
   Schema.Struct({ done: Schema.Number }),
@@ -193,9 +164,6 @@ export const ClientLine = Schema.fromJsonString(Schema.Union([
 
 /**
  * The client's options as its process takes them (one JSON argument).
- *
- * @since 0.1.0
- * @category models
  */
 export const ClientArgs = Schema.fromJsonString(Schema.Struct({
   url: Schema.String,
@@ -208,16 +176,13 @@ export const ClientArgs = Schema.fromJsonString(Schema.Struct({
 
 const decodeLine = Schema.decodeResult(ClientLine)
 
-const clientEntry = fileURLToPath(new URL("../loadgen-client.ts", import.meta.url))
+const clientEntry = fileURLToPath(new URL("./client.ts", import.meta.url))
 const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href
 
 /**
  * Runs the load (`Load.run`) in a child process pinned to `cpus`, relaying
  * its progress to `onProgress`; answers its report. Interrupting it kills the
  * child.
- *
- * @since 0.1.0
- * @category running
  */
 export const runClient = (
   options: Load.Options,

@@ -1,7 +1,5 @@
 /**
  * A progress bar on stderr, drawn only when stderr is a terminal.
- *
- * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -11,9 +9,6 @@ import * as Stats from "./Stats.js"
 
 /**
  * Where a progress bar is drawn: a terminal stream such as `process.stderr`.
- *
- * @since 0.1.0
- * @category models
  */
 export interface Terminal {
   readonly isTTY?: boolean | undefined
@@ -25,9 +20,6 @@ export interface Terminal {
  * Runs `run`, redrawing a progress bar for it on `stderr` ten times a second
  * while it runs, and erasing it at the end. Draws nothing when `stderr` is
  * not a TTY.
- *
- * @since 0.1.0
- * @category combinators
  */
 export const aroundOn = (stderr: Terminal) =>
 <A, E, R>(
@@ -54,9 +46,6 @@ export const aroundOn = (stderr: Terminal) =>
 
 /**
  * {@link aroundOn} the process's stderr.
- *
- * @since 0.1.0
- * @category combinators
  */
 export const around = <A, E, R>(
   label: string,

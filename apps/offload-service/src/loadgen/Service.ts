@@ -4,13 +4,12 @@
  *
  * **Details**
  *
- * What loadgen expects of the service entry (`src/main.ts`, run as
- * `node --import tsx src/main.ts`):
+ * What loadgen expects of the service entry (by default what `pnpm start`
+ * runs, `node scripts/start.mjs`: the bundle; a TypeScript entry is run with
+ * `node --import tsx`):
  * it listens on `HOST`:`PORT` from the environment, picks its engine from
  * `ENGINE` (unset: worker threads; `inline`: on the request thread), answers
  * `GET /healthz` with 200 once ready, and exits on SIGTERM.
- *
- * @since 0.1.0
  */
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -26,9 +25,6 @@ import * as Pin from "./Pin.js"
 
 /**
  * The service did not come up: it exited, or `/healthz` never answered 200.
- *
- * @since 0.1.0
- * @category errors
  */
 export class ServiceStartError extends Data.TaggedError("ServiceStartError")<{
   readonly message: string
@@ -37,20 +33,16 @@ export class ServiceStartError extends Data.TaggedError("ServiceStartError")<{
 }> {}
 
 /**
- * The service entry loadgen starts by default: `apps/offload-service/src/main.ts`.
- *
- * @since 0.1.0
- * @category constants
+ * The service entry loadgen starts by default: what `pnpm start` runs,
+ * `apps/offload-service/scripts/start.mjs` (the service's bundle, rebuilt
+ * first if stale).
  */
-export const defaultEntry: string = fileURLToPath(new URL("../main.ts", import.meta.url))
+export const defaultEntry: string = fileURLToPath(new URL("../../scripts/start.mjs", import.meta.url))
 
 /**
  * Finds a free TCP port on a host by binding port 0 and releasing it.
  *
  * **Gotchas**: another process may take the port before the service binds it.
- *
- * @since 0.1.0
- * @category constructors
  */
 export const freePort = (host: string): Effect.Effect<number> =>
   Effect.callback<number>((resume) => {
@@ -65,21 +57,14 @@ export const freePort = (host: string): Effect.Effect<number> =>
 
 /**
  * A running service.
- *
- * @since 0.1.0
- * @category models
  */
 export interface RunningService {
   readonly url: string
   readonly pid: number
 }
 
-/**
- * @since 0.1.0
- * @category models
- */
 export interface StartOptions {
-  /** The TypeScript entry to run with tsx; default {@link defaultEntry}. */
+  /** The entry to run (a TypeScript one with tsx); default {@link defaultEntry}. */
   readonly entry?: string | undefined
   /** Extra environment; a value of `undefined` removes the variable. */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
@@ -97,9 +82,6 @@ const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).h
  * Starts the service on a free port and waits until `/healthz` answers 200.
  * Closing the scope sends SIGTERM, then SIGKILL after 10 s, and waits for
  * the process to exit.
- *
- * @since 0.1.0
- * @category constructors
  */
 export const start = (
   options: StartOptions = {}
@@ -144,7 +126,7 @@ const spawn = (
   output: Array<string>,
   cpus: ReadonlyArray<number> | undefined
 ) => {
-  const node = [process.execPath, ["--import", tsxLoader, entry]] as const
+  const node = [process.execPath, /\.[cm]?ts$/.test(entry) ? ["--import", tsxLoader, entry] : [entry]] as const
   // taskset execs node: the pid is the service's
   const [command, args] = cpus === undefined ? node : Pin.pinned(cpus, ...node)
   const child = ChildProcess.spawn(command, args, {

@@ -1,7 +1,5 @@
 /**
  * Load statistics: latency percentiles, throughput, and the table loadgen prints.
- *
- * @since 0.1.0
  */
 
 /**
@@ -10,9 +8,6 @@
  * equal. `NaN` when there are no samples.
  *
  * **Gotchas**: `sorted` must already be sorted ascending; `p` is in (0, 100].
- *
- * @since 0.1.0
- * @category statistics
  */
 export const percentile = (sorted: ReadonlyArray<number>, p: number): number => {
   if (!(p > 0 && p <= 100)) throw new RangeError(`percentile must be in (0, 100], got ${p}`)
@@ -23,9 +18,6 @@ export const percentile = (sorted: ReadonlyArray<number>, p: number): number => 
 
 /**
  * What one load run measured.
- *
- * @since 0.1.0
- * @category models
  */
 export interface Summary {
   /** Requests that ended with a finished job. */
@@ -49,9 +41,6 @@ export interface Summary {
 
 /**
  * Summarises a run from its latencies (successful requests only) and counters.
- *
- * @since 0.1.0
- * @category statistics
  */
 export const summarize = (options: {
   readonly latenciesMs: ReadonlyArray<number>
@@ -96,9 +85,6 @@ const cells = (summary: Summary): Array<string> => [
 
 /**
  * Renders labelled summaries as an aligned text table, one row each.
- *
- * @since 0.1.0
- * @category formatting
  */
 export const table = (rows: ReadonlyArray<readonly [label: string, summary: Summary]>): string => {
   const lines: Array<Array<string>> = [["", ...columns], ...rows.map(([label, summary]) => [label, ...cells(summary)])]
@@ -110,9 +96,6 @@ export const table = (rows: ReadonlyArray<readonly [label: string, summary: Summ
 
 /**
  * The ratios `a / b` that tell two runs apart: throughput, and each latency percentile.
- *
- * @since 0.1.0
- * @category statistics
  */
 export const ratios = (a: Summary, b: Summary) => ({
   throughput: a.throughput / b.throughput,
@@ -123,9 +106,6 @@ export const ratios = (a: Summary, b: Summary) => ({
 
 /**
  * One line stating {@link ratios}, e.g. `threads / inline: throughput 2.91×, p50 0.34×, p95 0.41×, p99 0.52×`.
- *
- * @since 0.1.0
- * @category formatting
  */
 export const ratioLine = (labelA: string, a: Summary, labelB: string, b: Summary): string => {
   const r = ratios(a, b)
@@ -135,9 +115,6 @@ export const ratioLine = (labelA: string, a: Summary, labelB: string, b: Summary
 
 /**
  * A one-line progress bar: `[#######.............]  35%  700/2000  1234 req/s`.
- *
- * @since 0.1.0
- * @category formatting
  */
 export const progressBar = (options: {
   readonly done: number

@@ -82,7 +82,7 @@ export interface RawReply {
   readonly text: string
 }
 
-const parseRaw = (text: string): RawReply => {
+export const parseRaw = (text: string): RawReply => {
   const end = text.indexOf("\r\n\r\n")
   if (!text.startsWith("HTTP/1.1 ") || end < 0) return { status: undefined, headers: {}, body: undefined, text }
   const [statusLine, ...lines] = text.slice(0, end).split("\r\n")
@@ -113,6 +113,15 @@ export const raw = (host: string, port: number, data: string | Uint8Array): Effe
     socket.on("error", () => {})
     socket.once("close", () => resume(Effect.succeed(parseRaw(Buffer.concat(chunks).toString("utf8")))))
     return Effect.sync(() => socket.destroy())
+  })
+
+/** Writes `data` on an open connection and answers what came back once the server closed it. */
+export const ask = (socket: Net.Socket, data: string): Effect.Effect<RawReply> =>
+  Effect.callback<RawReply>((resume) => {
+    const chunks: Array<Buffer> = []
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk))
+    socket.once("close", () => resume(Effect.succeed(parseRaw(Buffer.concat(chunks).toString("utf8")))))
+    socket.write(data)
   })
 
 /** An open TCP connection that has written `data`; destroyed when the scope closes. */

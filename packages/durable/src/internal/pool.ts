@@ -2,6 +2,12 @@ import type { PoolStats } from "@async-job/core/JobPool"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Arr from "effect/Array"
 import * as Clock from "effect/Clock"
+import * as ClusterSchema from "effect/cluster/ClusterSchema"
+import * as EntityAddress from "effect/cluster/EntityAddress"
+import * as EntityId from "effect/cluster/EntityId"
+import * as EntityType from "effect/cluster/EntityType"
+import * as MessageStorage from "effect/cluster/MessageStorage"
+import * as Sharding from "effect/cluster/Sharding"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -43,6 +49,10 @@ export const validate = (
   if (max !== undefined && (!Number.isInteger(max) || max < 0 || max > INT_MAX)) {
     throw new RangeError(`maxSize must be an integer from 0 to 2^31-1, got ${max}`)
   }
+  const retained = options?.maxRetained
+  if (retained !== undefined && (!Number.isInteger(retained) || retained < 0)) {
+    throw new RangeError(`maxRetained must be a non-negative integer, got ${retained}`)
+  }
   return { name: options?.name ?? "default", max }
 }
 
@@ -69,7 +79,7 @@ export interface Row {
   readonly version: number
   readonly state: State
   readonly tokens: ReadonlyArray<string>
-  /** The payload, encoded by the job's Schema (to complete a start cut short). */
+  /** The payload, encoded by the job's Schema, while the job is `starting` (to complete a start cut short). */
   readonly payload: unknown
   /** The exit, encoded by the job's Schemas, once ended. */
   readonly exit: unknown
@@ -260,16 +270,79 @@ const infoOf = (row: Row): DurableJobPool.JobInfo => ({
   updatedAt: row.updatedAt
 })
 
-/** Purges now and then once per `retention`, for as long as the layer lives. */
-const retain = (self: Ledger, retention: Duration.Input | undefined) =>
-  retention === undefined ? Effect.void : self.purge(retention).pipe(
+/**
+ * Purges now and then again, for as long as the layer lives, when the options ask for a retention by age or by
+ * count: every second with a bound by count, else once per `retention` (at least once a minute, at most once a
+ * second).
+ */
+const retain = (self: Ledger, options: DurableJobPool.Options | undefined) => {
+  const retention = options?.retention
+  const keep = options?.maxRetained
+  if (retention === undefined && keep === undefined) return Effect.void
+  // a bound by count is kept every second; one by age once per retention, at least once a minute
+  const every = keep !== undefined || retention === undefined
+    ? Duration.seconds(1)
+    : Duration.clamp(Duration.fromInputUnsafe(retention), {
+      minimum: Duration.seconds(1),
+      maximum: Duration.minutes(1)
+    })
+  return self.purge(retention ?? Duration.infinity, { keep, engine: options?.purgeEngine }).pipe(
     Effect.catchCause(Effect.logWarning),
-    Effect.repeat(Schedule.spaced(Duration.max(Duration.fromInputUnsafe(retention), Duration.seconds(1)))),
+    Effect.repeat(Schedule.spaced(every)),
     Effect.forkScoped,
     Effect.asVoid
   )
+}
+
+/** The epoch milliseconds before which a job must have ended to be purged by age (`-Infinity`: none is). */
+const endedBefore = (now: number, olderThan: Duration.Input): number => {
+  const age = Duration.toMillis(Duration.fromInputUnsafe(olderThan))
+  return age === Number.POSITIVE_INFINITY ? Number.NEGATIVE_INFINITY : now - age
+}
+
+const validateKeep = (keep: number | undefined) => {
+  if (keep !== undefined && (!Number.isInteger(keep) || keep < 0)) {
+    throw new RangeError(`keep must be a non-negative integer, got ${keep}`)
+  }
+}
 
 const emptyCounts = (): Record<State, number> => ({ starting: 0, running: 0, paused: 0, diverged: 0, ended: 0 })
+
+/** The entity type of `effect/cluster`'s durable clocks (`ClusterWorkflowEngine`), addressed by execution id. */
+const clockEntityType = EntityType.make("Workflow/-/DurableClock")
+
+/**
+ * What deletes purged jobs from the engine's store: the messages and replies of each job's workflow (and of its
+ * durable clock), through `effect/cluster`'s `MessageStorage` in context. An engine with no message storage in
+ * context (`WorkflowEngine.layerMemory`) keeps none to delete.
+ */
+const engineForgetter = (definitions: () => Map<string, DurableJob.Any>) =>
+  Effect.gen(function*() {
+    const storage = yield* Effect.serviceOption(MessageStorage.MessageStorage)
+    const sharding = yield* Effect.serviceOption(Sharding.Sharding)
+    return (
+      purged: ReadonlyArray<{ readonly jobId: string; readonly kind: string }>
+    ): Effect.Effect<void, StoreError> => {
+      if (Option.isNone(storage) || Option.isNone(sharding) || purged.length === 0) return Effect.void
+      return Effect.forEach(purged, ({ jobId, kind }) => {
+        const entityId = EntityId.make(jobId)
+        const annotations = definitions().get(kind)?.workflow.annotations
+        const group = annotations === undefined
+          ? "default"
+          : Context.get(annotations, ClusterSchema.ShardGroup)(entityId)
+        const shardId = sharding.value.getShardId(entityId, group)
+        return Effect.forEach(
+          [EntityType.make(`Workflow/${kind}`), clockEntityType],
+          (entityType) => storage.value.clearAddress(EntityAddress.make({ entityType, entityId, shardId })),
+          { discard: true }
+        )
+      }, { discard: true }).pipe(
+        Effect.mapError((error) =>
+          new StoreError({ operation: "purge", reason: "unavailable", detail: String(error.cause) })
+        )
+      )
+    }
+  })
 
 /** The jobs that hold a slot. */
 const outstanding = (counts: Record<State, number>) =>
@@ -297,6 +370,7 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
     const journals = new Map<string, Array<JournalStep>>()
     const hub = yield* PubSub.unbounded<string>()
     const keys = keysOf(yield* configuredKeys, randomSecret())
+    const forgetInEngine = yield* engineForgetter(() => self.definitions)
     const counts = () => {
       const counts = emptyCounts()
       for (const row of rows.values()) counts[row.state]++
@@ -355,7 +429,8 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
               row === undefined || !["starting", "running", "paused"].includes(row.state) ||
               row.version < versions.min || row.version > versions.max
             ) return { begun: false, row }
-            const begun: Row = { ...row, state: "running", tokens: [], diverged: undefined, updatedAt: now }
+            // the payload was kept to complete a start cut short: once a run begins, the engine holds it
+            const begun: Row = { ...row, state: "running", tokens: [], diverged: undefined, payload: undefined, updatedAt: now }
             rows.set(jobId, begun)
             return { begun: true, row: begun }
           })),
@@ -400,21 +475,26 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
       changes: PubSub.subscribe(hub),
       recheck: undefined,
       list: (options) => Effect.sync(() => pageOf(Array.from(rows.values()), options)),
-      purge: (olderThan) =>
-        Effect.map(Clock.currentTimeMillis, (now) => {
-          const before = now - Duration.toMillis(olderThan)
-          let purged = 0
-          for (const row of rows.values()) {
-            if (row.state === "ended" && row.updatedAt <= before) {
-              rows.delete(row.jobId)
-              journals.delete(row.jobId)
-              purged++
-            }
+      purge: (olderThan, purgeOptions) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          validateKeep(purgeOptions?.keep)
+          const before = endedBefore(now, olderThan)
+          // the ended jobs, those that ended last first: the first `keep` of them stay whatever their age
+          const ended = Array.from(rows.values()).filter((row) => row.state === "ended")
+            .sort((a, b) => b.updatedAt - a.updatedAt || b.seq - a.seq)
+          const keep = purgeOptions?.keep ?? Number.POSITIVE_INFINITY
+          const purged = ended.filter((row, i) => i >= keep || row.updatedAt <= before)
+          for (const row of purged) {
+            rows.delete(row.jobId)
+            journals.delete(row.jobId)
           }
-          return purged
+          return Effect.as(
+            purgeOptions?.engine === true ? forgetInEngine(purged) : Effect.void,
+            purged.length
+          )
         })
     }
-    yield* retain(self, options?.retention)
+    yield* retain(self, options)
     return self
   })
 
@@ -765,6 +845,7 @@ export const makeSql = (
     const keys = keysOf(configured, own)
 
     const hub = yield* PubSub.unbounded<string>()
+    const forgetInEngine = yield* engineForgetter(() => self.definitions)
     if (Option.isSome(pg)) {
       // each job id notified on the channel, by any runner. The queue fails once the listening connection is lost
       // (a restart of the server, a terminated backend): listen again on a new connection, and then tell every wait
@@ -887,11 +968,13 @@ export const makeSql = (
           Effect.catchTag("SqlError", (error) => Effect.fail(storeError("start")(error))),
           Effect.tap(() => guard)
         ),
+      // the payload was kept to complete a start cut short: once a run begins, the engine holds it, and the ledger
+      // keeps no second copy of a job's input
       begin: (jobId, versions) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           const begun = yield* sql<RawRow>`UPDATE ${jobs}
-            SET state = ${"running"}, tokens = ${"[]"}, diverged = NULL, updated_at = ${now}
+            SET state = ${"running"}, tokens = ${"[]"}, diverged = NULL, payload = ${"null"}, updated_at = ${now}
             WHERE job_id = ${jobId} AND ${sql.in("state", ["starting", "running", "paused"])}
               AND version >= ${versions.min} AND version <= ${versions.max}
             RETURNING *`
@@ -962,17 +1045,31 @@ export const makeSql = (
             ${states === undefined ? sql`` : sql`AND ${sql.in("state", states)}`}
             ORDER BY seq LIMIT ${limit + 1}`.pipe(Effect.map((rows) => pageFrom(rows.map(rowOf), limit)))
         }).pipe(Effect.mapError(storeError("list")), Effect.tap(() => guard)),
-      purge: (olderThan) =>
+      purge: (olderThan, purgeOptions) =>
         Effect.gen(function*() {
-          const before = (yield* Clock.currentTimeMillis) - Duration.toMillis(olderThan)
-          const purged = yield* sql<{ readonly job_id: string }>`DELETE FROM ${jobs}
-            WHERE pool = ${name} AND state = ${"ended"} AND updated_at <= ${before} RETURNING job_id`
+          validateKeep(purgeOptions?.keep)
+          const before = endedBefore(yield* Clock.currentTimeMillis, olderThan)
+          const keep = purgeOptions?.keep
+          const byAge = before === Number.NEGATIVE_INFINITY ? sql`1 = 0` : sql`updated_at <= ${before}`
+          // the ended jobs beyond the `keep` that ended last (ties: the later started stays)
+          const byCount = keep === undefined ? sql`1 = 0` : sql`job_id NOT IN (
+            SELECT job_id FROM ${jobs} WHERE pool = ${name} AND state = ${"ended"}
+            ORDER BY updated_at DESC, seq DESC LIMIT ${keep})`
+          const purged = yield* sql<{ readonly job_id: string; readonly kind: string }>`DELETE FROM ${jobs}
+            WHERE pool = ${name} AND state = ${"ended"} AND (${byAge} OR ${byCount}) RETURNING job_id, kind`
           if (purged.length > 0) {
             yield* sql`DELETE FROM ${stepsTable} WHERE ${sql.in("job_id", purged.map((row) => row.job_id))}`
           }
-          return purged.length
-        }).pipe(sql.withTransaction, Effect.mapError(storeError("purge")), Effect.tap(() => guard))
+          return purged.map((row) => ({ jobId: row.job_id, kind: row.kind }))
+        }).pipe(
+          sql.withTransaction,
+          Effect.mapError(storeError("purge")),
+          Effect.tap(() => guard),
+          // after the ledger's transaction: a job the ledger forgot is never polled from the engine again
+          Effect.tap((purged) => purgeOptions?.engine === true ? forgetInEngine(purged) : Effect.void),
+          Effect.map((purged) => purged.length)
+        )
     }
-    yield* retain(self, options?.retention)
+    yield* retain(self, options)
     return self
   })
