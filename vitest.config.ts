@@ -8,7 +8,8 @@ export default defineConfig({
       "apps/*/vitest.config.ts",
       "docs/vitest.config.ts",
       "bench/vitest.config.ts",
-      "compat/vitest.config.ts"
+      "compat/vitest.config.ts",
+      "compat/packed/vitest.config.ts"
     ].filter((p) => !p.includes("*") ? existsSync(p) : true),
     reporters: ["default", ["json", { outputFile: ".vitest-results/results.json" }]]
   }

@@ -82,6 +82,7 @@ import type * as Brand from "effect/Brand"
 import type * as Cause from "effect/Cause"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
+import * as Predicate from "effect/Predicate"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Workflow from "effect/workflow/Workflow"
@@ -704,4 +705,4 @@ export const signal: (
  * @since 0.1.0
  * @category guards
  */
-export const isDurableJob = (u: unknown): u is Any => typeof u === "object" && u !== null && TypeId in u
+export const isDurableJob = (u: unknown): u is Any => Predicate.hasProperty(u, TypeId)

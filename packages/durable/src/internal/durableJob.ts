@@ -1,3 +1,4 @@
+import * as Brand from "effect/Brand"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -99,6 +100,9 @@ interface TokenParts {
   readonly deferredName: string
 }
 
+/** Brands a signed token (it checks nothing: the signature is what makes a token). */
+const ResumeToken = Brand.nominal<DurableJob.ResumeToken>()
+
 const signature = (secret: string, body: string) => Crypto.createHmac("sha256", secret).update(body).digest("base64url")
 
 /** A resume token: what it names, and the signature over it by the key that signs (the first of the keys). */
@@ -106,7 +110,7 @@ const tokenFor = (keys: Keys, parts: TokenParts): DurableJob.ResumeToken => {
   const body = Buffer.from(JSON.stringify([parts.workflowName, parts.executionId, parts.deferredName])).toString(
     "base64url"
   )
-  return `${body}.${signature(keys.sign, body)}` as DurableJob.ResumeToken
+  return ResumeToken(`${body}.${signature(keys.sign, body)}`)
 }
 
 /** What a token names, without its signature. */
@@ -118,7 +122,7 @@ const bodyOf = (token: string) => token.split(".")[0]!
  */
 const resigned = (keys: Keys, token: string): DurableJob.ResumeToken => {
   const body = bodyOf(token)
-  return `${body}.${signature(keys.sign, body)}` as DurableJob.ResumeToken
+  return ResumeToken(`${body}.${signature(keys.sign, body)}`)
 }
 
 const TokenBody = Schema.fromJsonString(Schema.Tuple([Schema.String, Schema.String, Schema.String]))

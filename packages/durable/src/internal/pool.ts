@@ -14,6 +14,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import * as Reactivity from "effect/reactivity/Reactivity"
@@ -181,8 +182,25 @@ export const RECHECK = Duration.seconds(2)
  */
 export type Steps = ReadonlyArray<readonly [index: number, step: JournalStep]>
 
-/** @internal */
-export const ledger = (pool: DurableJobPool.DurableJobPool): Ledger => pool as Ledger
+/** The pools made by this module, by the service a layer provides: each one is its own ledger. */
+const ledgers = new WeakMap<DurableJobPool.DurableJobPool, Ledger>()
+
+const register = (self: Ledger): Ledger => {
+  ledgers.set(self, self)
+  return self
+}
+
+/**
+ * The ledger of the pool in context. A `DurableJobPool` made elsewhere (not by a layer of `DurableJobPool`) has
+ * none: a defect.
+ *
+ * @internal
+ */
+export const ledger = (pool: DurableJobPool.DurableJobPool): Ledger => {
+  const found = ledgers.get(pool)
+  if (found === undefined) throw new TypeError("this DurableJobPool was not made by a layer of DurableJobPool")
+  return found
+}
 
 const randomSecret = () => Crypto.randomBytes(32).toString("base64url")
 
@@ -495,7 +513,7 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
         })
     }
     yield* retain(self, options)
-    return self
+    return register(self)
   })
 
 // -----------------------------------------------------------------------------
@@ -516,8 +534,7 @@ const SQLITE_REASONS: Partial<Record<number, StoreError["reason"]>> = {
 /** What a driver's error says about the store. */
 const reasonOf = (error: SqlError): StoreError["reason"] => {
   const cause = error.reason.cause
-  const field = (name: string) =>
-    typeof cause === "object" && cause !== null && name in cause ? (cause as Record<string, unknown>)[name] : undefined
+  const field = (name: string) => Predicate.hasProperty(cause, name) ? cause[name] : undefined
   const errcode = field("errcode")
   if (typeof errcode === "number" && SQLITE_REASONS[errcode & 0xff] !== undefined) {
     return SQLITE_REASONS[errcode & 0xff]!
@@ -1071,5 +1088,5 @@ export const makeSql = (
         )
     }
     yield* retain(self, options)
-    return self
+    return register(self)
   })
