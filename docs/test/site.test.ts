@@ -272,8 +272,7 @@ describe("Benchmarks page data", () => {
         }
       ]
     }))
-    const row = (entry: string, against: string) =>
-      data.targets.find((t) => t.entry === entry && t.against === against)
+    const row = (entry: string, against: string) => data.targets.find((t) => t.entry === entry && t.against === against)
     deepStrictEqual(row("job-cycle", "effect-fork-deferred"), {
       entry: "job-cycle",
       against: "effect-fork-deferred",
@@ -298,7 +297,13 @@ describe("Benchmarks page data", () => {
     assertFalse(/0\.5×/.test(memory), "the legend holds no figure")
     const withAllocation = charts({
       ...report,
-      results: [...report.results, { name: "job-cycle-allocation", unit: "bytes", value: 3800, baselines: {}, ratios: {} }]
+      results: [...report.results, {
+        name: "job-cycle-allocation",
+        unit: "bytes",
+        value: 3800,
+        baselines: {},
+        ratios: {}
+      }]
     })[1]!.svg
     assertTrue(withAllocation.includes(">held per paused job · allocated per job cycle<"))
   })
