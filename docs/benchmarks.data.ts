@@ -17,7 +17,7 @@ const resultsDir = process.env.DOCS_BENCH_RESULTS ??
   Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..", "bench", "results")
 const jsonFile = Path.join(resultsDir, "latest.json")
 
-const empty = { machine: [], rows: [], charts: [], meaning: null }
+const empty = { machine: [], rows: [], charts: [], meaning: null, targets: [] }
 
 // No `watch`: VitePress globs watch patterns, and a pattern outside docs/ makes that glob crawl far and long.
 export default defineLoader({

@@ -135,9 +135,44 @@ const scaleFor = (values: ReadonlyArray<number>, width: number): Scale => {
 }
 
 const titles: Readonly<Record<string, string>> = {
-  time: "Time per operation",
-  memory: "Memory per job cycle (allocated) and per paused job (held)"
+  time: "Time",
+  memory: "Memory",
+  "jobs/s": "Throughput (jobs per second)"
 }
+
+/**
+ * What an entry's figure counts, for the line under a chart's title: a chart of one dimension mixes figures
+ * that count different things (bytes allocated per cycle beside bytes held per paused job).
+ */
+const measures = (name: string, dimension: string): string => {
+  if (name === "job-cycle-allocation") return "allocated per job cycle"
+  if (name === "paused-job-heap") return "held per paused job"
+  if (name === "service-rss") return "the service's peak resident set"
+  if (name === "service-startup") return "to start a service"
+  if (name.startsWith("service-")) return "per HTTP request"
+  if (name.startsWith("durable-throughput")) return "durable jobs started and finished per second"
+  return dimension === "time" ? "per operation" : dimension === "memory" ? "per operation" : dimension
+}
+
+/**
+ * Entries that are not async-job's engine, named even when `latest.json` predates `subject`: plain node:crypto
+ * for scale, and the engine the offload service does not ship.
+ */
+const knownSubjects: Readonly<Record<string, string>> = {
+  "rsa2048-sign": "node:crypto",
+  "ecdsa-p256-sign": "node:crypto",
+  "crypto-pool": "effect/rpc worker pool (not shipped)"
+}
+
+/** What an entry measures when it is not async-job's engine (`ChartEntry.subject`, or known by its name). */
+export const subjectOf = (entry: Pick<ChartEntry, "name" | "subject">): string | undefined =>
+  entry.subject ?? knownSubjects[entry.name]
+
+/** The label of an entry's own bar when it is async-job's: the offload service's entries measure the service. */
+const oursLabel = (name: string): string => name.startsWith("service-") ? "offload service" : "async-job"
+
+/** Whether a larger figure is the better one (a rate), so that a ratio above 1 is the good side. */
+const higherIsBetter = (dimension: string): boolean => dimension.endsWith("/s")
 
 const chartFor = (
   dimension: string,
@@ -147,7 +182,11 @@ const chartFor = (
   const id = `ajb-chart-${dimension.replace(/[^\w-]/g, "_")}`
   const font = minFontSize
   const values = groups.flatMap((g) => g.bars.map((b) => b.value))
-  const better = dimension === "time" ? "faster" : "smaller"
+  const better = dimension === "time"
+    ? "below 1: the first is faster"
+    : higherIsBetter(dimension)
+    ? "above 1: the first does more"
+    : "below 1: the first is smaller"
   const labelWidth = Math.max(...groups.flatMap((g) => g.bars.map((b) => textWidth(b.label, font)))) + 16
   const valueTexts = groups.flatMap((g) =>
     g.bars.map((b) => `${formatValue(dimension, b.value)}${b.ratio === undefined ? "" : `  ${formatRatio(b.ratio)}×`}`)
@@ -158,6 +197,7 @@ const chartFor = (
   const scale = scaleFor(values, barWidth)
 
   const title = `${titles[dimension] ?? dimension}${scale.log ? " (log scale)" : ""}`
+  const counted = [...new Set(groups.map((g) => measures(g.name, dimension)))].join(" · ")
   const machine = [
     report.node !== undefined ? `Node ${report.node}` : undefined,
     report.effect !== undefined ? `effect ${report.effect}` : undefined,
@@ -168,13 +208,19 @@ const chartFor = (
   // title and machine
   y += 20
   out.push(`<text x="0" y="${y}" font-size="${font + 3}" font-weight="600">${escape(title)}</text>`)
+  y += 20
+  out.push(`<text x="0" y="${y}" font-size="${font}" class="measures">${escape(counted)}</text>`)
   if (machine !== "") {
     y += 20
     out.push(`<text x="0" y="${y}" font-size="${font}" class="muted">${escape(machine)}, medians</text>`)
   }
   // legend
   y += 24
-  const legend: Array<readonly [string, string]> = [["ours", "async-job"], ["base", "baseline, same run"]]
+  const ours = [...new Set(groups.flatMap((g) => g.bars.filter((b) => b.kind === "ours").map((b) => b.label)))]
+  const legend: Array<readonly [string, string]> = [
+    ["ours", ours.length === 0 ? "async-job" : ours.join(" / ")],
+    ["base", "baseline, same run"]
+  ]
   const others = groups.some((g) => g.bars.some((b) => b.kind === "other"))
   if (others) legend.push(["other", "not async-job (named)"])
   let lx = 0
@@ -185,14 +231,12 @@ const chartFor = (
   }
   y += 20
   out.push(
-    `<text x="0" y="${y}" font-size="${font}" class="muted"><tspan class="ratio">0.5×</tspan>${
-      escape(
-        others
-          ? ` on a baseline's bar: its group's first figure ÷ that baseline's (below 1: the first is ${better})`
-          : ` on a baseline's bar: async-job's figure ÷ that baseline's (below 1: async-job is ${better})`
-      )
+    `<text x="0" y="${y}" font-size="${font}" class="muted">${
+      escape("Beside each baseline's bar, a ratio: the group's first figure ÷ that")
     }</text>`
   )
+  y += 16
+  out.push(`<text x="0" y="${y}" font-size="${font}" class="muted">${escape(`baseline's (${better})`)}</text>`)
   y += 14
   // plot area
   const plotTop = y
@@ -272,10 +316,11 @@ export const charts = (report: ChartReport): Array<Chart> => {
   for (const entry of report.results) {
     if (!Number.isFinite(entry.value) || entry.value <= 0) continue
     const { dimension, factor } = dimensionOf(entry.unit)
+    const subject = subjectOf(entry)
     const bars: Array<Bar> = [{
-      label: entry.subject ?? "async-job",
+      label: subject ?? oursLabel(entry.name),
       value: entry.value * factor,
-      kind: entry.subject === undefined ? "ours" : "other",
+      kind: subject === undefined ? "ours" : "other",
       ratio: undefined
     }]
     for (const [name, value] of Object.entries(entry.baselines)) {

@@ -3,7 +3,7 @@
  * in the unit that reads best), the charts (drawn by the bench's own chart module) and what the figures mean for a
  * user. Plain functions, used by `benchmarks.data.ts` at build time and tested in `test/site.test.ts`.
  */
-import { type Chart, type ChartEntry, charts, formatRatio, formatValue } from "../../bench/src/chart.js"
+import { type Chart, type ChartEntry, charts, formatRatio, formatValue, subjectOf } from "../../bench/src/chart.js"
 
 /** A row of the results table, its figures formatted in the unit that reads best. */
 export interface BenchRow {
@@ -12,7 +12,89 @@ export interface BenchRow {
   readonly subject: string | undefined
   readonly value: string
   readonly baselines: ReadonlyArray<{ readonly name: string; readonly value: string; readonly ratio: string }>
+  /** The entry's other figures (`detail` in `latest.json`: requests per second, p99…), as `name: value`. */
+  readonly detail: ReadonlyArray<string>
 }
+
+/**
+ * A target the project set itself, against the figure of the run: `ratio` targets compare an entry with one of
+ * its baselines (entry ÷ baseline ≤ `limit`), `value` targets the entry's own figure (in its unit).
+ */
+export interface Target {
+  readonly entry: string
+  readonly baseline?: string | undefined
+  readonly limit: number
+  /** The limit as the target states it, when its unit is not the entry's. */
+  readonly text?: string | undefined
+  /** Where the target was set. */
+  readonly source: string
+}
+
+/** A target with the run's figure: `measured` is `null` when the run has no such entry or baseline. */
+export interface TargetRow {
+  readonly entry: string
+  readonly against: string
+  readonly target: string
+  readonly measured: string | null
+  readonly met: boolean | null
+  readonly source: string
+}
+
+/**
+ * The targets the figures are held to. A ratio is the entry's figure ÷ the baseline's (below 1: faster or
+ * smaller); the service's targets are per request against the peer service, so ≤ 1.25× is ≥ 0.8× its throughput.
+ */
+export const targets: ReadonlyArray<Target> = [
+  { entry: "job-cycle", baseline: "effect-fork-deferred", limit: 1, source: "engine" },
+  { entry: "job-cycle", baseline: "effect3-fork-deferred", limit: 0.3, source: "engine" },
+  { entry: "job-cycle-allocation", baseline: "effect-fork-deferred", limit: 1, source: "engine" },
+  { entry: "job-cycle-allocation", baseline: "effect3-fork-deferred", limit: 0.2, source: "engine" },
+  { entry: "paused-job-heap", limit: 1638.4, text: "≤ 1.6 KiB (1,638 bytes)", source: "engine" },
+  { entry: "paused-job-heap", baseline: "effect-fiber-heap", limit: 1.3, source: "engine" },
+  { entry: "paused-job-heap", baseline: "effect3-fiber-heap", limit: 0.35, source: "engine" },
+  { entry: "facade-cycle", baseline: "job-cycle", limit: 1.2, source: "engine" },
+  { entry: "pool-init-10k", baseline: "effect-pool-10k", limit: 0.1, source: "engine" },
+  { entry: "crypto-pool", baseline: "hand-made-pool", limit: 1.1, source: "service (to ship)" },
+  { entry: "service-sha256", baseline: "fastify-piscina", limit: 1.25, source: "service" },
+  { entry: "service-ecdsa-p256-sign", baseline: "fastify-piscina", limit: 1.25, source: "service" },
+  { entry: "service-rsa2048-sign", baseline: "fastify-piscina", limit: 1.05, source: "service" },
+  { entry: "service-scrypt", baseline: "fastify-piscina", limit: 1.05, source: "service" },
+  { entry: "service-startup", baseline: "fastify-piscina", limit: 1.5, source: "service" },
+  { entry: "service-startup", limit: 1000, source: "service" },
+  { entry: "service-rss", baseline: "fastify-piscina", limit: 1.5, source: "service" },
+  { entry: "durable-cycle-sqlite", baseline: "sqlite-insert-select", limit: 20, source: "durable" },
+  { entry: "durable-cycle-postgres", baseline: "pg-insert-select", limit: 15, source: "durable" }
+]
+
+/** Each target with the run's figure, and whether it was met. */
+export const targetRows = (results: ReadonlyArray<ChartEntry>): Array<TargetRow> =>
+  targets.map((t): TargetRow => {
+    const entry = results.find((r) => r.name === t.entry)
+    if (t.baseline === undefined) {
+      const unit = entry?.unit ?? (t.entry === "service-startup" ? "ms" : "bytes")
+      const measured = entry !== undefined && Number.isFinite(entry.value) ? entry.value : undefined
+      return {
+        entry: t.entry,
+        against: "its own figure",
+        target: t.text ?? `≤ ${format(t.limit, unit)}`,
+        measured: measured === undefined ? null : format(measured, unit),
+        met: measured === undefined ? null : measured <= t.limit,
+        source: t.source
+      }
+    }
+    const base = entry?.baselines[t.baseline]
+    const ratio = entry === undefined
+      ? undefined
+      : entry.ratios[t.baseline] ?? (base !== undefined && base > 0 ? entry.value / base : undefined)
+    return {
+      entry: t.entry,
+      against: t.baseline,
+      target: `≤ ${formatRatio(t.limit)}×`,
+      measured: ratio === undefined ? null : `${formatRatio(ratio)}×`,
+      met: ratio === undefined ? null : ratio <= t.limit,
+      source: t.source
+    }
+  })
 
 /** What the figures mean for a user: the job cycle in jobs per second, against what a signature costs. */
 export interface BenchMeaning {
@@ -34,6 +116,8 @@ export interface BenchData {
   /** One chart per dimension (time, memory), as SVG markup. */
   readonly charts: ReadonlyArray<Chart>
   readonly meaning: BenchMeaning | null
+  /** The project's targets against this run's figures. */
+  readonly targets: ReadonlyArray<TargetRow>
   /** Why the JSON could not be used, or null. */
   readonly error: string | null
   readonly found: boolean
@@ -125,15 +209,21 @@ export const parse = (text: string): Omit<BenchData, "error" | "found"> => {
     ratios: numbers(r.ratios),
     subject: typeof r.subject === "string" ? r.subject : undefined
   }))
+  const details = new Map(
+    json.results.filter(isRecord).map((r) => [String(r.name), isRecord(r.detail) ? r.detail : {}] as const)
+  )
   const rows = results.map((r): BenchRow => ({
     name: r.name,
-    subject: r.subject,
+    subject: subjectOf(r),
     value: format(r.value, r.unit),
     baselines: Object.entries(r.baselines).map(([name, value]) => ({
       name,
       value: format(value, r.unit),
       ratio: r.ratios[name] === undefined ? "–" : `${formatRatio(r.ratios[name])}×`
-    }))
+    })),
+    detail: Object.entries(details.get(r.name) ?? {}).map(([name, value]) =>
+      `${name}: ${typeof value === "number" ? Number(value.toPrecision(4)).toLocaleString("en-US") : String(value)}`
+    )
   }))
   return {
     machine,
@@ -144,6 +234,7 @@ export const parse = (text: string): Omit<BenchData, "error" | "found"> => {
       cpus: typeof json.cpus === "number" ? json.cpus : undefined,
       results
     }),
-    meaning: meaningOf(results)
+    meaning: meaningOf(results),
+    targets: targetRows(results)
   }
 }

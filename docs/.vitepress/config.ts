@@ -28,13 +28,6 @@ const workspacePaths = (): Record<string, Array<string>> => {
   return paths
 }
 
-/**
- * The repository's address, for the GitHub icon in the navigation bar and the links of the pages
- * (`useData().theme.socialLinks[0].link` in a page). The project has no public address yet: this is where it is meant to live;
- * change it here, and only here, when it moves.
- */
-export const repository = "https://github.com/async-job/async-job"
-
 export default defineConfig({
   title: "async-job",
   description: "OpenSSL's ASYNC job API, rebuilt Effect-native in TypeScript",
@@ -82,7 +75,6 @@ export default defineConfig({
       { text: "Benchmarks", link: "/benchmarks" }
     ],
     sidebar: sidebar(),
-    socialLinks: [{ icon: "github", link: repository, ariaLabel: "the async-job repository" }],
     search: { provider: "local" },
     outline: { level: [2, 3] },
     footer: { message: "Released under the MIT License." }

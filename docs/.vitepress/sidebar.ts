@@ -47,7 +47,8 @@ export const sidebar = (): Array<SidebarItem> => [
     text: "Introduction",
     items: [
       { text: "Home", link: "/" },
-      { text: "Getting started", link: "/getting-started" }
+      { text: "Getting started", link: "/getting-started" },
+      { text: "Changelog", link: "/changelog" }
     ]
   },
   { text: "Concepts", items: concepts },

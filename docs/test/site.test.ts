@@ -205,7 +205,8 @@ describe("Benchmarks page data", () => {
       name: "job-cycle",
       subject: undefined,
       value: "30 µs",
-      baselines: [{ name: "effect-fork-deferred", value: "40 µs", ratio: "0.75×" }]
+      baselines: [{ name: "effect-fork-deferred", value: "40 µs", ratio: "0.75×" }],
+      detail: []
     })
     strictEqual(data.rows[1]!.value, "1 ms")
     strictEqual(data.charts.length, 2)
@@ -242,8 +243,8 @@ describe("Benchmarks page data", () => {
       undefined,
       undefined,
       undefined,
-      undefined,
-      undefined,
+      "node:crypto",
+      "node:crypto",
       "effect/rpc worker pool (not shipped)"
     ])
     deepStrictEqual(data.machine, [
@@ -254,6 +255,57 @@ describe("Benchmarks page data", () => {
       { label: "load average (before → after)", value: "1.2 → 2.0" }
     ])
     assertTrue(data.charts[0]!.svg.includes("effect/rpc worker pool (not shipped)"), "the chart names the subject")
+  })
+
+  it("holds each target against the run's figure, and says when the run has none", () => {
+    const data = parse(JSON.stringify({
+      ...report,
+      results: [
+        ...report.results,
+        {
+          name: "service-sha256",
+          unit: "µs",
+          value: 300,
+          baselines: { "fastify-piscina": 200 },
+          ratios: { "fastify-piscina": 1.5 },
+          detail: { "service req/s": 3333.33, "fastify-piscina req/s": 5000 }
+        }
+      ]
+    }))
+    const row = (entry: string, against: string) => data.targets.find((t) => t.entry === entry && t.against === against)
+    deepStrictEqual(row("job-cycle", "effect-fork-deferred"), {
+      entry: "job-cycle",
+      against: "effect-fork-deferred",
+      target: "≤ 1×",
+      measured: "0.75×",
+      met: true,
+      source: "engine"
+    })
+    strictEqual(row("service-sha256", "fastify-piscina")?.met, false)
+    strictEqual(row("service-sha256", "fastify-piscina")?.measured, "1.5×")
+    strictEqual(row("paused-job-heap", "its own figure")?.met, false, "5.5 KB is past 1.6 KiB")
+    strictEqual(row("facade-cycle", "job-cycle")?.measured, null, "no such entry in this run")
+    deepStrictEqual(data.rows.at(-1)?.detail, ["service req/s: 3,333", "fastify-piscina req/s: 5,000"])
+    const time = data.charts[0]!.svg
+    assertTrue(time.includes(">async-job / offload service<"), "the service's bars are named as the service")
+    assertTrue(time.includes("per operation · per HTTP request"), "the chart says what its figures count")
+  })
+
+  it("says what each memory figure counts, and gives no example ratio in the legend", () => {
+    const memory = charts(report)[1]!.svg
+    assertTrue(memory.includes(">held per paused job<"))
+    assertFalse(/0\.5×/.test(memory), "the legend holds no figure")
+    const withAllocation = charts({
+      ...report,
+      results: [...report.results, {
+        name: "job-cycle-allocation",
+        unit: "bytes",
+        value: 3800,
+        baselines: {},
+        ratios: {}
+      }]
+    })[1]!.svg
+    assertTrue(withAllocation.includes(">held per paused job · allocated per job cycle<"))
   })
 
   it("says nothing of meaning without a job cycle, and no signature when none was measured", () => {

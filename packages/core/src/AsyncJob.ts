@@ -80,9 +80,10 @@ export type TypeId = typeof TypeId
 /**
  * Where a job run is. `cancelling` is a job being cancelled (by
  * {@link cancel}, its pool closing or its wait ctx closing) whose finalizers
- * are still running: it can no longer be resumed or cancelled again
- * (`StaleJobError`), and its wait ctx reads as `None`. `finished`, `failed`
- * and `cancelled` are final: the handle is stale from then on.
+ * are still running: it can no longer be resumed (`StaleJobError`), a
+ * second cancel waits for the same end and succeeds, and its wait ctx reads
+ * as `None`. `finished`, `failed` and `cancelled` are final: the handle is
+ * stale from then on.
  *
  * @since 0.1.0
  * @category models
@@ -199,7 +200,7 @@ export const start = <A, E, R>(
  * **Details**
  *
  * Fails, leaving the job untouched, with {@link StaleJobError} (the run
- * ended: finished, failed or cancelled), {@link JobNotPausedError} (running,
+ * ended, or is being cancelled), {@link JobNotPausedError} (running,
  * or being resumed by another fiber) or {@link ForeignJobError} (the job
  * belongs to another pool).
  *
@@ -217,6 +218,13 @@ export const resume = <A, E>(
 /**
  * Cancels a paused job: interrupts it and waits until its finalizers have run
  * (each exactly once). The handle is stale afterwards.
+ *
+ * **Details**
+ *
+ * Fails with {@link JobNotPausedError} (running), {@link StaleJobError} (the
+ * run ended) or {@link ForeignJobError} (another pool's job). A job already
+ * being cancelled is not refused: the second cancel waits for the first
+ * cancellation and succeeds once the job has unwound.
  *
  * @param job - The handle of the paused job.
  * @since 0.1.0
@@ -289,7 +297,8 @@ export const waitCtxUnsafe: (job: Job<unknown, unknown>) => Option.Option<WaitCt
 /**
  * Where a job run is now: `running`, `paused`, `cancelling`, or how it ended.
  * It agrees with what {@link resume} and {@link cancel} answer: only a
- * `paused` job can be resumed or cancelled.
+ * `paused` job can be resumed or cancelled (a `cancelling` one can be
+ * cancelled again: that cancel waits for the first).
  *
  * @param job - The job's handle.
  * @since 0.2.0

@@ -113,7 +113,9 @@ export class ForeignJobError extends Data.TaggedError("ForeignJobError")<{
 
 /**
  * `AsyncJob.run` gave up on the job after its timeout; the job was cancelled
- * (interrupted, its finalizers run) before this error was raised.
+ * (interrupted, its finalizers run) before this error was raised. `jobId` is
+ * the job's id whether or not it ever paused (`run` learns it as the job
+ * starts); it is `undefined` only for a timeout before any job started.
  *
  * @since 0.1.0
  * @category errors

@@ -17,7 +17,7 @@
  * fiber on both sides, a Schema encode and decode each way and the RPC
  * client's bookkeeping; the hand-made one is one `postMessage` each way per
  * turn of the event loop (the requests of a turn go in one message). Measured
- * again on effect 4 (issue 24, item 10; 2 cores, load average 6-7, three
+ * again on effect 4 (the bench's `crypto-pool` entry; 2 cores, load 6-7, three
  * runs): the platform pool took 1.45-1.70x the hand-made pool's time per
  * operation (354-447 µs against 244-263 µs), still past 1.1x. So
  * `pool: "hand-made"` stays the default until the bench says otherwise (its

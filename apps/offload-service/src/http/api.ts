@@ -34,6 +34,7 @@
  * | 409 | `JobEnded`, `JobDiverged` |
  * | 413 | `PayloadTooLarge` |
  * | 415 | `UnsupportedMediaType` |
+ * | 421 | `MisdirectedRequest` (a `Host` the service does not answer for) |
  * | 431 | `HeadersTooLarge` (the request line counts: a long URL answers it too) |
  * | 500 | `InternalError` |
  * | 503 | `NoJobs` (with `Retry-After`), `Overloaded` (with `Retry-After`), `ShuttingDown`, `EngineUnavailable` |

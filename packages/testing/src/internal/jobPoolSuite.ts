@@ -67,7 +67,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
   const onlyPause = Effect.as(AsyncJob.pause, 1)
 
   describe(`JobPool contract: ${name}`, () => {
-    describe("limits (§1.2, Port decision 4)", () => {
+    describe("limits (Port decision 4)", () => {
       it.effect("accepts valid limits and pre-creates initSize records", () =>
         Effect.gen(function*() {
           const { pool } = yield* build({ maxSize: 4, initSize: 2 })
@@ -108,7 +108,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
         }))
     })
 
-    describe("start, pause, resume (§1.4, §1.5)", () => {
+    describe("start, pause, resume", () => {
       it.effect("S2: the pool bounds outstanding jobs and reuses finished ones", () =>
         Effect.gen(function*() {
           const { pool, recorder } = yield* build({ maxSize: 2 })
@@ -268,7 +268,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
         }))
     })
 
-    describe("wait ctx (§1.7, §2.8, Port decisions 7, 8)", () => {
+    describe("wait ctx (Port decisions 7, 8)", () => {
       it.effect("S6: the change bookkeeping resets when the job is resumed", () =>
         Effect.gen(function*() {
           const { pool } = yield* build({ maxSize: 1 })
@@ -360,7 +360,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
         }))
     })
 
-    describe("pause blocking (§1.8, Port decision 6)", () => {
+    describe("pause blocking (Port decision 6)", () => {
       it.effect("S7: a blocked pause does nothing", () =>
         Effect.gen(function*() {
           const { pool } = yield* build({ maxSize: 1 })
@@ -396,7 +396,7 @@ export const testJobPool = <E>(name: string, makeLayer: MakeLayer<E>): void => {
         }))
     })
 
-    describe("ambient context (§1.13, Port decision 11)", () => {
+    describe("ambient context (Port decision 11)", () => {
       it.effect("S8: references are isolated between the job and its caller", () =>
         Effect.gen(function*() {
           const { pool } = yield* build()
