@@ -448,7 +448,14 @@ export const makeMemory = (options?: DurableJobPool.Options): Effect.Effect<Ledg
               row.version < versions.min || row.version > versions.max
             ) return { begun: false, row }
             // the payload was kept to complete a start cut short: once a run begins, the engine holds it
-            const begun: Row = { ...row, state: "running", tokens: [], diverged: undefined, payload: undefined, updatedAt: now }
+            const begun: Row = {
+              ...row,
+              state: "running",
+              tokens: [],
+              diverged: undefined,
+              payload: undefined,
+              updatedAt: now
+            }
             rows.set(jobId, begun)
             return { begun: true, row: begun }
           })),
