@@ -1,15 +1,19 @@
 /**
  * The build-time pieces of the site that are plain functions: diagrams, the API reference's post-processing, whole
- * files rendered by twoslash, the benchmark charts and the Benchmarks page's data.
+ * files rendered by twoslash, the build's caches and search text, the benchmark charts and the Benchmarks page's data.
  */
 import { describe, it } from "@effect/vitest"
 import { assertFalse, assertTrue, deepStrictEqual, strictEqual, throws } from "@effect/vitest/utils"
 import * as Fs from "node:fs"
+import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { charts, chartsDocument, formatRatio, formatValue, minFontSize } from "../../bench/src/chart.js"
 import { meaningOf, parse } from "../.vitepress/bench-results.js"
+import { inputsDigest, twoslashTypesCache } from "../.vitepress/build-cache.js"
 import { renderDiagram } from "../.vitepress/diagrams.js"
+import { hoverSummary } from "../.vitepress/hover-summary.js"
+import { visibleCode } from "../.vitepress/search-render.js"
 import { concepts, guides, sidebarLinks } from "../.vitepress/sidebar.js"
 import { twoslashSource } from "../.vitepress/twoslash-includes.js"
 import { compileExamples, headingsOf, introductionOf } from "../scripts/api-markdown.js"
@@ -300,5 +304,66 @@ describe("pages", () => {
       })
     }
     deepStrictEqual(uncompiled, [])
+  })
+})
+
+describe("build cache", () => {
+  const scratch = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "async-job-docs-cache-"))
+
+  it("digests the files' contents: a changed source gives another digest, an unchanged one the same", () => {
+    const dir = scratch()
+    try {
+      const file = Path.join(dir, "a.ts")
+      Fs.writeFileSync(file, "export const a = 1\n")
+      const before = inputsDigest([file])
+      strictEqual(inputsDigest([file]), before)
+      Fs.writeFileSync(file, "export const a = 2\n")
+      assertFalse(inputsDigest([file]) === before)
+      assertFalse(inputsDigest([file], ["--force"]) === inputsDigest([file]))
+    } finally {
+      Fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("keeps twoslash's result per block, and drops the results of other inputs when it starts", () => {
+    const dir = scratch()
+    try {
+      Fs.mkdirSync(Path.join(dir, "stale-inputs"))
+      const cache = twoslashTypesCache(dir)
+      cache.init?.()
+      deepStrictEqual(Fs.readdirSync(dir).includes("stale-inputs"), false)
+      const result = { code: "const a = 1", nodes: [] } as unknown as Parameters<typeof cache.write>[1]
+      strictEqual(cache.read("const a = 1"), null)
+      cache.write("const a = 1", result)
+      deepStrictEqual(cache.read("const a = 1"), result)
+      strictEqual(cache.read("const a = 2"), null)
+    } finally {
+      Fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe("search index text", () => {
+  it("is a block's visible code: no hidden lines above the cut, no notations, no region markers", () => {
+    const code = [
+      "// @filename: a.ts",
+      "export const a = 1",
+      "// ---cut---",
+      "// #region main",
+      "const b = a",
+      "//    ^?",
+      "// #endregion main",
+      "// ---cut-after---",
+      "console.log(b)"
+    ].join("\n")
+    strictEqual(visibleCode(code), "const b = a")
+  })
+})
+
+describe("twoslash popups", () => {
+  it("show a doc comment's summary, not its example and sections", () => {
+    const docs = ["Runs a job.", "", "More on it.", "", "**Example** (a job)", "", "```ts", "run()", "```"].join("\n")
+    strictEqual(hoverSummary(docs), "Runs a job.\n\nMore on it.")
+    strictEqual(hoverSummary("Just this."), "Just this.")
   })
 })
