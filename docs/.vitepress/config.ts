@@ -9,7 +9,7 @@ import { mermaidPlugin } from "./diagrams.js"
 import { hoverSummary } from "./hover-summary.js"
 import { plainFencesForSearch, searchRender } from "./search-render.js"
 import { sidebar } from "./sidebar.js"
-import { twoslashIncludesPlugin } from "./twoslash-includes.js"
+import { programOutputPlugin, twoslashIncludesPlugin } from "./twoslash-includes.js"
 
 const docsDir = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..")
 const packagesDir = Path.resolve(docsDir, "..", "packages")
@@ -79,6 +79,8 @@ export default defineConfig({
       md.use(mermaidPlugin)
       // Files included with `<<<` get twoslash as inline snippets do: hover types, and type errors fail the build.
       md.use(twoslashIncludesPlugin)
+      // A program's output wraps as in a terminal (theme/style.css).
+      md.use(programOutputPlugin)
       // Last, so outermost: the search index gets code blocks as plain text, without a second compilation.
       md.use(plainFencesForSearch)
     }

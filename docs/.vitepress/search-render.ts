@@ -22,8 +22,9 @@ const regionMarker = /^\s*\/\/\s*#?(?:end)?region\b/
 /** The lines of a code block a reader sees: not those twoslash hides (`---cut---`), nor its notations. */
 export const visibleCode = (code: string): string => {
   let lines = code.split("\n")
-  const cut = lines.findLastIndex((line) => /^\s*\/\/\s*---cut(?:-before)?---\s*$/.test(line))
-  if (cut >= 0) lines = lines.slice(cut + 1)
+  const cutMarker = /^\s*\/\/\s*---cut(?:-before)?---\s*$/
+  const fromEnd = [...lines].reverse().findIndex((line) => cutMarker.test(line))
+  if (fromEnd >= 0) lines = lines.slice(lines.length - fromEnd)
   const cutAfter = lines.findIndex((line) => /^\s*\/\/\s*---cut-after---\s*$/.test(line))
   if (cutAfter >= 0) lines = lines.slice(0, cutAfter)
   return lines

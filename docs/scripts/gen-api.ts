@@ -5,7 +5,8 @@
  * Entry points, one TypeDoc run per package: every `src/*.ts` except `index.ts` (and nothing under `internal/`), or
  * only `src/index.ts` where the package is listed as `"index"`. Packages or files that do not exist yet are skipped.
  *
- * Each module's page opens with the module's opening doc comment (its introduction and example).
+ * Each module's page opens with the module's opening doc comment (its introduction and example). Signatures wider
+ * than the site's code column are formatted to it (`code-width.ts`).
  *
  * Afterwards, or the script fails: every module page has its introduction; every export of every entry point (as
  * TypeScript sees it, minus `@internal` ones) appears in the generated page of its module; every export has a
@@ -36,6 +37,7 @@ import ts from "typescript"
 import { filesUnder, inputsDigest } from "../.vitepress/build-cache.js"
 import type { SidebarItem } from "../.vitepress/sidebar.js"
 import { compileExamples, headingsOf, introductionOf } from "./api-markdown.js"
+import { fitSignatures } from "./code-width.js"
 
 const docsDir = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..")
 const rootDir = Path.resolve(docsDir, "..")
@@ -204,7 +206,7 @@ const generate = async (pkg: Resolved): Promise<SidebarItem> => {
     if (!file.endsWith(".md")) continue
     const page = Path.join(out, file)
     const markdown = Fs.readFileSync(page, "utf8").replace(/^# (.+)$/m, "# $1 {#page-title}")
-    Fs.writeFileSync(page, compileExamples(markdown))
+    Fs.writeFileSync(page, fitSignatures(compileExamples(markdown)))
   }
 
   // Which page documents which entry point.
@@ -370,6 +372,7 @@ const inputsOf = (pkg: Resolved): string => {
     ...[pkg.pkgDir, ...workspaceDependencies(pkg.pkgDir)].flatMap(packageFiles),
     fileURLToPath(import.meta.url),
     Path.join(docsDir, "scripts", "api-markdown.ts"),
+    Path.join(docsDir, "scripts", "code-width.ts"),
     Path.join(rootDir, "tsconfig.base.json"),
     Path.join(rootDir, "pnpm-lock.yaml")
   ], [JSON.stringify(pkg.spec)])

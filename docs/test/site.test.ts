@@ -17,6 +17,7 @@ import { visibleCode } from "../.vitepress/search-render.js"
 import { concepts, guides, sidebarLinks } from "../.vitepress/sidebar.js"
 import { twoslashSource } from "../.vitepress/twoslash-includes.js"
 import { compileExamples, headingsOf, introductionOf } from "../scripts/api-markdown.js"
+import { codeColumns, fitDeclarations, fitSignatures } from "../scripts/code-width.js"
 
 describe("diagrams", () => {
   it("renders Mermaid to inline SVG that needs no stylesheet and no network", () => {
@@ -305,6 +306,62 @@ describe("pages", () => {
     }
     deepStrictEqual(uncompiled, [])
   })
+
+  it("shows no code wider than the code column: the code blocks of the pages and the code files they include", () => {
+    const wide: Array<string> = []
+    const check = (where: string, line: string) => {
+      if ([...line].length > codeColumns) wide.push(`${where}: ${line}`)
+    }
+    for (const file of pages()) {
+      const markdown = Fs.readFileSync(file, "utf8")
+      let fence: string | undefined
+      markdown.split("\n").forEach((line, i) => {
+        const marker = /^\s*(```+)\s*(\S*)/.exec(line)
+        if (marker !== null && (fence === undefined || marker[2] === "")) {
+          fence = fence === undefined ? (marker[2] ?? "") : undefined
+        } else if (fence !== undefined && fence !== "mermaid") {
+          check(`${Path.relative(docsDir, file)}:${i + 1}`, line)
+        }
+      })
+      // a program's output (`.output.txt`) wraps as in a terminal; code does not
+      for (const [, included] of markdown.matchAll(/^<<< @\/([^\s#{]+\.ts)/gm)) {
+        const source = Path.join(docsDir, included!)
+        Fs.readFileSync(source, "utf8").split("\n").forEach((line, i) => check(`${included}:${i + 1}`, line))
+      }
+    }
+    deepStrictEqual(wide, [])
+  })
+})
+
+describe("API signatures", () => {
+  it("formats a signature wider than the code column to it, as TypeDoc writes them, and leaves the others", () => {
+    const wide = "function start<A, E, R>(body, options?): Effect<JobResult<A, E>, E | NoJobsError, R | JobPool>;"
+    const fitted = fitDeclarations(wide)
+    assertTrue(fitted.split("\n").length > 1)
+    assertTrue(fitted.split("\n").every((line) => line.length <= codeColumns), fitted)
+    assertTrue(fitted.startsWith("function start<A, E, R>(") && fitted.endsWith("R | JobPool>;"))
+    const narrow = "const make: (options?) => Effect.Effect<JobPool>;"
+    strictEqual(fitDeclarations(narrow), narrow)
+    // TypeDoc breaks a union over lines itself
+    const broken =
+      "const pause: <W, K>(self, wait) => Effect.Effect<W[K][\"Type\"], never, \n  | WorkflowEngine\n| Pool>;"
+    assertTrue(fitDeclarations(broken).split("\n").every((line) => line.length <= codeColumns))
+  })
+
+  it("formats the signature blocks of a page, not its examples", () => {
+    const example = "const x = Effect.succeed(1).pipe(Effect.map((n) => n + 1), Effect.map((n) => n * 2))"
+    const markdown = [
+      "```ts",
+      `type JobState = "running" | "paused" | "cancelling" | "finished" | "failed" | "cancelled";`,
+      "```",
+      "```ts twoslash",
+      example,
+      "```"
+    ].join("\n")
+    const lines = fitSignatures(markdown).split("\n")
+    deepStrictEqual(lines.slice(0, 3), ["```ts", "type JobState =", "  | \"running\""])
+    assertTrue(lines.includes(example))
+  })
 })
 
 describe("build cache", () => {
@@ -357,6 +414,7 @@ describe("search index text", () => {
       "console.log(b)"
     ].join("\n")
     strictEqual(visibleCode(code), "const b = a")
+    strictEqual(visibleCode("const a = 1\n// ^?\nconst b = 2"), "const a = 1\nconst b = 2")
   })
 })
 

@@ -6,7 +6,10 @@
  * any runner can start, signal, resume, poll or cancel any job.
  */
 import * as DurableJobPool from "@async-job/durable/DurableJobPool"
-import { NodeClusterSocket, NodeServices } from "@effect/platform-node"
+import {
+  NodeClusterSocket,
+  NodeServices
+} from "@effect/platform-node"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { Duration, Layer, Logger, Option, Redacted } from "effect"
 import * as RunnerAddress from "effect/cluster/RunnerAddress"
