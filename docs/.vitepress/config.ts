@@ -4,9 +4,12 @@ import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import ts from "typescript"
 import { defineConfig } from "vitepress"
+import { twoslashTypesCache } from "./build-cache.js"
 import { mermaidPlugin } from "./diagrams.js"
+import { hoverSummary } from "./hover-summary.js"
+import { plainFencesForSearch, searchRender } from "./search-render.js"
 import { sidebar } from "./sidebar.js"
-import { twoslashIncludesPlugin } from "./twoslash-includes.js"
+import { programOutputPlugin, twoslashIncludesPlugin } from "./twoslash-includes.js"
 
 const docsDir = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..")
 const packagesDir = Path.resolve(docsDir, "..", "packages")
@@ -44,6 +47,11 @@ export default defineConfig({
       transformerTwoslash({
         // A snippet that does not type-check fails `vitepress build` (always, not only on CI).
         throws: true,
+        // Results kept across builds while nothing they compile against changed (build-cache.ts).
+        typesCache: twoslashTypesCache(),
+        // A popup shows a name's type and the summary of its doc comment: not the examples and sections that
+        // follow (effect's `**Example**`, `**Details**`, …), which would repeat in the page at every occurrence.
+        processHoverDocs: hoverSummary,
         twoslashOptions: {
           // Resolve imports from docs/, where the workspace packages are linked.
           vfsRoot: docsDir,
@@ -64,6 +72,10 @@ export default defineConfig({
       md.use(mermaidPlugin)
       // Files included with `<<<` get twoslash as inline snippets do: hover types, and type errors fail the build.
       md.use(twoslashIncludesPlugin)
+      // A program's output wraps as in a terminal (theme/style.css).
+      md.use(programOutputPlugin)
+      // Last, so outermost: the search index gets code blocks as plain text, without a second compilation.
+      md.use(plainFencesForSearch)
     }
   },
   themeConfig: {
@@ -75,7 +87,7 @@ export default defineConfig({
       { text: "Benchmarks", link: "/benchmarks" }
     ],
     sidebar: sidebar(),
-    search: { provider: "local" },
+    search: { provider: "local", options: { _render: searchRender } },
     outline: { level: [2, 3] },
     footer: { message: "Released under the MIT License." }
   }

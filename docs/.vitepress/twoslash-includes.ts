@@ -67,6 +67,20 @@ export const twoslashSource = (file: string, region?: string | undefined): strin
   return [...hidden, ...lines].join("\n") + "\n"
 }
 
+/**
+ * A program's output included in a page (`<<< @/examples/first-job.output.txt`, in whatever language it is shown) is
+ * marked `program-output`: the theme wraps its long lines as a terminal does, where code blocks scroll.
+ */
+export const programOutputPlugin = (md: MarkdownRenderer): void => {
+  const fence = md.renderer.rules.fence
+  if (fence === undefined) throw new Error("markdown-it has no fence rule to wrap")
+  md.renderer.rules.fence = (tokens, idx, options, env, self) => {
+    const html = fence(tokens, idx, options, env, self)
+    const [file] = (tokens[idx] as unknown as SnippetToken | undefined)?.src ?? []
+    return file?.endsWith(".output.txt") === true ? html.replace(/^<div class="/, "<div class=\"program-output ") : html
+  }
+}
+
 interface SnippetToken {
   info: string
   content: string

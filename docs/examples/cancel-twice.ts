@@ -48,15 +48,21 @@ const program = Effect.gen(function*() {
     )
   )
   yield* Effect.yieldNow
-  yield* Console.log(`second cancel done before the release: ${secondDone}`)
+  yield* Console.log(
+    `second cancel done before the release: ${secondDone}`
+  )
   yield* Deferred.succeed(release, undefined)
   yield* Fiber.join(first)
   yield* Fiber.join(second)
-  yield* Console.log(`both cancels succeeded, second done: ${secondDone}`)
+  yield* Console.log(
+    `both cancels succeeded, second done: ${secondDone}`
+  )
 
   yield* Console.log(`state: ${yield* AsyncJob.state(paused)}`)
   const stale = yield* Effect.flip(AsyncJob.cancel(paused))
-  yield* Console.log(`third cancel: ${stale._tag} (${stale.message})`)
+  yield* Console.log(
+    `third cancel: ${stale._tag} (${stale.message})`
+  )
 })
 
 Effect.runPromise(

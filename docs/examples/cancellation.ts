@@ -1,6 +1,8 @@
 /**
- * Cancellation and cleanup: a paused job cancelled directly, one cancelled by closing its wait ctx, and one
- * cancelled by closing its pool. Every finalizer runs exactly once, before the cancelling effect completes.
+ * Cancellation and cleanup: a paused job cancelled directly, one
+ * cancelled by closing its wait ctx, and one cancelled by closing
+ * its pool. Every finalizer runs exactly once, before the
+ * cancelling effect completes.
  */
 import * as AsyncJob from "@async-job/core/AsyncJob"
 import * as JobPool from "@async-job/core/JobPool"
@@ -28,9 +30,12 @@ const cancelDirectly = Effect.gen(function*() {
 const closeItsWaitCtx = Effect.gen(function*() {
   const scope = yield* Scope.make()
   const ctx = yield* Scope.provide(WaitCtx.make, scope)
-  yield* WaitCtx.setWaitFd(ctx, "engine", yield* WaitFd.make, { cleanup: () => Console.log("wait ctx: fd cleanup") })
+  yield* WaitCtx.setWaitFd(ctx, "engine", yield* WaitFd.make, {
+    cleanup: () => Console.log("wait ctx: fd cleanup")
+  })
   yield* AsyncJob.start(job("job 2"), { waitCtx: ctx })
-  yield* Scope.close(scope, Exit.void) // cancels job 2 first, then runs the cleanups
+  // cancels job 2 first, then runs the cleanups
+  yield* Scope.close(scope, Exit.void)
   yield* Console.log("wait ctx closed")
 })
 
@@ -38,7 +43,8 @@ const closeThePool = Effect.gen(function*() {
   const scope = yield* Scope.make()
   const pool = yield* Scope.provide(JobPool.make(), scope)
   yield* pool.start(job("job 3"))
-  yield* Scope.close(scope, Exit.void) // ASYNC_cleanup_thread: cancels every outstanding job and waits
+  // ASYNC_cleanup_thread: cancels every outstanding job and waits
+  yield* Scope.close(scope, Exit.void)
   yield* Console.log(`pool closed`)
 })
 

@@ -1,10 +1,11 @@
 /**
- * Two runners on Postgres: runner a starts a refund, which pauses, and keeps
- * running; runner b, another process on the same database, approves it with
- * the token runner a handed over and resumes it to its end; runner a then sees
- * it finished. The database is a throwaway server of the repository's test
- * support (`initdb` and `pg_ctl` in a temp dir): a machine where none can be
- * started fails this example.
+ * Two runners on Postgres: runner a starts a refund, which pauses,
+ * and keeps running; runner b, another process on the same
+ * database, approves it with the token runner a handed over and
+ * resumes it to its end; runner a then sees it finished. The
+ * database is a throwaway server of the repository's test support
+ * (`initdb` and `pg_ctl` in a temp dir): a machine where none can
+ * be started fails this example.
  */
 import * as Postgres from "@async-job/test-postgres"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -25,17 +26,26 @@ const showLogs = (dir: string) =>
 
 const program = Effect.gen(function*() {
   const url = yield* Postgres.server
-  const dir = yield* (yield* FileSystem.FileSystem).makeTempDirectoryScoped()
+  const dir = yield* (yield* FileSystem.FileSystem)
+    .makeTempDirectoryScoped()
   const args = (port: number) => [url, String(port), dir]
 
   yield* Effect.gen(function*() {
     yield* Console.log("$ node --import tsx pg-start.ts &")
-    const a = yield* start("./pg-start.ts", args(yield* Postgres.freePort))
-    const started = yield* a.readUntil("runner a: running until stdin closes")
+    const a = yield* start(
+      "./pg-start.ts",
+      args(yield* Postgres.freePort)
+    )
+    const started = yield* a.readUntil(
+      "runner a: running until stdin closes"
+    )
     yield* Console.log(started.join("\n"))
 
     yield* Console.log("$ node --import tsx pg-approve.ts")
-    const b = yield* run("./pg-approve.ts", args(yield* Postgres.freePort))
+    const b = yield* run(
+      "./pg-approve.ts",
+      args(yield* Postgres.freePort)
+    )
     yield* Console.log(b.trimEnd())
 
     yield* Console.log("# runner a's stdin closes")
@@ -43,8 +53,8 @@ const program = Effect.gen(function*() {
   }).pipe(Effect.onError(() => showLogs(dir)))
 })
 
-// runMain: on Ctrl-C or SIGTERM too, the scope closes (the processes it
-// started are stopped, the folder removed)
+// runMain: on Ctrl-C or SIGTERM too, the scope closes (the
+// processes it started are stopped, the folder removed)
 NodeRuntime.runMain(
   program.pipe(Effect.scoped, Effect.provide(NodeServices.layer))
 )

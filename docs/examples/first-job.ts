@@ -1,5 +1,6 @@
 /**
- * The first job: start it on a pool, read its result and the pool's counts.
+ * The first job: start it on a pool, read its result and the pool's
+ * counts.
  */
 import * as AsyncJob from "@async-job/core/AsyncJob"
 import * as JobPool from "@async-job/core/JobPool"
@@ -13,7 +14,9 @@ const greet = (name: string) =>
 
 const program = Effect.gen(function*() {
   const step = yield* AsyncJob.start(greet("async-job"))
-  if (step._tag === "Finished") yield* Console.log(`caller: finished with ${step.value}`)
+  if (step._tag === "Finished") {
+    yield* Console.log(`caller: finished with ${step.value}`)
+  }
 
   const pool = yield* JobPool.JobPool
   yield* Console.log(`pool: ${JSON.stringify(yield* pool.stats)}`)

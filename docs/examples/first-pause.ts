@@ -1,6 +1,7 @@
 /**
- * The first pause and resume: the job publishes a wait fd on its wait ctx and pauses; the caller waits until
- * the fd is readable and resumes the job.
+ * The first pause and resume: the job publishes a wait fd on its
+ * wait ctx and pauses; the caller waits until the fd is readable
+ * and resumes the job.
  */
 import * as AsyncJob from "@async-job/core/AsyncJob"
 import * as JobPool from "@async-job/core/JobPool"
@@ -10,15 +11,19 @@ import { Console, Effect, Option } from "effect"
 
 const key = Symbol("my-engine")
 
-// `fd` stands for an engine's completion signal: it becomes readable when the operation is done
+// `fd` stands for an engine's completion signal: it becomes
+// readable when the operation is done
 const job = (fd: WaitFd.InProcessWaitFd) =>
   Effect.gen(function*() {
     const self = yield* AsyncJob.current
     const ctx = Option.flatMap(self, AsyncJob.waitCtxUnsafe)
-    if (Option.isSome(ctx)) yield* WaitCtx.setWaitFd(ctx.value, key, fd)
+    if (Option.isSome(ctx)) {
+      yield* WaitCtx.setWaitFd(ctx.value, key, fd)
+    }
     yield* Console.log("job: submitted the operation, pausing")
     yield* AsyncJob.pause
-    yield* WaitFd.clear(fd) // consume the wake-up, like reading the byte from a pipe
+    // consume the wake-up, like reading the byte from a pipe
+    yield* WaitFd.clear(fd)
     yield* Console.log("job: resumed, the operation is done")
     return "result"
   })
@@ -28,13 +33,22 @@ const program = Effect.gen(function*() {
   const fd = yield* WaitFd.make
   const step = yield* AsyncJob.start(job(fd), { waitCtx: ctx })
   if (step._tag !== "Paused") return
-  yield* Console.log(`caller: paused, waiting on ${(yield* WaitCtx.getAllFds(ctx)).length} fd`)
+  yield* Console.log(
+    `caller: paused, waiting on ${
+      (yield* WaitCtx.getAllFds(ctx)).length
+    } fd`
+  )
 
-  yield* WaitFd.signal(fd) // the operation completes: the fd becomes readable
+  // the operation completes: the fd becomes readable
+  yield* WaitFd.signal(fd)
   yield* WaitCtx.awaitReady(ctx) // the select() of the C example
 
   const done = yield* AsyncJob.resume(step.job)
-  if (done._tag === "Finished") yield* Console.log(`caller: finished with ${done.value}`)
+  if (done._tag === "Finished") {
+    yield* Console.log(`caller: finished with ${done.value}`)
+  }
 })
 
-Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(JobPool.layer())))
+Effect.runPromise(
+  program.pipe(Effect.scoped, Effect.provide(JobPool.layer()))
+)

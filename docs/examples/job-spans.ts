@@ -14,7 +14,9 @@ const printing = (inner: Tracer.Tracer): Tracer.Tracer =>
   Tracer.make({
     span: (options) => {
       const parent = Option.getOrUndefined(options.parent)
-      const parentName = parent?._tag === "Span" ? parent.name : "none"
+      const parentName = parent?._tag === "Span"
+        ? parent.name
+        : "none"
       console.log(`${options.name} under ${parentName}`)
       return inner.span(options)
     },
@@ -27,7 +29,9 @@ const job = Effect.gen(function*() {
   yield* Effect.void.pipe(Effect.withSpan("job: second segment"))
   yield* Effect.gen(function*() {
     yield* AsyncJob.pause
-    yield* Effect.void.pipe(Effect.withSpan("job: inside it, resumed"))
+    yield* Effect.void.pipe(
+      Effect.withSpan("job: inside it, resumed")
+    )
   }).pipe(Effect.withSpan("job: across a pause"))
   yield* Effect.void.pipe(Effect.withSpan("job: after it"))
   return "done"

@@ -1,6 +1,7 @@
 /**
- * Pause and resume: a job that pauses twice, its handle's state, the handle seen inside the job, a blocked
- * pause, a pause outside any job, and a stale handle.
+ * Pause and resume: a job that pauses twice, its handle's state,
+ * the handle seen inside the job, a blocked pause, a pause outside
+ * any job, and a stale handle.
  */
 import * as AsyncJob from "@async-job/core/AsyncJob"
 import * as JobPool from "@async-job/core/JobPool"
@@ -14,7 +15,8 @@ const job = Effect.gen(function*() {
   counter.value++
   yield* AsyncJob.pause
   counter.value++
-  // while blocked, pause is a no-op: the job goes on without returning to its caller
+  // while blocked, pause is a no-op: the job goes on without
+  // returning to its caller
   yield* AsyncJob.withPauseBlocked(AsyncJob.pause)
   counter.value++
   yield* AsyncJob.pause
@@ -28,15 +30,27 @@ const program = Effect.gen(function*() {
   while (step._tag === "Paused") {
     const handle = step.job
     const same = Option.getOrUndefined(seenInside) === handle
-    yield* Console.log(`paused: counter ${counter.value}, state ${yield* AsyncJob.state(handle)}, same handle: ${same}`)
+    const state = yield* AsyncJob.state(handle)
+    yield* Console.log(
+      `paused: counter ${counter.value}, state ${state}, ` +
+        `same handle: ${same}`
+    )
     step = yield* AsyncJob.resume(handle)
     resumes++
     if (step._tag === "Finished") {
-      yield* Console.log(`finished with ${step.value} after ${resumes} resumes; state ${yield* AsyncJob.state(handle)}`)
+      const state = yield* AsyncJob.state(handle)
+      yield* Console.log(
+        `finished with ${step.value} after ${resumes} resumes; ` +
+          `state ${state}`
+      )
       const stale = yield* Effect.flip(AsyncJob.resume(handle))
-      yield* Console.log(`resuming it again: ${stale._tag} (${stale.message})`)
+      yield* Console.log(
+        `resuming it again: ${stale._tag} (${stale.message})`
+      )
     }
   }
 })
 
-Effect.runPromise(program.pipe(Effect.provide(JobPool.layer({ maxSize: 1 }))))
+Effect.runPromise(
+  program.pipe(Effect.provide(JobPool.layer({ maxSize: 1 })))
+)

@@ -1,6 +1,7 @@
 /**
- * A small C driver ported to @async-job/openssl: pool limits, PAUSE / NO_JOBS / FINISH, a job function that
- * throws (ASYNC_ERR and `job.error`), and ASYNC_cleanup_thread cancelling a paused job.
+ * A small C driver ported to @async-job/openssl: pool limits, PAUSE
+ * / NO_JOBS / FINISH, a job function that throws (ASYNC_ERR and
+ * `job.error`), and ASYNC_cleanup_thread cancelling a paused job.
  */
 import {
   ASYNC_cleanup_thread,
@@ -43,22 +44,49 @@ async function holds(): Promise<number> {
   }
 }
 
-ASYNC_init_thread(1, 1) // at most one job outstanding, one created now
+// at most one job outstanding, one created now
+ASYNC_init_thread(1, 1)
 const ctx = ASYNC_WAIT_CTX_new()
-const job: { value: ASYNC_JOB | null; error?: unknown } = { value: null }
-const other: { value: ASYNC_JOB | null; error?: unknown } = { value: null }
+const job: { value: ASYNC_JOB | null; error?: unknown } = {
+  value: null
+}
+const other: { value: ASYNC_JOB | null; error?: unknown } = {
+  value: null
+}
 const ret = { value: 0 }
 const n = Int32Array.of(41)
 
-console.log(names[await ASYNC_start_job(job, ctx, ret, add_one, n, n.byteLength)]) // the job pauses
-console.log(names[await ASYNC_start_job(other, ctx, ret, add_one, n, n.byteLength)]) // the pool is full
-console.log(names[await ASYNC_start_job(job, ctx, ret, add_one, n, n.byteLength)], ret.value)
+console.log(
+  names[
+    await ASYNC_start_job(job, ctx, ret, add_one, n, n.byteLength)
+  ]
+) // the job pauses
+console.log(
+  names[
+    await ASYNC_start_job(other, ctx, ret, add_one, n, n.byteLength)
+  ]
+) // the pool is full
+console.log(
+  names[
+    await ASYNC_start_job(job, ctx, ret, add_one, n, n.byteLength)
+  ],
+  ret.value
+)
 
-console.log(names[await ASYNC_start_job(job, ctx, ret, fails, null)], String(job.error))
+console.log(
+  names[await ASYNC_start_job(job, ctx, ret, fails, null)],
+  String(job.error)
+)
 
-await ASYNC_start_job(job, ctx, ret, holds, null) // paused, then abandoned:
-await ASYNC_cleanup_thread() // cancels it; its finally block runs before this resolves
-console.log(`after cleanup: ${names[await ASYNC_start_job(job, ctx, ret, holds, null)]} (stale handle)`)
+// paused, then abandoned:
+await ASYNC_start_job(job, ctx, ret, holds, null)
+// cancels it; its finally block runs before this resolves
+await ASYNC_cleanup_thread()
+console.log(
+  `after cleanup: ${
+    names[await ASYNC_start_job(job, ctx, ret, holds, null)]
+  } (stale handle)`
+)
 
 await ASYNC_WAIT_CTX_free(ctx)
 await ASYNC_cleanup_thread()

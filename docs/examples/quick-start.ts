@@ -11,7 +11,13 @@ const job = Effect.gen(function*() {
 const program = Effect.gen(function*() {
   const step = yield* AsyncJob.start(job)
   yield* Console.log(`caller: ${step._tag}`)
-  if (step._tag === "Paused") yield* Console.log(`caller: ${JSON.stringify(yield* AsyncJob.resume(step.job))}`)
+  if (step._tag === "Paused") {
+    yield* Console.log(
+      `caller: ${JSON.stringify(yield* AsyncJob.resume(step.job))}`
+    )
+  }
 })
 
-Effect.runPromise(program.pipe(Effect.provide(JobPool.layer({ maxSize: 8 }))))
+Effect.runPromise(
+  program.pipe(Effect.provide(JobPool.layer({ maxSize: 8 })))
+)

@@ -10,7 +10,9 @@ import { TestClock } from "effect/testing"
 
 /** Busy forever without a pause: it runs until it is interrupted. */
 const busy = Effect.never.pipe(
-  Effect.onInterrupt(() => Console.log("job: interrupted while running"))
+  Effect.onInterrupt(() =>
+    Console.log("job: interrupted while running")
+  )
 )
 
 const program = Effect.gen(function*() {
@@ -20,10 +22,14 @@ const program = Effect.gen(function*() {
   yield* TestClock.adjust("2 seconds")
   const error = yield* Fiber.join(fiber)
   if (error._tag === "JobTimeoutError") {
-    yield* Console.log(`${error._tag}: jobId ${error.jobId}, ${error.message}`)
+    yield* Console.log(
+      `${error._tag}: jobId ${error.jobId}, ${error.message}`
+    )
   }
 
-  const zero = yield* Effect.flip(AsyncJob.run(busy, { timeout: 0 }))
+  const zero = yield* Effect.flip(
+    AsyncJob.run(busy, { timeout: 0 })
+  )
   if (zero._tag === "JobTimeoutError") {
     yield* Console.log(`timeout 0: jobId ${zero.jobId}`)
   }

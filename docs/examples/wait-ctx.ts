@@ -1,6 +1,7 @@
 /**
- * The wait ctx's change bookkeeping, step by step (the spec's trace S6): what the caller sees after each
- * PAUSE and at FINISH, and when the fd cleanups run.
+ * The wait ctx's change bookkeeping, step by step (the spec's trace
+ * S6): what the caller sees after each PAUSE and at FINISH, and
+ * when the fd cleanups run.
  */
 import * as AsyncJob from "@async-job/core/AsyncJob"
 import * as JobPool from "@async-job/core/JobPool"
@@ -10,16 +11,28 @@ import { Console, Effect, Exit, Scope } from "effect"
 
 const key = "engine"
 
-const job = (ctx: WaitCtx.WaitCtx, a: WaitFd.WaitFd, b: WaitFd.WaitFd) =>
+const job = (
+  ctx: WaitCtx.WaitCtx,
+  a: WaitFd.WaitFd,
+  b: WaitFd.WaitFd
+) =>
   Effect.gen(function*() {
     yield* AsyncJob.pause
-    yield* WaitCtx.setWaitFd(ctx, key, a, { cleanup: () => Console.log("cleanup of fd a") })
+    yield* WaitCtx.setWaitFd(ctx, key, a, {
+      cleanup: () => Console.log("cleanup of fd a")
+    })
     yield* AsyncJob.pause
-    yield* WaitCtx.clearFd(ctx, key) // never runs the cleanup: the engine closes its fd itself
+    // never runs the cleanup: the engine closes its fd itself
+    yield* WaitCtx.clearFd(ctx, key)
     yield* AsyncJob.pause
-    yield* WaitCtx.setWaitFd(ctx, key, b, { cleanup: () => Console.log("cleanup of fd b") })
-    yield* WaitCtx.clearFd(ctx, key) // added and cleared in one segment: nobody ever hears of it
-    yield* WaitCtx.setWaitFd(ctx, key, b, { cleanup: () => Console.log("cleanup of fd b") })
+    yield* WaitCtx.setWaitFd(ctx, key, b, {
+      cleanup: () => Console.log("cleanup of fd b")
+    })
+    // added and cleared in one segment: nobody ever hears of it
+    yield* WaitCtx.clearFd(ctx, key)
+    yield* WaitCtx.setWaitFd(ctx, key, b, {
+      cleanup: () => Console.log("cleanup of fd b")
+    })
     return "done"
   })
 
@@ -33,7 +46,10 @@ const program = Effect.gen(function*() {
     Effect.gen(function*() {
       const all = (yield* WaitCtx.getAllFds(ctx)).map(name)
       const { added, deleted } = yield* WaitCtx.getChangedFds(ctx)
-      yield* Console.log(`${label} all [${all}] added [${added.map(name)}] deleted [${deleted.map(name)}]`)
+      yield* Console.log(
+        `${label} all [${all}] added [${added.map(name)}] ` +
+          `deleted [${deleted.map(name)}]`
+      )
     })
 
   let step = yield* AsyncJob.start(job(ctx, a, b), { waitCtx: ctx })

@@ -5,13 +5,19 @@
  * Entry points, one TypeDoc run per package: every `src/*.ts` except `index.ts` (and nothing under `internal/`), or
  * only `src/index.ts` where the package is listed as `"index"`. Packages or files that do not exist yet are skipped.
  *
- * Each module's page opens with the module's opening doc comment (its introduction and example).
+ * Each module's page opens with the module's opening doc comment (its introduction and example). Signatures wider
+ * than the site's code column are formatted to it (`code-width.ts`).
  *
  * Afterwards, or the script fails: every module page has its introduction; every export of every entry point (as
  * TypeScript sees it, minus `@internal` ones) appears in the generated page of its module; every export has a
  * description, and so has each parameter and type parameter of its signatures (those missing are listed).
  *
- * Usage: tsx scripts/gen-api.ts
+ * A package's pages are generated again only when something they are made from changed: its sources, manifest and
+ * tsconfigs, those of the workspace packages it depends on, this script, the lockfile (TypeDoc's version). Each
+ * package's folder keeps a stamp of those inputs (`api/generated/<dir>.stamp.json`), written once its pages passed
+ * every check above; `--force` regenerates everything.
+ *
+ * Usage: tsx scripts/gen-api.ts [--force]
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -28,8 +34,10 @@ import {
   type SignatureReflection
 } from "typedoc"
 import ts from "typescript"
+import { filesUnder, inputsDigest } from "../.vitepress/build-cache.js"
 import type { SidebarItem } from "../.vitepress/sidebar.js"
 import { compileExamples, headingsOf, introductionOf } from "./api-markdown.js"
+import { fitSignatures } from "./code-width.js"
 
 const docsDir = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..")
 const rootDir = Path.resolve(docsDir, "..")
@@ -198,7 +206,7 @@ const generate = async (pkg: Resolved): Promise<SidebarItem> => {
     if (!file.endsWith(".md")) continue
     const page = Path.join(out, file)
     const markdown = Fs.readFileSync(page, "utf8").replace(/^# (.+)$/m, "# $1 {#page-title}")
-    Fs.writeFileSync(page, compileExamples(markdown))
+    Fs.writeFileSync(page, fitSignatures(compileExamples(markdown)))
   }
 
   // Which page documents which entry point.
@@ -335,21 +343,96 @@ const pageOf = (out: string, module: DeclarationReflection): string => {
   throw new Error(`No page generated for module ${module.name} in ${out}`)
 }
 
+/** The workspace packages a package depends on (dependencies of any kind named `@async-job/*`), transitively. */
+const workspaceDependencies = (pkgDir: string, seen: Set<string> = new Set()): Set<string> => {
+  const manifest = JSON.parse(Fs.readFileSync(Path.join(pkgDir, "package.json"), "utf8")) as Record<string, unknown>
+  const names = ["dependencies", "peerDependencies", "devDependencies"].flatMap((field) =>
+    Object.keys((manifest[field] ?? {}) as Record<string, string>)
+  ).filter((name) => name.startsWith("@async-job/"))
+  for (const dir of Fs.readdirSync(Path.join(rootDir, "packages"))) {
+    const other = Path.join(rootDir, "packages", dir)
+    const otherManifest = Path.join(other, "package.json")
+    if (seen.has(other) || !Fs.existsSync(otherManifest)) continue
+    const { name } = JSON.parse(Fs.readFileSync(otherManifest, "utf8")) as { readonly name: string }
+    if (!names.includes(name)) continue
+    seen.add(other)
+    workspaceDependencies(other, seen)
+  }
+  return seen
+}
+
+/** The digest of what a package's pages are made from. */
+const inputsOf = (pkg: Resolved): string => {
+  const packageFiles = (dir: string) =>
+    filesUnder(dir, (file) => {
+      const relative = Path.relative(dir, file)
+      return relative.startsWith(`src${Path.sep}`) || /^(?:package|tsconfig[\w.]*)\.json$/.test(relative)
+    })
+  return inputsDigest([
+    ...[pkg.pkgDir, ...workspaceDependencies(pkg.pkgDir)].flatMap(packageFiles),
+    fileURLToPath(import.meta.url),
+    Path.join(docsDir, "scripts", "api-markdown.ts"),
+    Path.join(docsDir, "scripts", "code-width.ts"),
+    Path.join(rootDir, "tsconfig.base.json"),
+    Path.join(rootDir, "pnpm-lock.yaml")
+  ], [JSON.stringify(pkg.spec)])
+}
+
+interface Stamp {
+  readonly inputs: string
+  readonly sidebar: SidebarItem
+  readonly description: string
+}
+
+const stampFile = (spec: PackageSpec) => Path.join(outDir, `${spec.dir}.stamp.json`)
+
+/** The stamp of a package's pages, if they exist and were made from these inputs. */
+const upToDate = (pkg: Resolved, inputs: string): Stamp | undefined => {
+  const file = stampFile(pkg.spec)
+  if (!Fs.existsSync(file) || !Fs.existsSync(Path.join(outDir, pkg.spec.dir))) return undefined
+  const stamp = JSON.parse(Fs.readFileSync(file, "utf8")) as Stamp
+  return stamp.inputs === inputs ? stamp : undefined
+}
+
 const main = async (): Promise<void> => {
   const started = Date.now()
-  Fs.rmSync(outDir, { recursive: true, force: true })
+  const force = process.argv.includes("--force")
   Fs.mkdirSync(outDir, { recursive: true })
+  // Whatever is not a current package's folder or stamp is left from an earlier layout: removed.
+  const current = new Set(packages.flatMap((spec) => [spec.dir, `${spec.dir}.stamp.json`]))
+  for (const entry of Fs.readdirSync(outDir)) {
+    if (!current.has(entry) && entry !== "sidebar.json" && entry !== "packages.json") {
+      Fs.rmSync(Path.join(outDir, entry), { recursive: true, force: true })
+    }
+  }
   const sidebar: Array<SidebarItem> = []
   const overview: Array<{ readonly name: string; readonly description: string; readonly link: string }> = []
   for (const spec of packages) {
     const pkg = resolve(spec)
     if (pkg === undefined) {
+      Fs.rmSync(Path.join(outDir, spec.dir), { recursive: true, force: true })
+      Fs.rmSync(stampFile(spec), { force: true })
       console.log(`api: packages/${spec.dir} has no public modules yet, skipped`)
       continue
     }
+    const inputs = inputsOf(pkg)
+    const stamp = force ? undefined : upToDate(pkg, inputs)
+    if (stamp !== undefined) {
+      sidebar.push(stamp.sidebar)
+      overview.push({ name: pkg.name, description: stamp.description, link: stamp.sidebar.link ?? "" })
+      console.log(`api: ${pkg.name}: unchanged since its pages were generated`)
+      continue
+    }
+    Fs.rmSync(stampFile(spec), { force: true })
+    Fs.rmSync(Path.join(outDir, spec.dir), { recursive: true, force: true })
+    const before = undescribed.length
     const item = await generate(pkg)
     sidebar.push(item)
     overview.push({ name: pkg.name, description: pkg.description, link: item.link ?? "" })
+    if (undescribed.length === before) {
+      const written: Stamp = { inputs, sidebar: item, description: pkg.description }
+      Fs.writeFileSync(stampFile(spec), JSON.stringify(written, null, 2) + "\n")
+    }
     console.log(`api: ${pkg.name}: ${pkg.entryPoints.map((e) => Path.relative(rootDir, e)).join(", ")}`)
   }
   if (undescribed.length > 0) {
@@ -358,7 +441,7 @@ const main = async (): Promise<void> => {
   }
   Fs.writeFileSync(Path.join(outDir, "sidebar.json"), JSON.stringify(sidebar, null, 2) + "\n")
   Fs.writeFileSync(Path.join(outDir, "packages.json"), JSON.stringify(overview, null, 2) + "\n")
-  console.log(`api: generated in ${Date.now() - started} ms`)
+  console.log(`api: done in ${Date.now() - started} ms`)
 }
 
 main().catch((error: unknown) => {

@@ -15,6 +15,7 @@
  *   section;
  * - the durable pages (its guide and its API module pages) are among the pages visited, and every file a page
  *   includes whole (`<<< @/examples/….ts`, its `.output.txt`) is rendered in it: the file's last line is in the page;
+ * - no code block scrolls sideways at the browser's width (1280 px): examples are formatted to 80 columns;
  * - a screenshot of every page goes to `docs/.screenshots/` (ignored by git).
  *
  * Options: `--no-build` reuses `docs/.vitepress/dist` (also `DOCS_SKIP_BUILD=1`).
@@ -207,6 +208,46 @@ const includedFiles = (path: string): ReadonlyArray<{ readonly file: string; rea
   })
 }
 
+/** A code block wider than its box: the reader scrolls sideways to read it. */
+interface ScrollingBlock {
+  /** 1 for the page's first code block. */
+  readonly index: number
+  readonly firstLine: string
+  readonly longestLine: string
+  readonly columns: number
+  readonly scroll: number
+  readonly client: number
+}
+
+/**
+ * The page's code blocks that scroll sideways at the browser's width: every `<pre>` of a code block, also those of
+ * closed `::: details` blocks and of the tabs of a code group that are not shown (opened and shown to be measured;
+ * the page is left so).
+ */
+const codeBlocksThatScroll = (page: Page): Promise<Array<ScrollingBlock>> =>
+  page.evaluate(() => {
+    for (const details of Array.from(document.querySelectorAll(".vp-doc details"))) {
+      ;(details as HTMLDetailsElement).open = true
+    }
+    for (const tab of Array.from(document.querySelectorAll(".vp-doc .vp-code-group .blocks > div"))) {
+      tab.classList.add("active")
+    }
+    const pres = Array.from(document.querySelectorAll(".vp-doc div[class*='language-'] > pre"))
+    return pres.flatMap((pre, i) => {
+      if (pre.scrollWidth <= pre.clientWidth) return []
+      const lines = (pre.querySelector("code")?.textContent ?? "").split("\n")
+      const longestLine = lines.reduce((a, b) => (b.length > a.length ? b : a), "")
+      return [{
+        index: i + 1,
+        firstLine: (lines.find((line) => line.trim() !== "") ?? "").trim(),
+        longestLine,
+        columns: longestLine.length,
+        scroll: pre.scrollWidth,
+        client: pre.clientWidth
+      }]
+    })
+  })
+
 const slug = (path: string): string => (path === "/" ? "index" : path.replace(/^\/|\/$/g, "").replace(/\//g, "__"))
 
 /** Internal links seen on the pages, to check once at the end: target path → where it was seen. */
@@ -269,6 +310,12 @@ const visit = async (page: Page, origin: string, path: string, modulePage: boole
     }
 
     await page.screenshot({ path: Path.join(screenshotsDir, `${slug(path)}.png`), fullPage: true })
+    for (const block of await codeBlocksThatScroll(page)) {
+      problems.push(
+        `code block ${block.index} (${JSON.stringify(block.firstLine)}) scrolls sideways: ${block.scroll} px in ` +
+          `${block.client} px; its longest line has ${block.columns} columns: ${JSON.stringify(block.longestLine)}`
+      )
+    }
   } catch (error) {
     problems.push(String(error))
   } finally {

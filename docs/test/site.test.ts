@@ -1,18 +1,23 @@
 /**
  * The build-time pieces of the site that are plain functions: diagrams, the API reference's post-processing, whole
- * files rendered by twoslash, the benchmark charts and the Benchmarks page's data.
+ * files rendered by twoslash, the build's caches and search text, the benchmark charts and the Benchmarks page's data.
  */
 import { describe, it } from "@effect/vitest"
 import { assertFalse, assertTrue, deepStrictEqual, strictEqual, throws } from "@effect/vitest/utils"
 import * as Fs from "node:fs"
+import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { charts, chartsDocument, formatRatio, formatValue, minFontSize } from "../../bench/src/chart.js"
 import { meaningOf, parse } from "../.vitepress/bench-results.js"
+import { inputsDigest, twoslashTypesCache } from "../.vitepress/build-cache.js"
 import { renderDiagram } from "../.vitepress/diagrams.js"
+import { hoverSummary } from "../.vitepress/hover-summary.js"
+import { visibleCode } from "../.vitepress/search-render.js"
 import { concepts, guides, sidebarLinks } from "../.vitepress/sidebar.js"
 import { twoslashSource } from "../.vitepress/twoslash-includes.js"
 import { compileExamples, headingsOf, introductionOf } from "../scripts/api-markdown.js"
+import { codeColumns, fitDeclarations, fitSignatures } from "../scripts/code-width.js"
 
 describe("diagrams", () => {
   it("renders Mermaid to inline SVG that needs no stylesheet and no network", () => {
@@ -352,5 +357,123 @@ describe("pages", () => {
       })
     }
     deepStrictEqual(uncompiled, [])
+  })
+
+  it("shows no code wider than the code column: the code blocks of the pages and the code files they include", () => {
+    const wide: Array<string> = []
+    const check = (where: string, line: string) => {
+      if ([...line].length > codeColumns) wide.push(`${where}: ${line}`)
+    }
+    for (const file of pages()) {
+      const markdown = Fs.readFileSync(file, "utf8")
+      let fence: string | undefined
+      markdown.split("\n").forEach((line, i) => {
+        const marker = /^\s*(```+)\s*(\S*)/.exec(line)
+        if (marker !== null && (fence === undefined || marker[2] === "")) {
+          fence = fence === undefined ? (marker[2] ?? "") : undefined
+        } else if (fence !== undefined && fence !== "mermaid") {
+          check(`${Path.relative(docsDir, file)}:${i + 1}`, line)
+        }
+      })
+      // a program's output (`.output.txt`) wraps as in a terminal; code does not
+      for (const [, included] of markdown.matchAll(/^<<< @\/([^\s#{]+\.ts)/gm)) {
+        const source = Path.join(docsDir, included!)
+        Fs.readFileSync(source, "utf8").split("\n").forEach((line, i) => check(`${included}:${i + 1}`, line))
+      }
+    }
+    deepStrictEqual(wide, [])
+  })
+})
+
+describe("API signatures", () => {
+  it("formats a signature wider than the code column to it, as TypeDoc writes them, and leaves the others", () => {
+    const wide = "function start<A, E, R>(body, options?): Effect<JobResult<A, E>, E | NoJobsError, R | JobPool>;"
+    const fitted = fitDeclarations(wide)
+    assertTrue(fitted.split("\n").length > 1)
+    assertTrue(fitted.split("\n").every((line) => line.length <= codeColumns), fitted)
+    assertTrue(fitted.startsWith("function start<A, E, R>(") && fitted.endsWith("R | JobPool>;"))
+    const narrow = "const make: (options?) => Effect.Effect<JobPool>;"
+    strictEqual(fitDeclarations(narrow), narrow)
+    // TypeDoc breaks a union over lines itself
+    const broken =
+      "const pause: <W, K>(self, wait) => Effect.Effect<W[K][\"Type\"], never, \n  | WorkflowEngine\n| Pool>;"
+    assertTrue(fitDeclarations(broken).split("\n").every((line) => line.length <= codeColumns))
+  })
+
+  it("formats the signature blocks of a page, not its examples", () => {
+    const example = "const x = Effect.succeed(1).pipe(Effect.map((n) => n + 1), Effect.map((n) => n * 2))"
+    const markdown = [
+      "```ts",
+      `type JobState = "running" | "paused" | "cancelling" | "finished" | "failed" | "cancelled";`,
+      "```",
+      "```ts twoslash",
+      example,
+      "```"
+    ].join("\n")
+    const lines = fitSignatures(markdown).split("\n")
+    deepStrictEqual(lines.slice(0, 3), ["```ts", "type JobState =", "  | \"running\""])
+    assertTrue(lines.includes(example))
+  })
+})
+
+describe("build cache", () => {
+  const scratch = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "async-job-docs-cache-"))
+
+  it("digests the files' contents: a changed source gives another digest, an unchanged one the same", () => {
+    const dir = scratch()
+    try {
+      const file = Path.join(dir, "a.ts")
+      Fs.writeFileSync(file, "export const a = 1\n")
+      const before = inputsDigest([file])
+      strictEqual(inputsDigest([file]), before)
+      Fs.writeFileSync(file, "export const a = 2\n")
+      assertFalse(inputsDigest([file]) === before)
+      assertFalse(inputsDigest([file], ["--force"]) === inputsDigest([file]))
+    } finally {
+      Fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("keeps twoslash's result per block, and drops the results of other inputs when it starts", () => {
+    const dir = scratch()
+    try {
+      Fs.mkdirSync(Path.join(dir, "stale-inputs"))
+      const cache = twoslashTypesCache(dir)
+      cache.init?.()
+      deepStrictEqual(Fs.readdirSync(dir).includes("stale-inputs"), false)
+      const result = { code: "const a = 1", nodes: [] } as unknown as Parameters<typeof cache.write>[1]
+      strictEqual(cache.read("const a = 1"), null)
+      cache.write("const a = 1", result)
+      deepStrictEqual(cache.read("const a = 1"), result)
+      strictEqual(cache.read("const a = 2"), null)
+    } finally {
+      Fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe("search index text", () => {
+  it("is a block's visible code: no hidden lines above the cut, no notations, no region markers", () => {
+    const code = [
+      "// @filename: a.ts",
+      "export const a = 1",
+      "// ---cut---",
+      "// #region main",
+      "const b = a",
+      "//    ^?",
+      "// #endregion main",
+      "// ---cut-after---",
+      "console.log(b)"
+    ].join("\n")
+    strictEqual(visibleCode(code), "const b = a")
+    strictEqual(visibleCode("const a = 1\n// ^?\nconst b = 2"), "const a = 1\nconst b = 2")
+  })
+})
+
+describe("twoslash popups", () => {
+  it("show a doc comment's summary, not its example and sections", () => {
+    const docs = ["Runs a job.", "", "More on it.", "", "**Example** (a job)", "", "```ts", "run()", "```"].join("\n")
+    strictEqual(hoverSummary(docs), "Runs a job.\n\nMore on it.")
+    strictEqual(hoverSummary("Just this."), "Just this.")
   })
 })

@@ -1,7 +1,8 @@
 /**
- * The example program of OpenSSL's `ASYNC_start_job(3)` man page, ported line by line onto
- * `@async-job/openssl`. The pipe, `write`, `read`, `close` and `select` come from
- * `@async-job/platform-node` (real OS descriptors).
+ * The example program of OpenSSL's `ASYNC_start_job(3)` man page,
+ * ported line by line onto `@async-job/openssl`. The pipe, `write`,
+ * `read`, `close` and `select` come from `@async-job/platform-node`
+ * (real OS descriptors).
  *
  * Expected output (the man page's own):
  *
@@ -42,7 +43,12 @@ const fdsAtStart = reportOpenFds.start()
 
 const unique = {}
 
-function cleanup(_ctx: ASYNC_WAIT_CTX, _key: unknown, r: OSSL_ASYNC_FD, vw: unknown): void {
+function cleanup(
+  _ctx: ASYNC_WAIT_CTX,
+  _key: unknown,
+  r: OSSL_ASYNC_FD,
+  vw: unknown
+): void {
   const w = vw as { value: OSSL_ASYNC_FD }
 
   NodeWaitFd.close(r)
@@ -65,10 +71,10 @@ async function jobfunc(arg: Uint8Array): Promise<number> {
   printf(`Passed in message is: ${cString(msg)}\n`)
 
   /*
-   * Create a way to inform the calling thread when this job is ready
-   * to resume, in this example we're using file descriptors.
-   * For offloading the task to an asynchronous ENGINE it's not necessary,
-   * the ENGINE should handle that internally.
+   * Create a way to inform the calling thread when this job is
+   * ready to resume, in this example we're using file descriptors.
+   * For offloading the task to an asynchronous ENGINE it's not
+   * necessary, the ENGINE should handle that internally.
    */
 
   try {
@@ -78,13 +84,19 @@ async function jobfunc(arg: Uint8Array): Promise<number> {
     return 0
   }
   const wptr = { value: pipefds[1] }
-  ASYNC_WAIT_CTX_set_wait_fd(ASYNC_get_wait_ctx(currjob), unique, pipefds[0], wptr, cleanup)
+  ASYNC_WAIT_CTX_set_wait_fd(
+    ASYNC_get_wait_ctx(currjob),
+    unique,
+    pipefds[0],
+    wptr,
+    cleanup
+  )
 
   /*
    * Normally some external event would cause this to happen at some
    * later point - but we do it here for demo purposes, i.e.
-   * immediately signalling that the job is ready to be woken up after
-   * we return to main via ASYNC_pause_job().
+   * immediately signalling that the job is ready to be woken up
+   * after we return to main via ASYNC_pause_job().
    */
   NodeWaitFd.writeByte(pipefds[1])
 
@@ -124,7 +136,16 @@ async function main(): Promise<number> {
   }
 
   end: for (;;) {
-    switch (await ASYNC_start_job(job, ctx, ret, jobfunc, msg, msg.byteLength)) {
+    switch (
+      await ASYNC_start_job(
+        job,
+        ctx,
+        ret,
+        jobfunc,
+        msg,
+        msg.byteLength
+      )
+    ) {
       case ASYNC_ERR:
       case ASYNC_NO_JOBS:
         printf("An error occurred\n")
@@ -140,12 +161,16 @@ async function main(): Promise<number> {
     /* Wait for the job to be woken */
     printf("Waiting for the job to be woken up\n")
 
-    if (!ASYNC_WAIT_CTX_get_all_fds(ctx, null, numfds) || numfds.value > 1) {
+    if (
+      !ASYNC_WAIT_CTX_get_all_fds(ctx, null, numfds) ||
+      numfds.value > 1
+    ) {
       printf("Unexpected number of fds\n")
       process.abort()
     }
     ASYNC_WAIT_CTX_get_all_fds(ctx, waitfd, numfds)
-    await NodeWaitFd.waitReadable(waitfd[0]!) // select(waitfd + 1, &waitfdset, NULL, NULL, NULL)
+    // select(waitfd + 1, &waitfdset, NULL, NULL, NULL)
+    await NodeWaitFd.waitReadable(waitfd[0]!)
   }
 
   await ASYNC_WAIT_CTX_free(ctx)

@@ -1,12 +1,15 @@
 /**
- * The man page's example program again, written with the Effect API: `@async-job/core` (jobs, the wait ctx)
- * and `@async-job/platform-node` (a real OS pipe and a non-blocking readability wait). It prints the same
- * eight lines as `main.ts`.
+ * The man page's example program again, written with the Effect
+ * API: `@async-job/core` (jobs, the wait ctx) and
+ * `@async-job/platform-node` (a real OS pipe and a non-blocking
+ * readability wait). It prints the same eight lines as `main.ts`.
  *
- * Line for line: `ASYNC_WAIT_CTX_new` / `ASYNC_WAIT_CTX_free` are a wait ctx made in its own Scope and the
- * closing of that Scope; `ASYNC_start_job` is `AsyncJob.start` then `AsyncJob.resume`; `ASYNC_pause_job` is
- * `AsyncJob.pause`; `select()` is `NodeWaitFd.awaitReadable`. No `JobPool` options: the pool is unbounded, as
- * OpenSSL's implicit `ASYNC_init_thread(0, 0)`.
+ * Line for line: `ASYNC_WAIT_CTX_new` / `ASYNC_WAIT_CTX_free` are a
+ * wait ctx made in its own Scope and the closing of that Scope;
+ * `ASYNC_start_job` is `AsyncJob.start` then `AsyncJob.resume`;
+ * `ASYNC_pause_job` is `AsyncJob.pause`; `select()` is
+ * `NodeWaitFd.awaitReadable`. No `JobPool` options: the pool is
+ * unbounded, as OpenSSL's implicit `ASYNC_init_thread(0, 0)`.
  *
  * @since 0.1.0
  */
@@ -28,7 +31,8 @@ const log = (text: string) => Effect.sync(() => printf(text))
 const unique = {}
 
 /** The wait fd's cleanup: closes both ends of the pipe. */
-const cleanup: WaitCtx.Cleanup = ({ fd }) => Effect.sync(() => (fd as NodeWaitFd.PipeWaitFd).closeUnsafe())
+const cleanup: WaitCtx.Cleanup = ({ fd }) =>
+  Effect.sync(() => (fd as NodeWaitFd.PipeWaitFd).closeUnsafe())
 
 const jobfunc = (msg: Uint8Array) =>
   Effect.gen(function*() {
@@ -42,21 +46,32 @@ const jobfunc = (msg: Uint8Array) =>
 
     yield* log(`Passed in message is: ${cString(msg)}\n`)
 
-    const pipe = yield* Effect.option(Effect.try(() => NodeWaitFd.makePipeUnsafe()))
+    const pipe = yield* Effect.option(
+      Effect.try(() => NodeWaitFd.makePipeUnsafe())
+    )
     if (Option.isNone(pipe)) {
       yield* log("Failed to create pipe\n")
       return 0
     }
     const ctx = yield* AsyncJob.waitCtx(currjob.value)
-    if (Option.isSome(ctx)) yield* WaitCtx.setWaitFd(ctx.value, unique, pipe.value, { cleanup })
+    if (Option.isSome(ctx)) {
+      yield* WaitCtx.setWaitFd(ctx.value, unique, pipe.value, {
+        cleanup
+      })
+    }
 
-    // the "external event", at once: the job is ready to be woken up as soon as it pauses
+    // the "external event", at once: the job is ready to be woken
+    // up as soon as it pauses
     yield* Effect.orDie(NodeWaitFd.signal(pipe.value))
 
     yield* AsyncJob.pause
 
     // clear the wake signal
-    if (Exit.isFailure(yield* Effect.exit(NodeWaitFd.clear(pipe.value)))) return 0
+    if (
+      Exit.isFailure(
+        yield* Effect.exit(NodeWaitFd.clear(pipe.value))
+      )
+    ) return 0
     yield* log("Resumed the job after a pause\n")
 
     return 1
@@ -73,7 +88,11 @@ const main = Effect.gen(function*() {
 
   let job: AsyncJob.Job<number, never> | undefined = undefined
   for (;;) {
-    const startOrResume: Effect.Effect<AsyncJob.JobResult<number, never>, unknown, JobPool.JobPool> = job === undefined
+    const startOrResume: Effect.Effect<
+      AsyncJob.JobResult<number, never>,
+      unknown,
+      JobPool.JobPool
+    > = job === undefined
       ? AsyncJob.start(jobfunc(msg.slice()), { waitCtx: ctx })
       : AsyncJob.resume(job)
     const step = yield* Effect.result(startOrResume)
@@ -86,7 +105,9 @@ const main = Effect.gen(function*() {
       yield* log("Job was paused\n")
     } else {
       job = undefined
-      yield* log(`Job finished with return value ${step.success.value}\n`)
+      yield* log(
+        `Job finished with return value ${step.success.value}\n`
+      )
       break
     }
 
@@ -101,11 +122,14 @@ const main = Effect.gen(function*() {
     yield* Effect.orDie(NodeWaitFd.awaitReadable(fds[0]!.fd))
   }
 
-  // ASYNC_WAIT_CTX_free: runs the cleanup, which closes both ends of the pipe
+  // ASYNC_WAIT_CTX_free: runs the cleanup, which closes both ends
+  // of the pipe
   yield* Scope.close(ctxScope, Exit.void)
   yield* log("Finishing\n")
   return 0
 })
 
-process.exitCode = await Effect.runPromise(main.pipe(Effect.provide(JobPool.layer())))
+process.exitCode = await Effect.runPromise(
+  main.pipe(Effect.provide(JobPool.layer()))
+)
 reportOpenFds.end(fdsAtStart)

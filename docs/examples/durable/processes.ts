@@ -1,11 +1,15 @@
 /**
- * The plumbing of the multi-process examples of the durable guide: runs a file
- * of this folder in a node process of its own (`node --import tsx <file>
- * <args>`, from the docs folder), its stderr shown as ours, so that a failing
- * process fails the example loudly.
+ * The plumbing of the multi-process examples of the durable guide:
+ * runs a file of this folder in a node process of its own (`node
+ * --import tsx <file> <args>`, from the docs folder), its stderr
+ * shown as ours, so that a failing process fails the example
+ * loudly.
  */
 import { Effect, Queue, type Scope, Stream } from "effect"
-import { ChildProcess, type ChildProcessSpawner } from "effect/process"
+import {
+  ChildProcess,
+  type ChildProcessSpawner
+} from "effect/process"
 import { fileURLToPath } from "node:url"
 
 const docsDir = fileURLToPath(new URL("../..", import.meta.url))
@@ -13,21 +17,32 @@ const docsDir = fileURLToPath(new URL("../..", import.meta.url))
 const command = (file: string, args: ReadonlyArray<string>) =>
   ChildProcess.make(
     process.execPath,
-    ["--import", "tsx", fileURLToPath(new URL(file, import.meta.url)), ...args],
+    [
+      "--import",
+      "tsx",
+      fileURLToPath(new URL(file, import.meta.url)),
+      ...args
+    ],
     { cwd: docsDir, stderr: "inherit" }
   )
 
 const exitedWith = (file: string, code: number) =>
-  code === 0 ? Effect.void : Effect.die(`${file} exited with code ${code}`)
+  code === 0
+    ? Effect.void
+    : Effect.die(`${file} exited with code ${code}`)
 
 /**
- * Runs `file` to its end; answers what it printed. A process that exits with
- * another code than 0 is a defect.
+ * Runs `file` to its end; answers what it printed. A process that
+ * exits with another code than 0 is a defect.
  */
 export const run = (
   file: string,
   args: ReadonlyArray<string>
-): Effect.Effect<string, never, ChildProcessSpawner.ChildProcessSpawner> =>
+): Effect.Effect<
+  string,
+  never,
+  ChildProcessSpawner.ChildProcessSpawner
+> =>
   Effect.gen(function*() {
     const child = yield* command(file, args)
     const [output, code] = yield* Effect.all([
@@ -39,15 +54,20 @@ export const run = (
   }).pipe(Effect.scoped, Effect.orDie)
 
 /**
- * A process that keeps running: read its lines as it prints them, then close
- * its stdin to let it end.
+ * A process that keeps running: read its lines as it prints them,
+ * then close its stdin to let it end.
  */
 export interface Running {
-  /** The lines it printed, up to and including the first that is `last`. */
-  readonly readUntil: (last: string) => Effect.Effect<ReadonlyArray<string>>
   /**
-   * Closes its stdin, and answers the lines it printed until it exited (with
-   * code 0; any other is a defect).
+   * The lines it printed, up to and including the first that is
+   * `last`.
+   */
+  readonly readUntil: (
+    last: string
+  ) => Effect.Effect<ReadonlyArray<string>>
+  /**
+   * Closes its stdin, and answers the lines it printed until it
+   * exited (with code 0; any other is a defect).
    */
   readonly stop: Effect.Effect<ReadonlyArray<string>>
 }
@@ -89,7 +109,9 @@ export const start = (
           (taken) =>
             taken.at(-1) === last
               ? Effect.succeed(taken)
-              : Effect.die(`${file} ended before printing "${last}"`)
+              : Effect.die(
+                `${file} ended before printing "${last}"`
+              )
         ),
       stop: Effect.gen(function*() {
         yield* Stream.run(Stream.empty, child.stdin)

@@ -137,12 +137,13 @@ export const JobPool: Context.Service<JobPool, JobPool> = internal.tag
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
  * import * as JobPool from "@async-job/core/JobPool"
+ * import { Effect } from "effect"
  *
  * const program = Effect.scoped(Effect.gen(function*() {
  *   const pool = yield* JobPool.make({ maxSize: 4, initSize: 2 })
- *   return yield* pool.stats // { maxSize: 4, created: 2, idle: 2, running: 0, paused: 0 }
+ *   // { maxSize: 4, created: 2, idle: 2, running: 0, paused: 0 }
+ *   return yield* pool.stats
  * }))
  * ```
  *

@@ -77,13 +77,14 @@ export interface InProcessWaitFd extends WaitFd {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
  * import * as WaitFd from "@async-job/core/WaitFd"
+ * import { Effect } from "effect"
  *
  * const program = Effect.gen(function*() {
  *   const fd = yield* WaitFd.make
  *   yield* WaitFd.signal(fd)
- *   yield* WaitFd.awaitReady(fd) // completes at once: the fd is signalled
+ *   // completes at once: the fd is signalled
+ *   yield* WaitFd.awaitReady(fd)
  *   return yield* WaitFd.clear(fd) // true: a signal was pending
  * })
  * ```

@@ -18,10 +18,10 @@
  *
  * @example
  * ```ts
- * import { Effect, Layer, Schema } from "effect"
- * import * as Activity from "effect/workflow/Activity"
  * import * as DurableJob from "@async-job/durable/DurableJob"
  * import * as DurableJobPool from "@async-job/durable/DurableJobPool"
+ * import { Effect, Layer, Schema } from "effect"
+ * import * as Activity from "effect/workflow/Activity"
  *
  * const Refund = DurableJob.make({
  *   name: "Refund",
@@ -31,25 +31,40 @@
  *   jobId: ({ orderId }) => orderId
  * })
  *
- * const RefundLive = DurableJob.toLayer(Refund, ({ amount, orderId }) =>
- *   Effect.gen(function*() {
- *     const approved = yield* DurableJob.pause(Refund, "approval")
- *     if (!approved) return "refused"
- *     return yield* Activity.make({
- *       name: "pay",
- *       success: Schema.String,
- *       execute: Effect.succeed(`paid ${amount} for ${orderId}`)
+ * const RefundLive = DurableJob.toLayer(
+ *   Refund,
+ *   ({ amount, orderId }) =>
+ *     Effect.gen(function*() {
+ *       const approved = yield* DurableJob.pause(Refund, "approval")
+ *       if (!approved) return "refused"
+ *       return yield* Activity.make({
+ *         name: "pay",
+ *         success: Schema.String,
+ *         execute: Effect.succeed(`paid ${amount} for ${orderId}`)
+ *       })
  *     })
- *   }))
+ * )
  *
  * const program = Effect.gen(function*() {
- *   const step = yield* DurableJob.start(Refund, { orderId: "o-1", amount: 5 }) // Paused, one token
+ *   // Paused, one token
+ *   const step = yield* DurableJob.start(Refund, {
+ *     orderId: "o-1",
+ *     amount: 5
+ *   })
  *   if (step._tag === "Paused") {
- *     yield* DurableJob.signal(step.tokens[0], true) // from this process or any other
- *     return yield* DurableJob.resume(Refund, step) // Finished("paid 5 for o-1")
+ *     // from this process or any other
+ *     yield* DurableJob.signal(step.tokens[0], true)
+ *     // Finished("paid 5 for o-1")
+ *     return yield* DurableJob.resume(Refund, step)
  *   }
  *   return step
- * }).pipe(Effect.provide(RefundLive.pipe(Layer.provideMerge(DurableJobPool.layerMemory({ maxSize: 8 })))))
+ * }).pipe(
+ *   Effect.provide(
+ *     RefundLive.pipe(
+ *       Layer.provideMerge(DurableJobPool.layerMemory({ maxSize: 8 }))
+ *     )
+ *   )
+ * )
  * ```
  *
  * **Replay**
@@ -528,9 +543,9 @@ export const version: (self: Any) => Effect.Effect<number, never, WorkflowInstan
  *
  * @example
  * ```ts
+ * import * as DurableJob from "@async-job/durable/DurableJob"
  * import { Effect, Schema } from "effect"
  * import * as Activity from "effect/workflow/Activity"
- * import * as DurableJob from "@async-job/durable/DurableJob"
  *
  * const Ping = DurableJob.make({
  *   name: "Ping",
@@ -540,12 +555,21 @@ export const version: (self: Any) => Effect.Effect<number, never, WorkflowInstan
  * })
  * const boot = crypto.randomUUID()
  *
- * export const PingLive = DurableJob.toLayer(Ping, () =>
- *   Effect.gen(function*() {
- *     // sent again by every process that runs the job, and not a divergence
- *     yield* DurableJob.unchecked(Activity.make({ name: `send/${boot}`, execute: Effect.log("ping") }))
- *     yield* DurableJob.pause(Ping, "pong")
- *   }))
+ * export const PingLive = DurableJob.toLayer(
+ *   Ping,
+ *   () =>
+ *     Effect.gen(function*() {
+ *       // sent again by every process that runs the job,
+ *       // and not a divergence
+ *       yield* DurableJob.unchecked(
+ *         Activity.make({
+ *           name: `send/${boot}`,
+ *           execute: Effect.log("ping")
+ *         })
+ *       )
+ *       yield* DurableJob.pause(Ping, "pong")
+ *     })
+ * )
  * ```
  *
  * @param self - The steps to leave out of the check.

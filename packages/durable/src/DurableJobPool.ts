@@ -308,19 +308,30 @@ export const layerCluster = (
  * @example
  * ```ts
  * import * as DurableJobPool from "@async-job/durable/DurableJobPool"
- * import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
+ * import { NodeClusterSocket } from "@effect/platform-node"
  * import * as PgClient from "@effect/sql-pg/PgClient"
+ * import * as RunnerAddress from "effect/cluster/RunnerAddress"
  * import * as Layer from "effect/Layer"
  * import * as Option from "effect/Option"
  * import * as Redacted from "effect/Redacted"
- * import * as RunnerAddress from "effect/cluster/RunnerAddress"
  *
- * const shardingConfig = { runnerAddress: Option.some(RunnerAddress.make("127.0.0.1", 34431)) }
- * export const Durable = DurableJobPool.layerCluster({ maxSize: 100 }).pipe(
- *   Layer.provide(NodeClusterSocket.layer({ storage: "byo", shardingConfig })),
- *   Layer.provide(DurableJobPool.layerClusterStorage(shardingConfig)),
- *   Layer.provideMerge(PgClient.layer({ url: Redacted.make("postgres://localhost/jobs") }))
- * )
+ * const shardingConfig = {
+ *   runnerAddress: Option.some(RunnerAddress.make("127.0.0.1", 34431))
+ * }
+ * export const Durable = DurableJobPool.layerCluster({ maxSize: 100 })
+ *   .pipe(
+ *     Layer.provide(
+ *       NodeClusterSocket.layer({ storage: "byo", shardingConfig })
+ *     ),
+ *     Layer.provide(
+ *       DurableJobPool.layerClusterStorage(shardingConfig)
+ *     ),
+ *     Layer.provideMerge(
+ *       PgClient.layer({
+ *         url: Redacted.make("postgres://localhost/jobs")
+ *       })
+ *     )
+ *   )
  * ```
  *
  * @param shardingConfig Overrides of the runner's sharding settings, the same as given to the runner layer.

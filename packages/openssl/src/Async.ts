@@ -19,7 +19,12 @@
  * @example
  * ```ts
  * import {
- *   ASYNC_FINISH, ASYNC_PAUSE, ASYNC_WAIT_CTX_free, ASYNC_WAIT_CTX_new, ASYNC_pause_job, ASYNC_start_job
+ *   ASYNC_FINISH,
+ *   ASYNC_PAUSE,
+ *   ASYNC_pause_job,
+ *   ASYNC_start_job,
+ *   ASYNC_WAIT_CTX_free,
+ *   ASYNC_WAIT_CTX_new
  * } from "@async-job/openssl"
  *
  * const ctx = ASYNC_WAIT_CTX_new()
@@ -29,8 +34,11 @@
  *   await ASYNC_pause_job()
  *   return n + 1
  * }
- * let result = await ASYNC_start_job(job, ctx, ret, add, 41) // ASYNC_PAUSE
- * while (result === ASYNC_PAUSE) result = await ASYNC_start_job(job, ctx, ret, add, 41)
+ * // ASYNC_PAUSE
+ * let result = await ASYNC_start_job(job, ctx, ret, add, 41)
+ * while (result === ASYNC_PAUSE) {
+ *   result = await ASYNC_start_job(job, ctx, ret, add, 41)
+ * }
  * // result === ASYNC_FINISH, ret.value === 42
  * await ASYNC_WAIT_CTX_free(ctx)
  * ```

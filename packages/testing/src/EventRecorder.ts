@@ -8,16 +8,21 @@
  *
  * @example
  * ```ts
- * import { Effect, Layer } from "effect"
  * import { AsyncJob, JobPool } from "@async-job/core"
  * import * as EventRecorder from "@async-job/testing/EventRecorder"
+ * import { Effect, Layer } from "effect"
  *
  * const program = Effect.gen(function*() {
  *   const step = yield* AsyncJob.start(AsyncJob.pause)
  *   if (step._tag === "Paused") yield* AsyncJob.resume(step.job)
  *   return yield* EventRecorder.lines
- *   // ["Started p1 j1", "Paused p1 j1", "Resumed p1 j1", "Ended p1 j1 finished"]
- * }).pipe(Effect.provide(JobPool.layer().pipe(Layer.provideMerge(EventRecorder.layer))))
+ *   // ["Started p1 j1", "Paused p1 j1", "Resumed p1 j1",
+ *   //  "Ended p1 j1 finished"]
+ * }).pipe(
+ *   Effect.provide(
+ *     JobPool.layer().pipe(Layer.provideMerge(EventRecorder.layer))
+ *   )
+ * )
  * ```
  *
  * @since 0.1.0

@@ -28,15 +28,18 @@
  *
  * @example
  * ```ts
- * import { Effect, Fiber, Layer } from "effect"
  * import { AsyncJob, JobPool, WaitCtx } from "@async-job/core"
  * import * as TestEngine from "@async-job/testing/TestEngine"
+ * import { Effect, Fiber, Layer } from "effect"
  *
- * const sign = (message: string) => TestEngine.submit<string>("sign", message)
+ * const sign = (message: string) =>
+ *   TestEngine.submit<string>("sign", message)
  *
  * const program = Effect.gen(function*() {
  *   const ctx = yield* WaitCtx.make
- *   const fiber = yield* Effect.forkChild(AsyncJob.run(sign("hello"), { waitCtx: ctx }))
+ *   const fiber = yield* Effect.forkChild(
+ *     AsyncJob.run(sign("hello"), { waitCtx: ctx })
+ *   )
  *   const [op] = yield* TestEngine.awaitSubmissions(1)
  *   yield* TestEngine.complete(op!.id, "signature")
  *   return yield* Fiber.join(fiber) // "signature"
