@@ -1,9 +1,9 @@
 /**
  * A job being cancelled: while its finalizer runs, its state is
  * "cancelling", its wait ctx reads None, resume is refused with
- * StaleJobError, and it still holds its slot. A second cancel waits for the
- * same cancellation and succeeds; once the job has unwound, a third cancel
- * fails with StaleJobError ("cancelled").
+ * StaleJobError, and it still holds its slot. A second cancel waits
+ * for the same cancellation and succeeds; once the job has unwound,
+ * a third cancel fails with StaleJobError ("cancelled").
  */
 import * as AsyncJob from "@async-job/core/AsyncJob"
 import * as JobPool from "@async-job/core/JobPool"

@@ -1,15 +1,16 @@
 /**
- * Where a job's own spans go: each one is a child of the AsyncJob.start or
- * AsyncJob.resume span of the segment that opened it, and those are children
- * of the caller's span (here AsyncJob.run's). A span the job opened and
- * paused inside stays the parent of what it opens after the resume; once it
- * ends, the segment's span is the parent again.
+ * Where a job's own spans go: each one is a child of the
+ * AsyncJob.start or AsyncJob.resume span of the segment that opened
+ * it, and those are children of the caller's span (here
+ * AsyncJob.run's). A span the job opened and paused inside stays
+ * the parent of what it opens after the resume; once it ends, the
+ * segment's span is the parent again.
  */
 import * as AsyncJob from "@async-job/core/AsyncJob"
 import * as JobPool from "@async-job/core/JobPool"
 import { Console, Effect, Option, Tracer } from "effect"
 
-/** A tracer that prints each span, and its parent, as the span starts. */
+/** A tracer printing each span and its parent as it starts. */
 const printing = (inner: Tracer.Tracer): Tracer.Tracer =>
   Tracer.make({
     span: (options) => {

@@ -1,14 +1,14 @@
 /**
- * A job that never pauses still gets cancelled by AsyncJob.run's timeout, and
- * the JobTimeoutError names it: the job's id is known from the moment it
- * starts, even with a timeout of zero.
+ * A job that never pauses still gets cancelled by AsyncJob.run's
+ * timeout, and the JobTimeoutError names it: the job's id is known
+ * from the moment it starts, even with a timeout of zero.
  */
 import * as AsyncJob from "@async-job/core/AsyncJob"
 import * as JobPool from "@async-job/core/JobPool"
 import { Console, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 
-/** Busy forever without a pause: it runs until it is interrupted. */
+/** Busy forever without a pause: runs until interrupted. */
 const busy = Effect.never.pipe(
   Effect.onInterrupt(() =>
     Console.log("job: interrupted while running")

@@ -6,61 +6,17 @@
 import { describe, it } from "@effect/vitest"
 import { assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"
-import * as Schedule from "effect/Schedule"
-import * as ChildProcess from "node:child_process"
 import { createRequire } from "node:module"
-import * as Path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import * as Service from "../src/loadgen/Service.js"
 import { call, connectionRefused, pollUntil } from "./utils/http.js"
-import { descendants, isAlive, rssBytes } from "./utils/processes.js"
+import { healthy, operatorPath, rssBytes, spawn } from "./utils/processes.js"
 
 const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href
 const root = fileURLToPath(new URL("../../..", import.meta.url))
 const manualEntry = fileURLToPath(new URL("./fixtures/manualService.ts", import.meta.url))
 const host = "127.0.0.1"
 const mib = 1024 * 1024
-
-const exited = (child: ChildProcess.ChildProcess) =>
-  Effect.callback<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>((resume) => {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      return resume(Effect.succeed({ code: child.exitCode, signal: child.signalCode }))
-    }
-    child.once("exit", (code, signal) => resume(Effect.succeed({ code, signal })))
-  })
-
-/** A child process, SIGKILLed (with whatever it started) when the scope closes if still there. */
-const spawn = (command: string, args: ReadonlyArray<string>, env: Record<string, string>, cwd?: string) =>
-  Effect.gen(function*() {
-    let output = ""
-    const seen = new Set<number>()
-    const child = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const child = ChildProcess.spawn(command, args, {
-          cwd,
-          env: { ...process.env, ...env },
-          stdio: ["ignore", "pipe", "pipe"]
-        })
-        child.stdout!.on("data", (chunk: Buffer) => output += chunk.toString("utf8"))
-        child.stderr!.on("data", (chunk: Buffer) => output += chunk.toString("utf8"))
-        return child
-      }),
-      (child) =>
-        Effect.sync(() => {
-          for (const pid of [child.pid!, ...seen]) if (isAlive(pid)) process.kill(pid, "SIGKILL")
-        })
-    )
-    const record = () => {
-      for (const pid of descendants(child.pid!)) seen.add(pid)
-    }
-    return { child, output: () => output, record }
-  })
-
-const healthy = (url: string, running: () => boolean) =>
-  Effect.tryPromise((signal) => fetch(`${url}/healthz`, { signal })).pipe(
-    Effect.filterOrFail((response) => response.status === 200),
-    Effect.retry({ schedule: Schedule.spaced("100 millis"), while: running })
-  )
 
 describe("2. memory bounded by bytes", () => {
   it.live(
@@ -71,7 +27,7 @@ describe("2. memory bounded by bytes", () => {
         const service = yield* spawn(
           process.execPath,
           ["--max-old-space-size=256", "--import", tsx, manualEntry],
-          { PORT: String(port), HOST: host }
+          { env: { PORT: String(port), HOST: host } }
         )
         const url = `http://${host}:${port}`
         yield* healthy(url, () => service.child.exitCode === null)
@@ -109,16 +65,13 @@ describe("5. signals, however many", () => {
   it.live("two SIGTERMs to pnpm start: when pnpm has exited, the port is already closed", () =>
     Effect.gen(function*() {
       const port = yield* Service.freePort(host)
-      // the PATH of an operator's shell (see Start.test.ts): Node 24 first, no node_modules/.bin
-      const PATH = [
-        Path.dirname(process.execPath),
-        ...(process.env.PATH ?? "").split(Path.delimiter).filter((dir) => !dir.endsWith(`node_modules${Path.sep}.bin`))
-      ].join(Path.delimiter)
       const pnpm = yield* spawn(
         "pnpm",
         ["start"],
-        { PATH, PORT: String(port), HOST: host, ENGINE_THREADS: "1", SHUTDOWN_GRACE: "30" },
-        root
+        {
+          env: { PATH: operatorPath, PORT: String(port), HOST: host, ENGINE_THREADS: "1", SHUTDOWN_GRACE: "30" },
+          cwd: root
+        }
       )
       const url = `http://${host}:${port}`
       yield* healthy(url, () => pnpm.child.exitCode === null)
@@ -136,7 +89,7 @@ describe("5. signals, however many", () => {
       pnpm.child.kill("SIGTERM")
       yield* Effect.sleep("200 millis")
       pnpm.child.kill("SIGTERM")
-      yield* exited(pnpm.child)
+      yield* pnpm.exited
       assertTrue(yield* connectionRefused(host, port))
     }).pipe(Effect.scoped))
 
@@ -147,7 +100,7 @@ describe("5. signals, however many", () => {
       const service = yield* spawn(
         process.execPath,
         ["--import", tsx, manualEntry],
-        { PORT: String(port), HOST: host, SHUTDOWN_GRACE: "10 minutes" }
+        { env: { PORT: String(port), HOST: host, SHUTDOWN_GRACE: "10 minutes" } }
       )
       const url = `http://${host}:${port}`
       yield* healthy(url, () => service.child.exitCode === null)
@@ -164,7 +117,7 @@ describe("5. signals, however many", () => {
       service.child.kill("SIGTERM")
       yield* pollUntil(Effect.sync(() => service.output()), (out) => out.includes("shutting down"))
       service.child.kill("SIGTERM")
-      const exit = yield* exited(service.child)
+      const exit = yield* service.exited
       strictEqual(exit.code, 0, service.output())
       assertTrue(service.output().includes("cancelled 2 outstanding jobs"), service.output())
       assertTrue(service.output().includes("engine: 2 cancelled, 0 pending"), service.output())
@@ -178,7 +131,7 @@ describe("5. signals, however many", () => {
         const service = yield* spawn(
           process.execPath,
           ["--import", tsx, fileURLToPath(new URL("../src/main.ts", import.meta.url))],
-          { PORT: String(port), HOST: host, ENGINE_THREADS: "1", SHUTDOWN_GRACE: "0.2" }
+          { env: { PORT: String(port), HOST: host, ENGINE_THREADS: "1", SHUTDOWN_GRACE: "0.2" } }
         )
         const url = `http://${host}:${port}`
         yield* healthy(url, () => service.child.exitCode === null)
@@ -208,7 +161,7 @@ describe("5. signals, however many", () => {
           String([...counts])
         )
         assertTrue((counts.get("200 cancelled") ?? 0) > 0, String([...counts]))
-        strictEqual((yield* exited(service.child)).code, 0, service.output())
+        strictEqual((yield* service.exited).code, 0, service.output())
       }).pipe(Effect.scoped),
     { timeout: 180_000 }
   )

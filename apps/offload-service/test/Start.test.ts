@@ -7,72 +7,21 @@ import { describe, it } from "@effect/vitest"
 import { assertFalse, assertTrue, deepStrictEqual, strictEqual } from "@effect/vitest/utils"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
-import * as ChildProcess from "node:child_process"
 import * as Net from "node:net"
-import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Service from "../src/loadgen/Service.js"
 import { connectionRefused } from "./utils/http.js"
-import { descendants, isAlive } from "./utils/processes.js"
+import { healthy, isAlive, operatorPath, spawn } from "./utils/processes.js"
 
 const root = fileURLToPath(new URL("../../..", import.meta.url))
 const host = "127.0.0.1"
 
-/**
- * The PATH of an operator's shell set up as the README says: Node 24 itself first, and none of the
- * `node_modules/.bin` folders the test runner (`pnpm exec vitest`) put in front. There, `node` is pnpm's shim of
- * the workspace's Node 24, a shell script that does not pass signals on, so a `pnpm` (`#!/usr/bin/env node`)
- * started under it would not receive them itself.
- */
-const operatorPath = [
-  Path.dirname(process.execPath),
-  ...(process.env.PATH ?? "").split(Path.delimiter).filter((dir) => !dir.endsWith(`node_modules${Path.sep}.bin`))
-].join(Path.delimiter)
-
 /** `pnpm start` in the repository's root; on scope close, SIGKILLs it and whatever it started, if still there. */
 const pnpmStart = (port: number | string, env: Record<string, string> = {}) =>
-  Effect.gen(function*() {
-    let output = ""
-    const seen = new Set<number>()
-    const child = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const child = ChildProcess.spawn("pnpm", ["start"], {
-          cwd: root,
-          env: { ...process.env, PATH: operatorPath, PORT: String(port), HOST: host, ENGINE_THREADS: "1", ...env },
-          stdio: ["ignore", "pipe", "pipe"]
-        })
-        child.stdout!.on("data", (chunk: Buffer) => output += chunk.toString("utf8"))
-        child.stderr!.on("data", (chunk: Buffer) => output += chunk.toString("utf8"))
-        return child
-      }),
-      (child) =>
-        Effect.sync(() => {
-          for (const pid of [child.pid!, ...seen]) {
-            if (isAlive(pid)) process.kill(pid, "SIGKILL")
-          }
-        })
-    )
-    const exited = Effect.callback<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>(
-      (resume) => {
-        if (child.exitCode !== null || child.signalCode !== null) {
-          return resume(Effect.succeed({ code: child.exitCode, signal: child.signalCode }))
-        }
-        child.once("exit", (code, signal) => resume(Effect.succeed({ code, signal })))
-      }
-    )
-    /** Records what pnpm started so far (for the checks and the cleanup). */
-    const started = () => {
-      for (const pid of descendants(child.pid!)) seen.add(pid)
-      return Array.from(seen)
-    }
-    return { child, exited, output: () => output, started }
+  spawn("pnpm", ["start"], {
+    cwd: root,
+    env: { PATH: operatorPath, PORT: String(port), HOST: host, ENGINE_THREADS: "1", ...env }
   })
-
-const healthy = (url: string, running: () => boolean) =>
-  Effect.tryPromise((signal) => fetch(`${url}/healthz`, { signal })).pipe(
-    Effect.filterOrFail((response) => response.status === 200),
-    Effect.retry({ schedule: Schedule.spaced("100 millis"), while: running })
-  )
 
 describe("pnpm start", () => {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
@@ -84,7 +33,7 @@ describe("pnpm start", () => {
         yield* healthy(url, () => start.child.exitCode === null).pipe(
           Effect.catch(() => Effect.die(new Error(`the service did not start:\n${start.output()}`)))
         )
-        const started = start.started()
+        const started = start.record()
         assertTrue(started.length >= 1)
 
         start.child.kill(signal)
@@ -120,7 +69,7 @@ describe("pnpm start", () => {
         line.trim() !== "" && !line.startsWith("> ") && !line.includes("ELIFECYCLE")
       )
       deepStrictEqual(own, [`error: ${host}:${port} is already in use`])
-      strictEqual(start.started().filter(isAlive).length, 0)
+      strictEqual(start.record().filter(isAlive).length, 0)
     }).pipe(Effect.scoped))
 
   it.live("a bad setting: one line naming it, exit code 1", () =>
