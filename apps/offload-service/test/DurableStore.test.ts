@@ -4,7 +4,7 @@
  * them): a job's input is stored once; ended jobs are forgotten past
  * `RESULT_MAX` and `RESULT_TTL`, in the job table and the engine's messages
  * alike; a job this version of the service cannot replay answers `GET` with a
- * typed 409 `JobDiverged`, and `DELETE` cancels it.
+ * typed 409 `JobDiverged`, `DELETE` too, and `DELETE ?discard=true` cancels it.
  */
 import * as DurableJob from "@async-job/durable/DurableJob"
 import * as DurableJobPool from "@async-job/durable/DurableJobPool"
@@ -143,7 +143,7 @@ const OffloadV2 = DurableJob.make({
 
 describe("a job this version cannot replay", () => {
   it.live(
-    "GET answers 409 JobDiverged (not 500); DELETE cancels it, and its slot is free",
+    "GET and DELETE answer 409 JobDiverged (not 500); DELETE ?discard=true cancels it, and its slot is free",
     () =>
       Effect.gen(function*() {
         const filename = yield* tempFile
@@ -161,13 +161,15 @@ describe("a job this version cannot replay", () => {
         )
         strictEqual(step._tag, "Paused")
         // this version's service on the same file
-        const [got, cancelled, after, stats] = yield* Effect.gen(function*() {
+        const [got, refused, held, cancelled, after, stats] = yield* Effect.gen(function*() {
           const url = yield* Server.url
           const got = yield* call(url, "GET", `/jobs/${id}`)
-          const cancelled = yield* call(url, "DELETE", `/jobs/${id}`)
+          const refused = yield* call(url, "DELETE", `/jobs/${id}`)
+          const held = yield* call(url, "GET", "/stats")
+          const cancelled = yield* call(url, "DELETE", `/jobs/${id}?discard=true`)
           const after = yield* call(url, "GET", `/jobs/${id}`)
           const stats = yield* call(url, "GET", "/stats")
-          return [got, cancelled, after, stats] as const
+          return [got, refused, held, cancelled, after, stats] as const
         }).pipe(
           Effect.provide(
             Server.layer.pipe(
@@ -180,6 +182,10 @@ describe("a job this version cannot replay", () => {
         )
         deepStrictEqual([got.status, got.body.error.tag], [409, "JobDiverged"])
         assertTrue(got.body.error.message.length <= 200)
+        deepStrictEqual([refused.status, refused.body.error.tag], [409, "JobDiverged"])
+        assertTrue(refused.body.error.message.includes("?discard=true"), refused.body.error.message)
+        // refused, the job still holds its slot
+        strictEqual(held.body.running + held.body.paused, 1)
         deepStrictEqual([cancelled.status, cancelled.body], [200, { id, state: "cancelled" }])
         deepStrictEqual([after.status, after.body.state], [200, "cancelled"])
         deepStrictEqual([stats.body.running, stats.body.paused], [0, 0])

@@ -7,7 +7,7 @@
  * |---|---|
  * | `POST /jobs` | `202 {"id","state"}`; with `?wait=true`, `200 {"id","op","state","result"?,"error"?}` once the job ended |
  * | `GET /jobs/:id` | `200 {"id","op","state","result"?,"error"?}`, or 404; 409 `JobDiverged` (durable mode: a job this version cannot run) |
- * | `DELETE /jobs/:id` | `200 {"id","state":"cancelled"}`; 409 if it already finished or failed; 404 |
+ * | `DELETE /jobs/:id[?discard=true]` | `200 {"id","state":"cancelled"}`; 409 `JobEnded` if it already finished or failed; 409 `JobDiverged` (durable mode) unless `discard=true`; 404 |
  * | `GET /stats` | `200 {"maxSize","created","idle","running","paused","finished","failed","cancelled","noJobs"}` |
  * | `GET /metrics` | Prometheus text |
  * | `GET /healthz` | `200 {"status":"ok"}` while the process runs (liveness) |
@@ -128,6 +128,14 @@ export const Readiness = Schema.Struct({ status: Schema.Literal("ready") }).anno
 /**
  * The query of `POST /jobs`.
  */
+export const DiscardParams = Schema.Struct({
+  discard: Schema.optional(
+    Schema.Literals(["true", "false"]).annotate({
+      description: "true: a durable job this version cannot run (409 JobDiverged) is cancelled all the same"
+    })
+  )
+})
+
 export const WaitParams = Schema.Struct({
   wait: Schema.optional(
     Schema.Literals(["true", "false"]).annotate({
@@ -202,7 +210,7 @@ export class JobEnded extends Schema.TaggedError<JobEnded>()("JobEnded", detail)
 /**
  * 409: durable mode: the job was started by another version of the service,
  * whose journal this one cannot replay; it waits, suspended, until a version
- * that can runs. `DELETE` cancels it.
+ * that can runs, or `DELETE /jobs/:id?discard=true` cancels it.
  */
 export class JobDiverged extends Schema.TaggedError<JobDiverged>()("JobDiverged", detail) {}
 
@@ -418,6 +426,7 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
   .add(
     HttpApiEndpoint.delete("cancel", "/jobs/:id", {
       params: IdPath,
+      query: DiscardParams,
       success: Cancelled,
       error: [Wire.NotFound, Wire.JobEnded, Wire.JobDiverged]
     }).annotate(OpenApi.Summary, "Cancel a running or paused job")

@@ -241,8 +241,8 @@ export const JobsHandlers = HttpApiBuilder.group(Api.Api, "jobs", (handlers) =>
             ).pipe(Effect.catchTags(startErrors))))
       .handle("get", ({ params }) =>
         Effect.catchTags(jobs.get(params.id), { JobNotFoundError: notFound, JobDivergedError: diverged }))
-      .handle("cancel", ({ params }) =>
-        jobs.cancel(params.id).pipe(
+      .handle("cancel", ({ params, query }) =>
+        jobs.cancel(params.id, { discard: query.discard === "true" }).pipe(
           Effect.map((view) => ({ id: view.id, state: "cancelled" as const })),
           Effect.catchTags({
             JobNotFoundError: notFound,

@@ -115,7 +115,9 @@ export class JobDivergedError extends Data.TaggedError("JobDivergedError")<{
   readonly reason: string
 }> {
   override get message(): string {
-    return `job ${this.id} cannot be run by this version of the service (${this.reason}): DELETE cancels it`
+    // what to do first: error bodies are cut to a bounded length, and the reason is the longest part
+    return `job ${this.id} cannot be run by this version of the service; DELETE with ?discard=true cancels it ` +
+      `(${this.reason})`
   }
 }
 
@@ -136,10 +138,14 @@ export interface Jobs {
   /**
    * Cancels a running or paused job and answers once it has unwound (engine
    * request dropped, wait fd cleaned up). A job already cancelled answers its
-   * view again. A diverged durable job is cancelled too (that is how its slot
-   * is given back).
+   * view again. A diverged durable job fails with `JobDivergedError` unless
+   * `discard` is set: then it is cancelled, which gives its slot back (no
+   * version of the service that runs it need be deployed).
    */
-  readonly cancel: (id: string) => Effect.Effect<JobView, JobNotFoundError | JobEndedError | JobDivergedError>
+  readonly cancel: (
+    id: string,
+    options?: { readonly discard?: boolean | undefined }
+  ) => Effect.Effect<JobView, JobNotFoundError | JobEndedError | JobDivergedError>
   readonly stats: Effect.Effect<Stats>
   readonly housekeeping: Effect.Effect<Housekeeping>
   /** Whether new jobs are still accepted. */

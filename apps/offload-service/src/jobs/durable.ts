@@ -41,8 +41,8 @@
  * - a job's input is stored once, in the engine's message that starts its
  *   workflow (the job table keeps it only until that message is stored);
  * - a job started by another version of the service that this one cannot
- *   replay (`JobDivergedError`) answers `GET` with that error; `DELETE`
- *   cancels it, which gives its slot back;
+ *   replay (`JobDivergedError`) answers `GET` and `cancel` with that error;
+ *   `cancel` with `discard` cancels it, which gives its slot back;
  * - `finished` and `failed` count the jobs this process ran to their end (on
  *   Postgres: the jobs its runner ran, whichever process accepted them),
  *   `cancelled` the jobs cancelled through it, `noJobs` the starts it refused.
@@ -211,13 +211,17 @@ const make = (ends: Ends) =>
         return yield* Effect.orDie(lookup(id))
       }).pipe(Effect.provideContext(context))
 
-    const cancel = (id: string) =>
+    const cancel = (id: string, options?: { readonly discard?: boolean | undefined }) =>
       Effect.gen(function*() {
-        // a diverged job is still running or paused as far as its journal goes: cancelling it frees its slot
+        // a diverged job is still running or paused as far as its journal goes: discarding it (cancelling it)
+        // frees its slot; without `discard` it answers JobDivergedError, as `get` does
         const before = yield* Effect.catchTag(
           lookup(id),
           "JobDivergedError",
-          () => Effect.succeed<JobView>({ id, op: Option.getOrThrow(opOf(id)), state: "paused" })
+          (error) =>
+            options?.discard === true
+              ? Effect.succeed<JobView>({ id, op: Option.getOrThrow(opOf(id)), state: "paused" })
+              : Effect.fail(error)
         )
         if (before.state === "cancelled") return before
         if (before.state === "finished" || before.state === "failed") {
